@@ -1,0 +1,12 @@
+import { conversationPathSchema } from '#shared/protocol/http';
+import { callerIdOf, httpRoute, json, parsePath } from './lib/http';
+import { createConversationService } from './lib/wiring';
+
+const conversations = createConversationService();
+
+/** `GET /conversations/{id}`: members only; others get not_found. */
+export const handler = httpRoute(async (event) => {
+  const callerId = callerIdOf(event);
+  const { id } = parsePath(conversationPathSchema, event);
+  return json(200, await conversations.get(id, callerId));
+});

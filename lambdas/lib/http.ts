@@ -1,0 +1,56 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy, { type MiddlewareObj } from '@middy/core';
+import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { z } from 'zod';
+import { AppError, UnauthorizedError } from '#shared/errors';
+import { logger } from './observability';
+import { parseJson, parseWith } from './validation';
+
+export type HttpEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
+export type HttpResult = APIGatewayProxyStructuredResultV2 & { statusCode: number };
+
+const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
+
+export const json = (statusCode: number, body: unknown): HttpResult => ({
+  statusCode,
+  headers: JSON_HEADERS,
+  body: JSON.stringify(body),
+});
+
+/** The caller is the verified token's `sub`, put there by API Gateway's JWT authorizer. */
+export function callerIdOf(event: HttpEvent): string {
+  const sub = event.requestContext.authorizer?.jwt?.claims?.sub;
+  if (typeof sub !== 'string' || sub === '') throw new UnauthorizedError();
+  return sub;
+}
+
+export function parseBody<Schema extends z.ZodType>(schema: Schema, event: HttpEvent): z.infer<Schema> {
+  const raw = event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  return parseWith(schema, parseJson(raw, 'request body'), 'request body');
+}
+
+export function parsePath<Schema extends z.ZodType>(schema: Schema, event: HttpEvent): z.infer<Schema> {
+  return parseWith(schema, event.pathParameters ?? {}, 'path');
+}
+
+/** Every failure becomes `{"error":{"code","message"}}` with its status; never a stack trace. */
+const errorResponses = (): MiddlewareObj<HttpEvent, HttpResult> => ({
+  onError: async (request) => {
+    const { error } = request;
+    if (error instanceof AppError) {
+      request.response = json(error.httpStatus, {
+        error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) },
+      });
+      return;
+    }
+    logger.error('unhandled error', { error: error as Error, routeKey: request.event.routeKey });
+    request.response = json(500, { error: { code: 'internal', message: 'Internal error' } });
+  },
+});
+
+export function httpRoute(answer: (event: HttpEvent) => Promise<HttpResult>) {
+  return middy<HttpEvent, HttpResult, Error, Context>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(errorResponses())
+    .handler(answer);
+}

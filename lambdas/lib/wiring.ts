@@ -1,0 +1,58 @@
+/**
+ * Composition root for handlers: builds repositories and services from the environment. Each
+ * factory reads only the tables its service uses, matching the function's grants in the catalog.
+ */
+import { createConnectionPoster } from '#shared/aws/connection-poster';
+import { createDocumentClient } from '#shared/aws/dynamodb';
+import { envVars, requireEnv, tableNameFromEnv } from '#shared/config/env';
+import { limits } from '#shared/config/limits';
+import { ConnectionRepository } from '#shared/repositories/connection-repository';
+import { ConversationRepository } from '#shared/repositories/conversation-repository';
+import { DeviceRepository } from '#shared/repositories/device-repository';
+import { InboxRepository } from '#shared/repositories/inbox-repository';
+import { MessageRepository } from '#shared/repositories/message-repository';
+import { systemClock } from '#shared/services/clock';
+import { ConnectionService } from '#shared/services/connection-service';
+import { ConversationService } from '#shared/services/conversation-service';
+import { FanOutService } from '#shared/services/fan-out-service';
+import { InboxService } from '#shared/services/inbox-service';
+import { MessagingService } from '#shared/services/messaging-service';
+import { logger } from './observability';
+
+const documentClient = createDocumentClient();
+const inboxRetentionSeconds = limits.inboxRetentionDays * 24 * 60 * 60;
+
+const conversationRepository = () => new ConversationRepository(documentClient, tableNameFromEnv('conversations'));
+const connectionRepository = () => new ConnectionRepository(documentClient, tableNameFromEnv('connections'));
+const deviceRepository = () => new DeviceRepository(documentClient, tableNameFromEnv('users'));
+const inboxRepository = () => new InboxRepository(documentClient, tableNameFromEnv('inbox'), inboxRetentionSeconds);
+const connectionPoster = () => createConnectionPoster(requireEnv(envVars.callbackUrl));
+
+export const createMessagingService = () =>
+  new MessagingService(
+    conversationRepository(),
+    new MessageRepository(documentClient, {
+      conversations: tableNameFromEnv('conversations'),
+      messages: tableNameFromEnv('messages'),
+      idempotency: tableNameFromEnv('idempotency'),
+    }),
+    systemClock,
+  );
+
+export const createFanOutService = () =>
+  new FanOutService(
+    conversationRepository(),
+    deviceRepository(),
+    connectionRepository(),
+    inboxRepository(),
+    connectionPoster(),
+    systemClock,
+    logger,
+  );
+
+export const createInboxService = () => new InboxService(inboxRepository(), connectionPoster());
+
+export const createConnectionService = () =>
+  new ConnectionService(deviceRepository(), connectionRepository(), systemClock);
+
+export const createConversationService = () => new ConversationService(conversationRepository(), systemClock);

@@ -1,0 +1,15 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import { connectionOf, type WebSocketEvent, type WebSocketResult } from './lib/websocket';
+import { logger } from './lib/observability';
+import { createConnectionService } from './lib/wiring';
+
+const connections = createConnectionService();
+
+/** `$connect`: the authorizer already verified the caller; register the device and the connection. */
+export const handler = middy<WebSocketEvent, WebSocketResult>()
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .handler(async (event) => {
+    await connections.connect(connectionOf(event));
+    return { statusCode: 200 };
+  });

@@ -1,0 +1,15 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { WebSocketEvent, WebSocketResult } from './lib/websocket';
+import { logger } from './lib/observability';
+import { createConnectionService } from './lib/wiring';
+
+const connections = createConnectionService();
+
+/** `$disconnect`: best effort on AWS, so nothing may depend on it beyond tidying the row. */
+export const handler = middy<WebSocketEvent, WebSocketResult>()
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .handler(async (event) => {
+    await connections.disconnect(event.requestContext.connectionId, event.requestContext.authorizer?.userId);
+    return { statusCode: 200 };
+  });

@@ -1,0 +1,23 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { sendMessageFrameSchema } from '#shared/protocol/frames';
+import { metrics } from './lib/observability';
+import { connectionOf, parseFrame, webSocketRoute } from './lib/websocket';
+import { createMessagingService } from './lib/wiring';
+
+const messaging = createMessagingService();
+
+/** `sendMessage`: stores the message; fan-out happens from the stream, not here. */
+export const handler = webSocketRoute(async (event) => {
+  const { userId, deviceId } = connectionOf(event);
+  const frame = parseFrame(sendMessageFrameSchema, event);
+  const { message, duplicate } = await messaging.send({
+    senderId: userId,
+    senderDeviceId: deviceId,
+    conversationId: frame.conversationId,
+    clientMessageId: frame.clientMessageId,
+    text: frame.text,
+  });
+  metrics.addMetric(duplicate ? 'DuplicateSends' : 'MessagesSent', MetricUnit.Count, 1);
+  metrics.publishStoredMetrics();
+  return { type: 'messageAccepted', clientMessageId: frame.clientMessageId, message };
+});

@@ -1,0 +1,53 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import {
+  ApiGatewayManagementApiClient,
+  DeleteConnectionCommand,
+  GoneException,
+  PostToConnectionCommand,
+} from '@aws-sdk/client-apigatewaymanagementapi';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { limits } from '../config/limits';
+import type { ServerFrame } from '../protocol/frames';
+
+export type PostOutcome = 'sent' | 'gone';
+
+/** Pushes frames to WebSocket connections (the API Gateway management API). */
+export interface ConnectionPoster {
+  /** 'gone' when the connection no longer exists (HTTP 410); other failures throw. */
+  post(connectionId: string, frame: ServerFrame): Promise<PostOutcome>;
+  disconnect(connectionId: string): Promise<void>;
+}
+
+export function createConnectionPoster(callbackUrl: string): ConnectionPoster {
+  const agentOptions = { keepAlive: true, maxSockets: limits.managementApiMaxSockets };
+  const client = new ApiGatewayManagementApiClient({
+    endpoint: callbackUrl,
+    // The SDK's default of 50 sockets would queue a group's fan-out behind itself.
+    requestHandler: new NodeHttpHandler({
+      httpAgent: new HttpAgent(agentOptions),
+      httpsAgent: new HttpsAgent(agentOptions),
+    }),
+  });
+  const encoder = new TextEncoder();
+  return {
+    async post(connectionId, frame) {
+      try {
+        await client.send(
+          new PostToConnectionCommand({ ConnectionId: connectionId, Data: encoder.encode(JSON.stringify(frame)) }),
+        );
+        return 'sent';
+      } catch (error) {
+        if (error instanceof GoneException) return 'gone';
+        throw error;
+      }
+    },
+    async disconnect(connectionId) {
+      try {
+        await client.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
+      } catch (error) {
+        if (!(error instanceof GoneException)) throw error;
+      }
+    },
+  };
+}

@@ -1,0 +1,23 @@
+import { type TableKey, tables } from './tables';
+
+/** Reads a required environment variable once, failing fast at cold start when it is missing. */
+export function requireEnv(name: string): string {
+  const value = process.env[name];
+  if (value === undefined || value === '') {
+    throw new Error(`Missing required environment variable ${name}`);
+  }
+  return value;
+}
+
+export function tableNameFromEnv(table: TableKey): string {
+  return requireEnv(tables[table].envVar);
+}
+
+/** Names of the non-table settings handlers read from the environment. */
+export const envVars = {
+  /** https://{api}.execute-api.{region}.amazonaws.com/{stage}, or the local gateway's URL. */
+  callbackUrl: 'WS_CALLBACK_URL',
+  jwtIssuer: 'JWT_ISSUER',
+  jwtAudience: 'JWT_AUDIENCE',
+  jwksUri: 'JWKS_URI',
+} as const;

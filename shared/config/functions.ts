@@ -1,0 +1,181 @@
+/**
+ * The Lambda catalog, declared once: every handler, what triggers it and exactly which table
+ * actions it may use. The CDK stack builds functions, routes, grants and event sources from it;
+ * the local stack routes WebSocket frames, HTTP requests and stream batches to the same handlers.
+ */
+import type { TableKey } from './tables';
+
+export type DynamoAction =
+  | 'GetItem'
+  | 'BatchGetItem'
+  | 'Query'
+  | 'PutItem'
+  | 'UpdateItem'
+  | 'DeleteItem'
+  | 'BatchWriteItem'
+  | 'ConditionCheckItem';
+
+export interface TableGrant {
+  readonly table: TableKey;
+  readonly actions: readonly DynamoAction[];
+}
+
+export interface FunctionSpec {
+  /** Path of the handler file from the repository root; it exports `handler`. */
+  readonly entry: string;
+  readonly description: string;
+  readonly tables: readonly TableGrant[];
+  /** Needs execute-api:ManageConnections (postToConnection / deleteConnection). */
+  readonly manageConnections?: boolean;
+  /** Needs the JWT verifier settings (issuer, audience, JWKS). */
+  readonly verifiesJwt?: boolean;
+  readonly memoryMb?: number;
+  readonly timeoutSeconds?: number;
+}
+
+export const functions = {
+  wsAuthorizer: {
+    entry: 'lambdas/ws-authorizer.ts',
+    description: 'WebSocket $connect authorizer: verifies the Cognito JWT and the device id',
+    tables: [],
+    verifiesJwt: true,
+  },
+  wsConnect: {
+    entry: 'lambdas/ws-connect.ts',
+    description: 'WebSocket $connect: registers the device and records the connection',
+    tables: [
+      { table: 'users', actions: ['PutItem'] },
+      { table: 'connections', actions: ['PutItem'] },
+    ],
+  },
+  wsDisconnect: {
+    entry: 'lambdas/ws-disconnect.ts',
+    description: 'WebSocket $disconnect: removes the connection row',
+    tables: [{ table: 'connections', actions: ['DeleteItem', 'Query'] }],
+  },
+  wsDefault: {
+    entry: 'lambdas/ws-default.ts',
+    description: 'WebSocket $default: answers ping and refuses unknown or malformed frames',
+    tables: [],
+  },
+  wsSendMessage: {
+    entry: 'lambdas/ws-send-message.ts',
+    description: 'WebSocket sendMessage: stores a message with the next per-conversation seq',
+    tables: [
+      { table: 'conversations', actions: ['BatchGetItem', 'UpdateItem'] },
+      { table: 'messages', actions: ['PutItem', 'GetItem'] },
+      { table: 'idempotency', actions: ['PutItem'] },
+    ],
+  },
+  wsSync: {
+    entry: 'lambdas/ws-sync.ts',
+    description: 'WebSocket sync: replays the device inbox in order',
+    tables: [{ table: 'inbox', actions: ['Query'] }],
+    manageConnections: true,
+  },
+  wsAck: {
+    entry: 'lambdas/ws-ack.ts',
+    description: 'WebSocket ack: removes inbox items up to a seq',
+    tables: [{ table: 'inbox', actions: ['Query', 'BatchWriteItem'] }],
+  },
+  httpCreateConversation: {
+    entry: 'lambdas/http-create-conversation.ts',
+    description: 'POST /conversations',
+    tables: [{ table: 'conversations', actions: ['PutItem'] }],
+  },
+  httpGetConversation: {
+    entry: 'lambdas/http-get-conversation.ts',
+    description: 'GET /conversations/{id}',
+    tables: [{ table: 'conversations', actions: ['Query'] }],
+  },
+  streamFanOut: {
+    entry: 'lambdas/stream-fan-out.ts',
+    description: 'Messages stream: delivers each new message to every member device, live or via inbox',
+    tables: [
+      { table: 'conversations', actions: ['Query'] },
+      { table: 'users', actions: ['Query'] },
+      { table: 'connections', actions: ['Query', 'DeleteItem'] },
+      { table: 'inbox', actions: ['BatchWriteItem'] },
+    ],
+    manageConnections: true,
+    memoryMb: 1024,
+    timeoutSeconds: 60,
+  },
+} as const satisfies Record<string, FunctionSpec>;
+
+export type FunctionName = keyof typeof functions;
+
+export interface WebSocketRouteSpec {
+  readonly routeKey: string;
+  readonly function: FunctionName;
+  /** The handler's return value is sent back on the calling connection (a route response). */
+  readonly returnResponse: boolean;
+}
+
+/** Route selection: `$request.body.action`. `ping` and anything unknown land on `$default`. */
+export const webSocketRouteSelection = '$request.body.action';
+
+export const webSocketAuthorizer = {
+  function: 'wsAuthorizer',
+  /** API Gateway refuses the handshake without calling the authorizer when these are missing. */
+  identitySource: ['route.request.querystring.token', 'route.request.querystring.deviceId'],
+} as const satisfies { function: FunctionName; identitySource: readonly string[] };
+
+export const webSocketRoutes = [
+  { routeKey: '$connect', function: 'wsConnect', returnResponse: false },
+  { routeKey: '$disconnect', function: 'wsDisconnect', returnResponse: false },
+  { routeKey: '$default', function: 'wsDefault', returnResponse: true },
+  { routeKey: 'sendMessage', function: 'wsSendMessage', returnResponse: true },
+  { routeKey: 'sync', function: 'wsSync', returnResponse: true },
+  { routeKey: 'ack', function: 'wsAck', returnResponse: true },
+] as const satisfies readonly WebSocketRouteSpec[];
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface HttpRouteSpec {
+  readonly method: HttpMethod;
+  /** API Gateway path syntax: `{name}` is a path parameter. */
+  readonly path: string;
+  readonly function: FunctionName;
+}
+
+/** Every HTTP route requires a valid JWT (API Gateway's JWT authorizer on the user pool). */
+export const httpRoutes = [
+  { method: 'POST', path: '/conversations', function: 'httpCreateConversation' },
+  { method: 'GET', path: '/conversations/{id}', function: 'httpGetConversation' },
+] as const satisfies readonly HttpRouteSpec[];
+
+/** DynamoDB event filter pattern (Lambda filter-criteria syntax: each leaf is a list of allowed values). */
+export type StreamFilterPattern = { readonly [field: string]: readonly string[] | StreamFilterPattern };
+
+export interface StreamTriggerSpec {
+  readonly function: FunctionName;
+  readonly table: TableKey;
+  readonly startingPosition: 'LATEST' | 'TRIM_HORIZON';
+  readonly batchSize: number;
+  readonly maxBatchingWindowSeconds: number;
+  /** Bounded: the default (-1) retries until the record expires and blocks the shard. */
+  readonly retryAttempts: number;
+  readonly maxRecordAgeSeconds: number;
+  readonly bisectBatchOnError: boolean;
+  readonly reportBatchItemFailures: boolean;
+  /** Order still holds per partition key (conversation) with more than one batch per shard. */
+  readonly parallelizationFactor: number;
+  readonly filters: readonly StreamFilterPattern[];
+}
+
+export const streamTriggers = [
+  {
+    function: 'streamFanOut',
+    table: 'messages',
+    startingPosition: 'LATEST',
+    batchSize: 100,
+    maxBatchingWindowSeconds: 0,
+    retryAttempts: 10,
+    maxRecordAgeSeconds: 6 * 60 * 60,
+    bisectBatchOnError: true,
+    reportBatchItemFailures: true,
+    parallelizationFactor: 4,
+    filters: [{ eventName: ['INSERT'] }],
+  },
+] as const satisfies readonly StreamTriggerSpec[];

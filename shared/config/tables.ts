@@ -1,0 +1,96 @@
+/**
+ * Every DynamoDB table Parley uses, declared once. The CDK Data construct and the local stack
+ * both create their tables from these specs; handlers find a table's name in `envVar`.
+ */
+export type KeyType = 'S' | 'N';
+
+export interface KeyAttribute {
+  readonly name: string;
+  readonly type: KeyType;
+}
+
+export interface GlobalIndexSpec {
+  readonly indexName: string;
+  readonly partitionKey: KeyAttribute;
+  readonly sortKey?: KeyAttribute;
+  /** KEYS_ONLY keeps index writes cheap; ALL where the index serves whole items. */
+  readonly projection: 'KEYS_ONLY' | 'ALL';
+}
+
+export interface TableSpec {
+  /** Logical name: CDK construct id and the local table-name suffix. */
+  readonly logicalName: string;
+  /** Environment variable that carries the physical table name to handlers. */
+  readonly envVar: string;
+  readonly partitionKey: KeyAttribute;
+  readonly sortKey?: KeyAttribute;
+  readonly stream?: 'NEW_IMAGE' | 'NEW_AND_OLD_IMAGES';
+  readonly ttlAttribute?: string;
+  readonly globalIndexes?: readonly GlobalIndexSpec[];
+}
+
+export const tables = {
+  /** Profiles (`USER#id`/`PROFILE`) and registered devices (`USER#id`/`DEVICE#deviceId`). */
+  users: {
+    logicalName: 'Users',
+    envVar: 'USERS_TABLE',
+    partitionKey: { name: 'pk', type: 'S' },
+    sortKey: { name: 'sk', type: 'S' },
+  },
+  /** Conversation meta (`CONV#id`/`META`, holds lastSeq) and members (`CONV#id`/`MEMBER#userId`). */
+  conversations: {
+    logicalName: 'Conversations',
+    envVar: 'CONVERSATIONS_TABLE',
+    partitionKey: { name: 'pk', type: 'S' },
+    sortKey: { name: 'sk', type: 'S' },
+    globalIndexes: [
+      {
+        indexName: 'byMember',
+        partitionKey: { name: 'memberUserId', type: 'S' },
+        sortKey: { name: 'conversationId', type: 'S' },
+        projection: 'ALL',
+      },
+    ],
+  },
+  /** The timeline: one item per message, keyed by conversation and per-conversation seq. */
+  messages: {
+    logicalName: 'Messages',
+    envVar: 'MESSAGES_TABLE',
+    partitionKey: { name: 'conversationId', type: 'S' },
+    sortKey: { name: 'seq', type: 'N' },
+    stream: 'NEW_IMAGE',
+  },
+  /** Live WebSocket connections by user; rows expire past API Gateway's 2-hour cap. */
+  connections: {
+    logicalName: 'Connections',
+    envVar: 'CONNECTIONS_TABLE',
+    partitionKey: { name: 'userId', type: 'S' },
+    sortKey: { name: 'connectionId', type: 'S' },
+    ttlAttribute: 'expiresAt',
+    globalIndexes: [
+      {
+        indexName: 'byConnectionId',
+        partitionKey: { name: 'connectionId', type: 'S' },
+        projection: 'KEYS_ONLY',
+      },
+    ],
+  },
+  /** Per-device offline inbox: messages parked until that device acks them. */
+  inbox: {
+    logicalName: 'Inbox',
+    envVar: 'INBOX_TABLE',
+    partitionKey: { name: 'deviceKey', type: 'S' },
+    sortKey: { name: 'position', type: 'S' },
+    ttlAttribute: 'expiresAt',
+  },
+  /** Send idempotency: (conversation, sender, clientMessageId) -> the stored message's seq. */
+  idempotency: {
+    logicalName: 'Idempotency',
+    envVar: 'IDEMPOTENCY_TABLE',
+    partitionKey: { name: 'idempotencyKey', type: 'S' },
+  },
+} as const satisfies Record<string, TableSpec>;
+
+export type TableKey = keyof typeof tables;
+
+export const tableKeys = Object.keys(tables) as TableKey[];

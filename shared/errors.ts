@@ -1,0 +1,61 @@
+/** Stable error codes of the wire contract (WebSocket `error.code`, HTTP `error.code`). */
+export const errorCodes = {
+  bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  rate_limited: 429,
+  internal: 500,
+} as const;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+/** A failure the caller may see: its code and message go on the wire as they are. */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly details?: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+    if (details !== undefined) this.details = details;
+  }
+
+  get httpStatus(): number {
+    return errorCodes[this.code];
+  }
+}
+
+export class BadRequestError extends AppError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('bad_request', message, details);
+  }
+}
+
+export class UnauthorizedError extends AppError {
+  constructor(message = 'Authentication required') {
+    super('unauthorized', message);
+  }
+}
+
+export class ForbiddenError extends AppError {
+  constructor(message = 'Not allowed') {
+    super('forbidden', message);
+  }
+}
+
+/** Also what a non-member gets for a conversation that exists: no probing for ids. */
+export class NotFoundError extends AppError {
+  constructor(message = 'Not found') {
+    super('not_found', message);
+  }
+}
+
+export class ConflictError extends AppError {
+  constructor(message: string) {
+    super('conflict', message);
+  }
+}

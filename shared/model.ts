@@ -1,0 +1,58 @@
+/** Domain types shared by services, repositories and the wire protocol. */
+export type ConversationType = 'direct' | 'group';
+export type MessageType = 'text' | 'system';
+export type MemberRole = 'admin' | 'member';
+
+export interface Conversation {
+  readonly id: string;
+  readonly type: ConversationType;
+  readonly name?: string;
+  readonly createdBy: string;
+  readonly createdAt: string;
+  /** Seq of the newest message; 0 before the first one. */
+  readonly lastSeq: number;
+  readonly memberCount: number;
+}
+
+export interface Member {
+  readonly conversationId: string;
+  readonly userId: string;
+  readonly role: MemberRole;
+  readonly joinedAt: string;
+}
+
+/** A message as clients see it. */
+export interface Message {
+  readonly id: string;
+  readonly conversationId: string;
+  readonly seq: number;
+  readonly senderId: string;
+  readonly type: MessageType;
+  readonly text: string;
+  /** Server time (ISO 8601) at which the message was stored; never the client's clock. */
+  readonly createdAt: string;
+  readonly clientMessageId?: string;
+}
+
+/** A message as stored: adds what fan-out needs but clients do not see. */
+export interface StoredMessage extends Message {
+  /** The device that sent it; fan-out skips only this device of the sender. */
+  readonly senderDeviceId?: string;
+}
+
+export interface Device {
+  readonly userId: string;
+  readonly deviceId: string;
+}
+
+export interface Connection {
+  readonly userId: string;
+  readonly deviceId: string;
+  readonly connectionId: string;
+}
+
+/** Strips storage-only fields before a message goes on the wire. */
+export function toWireMessage(stored: StoredMessage): Message {
+  const { senderDeviceId: _omitted, ...message } = stored;
+  return message;
+}

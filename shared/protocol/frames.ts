@@ -1,0 +1,62 @@
+/**
+ * The WebSocket wire contract (docs/protocol.md): client frames validated with zod at the edge,
+ * and the server frames Parley pushes. Fields may be added; existing ones hold.
+ */
+import { z } from 'zod';
+import { limits } from '../config/limits';
+import type { ErrorCode } from '../errors';
+import type { Message } from '../model';
+
+export const idSchema = z.string().min(1).max(128).regex(/^[A-Za-z0-9_.:-]+$/, 'must be URL-safe');
+
+export const clientMessageIdSchema = z
+  .string()
+  .min(1)
+  .max(limits.maxClientMessageIdLength)
+  .regex(/^[A-Za-z0-9_.:-]+$/, 'must be URL-safe');
+
+export const messageTextSchema = z
+  .string()
+  .max(limits.maxTextLength, `text is limited to ${limits.maxTextLength} characters`)
+  .refine((text) => text.trim().length > 0, 'text must not be blank');
+
+export const seqSchema = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+
+export const sendMessageFrameSchema = z.object({
+  action: z.literal('sendMessage'),
+  conversationId: idSchema,
+  clientMessageId: clientMessageIdSchema,
+  text: messageTextSchema,
+});
+
+export const syncFrameSchema = z.object({
+  action: z.literal('sync'),
+  /** Continues a replay that answered `syncComplete` with a cursor. */
+  cursor: z.string().min(1).max(300).optional(),
+});
+
+export const ackFrameSchema = z.object({
+  action: z.literal('ack'),
+  conversationId: idSchema,
+  upToSeq: seqSchema,
+});
+
+export const pingFrameSchema = z.object({ action: z.literal('ping') });
+
+export type SendMessageFrame = z.infer<typeof sendMessageFrameSchema>;
+export type AckFrame = z.infer<typeof ackFrameSchema>;
+
+export type ServerFrame =
+  | { readonly type: 'message'; readonly message: Message }
+  | { readonly type: 'messageAccepted'; readonly clientMessageId: string; readonly message: Message }
+  | { readonly type: 'syncComplete'; readonly delivered: number; readonly cursor?: string }
+  | { readonly type: 'acked'; readonly conversationId: string; readonly upToSeq: number; readonly removed: number }
+  | { readonly type: 'pong' }
+  | {
+      readonly type: 'error';
+      readonly code: ErrorCode;
+      readonly message: string;
+      readonly clientMessageId?: string;
+      readonly action?: string;
+      readonly details?: Readonly<Record<string, unknown>>;
+    };

@@ -1,0 +1,17 @@
+/** HTTP request bodies and path parameters, validated with zod at the edge. */
+import { z } from 'zod';
+import { limits } from '../config/limits';
+import { idSchema } from './frames';
+
+export const userIdSchema = z.string().min(1).max(128).regex(/^[A-Za-z0-9_-]+$/, 'must be a user id');
+
+export const createConversationBodySchema = z.object({
+  type: z.enum(['direct', 'group']),
+  name: z.string().trim().min(1).max(limits.maxGroupNameLength).optional(),
+  /** The other members; the creator is added. */
+  memberIds: z.array(userIdSchema).max(limits.maxGroupMembers),
+});
+
+export type CreateConversationBody = z.infer<typeof createConversationBodySchema>;
+
+export const conversationPathSchema = z.object({ id: idSchema });

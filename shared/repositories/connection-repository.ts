@@ -1,0 +1,67 @@
+import { DeleteCommand, type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { tables } from '../config/tables';
+import type { Connection } from '../model';
+
+const BY_CONNECTION_ID = tables.connections.globalIndexes[0].indexName;
+
+export class ConnectionRepository {
+  constructor(
+    private readonly documentClient: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async put(connection: Connection, connectedAt: string, expiresAtEpochSeconds: number): Promise<void> {
+    await this.documentClient.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { ...connection, connectedAt, expiresAt: expiresAtEpochSeconds },
+      }),
+    );
+  }
+
+  async delete(userId: string, connectionId: string): Promise<void> {
+    await this.documentClient.send(new DeleteCommand({ TableName: this.tableName, Key: { userId, connectionId } }));
+  }
+
+  /** Strongly consistent: a device that just connected must be seen by the next fan-out. */
+  async listForUser(userId: string): Promise<Connection[]> {
+    const connections: Connection[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.documentClient.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'userId = :userId',
+          ExpressionAttributeValues: { ':userId': userId },
+          ProjectionExpression: 'userId, deviceId, connectionId',
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        connections.push({
+          userId: String(item.userId),
+          deviceId: String(item.deviceId),
+          connectionId: String(item.connectionId),
+        });
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return connections;
+  }
+
+  /** For a `$disconnect` that arrives without the authorizer's context: the index gives the owner. */
+  async findOwner(connectionId: string): Promise<string | undefined> {
+    const result = await this.documentClient.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: BY_CONNECTION_ID,
+        KeyConditionExpression: 'connectionId = :connectionId',
+        ExpressionAttributeValues: { ':connectionId': connectionId },
+        Limit: 1,
+      }),
+    );
+    const owner = result.Items?.[0]?.userId;
+    return typeof owner === 'string' ? owner : undefined;
+  }
+}

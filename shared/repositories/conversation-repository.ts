@@ -1,0 +1,153 @@
+import {
+  BatchGetCommand,
+  type DynamoDBDocumentClient,
+  QueryCommand,
+  TransactWriteCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { conversationKeys } from '../keys';
+import type { Conversation, ConversationType, Member, MemberRole } from '../model';
+
+/** What a send needs to know in one read: does the conversation exist, is the caller in it, what is its last seq. */
+export interface MembershipSnapshot {
+  readonly conversation?: Conversation;
+  readonly member?: Member;
+}
+
+export class ConversationRepository {
+  constructor(
+    private readonly documentClient: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  /**
+   * Members first, meta last, in transactions of at most 100 actions: a conversation exists once
+   * its meta item does, so a crash half-way leaves nothing anyone can reach.
+   */
+  async create(conversation: Conversation, members: readonly Member[]): Promise<void> {
+    const memberPuts = members.map((member) => ({
+      Put: { TableName: this.tableName, Item: memberItem(member) },
+    }));
+    const metaPut = {
+      Put: {
+        TableName: this.tableName,
+        Item: metaItem(conversation),
+        ConditionExpression: 'attribute_not_exists(pk)',
+      },
+    };
+    const actions = [...memberPuts, metaPut];
+    const MAX_ACTIONS = 100;
+    for (let start = 0; start < actions.length; start += MAX_ACTIONS) {
+      await this.documentClient.send(
+        new TransactWriteCommand({ TransactItems: actions.slice(start, start + MAX_ACTIONS) }),
+      );
+    }
+  }
+
+  /** One strongly consistent BatchGetItem for meta and the caller's member row. */
+  async getMembership(conversationId: string, userId: string): Promise<MembershipSnapshot> {
+    const metaKey = conversationKeys.meta(conversationId);
+    const memberKey = conversationKeys.member(conversationId, userId);
+    const result = await this.documentClient.send(
+      new BatchGetCommand({
+        RequestItems: { [this.tableName]: { Keys: [metaKey, memberKey], ConsistentRead: true } },
+      }),
+    );
+    // Two small keys cannot exceed BatchGetItem's limits; an unprocessed key means throttling.
+    if ((result.UnprocessedKeys?.[this.tableName]?.Keys?.length ?? 0) > 0) {
+      throw new Error('BatchGetItem throttled reading conversation membership');
+    }
+    const items = result.Responses?.[this.tableName] ?? [];
+    const meta = items.find((item) => item.sk === metaKey.sk);
+    const member = items.find((item) => item.sk === memberKey.sk);
+    return {
+      ...(meta ? { conversation: toConversation(meta) } : {}),
+      ...(member ? { member: toMember(member) } : {}),
+    };
+  }
+
+  /** Meta and every member in one Query of the conversation's partition. */
+  async getWithMembers(conversationId: string): Promise<{ conversation?: Conversation; members: Member[] }> {
+    const members: Member[] = [];
+    let conversation: Conversation | undefined;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.documentClient.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': conversationKeys.partition(conversationId) },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        if (item.sk === 'META') conversation = toConversation(item);
+        else if (String(item.sk).startsWith(conversationKeys.memberPrefix)) members.push(toMember(item));
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return { ...(conversation ? { conversation } : {}), members };
+  }
+
+  /** Member rows only: what fan-out reads once per conversation per stream batch. */
+  async listMembers(conversationId: string): Promise<Member[]> {
+    const members: Member[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.documentClient.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+          ExpressionAttributeValues: {
+            ':pk': conversationKeys.partition(conversationId),
+            ':prefix': conversationKeys.memberPrefix,
+          },
+          // Strong reads: a member removed a moment ago must not receive the next message.
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) members.push(toMember(item));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return members;
+  }
+
+}
+
+function metaItem(conversation: Conversation): Record<string, unknown> {
+  return { ...conversationKeys.meta(conversation.id), ...conversation, entity: 'conversation' };
+}
+
+function memberItem(member: Member): Record<string, unknown> {
+  return {
+    ...conversationKeys.member(member.conversationId, member.userId),
+    entity: 'member',
+    conversationId: member.conversationId,
+    // Named apart from userId so only member rows land in the byMember index.
+    memberUserId: member.userId,
+    role: member.role,
+    joinedAt: member.joinedAt,
+  };
+}
+
+function toConversation(item: Record<string, unknown>): Conversation {
+  return {
+    id: String(item.id),
+    type: item.type as ConversationType,
+    ...(typeof item.name === 'string' ? { name: item.name } : {}),
+    createdBy: String(item.createdBy),
+    createdAt: String(item.createdAt),
+    lastSeq: Number(item.lastSeq ?? 0),
+    memberCount: Number(item.memberCount ?? 0),
+  };
+}
+
+function toMember(item: Record<string, unknown>): Member {
+  return {
+    conversationId: String(item.conversationId),
+    userId: String(item.memberUserId),
+    role: item.role as MemberRole,
+    joinedAt: String(item.joinedAt),
+  };
+}

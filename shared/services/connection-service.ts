@@ -1,0 +1,28 @@
+import { limits } from '../config/limits';
+import type { Connection } from '../model';
+import type { ConnectionRepository } from '../repositories/connection-repository';
+import type { DeviceRepository } from '../repositories/device-repository';
+import { type Clock, epochSeconds } from './clock';
+
+export class ConnectionService {
+  constructor(
+    private readonly devices: DeviceRepository,
+    private readonly connections: ConnectionRepository,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Registers the device (first connect) and records the live connection, in parallel. */
+  async connect(connection: Connection): Promise<void> {
+    const now = this.clock.now();
+    await Promise.all([
+      this.devices.register({ userId: connection.userId, deviceId: connection.deviceId }, now.toISOString()),
+      this.connections.put(connection, now.toISOString(), epochSeconds(now) + limits.connectionTtlSeconds),
+    ]);
+  }
+
+  /** `$disconnect` is best effort on AWS; rows it misses are removed on the next 410 or by TTL. */
+  async disconnect(connectionId: string, userId?: string): Promise<void> {
+    const owner = userId ?? (await this.connections.findOwner(connectionId));
+    if (owner !== undefined) await this.connections.delete(owner, connectionId);
+  }
+}

@@ -1,0 +1,180 @@
+import pLimit from 'p-limit';
+import type { ConnectionPoster } from '../aws/connection-poster';
+import { limits } from '../config/limits';
+import { type Connection, type Device, type Member, type StoredMessage, toWireMessage } from '../model';
+import type { ConnectionRepository } from '../repositories/connection-repository';
+import type { ConversationRepository } from '../repositories/conversation-repository';
+import type { DeviceRepository } from '../repositories/device-repository';
+import type { InboxRepository } from '../repositories/inbox-repository';
+import { type Clock, epochSeconds } from './clock';
+
+export interface FanOutResult {
+  /** Index (in the input) of the first message that could not be delivered; later ones were not attempted in its conversation. */
+  readonly firstFailedIndex?: number;
+  readonly posted: number;
+  readonly parked: number;
+  readonly staleConnections: number;
+}
+
+interface Reach {
+  readonly devices: Device[];
+  readonly connections: Connection[];
+}
+
+export interface FanOutLogger {
+  warn(message: string, details: Record<string, unknown>): void;
+}
+
+/**
+ * Delivers stored messages to every member device except the sending one: live through each
+ * connection the device has, or parked in the device's inbox when it has none (or all are gone).
+ */
+export class FanOutService {
+  constructor(
+    private readonly conversations: ConversationRepository,
+    private readonly devices: DeviceRepository,
+    private readonly connections: ConnectionRepository,
+    private readonly inbox: InboxRepository,
+    private readonly poster: ConnectionPoster,
+    private readonly clock: Clock,
+    private readonly logger: FanOutLogger,
+  ) {}
+
+  /**
+   * `messages` in stream order. Conversations proceed in parallel; within one, messages go one
+   * after another so every device sees them in seq order, and the first failure stops that
+   * conversation (the caller reports it and the stream retries from there).
+   */
+  async deliver(messages: readonly StoredMessage[]): Promise<FanOutResult> {
+    const batch = new BatchState(this.devices, this.connections);
+    const byConversation = new Map<string, { index: number; message: StoredMessage }[]>();
+    messages.forEach((message, index) => {
+      const entries = byConversation.get(message.conversationId) ?? [];
+      entries.push({ index, message });
+      byConversation.set(message.conversationId, entries);
+    });
+
+    const failedIndexes: number[] = [];
+    await Promise.all(
+      [...byConversation].map(async ([conversationId, entries]) => {
+        for (const { index, message } of entries) {
+          try {
+            // Members are read once per conversation per batch, not once per message.
+            const members = await batch.membersOf(conversationId, () => this.conversations.listMembers(conversationId));
+            await this.deliverOne(message, members, batch);
+          } catch (error) {
+            this.logger.warn('fan-out failed', { messageId: message.id, error: String(error) });
+            failedIndexes.push(index);
+            return;
+          }
+        }
+      }),
+    );
+    return {
+      ...(failedIndexes.length > 0 ? { firstFailedIndex: Math.min(...failedIndexes) } : {}),
+      posted: batch.posted,
+      parked: batch.parked,
+      staleConnections: batch.stale,
+    };
+  }
+
+  private async deliverOne(message: StoredMessage, members: readonly Member[], batch: BatchState): Promise<void> {
+    const frame = { type: 'message', message: toWireMessage(message) } as const;
+    const reaches = await Promise.all(members.map((member) => batch.reachOf(member.userId)));
+    const toPark: Device[] = [];
+
+    await Promise.all(
+      reaches.flatMap((reach) =>
+        reach.devices
+          .filter((device) => !(device.userId === message.senderId && device.deviceId === message.senderDeviceId))
+          .map(async (device) => {
+            const live = reach.connections.filter((connection) => connection.deviceId === device.deviceId);
+            const outcomes = await Promise.all(
+              live.map((connection) => batch.postLimit(() => this.poster.post(connection.connectionId, frame))),
+            );
+            let reached = false;
+            for (const [i, outcome] of outcomes.entries()) {
+              if (outcome === 'sent') {
+                reached = true;
+                batch.posted++;
+              } else {
+                await this.forgetConnection(live[i] as Connection, batch);
+              }
+            }
+            if (!reached) toPark.push(device);
+          }),
+      ),
+    );
+
+    await this.inbox.park(toWireMessage(message), toPark, epochSeconds(this.clock.now()));
+    batch.parked += toPark.length;
+  }
+
+  /** A 410 means this connection is gone: drop its row (never the sender's live one) and its cache entry. */
+  private async forgetConnection(connection: Connection, batch: BatchState): Promise<void> {
+    batch.stale++;
+    batch.dropConnection(connection);
+    await this.connections.delete(connection.userId, connection.connectionId);
+  }
+}
+
+/** Per-invocation caches: what one stream batch learns about members, devices and connections. */
+class BatchState {
+  readonly postLimit = pLimit(limits.postConcurrency);
+  posted = 0;
+  parked = 0;
+  stale = 0;
+  private readonly members = new Map<string, Promise<Member[]>>();
+  private readonly reaches = new Map<string, Promise<Reach>>();
+
+  constructor(
+    private readonly devices: DeviceRepository,
+    private readonly connections: ConnectionRepository,
+  ) {}
+
+  membersOf(conversationId: string, load: () => Promise<Member[]>): Promise<Member[]> {
+    return memoize(this.members, conversationId, load);
+  }
+
+  reachOf(userId: string): Promise<Reach> {
+    return memoize(this.reaches, userId, async () => {
+      const [devices, connections] = await Promise.all([
+        this.devices.listForUser(userId),
+        this.connections.listForUser(userId),
+      ]);
+      // A connection whose device row is missing still names a device that must be served.
+      const known = new Set(devices.map((device) => device.deviceId));
+      const extra = connections
+        .filter((connection) => !known.has(connection.deviceId))
+        .map((connection) => ({ userId, deviceId: connection.deviceId }));
+      return { devices: [...devices, ...dedupeDevices(extra)], connections };
+    });
+  }
+
+  dropConnection(gone: Connection): void {
+    const cached = this.reaches.get(gone.userId);
+    if (!cached) return;
+    this.reaches.set(
+      gone.userId,
+      cached.then((reach) => ({
+        devices: reach.devices,
+        connections: reach.connections.filter((connection) => connection.connectionId !== gone.connectionId),
+      })),
+    );
+  }
+}
+
+function memoize<T>(cache: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> {
+  let pending = cache.get(key);
+  if (!pending) {
+    pending = load();
+    // A failed read must not poison the rest of the batch.
+    pending.catch(() => cache.delete(key));
+    cache.set(key, pending);
+  }
+  return pending;
+}
+
+function dedupeDevices(devices: Device[]): Device[] {
+  return [...new Map(devices.map((device) => [device.deviceId, device])).values()];
+}

@@ -1,0 +1,45 @@
+import type { ConnectionPoster } from '../aws/connection-poster';
+import { limits } from '../config/limits';
+import type { Device } from '../model';
+import type { InboxRepository } from '../repositories/inbox-repository';
+
+export interface SyncResult {
+  readonly delivered: number;
+  /** Present when more is waiting than one sync replays: send `sync` again with it. */
+  readonly cursor?: string;
+  /** The connection went away mid-replay. */
+  readonly connectionGone: boolean;
+}
+
+/** Most messages one sync replays, so the call stays well inside API Gateway's 29 s integration timeout. */
+const MAX_MESSAGES_PER_SYNC = 1000;
+
+export class InboxService {
+  constructor(
+    private readonly inbox: InboxRepository,
+    private readonly poster: ConnectionPoster,
+  ) {}
+
+  /** Replays the device's parked messages to its connection, in order, one frame each. */
+  async sync(device: Device, connectionId: string, cursor?: string): Promise<SyncResult> {
+    let delivered = 0;
+    let next = cursor;
+    do {
+      const page = await this.inbox.readPage(device, limits.syncPageSize, next);
+      for (const message of page.messages) {
+        // Sequential on purpose: frames must arrive in seq order.
+        if ((await this.poster.post(connectionId, { type: 'message', message })) === 'gone') {
+          return { delivered, connectionGone: true };
+        }
+        delivered++;
+      }
+      next = page.cursor;
+    } while (next !== undefined && delivered < MAX_MESSAGES_PER_SYNC);
+    return { delivered, connectionGone: false, ...(next !== undefined ? { cursor: next } : {}) };
+  }
+
+  /** Items stay until acknowledged (at-least-once); an ack removes them up to a seq. */
+  ack(device: Device, conversationId: string, upToSeq: number): Promise<number> {
+    return this.inbox.removeUpTo(device, conversationId, upToSeq);
+  }
+}
