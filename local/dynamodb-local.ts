@@ -53,6 +53,8 @@ class DynamoDbLocalStartError extends Error {
 
 async function startOnPort(port: number, options: DynamoDbLocalOptions): Promise<DynamoDbLocal> {
   const endpoint = `http://${loopbackHost}:${port}`;
+  // The package's spawn passes our environment on; DynamoDB Local's telemetry only waits on a network we lack.
+  process.env.DDB_LOCAL_TELEMETRY ??= '0';
   const child = spawnDynamoDbLocalJar({
     port,
     // The jar runs with its working directory inside the package, so a relative path would land there.

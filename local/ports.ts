@@ -1,4 +1,4 @@
-import { createServer } from 'node:net';
+import { type Server, createServer } from 'node:net';
 
 export const loopbackHost = '127.0.0.1';
 
@@ -15,5 +15,26 @@ export function findFreePort(): Promise<number> {
         else resolve(address.port);
       });
     });
+  });
+}
+
+/** Listens on the loopback interface (0: any free port) and resolves with the server's base URL. */
+export function listenOnLoopback(server: Server, port: number, scheme = 'http'): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, loopbackHost, () => {
+      server.off('error', reject);
+      const address = server.address();
+      if (address === null || typeof address === 'string') reject(new Error('Server has no TCP address'));
+      else resolve(`${scheme}://${loopbackHost}:${address.port}`);
+    });
+  });
+}
+
+/** Closes a server and every socket still open on it (keep-alive clients would hold it open). */
+export function closeServer(server: Server & { closeAllConnections?: () => void }): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections?.();
   });
 }

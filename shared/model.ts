@@ -1,6 +1,7 @@
 /** Domain types shared by services, repositories and the wire protocol. */
 export type ConversationType = 'direct' | 'group';
-export type MessageType = 'text' | 'system';
+/** `void` fills a seq whose send was abandoned, so seqs never skip; it is never delivered live. */
+export type MessageType = 'text' | 'system' | 'void';
 export type MemberRole = 'admin' | 'member';
 
 export interface Conversation {

@@ -1,11 +1,11 @@
 import { fileURLToPath } from 'node:url';
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { Grant, type IRole, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Grant, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, type IFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
+import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference.js';
 import { Construct } from 'constructs';
 import type { JwtSettings } from '#shared/auth/jwt';
 import { envVars } from '#shared/config/env';
@@ -24,11 +24,12 @@ export interface ConnectionsEndpoint {
 }
 
 export interface HandlerDependencies {
+  /** The tables built from `shared/config/tables`, by key: grants and table-name variables. */
   readonly tables: Readonly<Record<TableKey, ITable>>;
+  /** For handlers whose spec sets `manageConnections`. */
   readonly webSocket: ConnectionsEndpoint;
+  /** For handlers whose spec sets `verifiesJwt`. */
   readonly jwt: JwtSettings;
-  /** @default RetentionDays.ONE_MONTH */
-  readonly logRetention?: RetentionDays;
 }
 
 export interface ParleyFunctionProps extends HandlerDependencies {
@@ -48,13 +49,12 @@ const esmRequireBanner =
  */
 export class ParleyFunction extends Construct {
   readonly function: NodejsFunction;
-  readonly role: IRole;
 
   constructor(scope: Construct, id: string, props: ParleyFunctionProps) {
     super(scope, id);
     const { spec } = props;
     const logGroup = new LogGroup(this, 'Logs', {
-      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+      retention: RetentionDays.ONE_MONTH,
     });
     // An own role rather than the default one: no AWSLambdaBasicExecutionRole, logs only to this group.
     const role = new Role(this, 'Role', {
@@ -94,7 +94,7 @@ export class ParleyFunction extends Construct {
     Validations.of(this.function).acknowledge({
       id: 'AwsSolutions-L1',
       reason:
-        'Pinned to Node.js 22 on purpose: the esbuild target (node22) and the local stack are tested on it; move runtime and target together.',
+        'Node.js 22 is the chosen runtime and the esbuild target is node22; a newer runtime is adopted by moving both together, not by each CDK release.',
     });
 
     for (const grant of spec.tables) {
@@ -123,7 +123,6 @@ export class ParleyFunction extends Construct {
           'Connection ids are only known at run time; the wildcard stays inside this API stage @connections resources.',
       });
     }
-    this.role = role;
   }
 }
 

@@ -2,7 +2,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type {
   APIGatewayEventWebsocketRequestContextV2,
-  APIGatewayProxyResultV2,
+  APIGatewayProxyStructuredResultV2,
   APIGatewayProxyWebsocketEventV2WithRequestContext,
   Context,
 } from 'aws-lambda';
@@ -24,7 +24,7 @@ export type WebSocketEvent = APIGatewayProxyWebsocketEventV2WithRequestContext<
   APIGatewayEventWebsocketRequestContextV2 & { authorizer?: ConnectionAuthorizerContext }
 >;
 
-export type WebSocketResult = APIGatewayProxyResultV2 & { statusCode: number };
+export type WebSocketResult = APIGatewayProxyStructuredResultV2 & { statusCode: number };
 
 /** The caller as the authorizer established it; never taken from the frame. */
 export function connectionOf(event: WebSocketEvent): Connection {

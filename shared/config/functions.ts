@@ -62,9 +62,9 @@ export const functions = {
     entry: 'lambdas/ws-send-message.ts',
     description: 'WebSocket sendMessage: stores a message with the next per-conversation seq',
     tables: [
-      { table: 'conversations', actions: ['BatchGetItem', 'UpdateItem'] },
+      { table: 'conversations', actions: ['BatchGetItem', 'GetItem', 'UpdateItem'] },
       { table: 'messages', actions: ['PutItem', 'GetItem'] },
-      { table: 'idempotency', actions: ['PutItem'] },
+      { table: 'idempotency', actions: ['PutItem', 'GetItem'] },
     ],
   },
   wsSync: {

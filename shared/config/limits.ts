@@ -17,6 +17,8 @@ export const limits = {
   managementApiMaxSockets: 128,
   /** Inbox items read per Query page during sync. */
   syncPageSize: 100,
-  /** Optimistic seq allocation attempts before a send answers `conflict`. */
-  maxSeqAllocationAttempts: 8,
+  /** How long a send may wait for its seq before it answers `conflict` (API Gateway waits 29 s). */
+  seqAllocationBudgetMs: 10_000,
+  /** A queued seq whose holder made no progress for this long is presumed abandoned and filled with a void. */
+  seqStallTimeoutMs: 3_000,
 } as const;

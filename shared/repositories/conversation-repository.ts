@@ -116,7 +116,8 @@ export class ConversationRepository {
 }
 
 function metaItem(conversation: Conversation): Record<string, unknown> {
-  return { ...conversationKeys.meta(conversation.id), ...conversation, entity: 'conversation' };
+  // nextSeq counts seq tickets handed out under contention; it equals lastSeq when none are outstanding.
+  return { ...conversationKeys.meta(conversation.id), ...conversation, nextSeq: conversation.lastSeq, entity: 'conversation' };
 }
 
 function memberItem(member: Member): Record<string, unknown> {

@@ -1,7 +1,7 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { conversationKeys, idempotencyKey } from '../keys';
+import { conversationKeys, idempotencyKey, messageIds } from '../keys';
 import type { MessageType, StoredMessage } from '../model';
 
 export interface TableNames {
@@ -10,15 +10,24 @@ export interface TableNames {
   readonly idempotency: string;
 }
 
-export type AppendOutcome =
+/**
+ * How a message claims its seq:
+ * - `optimistic`: the uncontended path, no ticket: commits at lastSeq + 1 if lastSeq and nextSeq
+ *   both still equal the expected value (nobody committed or queued meanwhile).
+ * - `ticket`: the seq was taken with {@link MessageRepository.takeTicket}; commits once the
+ *   previous seq has committed, so tickets commit strictly in order.
+ */
+export type CommitMode = 'optimistic' | 'ticket';
+
+export type CommitOutcome =
   | { readonly kind: 'stored'; readonly message: StoredMessage }
   /** The same sender already sent this clientMessageId: here is the original. */
   | { readonly kind: 'duplicate'; readonly message: StoredMessage }
-  /** Someone else took `expectedLastSeq + 1` first; `lastSeq` is the conversation's seq now. */
-  | { readonly kind: 'seqTaken'; readonly lastSeq: number }
+  /** The seq is not this message's to take yet (or any more): `lastSeq` is the committed seq now. */
+  | { readonly kind: 'notNext'; readonly lastSeq: number; readonly nextSeq: number }
   | { readonly kind: 'conversationGone' };
 
-/** Where each action sits in the append transaction, to read its cancellation reason. */
+/** Where each action sits in the commit transaction, to read its cancellation reason. */
 const META_UPDATE = 0;
 const IDEMPOTENCY_PUT = 2;
 
@@ -29,15 +38,25 @@ export class MessageRepository {
   ) {}
 
   /**
-   * Stores `message` at seq `expectedLastSeq + 1` in one transaction that also advances the
-   * conversation's lastSeq and claims the idempotency key. Commit order therefore equals seq order
-   * (the stream carries a conversation's messages in seq order), no seq is ever skipped, and a
-   * retried clientMessageId can never produce a second message.
+   * Stores `message` at `message.seq` in one transaction that also advances the conversation's
+   * lastSeq and (for real messages) claims the idempotency key. A seq commits only right after its
+   * predecessor, so commit order is seq order (the stream carries a conversation in seq order), no
+   * seq is skipped, and a retried clientMessageId can never produce a second message.
    */
-  async append(message: StoredMessage, expectedLastSeq: number): Promise<AppendOutcome> {
-    if (message.seq !== expectedLastSeq + 1) throw new Error('append: seq must follow expectedLastSeq');
-    if (message.clientMessageId === undefined) throw new Error('append: clientMessageId is required');
-    const key = idempotencyKey(message.conversationId, message.senderId, message.clientMessageId);
+  async commit(message: StoredMessage, mode: CommitMode): Promise<CommitOutcome> {
+    const previous = message.seq - 1;
+    const isVoid = message.type === 'void';
+    if (!isVoid && message.clientMessageId === undefined) throw new Error('commit: clientMessageId is required');
+    const metaUpdate =
+      mode === 'optimistic'
+        ? {
+            UpdateExpression: 'SET lastSeq = :seq, nextSeq = :seq, lastMessageAt = :at',
+            ConditionExpression: 'attribute_exists(pk) AND lastSeq = :previous AND nextSeq = :previous',
+          }
+        : {
+            UpdateExpression: 'SET lastSeq = :seq, lastMessageAt = :at',
+            ConditionExpression: 'attribute_exists(pk) AND lastSeq = :previous',
+          };
     try {
       await this.documentClient.send(
         new TransactWriteCommand({
@@ -46,9 +65,8 @@ export class MessageRepository {
               Update: {
                 TableName: this.tableNames.conversations,
                 Key: conversationKeys.meta(message.conversationId),
-                UpdateExpression: 'SET lastSeq = :seq, lastMessageAt = :at',
-                ConditionExpression: 'attribute_exists(pk) AND lastSeq = :expected',
-                ExpressionAttributeValues: { ':seq': message.seq, ':at': message.createdAt, ':expected': expectedLastSeq },
+                ...metaUpdate,
+                ExpressionAttributeValues: { ':seq': message.seq, ':at': message.createdAt, ':previous': previous },
                 ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
               },
             },
@@ -59,20 +77,7 @@ export class MessageRepository {
                 ConditionExpression: 'attribute_not_exists(seq)',
               },
             },
-            {
-              Put: {
-                TableName: this.tableNames.idempotency,
-                Item: {
-                  idempotencyKey: key,
-                  conversationId: message.conversationId,
-                  seq: message.seq,
-                  messageId: message.id,
-                  createdAt: message.createdAt,
-                },
-                ConditionExpression: 'attribute_not_exists(idempotencyKey)',
-                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-              },
-            },
+            ...(isVoid ? [] : [{ Put: this.idempotencyPut(message) }]),
           ],
         }),
       );
@@ -81,23 +86,62 @@ export class MessageRepository {
       if (!(error instanceof TransactionCanceledException)) throw error;
       const reasons = error.CancellationReasons ?? [];
       const idempotencyReason = reasons[IDEMPOTENCY_PUT];
-      if (idempotencyReason?.Code === 'ConditionalCheckFailed' && idempotencyReason.Item) {
-        const original = unmarshall(idempotencyReason.Item);
-        const stored = await this.get(message.conversationId, Number(original.seq));
-        if (!stored) throw new Error(`idempotency record points at missing message ${String(original.messageId)}`);
-        return { kind: 'duplicate', message: stored };
+      if (!isVoid && idempotencyReason?.Code === 'ConditionalCheckFailed' && idempotencyReason.Item) {
+        return { kind: 'duplicate', message: await this.original(unmarshall(idempotencyReason.Item)) };
       }
       const metaReason = reasons[META_UPDATE];
       if (metaReason?.Code === 'ConditionalCheckFailed') {
         if (!metaReason.Item) return { kind: 'conversationGone' };
-        return { kind: 'seqTaken', lastSeq: Number(unmarshall(metaReason.Item).lastSeq ?? 0) };
+        const meta = unmarshall(metaReason.Item);
+        const lastSeq = Number(meta.lastSeq ?? 0);
+        return { kind: 'notNext', lastSeq, nextSeq: Math.max(lastSeq, Number(meta.nextSeq ?? 0)) };
       }
-      // TransactionConflict: another send touched the meta item mid-flight; retry as seq taken.
+      // TransactionConflict: another commit touched the meta item mid-flight; try again.
       if (reasons.some((reason) => reason.Code === 'TransactionConflict')) {
-        return { kind: 'seqTaken', lastSeq: expectedLastSeq };
+        return { kind: 'notNext', lastSeq: previous, nextSeq: previous };
       }
       throw error;
     }
+  }
+
+  /** Hands out the next seq ticket (an atomic counter: never contends, only queues). */
+  async takeTicket(conversationId: string): Promise<number> {
+    const result = await this.documentClient.send(
+      new UpdateCommand({
+        TableName: this.tableNames.conversations,
+        Key: conversationKeys.meta(conversationId),
+        // A ticket must follow both what has committed and what is queued.
+        UpdateExpression: 'SET nextSeq = if_not_exists(nextSeq, lastSeq) + :one',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':one': 1 },
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+    return Number(result.Attributes?.nextSeq);
+  }
+
+  /** The committed seq, read strongly: what a queued sender polls while it waits for its turn. */
+  async committedSeq(conversationId: string): Promise<number | undefined> {
+    const result = await this.documentClient.send(
+      new GetCommand({
+        TableName: this.tableNames.conversations,
+        Key: conversationKeys.meta(conversationId),
+        ProjectionExpression: 'lastSeq',
+        ConsistentRead: true,
+      }),
+    );
+    return result.Item ? Number(result.Item.lastSeq ?? 0) : undefined;
+  }
+
+  /** The message a sender's clientMessageId already produced, if any (checked before taking a ticket). */
+  async findSent(conversationId: string, senderId: string, clientMessageId: string): Promise<StoredMessage | undefined> {
+    const result = await this.documentClient.send(
+      new GetCommand({
+        TableName: this.tableNames.idempotency,
+        Key: { idempotencyKey: idempotencyKey(conversationId, senderId, clientMessageId) },
+      }),
+    );
+    return result.Item ? this.original(result.Item) : undefined;
   }
 
   async get(conversationId: string, seq: number): Promise<StoredMessage | undefined> {
@@ -106,6 +150,32 @@ export class MessageRepository {
     );
     return result.Item ? toStoredMessage(result.Item) : undefined;
   }
+
+  private idempotencyPut(message: StoredMessage) {
+    return {
+      TableName: this.tableNames.idempotency,
+      Item: {
+        idempotencyKey: idempotencyKey(message.conversationId, message.senderId, message.clientMessageId ?? ''),
+        conversationId: message.conversationId,
+        seq: message.seq,
+        messageId: message.id,
+        createdAt: message.createdAt,
+      },
+      ConditionExpression: 'attribute_not_exists(idempotencyKey)',
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+    };
+  }
+
+  private async original(record: Record<string, unknown>): Promise<StoredMessage> {
+    const stored = await this.get(String(record.conversationId), Number(record.seq));
+    if (!stored) throw new Error(`idempotency record points at missing message ${String(record.messageId)}`);
+    return stored;
+  }
+}
+
+/** The placeholder that fills an abandoned seq. */
+export function voidMessage(conversationId: string, seq: number, createdAt: string): StoredMessage {
+  return { id: messageIds.format(conversationId, seq), conversationId, seq, senderId: 'parley', type: 'void', text: '', createdAt };
 }
 
 /** Reads a message item (from GetItem or a stream image) into the domain type. */

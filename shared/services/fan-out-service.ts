@@ -79,6 +79,8 @@ export class FanOutService {
   }
 
   private async deliverOne(message: StoredMessage, members: readonly Member[], batch: BatchState): Promise<void> {
+    // A void only fills an abandoned seq; history shows it, devices need not hear of it.
+    if (message.type === 'void') return;
     const frame = { type: 'message', message: toWireMessage(message) } as const;
     const reaches = await Promise.all(members.map((member) => batch.reachOf(member.userId)));
     const toPark: Device[] = [];

@@ -1,0 +1,11 @@
+const t0 = performance.now();
+const { startLocalStack } = await import('../local/stack');
+console.log('import', Math.round(performance.now() - t0));
+const { startDynamoDbLocal } = await import('../local/dynamodb-local');
+const t1 = performance.now();
+const d = await startDynamoDbLocal({ port: 0 });
+console.log('dynamo', Math.round(performance.now() - t1));
+const t2 = performance.now();
+const s = await startLocalStack({ httpPort: 0, wsPort: 0, dynamoEndpoint: d.endpoint, logLevel: 'DEBUG' });
+console.log('stack on running dynamo', Math.round(performance.now() - t2));
+await s.stop(); await d.stop();

@@ -1,0 +1,125 @@
+import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Context } from 'aws-lambda';
+import { type FunctionName, type FunctionSpec, functions } from '#shared/config/functions';
+import { localAccountId, localRegion } from './aws-local';
+import type { LocalLogger } from './log';
+
+/** What every catalog handler is to the runtime: async, `(event, context)`, middy-wrapped or not. */
+export type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>;
+
+/** Stand-ins for catalog handlers, so a test can drive a gateway or poller without the real one. */
+export type HandlerOverrides = Partial<Record<FunctionName, LambdaHandler>>;
+
+export interface LambdaRuntime {
+  /** Runs one invocation like Lambda: JSON in, JSON out, a Context, the function's timeout. */
+  invoke(functionName: FunctionName, event: unknown): Promise<unknown>;
+}
+
+export interface LambdaRuntimeOptions {
+  readonly logger: LocalLogger;
+  readonly overrides?: HandlerOverrides;
+}
+
+const repositoryRoot = fileURLToPath(new URL('..', import.meta.url));
+/** Lambda's defaults when the catalog leaves them out. */
+const defaultTimeoutSeconds = 3;
+const defaultMemoryMb = 128;
+
+/** Entries imported by any runtime in this process: Node caches modules, so their cold start ran once. */
+const importedEntries = new Set<string>();
+
+export function anyHandlerModuleImported(): boolean {
+  return importedEntries.size > 0;
+}
+
+export function createLambdaRuntime(options: LambdaRuntimeOptions): LambdaRuntime {
+  const { logger } = options;
+  // One "container" per function: its module is imported once, on first use, like a cold start.
+  const containers = new Map<FunctionName, Promise<LambdaHandler>>();
+
+  const handlerFor = (functionName: FunctionName): Promise<LambdaHandler> => {
+    const override = options.overrides?.[functionName];
+    if (override !== undefined) return Promise.resolve(override);
+    let container = containers.get(functionName);
+    if (container === undefined) {
+      container = importHandler(functions[functionName]);
+      // A failed import (syntax error, missing file) is retried on the next invocation once fixed.
+      container.catch(() => containers.delete(functionName));
+      containers.set(functionName, container);
+    }
+    return container;
+  };
+
+  return {
+    async invoke(functionName, event) {
+      const spec: FunctionSpec = functions[functionName];
+      const handler = await handlerFor(functionName);
+      const timeoutMs = (spec.timeoutSeconds ?? defaultTimeoutSeconds) * 1000;
+      const context = createContext(functionName, spec, Date.now() + timeoutMs);
+      const startedAt = performance.now();
+      try {
+        const result = await withTimeout(handler(jsonCopy(event), context), timeoutMs);
+        logger.debug('invocation done', {
+          function: functionName,
+          requestId: context.awsRequestId,
+          ms: Math.round(performance.now() - startedAt),
+        });
+        return jsonCopy(result);
+      } catch (error) {
+        // API Gateway's authorizer contract: throwing "Unauthorized" is how a handler says 401, not a fault.
+        const level = error instanceof Error && error.message === 'Unauthorized' ? 'info' : 'error';
+        logger[level]('invocation failed', { function: functionName, requestId: context.awsRequestId, error });
+        throw error;
+      }
+    },
+  };
+}
+
+async function importHandler(spec: FunctionSpec): Promise<LambdaHandler> {
+  const moduleUrl = pathToFileURL(resolve(repositoryRoot, spec.entry)).href;
+  const module: unknown = await import(moduleUrl);
+  importedEntries.add(spec.entry);
+  const handler = typeof module === 'object' && module !== null && 'handler' in module ? module.handler : undefined;
+  if (typeof handler !== 'function') throw new Error(`${spec.entry} does not export a handler function`);
+  return (event, context) => Promise.resolve(handler(event, context));
+}
+
+function createContext(functionName: FunctionName, spec: FunctionSpec, deadline: number): Context {
+  const physicalName = `parley-local-${functionName}`;
+  const notSupported = (): never => {
+    throw new Error('Callback-style context methods are not supported; return a promise');
+  };
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: physicalName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:${localRegion}:${localAccountId}:function:${physicalName}`,
+    memoryLimitInMB: String(spec.memoryMb ?? defaultMemoryMb),
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${physicalName}`,
+    logStreamName: `local/[$LATEST]${randomUUID().replaceAll('-', '')}`,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: notSupported,
+    fail: notSupported,
+    succeed: notSupported,
+  };
+}
+
+/** Lambda hands events and results over as JSON: no shared references, no Dates, undefined is null. */
+function jsonCopy(value: unknown): unknown {
+  return value === undefined ? null : JSON.parse(JSON.stringify(value));
+}
+
+/** Lambda stops a function at its timeout; here the promise is abandoned with Lambda's message. */
+function withTimeout<T>(work: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`)),
+      timeoutMs,
+    );
+  });
+  return Promise.race([work, timedOut]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,99 @@
+/** `npm start`: the whole of Parley on this machine. Flags win over PARLEY_* variables. */
+import { parseArgs } from 'node:util';
+import { javaMissingHint } from './dynamodb-local';
+import { parseLogLevel } from './log';
+import { type LocalStack, type LocalStackOptions, defaultPorts, startLocalStack } from './stack';
+
+// The SDK nags on Node 20 at the first client; locally that only buries the URLs below.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const usage = `Usage: npm start -- [options]
+  --http-port <n>       HTTP API port (PARLEY_HTTP_PORT, default ${defaultPorts.http}; 0 = any free port)
+  --ws-port <n>         WebSocket API port (PARLEY_WS_PORT, default ${defaultPorts.ws})
+  --dynamodb-port <n>   DynamoDB Local port (PARLEY_DYNAMODB_PORT, default ${defaultPorts.dynamo})
+  --dynamodb-endpoint <url>  use a running DynamoDB instead (PARLEY_DYNAMODB_ENDPOINT)
+  --data-dir <dir>      keep tables and dead letters in <dir> across restarts (PARLEY_DATA_DIR)
+  --log-level <level>   DEBUG, INFO, WARN, ERROR or SILENT (PARLEY_LOG_LEVEL, default WARN)`;
+
+function parsePort(value: string | undefined, name: string): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`${name} must be a port number, got "${value}"`);
+  return port;
+}
+
+function readOptions(): LocalStackOptions {
+  const { values } = parseArgs({
+    options: {
+      'http-port': { type: 'string' },
+      'ws-port': { type: 'string' },
+      'dynamodb-port': { type: 'string' },
+      'dynamodb-endpoint': { type: 'string' },
+      'data-dir': { type: 'string' },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help === true) {
+    process.stdout.write(`${usage}\n`);
+    process.exit(0);
+  }
+  const env = process.env;
+  const httpPort = parsePort(values['http-port'] ?? env.PARLEY_HTTP_PORT, '--http-port');
+  const wsPort = parsePort(values['ws-port'] ?? env.PARLEY_WS_PORT, '--ws-port');
+  const dynamoPort = parsePort(values['dynamodb-port'] ?? env.PARLEY_DYNAMODB_PORT, '--dynamodb-port');
+  const dynamoEndpoint = values['dynamodb-endpoint'] ?? env.PARLEY_DYNAMODB_ENDPOINT;
+  const dataDir = values['data-dir'] ?? env.PARLEY_DATA_DIR;
+  return {
+    ...(httpPort === undefined ? {} : { httpPort }),
+    ...(wsPort === undefined ? {} : { wsPort }),
+    ...(dynamoPort === undefined ? {} : { dynamoPort }),
+    ...(dynamoEndpoint === undefined || dynamoEndpoint === '' ? {} : { dynamoEndpoint }),
+    ...(dataDir === undefined || dataDir === '' ? {} : { dataDir }),
+    logLevel: parseLogLevel(values['log-level'] ?? env.PARLEY_LOG_LEVEL, 'WARN'),
+  };
+}
+
+function stopOnSignals(stack: LocalStack): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      // A second Ctrl-C: leave now; the exit hook still kills Java.
+      process.exit(130);
+    }
+    stopping = true;
+    process.stderr.write(`\n${signal}: stopping Parley's local stack...\n`);
+    stack.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`Stop failed: ${error instanceof Error ? error.message : String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+async function main(): Promise<void> {
+  const options = readOptions();
+  const stack = await startLocalStack(options);
+  stopOnSignals(stack);
+  process.stdout.write(`HTTP API: ${stack.httpUrl}\nWebSocket: ${stack.wsUrl}\n`);
+  process.stdout.write(
+    [
+      `  token:     curl -s -X POST ${stack.httpUrl}/local/token -d '{"username":"alice"}'`,
+      `  connect:   ${stack.wsUrl}?token=<token>&deviceId=<device>`,
+      `  DynamoDB:  ${stack.dynamoEndpoint}${options.dataDir === undefined ? ' (in memory)' : ` (data in ${options.dataDir})`}`,
+      '  Ctrl-C stops everything.',
+      '',
+    ].join('\n'),
+  );
+}
+
+main().catch((error: unknown) => {
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`Parley's local stack did not start: ${message}\n`);
+  if (message === javaMissingHint) process.stderr.write('(or point --dynamodb-endpoint at a running DynamoDB)\n');
+  process.exit(1);
+});

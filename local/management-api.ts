@@ -1,0 +1,86 @@
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { PayloadTooLargeError, readBody, sendJson } from './http-helpers';
+import type { LocalLogger } from './log';
+
+/** API Gateway's limit for one postToConnection payload. */
+export const postToConnectionLimitBytes = 128 * 1024;
+
+export interface ConnectionDescription {
+  readonly connectedAt: number;
+  readonly lastActiveAt: number;
+  readonly sourceIp: string;
+  readonly userAgent: string;
+}
+
+/** What the management API needs from the WebSocket gateway; every call is false/undefined for a gone id. */
+export interface ManagedConnections {
+  post(connectionId: string, data: Buffer): boolean;
+  describe(connectionId: string): ConnectionDescription | undefined;
+  disconnect(connectionId: string): boolean;
+}
+
+/** `/@connections/{id}`, with or without the stage prefix the real callback URL carries. */
+const connectionPathPattern = /^(?:\/[^/@]+)?\/@connections\/([^/]+)$/;
+
+/**
+ * The `@connections` API (postToConnection, getConnection, deleteConnection) on the WebSocket port, so the
+ * real ApiGatewayManagementApiClient works with only its endpoint changed. Signatures are not checked.
+ */
+export function createManagementApi(connections: ManagedConnections, logger: LocalLogger): RequestListener {
+  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const { pathname } = new URL(request.url ?? '/', 'http://local');
+    const encodedId = connectionPathPattern.exec(pathname)?.[1];
+    if (encodedId === undefined) return sendJson(response, 404, { message: 'Not Found' });
+    // The SDK percent-encodes the id (`=` is `%3D`).
+    const connectionId = decodeURIComponent(encodedId);
+
+    switch (request.method) {
+      case 'POST': {
+        const data = await readBody(request, postToConnectionLimitBytes);
+        if (!connections.post(connectionId, data)) return sendGone(response, connectionId);
+        response.writeHead(200, { 'content-length': 0 });
+        response.end();
+        return;
+      }
+      case 'GET': {
+        const description = connections.describe(connectionId);
+        if (description === undefined) return sendGone(response, connectionId);
+        return sendJson(response, 200, {
+          ConnectedAt: new Date(description.connectedAt).toISOString(),
+          Identity: { SourceIp: description.sourceIp, UserAgent: description.userAgent },
+          LastActiveAt: new Date(description.lastActiveAt).toISOString(),
+        });
+      }
+      case 'DELETE': {
+        if (!connections.disconnect(connectionId)) return sendGone(response, connectionId);
+        response.writeHead(204);
+        response.end();
+        return;
+      }
+      default:
+        return sendJson(response, 404, { message: 'Not Found' });
+    }
+  };
+
+  return (request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      if (error instanceof PayloadTooLargeError) {
+        // The unread rest of the body would poison a kept-alive connection.
+        response.setHeader('connection', 'close');
+        sendError(response, 413, 'PayloadTooLargeException', `Payload exceeds ${postToConnectionLimitBytes} bytes`);
+        return;
+      }
+      logger.error('management API failure', { url: request.url, error });
+      if (!response.headersSent) sendError(response, 500, 'InternalServerErrorException', 'Internal server error');
+    });
+  };
+}
+
+function sendGone(response: ServerResponse, connectionId: string): void {
+  sendError(response, 410, 'GoneException', `Connection ${connectionId} is gone`);
+}
+
+/** Without `x-amzn-errortype` the SDK cannot tell which exception to raise (a bare 410 is "Unknown"). */
+function sendError(response: ServerResponse, statusCode: number, errorType: string, message: string): void {
+  sendJson(response, statusCode, { message }, { 'x-amzn-errortype': errorType });
+}

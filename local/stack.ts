@@ -1,0 +1,174 @@
+import { createServer } from 'node:http';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { streamTriggers } from '#shared/config/functions';
+import { createLocalDynamoDbClient } from './aws-local';
+import { type DeadLetter, createDeadLetterQueue } from './dead-letters';
+import { startDynamoDbLocal, waitForDynamoDb } from './dynamodb-local';
+import { applyHandlerEnvironment, handlerEnvironment } from './environment';
+import { createHttpGateway } from './http-gateway';
+import { type HandlerOverrides, createLambdaRuntime } from './lambda-runtime';
+import { type LogLevel, createLocalLogger } from './log';
+import { createManagementApi } from './management-api';
+import { closeServer, listenOnLoopback } from './ports';
+import { type StreamPollerStats, type StreamTriggerBinding, startStreamPoller } from './stream-poller';
+import { type LocalTables, createLocalTables } from './tables';
+import { type IssuedToken, createLocalTokenIssuer } from './token-issuer';
+import { type DropConnectionOptions, type WebSocketLimits, createWebSocketGateway } from './websocket-gateway';
+
+export interface LocalStackOptions {
+  /** HTTP API port; 0 picks a free one. Default 3000. */
+  readonly httpPort?: number;
+  /** WebSocket API (and `@connections` management API) port; 0 picks a free one. Default 3001. */
+  readonly wsPort?: number;
+  /** Port for the DynamoDB Local this stack spawns; 0 picks a free one. Default 8000. */
+  readonly dynamoPort?: number;
+  /** Use this running DynamoDB (tests share one) instead of spawning DynamoDB Local. */
+  readonly dynamoEndpoint?: string;
+  /** Prepended to every table's logical name; keeps stacks sharing one DynamoDB apart. */
+  readonly tablePrefix?: string;
+  /** Persist DynamoDB tables and dead letters here; absent: everything in memory. */
+  readonly dataDir?: string;
+  /** Level of the stack's own log lines and of the handlers' Powertools logger. Default WARN. */
+  readonly logLevel?: LogLevel;
+  /** Let Powertools metrics write EMF lines (off by default: they are noise locally). */
+  readonly metrics?: boolean;
+  /** Stream poller's pause after an empty poll. Default 20 ms. */
+  readonly streamPollIntervalMs?: number;
+  /** Shorter WebSocket timeouts for tests; API Gateway's quotas by default. */
+  readonly webSocketLimits?: Partial<WebSocketLimits>;
+  /** Replace catalog handlers (tests of the stack itself). */
+  readonly handlerOverrides?: HandlerOverrides;
+}
+
+export interface LocalStack {
+  readonly httpUrl: string;
+  readonly wsUrl: string;
+  readonly dynamoEndpoint: string;
+  readonly tables: LocalTables;
+  /** The local Cognito stand-in, without the HTTP round trip. */
+  issueToken(username: string): Promise<IssuedToken>;
+  connectionIds(): string[];
+  dropConnection(connectionId: string, options: DropConnectionOptions): boolean;
+  readonly streamStats: Readonly<StreamPollerStats>;
+  readonly deadLetters: readonly DeadLetter[];
+  /** Stops everything this stack started (Java included); safe to call twice. */
+  stop(): Promise<void>;
+}
+
+export const defaultPorts = { http: 3000, ws: 3001, dynamo: 8000 } as const;
+export const defaultTablePrefix = 'parley-local-';
+
+let runningStack = false;
+
+export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  if (runningStack) throw new Error('A local stack is already running in this process; stop it first.');
+  runningStack = true;
+  const logLevel = options.logLevel ?? 'WARN';
+  const logger = createLocalLogger(logLevel);
+  // Undo steps in reverse order of start, on stop and on a failed start alike.
+  const stopSteps: Array<() => Promise<void>> = [];
+  const stopAll = async (): Promise<void> => {
+    for (const step of stopSteps.splice(0).reverse()) {
+      await step().catch((error: unknown) => logger.error('stop step failed', { error }));
+    }
+    runningStack = false;
+  };
+
+  try {
+    const dataDir = options.dataDir === undefined ? undefined : resolve(options.dataDir);
+    let dynamoEndpoint = options.dynamoEndpoint;
+    if (dynamoEndpoint === undefined) {
+      const dynamoDataDir = dataDir === undefined ? undefined : join(dataDir, 'dynamodb');
+      if (dynamoDataDir !== undefined) mkdirSync(dynamoDataDir, { recursive: true });
+      const dynamo = await startDynamoDbLocal({
+        port: options.dynamoPort ?? defaultPorts.dynamo,
+        ...(dynamoDataDir === undefined ? {} : { dataDir: dynamoDataDir }),
+      });
+      stopSteps.push(() => dynamo.stop());
+      dynamoEndpoint = dynamo.endpoint;
+    } else {
+      await waitForDynamoDb(dynamoEndpoint);
+    }
+    logger.info('DynamoDB ready', { endpoint: dynamoEndpoint });
+
+    const dynamoClient = createLocalDynamoDbClient(dynamoEndpoint);
+    const tables = await createLocalTables(dynamoClient, options.tablePrefix ?? defaultTablePrefix).finally(() =>
+      dynamoClient.destroy(),
+    );
+
+    const httpServer = createServer();
+    const wsServer = createServer();
+    const [httpUrl, wsHttpUrl] = await Promise.all([
+      listenOnLoopback(httpServer, options.httpPort ?? defaultPorts.http),
+      listenOnLoopback(wsServer, options.wsPort ?? defaultPorts.ws),
+    ]);
+    stopSteps.push(() => closeServer(httpServer));
+    stopSteps.push(() => closeServer(wsServer));
+
+    const tokenIssuer = await createLocalTokenIssuer(httpUrl);
+    applyHandlerEnvironment(
+      handlerEnvironment({
+        tables,
+        callbackUrl: wsHttpUrl,
+        jwt: tokenIssuer.settings,
+        dynamoEndpoint,
+        logLevel,
+        metricsEnabled: options.metrics ?? false,
+      }),
+    );
+
+    const runtime = createLambdaRuntime({
+      logger,
+      ...(options.handlerOverrides === undefined ? {} : { overrides: options.handlerOverrides }),
+    });
+    httpServer.on('request', createHttpGateway({ runtime, tokenIssuer, logger }));
+    const webSocketGateway = createWebSocketGateway({
+      runtime,
+      logger,
+      ...(options.webSocketLimits === undefined ? {} : { limits: options.webSocketLimits }),
+    });
+    wsServer.on('request', createManagementApi(webSocketGateway, logger));
+    wsServer.on('upgrade', webSocketGateway.handleUpgrade);
+    stopSteps.push(() => webSocketGateway.close());
+
+    const deadLetters = createDeadLetterQueue({
+      logger,
+      ...(dataDir === undefined ? {} : { filePath: join(dataDir, 'dead-letters.jsonl') }),
+    });
+    const streamPoller = await startStreamPoller({
+      endpoint: dynamoEndpoint,
+      bindings: streamTriggers.map((trigger): StreamTriggerBinding => {
+        const table = tables[trigger.table];
+        if (table.streamArn === undefined) throw new Error(`Table ${trigger.table} has a trigger but no stream`);
+        return {
+          trigger,
+          streamArn: table.streamArn,
+          // A table created by this run is read from its start: nothing written after start-up is lost.
+          startingPosition: table.createdNow ? 'TRIM_HORIZON' : trigger.startingPosition,
+          invoke: (event) => runtime.invoke(trigger.function, event),
+        };
+      }),
+      deadLetters,
+      logger,
+      ...(options.streamPollIntervalMs === undefined ? {} : { idleSleepMs: options.streamPollIntervalMs }),
+    });
+    stopSteps.push(() => streamPoller.stop());
+
+    return {
+      httpUrl,
+      wsUrl: wsHttpUrl.replace(/^http/, 'ws'),
+      dynamoEndpoint,
+      tables,
+      issueToken: (username) => tokenIssuer.issue(username),
+      connectionIds: () => webSocketGateway.connectionIds(),
+      dropConnection: (connectionId, dropOptions) => webSocketGateway.dropConnection(connectionId, dropOptions),
+      streamStats: streamPoller.stats,
+      deadLetters: deadLetters.entries,
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

@@ -1,0 +1,411 @@
+import {
+  DescribeStreamCommand,
+  type DynamoDBStreamsClient,
+  ExpiredIteratorException,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type Shard,
+  type ShardIteratorType,
+  TrimmedDataAccessException,
+} from '@aws-sdk/client-dynamodb-streams';
+import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import type { StreamTriggerSpec } from '#shared/config/functions';
+import { createLocalStreamsClient } from './aws-local';
+import type { DeadLetterCondition, DeadLetterQueue } from './dead-letters';
+import type { LocalLogger } from './log';
+import { passesFilters, toLambdaRecord } from './stream-records';
+
+/** Receives one batch as Lambda would; resolves with the function's response, rejects when it fails. */
+export type StreamBatchHandler = (event: DynamoDBStreamEvent) => Promise<unknown>;
+
+export interface StreamTriggerBinding {
+  /** Batch, retry and filter settings: an entry of `streamTriggers`, or a test's variant of one. */
+  readonly trigger: StreamTriggerSpec;
+  readonly streamArn: string;
+  /** Where shards that exist at start are read from; shards that appear later start at TRIM_HORIZON. */
+  readonly startingPosition: 'LATEST' | 'TRIM_HORIZON';
+  readonly invoke: StreamBatchHandler;
+}
+
+export interface StreamPollerOptions {
+  readonly endpoint: string;
+  readonly bindings: readonly StreamTriggerBinding[];
+  readonly deadLetters: DeadLetterQueue;
+  readonly logger: LocalLogger;
+  /** Pause after a poll that found nothing. AWS polls each shard about 4 times a second; locally we can afford more. */
+  readonly idleSleepMs?: number;
+  /** How often DescribeStream looks for new shards (DynamoDB rolls shards over). */
+  readonly shardDiscoveryIntervalMs?: number;
+}
+
+/** Running totals over every trigger, for tests and benchmarks. */
+export interface StreamPollerStats {
+  /** Function invocations, retries included. */
+  batches: number;
+  /** Records the function completed. */
+  records: number;
+  /** Invocations that re-sent records after a failure (a retry or a bisected half). */
+  retries: number;
+  /** Invocations that threw, timed out or reported batch item failures. */
+  failedBatches: number;
+  deadLettered: number;
+  /** Records dropped by the trigger's filter criteria (they never reach the function). */
+  filteredOut: number;
+}
+
+export interface StreamPoller {
+  readonly stats: Readonly<StreamPollerStats>;
+  stop(): Promise<void>;
+}
+
+export const defaultIdleSleepMs = 20;
+const defaultShardDiscoveryIntervalMs = 1_000;
+const errorBackoffMs = 1_000;
+const getRecordsLimit = 1_000;
+
+export async function startStreamPoller(options: StreamPollerOptions): Promise<StreamPoller> {
+  const client = createLocalStreamsClient(options.endpoint);
+  const stats: StreamPollerStats = {
+    batches: 0,
+    records: 0,
+    retries: 0,
+    failedBatches: 0,
+    deadLettered: 0,
+    filteredOut: 0,
+  };
+  const stopping = new AbortController();
+  const pollers = options.bindings.map((binding) => new TriggerPoller(binding, client, stats, options, stopping.signal));
+  // Shards and LATEST iterators are fixed before the stack reports ready, so no later write is missed.
+  await Promise.all(pollers.map((poller) => poller.discoverShards()));
+  const loops = pollers.map((poller) => poller.run());
+  return {
+    stats,
+    async stop() {
+      stopping.abort();
+      await Promise.all(loops);
+      client.destroy();
+    },
+  };
+}
+
+interface ShardState {
+  readonly shardId: string;
+  readonly parentShardId: string | undefined;
+  readonly startingPosition: ShardIteratorType;
+  iterator: string | undefined;
+  /** DynamoDB said the shard is closed and every record in it has been read. */
+  closed: boolean;
+  lastReadSequenceNumber: string | undefined;
+  /** Read but not yet completed, in stream order; the head is the checkpoint. */
+  readonly pending: DynamoDBRecord[];
+  /** Sizes of the next batches, set by a failure: a retry of the same records or bisected halves. */
+  readonly plannedBatchSizes: number[];
+  readonly failedAttempts: Map<string, number>;
+  firstPendingAt: number | undefined;
+}
+
+type BatchOutcome =
+  | { readonly kind: 'success' }
+  | { readonly kind: 'partialFailure'; readonly firstFailedIndex: number }
+  | { readonly kind: 'failure'; readonly error: string };
+
+/** One event source mapping: reads the trigger's stream shard by shard and invokes its function. */
+class TriggerPoller {
+  private readonly shards = new Map<string, ShardState>();
+  private discoveredOnce = false;
+  private nextDiscoveryAt = 0;
+
+  constructor(
+    private readonly binding: StreamTriggerBinding,
+    private readonly client: DynamoDBStreamsClient,
+    private readonly stats: StreamPollerStats,
+    private readonly options: StreamPollerOptions,
+    private readonly stopSignal: AbortSignal,
+  ) {}
+
+  async run(): Promise<void> {
+    while (!this.stopSignal.aborted) {
+      try {
+        if (Date.now() >= this.nextDiscoveryAt) await this.discoverShards();
+        let didWork = false;
+        for (const shard of this.readyShards()) {
+          if (shard.pending.length < this.binding.trigger.batchSize) didWork = (await this.read(shard)) || didWork;
+          didWork = (await this.deliver(shard)) || didWork;
+        }
+        if (!didWork) await this.pause(this.options.idleSleepMs ?? defaultIdleSleepMs);
+      } catch (error) {
+        if (this.stopSignal.aborted) break;
+        this.options.logger.warn('stream poller error; retrying', { function: this.binding.trigger.function, error });
+        await this.pause(errorBackoffMs);
+      }
+    }
+  }
+
+  async discoverShards(): Promise<void> {
+    const isFirstDiscovery = !this.discoveredOnce;
+    for (const shard of await this.describeShards()) {
+      const shardId = shard.ShardId;
+      if (shardId === undefined || this.shards.has(shardId)) continue;
+      const startingPosition = isFirstDiscovery ? this.binding.startingPosition : 'TRIM_HORIZON';
+      const state: ShardState = {
+        shardId,
+        parentShardId: shard.ParentShardId,
+        startingPosition,
+        iterator: undefined,
+        closed: false,
+        lastReadSequenceNumber: undefined,
+        pending: [],
+        plannedBatchSizes: [],
+        failedAttempts: new Map(),
+        firstPendingAt: undefined,
+      };
+      // Taken now rather than when the shard's turn comes: LATEST means "from start-up on".
+      state.iterator = await this.shardIterator(state);
+      this.shards.set(shardId, state);
+    }
+    this.discoveredOnce = true;
+    this.nextDiscoveryAt = Date.now() + (this.options.shardDiscoveryIntervalMs ?? defaultShardDiscoveryIntervalMs);
+  }
+
+  private async describeShards(): Promise<Shard[]> {
+    const shards: Shard[] = [];
+    let exclusiveStartShardId: string | undefined;
+    do {
+      const { StreamDescription: description } = await this.client.send(
+        new DescribeStreamCommand({ StreamArn: this.binding.streamArn, ExclusiveStartShardId: exclusiveStartShardId }),
+      );
+      shards.push(...(description?.Shards ?? []));
+      exclusiveStartShardId = description?.LastEvaluatedShardId;
+    } while (exclusiveStartShardId !== undefined);
+    return shards;
+  }
+
+  private async shardIterator(shard: ShardState): Promise<string | undefined> {
+    const resumeAfter = shard.lastReadSequenceNumber;
+    const { ShardIterator: iterator } = await this.client.send(
+      new GetShardIteratorCommand({
+        StreamArn: this.binding.streamArn,
+        ShardId: shard.shardId,
+        ...(resumeAfter === undefined
+          ? { ShardIteratorType: shard.startingPosition }
+          : { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: resumeAfter }),
+      }),
+    );
+    return iterator;
+  }
+
+  private isFinished(shard: ShardState): boolean {
+    return shard.closed && shard.pending.length === 0;
+  }
+
+  /** Order across a reshard: a child waits until its parent is drained (or gone from the stream). */
+  private readyShards(): ShardState[] {
+    return [...this.shards.values()].filter((shard) => {
+      if (this.isFinished(shard)) return false;
+      const parent = shard.parentShardId === undefined ? undefined : this.shards.get(shard.parentShardId);
+      return parent === undefined || this.isFinished(parent);
+    });
+  }
+
+  private async read(shard: ShardState): Promise<boolean> {
+    if (shard.closed || shard.iterator === undefined) return false;
+    let response;
+    try {
+      response = await this.client.send(new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: getRecordsLimit }));
+    } catch (error) {
+      if (!(error instanceof ExpiredIteratorException || error instanceof TrimmedDataAccessException)) throw error;
+      shard.iterator = await this.shardIterator(shard);
+      return false;
+    }
+    shard.iterator = response.NextShardIterator;
+    if (shard.iterator === undefined) shard.closed = true;
+    const records = response.Records ?? [];
+    for (const sdkRecord of records) {
+      const record = toLambdaRecord(sdkRecord, this.binding.streamArn);
+      shard.lastReadSequenceNumber = record.dynamodb?.SequenceNumber ?? shard.lastReadSequenceNumber;
+      if (!passesFilters(record, this.binding.trigger.filters)) {
+        this.stats.filteredOut += 1;
+        continue;
+      }
+      shard.firstPendingAt ??= Date.now();
+      shard.pending.push(record);
+    }
+    return records.length > 0;
+  }
+
+  private async deliver(shard: ShardState): Promise<boolean> {
+    this.dropExpiredRecords(shard);
+    if (shard.pending.length === 0) return false;
+    const isRetry = shard.plannedBatchSizes.length > 0;
+    if (!isRetry && this.keepsBatching(shard)) return false;
+
+    const batchSize = Math.min(shard.plannedBatchSizes.shift() ?? this.binding.trigger.batchSize, shard.pending.length);
+    const batch = shard.pending.slice(0, batchSize);
+    this.stats.batches += 1;
+    if (isRetry) this.stats.retries += 1;
+    const outcome = await this.invoke(batch);
+
+    if (outcome.kind === 'success') {
+      this.complete(shard, batchSize);
+    } else if (outcome.kind === 'partialFailure') {
+      this.stats.failedBatches += 1;
+      this.complete(shard, outcome.firstFailedIndex);
+      this.retryFromCheckpoint(shard, batchSize - outcome.firstFailedIndex, 'Reported in batchItemFailures');
+    } else {
+      this.stats.failedBatches += 1;
+      if (this.binding.trigger.bisectBatchOnError && batchSize > 1) {
+        // Emulates Lambda's bisection: first half, then second half; splitting is not counted as a retry.
+        shard.plannedBatchSizes.unshift(Math.ceil(batchSize / 2), Math.floor(batchSize / 2));
+      } else {
+        this.retryWholeBatch(shard, batchSize, outcome.error);
+      }
+    }
+    return true;
+  }
+
+  private async invoke(batch: DynamoDBRecord[]): Promise<BatchOutcome> {
+    try {
+      const response = await this.binding.invoke({ Records: batch });
+      return this.binding.trigger.reportBatchItemFailures ? interpretBatchResponse(response, batch) : { kind: 'success' };
+    } catch (error) {
+      return { kind: 'failure', error: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  /** The head failed (reported by the function): count it; retry from it, or give it up and go on. */
+  private retryFromCheckpoint(shard: ShardState, retryBatchSize: number, reason: string): void {
+    const head = shard.pending[0];
+    if (head === undefined) return;
+    const attempts = this.countFailure(shard, head);
+    if (!this.retriesExhausted(attempts)) {
+      shard.plannedBatchSizes.unshift(retryBatchSize);
+      return;
+    }
+    this.deadLetter(shard, [head], 'RetryAttemptsExhausted', attempts, reason);
+    if (retryBatchSize > 1) shard.plannedBatchSizes.unshift(retryBatchSize - 1);
+  }
+
+  /** The whole batch failed: retry it as it was, or discard it when its retries are used up. */
+  private retryWholeBatch(shard: ShardState, batchSize: number, error: string): void {
+    const batch = shard.pending.slice(0, batchSize);
+    const attempts = Math.max(...batch.map((record) => this.countFailure(shard, record)));
+    if (!this.retriesExhausted(attempts)) {
+      shard.plannedBatchSizes.unshift(batchSize);
+      return;
+    }
+    this.deadLetter(shard, batch, 'RetryAttemptsExhausted', attempts, error);
+  }
+
+  private countFailure(shard: ShardState, record: DynamoDBRecord): number {
+    const key = sequenceNumberOf(record);
+    const attempts = (shard.failedAttempts.get(key) ?? 0) + 1;
+    shard.failedAttempts.set(key, attempts);
+    return attempts;
+  }
+
+  /** `retryAttempts` retries after the first attempt; -1 means until the record expires. */
+  private retriesExhausted(failedAttempts: number): boolean {
+    const { retryAttempts } = this.binding.trigger;
+    return retryAttempts >= 0 && failedAttempts > retryAttempts;
+  }
+
+  private complete(shard: ShardState, count: number): void {
+    for (const record of shard.pending.splice(0, count)) shard.failedAttempts.delete(sequenceNumberOf(record));
+    this.stats.records += count;
+    if (shard.pending.length === 0) shard.firstPendingAt = undefined;
+  }
+
+  private deadLetter(
+    shard: ShardState,
+    records: readonly DynamoDBRecord[],
+    condition: DeadLetterCondition,
+    attempts: number,
+    lastError: string | undefined,
+  ): void {
+    const at = new Date().toISOString();
+    for (const record of records) {
+      this.options.deadLetters.add({
+        function: this.binding.trigger.function,
+        streamArn: this.binding.streamArn,
+        shardId: shard.shardId,
+        condition,
+        attempts,
+        ...(lastError === undefined ? {} : { lastError }),
+        record,
+        at,
+      });
+      shard.failedAttempts.delete(sequenceNumberOf(record));
+    }
+    shard.pending.splice(0, records.length);
+    this.stats.deadLettered += records.length;
+    if (shard.pending.length === 0) shard.firstPendingAt = undefined;
+  }
+
+  /** Lambda skips records older than MaximumRecordAgeInSeconds (-1: no limit) and reports them. */
+  private dropExpiredRecords(shard: ShardState): void {
+    const { maxRecordAgeSeconds } = this.binding.trigger;
+    if (maxRecordAgeSeconds < 0) return;
+    const oldestAllowed = Date.now() / 1000 - maxRecordAgeSeconds;
+    for (;;) {
+      const head = shard.pending[0];
+      const createdAt = head?.dynamodb?.ApproximateCreationDateTime;
+      if (head === undefined || createdAt === undefined || createdAt >= oldestAllowed) return;
+      this.deadLetter(shard, [head], 'RecordAgeExceeded', shard.failedAttempts.get(sequenceNumberOf(head)) ?? 0, undefined);
+      const planned = shard.plannedBatchSizes[0];
+      if (planned !== undefined) {
+        if (planned > 1) shard.plannedBatchSizes[0] = planned - 1;
+        else shard.plannedBatchSizes.shift();
+      }
+    }
+  }
+
+  /** MaximumBatchingWindowInSeconds: wait for a full batch, at most that long after the first record. */
+  private keepsBatching(shard: ShardState): boolean {
+    const windowMs = this.binding.trigger.maxBatchingWindowSeconds * 1000;
+    if (windowMs <= 0 || shard.closed || shard.pending.length >= this.binding.trigger.batchSize) return false;
+    return Date.now() - (shard.firstPendingAt ?? Date.now()) < windowMs;
+  }
+
+  /** Sleeps, but wakes at once when the poller stops. */
+  private pause(ms: number): Promise<void> {
+    const signal = this.stopSignal;
+    return new Promise((resolve) => {
+      if (signal.aborted) return resolve();
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+}
+
+function sequenceNumberOf(record: DynamoDBRecord): string {
+  return record.dynamodb?.SequenceNumber ?? '';
+}
+
+/**
+ * ReportBatchItemFailures: the lowest failed record is the checkpoint. A malformed response (not a list,
+ * an identifier that is not in the batch) fails the whole batch, as on Lambda.
+ */
+export function interpretBatchResponse(response: unknown, batch: readonly DynamoDBRecord[]): BatchOutcome {
+  if (typeof response !== 'object' || response === null || !('batchItemFailures' in response)) {
+    return { kind: 'success' };
+  }
+  const reported: unknown = response.batchItemFailures;
+  if (reported === null || reported === undefined) return { kind: 'success' };
+  if (!Array.isArray(reported)) return { kind: 'failure', error: 'batchItemFailures is not a list' };
+  const failures: readonly unknown[] = reported;
+  if (failures.length === 0) return { kind: 'success' };
+  const sequenceNumbers = batch.map(sequenceNumberOf);
+  let firstFailedIndex = batch.length;
+  for (const failure of failures) {
+    const identifier = typeof failure === 'object' && failure !== null && 'itemIdentifier' in failure ? failure.itemIdentifier : undefined;
+    const index = typeof identifier === 'string' ? sequenceNumbers.indexOf(identifier) : -1;
+    if (index < 0) return { kind: 'failure', error: `Unknown itemIdentifier ${JSON.stringify(identifier)}` };
+    firstFailedIndex = Math.min(firstFailedIndex, index);
+  }
+  return { kind: 'partialFailure', firstFailedIndex };
+}

@@ -1,0 +1,187 @@
+/**
+ * End to end on the local stack with real WebSocket clients: Alice on two devices, Bob on two
+ * devices with one offline. Everything goes through the gateways and the real handlers.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api, ChatClient, type Frame, HandshakeRefused, issueToken } from '../support/chat-client';
+import { startTestStack, type TestStack } from '../support/local-stack';
+
+let stack: TestStack;
+let alice: { token: string; userId: string };
+let bob: { token: string; userId: string };
+let mallory: { token: string; userId: string };
+let conversationId: string;
+let alicePhone: ChatClient;
+let aliceLaptop: ChatClient;
+let bobLaptop: ChatClient;
+const clients: ChatClient[] = [];
+
+async function connect(user: { token: string }, deviceId: string): Promise<ChatClient> {
+  const client = await ChatClient.connect(stack.wsUrl, user.token, deviceId);
+  clients.push(client);
+  return client;
+}
+
+/** A marker sent after the fact proves the frames before it were all delivered (per-conversation order). */
+async function sendMarker(from: ChatClient, to: ChatClient[], label: string): Promise<void> {
+  const accepted = await from.sendMessage(conversationId, `marker-${label}`, `marker ${label}`);
+  expect(accepted.type).toBe('messageAccepted');
+  await Promise.all(to.map((client) => client.waitForMessage((m) => m.text === `marker ${label}`, `marker ${label}`)));
+}
+
+beforeAll(async () => {
+  stack = await startTestStack('e2e-messaging');
+  [alice, bob, mallory] = await Promise.all(['alice', 'bob', 'mallory'].map((name) => issueToken(stack.httpUrl, name))) as [
+    typeof alice,
+    typeof alice,
+    typeof alice,
+  ];
+  const created = await api(stack.httpUrl, alice.token, 'POST', '/conversations', {
+    type: 'direct',
+    memberIds: [bob.userId],
+  });
+  expect(created.status).toBe(201);
+  conversationId = String(created.body.id);
+
+  // Bob's tablet has been seen before (so it is a known device) and is offline now.
+  const tablet = await connect(bob, 'tablet');
+  await tablet.close();
+  alicePhone = await connect(alice, 'phone');
+  aliceLaptop = await connect(alice, 'laptop');
+  bobLaptop = await connect(bob, 'laptop');
+});
+
+afterAll(async () => {
+  await Promise.all(clients.map((client) => client.close()));
+  await stack?.stop();
+});
+
+describe('live delivery', () => {
+  it('reaches every online device except the sending one', async () => {
+    const accepted = await alicePhone.sendMessage(conversationId, 'hello-1', 'hello bob');
+
+    expect(accepted).toMatchObject({
+      type: 'messageAccepted',
+      clientMessageId: 'hello-1',
+      message: { conversationId, seq: 1, senderId: alice.userId, text: 'hello bob' },
+    });
+    await bobLaptop.waitForMessage((m) => m.text === 'hello bob');
+    await aliceLaptop.waitForMessage((m) => m.text === 'hello bob');
+    await sendMarker(bobLaptop, [alicePhone], 'after-hello');
+    expect(alicePhone.messages().filter((m) => m.text === 'hello bob')).toHaveLength(0);
+  });
+
+  it('delivers 200 rapid sends complete and in seq order', async () => {
+    const texts = Array.from({ length: 200 }, (_, i) => `rapid ${i}`);
+    const accepted = Promise.all(
+      texts.map((text, i) =>
+        aliceLaptop.nextFrame((f) => f.type === 'messageAccepted' && f.clientMessageId === `rapid-${i}`, text),
+      ),
+    );
+
+    texts.forEach((text, i) => aliceLaptop.send({ action: 'sendMessage', conversationId, clientMessageId: `rapid-${i}`, text }));
+    await accepted;
+    await sendMarker(alicePhone, [bobLaptop], 'after-rapid');
+
+    const received = bobLaptop.messages(conversationId).filter((m) => m.text.startsWith('rapid '));
+    expect(received.map((m) => m.text).sort()).toEqual([...texts].sort());
+    const seqs = received.map((m) => m.seq);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    expect(new Set(seqs).size).toBe(200);
+  });
+
+  it('turns a retried clientMessageId into one message', async () => {
+    const first = await alicePhone.sendMessage(conversationId, 'retry-me', 'only once');
+    const retry = await alicePhone.sendMessage(conversationId, 'retry-me', 'only once');
+    await sendMarker(alicePhone, [bobLaptop], 'after-retry');
+
+    expect(retry).toEqual(first);
+    expect(bobLaptop.messages().filter((m) => m.text === 'only once')).toHaveLength(1);
+  });
+});
+
+describe('offline device', () => {
+  it('gets every message it missed on sync, in order, and never again once acked', async () => {
+    const tablet = await connect(bob, 'tablet');
+    const replayed: Frame[] = [];
+    const replayDone = tablet.request({ action: 'sync' }, 'syncComplete');
+
+    const complete = await replayDone;
+    for (const frame of tablet.frames) if (frame.type === 'message') replayed.push(frame);
+
+    const seqs = replayed.map((frame) => (frame.message as { seq: number }).seq);
+    const lastSeq = Math.max(...bobLaptop.messages(conversationId).map((m) => m.seq));
+    expect(complete).toMatchObject({ type: 'syncComplete', delivered: lastSeq });
+    expect(seqs).toEqual(Array.from({ length: lastSeq }, (_, i) => i + 1));
+
+    const acked = await tablet.request({ action: 'ack', conversationId, upToSeq: lastSeq }, 'acked');
+    expect(acked).toMatchObject({ type: 'acked', removed: lastSeq });
+    const again = await tablet.request({ action: 'sync' }, 'syncComplete');
+    expect(again).toMatchObject({ type: 'syncComplete', delivered: 0 });
+    await tablet.close();
+  });
+
+  it('cleans up a stale connection and parks the message for its device', async () => {
+    const bobPhone = await connect(bob, 'phone');
+    const staleConnectionId = await stack.connectionIdOf(bob.userId, 'phone');
+    // The socket dies without a $disconnect (as on AWS, where $disconnect is best effort).
+    await stack.dropConnection(staleConnectionId, { notify: false });
+
+    await alicePhone.sendMessage(conversationId, 'to-stale', 'while your phone was gone');
+    await bobLaptop.waitForMessage((m) => m.text === 'while your phone was gone');
+    await expect.poll(() => stack.connectionIdOf(bob.userId, 'phone').catch(() => 'none'), { timeout: 10_000 }).toBe('none');
+
+    const phoneAgain = await connect(bob, 'phone');
+    await phoneAgain.request({ action: 'sync' }, 'syncComplete');
+    expect(phoneAgain.messages().map((m) => m.text)).toContain('while your phone was gone');
+    expect(bobPhone.messages().map((m) => m.text)).not.toContain('while your phone was gone');
+  });
+});
+
+describe('authorization', () => {
+  it("refuses a non-member's send and delivers nothing", async () => {
+    const intruder = await connect(mallory, 'laptop');
+
+    const answer = await intruder.sendMessage(conversationId, 'sneak', 'let me in');
+    await sendMarker(alicePhone, [bobLaptop], 'after-sneak');
+
+    expect(answer).toMatchObject({ type: 'error', code: 'not_found', clientMessageId: 'sneak' });
+    expect(bobLaptop.messages().map((m) => m.text)).not.toContain('let me in');
+  });
+
+  it('refuses the handshake without a valid token or device id', async () => {
+    const noToken = ChatClient.connect(stack.wsUrl, '', 'laptop');
+    const badToken = ChatClient.connect(stack.wsUrl, `${alice.token.slice(0, -4)}AAAA`, 'laptop');
+    const badDevice = ChatClient.connect(stack.wsUrl, alice.token, 'no spaces/allowed');
+
+    await expect(noToken).rejects.toBeInstanceOf(HandshakeRefused);
+    await expect(badToken).rejects.toMatchObject({ statusCode: 401 });
+    await expect(badDevice).rejects.toMatchObject({ statusCode: 401 });
+  });
+
+  it('answers HTTP without a token with 401 and a non-member with 404', async () => {
+    expect((await api(stack.httpUrl, undefined, 'GET', `/conversations/${conversationId}`)).status).toBe(401);
+    const asStranger = await api(stack.httpUrl, mallory.token, 'GET', `/conversations/${conversationId}`);
+    const unknown = await api(stack.httpUrl, mallory.token, 'GET', '/conversations/01NOSUCHCONVERSATION');
+    expect(asStranger).toEqual({ status: 404, body: { error: { code: 'not_found', message: 'Conversation not found' } } });
+    expect(unknown).toEqual(asStranger);
+  });
+});
+
+describe('malformed frames', () => {
+  it.each([
+    ['not JSON', '{oops', 'bad_request'],
+    ['an unknown action', { action: 'typing' }, 'bad_request'],
+    ['a send without text', { action: 'sendMessage', conversationId: 'x', clientMessageId: 'c' }, 'bad_request'],
+    ['an ack with a negative seq', { action: 'ack', conversationId: 'x', upToSeq: -1 }, 'bad_request'],
+  ])('answers %s with an error and keeps the connection usable', async (_case, frame, code) => {
+    const answer = await bobLaptop.request(frame, 'error-never');
+    expect(answer).toMatchObject({ type: 'error', code });
+    expect(await bobLaptop.request({ action: 'ping' }, 'pong')).toEqual({ type: 'pong' });
+  });
+
+  it('echoes the clientMessageId of an invalid send', async () => {
+    const answer = await bobLaptop.sendMessage(conversationId, 'too-long', 'x'.repeat(5000));
+    expect(answer).toMatchObject({ type: 'error', code: 'bad_request', clientMessageId: 'too-long' });
+  });
+});

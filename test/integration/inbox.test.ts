@@ -1,0 +1,85 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Message } from '#shared/model';
+import { InboxService } from '#shared/services/inbox-service';
+import { epochSeconds } from '#shared/services/clock';
+import { fixedClock, RecordingPoster, type TestTables, useTestTables } from '../support/test-tables';
+
+let db: TestTables;
+
+beforeAll(async () => {
+  db = await useTestTables('inbox');
+});
+
+const message = (conversationId: string, seq: number): Message => ({
+  id: `${conversationId}-${seq}`,
+  conversationId,
+  seq,
+  senderId: 'alice',
+  type: 'text',
+  text: `${conversationId} #${seq}`,
+  createdAt: fixedClock.now().toISOString(),
+});
+
+async function park(device: { userId: string; deviceId: string }, messages: Message[]) {
+  for (const m of messages) await db.repositories.inbox.park(m, [device], epochSeconds(fixedClock.now()));
+}
+
+describe('InboxService', () => {
+  it('syncs parked messages in seq order within each conversation', async () => {
+    const device = { userId: 'bob', deviceId: 'sync-order' };
+    await park(device, [message('c1', 10), message('c2', 1), message('c1', 9), message('c1', 100)]);
+    const poster = new RecordingPoster();
+
+    const result = await new InboxService(db.repositories.inbox, poster).sync(device, 'conn-1');
+
+    expect(result).toEqual({ delivered: 4, connectionGone: false });
+    expect(poster.textsPostedTo('conn-1')).toEqual(['c1 #9', 'c1 #10', 'c1 #100', 'c2 #1']);
+  });
+
+  it('keeps items until acked, then removes exactly those up to the seq in that conversation', async () => {
+    const device = { userId: 'bob', deviceId: 'ack' };
+    await park(device, [message('c1', 1), message('c1', 2), message('c1', 3), message('c2', 1)]);
+    const inbox = new InboxService(db.repositories.inbox, new RecordingPoster());
+
+    const removed = await inbox.ack(device, 'c1', 2);
+    const again = await inbox.ack(device, 'c1', 2);
+
+    expect(removed).toBe(2);
+    expect(again).toBe(0);
+    const left = await db.repositories.inbox.readPage(device, 10);
+    expect(left.messages.map((m) => m.id)).toEqual(['c1-3', 'c2-1']);
+  });
+
+  it('stops replaying when the connection is gone', async () => {
+    const device = { userId: 'bob', deviceId: 'gone' };
+    await park(device, [message('c1', 1), message('c1', 2)]);
+
+    const result = await new InboxService(db.repositories.inbox, new RecordingPoster({ gone: ['conn-gone'] })).sync(
+      device,
+      'conn-gone',
+    );
+
+    expect(result).toEqual({ delivered: 0, connectionGone: true });
+  });
+
+  it('continues a long replay with a cursor', async () => {
+    const device = { userId: 'bob', deviceId: 'long' };
+    await db.repositories.inbox.park(message('c1', 1), [device], epochSeconds(fixedClock.now()));
+    await Promise.all(
+      Array.from({ length: 1100 }, (_, i) =>
+        db.repositories.inbox.park(message('c1', i + 2), [device], epochSeconds(fixedClock.now())),
+      ),
+    );
+    const poster = new RecordingPoster();
+    const inbox = new InboxService(db.repositories.inbox, poster);
+
+    const first = await inbox.sync(device, 'conn-long');
+    const second = await inbox.sync(device, 'conn-long', first.cursor);
+
+    expect(first.cursor).toBeDefined();
+    expect(second.cursor).toBeUndefined();
+    expect(first.delivered + second.delivered).toBe(1101);
+    const seqs = poster.framesTo('conn-long').map((frame) => (frame.type === 'message' ? frame.message.seq : -1));
+    expect(seqs).toEqual(Array.from({ length: 1101 }, (_, i) => i + 1));
+  });
+});

@@ -1,0 +1,131 @@
+/** A plain WebSocket chat client for end-to-end tests, speaking docs/protocol.md and nothing else. */
+import WebSocket from 'ws';
+
+export type Frame = Record<string, unknown> & { type?: string };
+
+export interface MessageFrame {
+  type: 'message';
+  message: { id: string; conversationId: string; seq: number; senderId: string; text: string; createdAt: string };
+}
+
+export class ChatClient {
+  readonly frames: Frame[] = [];
+  private waiters: { predicate: (frame: Frame) => boolean; resolve: (frame: Frame) => void }[] = [];
+
+  private constructor(
+    readonly socket: WebSocket,
+    readonly deviceId: string,
+  ) {
+    socket.on('message', (data) => {
+      const frame = JSON.parse(String(data)) as Frame;
+      this.frames.push(frame);
+      this.waiters = this.waiters.filter((waiter) => {
+        if (!waiter.predicate(frame)) return true;
+        waiter.resolve(frame);
+        return false;
+      });
+    });
+  }
+
+  static async connect(wsUrl: string, token: string, deviceId: string): Promise<ChatClient> {
+    const url = `${wsUrl}?token=${encodeURIComponent(token)}&deviceId=${encodeURIComponent(deviceId)}`;
+    const socket = new WebSocket(url);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('open', () => resolve());
+      socket.once('unexpected-response', (_request, response) =>
+        reject(new HandshakeRefused(response.statusCode ?? 0)),
+      );
+      socket.once('error', reject);
+    });
+    return new ChatClient(socket, deviceId);
+  }
+
+  send(frame: Record<string, unknown> | string): void {
+    this.socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+  }
+
+  /** Resolves with the first frame (already received or yet to come) that matches. */
+  waitFor(predicate: (frame: Frame) => boolean, what = 'frame', timeoutMs = 15_000): Promise<Frame> {
+    const seen = this.frames.find(predicate);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${this.deviceId}: timed out waiting for ${what}`)), timeoutMs);
+      this.waiters.push({
+        predicate,
+        resolve: (frame) => {
+          clearTimeout(timer);
+          resolve(frame);
+        },
+      });
+    });
+  }
+
+  /** Sends and waits for the answer that echoes the same clientMessageId (accepted or error). */
+  async sendMessage(conversationId: string, clientMessageId: string, text: string): Promise<Frame> {
+    const answered = this.nextFrame(
+      (frame) =>
+        (frame.type === 'messageAccepted' || frame.type === 'error') && frame.clientMessageId === clientMessageId,
+    );
+    this.send({ action: 'sendMessage', conversationId, clientMessageId, text });
+    return answered;
+  }
+
+  /** Like waitFor, but only frames that arrive from now on count. */
+  nextFrame(predicate: (frame: Frame) => boolean, what = 'frame', timeoutMs = 15_000): Promise<Frame> {
+    const already = new Set(this.frames);
+    return this.waitFor((frame) => !already.has(frame) && predicate(frame), what, timeoutMs);
+  }
+
+  async request(frame: Record<string, unknown> | string, answerType: string): Promise<Frame> {
+    const answered = this.nextFrame((f) => f.type === answerType || f.type === 'error', answerType);
+    this.send(frame);
+    return answered;
+  }
+
+  messages(conversationId?: string): MessageFrame['message'][] {
+    return this.frames
+      .filter((frame): frame is Frame & MessageFrame => frame.type === 'message')
+      .map((frame) => frame.message)
+      .filter((message) => conversationId === undefined || message.conversationId === conversationId);
+  }
+
+  waitForMessage(predicate: (message: MessageFrame['message']) => boolean, what = 'message'): Promise<Frame> {
+    return this.waitFor((frame) => frame.type === 'message' && predicate((frame as unknown as MessageFrame).message), what);
+  }
+
+  async close(): Promise<void> {
+    if (this.socket.readyState === WebSocket.CLOSED) return;
+    await new Promise<void>((resolve) => {
+      this.socket.once('close', () => resolve());
+      this.socket.close();
+    });
+  }
+}
+
+export class HandshakeRefused extends Error {
+  constructor(readonly statusCode: number) {
+    super(`WebSocket handshake refused with HTTP ${statusCode}`);
+  }
+}
+
+export async function issueToken(httpUrl: string, username: string): Promise<{ token: string; userId: string }> {
+  const response = await fetch(`${httpUrl}/local/token`, { method: 'POST', body: JSON.stringify({ username }) });
+  if (!response.ok) throw new Error(`token for ${username}: HTTP ${response.status}`);
+  return (await response.json()) as { token: string; userId: string };
+}
+
+export async function api(
+  httpUrl: string,
+  token: string | undefined,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`${httpUrl}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+}

@@ -1,0 +1,91 @@
+/**
+ * Integration-test fixture: a fresh set of Parley tables (created from the same specs as CDK and
+ * the local stack) in the run's shared DynamoDB Local, under a prefix unique to the calling file.
+ */
+import { randomUUID } from 'node:crypto';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { inject } from 'vitest';
+import type { ConnectionPoster, PostOutcome } from '#shared/aws/connection-poster';
+import { createDocumentClient } from '#shared/aws/dynamodb';
+import type { TableKey } from '#shared/config/tables';
+import { limits } from '#shared/config/limits';
+import type { ServerFrame } from '#shared/protocol/frames';
+import { ConnectionRepository } from '#shared/repositories/connection-repository';
+import { ConversationRepository } from '#shared/repositories/conversation-repository';
+import { DeviceRepository } from '#shared/repositories/device-repository';
+import { InboxRepository } from '#shared/repositories/inbox-repository';
+import { MessageRepository } from '#shared/repositories/message-repository';
+import type { Clock } from '#shared/services/clock';
+import { createLocalDynamoDbClient } from '../../local/aws-local';
+import { createLocalTables } from '../../local/tables';
+
+export const fixedClock: Clock = { now: () => new Date('2026-11-27T12:00:00.000Z') };
+
+export async function useTestTables(label: string) {
+  const endpoint = inject('dynamoEndpoint');
+  const client = createLocalDynamoDbClient(endpoint);
+  const prefix = `t-${label}-${randomUUID().slice(0, 8)}-`;
+  const localTables = await createLocalTables(client, prefix);
+  const documentClient = createDocumentClient(client);
+  const name = (table: TableKey) => localTables[table].tableName;
+  return {
+    documentClient,
+    repositories: {
+      conversations: new ConversationRepository(documentClient, name('conversations')),
+      messages: new MessageRepository(documentClient, {
+        conversations: name('conversations'),
+        messages: name('messages'),
+        idempotency: name('idempotency'),
+      }),
+      devices: new DeviceRepository(documentClient, name('users')),
+      connections: new ConnectionRepository(documentClient, name('connections')),
+      inbox: new InboxRepository(documentClient, name('inbox'), limits.inboxRetentionDays * 86_400),
+    },
+    raw: {
+      /** Full connection rows of a user, TTL included. */
+      async scanConnections(userId: string) {
+        const result = await documentClient.send(
+          new QueryCommand({
+            TableName: name('connections'),
+            KeyConditionExpression: 'userId = :u',
+            ExpressionAttributeValues: { ':u': userId },
+          }),
+        );
+        return result.Items ?? [];
+      },
+    },
+  };
+}
+
+export type TestTables = Awaited<ReturnType<typeof useTestTables>>;
+
+
+/** A ConnectionPoster double that records frames; configured ids answer gone, a text can fail. */
+export class RecordingPoster implements ConnectionPoster {
+  readonly posts: { connectionId: string; frame: ServerFrame }[] = [];
+
+  constructor(private readonly behaviour: { gone?: string[]; failOnText?: string } = {}) {}
+
+  async post(connectionId: string, frame: ServerFrame): Promise<PostOutcome> {
+    if (this.behaviour.gone?.includes(connectionId)) return 'gone';
+    if (frame.type === 'message' && frame.message.text === this.behaviour.failOnText) {
+      throw new Error('injected 500 from the management API');
+    }
+    this.posts.push({ connectionId, frame });
+    return 'sent';
+  }
+
+  async disconnect(): Promise<void> {}
+
+  postedTo(): string[] {
+    return this.posts.map((post) => post.connectionId);
+  }
+
+  framesTo(connectionId: string): ServerFrame[] {
+    return this.posts.filter((post) => post.connectionId === connectionId).map((post) => post.frame);
+  }
+
+  textsPostedTo(connectionId: string): string[] {
+    return this.framesTo(connectionId).flatMap((frame) => (frame.type === 'message' ? [frame.message.text] : []));
+  }
+}
