@@ -23,9 +23,9 @@ export interface LambdaRuntimeOptions {
 }
 
 const repositoryRoot = fileURLToPath(new URL('..', import.meta.url));
-/** Lambda's defaults when the catalog leaves them out. */
-const defaultTimeoutSeconds = 3;
-const defaultMemoryMb = 128;
+/** The deployed functions' defaults when the catalog leaves them out (infra/constructs/lambda-function.ts). */
+const defaultTimeoutSeconds = 10;
+const defaultMemoryMb = 256;
 
 /** Entries imported by any runtime in this process: Node caches modules, so their cold start ran once. */
 const importedEntries = new Set<string>();

@@ -45,10 +45,11 @@ export function createManagementApi(connections: ManagedConnections, logger: Loc
       case 'GET': {
         const description = connections.describe(connectionId);
         if (description === undefined) return sendGone(response, connectionId);
+        // Wire names are camelCase (the SDK maps them to ConnectedAt, Identity.SourceIp, ...).
         return sendJson(response, 200, {
-          ConnectedAt: new Date(description.connectedAt).toISOString(),
-          Identity: { SourceIp: description.sourceIp, UserAgent: description.userAgent },
-          LastActiveAt: new Date(description.lastActiveAt).toISOString(),
+          connectedAt: new Date(description.connectedAt).toISOString(),
+          identity: { sourceIp: description.sourceIp, userAgent: description.userAgent },
+          lastActiveAt: new Date(description.lastActiveAt).toISOString(),
         });
       }
       case 'DELETE': {

@@ -44,6 +44,8 @@ export interface LocalStackOptions {
 export interface LocalStack {
   readonly httpUrl: string;
   readonly wsUrl: string;
+  /** The management API (`@connections`) endpoint: what WS_CALLBACK_URL holds. */
+  readonly callbackUrl: string;
   readonly dynamoEndpoint: string;
   readonly tables: LocalTables;
   /** The local Cognito stand-in, without the HTTP round trip. */
@@ -158,6 +160,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     return {
       httpUrl,
       wsUrl: wsHttpUrl.replace(/^http/, 'ws'),
+      callbackUrl: wsHttpUrl,
       dynamoEndpoint,
       tables,
       issueToken: (username) => tokenIssuer.issue(username),

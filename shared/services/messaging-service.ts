@@ -101,7 +101,7 @@ export class MessagingService {
         progressAt = Date.now();
       }
       const ahead = ticket - 1 - committed;
-      await sleep((ahead <= 1 ? 2 : Math.min(200, ahead * 6)) * (0.75 + Math.random() / 2));
+      await sleep((ahead <= 1 ? 2 : Math.min(250, ahead * 5)) * (0.75 + Math.random() / 2));
       const now = await this.messages.committedSeq(conversationId);
       if (now === undefined) return;
       if (now !== committed) {

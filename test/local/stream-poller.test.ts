@@ -1,0 +1,243 @@
+/**
+ * The stream poller against DynamoDB Local with test handlers: Lambda's event shape, order, filters,
+ * ReportBatchItemFailures checkpoints, bisection, bounded retries and the dead-letter list.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  CreateTableCommand,
+  DeleteItemCommand,
+  type DynamoDBClient,
+  PutItemCommand,
+  UpdateTimeToLiveCommand,
+  waitUntilTableExists,
+} from '@aws-sdk/client-dynamodb';
+import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { type StreamTriggerSpec, streamTriggers } from '#shared/config/functions';
+import { createLocalDynamoDbClient } from '../../local/aws-local';
+import { type DeadLetterQueue, createDeadLetterQueue } from '../../local/dead-letters';
+import { createLocalLogger } from '../../local/log';
+import { type StreamBatchHandler, type StreamPoller, startStreamPoller } from '../../local/stream-poller';
+import { type LocalTables, createLocalTables } from '../../local/tables';
+
+const logger = createLocalLogger('SILENT');
+const baseTrigger: StreamTriggerSpec = streamTriggers[0];
+let client: DynamoDBClient;
+let endpoint: string;
+let running: StreamPoller | undefined;
+
+beforeAll(() => {
+  endpoint = inject('dynamoEndpoint');
+  client = createLocalDynamoDbClient(endpoint);
+});
+
+afterEach(async () => {
+  await running?.stop();
+  running = undefined;
+});
+
+afterAll(() => client.destroy());
+
+/** Fresh tables per test, so each stream holds only that test's records. */
+async function freshTables(): Promise<LocalTables> {
+  return createLocalTables(client, `poller-${randomUUID().slice(0, 8)}-`);
+}
+
+async function putMessages(tables: LocalTables, count: number, conversationId = 'c1'): Promise<void> {
+  for (let seq = 1; seq <= count; seq += 1) {
+    await client.send(
+      new PutItemCommand({
+        TableName: tables.messages.tableName,
+        Item: { conversationId: { S: conversationId }, seq: { N: String(seq) }, text: { S: `text ${seq}` } },
+      }),
+    );
+  }
+}
+
+async function poll(
+  streamArn: string | undefined,
+  trigger: Partial<StreamTriggerSpec>,
+  invoke: StreamBatchHandler,
+): Promise<{ poller: StreamPoller; deadLetters: DeadLetterQueue }> {
+  if (streamArn === undefined) throw new Error('table has no stream');
+  const deadLetters = createDeadLetterQueue({ logger });
+  running = await startStreamPoller({
+    endpoint,
+    logger,
+    deadLetters,
+    bindings: [{ trigger: { ...baseTrigger, ...trigger }, streamArn, startingPosition: 'TRIM_HORIZON', invoke }],
+  });
+  return { poller: running, deadLetters };
+}
+
+const seqOf = (record: DynamoDBRecord): number => Number(record.dynamodb?.Keys?.seq?.N);
+
+describe('stream poller', () => {
+  it("delivers records in Lambda's JSON shape, in order, in batches no larger than batchSize", async () => {
+    const tables = await freshTables();
+    await putMessages(tables, 12);
+    const batches: DynamoDBStreamEvent[] = [];
+
+    await poll(tables.messages.streamArn, { batchSize: 5 }, async (event) => {
+      batches.push(event);
+    });
+
+    await expect.poll(() => batches.flatMap((batch) => batch.Records).length).toBe(12);
+    expect(batches.flatMap((batch) => batch.Records).map(seqOf)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    expect(Math.max(...batches.map((batch) => batch.Records.length))).toBeLessThanOrEqual(5);
+    expect(batches[0]?.Records[0]).toMatchObject({
+      eventName: 'INSERT',
+      eventVersion: '1.1',
+      eventSource: 'aws:dynamodb',
+      awsRegion: 'us-east-1',
+      eventSourceARN: tables.messages.streamArn,
+      dynamodb: {
+        Keys: { conversationId: { S: 'c1' }, seq: { N: '1' } },
+        NewImage: { conversationId: { S: 'c1' }, seq: { N: '1' }, text: { S: 'text 1' } },
+        StreamViewType: 'NEW_IMAGE',
+        SequenceNumber: expect.any(String),
+        SizeBytes: expect.any(Number),
+        ApproximateCreationDateTime: expect.any(Number),
+      },
+    });
+  });
+
+  it('delivers only records that match a filter (Lambda filter criteria)', async () => {
+    const tables = await freshTables();
+    const table = tables.messages.tableName;
+    await putMessages(tables, 2);
+    await client.send(
+      new PutItemCommand({ TableName: table, Item: { conversationId: { S: 'c1' }, seq: { N: '1' }, text: { S: 'edited' } } }),
+    );
+    await client.send(new DeleteItemCommand({ TableName: table, Key: { conversationId: { S: 'c1' }, seq: { N: '2' } } }));
+    await putMessages(tables, 1, 'c2');
+    const delivered: DynamoDBRecord[] = [];
+
+    const { poller } = await poll(
+      tables.messages.streamArn,
+      { filters: [{ eventName: ['INSERT'], dynamodb: { Keys: { conversationId: { S: ['c1'] } } } }] },
+      async (event) => {
+        delivered.push(...event.Records);
+      },
+    );
+
+    await expect.poll(() => poller.stats.filteredOut).toBe(3);
+    await expect.poll(() => delivered.map((record) => `${record.eventName} ${seqOf(record)}`)).toEqual([
+      'INSERT 1',
+      'INSERT 2',
+    ]);
+  });
+
+  it('restarts the next batch from the first failed record a handler reports', async () => {
+    const tables = await freshTables();
+    await putMessages(tables, 8);
+    const invocations: number[][] = [];
+    let reported = false;
+
+    const { poller } = await poll(tables.messages.streamArn, { batchSize: 8 }, async (event) => {
+      invocations.push(event.Records.map(seqOf));
+      if (reported) return { batchItemFailures: [] };
+      reported = true;
+      // Reported out of order: the checkpoint is the lowest one.
+      const failed = event.Records.filter((record) => [6, 4].includes(seqOf(record)));
+      return { batchItemFailures: failed.reverse().map((record) => ({ itemIdentifier: record.dynamodb?.SequenceNumber })) };
+    });
+
+    await expect.poll(() => poller.stats.records).toBe(8);
+    expect(invocations).toEqual([
+      [1, 2, 3, 4, 5, 6, 7, 8],
+      [4, 5, 6, 7, 8],
+    ]);
+    expect(poller.stats).toMatchObject({ batches: 2, retries: 1, failedBatches: 1, deadLettered: 0 });
+  });
+
+  it('bisects a failing batch, retries the poison record, then dead-letters it and moves on', async () => {
+    const tables = await freshTables();
+    await putMessages(tables, 8);
+    const invocations: number[][] = [];
+    const completed: number[] = [];
+
+    const { poller, deadLetters } = await poll(
+      tables.messages.streamArn,
+      { batchSize: 8, retryAttempts: 2, bisectBatchOnError: true },
+      async (event) => {
+        const seqs = event.Records.map(seqOf);
+        invocations.push(seqs);
+        if (seqs.includes(3)) throw new Error('poison record 3');
+        completed.push(...seqs);
+      },
+    );
+
+    await expect.poll(() => completed).toEqual([1, 2, 4, 5, 6, 7, 8]);
+    expect(invocations).toEqual([
+      [1, 2, 3, 4, 5, 6, 7, 8],
+      [1, 2, 3, 4],
+      [1, 2],
+      [3, 4],
+      [3],
+      [3],
+      [3],
+      [4],
+      [5, 6, 7, 8],
+    ]);
+    expect(deadLetters.entries).toHaveLength(1);
+    expect(deadLetters.entries[0]).toMatchObject({
+      function: baseTrigger.function,
+      condition: 'RetryAttemptsExhausted',
+      attempts: 3,
+      lastError: 'poison record 3',
+      record: { eventName: 'INSERT', dynamodb: { Keys: { seq: { N: '3' } } } },
+    });
+    expect(poller.stats).toMatchObject({ deadLettered: 1, records: 7 });
+  });
+
+  it('retries a failing batch whole, and discards it after retryAttempts, without bisection', async () => {
+    const tables = await freshTables();
+    await putMessages(tables, 3);
+    const invocations: number[][] = [];
+
+    const { deadLetters } = await poll(
+      tables.messages.streamArn,
+      { batchSize: 2, retryAttempts: 1, bisectBatchOnError: false },
+      async (event) => {
+        const seqs = event.Records.map(seqOf);
+        invocations.push(seqs);
+        if (seqs.includes(1)) throw new Error('always fails');
+      },
+    );
+
+    await expect.poll(() => invocations.at(-1)).toEqual([3]);
+    expect(invocations).toEqual([[1, 2], [1, 2], [3]]);
+    expect(deadLetters.entries.map((letter) => seqOf(letter.record))).toEqual([1, 2]);
+  });
+
+  it('reports a TTL expiry (UNKNOWN_TO_SDK_VERSION in DynamoDB Local) as a REMOVE by the DynamoDB service', async () => {
+    const tableName = `poller-ttl-${randomUUID().slice(0, 8)}`;
+    const { TableDescription: table } = await client.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+        StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' },
+      }),
+    );
+    await waitUntilTableExists({ client, maxWaitTime: 30 }, { TableName: tableName });
+    await client.send(
+      new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { Enabled: true, AttributeName: 'expiresAt' } }),
+    );
+    const expired = String(Math.floor(Date.now() / 1000) - 60);
+    await client.send(new PutItemCommand({ TableName: tableName, Item: { id: { S: 'gone' }, expiresAt: { N: expired } } }));
+    const delivered: DynamoDBRecord[] = [];
+
+    await poll(table?.LatestStreamArn, { filters: [] }, async (event) => {
+      delivered.push(...event.Records);
+    });
+
+    await expect.poll(() => delivered.map((record) => record.eventName), { timeout: 30_000 }).toEqual(['INSERT', 'REMOVE']);
+    expect(delivered[1]).toMatchObject({
+      userIdentity: { type: 'Service', principalId: 'dynamodb.amazonaws.com' },
+      dynamodb: { Keys: { id: { S: 'gone' } }, OldImage: { id: { S: 'gone' }, expiresAt: { N: expired } } },
+    });
+  });
+});

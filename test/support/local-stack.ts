@@ -1,0 +1,42 @@
+/**
+ * E2E fixture: a whole local stack (gateways, real handlers, stream poller) on free ports, against the
+ * run's shared DynamoDB Local, under a table prefix of its own. One stack per test file (per process).
+ */
+import { randomUUID } from 'node:crypto';
+import { inject } from 'vitest';
+import { createDocumentClient } from '#shared/aws/dynamodb';
+import { ConnectionRepository } from '#shared/repositories/connection-repository';
+import { createLocalDynamoDbClient } from '../../local/aws-local';
+import { parseLogLevel } from '../../local/log';
+import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/stack';
+
+export interface TestStack extends LocalStack {
+  /** The connection id the connections table holds for a user's device; rejects when there is none. */
+  connectionIdOf(userId: string, deviceId: string): Promise<string>;
+}
+
+export async function startTestStack(label: string, options: LocalStackOptions = {}): Promise<TestStack> {
+  const stack = await startLocalStack({
+    dynamoEndpoint: inject('dynamoEndpoint'),
+    tablePrefix: `e2e-${label}-${randomUUID().slice(0, 8)}-`,
+    httpPort: 0,
+    wsPort: 0,
+    // PARLEY_LOG_LEVEL=DEBUG shows every invocation while debugging a test.
+    logLevel: parseLogLevel(process.env.PARLEY_LOG_LEVEL, 'ERROR'),
+    ...options,
+  });
+  const dynamoClient = createLocalDynamoDbClient(stack.dynamoEndpoint);
+  const connections = new ConnectionRepository(createDocumentClient(dynamoClient), stack.tables.connections.tableName);
+  return {
+    ...stack,
+    async connectionIdOf(userId, deviceId) {
+      const connection = (await connections.listForUser(userId)).find((row) => row.deviceId === deviceId);
+      if (connection === undefined) throw new Error(`No connection row for user ${userId} device ${deviceId}`);
+      return connection.connectionId;
+    },
+    async stop() {
+      dynamoClient.destroy();
+      await stack.stop();
+    },
+  };
+}
