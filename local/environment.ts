@@ -48,10 +48,11 @@ let appliedEnvironment: Readonly<Record<string, string>> | undefined;
  */
 export function applyHandlerEnvironment(environment: Readonly<Record<string, string>>): void {
   const previous = appliedEnvironment;
-  const changed = previous !== undefined && Object.entries(environment).some(([name, value]) => previous[name] !== value);
+  const changed =
+    previous !== undefined && Object.entries(environment).some(([name, value]) => previous[name] !== value);
   if (changed && anyHandlerModuleImported()) {
     throw new Error(
-      'Handler modules in this process already read another local stack\'s settings at import; ' +
+      "Handler modules in this process already read another local stack's settings at import; " +
         'run one local stack per process (one per test file).',
     );
   }

@@ -1,13 +1,13 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { type VerifiedIdentity, createTokenVerifier } from '#shared/auth/jwt';
+import { createTokenVerifier, type VerifiedIdentity } from '#shared/auth/jwt';
 import { type FunctionName, type HttpRouteSpec, httpRoutes } from '#shared/config/functions';
 import { AppError } from '#shared/errors';
 import { localAccountId } from './aws-local';
 import {
-  PayloadTooLargeError,
   apiGatewayRequestTime,
   apiGatewayStyleId,
+  PayloadTooLargeError,
   readBody,
   sendJson,
   singleValueHeaders,
@@ -15,7 +15,7 @@ import {
 } from './http-helpers';
 import type { LambdaRuntime } from './lambda-runtime';
 import type { LocalLogger } from './log';
-import { type LocalTokenIssuer, jwksPath } from './token-issuer';
+import { jwksPath, type LocalTokenIssuer } from './token-issuer';
 
 /** API Gateway's HTTP API payload limit. */
 export const httpBodyLimitBytes = 10 * 1024 * 1024;
@@ -198,7 +198,10 @@ function buildHttpApiEvent(
   const now = Date.now();
   const domainName = request.headers.host ?? 'localhost';
   const rawQueryString = url.search.slice(1);
-  const cookies = request.headers.cookie?.split(';').map((cookie) => cookie.trim()).filter(Boolean);
+  const cookies = request.headers.cookie
+    ?.split(';')
+    .map((cookie) => cookie.trim())
+    .filter(Boolean);
   const hasPathParameters = Object.keys(match.pathParameters).length > 0;
   return {
     version: '2.0',
@@ -245,7 +248,9 @@ function requestHeaders(event: APIGatewayProxyEventV2WithJWTAuthorizer): Record<
 }
 
 function isStructuredResult(result: unknown): result is APIGatewayProxyStructuredResultV2 {
-  return typeof result === 'object' && result !== null && typeof (result as { statusCode?: unknown }).statusCode === 'number';
+  return (
+    typeof result === 'object' && result !== null && typeof (result as { statusCode?: unknown }).statusCode === 'number'
+  );
 }
 
 /** Payload v2.0: a result without `statusCode` is taken as a 200 JSON body, as API Gateway does. */

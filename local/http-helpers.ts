@@ -23,7 +23,12 @@ export async function readBody(request: IncomingMessage, limitBytes: number): Pr
   return Buffer.concat(chunks);
 }
 
-export function sendJson(response: ServerResponse, statusCode: number, body: unknown, headers: OutgoingHttpHeaders = {}): void {
+export function sendJson(
+  response: ServerResponse,
+  statusCode: number,
+  body: unknown,
+  headers: OutgoingHttpHeaders = {},
+): void {
   const text = JSON.stringify(body);
   response.writeHead(statusCode, {
     'content-type': 'application/json',
@@ -73,6 +78,6 @@ export function multiValueHeaders(request: IncomingMessage): Record<string, stri
 
 export function multiValueQuery(searchParams: URLSearchParams): Record<string, string[]> {
   const query: Record<string, string[]> = {};
-  for (const [name, value] of searchParams) (query[name] ??= []).push(value);
+  for (const [name, value] of searchParams) query[name] = [...(query[name] ?? []), value];
   return query;
 }

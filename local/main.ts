@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { javaMissingHint } from './dynamodb-local';
 import { parseLogLevel } from './log';
-import { type LocalStack, type LocalStackOptions, defaultPorts, startLocalStack } from './stack';
+import { defaultPorts, type LocalStack, type LocalStackOptions, startLocalStack } from './stack';
 
 // The SDK nags on Node 20 at the first client; locally that only buries the URLs below.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -18,7 +18,8 @@ const usage = `Usage: npm start -- [options]
 function parsePort(value: string | undefined, name: string): number | undefined {
   if (value === undefined || value === '') return undefined;
   const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`${name} must be a port number, got "${value}"`);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new Error(`${name} must be a port number, got "${value}"`);
   return port;
 }
 

@@ -1,4 +1,4 @@
-import { type Server, createServer } from 'node:net';
+import { createServer, type Server } from 'node:net';
 
 export const loopbackHost = '127.0.0.1';
 

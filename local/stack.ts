@@ -1,20 +1,20 @@
-import { createServer } from 'node:http';
 import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join, resolve } from 'node:path';
 import { streamTriggers } from '#shared/config/functions';
 import { createLocalDynamoDbClient } from './aws-local';
-import { type DeadLetter, createDeadLetterQueue } from './dead-letters';
+import { createDeadLetterQueue, type DeadLetter } from './dead-letters';
 import { startDynamoDbLocal, waitForDynamoDb } from './dynamodb-local';
 import { applyHandlerEnvironment, handlerEnvironment } from './environment';
 import { createHttpGateway } from './http-gateway';
-import { type HandlerOverrides, createLambdaRuntime } from './lambda-runtime';
-import { type LogLevel, createLocalLogger } from './log';
+import { createLambdaRuntime, type HandlerOverrides } from './lambda-runtime';
+import { createLocalLogger, type LogLevel } from './log';
 import { createManagementApi } from './management-api';
 import { closeServer, listenOnLoopback } from './ports';
 import { type StreamPollerStats, type StreamTriggerBinding, startStreamPoller } from './stream-poller';
-import { type LocalTables, createLocalTables } from './tables';
-import { type IssuedToken, createLocalTokenIssuer } from './token-issuer';
-import { type DropConnectionOptions, type WebSocketLimits, createWebSocketGateway } from './websocket-gateway';
+import { createLocalTables, type LocalTables } from './tables';
+import { createLocalTokenIssuer, type IssuedToken } from './token-issuer';
+import { createWebSocketGateway, type DropConnectionOptions, type WebSocketLimits } from './websocket-gateway';
 
 export interface LocalStackOptions {
   /** HTTP API port; 0 picks a free one. Default 3000. */

@@ -74,7 +74,9 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
     filteredOut: 0,
   };
   const stopping = new AbortController();
-  const pollers = options.bindings.map((binding) => new TriggerPoller(binding, client, stats, options, stopping.signal));
+  const pollers = options.bindings.map(
+    (binding) => new TriggerPoller(binding, client, stats, options, stopping.signal),
+  );
   // Shards and LATEST iterators are fixed before the stack reports ready, so no later write is missed.
   await Promise.all(pollers.map((poller) => poller.discoverShards()));
   const loops = pollers.map((poller) => poller.run());
@@ -211,7 +213,9 @@ class TriggerPoller {
     if (shard.closed || shard.iterator === undefined) return false;
     let response;
     try {
-      response = await this.client.send(new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: getRecordsLimit }));
+      response = await this.client.send(
+        new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: getRecordsLimit }),
+      );
     } catch (error) {
       if (!(error instanceof ExpiredIteratorException || error instanceof TrimmedDataAccessException)) throw error;
       shard.iterator = await this.shardIterator(shard);
@@ -266,7 +270,9 @@ class TriggerPoller {
   private async invoke(batch: DynamoDBRecord[]): Promise<BatchOutcome> {
     try {
       const response = await this.binding.invoke({ Records: batch });
-      return this.binding.trigger.reportBatchItemFailures ? interpretBatchResponse(response, batch) : { kind: 'success' };
+      return this.binding.trigger.reportBatchItemFailures
+        ? interpretBatchResponse(response, batch)
+        : { kind: 'success' };
     } catch (error) {
       return { kind: 'failure', error: error instanceof Error ? error.message : String(error) };
     }
@@ -350,7 +356,13 @@ class TriggerPoller {
       const head = shard.pending[0];
       const createdAt = head?.dynamodb?.ApproximateCreationDateTime;
       if (head === undefined || createdAt === undefined || createdAt >= oldestAllowed) return;
-      this.deadLetter(shard, [head], 'RecordAgeExceeded', shard.failedAttempts.get(sequenceNumberOf(head)) ?? 0, undefined);
+      this.deadLetter(
+        shard,
+        [head],
+        'RecordAgeExceeded',
+        shard.failedAttempts.get(sequenceNumberOf(head)) ?? 0,
+        undefined,
+      );
       const planned = shard.plannedBatchSizes[0];
       if (planned !== undefined) {
         if (planned > 1) shard.plannedBatchSizes[0] = planned - 1;
@@ -402,7 +414,10 @@ export function interpretBatchResponse(response: unknown, batch: readonly Dynamo
   const sequenceNumbers = batch.map(sequenceNumberOf);
   let firstFailedIndex = batch.length;
   for (const failure of failures) {
-    const identifier = typeof failure === 'object' && failure !== null && 'itemIdentifier' in failure ? failure.itemIdentifier : undefined;
+    const identifier =
+      typeof failure === 'object' && failure !== null && 'itemIdentifier' in failure
+        ? failure.itemIdentifier
+        : undefined;
     const index = typeof identifier === 'string' ? sequenceNumbers.indexOf(identifier) : -1;
     if (index < 0) return { kind: 'failure', error: `Unknown itemIdentifier ${JSON.stringify(identifier)}` };
     firstFailedIndex = Math.min(firstFailedIndex, index);

@@ -1,7 +1,4 @@
-import type {
-  AttributeValue as SdkAttributeValue,
-  _Record as SdkStreamRecord,
-} from '@aws-sdk/client-dynamodb-streams';
+import type { AttributeValue as SdkAttributeValue, _Record as SdkStreamRecord } from '@aws-sdk/client-dynamodb-streams';
 import type { AttributeValue, DynamoDBRecord, StreamRecord } from 'aws-lambda';
 import type { StreamFilterPattern } from '#shared/config/functions';
 import { localRegion } from './aws-local';

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type AttributeDefinition,
   CreateTableCommand,
@@ -10,7 +11,6 @@ import {
   type TableDescription,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { type KeyAttribute, type TableKey, type TableSpec, tableKeys, tables } from '#shared/config/tables';
 
 export interface LocalTable {
@@ -56,7 +56,10 @@ async function createLocalTable(client: DynamoDBClient, key: TableKey, prefix: s
   };
 }
 
-export function createTableInput(spec: TableSpec, tableName: string): ConstructorParameters<typeof CreateTableCommand>[0] {
+export function createTableInput(
+  spec: TableSpec,
+  tableName: string,
+): ConstructorParameters<typeof CreateTableCommand>[0] {
   const globalIndexes = spec.globalIndexes ?? [];
   return {
     TableName: tableName,

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { type JSONWebKeySet, SignJWT, calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JSONWebKeySet, SignJWT } from 'jose';
 import type { JwtSettings } from '#shared/auth/jwt';
 import { BadRequestError } from '#shared/errors';
 

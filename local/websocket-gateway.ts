@@ -1,4 +1,4 @@
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import {
@@ -11,15 +11,15 @@ import { apiGatewayStyleId, multiValueHeaders, multiValueQuery, singleValueHeade
 import type { LambdaRuntime } from './lambda-runtime';
 import type { LocalLogger } from './log';
 import type { ConnectionDescription, ManagedConnections } from './management-api';
-import { FrameSizeMonitor } from './websocket-frame-monitor';
 import {
   type AuthorizerContext,
-  type HandshakeInfo,
   buildAuthorizerEvent,
   buildConnectEvent,
   buildDisconnectEvent,
   buildMessageEvent,
+  type HandshakeInfo,
 } from './websocket-events';
+import { FrameSizeMonitor } from './websocket-frame-monitor';
 
 export interface WebSocketLimits {
   readonly maxFrameBytes: number;
@@ -302,7 +302,8 @@ export function selectRouteKey(body: string): string {
   let action: unknown;
   try {
     const parsed: unknown = JSON.parse(body);
-    action = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>)[selectionField] : undefined;
+    action =
+      typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>)[selectionField] : undefined;
   } catch {
     return '$default';
   }

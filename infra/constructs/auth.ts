@@ -20,6 +20,13 @@ export interface AuthProps {
    */
   readonly removalPolicy?: RemovalPolicy;
   /**
+   * Cognito feature plan. Essentials by default: Plus adds threat protection (compromised
+   * credentials, adaptive MFA) at a higher price per monthly active user, which at Parley's
+   * design size (10M daily users) is a large line of the bill; operators opt in.
+   * @default FeaturePlan.ESSENTIALS
+   */
+  readonly featurePlan?: FeaturePlan;
+  /**
    * Redirect URIs the hosted UI may send an authorization code to.
    * @default ['http://localhost:5173/'] (a local web client)
    */
@@ -44,6 +51,7 @@ export class Auth extends Construct {
   constructor(scope: Construct, id: string, props: AuthProps = {}) {
     super(scope, id);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const featurePlan = props.featurePlan ?? FeaturePlan.ESSENTIALS;
     const localWebClient = ['http://localhost:5173/'];
 
     const userPool = new UserPool(this, 'UserPool', {
@@ -63,17 +71,25 @@ export class Auth extends Construct {
       },
       mfa: Mfa.OPTIONAL,
       mfaSecondFactor: { otp: true, sms: false },
-      // Plus tier: threat protection blocks compromised credentials and challenges risky sign-ins.
-      featurePlan: FeaturePlan.PLUS,
-      standardThreatProtectionMode: StandardThreatProtectionMode.FULL_FUNCTION,
+      featurePlan,
+      ...(featurePlan === FeaturePlan.PLUS
+        ? { standardThreatProtectionMode: StandardThreatProtectionMode.FULL_FUNCTION }
+        : {}),
       deletionProtection: removalPolicy === RemovalPolicy.RETAIN,
       removalPolicy,
     });
     Validations.of(userPool).acknowledge({
       id: 'AwsSolutions-COG2',
       reason:
-        'MFA is optional (TOTP) so consumers can sign up without an authenticator app; Plus-tier threat protection in full-function mode still demands MFA on risky sign-ins.',
+        'MFA is optional (TOTP) so consumers can sign up without an authenticator app, as in consumer chat apps; operators who need it can require it.',
     });
+    if (featurePlan !== FeaturePlan.PLUS) {
+      Validations.of(userPool).acknowledge({
+        id: 'AwsSolutions-COG8',
+        reason:
+          'Essentials by default: the Plus plan costs more per monthly active user, a large share of the bill at 10M daily users; the featurePlan prop opts in.',
+      });
+    }
 
     const userPoolClient = userPool.addClient('WebClient', {
       // Public client (browser, mobile): no secret, so the code flow relies on PKCE.

@@ -9,7 +9,7 @@ import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference.js'
 import { Construct } from 'constructs';
 import type { JwtSettings } from '#shared/auth/jwt';
 import { envVars } from '#shared/config/env';
-import { type FunctionName, type FunctionSpec, functions } from '#shared/config/functions';
+import { type FunctionName, type FunctionSpec, functionDefaults, functions } from '#shared/config/functions';
 import { type TableKey, type TableSpec, tables as tableSpecs } from '#shared/config/tables';
 
 /** Every handler in the catalog, by its name in `shared/config/functions`. */
@@ -37,8 +37,6 @@ export interface ParleyFunctionProps extends HandlerDependencies {
 }
 
 const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
-const defaultMemoryMb = 256;
-const defaultTimeoutSeconds = 10;
 // ESM bundles have no `require`; CommonJS dependencies bundled inside still call it.
 const esmRequireBanner =
   "import { createRequire as topLevelCreateRequire } from 'node:module'; const require = topLevelCreateRequire(import.meta.url);";
@@ -69,8 +67,8 @@ export class ParleyFunction extends Construct {
       description: spec.description,
       runtime: Runtime.NODEJS_22_X,
       architecture: Architecture.ARM_64,
-      memorySize: spec.memoryMb ?? defaultMemoryMb,
-      timeout: Duration.seconds(spec.timeoutSeconds ?? defaultTimeoutSeconds),
+      memorySize: spec.memoryMb ?? functionDefaults.memoryMb,
+      timeout: Duration.seconds(spec.timeoutSeconds ?? functionDefaults.timeoutSeconds),
       role,
       logGroup,
       projectRoot: repositoryRoot,

@@ -33,6 +33,9 @@ export interface FunctionSpec {
   readonly timeoutSeconds?: number;
 }
 
+/** What a function gets when its spec does not say. */
+export const functionDefaults = { memoryMb: 256, timeoutSeconds: 10 } as const;
+
 export const functions = {
   wsAuthorizer: {
     entry: 'lambdas/ws-authorizer.ts',
@@ -66,12 +69,16 @@ export const functions = {
       { table: 'messages', actions: ['PutItem', 'GetItem'] },
       { table: 'idempotency', actions: ['PutItem', 'GetItem'] },
     ],
+    // Above limits.seqAllocationBudgetMs, so a queued send answers `conflict` rather than timing out.
+    timeoutSeconds: 15,
   },
   wsSync: {
     entry: 'lambdas/ws-sync.ts',
     description: 'WebSocket sync: replays the device inbox in order',
     tables: [{ table: 'inbox', actions: ['Query'] }],
     manageConnections: true,
+    // API Gateway's WebSocket integration timeout.
+    timeoutSeconds: 29,
   },
   wsAck: {
     entry: 'lambdas/ws-ack.ts',

@@ -9,11 +9,11 @@ import {
   GoneException,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
-import WebSocket from 'ws';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import type { LambdaHandler } from '../../local/lambda-runtime';
 import type { WebSocketRouteEvent } from '../../local/websocket-events';
-import { type TestStack, startTestStack } from '../support/local-stack';
+import { startTestStack, type TestStack } from '../support/local-stack';
 
 interface Invocation {
   readonly route: string;
@@ -28,12 +28,18 @@ let managementApi: ApiGatewayManagementApiClient;
 /** Allows `token=good`, denies `token=deny`, throws Unauthorized otherwise: the authorizer contract. */
 const authorizer: LambdaHandler = async (event) => {
   authorizerCalls += 1;
-  const { queryStringParameters, methodArn } = event as { queryStringParameters: Record<string, string>; methodArn: string };
+  const { queryStringParameters, methodArn } = event as {
+    queryStringParameters: Record<string, string>;
+    methodArn: string;
+  };
   if (queryStringParameters.token !== 'good' && queryStringParameters.token !== 'deny') throw new Error('Unauthorized');
   const effect = queryStringParameters.token === 'good' ? 'Allow' : 'Deny';
   return {
     principalId: 'user-1',
-    policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: effect, Resource: methodArn }] },
+    policyDocument: {
+      Version: '2012-10-17',
+      Statement: [{ Action: 'execute-api:Invoke', Effect: effect, Resource: methodArn }],
+    },
     context: { userId: 'user-1', deviceId: queryStringParameters.deviceId ?? '' },
   };
 };
@@ -137,7 +143,11 @@ describe('handshake', () => {
     await expect.poll(() => routesInvoked(connectionId)).toEqual(['$connect', 'sendMessage', '$disconnect']);
 
     for (const { event } of invocations) {
-      expect(event.requestContext.authorizer).toMatchObject({ principalId: 'user-1', userId: 'user-1', deviceId: 'phone' });
+      expect(event.requestContext.authorizer).toMatchObject({
+        principalId: 'user-1',
+        userId: 'user-1',
+        deviceId: 'phone',
+      });
     }
     const [connectEvent, messageEvent, disconnectEvent] = invocations.map((call) => call.event);
     expect(connectEvent?.requestContext).toMatchObject({ eventType: 'CONNECT', routeKey: '$connect', stage: 'prod' });
@@ -145,7 +155,12 @@ describe('handshake', () => {
     expect(messageEvent).toMatchObject({
       body: JSON.stringify({ action: 'sendMessage', text: 'hi' }),
       isBase64Encoded: false,
-      requestContext: { eventType: 'MESSAGE', routeKey: 'sendMessage', connectionId, identity: { sourceIp: '127.0.0.1' } },
+      requestContext: {
+        eventType: 'MESSAGE',
+        routeKey: 'sendMessage',
+        connectionId,
+        identity: { sourceIp: '127.0.0.1' },
+      },
     });
     expect(messageEvent?.requestContext.messageId).toEqual(expect.any(String));
     expect(disconnectEvent?.requestContext).toMatchObject({ eventType: 'DISCONNECT', disconnectStatusCode: 1005 });
@@ -266,7 +281,8 @@ describe('management API with the real ApiGatewayManagementApiClient', () => {
     await closing;
     await expect.poll(() => stack.connectionIds()).not.toContain(connectionId);
 
-    const post = (id: string) => managementApi.send(new PostToConnectionCommand({ ConnectionId: id, Data: new Uint8Array([1]) }));
+    const post = (id: string) =>
+      managementApi.send(new PostToConnectionCommand({ ConnectionId: id, Data: new Uint8Array([1]) }));
     await expect(post('AAAAAAAAAAAAAAA=')).rejects.toBeInstanceOf(GoneException);
     await expect(post(connectionId)).rejects.toBeInstanceOf(GoneException);
   });
