@@ -6,9 +6,9 @@
  * Prints a table and writes a JSON result under bench-results/.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { ChatClient, api } from '../test/support/chat-client';
 import { startDynamoDbLocal } from '../local/dynamodb-local';
 import { startLocalStack } from '../local/stack';
+import { api, ChatClient } from '../test/support/chat-client';
 import { startDynamoDbCallCounter } from './dynamodb-call-counter';
 
 const quick = process.argv.includes('--quick');
@@ -26,7 +26,10 @@ const clients: ChatClient[] = [];
 try {
   const pair = async (label: string) => {
     const [alice, bob] = await Promise.all([stack.issueToken(`a-${label}`), stack.issueToken(`b-${label}`)]);
-    const created = await api(stack.httpUrl, alice.token, 'POST', '/conversations', { type: 'direct', memberIds: [bob.userId] });
+    const created = await api(stack.httpUrl, alice.token, 'POST', '/conversations', {
+      type: 'direct',
+      memberIds: [bob.userId],
+    });
     const sender = await ChatClient.connect(stack.wsUrl, alice.token, 'phone');
     const receiver = await ChatClient.connect(stack.wsUrl, bob.token, 'laptop');
     clients.push(sender, receiver);
@@ -52,14 +55,24 @@ try {
     pairs.flatMap((p, pairIndex) =>
       Array.from({ length: inFlightPerSender }, async (_, lane) => {
         for (let i = 0; performance.now() < deadline; i++) {
-          const answer = await p.sender.sendMessage(p.conversationId, `tp-${pairIndex}-${lane}-${i}`, `tp ${lane}-${i}`);
+          const answer = await p.sender.sendMessage(
+            p.conversationId,
+            `tp-${pairIndex}-${lane}-${i}`,
+            `tp ${lane}-${i}`,
+          );
           if (answer.type === 'messageAccepted') sent++;
         }
       }),
     ),
   );
   const sendSeconds = (performance.now() - started) / 1000;
-  await waitUntil(() => pairs.every((p) => p.receiver.messages().length >= p.sender.frames.filter((f) => f.type === 'messageAccepted').length), 30_000);
+  await waitUntil(
+    () =>
+      pairs.every(
+        (p) => p.receiver.messages().length >= p.sender.frames.filter((f) => f.type === 'messageAccepted').length,
+      ),
+    30_000,
+  );
   const deliveredSeconds = (performance.now() - started) / 1000;
   const delivered = pairs.reduce((sum, p) => sum + new Set(p.receiver.messages().map((m) => m.id)).size, 0);
   const outOfOrder = pairs.filter((p) => {
@@ -68,7 +81,8 @@ try {
   }).length;
 
   const sorted = [...latencies].sort((a, b) => a - b);
-  const pct = (p: number) => round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number);
+  const pct = (p: number) =>
+    round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number);
   const perMessage = Object.fromEntries(
     Object.entries(calls)
       .filter(([operation]) => !operation.startsWith('Streams.'))
@@ -77,7 +91,13 @@ try {
   const result = {
     when: new Date().toISOString(),
     quick,
-    latency1to1Ms: { messages: latencyMessages, p50: pct(50), p95: pct(95), p99: pct(99), max: round(sorted.at(-1) as number) },
+    latency1to1Ms: {
+      messages: latencyMessages,
+      p50: pct(50),
+      p95: pct(95),
+      p99: pct(99),
+      max: round(sorted.at(-1) as number),
+    },
     dynamoDbCallsPer1to1Message: perMessage,
     dynamoDbCallsPer1to1MessageTotal: round(Object.values(perMessage).reduce((a, b) => a + b, 0)),
     fanOutInvocationsPerMessage: round(fanOutInvocations / latencyMessages),
@@ -104,9 +124,15 @@ try {
   await dynamo.stop();
 }
 
-async function roundTrip(p: { conversationId: string; sender: ChatClient; receiver: ChatClient }, id: string): Promise<number> {
+async function roundTrip(
+  p: { conversationId: string; sender: ChatClient; receiver: ChatClient },
+  id: string,
+): Promise<number> {
   const started = performance.now();
-  const arrived = p.receiver.nextFrame((f) => f.type === 'message' && (f.message as { clientMessageId?: string }).clientMessageId === id, id);
+  const arrived = p.receiver.nextFrame(
+    (f) => f.type === 'message' && (f.message as { clientMessageId?: string }).clientMessageId === id,
+    id,
+  );
   p.sender.send({ action: 'sendMessage', conversationId: p.conversationId, clientMessageId: id, text: id });
   await arrived;
   return performance.now() - started;

@@ -22,7 +22,13 @@ export async function startDynamoDbCallCounter(target: string): Promise<DynamoDb
       .replace(/^DynamoDBStreams_\d+\./, 'Streams.');
     counts[operation] = (counts[operation] ?? 0) + 1;
     const forwarded = request(
-      { host: upstream.hostname, port: upstream.port, method: incoming.method, path: incoming.url, headers: incoming.headers },
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: incoming.method,
+        path: incoming.url,
+        headers: incoming.headers,
+      },
       (response) => {
         outgoing.writeHead(response.statusCode ?? 500, response.headers);
         response.pipe(outgoing);

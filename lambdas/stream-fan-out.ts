@@ -1,10 +1,10 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import middy from '@middy/core';
-import type { AttributeValue as StreamAttributeValue, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBBatchResponse, DynamoDBStreamEvent, AttributeValue as StreamAttributeValue } from 'aws-lambda';
 import { toStoredMessage } from '#shared/repositories/message-repository';
 import { logger, metrics } from './lib/observability';
 import { createFanOutService } from './lib/wiring';
@@ -23,7 +23,9 @@ export const handler = middy<DynamoDBStreamEvent, DynamoDBBatchResponse>()
     const records = event.Records.filter((record) => record.dynamodb?.NewImage);
     const messages = records.map((record) =>
       // aws-lambda's stream AttributeValue and the SDK's are the same JSON shape, typed apart.
-      toStoredMessage(unmarshall(record.dynamodb?.NewImage as Record<string, StreamAttributeValue> as Record<string, AttributeValue>)),
+      toStoredMessage(
+        unmarshall(record.dynamodb?.NewImage as Record<string, StreamAttributeValue> as Record<string, AttributeValue>),
+      ),
     );
     const result = await fanOut.deliver(messages);
     metrics.addMetric('MessagesFannedOut', MetricUnit.Count, messages.length);

@@ -1,7 +1,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import { connectionOf, type WebSocketEvent, type WebSocketResult } from './lib/websocket';
 import { logger } from './lib/observability';
+import { connectionOf, type WebSocketEvent, type WebSocketResult } from './lib/websocket';
 import { createConnectionService } from './lib/wiring';
 
 const connections = createConnectionService();

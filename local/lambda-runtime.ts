@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
-import { type FunctionName, type FunctionSpec, functions } from '#shared/config/functions';
+import { type FunctionName, type FunctionSpec, functionDefaults, functions } from '#shared/config/functions';
 import { localAccountId, localRegion } from './aws-local';
 import type { LocalLogger } from './log';
 
@@ -23,9 +23,6 @@ export interface LambdaRuntimeOptions {
 }
 
 const repositoryRoot = fileURLToPath(new URL('..', import.meta.url));
-/** The deployed functions' defaults when the catalog leaves them out (infra/constructs/lambda-function.ts). */
-const defaultTimeoutSeconds = 10;
-const defaultMemoryMb = 256;
 
 /** Entries imported by any runtime in this process: Node caches modules, so their cold start ran once. */
 const importedEntries = new Set<string>();
@@ -56,7 +53,7 @@ export function createLambdaRuntime(options: LambdaRuntimeOptions): LambdaRuntim
     async invoke(functionName, event) {
       const spec: FunctionSpec = functions[functionName];
       const handler = await handlerFor(functionName);
-      const timeoutMs = (spec.timeoutSeconds ?? defaultTimeoutSeconds) * 1000;
+      const timeoutMs = (spec.timeoutSeconds ?? functionDefaults.timeoutSeconds) * 1000;
       const context = createContext(functionName, spec, Date.now() + timeoutMs);
       const startedAt = performance.now();
       try {
@@ -96,7 +93,7 @@ function createContext(functionName: FunctionName, spec: FunctionSpec, deadline:
     functionName: physicalName,
     functionVersion: '$LATEST',
     invokedFunctionArn: `arn:aws:lambda:${localRegion}:${localAccountId}:function:${physicalName}`,
-    memoryLimitInMB: String(spec.memoryMb ?? defaultMemoryMb),
+    memoryLimitInMB: String(spec.memoryMb ?? functionDefaults.memoryMb),
     awsRequestId: randomUUID(),
     logGroupName: `/aws/lambda/${physicalName}`,
     logStreamName: `local/[$LATEST]${randomUUID().replaceAll('-', '')}`,

@@ -69,10 +69,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const logLevel = options.logLevel ?? 'WARN';
   const logger = createLocalLogger(logLevel);
   // Undo steps in reverse order of start, on stop and on a failed start alike.
-  const stopSteps: Array<() => Promise<void>> = [];
+  const stopSteps: Array<{ readonly name: string; readonly stop: () => Promise<void> }> = [];
   const stopAll = async (): Promise<void> => {
     for (const step of stopSteps.splice(0).reverse()) {
-      await step().catch((error: unknown) => logger.error('stop step failed', { error }));
+      logger.debug('stopping', { step: step.name });
+      await step.stop().catch((error: unknown) => logger.error('stop step failed', { step: step.name, error }));
     }
     runningStack = false;
   };
@@ -87,7 +88,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         port: options.dynamoPort ?? defaultPorts.dynamo,
         ...(dynamoDataDir === undefined ? {} : { dataDir: dynamoDataDir }),
       });
-      stopSteps.push(() => dynamo.stop());
+      stopSteps.push({ name: 'DynamoDB Local', stop: () => dynamo.stop() });
       dynamoEndpoint = dynamo.endpoint;
     } else {
       await waitForDynamoDb(dynamoEndpoint);
@@ -105,8 +106,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       listenOnLoopback(httpServer, options.httpPort ?? defaultPorts.http),
       listenOnLoopback(wsServer, options.wsPort ?? defaultPorts.ws),
     ]);
-    stopSteps.push(() => closeServer(httpServer));
-    stopSteps.push(() => closeServer(wsServer));
+    stopSteps.push({ name: 'HTTP server', stop: () => closeServer(httpServer) });
+    stopSteps.push({ name: 'WebSocket server', stop: () => closeServer(wsServer) });
 
     const tokenIssuer = await createLocalTokenIssuer(httpUrl);
     applyHandlerEnvironment(
@@ -132,7 +133,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     wsServer.on('request', createManagementApi(webSocketGateway, logger));
     wsServer.on('upgrade', webSocketGateway.handleUpgrade);
-    stopSteps.push(() => webSocketGateway.close());
+    stopSteps.push({ name: 'WebSocket connections', stop: () => webSocketGateway.close() });
 
     const deadLetters = createDeadLetterQueue({
       logger,
@@ -155,7 +156,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       logger,
       ...(options.streamPollIntervalMs === undefined ? {} : { idleSleepMs: options.streamPollIntervalMs }),
     });
-    stopSteps.push(() => streamPoller.stop());
+    stopSteps.push({ name: 'stream poller', stop: () => streamPoller.stop() });
 
     return {
       httpUrl,

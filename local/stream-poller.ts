@@ -3,6 +3,7 @@ import {
   type DynamoDBStreamsClient,
   ExpiredIteratorException,
   GetRecordsCommand,
+  type GetRecordsCommandOutput,
   GetShardIteratorCommand,
   type Shard,
   type ShardIteratorType,
@@ -211,7 +212,7 @@ class TriggerPoller {
 
   private async read(shard: ShardState): Promise<boolean> {
     if (shard.closed || shard.iterator === undefined) return false;
-    let response;
+    let response: GetRecordsCommandOutput;
     try {
       response = await this.client.send(
         new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: getRecordsLimit }),

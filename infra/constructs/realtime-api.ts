@@ -99,11 +99,9 @@ export class RealtimeApi extends Construct implements ConnectionsEndpoint {
 
   /** Adds the `$connect` authorizer and one route per entry of `webSocketRoutes`. */
   addRoutes(handlers: Handlers): void {
-    const authorizer = new WebSocketLambdaAuthorizer(
-      'ConnectAuthorizer',
-      handlers[webSocketAuthorizer.function],
-      { identitySource: [...webSocketAuthorizer.identitySource] },
-    );
+    const authorizer = new WebSocketLambdaAuthorizer('ConnectAuthorizer', handlers[webSocketAuthorizer.function], {
+      identitySource: [...webSocketAuthorizer.identitySource],
+    });
     for (const route of webSocketRoutes) {
       const isConnect = route.routeKey === '$connect';
       const webSocketRoute = this.api.addRoute(route.routeKey, {
@@ -124,9 +122,7 @@ export class RealtimeApi extends Construct implements ConnectionsEndpoint {
   private createAccountLoggingRole(): CfnAccount {
     const role = new Role(this, 'ApiGatewayLoggingRole', {
       assumedBy: new ServicePrincipal('apigateway.amazonaws.com'),
-      managedPolicies: [
-        ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonAPIGatewayPushToCloudWatchLogs'),
-      ],
+      managedPolicies: [ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonAPIGatewayPushToCloudWatchLogs')],
     });
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',

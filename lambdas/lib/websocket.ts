@@ -37,7 +37,10 @@ export function parseFrame<Schema extends z.ZodType>(schema: Schema, event: WebS
   return parseWith(schema, parseJson(event.body, 'frame'), 'frame');
 }
 
-export const frameResponse = (frame: ServerFrame): WebSocketResult => ({ statusCode: 200, body: JSON.stringify(frame) });
+export const frameResponse = (frame: ServerFrame): WebSocketResult => ({
+  statusCode: 200,
+  body: JSON.stringify(frame),
+});
 
 /** Echo fields a client needs to match an error to its request, read leniently from the raw frame. */
 function echoFields(body: string | undefined): { clientMessageId?: string; action?: string } {

@@ -7,7 +7,11 @@ import { limits } from '../config/limits';
 import type { ErrorCode } from '../errors';
 import type { Message } from '../model';
 
-export const idSchema = z.string().min(1).max(128).regex(/^[A-Za-z0-9_.:-]+$/, 'must be URL-safe');
+export const idSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9_.:-]+$/, 'must be URL-safe');
 
 export const clientMessageIdSchema = z
   .string()

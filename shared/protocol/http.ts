@@ -3,7 +3,11 @@ import { z } from 'zod';
 import { limits } from '../config/limits';
 import { idSchema } from './frames';
 
-export const userIdSchema = z.string().min(1).max(128).regex(/^[A-Za-z0-9_-]+$/, 'must be a user id');
+export const userIdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9_-]+$/, 'must be a user id');
 
 export const createConversationBodySchema = z.object({
   type: z.enum(['direct', 'group']),

@@ -112,12 +112,16 @@ export class ConversationRepository {
     } while (startKey);
     return members;
   }
-
 }
 
 function metaItem(conversation: Conversation): Record<string, unknown> {
   // nextSeq counts seq tickets handed out under contention; it equals lastSeq when none are outstanding.
-  return { ...conversationKeys.meta(conversation.id), ...conversation, nextSeq: conversation.lastSeq, entity: 'conversation' };
+  return {
+    ...conversationKeys.meta(conversation.id),
+    ...conversation,
+    nextSeq: conversation.lastSeq,
+    entity: 'conversation',
+  };
 }
 
 function memberItem(member: Member): Record<string, unknown> {

@@ -37,7 +37,8 @@ export class DeviceRepository {
           ExclusiveStartKey: startKey,
         }),
       );
-      for (const item of page.Items ?? []) devices.push({ userId: String(item.userId), deviceId: String(item.deviceId) });
+      for (const item of page.Items ?? [])
+        devices.push({ userId: String(item.userId), deviceId: String(item.deviceId) });
       startKey = page.LastEvaluatedKey;
     } while (startKey);
     return devices;

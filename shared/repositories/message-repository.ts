@@ -134,7 +134,11 @@ export class MessageRepository {
   }
 
   /** The message a sender's clientMessageId already produced, if any (checked before taking a ticket). */
-  async findSent(conversationId: string, senderId: string, clientMessageId: string): Promise<StoredMessage | undefined> {
+  async findSent(
+    conversationId: string,
+    senderId: string,
+    clientMessageId: string,
+  ): Promise<StoredMessage | undefined> {
     const result = await this.documentClient.send(
       new GetCommand({
         TableName: this.tableNames.idempotency,
@@ -175,7 +179,15 @@ export class MessageRepository {
 
 /** The placeholder that fills an abandoned seq. */
 export function voidMessage(conversationId: string, seq: number, createdAt: string): StoredMessage {
-  return { id: messageIds.format(conversationId, seq), conversationId, seq, senderId: 'parley', type: 'void', text: '', createdAt };
+  return {
+    id: messageIds.format(conversationId, seq),
+    conversationId,
+    seq,
+    senderId: 'parley',
+    type: 'void',
+    text: '',
+    createdAt,
+  };
 }
 
 /** Reads a message item (from GetItem or a stream image) into the domain type. */

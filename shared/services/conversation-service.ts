@@ -34,7 +34,12 @@ export class ConversationService {
     const id = ulid();
     const createdAt = this.clock.now().toISOString();
     const members: Member[] = [
-      { conversationId: id, userId: input.creatorId, role: input.type === 'group' ? 'admin' : 'member', joinedAt: createdAt },
+      {
+        conversationId: id,
+        userId: input.creatorId,
+        role: input.type === 'group' ? 'admin' : 'member',
+        joinedAt: createdAt,
+      },
       ...others.map((userId): Member => ({ conversationId: id, userId, role: 'member', joinedAt: createdAt })),
     ];
     const conversation: Conversation = {

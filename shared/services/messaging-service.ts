@@ -37,7 +37,10 @@ export class MessagingService {
     private readonly conversations: ConversationRepository,
     private readonly messages: MessageRepository,
     private readonly clock: Clock,
-    private readonly timing: SeqTiming = { budgetMs: limits.seqAllocationBudgetMs, stallTimeoutMs: limits.seqStallTimeoutMs },
+    private readonly timing: SeqTiming = {
+      budgetMs: limits.seqAllocationBudgetMs,
+      stallTimeoutMs: limits.seqStallTimeoutMs,
+    },
   ) {}
 
   async send(input: SendMessageInput): Promise<SendMessageResult> {
@@ -46,7 +49,8 @@ export class MessagingService {
     if (!conversation || !member) throw new NotFoundError('Conversation not found');
 
     const optimistic = await this.messages.commit(this.compose(input, conversation.lastSeq + 1), 'optimistic');
-    if (optimistic.kind === 'stored' || optimistic.kind === 'duplicate') return result(optimistic.kind, optimistic.message);
+    if (optimistic.kind === 'stored' || optimistic.kind === 'duplicate')
+      return result(optimistic.kind, optimistic.message);
     if (optimistic.kind === 'conversationGone') throw new NotFoundError('Conversation not found');
 
     // Contended: a ticket holds our place; the idempotency check comes first so a retry takes none.
@@ -97,7 +101,10 @@ export class MessagingService {
     let progressAt = Date.now();
     while (committed < ticket - 1 && Date.now() < deadline) {
       if (Date.now() - progressAt > this.timing.stallTimeoutMs) {
-        await this.messages.commit(voidMessage(conversationId, committed + 1, this.clock.now().toISOString()), 'ticket');
+        await this.messages.commit(
+          voidMessage(conversationId, committed + 1, this.clock.now().toISOString()),
+          'ticket',
+        );
         progressAt = Date.now();
       }
       const ahead = ticket - 1 - committed;

@@ -129,9 +129,7 @@ describe('DynamoDB tables', () => {
     expect(table.Properties.TimeToLiveSpecification).toEqual(
       spec.ttlAttribute ? { AttributeName: spec.ttlAttribute, Enabled: true } : undefined,
     );
-    expect(table.Properties.StreamSpecification).toEqual(
-      spec.stream ? { StreamViewType: spec.stream } : undefined,
-    );
+    expect(table.Properties.StreamSpecification).toEqual(spec.stream ? { StreamViewType: spec.stream } : undefined);
     expect(table.Properties.GlobalSecondaryIndexes ?? []).toEqual(
       indexes.map((index) => ({
         IndexName: index.indexName,
@@ -295,8 +293,8 @@ describe('Stream triggers', () => {
         trigger.reportBatchItemFailures ? ['ReportBatchItemFailures'] : undefined,
       );
 
-      const destination = (mapping.Properties.DestinationConfig as { OnFailure: { Destination: unknown } })
-        .OnFailure.Destination;
+      const destination = (mapping.Properties.DestinationConfig as { OnFailure: { Destination: unknown } }).OnFailure
+        .Destination;
       const [queueId] = (destination as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'];
       expect(resources[queueId]?.Type).toBe('AWS::SQS::Queue');
       expect(resources[queueId]?.Properties.SqsManagedSseEnabled).toBe(true);

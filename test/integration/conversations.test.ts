@@ -14,7 +14,12 @@ beforeAll(async () => {
 
 describe('ConversationService', () => {
   it('creates a group with the creator as admin and reads it back for members', async () => {
-    const created = await conversations.create({ creatorId: 'ann', type: 'group', name: 'Crew', memberIds: ['ben', 'cat', 'ben'] });
+    const created = await conversations.create({
+      creatorId: 'ann',
+      type: 'group',
+      name: 'Crew',
+      memberIds: ['ben', 'cat', 'ben'],
+    });
 
     const read = await conversations.get(created.id, 'cat');
 
@@ -35,9 +40,15 @@ describe('ConversationService', () => {
   });
 
   it('requires exactly one other member for a direct conversation', async () => {
-    await expect(conversations.create({ creatorId: 'ann', type: 'direct', memberIds: [] })).rejects.toBeInstanceOf(BadRequestError);
-    await expect(conversations.create({ creatorId: 'ann', type: 'direct', memberIds: ['ann'] })).rejects.toBeInstanceOf(BadRequestError);
-    await expect(conversations.create({ creatorId: 'ann', type: 'direct', memberIds: ['b', 'c'] })).rejects.toBeInstanceOf(BadRequestError);
+    await expect(conversations.create({ creatorId: 'ann', type: 'direct', memberIds: [] })).rejects.toBeInstanceOf(
+      BadRequestError,
+    );
+    await expect(conversations.create({ creatorId: 'ann', type: 'direct', memberIds: ['ann'] })).rejects.toBeInstanceOf(
+      BadRequestError,
+    );
+    await expect(
+      conversations.create({ creatorId: 'ann', type: 'direct', memberIds: ['b', 'c'] }),
+    ).rejects.toBeInstanceOf(BadRequestError);
   });
 
   it('holds a group to the member limit, creator included, and stores a full group', async () => {
@@ -46,7 +57,11 @@ describe('ConversationService', () => {
     await expect(
       conversations.create({ creatorId: 'ann', type: 'group', memberIds: others(limits.maxGroupMembers) }),
     ).rejects.toThrow(`at most ${limits.maxGroupMembers} members`);
-    const full = await conversations.create({ creatorId: 'ann', type: 'group', memberIds: others(limits.maxGroupMembers - 1) });
+    const full = await conversations.create({
+      creatorId: 'ann',
+      type: 'group',
+      memberIds: others(limits.maxGroupMembers - 1),
+    });
 
     expect((await conversations.get(full.id, 'user-42')).members).toHaveLength(limits.maxGroupMembers);
   });

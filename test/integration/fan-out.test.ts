@@ -22,7 +22,15 @@ const silentLogger = { warn: () => undefined };
 
 function fanOutWith(poster: RecordingPoster) {
   const { conversations: conversationRepository, devices, connections: connectionRepository, inbox } = db.repositories;
-  return new FanOutService(conversationRepository, devices, connectionRepository, inbox, poster, fixedClock, silentLogger);
+  return new FanOutService(
+    conversationRepository,
+    devices,
+    connectionRepository,
+    inbox,
+    poster,
+    fixedClock,
+    silentLogger,
+  );
 }
 
 /** Sends through the real service and returns what the stream would carry. */

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Message } from '#shared/model';
-import { InboxService } from '#shared/services/inbox-service';
 import { epochSeconds } from '#shared/services/clock';
+import { InboxService } from '#shared/services/inbox-service';
 import { fixedClock, RecordingPoster, type TestTables, useTestTables } from '../support/test-tables';
 
 let db: TestTables;

@@ -90,7 +90,10 @@ export class ChatClient {
   }
 
   waitForMessage(predicate: (message: MessageFrame['message']) => boolean, what = 'message'): Promise<Frame> {
-    return this.waitFor((frame) => frame.type === 'message' && predicate((frame as unknown as MessageFrame).message), what);
+    return this.waitFor(
+      (frame) => frame.type === 'message' && predicate((frame as unknown as MessageFrame).message),
+      what,
+    );
   }
 
   async close(): Promise<void> {

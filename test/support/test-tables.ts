@@ -7,8 +7,8 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { inject } from 'vitest';
 import type { ConnectionPoster, PostOutcome } from '#shared/aws/connection-poster';
 import { createDocumentClient } from '#shared/aws/dynamodb';
-import type { TableKey } from '#shared/config/tables';
 import { limits } from '#shared/config/limits';
+import type { TableKey } from '#shared/config/tables';
 import type { ServerFrame } from '#shared/protocol/frames';
 import { ConnectionRepository } from '#shared/repositories/connection-repository';
 import { ConversationRepository } from '#shared/repositories/conversation-repository';
@@ -19,7 +19,9 @@ import type { Clock } from '#shared/services/clock';
 import { createLocalDynamoDbClient } from '../../local/aws-local';
 import { createLocalTables } from '../../local/tables';
 
-export const fixedClock: Clock = { now: () => new Date('2026-11-27T12:00:00.000Z') };
+/** Frozen at load, near real time: rows with TTLs (connections, inbox) must not look long expired to DynamoDB Local's reaper. */
+const frozenAt = new Date();
+export const fixedClock: Clock = { now: () => new Date(frozenAt) };
 
 export async function useTestTables(label: string) {
   const endpoint = inject('dynamoEndpoint');
@@ -58,7 +60,6 @@ export async function useTestTables(label: string) {
 }
 
 export type TestTables = Awaited<ReturnType<typeof useTestTables>>;
-
 
 /** A ConnectionPoster double that records frames; configured ids answer gone, a text can fail. */
 export class RecordingPoster implements ConnectionPoster {

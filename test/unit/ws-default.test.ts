@@ -1,7 +1,7 @@
 import type { Context } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { handler } from '../../lambdas/ws-default';
 import type { WebSocketEvent } from '../../lambdas/lib/websocket';
+import { handler } from '../../lambdas/ws-default';
 
 const context = { functionName: 'wsDefault', awsRequestId: 'req-1', getRemainingTimeInMillis: () => 3000 } as Context;
 
