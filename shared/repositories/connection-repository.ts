@@ -1,6 +1,7 @@
 import { DeleteCommand, type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { tables } from '../config/tables';
 import type { Connection } from '../model';
+import { queryAll } from './query-all';
 
 const BY_CONNECTION_ID = tables.connections.globalIndexes[0].indexName;
 
@@ -25,29 +26,18 @@ export class ConnectionRepository {
 
   /** Strongly consistent: a device that just connected must be seen by the next fan-out. */
   async listForUser(userId: string): Promise<Connection[]> {
-    const connections: Connection[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.documentClient.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'userId = :userId',
-          ExpressionAttributeValues: { ':userId': userId },
-          ProjectionExpression: 'userId, deviceId, connectionId',
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) {
-        connections.push({
-          userId: String(item.userId),
-          deviceId: String(item.deviceId),
-          connectionId: String(item.connectionId),
-        });
-      }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return connections;
+    const items = await queryAll(this.documentClient, {
+      TableName: this.tableName,
+      KeyConditionExpression: 'userId = :userId',
+      ExpressionAttributeValues: { ':userId': userId },
+      ProjectionExpression: 'userId, deviceId, connectionId',
+      ConsistentRead: true,
+    });
+    return items.map((item) => ({
+      userId: String(item.userId),
+      deviceId: String(item.deviceId),
+      connectionId: String(item.connectionId),
+    }));
   }
 
   /** For a `$disconnect` that arrives without the authorizer's context: the index gives the owner. */

@@ -1,11 +1,7 @@
-import {
-  BatchGetCommand,
-  type DynamoDBDocumentClient,
-  QueryCommand,
-  TransactWriteCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, type DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { conversationKeys } from '../keys';
 import type { Conversation, ConversationType, Member, MemberRole } from '../model';
+import { queryAll } from './query-all';
 
 /** What a send needs to know in one read: does the conversation exist, is the caller in it, what is its last seq. */
 export interface MembershipSnapshot {
@@ -67,50 +63,30 @@ export class ConversationRepository {
 
   /** Meta and every member in one Query of the conversation's partition. */
   async getWithMembers(conversationId: string): Promise<{ conversation?: Conversation; members: Member[] }> {
-    const members: Member[] = [];
-    let conversation: Conversation | undefined;
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.documentClient.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': conversationKeys.partition(conversationId) },
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) {
-        if (item.sk === 'META') conversation = toConversation(item);
-        else if (String(item.sk).startsWith(conversationKeys.memberPrefix)) members.push(toMember(item));
-      }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return { ...(conversation ? { conversation } : {}), members };
+    const items = await queryAll(this.documentClient, {
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': conversationKeys.partition(conversationId) },
+      ConsistentRead: true,
+    });
+    const meta = items.find((item) => item.sk === 'META');
+    const members = items.filter((item) => String(item.sk).startsWith(conversationKeys.memberPrefix)).map(toMember);
+    return { ...(meta ? { conversation: toConversation(meta) } : {}), members };
   }
 
   /** Member rows only: what fan-out reads once per conversation per stream batch. */
   async listMembers(conversationId: string): Promise<Member[]> {
-    const members: Member[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.documentClient.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: {
-            ':pk': conversationKeys.partition(conversationId),
-            ':prefix': conversationKeys.memberPrefix,
-          },
-          // Strong reads: a member removed a moment ago must not receive the next message.
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) members.push(toMember(item));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return members;
+    const items = await queryAll(this.documentClient, {
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: {
+        ':pk': conversationKeys.partition(conversationId),
+        ':prefix': conversationKeys.memberPrefix,
+      },
+      // Strong reads: a member removed a moment ago must not receive the next message.
+      ConsistentRead: true,
+    });
+    return items.map(toMember);
   }
 }
 

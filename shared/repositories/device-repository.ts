@@ -1,6 +1,7 @@
-import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { userKeys } from '../keys';
 import type { Device } from '../model';
+import { queryAll } from './query-all';
 
 /** Devices live in the users table, in the user's own partition. */
 export class DeviceRepository {
@@ -25,22 +26,12 @@ export class DeviceRepository {
   }
 
   async listForUser(userId: string): Promise<Device[]> {
-    const devices: Device[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.documentClient.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': userKeys.userPartition(userId), ':prefix': userKeys.devicePrefix },
-          ProjectionExpression: 'userId, deviceId',
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? [])
-        devices.push({ userId: String(item.userId), deviceId: String(item.deviceId) });
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return devices;
+    const items = await queryAll(this.documentClient, {
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': userKeys.userPartition(userId), ':prefix': userKeys.devicePrefix },
+      ProjectionExpression: 'userId, deviceId',
+    });
+    return items.map((item) => ({ userId: String(item.userId), deviceId: String(item.deviceId) }));
   }
 }

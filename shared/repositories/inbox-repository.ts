@@ -2,6 +2,7 @@ import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb
 import { inboxKeys } from '../keys';
 import type { Device, Message } from '../model';
 import { batchWriteAll } from './batch-write';
+import { queryAll } from './query-all';
 
 export interface InboxPage {
   readonly messages: Message[];
@@ -60,26 +61,18 @@ export class InboxRepository {
   /** Removes the device's items of one conversation with seq <= upToSeq; answers how many. */
   async removeUpTo(device: Device, conversationId: string, upToSeq: number): Promise<number> {
     const deviceKey = inboxKeys.device(device.userId, device.deviceId);
-    const positions: string[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.documentClient.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'deviceKey = :deviceKey AND #position BETWEEN :from AND :to',
-          ExpressionAttributeNames: { '#position': 'position' },
-          ExpressionAttributeValues: {
-            ':deviceKey': deviceKey,
-            ':from': inboxKeys.position(conversationId, 0),
-            ':to': inboxKeys.position(conversationId, upToSeq),
-          },
-          ProjectionExpression: '#position',
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) positions.push(String(item.position));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    const items = await queryAll(this.documentClient, {
+      TableName: this.tableName,
+      KeyConditionExpression: 'deviceKey = :deviceKey AND #position BETWEEN :from AND :to',
+      ExpressionAttributeNames: { '#position': 'position' },
+      ExpressionAttributeValues: {
+        ':deviceKey': deviceKey,
+        ':from': inboxKeys.position(conversationId, 0),
+        ':to': inboxKeys.position(conversationId, upToSeq),
+      },
+      ProjectionExpression: '#position',
+    });
+    const positions = items.map((item) => String(item.position));
     await batchWriteAll(
       this.documentClient,
       this.tableName,
