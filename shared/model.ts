@@ -4,10 +4,14 @@ export type ConversationType = 'direct' | 'group';
 export type MessageType = 'text' | 'system' | 'void';
 export type MemberRole = 'admin' | 'member';
 
+/** What a member who joins later may read: from their join on (the default) or the whole history. */
+export type HistoryVisibility = 'joined' | 'all';
+
 export interface Conversation {
   readonly id: string;
   readonly type: ConversationType;
   readonly name?: string;
+  readonly historyVisibility: HistoryVisibility;
   readonly createdBy: string;
   readonly createdAt: string;
   /** Seq of the newest message; 0 before the first one. */
@@ -20,6 +24,13 @@ export interface Member {
   readonly userId: string;
   readonly role: MemberRole;
   readonly joinedAt: string;
+  /** Seq of the timeline event that added this member; fan-out and history start there. */
+  readonly joinedSeq: number;
+}
+
+/** The first seq a member may read. */
+export function visibleFromSeq(conversation: Conversation, member: Member): number {
+  return conversation.historyVisibility === 'all' ? 1 : member.joinedSeq;
 }
 
 /** A message as clients see it. */

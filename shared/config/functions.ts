@@ -95,6 +95,47 @@ export const functions = {
     description: 'GET /conversations/{id}',
     tables: [{ table: 'conversations', actions: ['Query'] }],
   },
+  httpSendMessage: {
+    entry: 'lambdas/http-send-message.ts',
+    description: 'POST /conversations/{id}/messages: the same send as the WebSocket action',
+    tables: [
+      { table: 'conversations', actions: ['BatchGetItem', 'GetItem', 'UpdateItem'] },
+      { table: 'messages', actions: ['PutItem', 'GetItem'] },
+      { table: 'idempotency', actions: ['PutItem', 'GetItem'] },
+    ],
+    timeoutSeconds: 15,
+  },
+  httpListMessages: {
+    entry: 'lambdas/http-list-messages.ts',
+    description: 'GET /conversations/{id}/messages: history paged by seq',
+    tables: [
+      { table: 'conversations', actions: ['BatchGetItem'] },
+      { table: 'messages', actions: ['Query'] },
+    ],
+  },
+  httpGetMessage: {
+    entry: 'lambdas/http-get-message.ts',
+    description: 'GET /messages/{id}',
+    tables: [
+      { table: 'conversations', actions: ['BatchGetItem'] },
+      { table: 'messages', actions: ['GetItem'] },
+    ],
+  },
+  httpCreateUser: {
+    entry: 'lambdas/http-create-user.ts',
+    description: "POST /users: the caller's profile, with a unique username",
+    tables: [{ table: 'users', actions: ['PutItem'] }],
+  },
+  httpGetUser: {
+    entry: 'lambdas/http-get-user.ts',
+    description: 'GET /users/{id}',
+    tables: [{ table: 'users', actions: ['GetItem'] }],
+  },
+  httpUpdateUser: {
+    entry: 'lambdas/http-update-user.ts',
+    description: 'PUT /users/{id}: self only',
+    tables: [{ table: 'users', actions: ['GetItem', 'PutItem', 'DeleteItem'] }],
+  },
   streamFanOut: {
     entry: 'lambdas/stream-fan-out.ts',
     description: 'Messages stream: delivers each new message to every member device, live or via inbox',
@@ -150,6 +191,12 @@ export interface HttpRouteSpec {
 export const httpRoutes = [
   { method: 'POST', path: '/conversations', function: 'httpCreateConversation' },
   { method: 'GET', path: '/conversations/{id}', function: 'httpGetConversation' },
+  { method: 'POST', path: '/conversations/{id}/messages', function: 'httpSendMessage' },
+  { method: 'GET', path: '/conversations/{id}/messages', function: 'httpListMessages' },
+  { method: 'GET', path: '/messages/{id}', function: 'httpGetMessage' },
+  { method: 'POST', path: '/users', function: 'httpCreateUser' },
+  { method: 'GET', path: '/users/{id}', function: 'httpGetUser' },
+  { method: 'PUT', path: '/users/{id}', function: 'httpUpdateUser' },
 ] as const satisfies readonly HttpRouteSpec[];
 
 /** DynamoDB event filter pattern (Lambda filter-criteria syntax: each leaf is a list of allowed values). */

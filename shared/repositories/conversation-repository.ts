@@ -109,6 +109,7 @@ function memberItem(member: Member): Record<string, unknown> {
     memberUserId: member.userId,
     role: member.role,
     joinedAt: member.joinedAt,
+    joinedSeq: member.joinedSeq,
   };
 }
 
@@ -117,6 +118,7 @@ function toConversation(item: Record<string, unknown>): Conversation {
     id: String(item.id),
     type: item.type as ConversationType,
     ...(typeof item.name === 'string' ? { name: item.name } : {}),
+    historyVisibility: item.historyVisibility === 'all' ? 'all' : 'joined',
     createdBy: String(item.createdBy),
     createdAt: String(item.createdAt),
     lastSeq: Number(item.lastSeq ?? 0),
@@ -130,5 +132,6 @@ function toMember(item: Record<string, unknown>): Member {
     userId: String(item.memberUserId),
     role: item.role as MemberRole,
     joinedAt: String(item.joinedAt),
+    joinedSeq: Number(item.joinedSeq ?? 1),
   };
 }

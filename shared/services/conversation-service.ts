@@ -40,12 +40,13 @@ export class ConversationService {
         role: input.type === 'group' ? 'admin' : 'member',
         joinedAt: createdAt,
       },
-      ...others.map((userId): Member => ({ conversationId: id, userId, role: 'member', joinedAt: createdAt })),
+      ...others.map((userId): Member => ({ conversationId: id, userId, role: 'member', joinedAt: createdAt, joinedSeq: 1 })),
     ];
     const conversation: Conversation = {
       id,
       type: input.type,
       ...(input.name !== undefined ? { name: input.name } : {}),
+      historyVisibility: 'joined',
       createdBy: input.creatorId,
       createdAt,
       lastSeq: 0,
