@@ -39,6 +39,7 @@ export class ConversationService {
         userId: input.creatorId,
         role: input.type === 'group' ? 'admin' : 'member',
         joinedAt: createdAt,
+        joinedSeq: 1,
       },
       ...others.map((userId): Member => ({ conversationId: id, userId, role: 'member', joinedAt: createdAt, joinedSeq: 1 })),
     ];
