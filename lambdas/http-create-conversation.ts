@@ -8,11 +8,13 @@ const conversations = createConversationService();
 export const handler = httpRoute(async (event) => {
   const creatorId = callerIdOf(event);
   const body = parseBody(createConversationBodySchema, event);
-  const conversation = await conversations.create({
+  const { conversation, created } = await conversations.create({
     creatorId,
     type: body.type,
     memberIds: body.memberIds,
     ...(body.name !== undefined ? { name: body.name } : {}),
+    ...(body.historyVisibility !== undefined ? { historyVisibility: body.historyVisibility } : {}),
   });
-  return json(201, conversation);
+  // A direct conversation is unique per pair: asking again answers the existing one.
+  return json(created ? 201 : 200, conversation);
 });

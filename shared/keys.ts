@@ -6,6 +6,8 @@ export const userKeys = {
   device: (userId: string, deviceId: string) => ({ pk: `USER#${userId}`, sk: `DEVICE#${deviceId}` }),
   userPartition: (userId: string) => `USER#${userId}`,
   devicePrefix: 'DEVICE#',
+  /** One item per taken (lowercased) username, so a conditional Put makes it unique. */
+  usernameClaim: (username: string) => ({ pk: `USERNAME#${username}`, sk: 'USERNAME' }),
 };
 
 export const conversationKeys = {
@@ -15,6 +17,11 @@ export const conversationKeys = {
     sk: `MEMBER#${userId}`,
   }),
   partition: (conversationId: string) => `CONV#${conversationId}`,
+  /** One claim per pair of users makes a direct conversation unique, whoever creates it first. */
+  directPair: (a: string, b: string) => {
+    const [first, second] = [a, b].sort();
+    return { pk: `DIRECT#${first}#${second}`, sk: 'DIRECT' };
+  },
   memberPrefix: 'MEMBER#',
 };
 

@@ -33,6 +33,19 @@ export function visibleFromSeq(conversation: Conversation, member: Member): numb
   return conversation.historyVisibility === 'all' ? 1 : member.joinedSeq;
 }
 
+/** What a `system` message records: membership and settings changes, in the timeline like text. */
+export type TimelineEvent =
+  | {
+      readonly kind: 'created';
+      readonly actorId: string;
+      readonly memberIds: readonly string[];
+      readonly name?: string;
+    }
+  | { readonly kind: 'membersAdded'; readonly actorId: string; readonly userIds: readonly string[] }
+  | { readonly kind: 'memberRemoved'; readonly actorId: string; readonly userId: string }
+  | { readonly kind: 'memberLeft'; readonly actorId: string; readonly userId: string }
+  | { readonly kind: 'renamed'; readonly actorId: string; readonly name: string };
+
 /** A message as clients see it. */
 export interface Message {
   readonly id: string;
@@ -44,6 +57,8 @@ export interface Message {
   /** Server time (ISO 8601) at which the message was stored; never the client's clock. */
   readonly createdAt: string;
   readonly clientMessageId?: string;
+  /** Present on `system` messages. */
+  readonly event?: TimelineEvent;
 }
 
 /** A message as stored: adds what fan-out needs but clients do not see. */

@@ -33,6 +33,11 @@ export function parsePath<Schema extends z.ZodType>(schema: Schema, event: HttpE
   return parseWith(schema, event.pathParameters ?? {}, 'path');
 }
 
+/** Query values arrive as strings (repeated names comma-joined, as payload v2.0 does); the schema converts them. */
+export function parseQuery<Schema extends z.ZodType>(schema: Schema, event: HttpEvent): z.infer<Schema> {
+  return parseWith(schema, event.queryStringParameters ?? {}, 'query');
+}
+
 /** Every failure becomes `{"error":{"code","message"}}` with its status; never a stack trace. */
 const errorResponses = (): MiddlewareObj<HttpEvent, HttpResult> => ({
   onError: async (request) => {

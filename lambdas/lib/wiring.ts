@@ -11,12 +11,16 @@ import { ConversationRepository } from '#shared/repositories/conversation-reposi
 import { DeviceRepository } from '#shared/repositories/device-repository';
 import { InboxRepository } from '#shared/repositories/inbox-repository';
 import { MessageRepository } from '#shared/repositories/message-repository';
+import { UserRepository } from '#shared/repositories/user-repository';
 import { systemClock } from '#shared/services/clock';
 import { ConnectionService } from '#shared/services/connection-service';
 import { ConversationService } from '#shared/services/conversation-service';
 import { FanOutService } from '#shared/services/fan-out-service';
+import { HistoryService } from '#shared/services/history-service';
 import { InboxService } from '#shared/services/inbox-service';
 import { MessagingService } from '#shared/services/messaging-service';
+import { TimelineWriter } from '#shared/services/timeline-writer';
+import { UserService } from '#shared/services/user-service';
 import { logger } from './observability';
 
 const documentClient = createDocumentClient();
@@ -28,16 +32,15 @@ const deviceRepository = () => new DeviceRepository(documentClient, tableNameFro
 const inboxRepository = () => new InboxRepository(documentClient, tableNameFromEnv('inbox'), inboxRetentionSeconds);
 const connectionPoster = () => createConnectionPoster(requireEnv(envVars.callbackUrl));
 
-export const createMessagingService = () =>
-  new MessagingService(
-    conversationRepository(),
-    new MessageRepository(documentClient, {
-      conversations: tableNameFromEnv('conversations'),
-      messages: tableNameFromEnv('messages'),
-      idempotency: tableNameFromEnv('idempotency'),
-    }),
-    systemClock,
-  );
+const messageRepository = () =>
+  new MessageRepository(documentClient, {
+    conversations: tableNameFromEnv('conversations'),
+    messages: tableNameFromEnv('messages'),
+    idempotency: tableNameFromEnv('idempotency'),
+  });
+const timelineWriter = () => new TimelineWriter(messageRepository(), systemClock);
+
+export const createMessagingService = () => new MessagingService(conversationRepository(), timelineWriter());
 
 export const createFanOutService = () =>
   new FanOutService(
@@ -55,4 +58,28 @@ export const createInboxService = () => new InboxService(inboxRepository(), conn
 export const createConnectionService = () =>
   new ConnectionService(deviceRepository(), connectionRepository(), systemClock);
 
-export const createConversationService = () => new ConversationService(conversationRepository(), systemClock);
+export const createConversationService = () =>
+  new ConversationService(conversationRepository(), timelineWriter(), systemClock);
+
+export const createUserService = () =>
+  new UserService(new UserRepository(documentClient, tableNameFromEnv('users')), systemClock);
+
+/**
+ * History functions use a MessageRepository only to read the messages table: they hold no grant for
+ * its writes and Lambda gives them no idempotency table name, so a call that reached further fails loudly.
+ */
+const notUsedByMessageReads = (table: string): never => {
+  throw new Error(`Message reads do not use the ${table} table`);
+};
+const messageReader = () =>
+  new MessageRepository(documentClient, {
+    messages: tableNameFromEnv('messages'),
+    get conversations() {
+      return notUsedByMessageReads('conversations');
+    },
+    get idempotency() {
+      return notUsedByMessageReads('idempotency');
+    },
+  });
+
+export const createHistoryService = () => new HistoryService(conversationRepository(), messageReader());

@@ -87,8 +87,11 @@ export const functions = {
   },
   httpCreateConversation: {
     entry: 'lambdas/http-create-conversation.ts',
-    description: 'POST /conversations',
-    tables: [{ table: 'conversations', actions: ['PutItem'] }],
+    description: 'POST /conversations: the creation is the first timeline event',
+    tables: [
+      { table: 'conversations', actions: ['PutItem', 'UpdateItem', 'GetItem', 'Query'] },
+      { table: 'messages', actions: ['PutItem'] },
+    ],
   },
   httpGetConversation: {
     entry: 'lambdas/http-get-conversation.ts',
@@ -124,6 +127,7 @@ export const functions = {
   httpCreateUser: {
     entry: 'lambdas/http-create-user.ts',
     description: "POST /users: the caller's profile, with a unique username",
+    // One TransactWriteItems: Put profile + Put username claim.
     tables: [{ table: 'users', actions: ['PutItem'] }],
   },
   httpGetUser: {
@@ -134,7 +138,8 @@ export const functions = {
   httpUpdateUser: {
     entry: 'lambdas/http-update-user.ts',
     description: 'PUT /users/{id}: self only',
-    tables: [{ table: 'users', actions: ['GetItem', 'PutItem', 'DeleteItem'] }],
+    // UpdateItem on the profile; a username change also deletes the old claim and puts the new one.
+    tables: [{ table: 'users', actions: ['GetItem', 'UpdateItem', 'PutItem', 'DeleteItem'] }],
   },
   streamFanOut: {
     entry: 'lambdas/stream-fan-out.ts',

@@ -14,6 +14,8 @@ export const createConversationBodySchema = z.object({
   name: z.string().trim().min(1).max(limits.maxGroupNameLength).optional(),
   /** The other members; the creator is added. */
   memberIds: z.array(userIdSchema).max(limits.maxGroupMembers),
+  /** Groups: may members who join later read what came before? Default: from their join on. */
+  historyVisibility: z.enum(['joined', 'all']).optional(),
 });
 
 export type CreateConversationBody = z.infer<typeof createConversationBodySchema>;

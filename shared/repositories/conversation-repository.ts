@@ -1,4 +1,6 @@
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, type DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { conversationKeys } from '../keys';
 import type { Conversation, ConversationType, Member, MemberRole } from '../model';
 import { queryAll } from './query-all';
@@ -12,30 +14,59 @@ export interface MembershipSnapshot {
 export class ConversationRepository {
   constructor(
     private readonly documentClient: DynamoDBDocumentClient,
-    private readonly tableName: string,
+    readonly tableName: string,
   ) {}
 
   /**
-   * Members first, meta last, in transactions of at most 100 actions: a conversation exists once
-   * its meta item does, so a crash half-way leaves nothing anyone can reach.
+   * Members first, then meta (and, for a direct conversation, the pair's claim) in the last
+   * transaction; at most 100 actions each. A conversation exists once its meta item does, so a
+   * crash half-way leaves nothing anyone can reach. A taken pair claim answers the existing id.
    */
-  async create(conversation: Conversation, members: readonly Member[]): Promise<void> {
-    const memberPuts = members.map((member) => ({
-      Put: { TableName: this.tableName, Item: memberItem(member) },
-    }));
-    const metaPut = {
-      Put: {
-        TableName: this.tableName,
-        Item: metaItem(conversation),
-        ConditionExpression: 'attribute_not_exists(pk)',
+  async create(
+    conversation: Conversation,
+    members: readonly Member[],
+    directPair?: readonly [string, string],
+  ): Promise<{ readonly existingConversationId?: string }> {
+    const memberPuts = members.map((member) => ({ Put: { TableName: this.tableName, Item: memberItem(member) } }));
+    const final = [
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: metaItem(conversation),
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
       },
-    };
-    const actions = [...memberPuts, metaPut];
+      ...(directPair
+        ? [
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: { ...conversationKeys.directPair(...directPair), conversationId: conversation.id },
+                ConditionExpression: 'attribute_not_exists(pk)',
+                ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+              },
+            },
+          ]
+        : []),
+    ];
     const MAX_ACTIONS = 100;
-    for (let start = 0; start < actions.length; start += MAX_ACTIONS) {
+    const leading = memberPuts.slice(0, Math.max(0, memberPuts.length - (MAX_ACTIONS - final.length)));
+    for (let start = 0; start < leading.length; start += MAX_ACTIONS) {
       await this.documentClient.send(
-        new TransactWriteCommand({ TransactItems: actions.slice(start, start + MAX_ACTIONS) }),
+        new TransactWriteCommand({ TransactItems: leading.slice(start, start + MAX_ACTIONS) }),
       );
+    }
+    try {
+      await this.documentClient.send(
+        new TransactWriteCommand({ TransactItems: [...memberPuts.slice(leading.length), ...final] }),
+      );
+      return {};
+    } catch (error) {
+      const claim = error instanceof TransactionCanceledException ? error.CancellationReasons?.at(-1) : undefined;
+      if (directPair && claim?.Code === 'ConditionalCheckFailed' && claim.Item) {
+        return { existingConversationId: String(unmarshall(claim.Item).conversationId) };
+      }
+      throw error;
     }
   }
 
@@ -89,6 +120,30 @@ export class ConversationRepository {
     return items.map(toMember);
   }
 }
+
+/** Transaction items for membership changes, committed with their timeline event. */
+export const memberWrites = {
+  add: (tableName: string, member: Member) => ({
+    Put: { TableName: tableName, Item: memberItem(member), ConditionExpression: 'attribute_not_exists(pk)' },
+  }),
+  remove: (tableName: string, conversationId: string, userId: string) => ({
+    Delete: {
+      TableName: tableName,
+      Key: conversationKeys.member(conversationId, userId),
+      ConditionExpression: 'attribute_exists(pk)',
+    },
+  }),
+  promote: (tableName: string, conversationId: string, userId: string) => ({
+    Update: {
+      TableName: tableName,
+      Key: conversationKeys.member(conversationId, userId),
+      UpdateExpression: 'SET #role = :admin',
+      ConditionExpression: 'attribute_exists(pk)',
+      ExpressionAttributeNames: { '#role': 'role' },
+      ExpressionAttributeValues: { ':admin': 'admin' },
+    },
+  }),
+};
 
 function metaItem(conversation: Conversation): Record<string, unknown> {
   // nextSeq counts seq tickets handed out under contention; it equals lastSeq when none are outstanding.

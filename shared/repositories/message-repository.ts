@@ -1,8 +1,15 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { conversationKeys, idempotencyKey, messageIds } from '../keys';
-import type { MessageType, StoredMessage } from '../model';
+import type { MessageType, StoredMessage, TimelineEvent } from '../model';
 
 export interface TableNames {
   readonly conversations: string;
@@ -25,11 +32,27 @@ export type CommitOutcome =
   | { readonly kind: 'duplicate'; readonly message: StoredMessage }
   /** The seq is not this message's to take yet (or any more): `lastSeq` is the committed seq now. */
   | { readonly kind: 'notNext'; readonly lastSeq: number; readonly nextSeq: number }
-  | { readonly kind: 'conversationGone' };
+  | { readonly kind: 'conversationGone' }
+  /** A bound in `metaAtMost` or a condition of an extra item failed; nothing was written. */
+  | { readonly kind: 'effectRejected' };
+
+type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+
+/** What a timeline entry changes besides the timeline, atomically with it (membership events). */
+export interface TimelineEffects {
+  /** Extra `SET` assignments on the conversation's meta item (e.g. a new name). */
+  readonly metaSet?: Readonly<Record<string, unknown>>;
+  /** Added to numeric meta attributes (e.g. memberCount). */
+  readonly metaAdd?: Readonly<Record<string, number>>;
+  /** Upper bounds meta attributes must respect before the change (e.g. memberCount for the group limit). */
+  readonly metaAtMost?: Readonly<Record<string, number>>;
+  /** Further writes in the same transaction (member rows, claims), each with its own condition. */
+  readonly items?: readonly TransactItem[];
+}
 
 /** Where each action sits in the commit transaction, to read its cancellation reason. */
 const META_UPDATE = 0;
-const IDEMPOTENCY_PUT = 2;
+const MESSAGE_PUT = 1;
 
 export class MessageRepository {
   constructor(
@@ -43,20 +66,16 @@ export class MessageRepository {
    * predecessor, so commit order is seq order (the stream carries a conversation in seq order), no
    * seq is skipped, and a retried clientMessageId can never produce a second message.
    */
-  async commit(message: StoredMessage, mode: CommitMode): Promise<CommitOutcome> {
+  async commit(message: StoredMessage, mode: CommitMode, effects: TimelineEffects = {}): Promise<CommitOutcome> {
     const previous = message.seq - 1;
-    const isVoid = message.type === 'void';
-    if (!isVoid && message.clientMessageId === undefined) throw new Error('commit: clientMessageId is required');
-    const metaUpdate =
-      mode === 'optimistic'
-        ? {
-            UpdateExpression: 'SET lastSeq = :seq, nextSeq = :seq, lastMessageAt = :at',
-            ConditionExpression: 'attribute_exists(pk) AND lastSeq = :previous AND nextSeq = :previous',
-          }
-        : {
-            UpdateExpression: 'SET lastSeq = :seq, lastMessageAt = :at',
-            ConditionExpression: 'attribute_exists(pk) AND lastSeq = :previous',
-          };
+    // Only what a client sent carries a clientMessageId to claim; voids and system events do not.
+    const claimsIdempotency = message.type === 'text';
+    if (claimsIdempotency && message.clientMessageId === undefined) {
+      throw new Error('commit: clientMessageId is required');
+    }
+    const meta = metaUpdate(message, mode, effects);
+    const extraItems = effects.items ?? [];
+    const firstExtra = MESSAGE_PUT + 1 + (claimsIdempotency ? 1 : 0);
     try {
       await this.documentClient.send(
         new TransactWriteCommand({
@@ -65,8 +84,7 @@ export class MessageRepository {
               Update: {
                 TableName: this.tableNames.conversations,
                 Key: conversationKeys.meta(message.conversationId),
-                ...metaUpdate,
-                ExpressionAttributeValues: { ':seq': message.seq, ':at': message.createdAt, ':previous': previous },
+                ...meta,
                 ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
               },
             },
@@ -77,7 +95,8 @@ export class MessageRepository {
                 ConditionExpression: 'attribute_not_exists(seq)',
               },
             },
-            ...(isVoid ? [] : [{ Put: this.idempotencyPut(message) }]),
+            ...(claimsIdempotency ? [{ Put: this.idempotencyPut(message) }] : []),
+            ...extraItems,
           ],
         }),
       );
@@ -85,16 +104,23 @@ export class MessageRepository {
     } catch (error) {
       if (!(error instanceof TransactionCanceledException)) throw error;
       const reasons = error.CancellationReasons ?? [];
-      const idempotencyReason = reasons[IDEMPOTENCY_PUT];
-      if (!isVoid && idempotencyReason?.Code === 'ConditionalCheckFailed' && idempotencyReason.Item) {
+      const idempotencyReason = claimsIdempotency ? reasons[MESSAGE_PUT + 1] : undefined;
+      if (idempotencyReason?.Code === 'ConditionalCheckFailed' && idempotencyReason.Item) {
         return { kind: 'duplicate', message: await this.original(unmarshall(idempotencyReason.Item)) };
       }
       const metaReason = reasons[META_UPDATE];
       if (metaReason?.Code === 'ConditionalCheckFailed') {
         if (!metaReason.Item) return { kind: 'conversationGone' };
-        const meta = unmarshall(metaReason.Item);
-        const lastSeq = Number(meta.lastSeq ?? 0);
-        return { kind: 'notNext', lastSeq, nextSeq: Math.max(lastSeq, Number(meta.nextSeq ?? 0)) };
+        const current = unmarshall(metaReason.Item);
+        const lastSeq = Number(current.lastSeq ?? 0);
+        const nextSeq = Math.max(lastSeq, Number(current.nextSeq ?? 0));
+        const seqWasFree = lastSeq === previous && (mode === 'ticket' || nextSeq === previous);
+        // The seq was ours to take, so a bound in metaAtMost is what failed.
+        if (seqWasFree && effects.metaAtMost) return { kind: 'effectRejected' };
+        return { kind: 'notNext', lastSeq, nextSeq };
+      }
+      if (reasons.slice(firstExtra).some((reason) => reason.Code === 'ConditionalCheckFailed')) {
+        return { kind: 'effectRejected' };
       }
       // TransactionConflict: another commit touched the meta item mid-flight; try again.
       if (reasons.some((reason) => reason.Code === 'TransactionConflict')) {
@@ -155,6 +181,43 @@ export class MessageRepository {
     return result.Item ? toStoredMessage(result.Item) : undefined;
   }
 
+  /**
+   * One page of the timeline in seq order, one Query: `fromSeqExclusive` is where the previous page
+   * stopped, and the key condition starts at `floorSeq`, so no seq below it is ever read.
+   */
+  async page(conversationId: string, request: TimelinePageRequest): Promise<TimelinePage> {
+    const ascending = request.direction === 'ascending';
+    const low = ascending ? Math.max(request.floorSeq, (request.fromSeqExclusive ?? 0) + 1) : request.floorSeq;
+    const high = ascending || request.fromSeqExclusive === undefined ? undefined : request.fromSeqExclusive - 1;
+    // BETWEEN refuses an empty range, and nothing lies in one.
+    if (high !== undefined && high < low) return { messages: [], hasMore: false };
+    const result = await this.documentClient.send(
+      new QueryCommand({
+        TableName: this.tableNames.messages,
+        KeyConditionExpression:
+          high === undefined
+            ? 'conversationId = :conversationId AND seq >= :low'
+            : 'conversationId = :conversationId AND seq BETWEEN :low AND :high',
+        ExpressionAttributeValues: {
+          ':conversationId': conversationId,
+          ':low': low,
+          ...(high === undefined ? {} : { ':high': high }),
+        },
+        ScanIndexForward: ascending,
+        // One beyond the page tells whether another exists, so the last page carries no cursor.
+        Limit: request.limit + 1,
+        // Read-your-writes: a client that was just answered messageAccepted finds its message here.
+        ConsistentRead: true,
+      }),
+    );
+    const items = result.Items ?? [];
+    return {
+      messages: items.slice(0, request.limit).map(toStoredMessage),
+      // LastEvaluatedKey without the extra item: the Query stopped at its 1 MB cap.
+      hasMore: items.length > request.limit || result.LastEvaluatedKey !== undefined,
+    };
+  }
+
   private idempotencyPut(message: StoredMessage) {
     return {
       TableName: this.tableNames.idempotency,
@@ -175,6 +238,63 @@ export class MessageRepository {
     if (!stored) throw new Error(`idempotency record points at missing message ${String(record.messageId)}`);
     return stored;
   }
+}
+
+/** The meta item's update: advance lastSeq from `previous`, plus whatever the effects change. */
+function metaUpdate(message: StoredMessage, mode: CommitMode, effects: TimelineEffects) {
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {
+    ':seq': message.seq,
+    ':at': message.createdAt,
+    ':previous': message.seq - 1,
+  };
+  const sets = mode === 'optimistic' ? ['lastSeq = :seq', 'nextSeq = :seq'] : ['lastSeq = :seq'];
+  sets.push('lastMessageAt = :at');
+  const conditions =
+    mode === 'optimistic'
+      ? ['attribute_exists(pk)', 'lastSeq = :previous', 'nextSeq = :previous']
+      : ['attribute_exists(pk)', 'lastSeq = :previous'];
+  const adds: string[] = [];
+  const bind = (prefix: string, index: number, attribute: string, value: unknown) => {
+    names[`#${prefix}${index}`] = attribute;
+    values[`:${prefix}${index}`] = value;
+    return [`#${prefix}${index}`, `:${prefix}${index}`] as const;
+  };
+  Object.entries(effects.metaSet ?? {}).forEach(([attribute, value], i) => {
+    const [name, placeholder] = bind('set', i, attribute, value);
+    sets.push(`${name} = ${placeholder}`);
+  });
+  Object.entries(effects.metaAdd ?? {}).forEach(([attribute, value], i) => {
+    const [name, placeholder] = bind('add', i, attribute, value);
+    adds.push(`${name} ${placeholder}`);
+  });
+  Object.entries(effects.metaAtMost ?? {}).forEach(([attribute, value], i) => {
+    const [name, placeholder] = bind('max', i, attribute, value);
+    conditions.push(`${name} <= ${placeholder}`);
+  });
+  return {
+    UpdateExpression: `SET ${sets.join(', ')}${adds.length > 0 ? ` ADD ${adds.join(', ')}` : ''}`,
+    ConditionExpression: conditions.join(' AND '),
+    ExpressionAttributeValues: values,
+    ...(Object.keys(names).length > 0 ? { ExpressionAttributeNames: names } : {}),
+  };
+}
+
+export interface TimelinePageRequest {
+  /** Ascending reads towards newer seqs, descending towards older ones. */
+  readonly direction: 'ascending' | 'descending';
+  /** The seq the previous page ended on (or the client's `after`/`before`); absent: start at the oldest or newest end. */
+  readonly fromSeqExclusive?: number;
+  /** The lowest seq the reader may see. */
+  readonly floorSeq: number;
+  readonly limit: number;
+}
+
+export interface TimelinePage {
+  /** In the request's direction. */
+  readonly messages: StoredMessage[];
+  /** More messages lie beyond the last one in the same direction. */
+  readonly hasMore: boolean;
 }
 
 /** The placeholder that fills an abandoned seq. */
@@ -202,5 +322,6 @@ export function toStoredMessage(item: Record<string, unknown>): StoredMessage {
     createdAt: String(item.createdAt),
     ...(typeof item.clientMessageId === 'string' ? { clientMessageId: item.clientMessageId } : {}),
     ...(typeof item.senderDeviceId === 'string' ? { senderDeviceId: item.senderDeviceId } : {}),
+    ...(typeof item.event === 'object' && item.event !== null ? { event: item.event as TimelineEvent } : {}),
   };
 }

@@ -1,71 +1,201 @@
 import { ulid } from 'ulid';
 import { limits } from '../config/limits';
-import { BadRequestError, NotFoundError } from '../errors';
-import type { Conversation, ConversationType, Member } from '../model';
-import type { ConversationRepository } from '../repositories/conversation-repository';
+import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../errors';
+import { messageIds } from '../keys';
+import type { Conversation, ConversationType, HistoryVisibility, Member, StoredMessage, TimelineEvent } from '../model';
+import { type ConversationRepository, memberWrites } from '../repositories/conversation-repository';
+import type { TimelineEffects } from '../repositories/message-repository';
 import type { Clock } from './clock';
+import type { TimelineWriter } from './timeline-writer';
 
 export interface CreateConversationInput {
   readonly creatorId: string;
   readonly type: ConversationType;
   readonly name?: string;
   readonly memberIds: readonly string[];
+  readonly historyVisibility?: HistoryVisibility;
 }
 
 export interface ConversationView extends Conversation {
   readonly members: readonly Omit<Member, 'conversationId'>[];
 }
 
+const notFound = () => new NotFoundError('Conversation not found');
+
+/**
+ * Conversations and their membership. Every change (creation, members added, removed or leaving,
+ * renaming) is also a `system` message in the conversation's timeline, committed in the same
+ * transaction as the change, so every device learns of it through fan-out, sync and history.
+ */
 export class ConversationService {
   constructor(
     private readonly conversations: ConversationRepository,
+    private readonly timeline: TimelineWriter,
     private readonly clock: Clock,
   ) {}
 
-  async create(input: CreateConversationInput): Promise<ConversationView> {
+  /** Answers `created: false` with the existing conversation when a direct pair already has one. */
+  async create(input: CreateConversationInput): Promise<{ conversation: ConversationView; created: boolean }> {
     const others = [...new Set(input.memberIds)].filter((userId) => userId !== input.creatorId);
     if (input.type === 'direct') {
       if (others.length !== 1) throw new BadRequestError('A direct conversation has exactly one other member');
       if (input.name !== undefined) throw new BadRequestError('A direct conversation has no name');
+      if (input.historyVisibility !== undefined)
+        throw new BadRequestError('A direct conversation has no history setting');
     }
     if (others.length + 1 > limits.maxGroupMembers) {
       throw new BadRequestError(`A group holds at most ${limits.maxGroupMembers} members`);
     }
     const id = ulid();
     const createdAt = this.clock.now().toISOString();
-    const members: Member[] = [
-      {
-        conversationId: id,
-        userId: input.creatorId,
-        role: input.type === 'group' ? 'admin' : 'member',
-        joinedAt: createdAt,
-        joinedSeq: 1,
-      },
-      ...others.map((userId): Member => ({ conversationId: id, userId, role: 'member', joinedAt: createdAt, joinedSeq: 1 })),
+    // The creation event is the first entry, seq 1: every founding member sees it.
+    const member = (userId: string, role: Member['role']): Member => ({
+      conversationId: id,
+      userId,
+      role,
+      joinedAt: createdAt,
+      joinedSeq: 1,
+    });
+    const members = [
+      member(input.creatorId, input.type === 'group' ? 'admin' : 'member'),
+      ...others.map((userId) => member(userId, 'member')),
     ];
     const conversation: Conversation = {
       id,
       type: input.type,
       ...(input.name !== undefined ? { name: input.name } : {}),
-      historyVisibility: 'joined',
+      historyVisibility: input.historyVisibility ?? 'joined',
       createdBy: input.creatorId,
       createdAt,
       lastSeq: 0,
       memberCount: members.length,
     };
-    await this.conversations.create(conversation, members);
-    return view(conversation, members);
+    const pair = input.type === 'direct' ? ([input.creatorId, others[0] as string] as const) : undefined;
+    const { existingConversationId } = await this.conversations.create(conversation, members, pair);
+    if (existingConversationId) {
+      return { conversation: await this.get(existingConversationId, input.creatorId), created: false };
+    }
+    await this.record(conversation, {
+      kind: 'created',
+      actorId: input.creatorId,
+      memberIds: members.map((m) => m.userId),
+      ...(input.name !== undefined ? { name: input.name } : {}),
+    });
+    return { conversation: await this.get(id, input.creatorId), created: true };
   }
 
   /** Members only; anyone else gets the same not_found as for a conversation that does not exist. */
   async get(conversationId: string, callerId: string): Promise<ConversationView> {
     const { conversation, members } = await this.conversations.getWithMembers(conversationId);
-    if (!conversation || !members.some((member) => member.userId === callerId)) {
-      throw new NotFoundError('Conversation not found');
-    }
+    if (!conversation || !members.some((m) => m.userId === callerId)) throw notFound();
     return view(conversation, members);
   }
+
+  async rename(conversationId: string, callerId: string, name: string): Promise<ConversationView> {
+    const { conversation } = await this.adminOfGroup(conversationId, callerId);
+    await this.record(conversation, { kind: 'renamed', actorId: callerId, name }, () => ({ metaSet: { name } }));
+    return this.get(conversationId, callerId);
+  }
+
+  /** Admins add members; the group limit holds under concurrent adds (a bound on memberCount in the same transaction). */
+  async addMembers(conversationId: string, callerId: string, userIds: readonly string[]): Promise<ConversationView> {
+    const { conversation, members } = await this.adminOfGroup(conversationId, callerId);
+    const present = new Set(members.map((m) => m.userId));
+    const joining = [...new Set(userIds)].filter((userId) => !present.has(userId));
+    if (joining.length === 0) return view(conversation, members);
+    if (conversation.memberCount + joining.length > limits.maxGroupMembers) throw groupFull();
+    const at = this.clock.now().toISOString();
+    const table = this.conversations.tableName;
+    const outcome = await this.record(
+      conversation,
+      { kind: 'membersAdded', actorId: callerId, userIds: joining },
+      (seq) => ({
+        metaAdd: { memberCount: joining.length },
+        metaAtMost: { memberCount: limits.maxGroupMembers - joining.length },
+        items: joining.map((userId) =>
+          memberWrites.add(table, { conversationId, userId, role: 'member', joinedAt: at, joinedSeq: seq }),
+        ),
+      }),
+    );
+    // Refused effects: a concurrent add filled the group or added one of these users; re-read to tell which.
+    if (outcome === 'effectRejected') {
+      const again = await this.conversations.getWithMembers(conversationId);
+      const stillJoining = joining.filter((userId) => !again.members.some((m) => m.userId === userId));
+      if (stillJoining.length > 0 && again.members.length + stillJoining.length > limits.maxGroupMembers) {
+        throw groupFull();
+      }
+      return this.addMembers(conversationId, callerId, userIds);
+    }
+    return this.get(conversationId, callerId);
+  }
+
+  /** Admins remove anyone; anyone may remove themselves. The last admin leaving promotes the longest-standing member. */
+  async removeMember(conversationId: string, callerId: string, userId: string): Promise<void> {
+    const { conversation, members } = await this.conversations.getWithMembers(conversationId);
+    const caller = members.find((m) => m.userId === callerId);
+    if (!conversation || !caller) throw notFound();
+    if (conversation.type === 'direct') throw new BadRequestError('Members of a direct conversation cannot change');
+    const leaving = callerId === userId;
+    if (!leaving && caller.role !== 'admin') throw new ForbiddenError('Only an admin can remove members');
+    const target = members.find((m) => m.userId === userId);
+    if (!target) throw new NotFoundError('Not a member of this conversation');
+
+    const table = this.conversations.tableName;
+    const remaining = members.filter((m) => m.userId !== userId);
+    const successor =
+      target.role === 'admin' && !remaining.some((m) => m.role === 'admin')
+        ? [...remaining].sort((a, b) => a.joinedSeq - b.joinedSeq || a.joinedAt.localeCompare(b.joinedAt))[0]
+        : undefined;
+    const event: TimelineEvent = leaving
+      ? { kind: 'memberLeft', actorId: callerId, userId }
+      : { kind: 'memberRemoved', actorId: callerId, userId };
+    // A refusal means the member row vanished meanwhile (a concurrent removal): what the caller wanted holds.
+    await this.record(conversation, event, () => ({
+      metaAdd: { memberCount: -1 },
+      items: [
+        memberWrites.remove(table, conversationId, userId),
+        ...(successor ? [memberWrites.promote(table, conversationId, successor.userId)] : []),
+      ],
+    }));
+  }
+
+  private async adminOfGroup(conversationId: string, callerId: string) {
+    const { conversation, members } = await this.conversations.getWithMembers(conversationId);
+    const caller = members.find((m) => m.userId === callerId);
+    if (!conversation || !caller) throw notFound();
+    if (conversation.type !== 'group') throw new BadRequestError('Only a group conversation can change');
+    if (caller.role !== 'admin') throw new ForbiddenError('Only an admin can change the group');
+    return { conversation, members };
+  }
+
+  /** Appends a system event with its effects; answers 'effectRejected' when the effects were refused. */
+  private async record(
+    conversation: Conversation,
+    event: TimelineEvent,
+    effects: (seq: number) => TimelineEffects = () => ({}),
+  ): Promise<'stored' | 'effectRejected'> {
+    const result = await this.timeline.append(conversation.id, conversation.lastSeq, (seq, at) => ({
+      message: systemMessage(conversation.id, seq, at, event),
+      effects: effects(seq),
+    }));
+    return result.kind === 'effectRejected' ? 'effectRejected' : 'stored';
+  }
 }
+
+function systemMessage(conversationId: string, seq: number, createdAt: string, event: TimelineEvent): StoredMessage {
+  return {
+    id: messageIds.format(conversationId, seq),
+    conversationId,
+    seq,
+    senderId: event.actorId,
+    type: 'system',
+    text: '',
+    createdAt,
+    event,
+  };
+}
+
+const groupFull = () => new ConflictError(`A group holds at most ${limits.maxGroupMembers} members`);
 
 function view(conversation: Conversation, members: readonly Member[]): ConversationView {
   return {

@@ -82,7 +82,7 @@ export class FanOutService {
     // A void only fills an abandoned seq; history shows it, devices need not hear of it.
     if (message.type === 'void') return;
     const frame = { type: 'message', message: toWireMessage(message) } as const;
-    const reaches = await Promise.all(members.map((member) => batch.reachOf(member.userId)));
+    const reaches = await Promise.all(recipientsOf(message, members).map((userId) => batch.reachOf(userId)));
     const toPark: Device[] = [];
 
     await Promise.all(
@@ -164,6 +164,19 @@ class BatchState {
       })),
     );
   }
+}
+
+/**
+ * Members who belonged when the message was stored (a member added later starts at their joinedSeq),
+ * plus the removed or leaving user of a removal event, so their devices learn of it.
+ */
+function recipientsOf(message: StoredMessage, members: readonly Member[]): string[] {
+  const recipients = members.filter((member) => member.joinedSeq <= message.seq).map((member) => member.userId);
+  const event = message.event;
+  if (event && (event.kind === 'memberRemoved' || event.kind === 'memberLeft') && !recipients.includes(event.userId)) {
+    recipients.push(event.userId);
+  }
+  return recipients;
 }
 
 function memoize<T>(cache: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> {

@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { limits } from '#shared/config/limits';
 import { BadRequestError, NotFoundError } from '#shared/errors';
 import { ConversationService } from '#shared/services/conversation-service';
+import { TimelineWriter } from '#shared/services/timeline-writer';
 import { fixedClock, type TestTables, useTestTables } from '../support/test-tables';
 
 let db: TestTables;
@@ -9,12 +10,12 @@ let conversations: ConversationService;
 
 beforeAll(async () => {
   db = await useTestTables('conversations');
-  conversations = new ConversationService(db.repositories.conversations, fixedClock);
+  conversations = new ConversationService(db.repositories.conversations, new TimelineWriter(db.repositories.messages, fixedClock), fixedClock);
 });
 
 describe('ConversationService', () => {
   it('creates a group with the creator as admin and reads it back for members', async () => {
-    const created = await conversations.create({
+    const { conversation: created } = await conversations.create({
       creatorId: 'ann',
       type: 'group',
       name: 'Crew',
@@ -24,7 +25,7 @@ describe('ConversationService', () => {
     const read = await conversations.get(created.id, 'cat');
 
     expect(read).toEqual(created);
-    expect(read).toMatchObject({ type: 'group', name: 'Crew', createdBy: 'ann', lastSeq: 0, memberCount: 3 });
+    expect(read).toMatchObject({ type: 'group', name: 'Crew', createdBy: 'ann', lastSeq: 1, memberCount: 3 });
     expect(read.members.map((m) => [m.userId, m.role]).sort()).toEqual([
       ['ann', 'admin'],
       ['ben', 'member'],
@@ -33,7 +34,7 @@ describe('ConversationService', () => {
   });
 
   it('answers not_found to a non-member, as for an unknown id', async () => {
-    const created = await conversations.create({ creatorId: 'ann', type: 'direct', memberIds: ['ben'] });
+    const { conversation: created } = await conversations.create({ creatorId: 'ann', type: 'direct', memberIds: ['ben'] });
 
     await expect(conversations.get(created.id, 'eve')).rejects.toBeInstanceOf(NotFoundError);
     await expect(conversations.get('01UNKNOWN', 'eve')).rejects.toBeInstanceOf(NotFoundError);
@@ -57,7 +58,7 @@ describe('ConversationService', () => {
     await expect(
       conversations.create({ creatorId: 'ann', type: 'group', memberIds: others(limits.maxGroupMembers) }),
     ).rejects.toThrow(`at most ${limits.maxGroupMembers} members`);
-    const full = await conversations.create({
+    const { conversation: full } = await conversations.create({
       creatorId: 'ann',
       type: 'group',
       memberIds: others(limits.maxGroupMembers - 1),

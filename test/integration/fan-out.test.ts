@@ -4,6 +4,7 @@ import { ConnectionService } from '#shared/services/connection-service';
 import { ConversationService } from '#shared/services/conversation-service';
 import { FanOutService } from '#shared/services/fan-out-service';
 import { MessagingService } from '#shared/services/messaging-service';
+import { TimelineWriter } from '#shared/services/timeline-writer';
 import { fixedClock, RecordingPoster, type TestTables, useTestTables } from '../support/test-tables';
 
 let db: TestTables;
@@ -13,8 +14,8 @@ let connections: ConnectionService;
 
 beforeAll(async () => {
   db = await useTestTables('fanout');
-  conversations = new ConversationService(db.repositories.conversations, fixedClock);
-  messaging = new MessagingService(db.repositories.conversations, db.repositories.messages, fixedClock);
+  conversations = new ConversationService(db.repositories.conversations, new TimelineWriter(db.repositories.messages, fixedClock), fixedClock);
+  messaging = new MessagingService(db.repositories.conversations, new TimelineWriter(db.repositories.messages, fixedClock));
   connections = new ConnectionService(db.repositories.devices, db.repositories.connections, fixedClock);
 });
 
@@ -43,7 +44,7 @@ async function sendStored(senderId: string, senderDeviceId: string, conversation
 async function scene(tag: string) {
   const alice = `alice-${tag}`;
   const bob = `bob-${tag}`;
-  const conversation = await conversations.create({ creatorId: alice, type: 'direct', memberIds: [bob] });
+  const { conversation } = await conversations.create({ creatorId: alice, type: 'direct', memberIds: [bob] });
   await connections.connect({ userId: alice, deviceId: 'laptop', connectionId: `${tag}-a-laptop` });
   await connections.connect({ userId: alice, deviceId: 'phone', connectionId: `${tag}-a-phone` });
   await connections.connect({ userId: bob, deviceId: 'laptop', connectionId: `${tag}-b-laptop` });
@@ -95,7 +96,7 @@ describe('FanOutService.deliver', () => {
     await fanOut.deliver(messages);
 
     const parked = await db.repositories.inbox.readPage({ userId: bob, deviceId: 'tablet' }, 10);
-    expect(parked.messages.map((m) => m.seq)).toEqual([1, 2]);
+    expect(parked.messages.map((m) => m.seq)).toEqual([2, 3]);
   });
 
   it('delivers a conversation in seq order and stops it at the first failure, leaving others untouched', async () => {

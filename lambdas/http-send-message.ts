@@ -1,0 +1,27 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { conversationPathSchema } from '#shared/protocol/http';
+import { sendMessageBodySchema } from '#shared/protocol/messages-http';
+import { callerIdOf, httpRoute, json, parseBody, parsePath } from './lib/http';
+import { metrics } from './lib/observability';
+import { createMessagingService } from './lib/wiring';
+
+const messaging = createMessagingService();
+
+/**
+ * `POST /conversations/{id}/messages`: the WebSocket send over HTTP. No sending device, so fan-out
+ * reaches every device of the sender. 201 for a new message, 200 with the original for a retry.
+ */
+export const handler = httpRoute(async (event) => {
+  const senderId = callerIdOf(event);
+  const { id } = parsePath(conversationPathSchema, event);
+  const body = parseBody(sendMessageBodySchema, event);
+  const { message, duplicate } = await messaging.send({
+    senderId,
+    conversationId: id,
+    clientMessageId: body.clientMessageId,
+    text: body.text,
+  });
+  metrics.addMetric(duplicate ? 'DuplicateSends' : 'MessagesSent', MetricUnit.Count, 1);
+  metrics.publishStoredMetrics();
+  return json(duplicate ? 200 : 201, { message });
+});

@@ -1,0 +1,13 @@
+import { updateUserBodySchema, userPathSchema } from '#shared/protocol/users-http';
+import { callerIdOf, httpRoute, json, parseBody, parsePath } from './lib/http';
+import { createUserService } from './lib/wiring';
+
+const users = createUserService();
+
+/** `PUT /users/{id}`: the owner changes any of their profile's fields. */
+export const handler = httpRoute(async (event) => {
+  const callerId = callerIdOf(event);
+  const { id } = parsePath(userPathSchema, event);
+  const changes = parseBody(updateUserBodySchema, event);
+  return json(200, await users.update(callerId, id, changes));
+});

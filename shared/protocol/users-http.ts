@@ -1,0 +1,48 @@
+/** User profile routes (`/users`): request bodies and path parameters, validated with zod at the edge. */
+import { z } from 'zod';
+import { userIdSchema } from './http';
+
+export const userProfileLimits = {
+  maxNameLength: 80,
+  minUsernameLength: 3,
+  maxUsernameLength: 32,
+  /** RFC 5321's limit on a forward path. */
+  maxEmailLength: 254,
+} as const;
+
+export const profileNameSchema = z.string().trim().min(1).max(userProfileLimits.maxNameLength);
+
+/** Any case on the wire; the service stores it lowercased (uniqueness ignores case). */
+export const usernameSchema = z
+  .string()
+  .min(userProfileLimits.minUsernameLength)
+  .max(userProfileLimits.maxUsernameLength)
+  .regex(/^[A-Za-z0-9_.]+$/, 'may hold only letters, digits, "_" and "."');
+
+export const emailSchema = z.email().max(userProfileLimits.maxEmailLength);
+
+/** E.164: "+", a country code and the number, at most 15 digits (e.g. +14155550123). */
+export const phoneSchema = z.e164();
+
+export const createUserBodySchema = z.strictObject({
+  name: profileNameSchema,
+  username: usernameSchema,
+  email: emailSchema.optional(),
+  phone: phoneSchema.optional(),
+});
+
+export type CreateUserBody = z.infer<typeof createUserBodySchema>;
+
+/** Any subset of the profile's fields; `null` clears the optional ones. */
+export const updateUserBodySchema = z
+  .strictObject({
+    name: profileNameSchema.optional(),
+    username: usernameSchema.optional(),
+    email: emailSchema.nullable().optional(),
+    phone: phoneSchema.nullable().optional(),
+  })
+  .refine((body) => Object.values(body).some((value) => value !== undefined), 'must change at least one field');
+
+export type UpdateUserBody = z.infer<typeof updateUserBodySchema>;
+
+export const userPathSchema = z.object({ id: userIdSchema });

@@ -1,0 +1,269 @@
+import {
+  type CancellationReason,
+  ConditionalCheckFailedException,
+  TransactionCanceledException,
+} from '@aws-sdk/client-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { ConflictError } from '../errors';
+import { userKeys } from '../keys';
+
+export interface UserProfile {
+  readonly id: string;
+  readonly name: string;
+  /** Lowercase, and held by no other user (its claim item says whose it is). */
+  readonly username: string;
+  readonly email?: string;
+  readonly phone?: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+/** A live profile, or the tombstone a deleted user leaves so their old messages still name someone. */
+export type StoredUser =
+  | { readonly status: 'active'; readonly profile: UserProfile }
+  | { readonly status: 'deleted'; readonly id: string; readonly deletedAt: string };
+
+/** Fields to change; `null` removes an optional one. */
+export interface ProfileChanges {
+  readonly name?: string;
+  readonly username?: string;
+  readonly email?: string | null;
+  readonly phone?: string | null;
+}
+
+export type CreateProfileOutcome = 'created' | 'profileExists' | 'usernameTaken';
+
+/**
+ * `notFound`: no profile, or a tombstone. `stale`: the profile's username is no longer the one
+ * the caller read (a concurrent update moved it); read again and retry.
+ */
+export type UpdateProfileOutcome = 'updated' | 'notFound' | 'usernameTaken' | 'stale';
+
+export type MarkDeletedOutcome = 'deleted' | 'alreadyDeleted' | 'noProfile';
+
+type TransactItems = NonNullable<TransactWriteCommandInput['TransactItems']>;
+
+const changeableFields = ['name', 'username', 'email', 'phone'] as const;
+const MAX_ATTEMPTS = 5;
+const LIVE_PROFILE = 'attribute_exists(pk) AND attribute_not_exists(#deleted)';
+
+/** Profiles (`USER#id`/`PROFILE`) and username claims (`USERNAME#name`/`USERNAME`) in the users table. */
+export class UserRepository {
+  constructor(
+    private readonly documentClient: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  /** Strongly consistent, so an owner reads their own update right after making it. */
+  async get(userId: string): Promise<StoredUser | undefined> {
+    const result = await this.documentClient.send(
+      new GetCommand({ TableName: this.tableName, Key: userKeys.profile(userId), ConsistentRead: true }),
+    );
+    return result.Item ? toStoredUser(result.Item) : undefined;
+  }
+
+  /** Profile and username claim together, each only if absent: one profile per user, one user per username. */
+  async create(profile: UserProfile): Promise<CreateProfileOutcome> {
+    const reasons = await this.transact([
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: { ...userKeys.profile(profile.id), ...profile },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: claimItem(profile.username, profile.id),
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+    ]);
+    if (reasons === undefined) return 'created';
+    return failedCondition(reasons[0]) ? 'profileExists' : 'usernameTaken';
+  }
+
+  /**
+   * Writes only the changed fields, so concurrent edits of other fields are not lost. A new
+   * username moves the claim in the same transaction: the old claim goes only if it is still this
+   * user's, the new one is put only if free, the profile changes only if it still has the old one.
+   */
+  async update(current: UserProfile, changes: ProfileChanges, updatedAt: string): Promise<UpdateProfileOutcome> {
+    const assignment = updateAssignment(changes, updatedAt);
+    if (changes.username === undefined || changes.username === current.username) {
+      try {
+        await this.documentClient.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: userKeys.profile(current.id),
+            ...assignment,
+            ConditionExpression: LIVE_PROFILE,
+            ExpressionAttributeNames: { ...assignment.ExpressionAttributeNames, '#deleted': 'deleted' },
+          }),
+        );
+        return 'updated';
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) return 'notFound';
+        throw error;
+      }
+    }
+
+    const reasons = await this.transact([
+      {
+        Delete: {
+          TableName: this.tableName,
+          Key: userKeys.usernameClaim(current.username),
+          ConditionExpression: 'userId = :userId',
+          ExpressionAttributeValues: { ':userId': current.id },
+        },
+      },
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: claimItem(changes.username, current.id),
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      },
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: userKeys.profile(current.id),
+          ...assignment,
+          ConditionExpression: `${LIVE_PROFILE} AND #username = :readUsername`,
+          ExpressionAttributeNames: {
+            ...assignment.ExpressionAttributeNames,
+            '#deleted': 'deleted',
+            '#username': 'username',
+          },
+          ExpressionAttributeValues: { ...assignment.ExpressionAttributeValues, ':readUsername': current.username },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      },
+    ]);
+    if (reasons === undefined) return 'updated';
+    const [oldClaim, newClaim, profile] = reasons;
+    if (failedCondition(profile)) {
+      const stored = profile?.Item ? unmarshall(profile.Item) : undefined;
+      return stored === undefined || stored.deleted === true ? 'notFound' : 'stale';
+    }
+    // A stale read first: the "taken" username may be the one this user moved to meanwhile.
+    if (failedCondition(oldClaim)) return 'stale';
+    if (failedCondition(newClaim)) return 'usernameTaken';
+    throw new Error('User update cancelled without a failed condition');
+  }
+
+  /**
+   * Replaces the profile with a tombstone (`deleted: true`, no name or username) and frees the
+   * username, in one transaction. Reads again when the profile changed in between.
+   */
+  async markDeleted(userId: string, deletedAt: string): Promise<MarkDeletedOutcome> {
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      const stored = await this.get(userId);
+      if (stored === undefined) return 'noProfile';
+      if (stored.status === 'deleted') return 'alreadyDeleted';
+      const { username } = stored.profile;
+      const reasons = await this.transact([
+        {
+          Put: {
+            TableName: this.tableName,
+            Item: { ...userKeys.profile(userId), id: userId, deleted: true, deletedAt },
+            ConditionExpression: `${LIVE_PROFILE} AND #username = :readUsername`,
+            ExpressionAttributeNames: { '#deleted': 'deleted', '#username': 'username' },
+            ExpressionAttributeValues: { ':readUsername': username },
+          },
+        },
+        {
+          Delete: {
+            TableName: this.tableName,
+            Key: userKeys.usernameClaim(username),
+            ConditionExpression: 'userId = :userId',
+            ExpressionAttributeValues: { ':userId': userId },
+          },
+        },
+      ]);
+      if (reasons === undefined) return 'deleted';
+    }
+    throw concurrentChangeError();
+  }
+
+  /**
+   * Runs a transaction; answers the cancellation reasons when a condition failed. A cancellation
+   * only because another transaction held the same items (TransactionConflict) is retried, so the
+   * caller sees the real outcome once that one has committed.
+   */
+  private async transact(items: TransactItems): Promise<readonly CancellationReason[] | undefined> {
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      try {
+        await this.documentClient.send(new TransactWriteCommand({ TransactItems: items }));
+        return undefined;
+      } catch (error) {
+        if (!(error instanceof TransactionCanceledException)) throw error;
+        const reasons = error.CancellationReasons ?? [];
+        if (reasons.some(failedCondition)) return reasons;
+        if (!reasons.some((reason) => reason.Code === 'TransactionConflict')) throw error;
+        await sleep(10 * attempt * (0.5 + Math.random()));
+      }
+    }
+    throw concurrentChangeError();
+  }
+}
+
+/** What a caller gets when its change keeps losing races to others on the same profile. */
+export const concurrentChangeError = () => new ConflictError('The profile is being changed by another request; retry');
+
+const failedCondition = (reason: CancellationReason | undefined) => reason?.Code === 'ConditionalCheckFailed';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function claimItem(username: string, userId: string): Record<string, unknown> {
+  return { ...userKeys.usernameClaim(username), userId };
+}
+
+/** `SET` for the given fields and updatedAt, `REMOVE` for the nulled ones; names aliased (`name` is reserved). */
+function updateAssignment(changes: ProfileChanges, updatedAt: string) {
+  const names: Record<string, string> = { '#updatedAt': 'updatedAt' };
+  const values: Record<string, unknown> = { ':updatedAt': updatedAt };
+  const sets = ['#updatedAt = :updatedAt'];
+  const removes: string[] = [];
+  for (const field of changeableFields) {
+    const value = changes[field];
+    if (value === undefined) continue;
+    names[`#${field}`] = field;
+    if (value === null) {
+      removes.push(`#${field}`);
+    } else {
+      values[`:${field}`] = value;
+      sets.push(`#${field} = :${field}`);
+    }
+  }
+  return {
+    UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+  };
+}
+
+function toStoredUser(item: Record<string, unknown>): StoredUser {
+  const id = String(item.id);
+  if (item.deleted === true) return { status: 'deleted', id, deletedAt: String(item.deletedAt) };
+  return {
+    status: 'active',
+    profile: {
+      id,
+      name: String(item.name),
+      username: String(item.username),
+      ...(typeof item.email === 'string' ? { email: item.email } : {}),
+      ...(typeof item.phone === 'string' ? { phone: item.phone } : {}),
+      createdAt: String(item.createdAt),
+      updatedAt: String(item.updatedAt),
+    },
+  };
+}

@@ -1,0 +1,99 @@
+import { ConflictError, ForbiddenError, NotFoundError } from '../errors';
+import {
+  concurrentChangeError,
+  type ProfileChanges,
+  type UserProfile,
+  type UserRepository,
+} from '../repositories/user-repository';
+import type { Clock } from './clock';
+
+/** What a client chooses; id and times are the server's. */
+export type ProfileFields = Omit<UserProfile, 'id' | 'createdAt' | 'updatedAt'>;
+
+/** What other users see: email and phone are private to the owner. */
+export type PublicProfile = Pick<UserProfile, 'id' | 'name' | 'username'>;
+
+/** A deleted user, as clients render the author of their old messages. */
+export interface DeletedUser {
+  readonly id: string;
+  readonly deleted: true;
+  readonly name: string;
+}
+
+export type UserView = UserProfile | PublicProfile | DeletedUser;
+
+export const deletedUserName = 'Deleted user';
+
+/** Reads again when a concurrent username change made the one read stale. */
+const MAX_UPDATE_ATTEMPTS = 3;
+
+export class UserService {
+  constructor(
+    private readonly users: UserRepository,
+    private readonly clock: Clock,
+  ) {}
+
+  /** The caller's own profile; the username must be free and the caller must not have a profile yet. */
+  async create(userId: string, fields: ProfileFields): Promise<UserProfile> {
+    const now = this.clock.now().toISOString();
+    const profile: UserProfile = {
+      id: userId,
+      name: fields.name,
+      username: normalizeUsername(fields.username),
+      ...(fields.email !== undefined ? { email: fields.email } : {}),
+      ...(fields.phone !== undefined ? { phone: fields.phone } : {}),
+      createdAt: now,
+      updatedAt: now,
+    };
+    const outcome = await this.users.create(profile);
+    if (outcome === 'profileExists') throw new ConflictError('Profile already exists');
+    if (outcome === 'usernameTaken') throw usernameTaken();
+    return profile;
+  }
+
+  /** The owner gets the whole profile, anyone else the public view, and a deleted user a placeholder. */
+  async get(callerId: string, userId: string): Promise<UserView> {
+    const stored = await this.users.get(userId);
+    if (stored === undefined) throw userNotFound();
+    if (stored.status === 'deleted') return { id: stored.id, deleted: true, name: deletedUserName };
+    const { profile } = stored;
+    return profile.id === callerId ? profile : { id: profile.id, name: profile.name, username: profile.username };
+  }
+
+  /** Self only; answers the whole profile as it is after the change. */
+  async update(callerId: string, userId: string, requested: ProfileChanges): Promise<UserProfile> {
+    if (callerId !== userId) throw new ForbiddenError('Only the owner can change a profile');
+    const changes =
+      requested.username === undefined ? requested : { ...requested, username: normalizeUsername(requested.username) };
+    for (let attempt = 1; attempt <= MAX_UPDATE_ATTEMPTS; attempt++) {
+      const stored = await this.users.get(userId);
+      if (stored?.status !== 'active') throw userNotFound();
+      const updatedAt = this.clock.now().toISOString();
+      const outcome = await this.users.update(stored.profile, changes, updatedAt);
+      if (outcome === 'updated') return applyChanges(stored.profile, changes, updatedAt);
+      if (outcome === 'notFound') throw userNotFound();
+      if (outcome === 'usernameTaken') throw usernameTaken();
+    }
+    throw concurrentChangeError();
+  }
+}
+
+/** Usernames ignore case: one lowercase form is stored and claimed. */
+const normalizeUsername = (username: string) => username.toLowerCase();
+
+const userNotFound = () => new NotFoundError('User not found');
+const usernameTaken = () => new ConflictError('Username is taken');
+
+function applyChanges(profile: UserProfile, changes: ProfileChanges, updatedAt: string): UserProfile {
+  const email = changes.email === undefined ? profile.email : changes.email;
+  const phone = changes.phone === undefined ? profile.phone : changes.phone;
+  return {
+    id: profile.id,
+    name: changes.name ?? profile.name,
+    username: changes.username ?? profile.username,
+    ...(typeof email === 'string' ? { email } : {}),
+    ...(typeof phone === 'string' ? { phone } : {}),
+    createdAt: profile.createdAt,
+    updatedAt,
+  };
+}
