@@ -16,6 +16,8 @@ export interface Conversation {
   readonly createdAt: string;
   /** Seq of the newest message; 0 before the first one. */
   readonly lastSeq: number;
+  /** Server time of the newest timeline entry. */
+  readonly lastMessageAt?: string;
   readonly memberCount: number;
 }
 

@@ -14,6 +14,7 @@ import { MessageRepository } from '#shared/repositories/message-repository';
 import { UserRepository } from '#shared/repositories/user-repository';
 import { systemClock } from '#shared/services/clock';
 import { ConnectionService } from '#shared/services/connection-service';
+import { ConversationListService } from '#shared/services/conversation-list-service';
 import { ConversationService } from '#shared/services/conversation-service';
 import { FanOutService } from '#shared/services/fan-out-service';
 import { HistoryService } from '#shared/services/history-service';
@@ -83,3 +84,6 @@ const messageReader = () =>
   });
 
 export const createHistoryService = () => new HistoryService(conversationRepository(), messageReader());
+
+export const createConversationListService = () =>
+  new ConversationListService(conversationRepository(), messageReader());

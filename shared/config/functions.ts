@@ -98,6 +98,38 @@ export const functions = {
     description: 'GET /conversations/{id}',
     tables: [{ table: 'conversations', actions: ['Query'] }],
   },
+  httpUpdateConversation: {
+    entry: 'lambdas/http-update-conversation.ts',
+    description: 'PATCH /conversations/{id}: rename a group (admins)',
+    tables: [
+      { table: 'conversations', actions: ['Query', 'GetItem', 'UpdateItem'] },
+      { table: 'messages', actions: ['PutItem'] },
+    ],
+  },
+  httpAddParticipants: {
+    entry: 'lambdas/http-add-participants.ts',
+    description: 'POST /conversations/{id}/participants: admins add members',
+    tables: [
+      { table: 'conversations', actions: ['Query', 'GetItem', 'UpdateItem', 'PutItem'] },
+      { table: 'messages', actions: ['PutItem'] },
+    ],
+  },
+  httpRemoveParticipant: {
+    entry: 'lambdas/http-remove-participant.ts',
+    description: 'DELETE /conversations/{id}/participants/{userId}: admins remove, anyone leaves',
+    tables: [
+      { table: 'conversations', actions: ['Query', 'GetItem', 'UpdateItem', 'DeleteItem'] },
+      { table: 'messages', actions: ['PutItem'] },
+    ],
+  },
+  httpListUserConversations: {
+    entry: 'lambdas/http-list-user-conversations.ts',
+    description: "GET /users/{id}/conversations: the caller's conversations, newest activity first",
+    tables: [
+      { table: 'conversations', actions: ['Query', 'BatchGetItem'] },
+      { table: 'messages', actions: ['BatchGetItem'] },
+    ],
+  },
   httpSendMessage: {
     entry: 'lambdas/http-send-message.ts',
     description: 'POST /conversations/{id}/messages: the same send as the WebSocket action',
@@ -196,12 +228,16 @@ export interface HttpRouteSpec {
 export const httpRoutes = [
   { method: 'POST', path: '/conversations', function: 'httpCreateConversation' },
   { method: 'GET', path: '/conversations/{id}', function: 'httpGetConversation' },
+  { method: 'PATCH', path: '/conversations/{id}', function: 'httpUpdateConversation' },
+  { method: 'POST', path: '/conversations/{id}/participants', function: 'httpAddParticipants' },
+  { method: 'DELETE', path: '/conversations/{id}/participants/{userId}', function: 'httpRemoveParticipant' },
   { method: 'POST', path: '/conversations/{id}/messages', function: 'httpSendMessage' },
   { method: 'GET', path: '/conversations/{id}/messages', function: 'httpListMessages' },
   { method: 'GET', path: '/messages/{id}', function: 'httpGetMessage' },
   { method: 'POST', path: '/users', function: 'httpCreateUser' },
   { method: 'GET', path: '/users/{id}', function: 'httpGetUser' },
   { method: 'PUT', path: '/users/{id}', function: 'httpUpdateUser' },
+  { method: 'GET', path: '/users/{id}/conversations', function: 'httpListUserConversations' },
 ] as const satisfies readonly HttpRouteSpec[];
 
 /** DynamoDB event filter pattern (Lambda filter-criteria syntax: each leaf is a list of allowed values). */

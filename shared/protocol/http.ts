@@ -21,3 +21,27 @@ export const createConversationBodySchema = z.object({
 export type CreateConversationBody = z.infer<typeof createConversationBodySchema>;
 
 export const conversationPathSchema = z.object({ id: idSchema });
+
+export const updateConversationBodySchema = z.object({
+  name: z.string().trim().min(1).max(limits.maxGroupNameLength),
+});
+
+export const addParticipantsBodySchema = z.object({
+  userIds: z.array(userIdSchema).min(1).max(limits.maxGroupMembers),
+});
+
+export const participantPathSchema = z.object({ id: idSchema, userId: userIdSchema });
+
+export const userPathSchema = z.object({ id: userIdSchema });
+
+export const listConversationsQuerySchema = z
+  .object({
+    limit: z
+      .string()
+      .regex(/^\d{1,3}$/, 'must be a whole number')
+      .transform(Number)
+      .pipe(z.number().int().min(1).max(100))
+      .optional(),
+    cursor: z.string().min(1).max(400).optional(),
+  })
+  .strict();

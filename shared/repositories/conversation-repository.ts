@@ -1,9 +1,13 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, type DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { tables } from '../config/tables';
 import { conversationKeys } from '../keys';
 import type { Conversation, ConversationType, Member, MemberRole } from '../model';
+import { batchGetAll } from './batch-get';
 import { queryAll } from './query-all';
+
+const BY_MEMBER = tables.conversations.globalIndexes[0].indexName;
 
 /** What a send needs to know in one read: does the conversation exist, is the caller in it, what is its last seq. */
 export interface MembershipSnapshot {
@@ -105,6 +109,23 @@ export class ConversationRepository {
     return { ...(meta ? { conversation: toConversation(meta) } : {}), members };
   }
 
+  /** Every conversation a user belongs to, from the `byMember` index (eventually consistent). */
+  async listMembershipsOf(userId: string): Promise<Member[]> {
+    const items = await queryAll(this.documentClient, {
+      TableName: this.tableName,
+      IndexName: BY_MEMBER,
+      KeyConditionExpression: 'memberUserId = :userId',
+      ExpressionAttributeValues: { ':userId': userId },
+    });
+    return items.map(toMember);
+  }
+
+  /** Conversations by id; missing ones are skipped (a half-created conversation has no meta). */
+  async getMany(conversationIds: readonly string[]): Promise<Conversation[]> {
+    const keys = conversationIds.map((id) => conversationKeys.meta(id));
+    return (await batchGetAll(this.documentClient, this.tableName, keys)).map(toConversation);
+  }
+
   /** Member rows only: what fan-out reads once per conversation per stream batch. */
   async listMembers(conversationId: string): Promise<Member[]> {
     const items = await queryAll(this.documentClient, {
@@ -177,6 +198,7 @@ function toConversation(item: Record<string, unknown>): Conversation {
     createdBy: String(item.createdBy),
     createdAt: String(item.createdAt),
     lastSeq: Number(item.lastSeq ?? 0),
+    ...(typeof item.lastMessageAt === 'string' ? { lastMessageAt: item.lastMessageAt } : {}),
     memberCount: Number(item.memberCount ?? 0),
   };
 }

@@ -10,6 +10,7 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { conversationKeys, idempotencyKey, messageIds } from '../keys';
 import type { MessageType, StoredMessage, TimelineEvent } from '../model';
+import { batchGetAll } from './batch-get';
 
 export interface TableNames {
   readonly conversations: string;
@@ -216,6 +217,16 @@ export class MessageRepository {
       // LastEvaluatedKey without the extra item: the Query stopped at its 1 MB cap.
       hasMore: items.length > request.limit || result.LastEvaluatedKey !== undefined,
     };
+  }
+
+  /** The messages at these (conversation, seq) keys, in one BatchGetItem per 100. */
+  async getMany(keys: readonly { conversationId: string; seq: number }[]): Promise<StoredMessage[]> {
+    const items = await batchGetAll(
+      this.documentClient,
+      this.tableNames.messages,
+      keys.map(({ conversationId, seq }) => ({ conversationId, seq })),
+    );
+    return items.map(toStoredMessage);
   }
 
   private idempotencyPut(message: StoredMessage) {

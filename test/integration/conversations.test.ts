@@ -10,7 +10,11 @@ let conversations: ConversationService;
 
 beforeAll(async () => {
   db = await useTestTables('conversations');
-  conversations = new ConversationService(db.repositories.conversations, new TimelineWriter(db.repositories.messages, fixedClock), fixedClock);
+  conversations = new ConversationService(
+    db.repositories.conversations,
+    new TimelineWriter(db.repositories.messages, fixedClock),
+    fixedClock,
+  );
 });
 
 describe('ConversationService', () => {
@@ -34,7 +38,11 @@ describe('ConversationService', () => {
   });
 
   it('answers not_found to a non-member, as for an unknown id', async () => {
-    const { conversation: created } = await conversations.create({ creatorId: 'ann', type: 'direct', memberIds: ['ben'] });
+    const { conversation: created } = await conversations.create({
+      creatorId: 'ann',
+      type: 'direct',
+      memberIds: ['ben'],
+    });
 
     await expect(conversations.get(created.id, 'eve')).rejects.toBeInstanceOf(NotFoundError);
     await expect(conversations.get('01UNKNOWN', 'eve')).rejects.toBeInstanceOf(NotFoundError);

@@ -14,8 +14,15 @@ let connections: ConnectionService;
 
 beforeAll(async () => {
   db = await useTestTables('fanout');
-  conversations = new ConversationService(db.repositories.conversations, new TimelineWriter(db.repositories.messages, fixedClock), fixedClock);
-  messaging = new MessagingService(db.repositories.conversations, new TimelineWriter(db.repositories.messages, fixedClock));
+  conversations = new ConversationService(
+    db.repositories.conversations,
+    new TimelineWriter(db.repositories.messages, fixedClock),
+    fixedClock,
+  );
+  messaging = new MessagingService(
+    db.repositories.conversations,
+    new TimelineWriter(db.repositories.messages, fixedClock),
+  );
   connections = new ConnectionService(db.repositories.devices, db.repositories.connections, fixedClock);
 });
 

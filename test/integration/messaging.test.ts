@@ -13,7 +13,11 @@ let messageRepository: MessageRepository;
 
 beforeAll(async () => {
   db = await useTestTables('messaging');
-  conversations = new ConversationService(db.repositories.conversations, new TimelineWriter(db.repositories.messages, fixedClock), fixedClock);
+  conversations = new ConversationService(
+    db.repositories.conversations,
+    new TimelineWriter(db.repositories.messages, fixedClock),
+    fixedClock,
+  );
   messageRepository = db.repositories.messages;
   messaging = new MessagingService(db.repositories.conversations, new TimelineWriter(messageRepository, fixedClock));
 });
@@ -107,7 +111,11 @@ describe('MessagingService.send', () => {
   });
 
   it('gives concurrent sends to one conversation every seq exactly once, with no gaps', async () => {
-    const { conversation } = await conversations.create({ creatorId: 'alice', type: 'group', memberIds: ['bob', 'carol'] });
+    const { conversation } = await conversations.create({
+      creatorId: 'alice',
+      type: 'group',
+      memberIds: ['bob', 'carol'],
+    });
     const senders = ['alice', 'bob', 'carol'];
 
     const results = await Promise.all(

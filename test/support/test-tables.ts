@@ -3,7 +3,7 @@
  * the local stack) in the run's shared DynamoDB Local, under a prefix unique to the calling file.
  */
 import { randomUUID } from 'node:crypto';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { inject } from 'vitest';
 import type { ConnectionPoster, PostOutcome } from '#shared/aws/connection-poster';
 import { createDocumentClient } from '#shared/aws/dynamodb';
@@ -15,6 +15,7 @@ import { ConversationRepository } from '#shared/repositories/conversation-reposi
 import { DeviceRepository } from '#shared/repositories/device-repository';
 import { InboxRepository } from '#shared/repositories/inbox-repository';
 import { MessageRepository } from '#shared/repositories/message-repository';
+import { UserRepository } from '#shared/repositories/user-repository';
 import type { Clock } from '#shared/services/clock';
 import { createLocalDynamoDbClient } from '../../local/aws-local';
 import { createLocalTables } from '../../local/tables';
@@ -40,6 +41,7 @@ export async function useTestTables(label: string) {
         idempotency: name('idempotency'),
       }),
       devices: new DeviceRepository(documentClient, name('users')),
+      users: new UserRepository(documentClient, name('users')),
       connections: new ConnectionRepository(documentClient, name('connections')),
       inbox: new InboxRepository(documentClient, name('inbox'), limits.inboxRetentionDays * 86_400),
     },
@@ -54,6 +56,13 @@ export async function useTestTables(label: string) {
           }),
         );
         return result.Items ?? [];
+      },
+      /** One users-table item as stored (profile, tombstone, username claim), read strongly. */
+      async usersItem(key: { pk: string; sk: string }) {
+        const result = await documentClient.send(
+          new GetCommand({ TableName: name('users'), Key: key, ConsistentRead: true }),
+        );
+        return result.Item;
       },
     },
   };

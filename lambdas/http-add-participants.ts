@@ -1,0 +1,13 @@
+import { addParticipantsBodySchema, conversationPathSchema } from '#shared/protocol/http';
+import { callerIdOf, httpRoute, json, parseBody, parsePath } from './lib/http';
+import { createConversationService } from './lib/wiring';
+
+const conversations = createConversationService();
+
+/** `POST /conversations/{id}/participants`: admins add members (already-present ones are ignored). */
+export const handler = httpRoute(async (event) => {
+  const callerId = callerIdOf(event);
+  const { id } = parsePath(conversationPathSchema, event);
+  const { userIds } = parseBody(addParticipantsBodySchema, event);
+  return json(200, await conversations.addMembers(id, callerId, userIds));
+});

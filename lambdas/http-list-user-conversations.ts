@@ -1,0 +1,14 @@
+import { listConversationsQuerySchema, userPathSchema } from '#shared/protocol/http';
+import { callerIdOf, httpRoute, json, parsePath, parseQuery } from './lib/http';
+import { createConversationListService } from './lib/wiring';
+
+const conversationList = createConversationListService();
+const DEFAULT_PAGE_SIZE = 20;
+
+/** `GET /users/{id}/conversations`: self only; newest activity first, with last message and unread count. */
+export const handler = httpRoute(async (event) => {
+  const callerId = callerIdOf(event);
+  const { id } = parsePath(userPathSchema, event);
+  const { limit, cursor } = parseQuery(listConversationsQuerySchema, event);
+  return json(200, await conversationList.list(callerId, id, limit ?? DEFAULT_PAGE_SIZE, cursor));
+});

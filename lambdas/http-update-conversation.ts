@@ -1,0 +1,13 @@
+import { conversationPathSchema, updateConversationBodySchema } from '#shared/protocol/http';
+import { callerIdOf, httpRoute, json, parseBody, parsePath } from './lib/http';
+import { createConversationService } from './lib/wiring';
+
+const conversations = createConversationService();
+
+/** `PATCH /conversations/{id}`: admins rename a group; the change is a timeline event. */
+export const handler = httpRoute(async (event) => {
+  const callerId = callerIdOf(event);
+  const { id } = parsePath(conversationPathSchema, event);
+  const { name } = parseBody(updateConversationBodySchema, event);
+  return json(200, await conversations.rename(id, callerId, name));
+});

@@ -1,0 +1,95 @@
+import { z } from 'zod';
+import { BadRequestError, ForbiddenError } from '../errors';
+import { type Conversation, type Member, type Message, toWireMessage } from '../model';
+import type { ConversationRepository } from '../repositories/conversation-repository';
+import type { MessageRepository } from '../repositories/message-repository';
+
+export interface ConversationSummary extends Conversation {
+  readonly role: Member['role'];
+  readonly lastMessage?: Message;
+  readonly unreadCount: number;
+}
+
+export interface ConversationPage {
+  readonly conversations: ConversationSummary[];
+  readonly cursor?: string;
+}
+
+const cursorSchema = z.object({ at: z.string().min(1).max(40), id: z.string().min(1).max(128) });
+type Position = z.infer<typeof cursorSchema>;
+
+/**
+ * A user's conversations, most recently active first, each with its last message and unread
+ * count, computed at read time from membership rows, conversation metas and one message read per
+ * conversation on the page: nothing is written per member per message to maintain it.
+ */
+export class ConversationListService {
+  constructor(
+    private readonly conversations: ConversationRepository,
+    private readonly messages: MessageRepository,
+  ) {}
+
+  async list(callerId: string, userId: string, limit: number, cursor?: string): Promise<ConversationPage> {
+    if (callerId !== userId) throw new ForbiddenError('Only the user may list their conversations');
+    const after = cursor === undefined ? undefined : decodeCursor(cursor);
+    const memberships = await this.conversations.listMembershipsOf(userId);
+    const membershipOf = new Map(memberships.map((member) => [member.conversationId, member]));
+    const metas = await this.conversations.getMany([...membershipOf.keys()]);
+
+    const ordered = metas
+      .map((conversation) => ({ conversation, position: positionOf(conversation) }))
+      .sort((a, b) => compareNewestFirst(a.position, b.position))
+      .filter(({ position }) => after === undefined || compareNewestFirst(position, after) > 0);
+    const page = ordered.slice(0, limit);
+
+    const lastMessages = await this.messages.getMany(
+      page
+        .filter(({ conversation }) => conversation.lastSeq > 0)
+        .map(({ conversation }) => ({
+          conversationId: conversation.id,
+          seq: conversation.lastSeq,
+        })),
+    );
+    const lastMessageOf = new Map(lastMessages.map((message) => [message.conversationId, message]));
+
+    const conversations = page.map(({ conversation }): ConversationSummary => {
+      const member = membershipOf.get(conversation.id) as Member;
+      const last = lastMessageOf.get(conversation.id);
+      return {
+        ...conversation,
+        role: member.role,
+        // A void only fills an abandoned seq; there is nothing to show for it.
+        ...(last && last.type !== 'void' ? { lastMessage: toWireMessage(last) } : {}),
+        // Until read marks exist, everything after the member's join counts as unread.
+        unreadCount: Math.max(0, conversation.lastSeq - member.joinedSeq),
+      };
+    });
+    const lastOnPage = page.at(-1);
+    return {
+      conversations,
+      ...(ordered.length > limit && lastOnPage ? { cursor: encodeCursor(lastOnPage.position) } : {}),
+    };
+  }
+}
+
+function positionOf(conversation: Conversation): Position {
+  return { at: conversation.lastMessageAt ?? conversation.createdAt, id: conversation.id };
+}
+
+/** Negative when `a` comes first: newer activity first, then the higher id. */
+function compareNewestFirst(a: Position, b: Position): number {
+  if (a.at !== b.at) return a.at < b.at ? 1 : -1;
+  return a.id === b.id ? 0 : a.id < b.id ? 1 : -1;
+}
+
+function encodeCursor(position: Position): string {
+  return Buffer.from(JSON.stringify(position)).toString('base64url');
+}
+
+function decodeCursor(cursor: string): Position {
+  try {
+    return cursorSchema.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
+  } catch {
+    throw new BadRequestError('Invalid cursor');
+  }
+}
