@@ -1,4 +1,5 @@
-import { listConversationsQuerySchema, userPathSchema } from '#shared/protocol/http';
+import { listConversationsQuerySchema } from '#shared/protocol/http';
+import { userPathSchema } from '#shared/protocol/users-http';
 import { callerIdOf, httpRoute, json, parsePath, parseQuery } from './lib/http';
 import { createConversationListService } from './lib/wiring';
 

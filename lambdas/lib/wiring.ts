@@ -12,6 +12,7 @@ import { DeviceRepository } from '#shared/repositories/device-repository';
 import { InboxRepository } from '#shared/repositories/inbox-repository';
 import { MessageRepository } from '#shared/repositories/message-repository';
 import { UserRepository } from '#shared/repositories/user-repository';
+import { AccountService } from '#shared/services/account-service';
 import { systemClock } from '#shared/services/clock';
 import { ConnectionService } from '#shared/services/connection-service';
 import { ConversationListService } from '#shared/services/conversation-list-service';
@@ -87,3 +88,14 @@ export const createHistoryService = () => new HistoryService(conversationReposit
 
 export const createConversationListService = () =>
   new ConversationListService(conversationRepository(), messageReader());
+
+export const createAccountService = () =>
+  new AccountService(
+    new UserRepository(documentClient, tableNameFromEnv('users')),
+    conversationRepository(),
+    createConversationService(),
+    deviceRepository(),
+    connectionRepository(),
+    connectionPoster(),
+    systemClock,
+  );

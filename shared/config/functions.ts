@@ -122,6 +122,18 @@ export const functions = {
       { table: 'messages', actions: ['PutItem'] },
     ],
   },
+  httpDeleteUser: {
+    entry: 'lambdas/http-delete-user.ts',
+    description: 'DELETE /users/{id}: self only; tombstone, leave every conversation, close connections',
+    tables: [
+      { table: 'users', actions: ['GetItem', 'PutItem', 'DeleteItem', 'Query', 'BatchWriteItem'] },
+      { table: 'conversations', actions: ['Query', 'GetItem', 'UpdateItem', 'DeleteItem'] },
+      { table: 'messages', actions: ['PutItem'] },
+      { table: 'connections', actions: ['Query', 'DeleteItem'] },
+    ],
+    manageConnections: true,
+    timeoutSeconds: 60,
+  },
   httpListUserConversations: {
     entry: 'lambdas/http-list-user-conversations.ts',
     description: "GET /users/{id}/conversations: the caller's conversations, newest activity first",
@@ -237,6 +249,7 @@ export const httpRoutes = [
   { method: 'POST', path: '/users', function: 'httpCreateUser' },
   { method: 'GET', path: '/users/{id}', function: 'httpGetUser' },
   { method: 'PUT', path: '/users/{id}', function: 'httpUpdateUser' },
+  { method: 'DELETE', path: '/users/{id}', function: 'httpDeleteUser' },
   { method: 'GET', path: '/users/{id}/conversations', function: 'httpListUserConversations' },
 ] as const satisfies readonly HttpRouteSpec[];
 

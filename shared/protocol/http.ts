@@ -32,8 +32,6 @@ export const addParticipantsBodySchema = z.object({
 
 export const participantPathSchema = z.object({ id: idSchema, userId: userIdSchema });
 
-export const userPathSchema = z.object({ id: userIdSchema });
-
 export const listConversationsQuerySchema = z
   .object({
     limit: z

@@ -1,6 +1,7 @@
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { userKeys } from '../keys';
 import type { Device } from '../model';
+import { batchWriteAll } from './batch-write';
 import { queryAll } from './query-all';
 
 /** Devices live in the users table, in the user's own partition. */
@@ -33,5 +34,14 @@ export class DeviceRepository {
       ProjectionExpression: 'userId, deviceId',
     });
     return items.map((item) => ({ userId: String(item.userId), deviceId: String(item.deviceId) }));
+  }
+
+  /** Forgets devices (account deletion); their inbox items expire by TTL. */
+  async remove(devices: readonly Device[]): Promise<void> {
+    await batchWriteAll(
+      this.documentClient,
+      this.tableName,
+      devices.map((device) => ({ DeleteRequest: { Key: userKeys.device(device.userId, device.deviceId) } })),
+    );
   }
 }

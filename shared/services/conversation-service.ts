@@ -130,11 +130,22 @@ export class ConversationService {
   }
 
   /** Admins remove anyone; anyone may remove themselves. The last admin leaving promotes the longest-standing member. */
-  async removeMember(conversationId: string, callerId: string, userId: string): Promise<void> {
+  removeMember(conversationId: string, callerId: string, userId: string): Promise<void> {
+    return this.remove(conversationId, callerId, userId, false);
+  }
+
+  /** A deleted account leaves every conversation, direct ones included (the other side keeps the history). */
+  leaveOnAccountDeletion(conversationId: string, userId: string): Promise<void> {
+    return this.remove(conversationId, userId, userId, true);
+  }
+
+  private async remove(conversationId: string, callerId: string, userId: string, allowDirect: boolean): Promise<void> {
     const { conversation, members } = await this.conversations.getWithMembers(conversationId);
     const caller = members.find((m) => m.userId === callerId);
     if (!conversation || !caller) throw notFound();
-    if (conversation.type === 'direct') throw new BadRequestError('Members of a direct conversation cannot change');
+    if (conversation.type === 'direct' && !allowDirect) {
+      throw new BadRequestError('Members of a direct conversation cannot change');
+    }
     const leaving = callerId === userId;
     if (!leaving && caller.role !== 'admin') throw new ForbiddenError('Only an admin can remove members');
     const target = members.find((m) => m.userId === userId);

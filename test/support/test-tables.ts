@@ -85,7 +85,11 @@ export class RecordingPoster implements ConnectionPoster {
     return 'sent';
   }
 
-  async disconnect(): Promise<void> {}
+  readonly disconnected: string[] = [];
+
+  async disconnect(connectionId: string): Promise<void> {
+    this.disconnected.push(connectionId);
+  }
 
   postedTo(): string[] {
     return this.posts.map((post) => post.connectionId);

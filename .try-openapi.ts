@@ -1,0 +1,13 @@
+import { z } from 'zod';
+const show = (x: unknown) => console.log(JSON.stringify(x));
+const reg = z.registry<{ id: string }>();
+const msg = z.object({ id: z.string(), at: z.iso.datetime() });
+reg.add(msg, { id: 'Message' });
+const strict = z.strictObject({ a: z.string() });
+const opts = { io: 'output', metadata: reg, uri: (id: string) => `#/components/schemas/${id}`, unrepresentable: 'throw' } as const;
+show(z.toJSONSchema(z.object({ message: msg }), opts));
+show(z.toJSONSchema(msg, opts));
+show(z.toJSONSchema(z.union([msg, strict]), opts));
+show(z.toJSONSchema(z.object({ d: z.record(z.string(), z.unknown()).optional(), e: z.literal(true), f: z.enum(['x']) }), opts));
+show(z.toJSONSchema(z.discriminatedUnion('kind', [z.object({kind: z.literal('a')}), z.object({kind: z.literal('b'), n: z.string().optional()})]), opts));
+console.log(msg._zod.def.type, (strict._zod.def as z.core.$ZodObjectDef).catchall?._zod.def.type, (msg._zod.def as z.core.$ZodObjectDef).catchall);
