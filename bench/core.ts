@@ -9,10 +9,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { startDynamoDbLocal } from '../local/dynamodb-local';
 import { startLocalStack } from '../local/stack';
 import { api, ChatClient } from '../test/support/chat-client';
-import { startDynamoDbCallCounter } from './dynamodb-call-counter';
+import { type OperationTally, startDynamoDbCallCounter } from './dynamodb-call-counter';
 
 const quick = process.argv.includes('--quick');
 const latencyMessages = quick ? 50 : 200;
+const groupMessages = quick ? 5 : 20;
+const groupSize = 100;
+const groupOnlineShare = 0.3;
 const throughputPairs = Number(process.env.BENCH_PAIRS ?? (quick ? 10 : 40));
 const throughputSeconds = quick ? 10 : 30;
 const inFlightPerSender = Number(process.env.BENCH_IN_FLIGHT ?? 1);
@@ -46,33 +49,31 @@ try {
   const calls = counter.snapshot();
   const fanOutInvocations = stack.streamStats.batches - invocationsBefore;
 
+  // Group: one member sends; 30% of members online on two devices, the rest offline (one known device).
+  const group = await groupScene();
+  counter.reset();
+  const groupFanOutMs: number[] = [];
+  for (let i = 0; i < groupMessages; i++) groupFanOutMs.push(await groupRoundTrip(group, `group-${i}`));
+  const groupCalls = counter.snapshot();
+  const groupPosts = group.receivers.reduce((sum, client) => sum + client.messages().length, 0);
+
   // 3: throughput with every message checked on arrival.
   const pairs = await Promise.all(Array.from({ length: throughputPairs }, (_, i) => pair(`tp-${i}`)));
   const started = performance.now();
   const deadline = started + throughputSeconds * 1000;
-  let sent = 0;
   await Promise.all(
     pairs.flatMap((p, pairIndex) =>
       Array.from({ length: inFlightPerSender }, async (_, lane) => {
         for (let i = 0; performance.now() < deadline; i++) {
-          const answer = await p.sender.sendMessage(
-            p.conversationId,
-            `tp-${pairIndex}-${lane}-${i}`,
-            `tp ${lane}-${i}`,
-          );
-          if (answer.type === 'messageAccepted') sent++;
+          await p.sender.sendMessage(p.conversationId, `tp-${pairIndex}-${lane}-${i}`, `tp ${lane}-${i}`);
         }
       }),
     ),
   );
   const sendSeconds = (performance.now() - started) / 1000;
-  await waitUntil(
-    () =>
-      pairs.every(
-        (p) => p.receiver.messages().length >= p.sender.frames.filter((f) => f.type === 'messageAccepted').length,
-      ),
-    30_000,
-  );
+  const acceptedBy = (p: (typeof pairs)[number]) => p.sender.frames.filter((f) => f.type === 'messageAccepted').length;
+  const sent = pairs.reduce((sum, p) => sum + acceptedBy(p), 0);
+  await waitUntil(() => pairs.every((p) => p.receiver.messages().length >= acceptedBy(p)), 30_000);
   const deliveredSeconds = (performance.now() - started) / 1000;
   const delivered = pairs.reduce((sum, p) => sum + new Set(p.receiver.messages().map((m) => m.id)).size, 0);
   const outOfOrder = pairs.filter((p) => {
@@ -83,11 +84,7 @@ try {
   const sorted = [...latencies].sort((a, b) => a - b);
   const pct = (p: number) =>
     round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number);
-  const perMessage = Object.fromEntries(
-    Object.entries(calls)
-      .filter(([operation]) => !operation.startsWith('Streams.'))
-      .map(([operation, n]) => [operation, round(n / latencyMessages)]),
-  );
+  const groupSorted = [...groupFanOutMs].sort((a, b) => a - b);
   const result = {
     when: new Date().toISOString(),
     quick,
@@ -98,9 +95,23 @@ try {
       p99: pct(99),
       max: round(sorted.at(-1) as number),
     },
-    dynamoDbCallsPer1to1Message: perMessage,
-    dynamoDbCallsPer1to1MessageTotal: round(Object.values(perMessage).reduce((a, b) => a + b, 0)),
-    fanOutInvocationsPerMessage: round(fanOutInvocations / latencyMessages),
+    dynamoDbPer1to1Message: perMessage(calls, latencyMessages),
+    fanOutInvocationsPer1to1Message: round(fanOutInvocations / latencyMessages),
+    postsPer1to1Message: round(
+      solo.receiver.messages().filter((m) => m.text.startsWith('lat-')).length / latencyMessages,
+    ),
+    group: {
+      members: groupSize,
+      onlineDevices: group.receivers.length + 1,
+      offlineDevices: group.offlineDevices,
+      messages: groupMessages,
+      fanOutToLastLiveDeviceMs: {
+        p50: round(groupSorted[Math.floor(groupSorted.length / 2)] as number),
+        max: round(groupSorted.at(-1) as number),
+      },
+      dynamoDbPerMessage: perMessage(groupCalls, groupMessages),
+      postsPerMessage: round(groupPosts / groupMessages),
+    },
     throughput: {
       pairs: throughputPairs,
       sendersInFlight: throughputPairs * inFlightPerSender,
@@ -122,6 +133,69 @@ try {
   await stack.stop();
   await counter.close();
   await dynamo.stop();
+}
+
+async function groupScene() {
+  const members = await Promise.all(Array.from({ length: groupSize }, (_, i) => stack.issueToken(`member-${i}`)));
+  const [creator, ...others] = members as [(typeof members)[number], ...typeof members];
+  const created = await api(stack.httpUrl, creator.token, 'POST', '/conversations', {
+    type: 'group',
+    name: 'bench',
+    memberIds: others.map((member) => member.userId),
+  });
+  const conversationId = String(created.body.id);
+  const online = members.slice(0, Math.round(groupSize * groupOnlineShare));
+  const offline = members.slice(online.length);
+  // Offline members have a device the backend knows (it connected once), so messages are parked for it.
+  for (const member of offline) await (await ChatClient.connect(stack.wsUrl, member.token, 'tablet')).close();
+  const devices: ChatClient[] = [];
+  for (const member of online) {
+    for (const deviceId of ['phone', 'laptop'])
+      devices.push(await ChatClient.connect(stack.wsUrl, member.token, deviceId));
+  }
+  clients.push(...devices);
+  const [sender, ...receivers] = devices as [ChatClient, ...ChatClient[]];
+  return { conversationId, sender, receivers, offlineDevices: offline.length };
+}
+
+/** Time from the send until the last live device has the message. */
+async function groupRoundTrip(
+  group: { conversationId: string; sender: ChatClient; receivers: ChatClient[] },
+  id: string,
+): Promise<number> {
+  const started = performance.now();
+  const arrivals = group.receivers.map((client) =>
+    client.nextFrame(
+      (f) => f.type === 'message' && (f.message as { clientMessageId?: string }).clientMessageId === id,
+      id,
+    ),
+  );
+  group.sender.send({ action: 'sendMessage', conversationId: group.conversationId, clientMessageId: id, text: id });
+  await Promise.all(arrivals);
+  return performance.now() - started;
+}
+
+/** Calls and units per message, by operation and in total (stream reads are free on AWS and left out). */
+function perMessage(tallies: Record<string, OperationTally>, messages: number) {
+  const operations = Object.entries(tallies).filter(([operation]) => !operation.startsWith('Streams.'));
+  const byOperation = Object.fromEntries(
+    operations.map(([operation, t]) => [
+      operation,
+      {
+        calls: round(t.calls / messages),
+        readUnits: round(t.readUnits / messages),
+        writeUnits: round(t.writeUnits / messages),
+      },
+    ]),
+  );
+  const sum = (pick: (t: OperationTally) => number) =>
+    round(operations.reduce((total, [, t]) => total + pick(t), 0) / messages);
+  return {
+    calls: sum((t) => t.calls),
+    readUnits: sum((t) => t.readUnits),
+    writeUnits: sum((t) => t.writeUnits),
+    byOperation,
+  };
 }
 
 async function roundTrip(
