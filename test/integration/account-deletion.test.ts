@@ -1,9 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ForbiddenError } from '#shared/errors';
 import { AccountService } from '#shared/services/account-service';
-import { ConnectionService } from '#shared/services/connection-service';
-import { ConversationService } from '#shared/services/conversation-service';
-import { TimelineWriter } from '#shared/services/timeline-writer';
+import type { ConnectionService } from '#shared/services/connection-service';
+import type { ConversationService } from '#shared/services/conversation-service';
 import { UserService } from '#shared/services/user-service';
 import { fixedClock, RecordingPoster, type TestTables, useTestTables } from '../support/test-tables';
 
@@ -14,13 +13,8 @@ let connections: ConnectionService;
 
 beforeAll(async () => {
   db = await useTestTables('account-deletion');
-  conversations = new ConversationService(
-    db.repositories.conversations,
-    new TimelineWriter(db.repositories.messages, fixedClock),
-    fixedClock,
-  );
+  ({ conversations, connections } = db.services);
   users = new UserService(db.repositories.users, fixedClock);
-  connections = new ConnectionService(db.repositories.devices, db.repositories.connections, fixedClock);
 });
 
 function accountsWith(poster: RecordingPoster) {

@@ -1,8 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { limits } from '#shared/config/limits';
 import { BadRequestError, NotFoundError } from '#shared/errors';
-import { ConversationService } from '#shared/services/conversation-service';
-import { TimelineWriter } from '#shared/services/timeline-writer';
+import type { ConversationService } from '#shared/services/conversation-service';
 import { fixedClock, type TestTables, useTestTables } from '../support/test-tables';
 
 let db: TestTables;
@@ -10,11 +9,7 @@ let conversations: ConversationService;
 
 beforeAll(async () => {
   db = await useTestTables('conversations');
-  conversations = new ConversationService(
-    db.repositories.conversations,
-    new TimelineWriter(db.repositories.messages, fixedClock),
-    fixedClock,
-  );
+  ({ conversations } = db.services);
 });
 
 describe('ConversationService', () => {

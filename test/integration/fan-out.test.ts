@@ -1,10 +1,8 @@
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { StoredMessage } from '#shared/model';
-import { ConnectionService } from '#shared/services/connection-service';
-import { ConversationService } from '#shared/services/conversation-service';
-import { FanOutService } from '#shared/services/fan-out-service';
-import { MessagingService } from '#shared/services/messaging-service';
-import { TimelineWriter } from '#shared/services/timeline-writer';
+import type { ConnectionService } from '#shared/services/connection-service';
+import type { ConversationService } from '#shared/services/conversation-service';
+import type { MessagingService } from '#shared/services/messaging-service';
 import { fixedClock, RecordingPoster, type TestTables, useTestTables } from '../support/test-tables';
 
 let db: TestTables;
@@ -14,32 +12,10 @@ let connections: ConnectionService;
 
 beforeAll(async () => {
   db = await useTestTables('fanout');
-  conversations = new ConversationService(
-    db.repositories.conversations,
-    new TimelineWriter(db.repositories.messages, fixedClock),
-    fixedClock,
-  );
-  messaging = new MessagingService(
-    db.repositories.conversations,
-    new TimelineWriter(db.repositories.messages, fixedClock),
-  );
-  connections = new ConnectionService(db.repositories.devices, db.repositories.connections, fixedClock);
+  ({ conversations, messaging, connections } = db.services);
 });
 
-const silentLogger = { warn: () => undefined };
-
-function fanOutWith(poster: RecordingPoster) {
-  const { conversations: conversationRepository, devices, connections: connectionRepository, inbox } = db.repositories;
-  return new FanOutService(
-    conversationRepository,
-    devices,
-    connectionRepository,
-    inbox,
-    poster,
-    fixedClock,
-    silentLogger,
-  );
-}
+const fanOutWith = (poster: RecordingPoster) => db.services.fanOut(poster);
 
 /** Sends through the real service and returns what the stream would carry. */
 async function sendStored(senderId: string, senderDeviceId: string, conversationId: string, text: string) {

@@ -2,10 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { limits } from '#shared/config/limits';
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '#shared/errors';
 import type { StoredMessage } from '#shared/model';
-import { ConnectionService } from '#shared/services/connection-service';
-import { ConversationService } from '#shared/services/conversation-service';
-import { FanOutService } from '#shared/services/fan-out-service';
-import { TimelineWriter } from '#shared/services/timeline-writer';
+import type { ConversationService } from '#shared/services/conversation-service';
 import { fixedClock, RecordingPoster, type TestTables, useTestTables } from '../support/test-tables';
 
 let db: TestTables;
@@ -14,11 +11,7 @@ let run = 0;
 
 beforeAll(async () => {
   db = await useTestTables('membership');
-  conversations = new ConversationService(
-    db.repositories.conversations,
-    new TimelineWriter(db.repositories.messages, fixedClock),
-    fixedClock,
-  );
+  ({ conversations } = db.services);
 });
 
 /** Distinct user names per test, so direct-pair claims never collide across tests. */
@@ -190,7 +183,7 @@ describe('renaming', () => {
 describe('fan-out and membership', () => {
   it('reaches a member only from their join on, and tells a removed member of the removal', async () => {
     const [ann, ben, cat] = names('ann', 'ben', 'cat');
-    const connections = new ConnectionService(db.repositories.devices, db.repositories.connections, fixedClock);
+    const { connections } = db.services;
     for (const user of [ann, ben, cat]) {
       await connections.connect({ userId: user, deviceId: 'phone', connectionId: `${user}-phone` });
     }
@@ -198,15 +191,7 @@ describe('fan-out and membership', () => {
     await conversations.addMembers(conversation.id, ann, [cat]);
     await conversations.removeMember(conversation.id, ann, ben);
     const poster = new RecordingPoster();
-    const fanOut = new FanOutService(
-      db.repositories.conversations,
-      db.repositories.devices,
-      db.repositories.connections,
-      db.repositories.inbox,
-      poster,
-      fixedClock,
-      { warn: () => undefined },
-    );
+    const fanOut = db.services.fanOut(poster);
 
     await fanOut.deliver(await timeline(conversation.id, 3));
 

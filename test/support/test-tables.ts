@@ -17,6 +17,11 @@ import { InboxRepository } from '#shared/repositories/inbox-repository';
 import { MessageRepository } from '#shared/repositories/message-repository';
 import { UserRepository } from '#shared/repositories/user-repository';
 import type { Clock } from '#shared/services/clock';
+import { ConnectionService } from '#shared/services/connection-service';
+import { ConversationService } from '#shared/services/conversation-service';
+import { FanOutService } from '#shared/services/fan-out-service';
+import { MessagingService } from '#shared/services/messaging-service';
+import { TimelineWriter } from '#shared/services/timeline-writer';
 import { createLocalDynamoDbClient } from '../../local/aws-local';
 import { createLocalTables } from '../../local/tables';
 
@@ -31,19 +36,38 @@ export async function useTestTables(label: string) {
   const localTables = await createLocalTables(client, prefix);
   const documentClient = createDocumentClient(client);
   const name = (table: TableKey) => localTables[table].tableName;
+  const repositories = {
+    conversations: new ConversationRepository(documentClient, name('conversations')),
+    messages: new MessageRepository(documentClient, {
+      conversations: name('conversations'),
+      messages: name('messages'),
+      idempotency: name('idempotency'),
+    }),
+    devices: new DeviceRepository(documentClient, name('users')),
+    users: new UserRepository(documentClient, name('users')),
+    connections: new ConnectionRepository(documentClient, name('connections')),
+    inbox: new InboxRepository(documentClient, name('inbox'), limits.inboxRetentionDays * 86_400),
+  };
+  const timeline = new TimelineWriter(repositories.messages, fixedClock);
   return {
     documentClient,
-    repositories: {
-      conversations: new ConversationRepository(documentClient, name('conversations')),
-      messages: new MessageRepository(documentClient, {
-        conversations: name('conversations'),
-        messages: name('messages'),
-        idempotency: name('idempotency'),
-      }),
-      devices: new DeviceRepository(documentClient, name('users')),
-      users: new UserRepository(documentClient, name('users')),
-      connections: new ConnectionRepository(documentClient, name('connections')),
-      inbox: new InboxRepository(documentClient, name('inbox'), limits.inboxRetentionDays * 86_400),
+    repositories,
+    /** The domain services wired as the handlers wire them, on the fixed clock. */
+    services: {
+      timeline,
+      conversations: new ConversationService(repositories.conversations, timeline, fixedClock),
+      messaging: new MessagingService(repositories.conversations, timeline),
+      connections: new ConnectionService(repositories.devices, repositories.connections, fixedClock),
+      fanOut: (poster: ConnectionPoster) =>
+        new FanOutService(
+          repositories.conversations,
+          repositories.devices,
+          repositories.connections,
+          repositories.inbox,
+          poster,
+          fixedClock,
+          { warn: () => undefined },
+        ),
     },
     raw: {
       /** Full connection rows of a user, TTL included. */
