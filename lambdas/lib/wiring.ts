@@ -10,7 +10,7 @@ import { ConnectionRepository } from '#shared/repositories/connection-repository
 import { ConversationRepository } from '#shared/repositories/conversation-repository';
 import { DeviceRepository } from '#shared/repositories/device-repository';
 import { InboxRepository } from '#shared/repositories/inbox-repository';
-import { MessageRepository } from '#shared/repositories/message-repository';
+import { MessageReader, MessageRepository } from '#shared/repositories/message-repository';
 import { UserRepository } from '#shared/repositories/user-repository';
 import { AccountService } from '#shared/services/account-service';
 import { systemClock } from '#shared/services/clock';
@@ -66,23 +66,8 @@ export const createConversationService = () =>
 export const createUserService = () =>
   new UserService(new UserRepository(documentClient, tableNameFromEnv('users')), systemClock);
 
-/**
- * History functions use a MessageRepository only to read the messages table: they hold no grant for
- * its writes and Lambda gives them no idempotency table name, so a call that reached further fails loudly.
- */
-const notUsedByMessageReads = (table: string): never => {
-  throw new Error(`Message reads do not use the ${table} table`);
-};
-const messageReader = () =>
-  new MessageRepository(documentClient, {
-    messages: tableNameFromEnv('messages'),
-    get conversations() {
-      return notUsedByMessageReads('conversations');
-    },
-    get idempotency() {
-      return notUsedByMessageReads('idempotency');
-    },
-  });
+/** History and listings only read messages: they get neither the grants nor the table names for writes. */
+const messageReader = () => new MessageReader(documentClient, tableNameFromEnv('messages'));
 
 export const createHistoryService = () => new HistoryService(conversationRepository(), messageReader());
 

@@ -55,11 +55,76 @@ export interface TimelineEffects {
 const META_UPDATE = 0;
 const MESSAGE_PUT = 1;
 
-export class MessageRepository {
+/** Reads of the messages table alone: what history and listings need, with no grant beyond it. */
+export class MessageReader {
   constructor(
-    private readonly documentClient: DynamoDBDocumentClient,
-    private readonly tableNames: TableNames,
+    protected readonly documentClient: DynamoDBDocumentClient,
+    protected readonly messagesTable: string,
   ) {}
+
+  async get(conversationId: string, seq: number): Promise<StoredMessage | undefined> {
+    const result = await this.documentClient.send(
+      new GetCommand({ TableName: this.messagesTable, Key: { conversationId, seq } }),
+    );
+    return result.Item ? toStoredMessage(result.Item) : undefined;
+  }
+
+  /**
+   * One page of the timeline in seq order, one Query: `fromSeqExclusive` is where the previous page
+   * stopped, and the key condition starts at `floorSeq`, so no seq below it is ever read.
+   */
+  async page(conversationId: string, request: TimelinePageRequest): Promise<TimelinePage> {
+    const ascending = request.direction === 'ascending';
+    const low = ascending ? Math.max(request.floorSeq, (request.fromSeqExclusive ?? 0) + 1) : request.floorSeq;
+    const high = ascending || request.fromSeqExclusive === undefined ? undefined : request.fromSeqExclusive - 1;
+    // BETWEEN refuses an empty range, and nothing lies in one.
+    if (high !== undefined && high < low) return { messages: [], hasMore: false };
+    const result = await this.documentClient.send(
+      new QueryCommand({
+        TableName: this.messagesTable,
+        KeyConditionExpression:
+          high === undefined
+            ? 'conversationId = :conversationId AND seq >= :low'
+            : 'conversationId = :conversationId AND seq BETWEEN :low AND :high',
+        ExpressionAttributeValues: {
+          ':conversationId': conversationId,
+          ':low': low,
+          ...(high === undefined ? {} : { ':high': high }),
+        },
+        ScanIndexForward: ascending,
+        // One beyond the page tells whether another exists, so the last page carries no cursor.
+        Limit: request.limit + 1,
+        // Read-your-writes: a client that was just answered messageAccepted finds its message here.
+        ConsistentRead: true,
+      }),
+    );
+    const items = result.Items ?? [];
+    return {
+      messages: items.slice(0, request.limit).map(toStoredMessage),
+      // LastEvaluatedKey without the extra item: the Query stopped at its 1 MB cap.
+      hasMore: items.length > request.limit || result.LastEvaluatedKey !== undefined,
+    };
+  }
+
+  /** The messages at these (conversation, seq) keys, in one BatchGetItem per 100. */
+  async getMany(keys: readonly { conversationId: string; seq: number }[]): Promise<StoredMessage[]> {
+    const items = await batchGetAll(
+      this.documentClient,
+      this.messagesTable,
+      keys.map(({ conversationId, seq }) => ({ conversationId, seq })),
+    );
+    return items.map(toStoredMessage);
+  }
+}
+
+/** Writes to the timeline: the message, the conversation's seq and the idempotency claim together. */
+export class MessageRepository extends MessageReader {
+  constructor(
+    documentClient: DynamoDBDocumentClient,
+    private readonly tableNames: TableNames,
+  ) {
+    super(documentClient, tableNames.messages);
+  }
 
   /**
    * Stores `message` at `message.seq` in one transaction that also advances the conversation's
@@ -173,60 +238,6 @@ export class MessageRepository {
       }),
     );
     return result.Item ? this.original(result.Item) : undefined;
-  }
-
-  async get(conversationId: string, seq: number): Promise<StoredMessage | undefined> {
-    const result = await this.documentClient.send(
-      new GetCommand({ TableName: this.tableNames.messages, Key: { conversationId, seq } }),
-    );
-    return result.Item ? toStoredMessage(result.Item) : undefined;
-  }
-
-  /**
-   * One page of the timeline in seq order, one Query: `fromSeqExclusive` is where the previous page
-   * stopped, and the key condition starts at `floorSeq`, so no seq below it is ever read.
-   */
-  async page(conversationId: string, request: TimelinePageRequest): Promise<TimelinePage> {
-    const ascending = request.direction === 'ascending';
-    const low = ascending ? Math.max(request.floorSeq, (request.fromSeqExclusive ?? 0) + 1) : request.floorSeq;
-    const high = ascending || request.fromSeqExclusive === undefined ? undefined : request.fromSeqExclusive - 1;
-    // BETWEEN refuses an empty range, and nothing lies in one.
-    if (high !== undefined && high < low) return { messages: [], hasMore: false };
-    const result = await this.documentClient.send(
-      new QueryCommand({
-        TableName: this.tableNames.messages,
-        KeyConditionExpression:
-          high === undefined
-            ? 'conversationId = :conversationId AND seq >= :low'
-            : 'conversationId = :conversationId AND seq BETWEEN :low AND :high',
-        ExpressionAttributeValues: {
-          ':conversationId': conversationId,
-          ':low': low,
-          ...(high === undefined ? {} : { ':high': high }),
-        },
-        ScanIndexForward: ascending,
-        // One beyond the page tells whether another exists, so the last page carries no cursor.
-        Limit: request.limit + 1,
-        // Read-your-writes: a client that was just answered messageAccepted finds its message here.
-        ConsistentRead: true,
-      }),
-    );
-    const items = result.Items ?? [];
-    return {
-      messages: items.slice(0, request.limit).map(toStoredMessage),
-      // LastEvaluatedKey without the extra item: the Query stopped at its 1 MB cap.
-      hasMore: items.length > request.limit || result.LastEvaluatedKey !== undefined,
-    };
-  }
-
-  /** The messages at these (conversation, seq) keys, in one BatchGetItem per 100. */
-  async getMany(keys: readonly { conversationId: string; seq: number }[]): Promise<StoredMessage[]> {
-    const items = await batchGetAll(
-      this.documentClient,
-      this.tableNames.messages,
-      keys.map(({ conversationId, seq }) => ({ conversationId, seq })),
-    );
-    return items.map(toStoredMessage);
   }
 
   private idempotencyPut(message: StoredMessage) {

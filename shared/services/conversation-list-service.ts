@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { BadRequestError, ForbiddenError } from '../errors';
 import { type Conversation, type Member, type Message, toWireMessage } from '../model';
 import type { ConversationRepository } from '../repositories/conversation-repository';
-import type { MessageRepository } from '../repositories/message-repository';
+import type { MessageReader } from '../repositories/message-repository';
 
 export interface ConversationSummary extends Conversation {
   readonly role: Member['role'];
@@ -26,7 +26,7 @@ type Position = z.infer<typeof cursorSchema>;
 export class ConversationListService {
   constructor(
     private readonly conversations: ConversationRepository,
-    private readonly messages: MessageRepository,
+    private readonly messages: MessageReader,
   ) {}
 
   async list(callerId: string, userId: string, limit: number, cursor?: string): Promise<ConversationPage> {

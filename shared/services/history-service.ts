@@ -3,7 +3,7 @@ import { BadRequestError, NotFoundError } from '../errors';
 import { messageIds } from '../keys';
 import { type Message, toWireMessage, visibleFromSeq } from '../model';
 import type { ConversationRepository } from '../repositories/conversation-repository';
-import type { MessageRepository, TimelinePageRequest } from '../repositories/message-repository';
+import type { MessageReader, TimelinePageRequest } from '../repositories/message-repository';
 
 /** Where a history page starts: after or before a seq, where a previous page's cursor left off, or at the newest message. */
 export type HistoryStart =
@@ -45,7 +45,7 @@ type CursorContent = z.infer<typeof cursorSchema>;
 export class HistoryService {
   constructor(
     private readonly conversations: ConversationRepository,
-    private readonly messages: MessageRepository,
+    private readonly messages: MessageReader,
   ) {}
 
   async list(input: ListMessagesInput): Promise<HistoryPage> {

@@ -1,0 +1,253 @@
+/**
+ * The HTTP contract, route by route: the exact schemas each handler parses its input with, and what
+ * it may answer for each status. Keyed by the catalog's function names, so a route added to
+ * `httpRoutes` without an entry here fails typecheck; openapi.ts publishes it, the e2e test holds
+ * the handlers to it.
+ */
+import type { z } from 'zod';
+import type { httpRoutes } from '../config/functions';
+import type { ErrorCode } from '../errors';
+import type { Message } from '../model';
+import type { ConversationListService } from '../services/conversation-list-service';
+import type { ConversationService } from '../services/conversation-service';
+import type { HistoryService } from '../services/history-service';
+import type { SendMessageResult } from '../services/messaging-service';
+import type { UserService } from '../services/user-service';
+import {
+  addParticipantsBodySchema,
+  conversationPathSchema,
+  createConversationBodySchema,
+  listConversationsQuerySchema,
+  participantPathSchema,
+  updateConversationBodySchema,
+} from './http';
+import {
+  apiGatewayErrorSchema,
+  conversationPageSchema,
+  conversationViewSchema,
+  type deletedUserSchema,
+  errorBodySchema,
+  messageEnvelopeSchema,
+  messagePageSchema,
+  type messageSchema,
+  type publicUserProfileSchema,
+  serverErrorBodySchema,
+  userProfileSchema,
+  userViewSchema,
+} from './http-responses';
+import { listMessagesQuerySchema, messagePathSchema, sendMessageBodySchema } from './messages-http';
+import { createUserBodySchema, updateUserBodySchema, userPathSchema } from './users-http';
+
+export type HttpStatus = 200 | 201 | 204 | 400 | 401 | 403 | 404 | 409 | 500;
+
+export interface ResponseContract {
+  readonly description: string;
+  /** Absent: the response has no body. */
+  readonly body?: z.ZodType;
+}
+
+export interface RouteContract {
+  readonly summary: string;
+  /** Parsed from the path parameters; its keys are the names in the route's path template. */
+  readonly path?: z.ZodType;
+  /** Parsed from the query string (every value a string, as API Gateway passes them). */
+  readonly query?: z.ZodType;
+  /** Parsed from the JSON request body. */
+  readonly body?: z.ZodType;
+  readonly responses: Readonly<Partial<Record<HttpStatus, ResponseContract>>>;
+}
+
+export type HttpFunctionName = (typeof httpRoutes)[number]['function'];
+
+const refused = (description: string): ResponseContract => ({ description, body: errorBodySchema });
+
+/** What any route may answer, whatever it does: the authorizer runs first, and a fault can happen anywhere. */
+const everyRouteResponses = {
+  401: { description: 'No valid bearer token: refused by the JWT authorizer', body: apiGatewayErrorSchema },
+  500: { description: 'A server fault; safe to retry (sends are idempotent)', body: serverErrorBodySchema },
+} as const satisfies RouteContract['responses'];
+
+const badInput = refused('A path parameter, query parameter or body field fails validation');
+const busy = refused('The conversation was too busy to take the change; retry');
+
+export const httpContract = {
+  httpCreateConversation: {
+    summary: 'Create a conversation; the caller joins it (as a group’s admin)',
+    body: createConversationBodySchema,
+    responses: {
+      201: { description: 'The new conversation', body: conversationViewSchema },
+      200: { description: 'The direct conversation this pair already has', body: conversationViewSchema },
+      400: refused('Invalid body, or members that do not fit the conversation type or group limit'),
+      ...everyRouteResponses,
+    },
+  },
+  httpGetConversation: {
+    summary: 'Read a conversation with its members (members only)',
+    path: conversationPathSchema,
+    responses: {
+      200: { description: 'The conversation', body: conversationViewSchema },
+      400: badInput,
+      404: refused('No such conversation, or the caller is not a member'),
+      ...everyRouteResponses,
+    },
+  },
+  httpUpdateConversation: {
+    summary: 'Rename a group (admins)',
+    path: conversationPathSchema,
+    body: updateConversationBodySchema,
+    responses: {
+      200: { description: 'The renamed conversation', body: conversationViewSchema },
+      400: refused('Invalid input, or the conversation is not a group'),
+      403: refused('The caller is not an admin of the group'),
+      404: refused('No such conversation, or the caller is not a member'),
+      409: busy,
+      ...everyRouteResponses,
+    },
+  },
+  httpAddParticipants: {
+    summary: 'Add members to a group (admins); members already present are ignored',
+    path: conversationPathSchema,
+    body: addParticipantsBodySchema,
+    responses: {
+      200: { description: 'The conversation with its members now', body: conversationViewSchema },
+      400: refused('Invalid input, or the conversation is not a group'),
+      403: refused('The caller is not an admin of the group'),
+      404: refused('No such conversation, or the caller is not a member'),
+      409: refused('The group would exceed its member limit, or was too busy; retry'),
+      ...everyRouteResponses,
+    },
+  },
+  httpRemoveParticipant: {
+    summary: 'Remove a member from a group (admins), or leave it (anyone, naming themselves)',
+    path: participantPathSchema,
+    responses: {
+      204: { description: 'Removed' },
+      400: refused('Invalid path, or the conversation is direct'),
+      403: refused('The caller is neither an admin nor the member leaving'),
+      404: refused('No such conversation, the caller is not a member, or the user named is not one'),
+      409: busy,
+      ...everyRouteResponses,
+    },
+  },
+  httpSendMessage: {
+    summary: 'Send a message: the WebSocket send over HTTP, idempotent per clientMessageId',
+    path: conversationPathSchema,
+    body: sendMessageBodySchema,
+    responses: {
+      201: { description: 'The new message', body: messageEnvelopeSchema },
+      200: { description: 'A retry: the message first stored for this clientMessageId', body: messageEnvelopeSchema },
+      400: badInput,
+      404: refused('No such conversation, or the caller is not a member'),
+      409: refused('The conversation was too busy to allocate a seq; retry with the same clientMessageId'),
+      ...everyRouteResponses,
+    },
+  },
+  httpListMessages: {
+    summary: 'One page of history by seq, from the caller’s visible floor',
+    path: conversationPathSchema,
+    query: listMessagesQuerySchema,
+    responses: {
+      200: { description: 'A page of messages in its direction', body: messagePageSchema },
+      400: refused('A bad or unknown query parameter, a forbidden combination, or an invalid cursor'),
+      404: refused('No such conversation, or the caller is not a member'),
+      ...everyRouteResponses,
+    },
+  },
+  httpGetMessage: {
+    summary: 'One message by id (members, from their visible floor)',
+    path: messagePathSchema,
+    responses: {
+      200: { description: 'The message', body: messageEnvelopeSchema },
+      400: badInput,
+      404: refused('No such message, or not one the caller may see'),
+      ...everyRouteResponses,
+    },
+  },
+  httpCreateUser: {
+    summary: 'Create the caller’s profile, under the token’s user id',
+    body: createUserBodySchema,
+    responses: {
+      201: { description: 'The profile', body: userProfileSchema },
+      400: badInput,
+      409: refused('The caller already has a profile, or the username is taken'),
+      ...everyRouteResponses,
+    },
+  },
+  httpGetUser: {
+    summary: 'Read a profile: whole for its owner, public for anyone else',
+    path: userPathSchema,
+    responses: {
+      200: { description: 'The profile, its public view, or a deleted user’s placeholder', body: userViewSchema },
+      400: badInput,
+      404: refused('No profile with this id'),
+      ...everyRouteResponses,
+    },
+  },
+  httpUpdateUser: {
+    summary: 'Change the caller’s own profile; null clears email or phone',
+    path: userPathSchema,
+    body: updateUserBodySchema,
+    responses: {
+      200: { description: 'The whole profile as changed', body: userProfileSchema },
+      400: badInput,
+      403: refused('The profile is not the caller’s'),
+      404: refused('The caller has no profile'),
+      409: refused('The username is taken, or the change kept losing races to others; retry'),
+      ...everyRouteResponses,
+    },
+  },
+  httpDeleteUser: {
+    summary: 'Delete the caller’s account: the profile becomes a tombstone, every conversation is left',
+    path: userPathSchema,
+    responses: {
+
+      400: badInput,
+      403: refused('The account is not the caller’s'),
+      409: refused('A change raced with the deletion; retry (repeating it is harmless)'),
+      ...everyRouteResponses,
+    },
+  },
+  httpListUserConversations: {
+    summary: 'The caller’s conversations, newest activity first, with last message and unread count',
+    path: userPathSchema,
+    query: listConversationsQuerySchema,
+    responses: {
+      200: { description: 'A page of conversations', body: conversationPageSchema },
+      400: refused('A bad or unknown query parameter, or an invalid cursor'),
+      403: refused('The user is not the caller'),
+      ...everyRouteResponses,
+    },
+  },
+} as const satisfies Record<HttpFunctionName, RouteContract>;
+
+/** Arrays and properties without their readonly marks: mutability is no part of the wire. */
+type WireShape<T> = T extends readonly (infer Item)[]
+  ? WireShape<Item>[]
+  : T extends object
+    ? { -readonly [Key in keyof T]: WireShape<T[Key]> }
+    : T;
+
+type SameShape<A, B> =
+  (<T>() => T extends WireShape<A> ? 1 : 2) extends <T>() => T extends WireShape<B> ? 1 : 2 ? true : false;
+
+/** Fails typecheck when a service's result and the schema published for it drift apart. */
+type Holds<Check extends true> = Check;
+export type ResponseSchemasMatchServices = [
+  Holds<SameShape<Awaited<ReturnType<ConversationService['get']>>, z.output<typeof conversationViewSchema>>>,
+  Holds<SameShape<Message, z.output<typeof messageSchema>>>,
+  Holds<SameShape<Pick<SendMessageResult, 'message'>, z.output<typeof messageEnvelopeSchema>>>,
+  Holds<SameShape<Awaited<ReturnType<HistoryService['list']>>, z.output<typeof messagePageSchema>>>,
+  Holds<SameShape<Awaited<ReturnType<ConversationListService['list']>>, z.output<typeof conversationPageSchema>>>,
+  Holds<SameShape<Awaited<ReturnType<UserService['create']>>, z.output<typeof userProfileSchema>>>,
+  Holds<SameShape<Awaited<ReturnType<UserService['get']>>, z.output<typeof userViewSchema>>>,
+  Holds<
+    SameShape<Extract<Awaited<ReturnType<UserService['get']>>, { deleted: true }>, z.output<typeof deletedUserSchema>>
+  >,
+  Holds<
+    SameShape<
+      Exclude<Awaited<ReturnType<UserService['get']>>, { deleted: true } | { createdAt: string }>,
+      z.output<typeof publicUserProfileSchema>
+    >
+  >,
+  Holds<SameShape<ErrorCode, z.output<typeof errorBodySchema>['error']['code']>>,
+];

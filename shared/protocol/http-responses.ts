@@ -1,0 +1,136 @@
+/**
+ * What the HTTP routes answer (docs/protocol.md, HTTP API), as zod schemas: the shapes the services
+ * return and the error bodies. http-contract.ts ties each route to them and checks them against the
+ * services' types; openapi.ts publishes them. Fields may be added; the ones below hold.
+ */
+import { z } from 'zod';
+import { type ErrorCode, errorCodes } from '../errors';
+import { clientMessageIdSchema, idSchema, seqSchema } from './frames';
+import { userIdSchema } from './http';
+import { emailSchema, phoneSchema } from './users-http';
+
+/** Server time, as `Date.prototype.toISOString()` writes it. */
+const serverTimeSchema = z.iso.datetime();
+
+const countSchema = z.number().int().nonnegative();
+
+/** A page continues while this is present; opaque to clients. */
+const pageCursorSchema = z.string().min(1);
+
+export const memberSchema = z.object({
+  userId: userIdSchema,
+  role: z.enum(['admin', 'member']),
+  joinedAt: serverTimeSchema,
+  /** Seq of the timeline event that added the member; history and fan-out start there. */
+
+});
+
+export const conversationSchema = z.object({
+  id: idSchema,
+  type: z.enum(['direct', 'group']),
+  name: z.string().optional(),
+  historyVisibility: z.enum(['joined', 'all']),
+  createdBy: userIdSchema,
+  createdAt: serverTimeSchema,
+  lastSeq: seqSchema,
+  lastMessageAt: serverTimeSchema.optional(),
+  memberCount: countSchema,
+});
+
+export const conversationViewSchema = conversationSchema.extend({ members: z.array(memberSchema) });
+
+export const timelineEventSchema = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('created'),
+    actorId: userIdSchema,
+    memberIds: z.array(userIdSchema),
+    name: z.string().optional(),
+  }),
+  z.object({ kind: z.literal('membersAdded'), actorId: userIdSchema, userIds: z.array(userIdSchema) }),
+  z.object({ kind: z.literal('memberRemoved'), actorId: userIdSchema, userId: userIdSchema }),
+  z.object({ kind: z.literal('memberLeft'), actorId: userIdSchema, userId: userIdSchema }),
+  z.object({ kind: z.literal('renamed'), actorId: userIdSchema, name: z.string() }),
+]);
+
+export const messageSchema = z.object({
+  id: idSchema,
+  conversationId: idSchema,
+  seq: seqSchema,
+  senderId: userIdSchema,
+  /** `system` carries an `event`; `void` fills an abandoned seq and has empty text. */
+  type: z.enum(['text', 'system', 'void']),
+  text: z.string(),
+  createdAt: serverTimeSchema,
+  clientMessageId: clientMessageIdSchema.optional(),
+  event: timelineEventSchema.optional(),
+});
+
+/** `POST /conversations/{id}/messages` and `GET /messages/{id}` wrap the message. */
+export const messageEnvelopeSchema = z.object({ message: messageSchema });
+
+export const messagePageSchema = z.object({ messages: z.array(messageSchema), cursor: pageCursorSchema.optional() });
+
+export const conversationSummarySchema = conversationSchema.extend({
+  role: memberSchema.shape.role,
+  lastMessage: messageSchema.optional(),
+  unreadCount: countSchema,
+});
+
+export const conversationPageSchema = z.object({
+  conversations: z.array(conversationSummarySchema),
+  cursor: pageCursorSchema.optional(),
+});
+
+export const userProfileSchema = z.object({
+  id: userIdSchema,
+  name: z.string(),
+  username: z.string(),
+  email: emailSchema.optional(),
+  phone: phoneSchema.optional(),
+  createdAt: serverTimeSchema,
+  updatedAt: serverTimeSchema,
+});
+
+export const publicUserProfileSchema = userProfileSchema.pick({ id: true, name: true, username: true });
+
+export const deletedUserSchema = z.object({ id: userIdSchema, deleted: z.literal(true), name: z.string() });
+
+/** The owner gets the whole profile, anyone else the public view, everyone a deleted user's placeholder. */
+export const userViewSchema = z.union([userProfileSchema, publicUserProfileSchema, deletedUserSchema]);
+
+// Object.keys widens to string[]; the keys are exactly ErrorCode.
+const errorCodeNames = Object.keys(errorCodes) as [ErrorCode, ...ErrorCode[]];
+
+/** What a handler answers for every refusal: `{"error":{"code","message","details"?}}`, status matching the code. */
+export const errorBodySchema = z.object({
+  error: z.object({
+    code: z.enum(errorCodeNames),
+    message: z.string(),
+    details: z.record(z.string(), z.unknown()).optional(),
+  }),
+});
+
+/** What API Gateway answers on its own, before or instead of the handler (JWT authorizer, a crashed integration). */
+export const apiGatewayErrorSchema = z.object({ message: z.string() });
+
+/** A fault answered by the handler's error mapping, or by API Gateway when the function itself failed. */
+export const serverErrorBodySchema = z.union([errorBodySchema, apiGatewayErrorSchema]);
+
+/** Every response body by the name it is published under (OpenAPI `components.schemas`). */
+export const httpResponseSchemas = {
+  Member: memberSchema,
+  ConversationView: conversationViewSchema,
+  TimelineEvent: timelineEventSchema,
+  Message: messageSchema,
+  MessageEnvelope: messageEnvelopeSchema,
+  MessagePage: messagePageSchema,
+  ConversationSummary: conversationSummarySchema,
+  ConversationPage: conversationPageSchema,
+  UserProfile: userProfileSchema,
+  PublicUserProfile: publicUserProfileSchema,
+  DeletedUser: deletedUserSchema,
+  UserView: userViewSchema,
+  ErrorBody: errorBodySchema,
+  ApiGatewayError: apiGatewayErrorSchema,
+  ServerErrorBody: serverErrorBodySchema,
+} as const satisfies Record<string, z.ZodType>;
