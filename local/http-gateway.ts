@@ -3,6 +3,7 @@ import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructured
 import { createTokenVerifier, type VerifiedIdentity } from '#shared/auth/jwt';
 import { type FunctionName, type HttpRouteSpec, httpRoutes } from '#shared/config/functions';
 import { AppError } from '#shared/errors';
+import { buildOpenApiDocument } from '#shared/protocol/openapi';
 import { localAccountId } from './aws-local';
 import {
   apiGatewayRequestTime,
@@ -93,7 +94,7 @@ export function createHttpGateway(options: HttpGatewayOptions): RequestListener 
 
 type LocalRoute = (request: IncomingMessage, response: ServerResponse, issuer: LocalTokenIssuer) => Promise<void>;
 
-/** Local-only routes: a Cognito stand-in and a health probe. They do not exist on AWS. */
+/** Local-only routes: a Cognito stand-in, a health probe and the API's OpenAPI document. They do not exist on AWS. */
 const localRoutes: Readonly<Record<string, LocalRoute>> = {
   'POST /local/token': async (request, response, issuer) => {
     const username = parseJson(await readBody(request, 4096))?.username;
@@ -106,6 +107,7 @@ const localRoutes: Readonly<Record<string, LocalRoute>> = {
   },
   [`GET ${jwksPath}`]: async (_request, response, issuer) => sendJson(response, 200, issuer.jwks, corsHeaders),
   'GET /health': async (_request, response) => sendJson(response, 200, { status: 'ok' }, corsHeaders),
+  'GET /openapi.json': async (_request, response) => sendJson(response, 200, buildOpenApiDocument(), corsHeaders),
 };
 
 function parseJson(body: Buffer): Record<string, unknown> | undefined {

@@ -7,12 +7,11 @@
 import type { z } from 'zod';
 import type { httpRoutes } from '../config/functions';
 import type { ErrorCode } from '../errors';
-import type { Message } from '../model';
 import type { ConversationListService } from '../services/conversation-list-service';
 import type { ConversationService } from '../services/conversation-service';
 import type { HistoryService } from '../services/history-service';
-import type { SendMessageResult } from '../services/messaging-service';
-import type { UserService } from '../services/user-service';
+import type { MessagingService } from '../services/messaging-service';
+import type { DeletedUser, PublicProfile, UserService } from '../services/user-service';
 import {
   addParticipantsBodySchema,
   conversationPathSchema,
@@ -29,7 +28,6 @@ import {
   errorBodySchema,
   messageEnvelopeSchema,
   messagePageSchema,
-  type messageSchema,
   type publicUserProfileSchema,
   serverErrorBodySchema,
   userProfileSchema,
@@ -200,7 +198,7 @@ export const httpContract = {
     summary: 'Delete the caller’s account: the profile becomes a tombstone, every conversation is left',
     path: userPathSchema,
     responses: {
-
+      204: { description: 'Deleted (also when it already was)' },
       400: badInput,
       403: refused('The account is not the caller’s'),
       409: refused('A change raced with the deletion; retry (repeating it is harmless)'),
@@ -230,24 +228,21 @@ type WireShape<T> = T extends readonly (infer Item)[]
 type SameShape<A, B> =
   (<T>() => T extends WireShape<A> ? 1 : 2) extends <T>() => T extends WireShape<B> ? 1 : 2 ? true : false;
 
-/** Fails typecheck when a service's result and the schema published for it drift apart. */
+type Answer<Method extends (...args: never[]) => Promise<unknown>> = Awaited<ReturnType<Method>>;
+
+/** Fails typecheck when what a service returns for a handler to send and the schema published for it drift apart. */
 type Holds<Check extends true> = Check;
 export type ResponseSchemasMatchServices = [
-  Holds<SameShape<Awaited<ReturnType<ConversationService['get']>>, z.output<typeof conversationViewSchema>>>,
-  Holds<SameShape<Message, z.output<typeof messageSchema>>>,
-  Holds<SameShape<Pick<SendMessageResult, 'message'>, z.output<typeof messageEnvelopeSchema>>>,
-  Holds<SameShape<Awaited<ReturnType<HistoryService['list']>>, z.output<typeof messagePageSchema>>>,
-  Holds<SameShape<Awaited<ReturnType<ConversationListService['list']>>, z.output<typeof conversationPageSchema>>>,
-  Holds<SameShape<Awaited<ReturnType<UserService['create']>>, z.output<typeof userProfileSchema>>>,
-  Holds<SameShape<Awaited<ReturnType<UserService['get']>>, z.output<typeof userViewSchema>>>,
-  Holds<
-    SameShape<Extract<Awaited<ReturnType<UserService['get']>>, { deleted: true }>, z.output<typeof deletedUserSchema>>
-  >,
-  Holds<
-    SameShape<
-      Exclude<Awaited<ReturnType<UserService['get']>>, { deleted: true } | { createdAt: string }>,
-      z.output<typeof publicUserProfileSchema>
-    >
-  >,
+  Holds<SameShape<Answer<ConversationService['get']>, z.output<typeof conversationViewSchema>>>,
+  Holds<SameShape<Answer<ConversationService['create']>['conversation'], z.output<typeof conversationViewSchema>>>,
+  Holds<SameShape<Pick<Answer<MessagingService['send']>, 'message'>, z.output<typeof messageEnvelopeSchema>>>,
+  Holds<SameShape<{ message: Answer<HistoryService['get']> }, z.output<typeof messageEnvelopeSchema>>>,
+  Holds<SameShape<Answer<HistoryService['list']>, z.output<typeof messagePageSchema>>>,
+  Holds<SameShape<Answer<ConversationListService['list']>, z.output<typeof conversationPageSchema>>>,
+  Holds<SameShape<Answer<UserService['create']>, z.output<typeof userProfileSchema>>>,
+  Holds<SameShape<Answer<UserService['update']>, z.output<typeof userProfileSchema>>>,
+  Holds<SameShape<Answer<UserService['get']>, z.output<typeof userViewSchema>>>,
+  Holds<SameShape<PublicProfile, z.output<typeof publicUserProfileSchema>>>,
+  Holds<SameShape<DeletedUser, z.output<typeof deletedUserSchema>>>,
   Holds<SameShape<ErrorCode, z.output<typeof errorBodySchema>['error']['code']>>,
 ];

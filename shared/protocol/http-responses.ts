@@ -22,7 +22,7 @@ export const memberSchema = z.object({
   role: z.enum(['admin', 'member']),
   joinedAt: serverTimeSchema,
   /** Seq of the timeline event that added the member; history and fan-out start there. */
-
+  joinedSeq: seqSchema,
 });
 
 export const conversationSchema = z.object({
