@@ -28,7 +28,17 @@ export interface Member {
   readonly joinedAt: string;
   /** Seq of the timeline event that added this member; fan-out and history start there. */
   readonly joinedSeq: number;
+  /**
+   * Seq of the event that removed them (or that they left by). The row stays so fan-out running
+   * behind still serves them every message before it; such a row is no longer a membership.
+   */
+  readonly leftSeq?: number;
+  /** Seq up to which the member has read; their own sends advance it. */
+  readonly readSeq?: number;
 }
+
+/** A member row that still grants membership (not one kept for a member who left). */
+export const isCurrentMember = (member: Member): boolean => member.leftSeq === undefined;
 
 /** The first seq a member may read. */
 export function visibleFromSeq(conversation: Conversation, member: Member): number {

@@ -3,7 +3,7 @@ import { BatchGetCommand, type DynamoDBDocumentClient, TransactWriteCommand } fr
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { tables } from '../config/tables';
 import { conversationKeys } from '../keys';
-import type { Conversation, ConversationType, Member, MemberRole } from '../model';
+import { type Conversation, type ConversationType, isCurrentMember, type Member, type MemberRole } from '../model';
 import { batchGetAll } from './batch-get';
 import { queryAll } from './query-all';
 
@@ -89,14 +89,15 @@ export class ConversationRepository {
     }
     const items = result.Responses?.[this.tableName] ?? [];
     const meta = items.find((item) => item.sk === metaKey.sk);
-    const member = items.find((item) => item.sk === memberKey.sk);
+    const memberItem = items.find((item) => item.sk === memberKey.sk);
+    const member = memberItem ? toMember(memberItem) : undefined;
     return {
       ...(meta ? { conversation: toConversation(meta) } : {}),
-      ...(member ? { member: toMember(member) } : {}),
+      ...(member && isCurrentMember(member) ? { member } : {}),
     };
   }
 
-  /** Meta and every member in one Query of the conversation's partition. */
+  /** Meta and every current member in one Query of the conversation's partition. */
   async getWithMembers(conversationId: string): Promise<{ conversation?: Conversation; members: Member[] }> {
     const items = await queryAll(this.documentClient, {
       TableName: this.tableName,
@@ -105,11 +106,14 @@ export class ConversationRepository {
       ConsistentRead: true,
     });
     const meta = items.find((item) => item.sk === 'META');
-    const members = items.filter((item) => String(item.sk).startsWith(conversationKeys.memberPrefix)).map(toMember);
+    const members = items
+      .filter((item) => String(item.sk).startsWith(conversationKeys.memberPrefix))
+      .map(toMember)
+      .filter(isCurrentMember);
     return { ...(meta ? { conversation: toConversation(meta) } : {}), members };
   }
 
-  /** Every conversation a user belongs to, from the `byMember` index (eventually consistent). */
+  /** Every conversation a user currently belongs to, from the `byMember` index (eventually consistent). */
   async listMembershipsOf(userId: string): Promise<Member[]> {
     const items = await queryAll(this.documentClient, {
       TableName: this.tableName,
@@ -117,7 +121,7 @@ export class ConversationRepository {
       KeyConditionExpression: 'memberUserId = :userId',
       ExpressionAttributeValues: { ':userId': userId },
     });
-    return items.map(toMember);
+    return items.map(toMember).filter(isCurrentMember);
   }
 
   /** Conversations by id; missing ones are skipped (a half-created conversation has no meta). */
@@ -126,7 +130,7 @@ export class ConversationRepository {
     return (await batchGetAll(this.documentClient, this.tableName, keys)).map(toConversation);
   }
 
-  /** Member rows only: what fan-out reads once per conversation per stream batch. */
+  /** Member rows only, past members' included: fan-out serves each message to who belonged at its seq. */
   async listMembers(conversationId: string): Promise<Member[]> {
     const items = await queryAll(this.documentClient, {
       TableName: this.tableName,
@@ -144,14 +148,32 @@ export class ConversationRepository {
 
 /** Transaction items for membership changes, committed with their timeline event. */
 export const memberWrites = {
+  /** A past member's row may be replaced: they rejoin from the new event on. */
   add: (tableName: string, member: Member) => ({
-    Put: { TableName: tableName, Item: memberItem(member), ConditionExpression: 'attribute_not_exists(pk)' },
+    Put: {
+      TableName: tableName,
+      Item: memberItem(member),
+      ConditionExpression: 'attribute_not_exists(pk) OR attribute_exists(leftSeq)',
+    },
   }),
-  remove: (tableName: string, conversationId: string, userId: string) => ({
-    Delete: {
+  /** The row stays with the seq of the event that ended the membership. */
+  remove: (tableName: string, conversationId: string, userId: string, leftSeq: number) => ({
+    Update: {
       TableName: tableName,
       Key: conversationKeys.member(conversationId, userId),
-      ConditionExpression: 'attribute_exists(pk)',
+      UpdateExpression: 'SET leftSeq = :leftSeq',
+      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(leftSeq)',
+      ExpressionAttributeValues: { ':leftSeq': leftSeq },
+    },
+  }),
+  /** In a send's transaction: the sender is still a member at this seq, and has read up to their own message. */
+  send: (tableName: string, conversationId: string, userId: string, seq: number) => ({
+    Update: {
+      TableName: tableName,
+      Key: conversationKeys.member(conversationId, userId),
+      UpdateExpression: 'SET readSeq = :seq',
+      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(leftSeq)',
+      ExpressionAttributeValues: { ':seq': seq },
     },
   }),
   promote: (tableName: string, conversationId: string, userId: string) => ({
@@ -210,5 +232,7 @@ function toMember(item: Record<string, unknown>): Member {
     role: item.role as MemberRole,
     joinedAt: String(item.joinedAt),
     joinedSeq: Number(item.joinedSeq ?? 1),
+    ...(item.leftSeq !== undefined ? { leftSeq: Number(item.leftSeq) } : {}),
+    ...(item.readSeq !== undefined ? { readSeq: Number(item.readSeq) } : {}),
   };
 }

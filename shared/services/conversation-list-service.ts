@@ -60,8 +60,8 @@ export class ConversationListService {
         role: member.role,
         // A void only fills an abandoned seq; there is nothing to show for it.
         ...(last && last.type !== 'void' ? { lastMessage: toWireMessage(last) } : {}),
-        // Until read marks exist, everything after the member's join counts as unread.
-        unreadCount: Math.max(0, conversation.lastSeq - member.joinedSeq),
+        // Everything after what the member has read (their own sends count as read) or, before any, their join.
+        unreadCount: Math.max(0, conversation.lastSeq - Math.max(member.joinedSeq, member.readSeq ?? 0)),
       };
     });
     const lastOnPage = page.at(-1);

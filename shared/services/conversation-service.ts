@@ -17,7 +17,7 @@ export interface CreateConversationInput {
 }
 
 export interface ConversationView extends Conversation {
-  readonly members: readonly Omit<Member, 'conversationId'>[];
+  readonly members: readonly Pick<Member, 'userId' | 'role' | 'joinedAt' | 'joinedSeq'>[];
 }
 
 const notFound = () => new NotFoundError('Conversation not found');
@@ -161,10 +161,10 @@ export class ConversationService {
       ? { kind: 'memberLeft', actorId: callerId, userId }
       : { kind: 'memberRemoved', actorId: callerId, userId };
     // A refusal means the member row vanished meanwhile (a concurrent removal): what the caller wanted holds.
-    await this.record(conversation, event, () => ({
+    await this.record(conversation, event, (seq) => ({
       metaAdd: { memberCount: -1 },
       items: [
-        memberWrites.remove(table, conversationId, userId),
+        memberWrites.remove(table, conversationId, userId, seq),
         ...(successor ? [memberWrites.promote(table, conversationId, successor.userId)] : []),
       ],
     }));
@@ -208,9 +208,10 @@ function systemMessage(conversationId: string, seq: number, createdAt: string, e
 
 const groupFull = () => new ConflictError(`A group holds at most ${limits.maxGroupMembers} members`);
 
+/** Read positions stay out of the view: they are receipts, shown only as their owner allows. */
 function view(conversation: Conversation, members: readonly Member[]): ConversationView {
   return {
     ...conversation,
-    members: members.map(({ conversationId: _omitted, ...member }) => member),
+    members: members.map(({ userId, role, joinedAt, joinedSeq }) => ({ userId, role, joinedAt, joinedSeq })),
   };
 }

@@ -169,16 +169,15 @@ class BatchState {
 }
 
 /**
- * Members who belonged when the message was stored (a member added later starts at their joinedSeq),
- * plus the removed or leaving user of a removal event, so their devices learn of it.
+ * Who belonged when the message was stored: joined at or before its seq, and not gone before it.
+ * A member's removal event (seq = leftSeq) still reaches them, so their devices learn of it.
  */
 function recipientsOf(message: StoredMessage, members: readonly Member[]): string[] {
-  const recipients = members.filter((member) => member.joinedSeq <= message.seq).map((member) => member.userId);
-  const event = message.event;
-  if (event && (event.kind === 'memberRemoved' || event.kind === 'memberLeft') && !recipients.includes(event.userId)) {
-    recipients.push(event.userId);
-  }
-  return recipients;
+  return members
+    .filter(
+      (member) => member.joinedSeq <= message.seq && (member.leftSeq === undefined || message.seq <= member.leftSeq),
+    )
+    .map((member) => member.userId);
 }
 
 function memoize<T>(cache: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> {

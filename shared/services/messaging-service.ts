@@ -1,7 +1,7 @@
 import { NotFoundError } from '../errors';
 import { messageIds } from '../keys';
 import { type Message, toWireMessage } from '../model';
-import type { ConversationRepository } from '../repositories/conversation-repository';
+import { type ConversationRepository, memberWrites } from '../repositories/conversation-repository';
 import type { TimelineWriter } from './timeline-writer';
 
 export interface SendMessageInput {
@@ -35,6 +35,11 @@ export class MessagingService {
       input.conversationId,
       conversation.lastSeq,
       (seq, at) => ({
+        // The sender's membership is checked again inside the transaction: a send that waited in
+        // the seq queue must not land after the sender's removal.
+        effects: {
+          items: [memberWrites.send(this.conversations.tableName, input.conversationId, input.senderId, seq)],
+        },
         message: {
           id: messageIds.format(input.conversationId, seq),
           conversationId: input.conversationId,
@@ -49,8 +54,7 @@ export class MessagingService {
       }),
       { senderId: input.senderId, clientMessageId: input.clientMessageId },
     );
-    // A plain send has no effects to refuse.
-    if (result.kind === 'effectRejected') throw new Error('send: unexpected effect rejection');
+    if (result.kind === 'effectRejected') throw new NotFoundError('Conversation not found');
     return { message: toWireMessage(result.message), duplicate: result.kind === 'duplicate' };
   }
 }

@@ -48,6 +48,8 @@ describe('ConversationListService.list', () => {
     expect(first).toMatchObject({ lastSeq: 3, unreadCount: 2, role: 'member', lastMessage: { text: 'busy 2' } });
     expect(second).toMatchObject({ lastSeq: 2, unreadCount: 1, lastMessage: { text: 'middle 1' } });
     expect(third).toMatchObject({ lastSeq: 1, unreadCount: 0, role: 'admin', lastMessage: { type: 'system' } });
+    const [busyForSender] = (await list.list('xia', 'xia', 10)).conversations;
+    expect(busyForSender).toMatchObject({ id: busy.id, unreadCount: 0 });
   });
 
   it('pages through every conversation exactly once', async () => {
