@@ -73,11 +73,14 @@ try {
   const sendSeconds = (performance.now() - started) / 1000;
   const acceptedBy = (p: (typeof pairs)[number]) => p.sender.frames.filter((f) => f.type === 'messageAccepted').length;
   const sent = pairs.reduce((sum, p) => sum + acceptedBy(p), 0);
-  await waitUntil(() => pairs.every((p) => p.receiver.messages().length >= acceptedBy(p)), 30_000);
+  const sendErrors = pairs.flatMap((p) => p.sender.frames.filter((f) => f.type === 'error'));
+  // Only this workload's messages count (a conversation's creation event may also arrive live).
+  const workload = (p: (typeof pairs)[number]) => p.receiver.messages().filter((m) => m.text.startsWith('tp '));
+  await waitUntil(() => pairs.every((p) => workload(p).length >= acceptedBy(p)), 30_000);
   const deliveredSeconds = (performance.now() - started) / 1000;
-  const delivered = pairs.reduce((sum, p) => sum + new Set(p.receiver.messages().map((m) => m.id)).size, 0);
+  const delivered = pairs.reduce((sum, p) => sum + new Set(workload(p).map((m) => m.id)).size, 0);
   const outOfOrder = pairs.filter((p) => {
-    const seqs = p.receiver.messages().map((m) => m.seq);
+    const seqs = workload(p).map((m) => m.seq);
     return seqs.some((seq, i) => i > 0 && seq <= (seqs[i - 1] as number));
   }).length;
 
@@ -118,6 +121,8 @@ try {
       sent,
       delivered,
       lost: sent - delivered,
+      sendErrors: sendErrors.length,
+      sendErrorCodes: [...new Set(sendErrors.map((f) => String(f.code)))],
       outOfOrderConversations: outOfOrder,
       messagesPerSecond: round(sent / sendSeconds),
       deliveredWithinSeconds: round(deliveredSeconds),
