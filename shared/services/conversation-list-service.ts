@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { BadRequestError, ForbiddenError } from '../errors';
+import { ForbiddenError } from '../errors';
 import { type Conversation, type Member, type Message, toWireMessage } from '../model';
+import { cursorCodec } from '../protocol/cursor';
 import type { ConversationRepository } from '../repositories/conversation-repository';
 import type { MessageReader } from '../repositories/message-repository';
 
@@ -17,6 +18,7 @@ export interface ConversationPage {
 
 const cursorSchema = z.object({ at: z.string().min(1).max(40), id: z.string().min(1).max(128) });
 type Position = z.infer<typeof cursorSchema>;
+const listCursor = cursorCodec(cursorSchema);
 
 /**
  * A user's conversations, most recently active first, each with its last message and unread
@@ -31,7 +33,7 @@ export class ConversationListService {
 
   async list(callerId: string, userId: string, limit: number, cursor?: string): Promise<ConversationPage> {
     if (callerId !== userId) throw new ForbiddenError('Only the user may list their conversations');
-    const after = cursor === undefined ? undefined : decodeCursor(cursor);
+    const after = cursor === undefined ? undefined : listCursor.decode(cursor);
     const memberships = await this.conversations.listMembershipsOf(userId);
     const membershipOf = new Map(memberships.map((member) => [member.conversationId, member]));
     const metas = await this.conversations.getMany([...membershipOf.keys()]);
@@ -67,7 +69,7 @@ export class ConversationListService {
     const lastOnPage = page.at(-1);
     return {
       conversations,
-      ...(ordered.length > limit && lastOnPage ? { cursor: encodeCursor(lastOnPage.position) } : {}),
+      ...(ordered.length > limit && lastOnPage ? { cursor: listCursor.encode(lastOnPage.position) } : {}),
     };
   }
 }
@@ -80,16 +82,4 @@ function positionOf(conversation: Conversation): Position {
 function compareNewestFirst(a: Position, b: Position): number {
   if (a.at !== b.at) return a.at < b.at ? 1 : -1;
   return a.id === b.id ? 0 : a.id < b.id ? 1 : -1;
-}
-
-function encodeCursor(position: Position): string {
-  return Buffer.from(JSON.stringify(position)).toString('base64url');
-}
-
-function decodeCursor(cursor: string): Position {
-  try {
-    return cursorSchema.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
-  } catch {
-    throw new BadRequestError('Invalid cursor');
-  }
 }

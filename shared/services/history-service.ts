@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { BadRequestError, NotFoundError } from '../errors';
 import { messageIds } from '../keys';
 import { type Message, toWireMessage, visibleFromSeq } from '../model';
+import { cursorCodec } from '../protocol/cursor';
 import type { ConversationRepository } from '../repositories/conversation-repository';
 import type { MessageReader, TimelinePageRequest } from '../repositories/message-repository';
 
@@ -35,7 +36,7 @@ const cursorSchema = z.object({
   seq: z.number().int().positive(),
 });
 
-type CursorContent = z.infer<typeof cursorSchema>;
+const historyCursor = cursorCodec(cursorSchema);
 
 /**
  * Reading the timeline: members only, and each member only from their visible floor (their join,
@@ -57,7 +58,7 @@ export class HistoryService {
     const last = page.messages.at(-1);
     const cursor =
       page.hasMore && last
-        ? encodeCursor({ conversationId: input.conversationId, direction: position.direction, seq: last.seq })
+        ? historyCursor.encode({ conversationId: input.conversationId, direction: position.direction, seq: last.seq })
         : undefined;
     return { messages: page.messages.map(toWireMessage), ...(cursor ? { cursor } : {}) };
   }
@@ -90,23 +91,10 @@ function positionOf(start: HistoryStart, conversationId: string): PagePosition {
     case 'before':
       return { direction: 'descending', fromSeqExclusive: start.seq };
     case 'cursor': {
-      const content = decodeCursor(start.cursor);
+      const content = historyCursor.decode(start.cursor);
       // A cursor only continues the conversation it was issued for.
-      if (content?.conversationId !== conversationId) throw new BadRequestError('Invalid cursor');
+      if (content.conversationId !== conversationId) throw new BadRequestError('Invalid cursor');
       return { direction: content.direction, fromSeqExclusive: content.seq };
     }
-  }
-}
-
-function encodeCursor(content: CursorContent): string {
-  return Buffer.from(JSON.stringify(content), 'utf8').toString('base64url');
-}
-
-function decodeCursor(cursor: string): CursorContent | undefined {
-  try {
-    const parsed = cursorSchema.safeParse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
   }
 }
