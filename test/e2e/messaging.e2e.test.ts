@@ -34,16 +34,15 @@ beforeAll(async () => {
   [alice, bob, mallory] = (await Promise.all(
     ['alice', 'bob', 'mallory'].map((name) => issueToken(stack.httpUrl, name)),
   )) as [typeof alice, typeof alice, typeof alice];
+  // Bob's tablet has been seen before the conversation began (a known device, owed every seq) and is offline now.
+  const tablet = await connect(bob, 'tablet');
+  await tablet.close();
   const created = await api(stack.httpUrl, alice.token, 'POST', '/conversations', {
     type: 'direct',
     memberIds: [bob.userId],
   });
   expect(created.status).toBe(201);
   conversationId = String(created.body.id);
-
-  // Bob's tablet has been seen before (so it is a known device) and is offline now.
-  const tablet = await connect(bob, 'tablet');
-  await tablet.close();
   alicePhone = await connect(alice, 'phone');
   aliceLaptop = await connect(alice, 'laptop');
   bobLaptop = await connect(bob, 'laptop');
@@ -113,8 +112,8 @@ describe('offline device', () => {
 
     const seqs = replayed.map((frame) => (frame.message as { seq: number }).seq);
     const lastSeq = Math.max(...bobLaptop.messages(conversationId).map((m) => m.seq));
-    // The tablet was first seen after the creation event (seq 1), so it is owed seq 2 onwards.
-    const owed = Array.from({ length: lastSeq - 1 }, (_, i) => i + 2);
+    // Every seq, the creation event (seq 1) included.
+    const owed = Array.from({ length: lastSeq }, (_, i) => i + 1);
     expect(complete).toMatchObject({ type: 'syncComplete', delivered: owed.length });
     expect(seqs).toEqual(owed);
 
