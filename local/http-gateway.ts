@@ -1,7 +1,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { createTokenVerifier, type VerifiedIdentity } from '#shared/auth/jwt';
-import { type FunctionName, type HttpRouteSpec, httpRoutes } from '#shared/config/functions';
+import { type FunctionName, type HttpRouteSpec, httpCors, httpRoutes } from '#shared/config/functions';
 import { AppError } from '#shared/errors';
 import { buildOpenApiDocument } from '#shared/protocol/openapi';
 import { localAccountId } from './aws-local';
@@ -24,8 +24,15 @@ export const localApiId = 'local';
 const stage = '$default';
 
 const corsHeaders = {
-  'access-control-allow-origin': '*',
+  'access-control-allow-origin': httpCors.allowOrigins.join(','),
   'access-control-expose-headers': 'apigw-requestid',
+} as const;
+/** What API Gateway answers a preflight with: the catalog's methods and the shared CORS settings. */
+const preflightHeaders = {
+  ...corsHeaders,
+  'access-control-allow-methods': [...new Set(httpRoutes.map((route) => route.method)), 'OPTIONS'].join(','),
+  'access-control-allow-headers': httpCors.allowHeaders.join(','),
+  'access-control-max-age': String(httpCors.maxAgeSeconds),
 } as const;
 
 export interface HttpGatewayOptions {
@@ -57,7 +64,7 @@ export function createHttpGateway(options: HttpGatewayOptions): RequestListener 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const url = new URL(request.url ?? '/', 'http://local');
     const method = request.method ?? 'GET';
-    if (method === 'OPTIONS') return answerPreflight(request, response);
+    if (method === 'OPTIONS') return answerPreflight(response);
 
     const localRoute = localRoutes[`${method} ${url.pathname}`];
     if (localRoute !== undefined) return localRoute(request, response, tokenIssuer);
@@ -119,13 +126,8 @@ function parseJson(body: Buffer): Record<string, unknown> | undefined {
   }
 }
 
-function answerPreflight(request: IncomingMessage, response: ServerResponse): void {
-  response.writeHead(204, {
-    ...corsHeaders,
-    'access-control-allow-methods': 'GET,POST,PUT,PATCH,DELETE,OPTIONS',
-    'access-control-allow-headers': request.headers['access-control-request-headers'] ?? 'authorization,content-type',
-    'access-control-max-age': '600',
-  });
+function answerPreflight(response: ServerResponse): void {
+  response.writeHead(204, preflightHeaders);
   response.end();
 }
 

@@ -13,7 +13,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { JwtSettings } from '#shared/auth/jwt';
-import { httpRoutes } from '#shared/config/functions';
+import { httpCors, httpRoutes } from '#shared/config/functions';
 import type { Handlers } from './lambda-function';
 
 export interface HttpApiProps {
@@ -39,10 +39,10 @@ export class ParleyHttpApi extends Construct {
       description: 'Parley conversations API',
       createDefaultStage: false,
       corsPreflight: {
-        allowOrigins: ['*'],
-        allowHeaders: ['Authorization', 'Content-Type'],
+        allowOrigins: [...httpCors.allowOrigins],
+        allowHeaders: [...httpCors.allowHeaders],
         allowMethods: [...new Set(httpRoutes.map((route) => CorsHttpMethod[route.method]))],
-        maxAge: Duration.days(1),
+        maxAge: Duration.seconds(httpCors.maxAgeSeconds),
       },
       defaultAuthorizer: new HttpJwtAuthorizer('CognitoJwt', props.jwt.issuer, {
         jwtAudience: [props.jwt.audience],

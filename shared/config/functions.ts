@@ -236,6 +236,13 @@ export interface HttpRouteSpec {
   readonly function: FunctionName;
 }
 
+/** CORS for browser clients, the same on API Gateway and locally. Bearer tokens, no cookies, so any origin. */
+export const httpCors = {
+  allowOrigins: ['*'],
+  allowHeaders: ['authorization', 'content-type'],
+  maxAgeSeconds: 24 * 60 * 60,
+} as const;
+
 /** Every HTTP route requires a valid JWT (API Gateway's JWT authorizer on the user pool). */
 export const httpRoutes = [
   { method: 'POST', path: '/conversations', function: 'httpCreateConversation' },

@@ -5,6 +5,7 @@ import {
   type FunctionName,
   type FunctionSpec,
   functions,
+  httpCors,
   httpRoutes,
   streamTriggers,
   webSocketAuthorizer,
@@ -418,10 +419,12 @@ describe('HTTP API', () => {
     expect(issuer).toContain(`"${userPoolId}"`);
   });
 
-  it('answers CORS preflight for any origin with the Authorization and Content-Type headers', () => {
+  it('answers CORS preflight with the shared settings and every method the routes use', () => {
     expect(resources[logicalIdAt(stack, 'Http', 'Api')]?.Properties.CorsConfiguration).toMatchObject({
-      AllowOrigins: ['*'],
-      AllowHeaders: ['Authorization', 'Content-Type'],
+      AllowOrigins: [...httpCors.allowOrigins],
+      AllowHeaders: [...httpCors.allowHeaders],
+      AllowMethods: expect.arrayContaining([...new Set(httpRoutes.map((route) => route.method))]),
+      MaxAge: httpCors.maxAgeSeconds,
     });
   });
 });
