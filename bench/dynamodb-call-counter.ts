@@ -48,7 +48,8 @@ export async function startDynamoDbCallCounter(target: string): Promise<DynamoDb
     const operation = String(incoming.headers['x-amz-target'] ?? 'unknown')
       .replace(/^DynamoDB_\d+\./, '')
       .replace(/^DynamoDBStreams_\d+\./, 'Streams.');
-    const tally = (tallies[operation] ??= { calls: 0, readUnits: 0, writeUnits: 0 });
+    const tally = tallies[operation] ?? { calls: 0, readUnits: 0, writeUnits: 0 };
+    tallies[operation] = tally;
     tally.calls++;
     let body = Buffer.concat(await incoming.toArray());
     const measured = reportsCapacity.has(operation);

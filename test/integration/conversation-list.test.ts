@@ -14,7 +14,12 @@ let list: ConversationListService;
 
 /** Each reading is a second later than the one before, so activity has a clear order. */
 let tick = Date.now();
-const steppingClock: Clock = { now: () => new Date((tick += 1000)) };
+const steppingClock: Clock = {
+  now: () => {
+    tick += 1000;
+    return new Date(tick);
+  },
+};
 
 beforeAll(async () => {
   db = await useTestTables('conversation-list');

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { limits } from '#shared/config/limits';
 import { BadRequestError, NotFoundError } from '#shared/errors';
 import type { ConversationService } from '#shared/services/conversation-service';
-import { fixedClock, type TestTables, useTestTables } from '../support/test-tables';
+import { type TestTables, useTestTables } from '../support/test-tables';
 
 let db: TestTables;
 let conversations: ConversationService;

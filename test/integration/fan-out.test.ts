@@ -3,7 +3,7 @@ import type { StoredMessage } from '#shared/model';
 import type { ConnectionService } from '#shared/services/connection-service';
 import type { ConversationService } from '#shared/services/conversation-service';
 import type { MessagingService } from '#shared/services/messaging-service';
-import { fixedClock, RecordingPoster, type TestTables, useTestTables } from '../support/test-tables';
+import { RecordingPoster, type TestTables, useTestTables } from '../support/test-tables';
 
 let db: TestTables;
 let conversations: ConversationService;

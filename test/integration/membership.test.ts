@@ -3,7 +3,7 @@ import { limits } from '#shared/config/limits';
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '#shared/errors';
 import type { StoredMessage } from '#shared/model';
 import type { ConversationService } from '#shared/services/conversation-service';
-import { fixedClock, RecordingPoster, type TestTables, useTestTables } from '../support/test-tables';
+import { RecordingPoster, type TestTables, useTestTables } from '../support/test-tables';
 
 let db: TestTables;
 let conversations: ConversationService;
