@@ -2,7 +2,7 @@
  * The WebSocket wire contract (docs/protocol.md): client frames validated with zod at the edge,
  * and the server frames Parley pushes. Fields may be added; existing ones hold.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { limits } from '../config/limits';
 import type { ErrorCode } from '../errors';
 import type { Message } from '../model';

@@ -1,5 +1,5 @@
 /** HTTP request bodies and path parameters, validated with zod at the edge. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { limits } from '../config/limits';
 import { idSchema } from './frames';
 

@@ -1,5 +1,5 @@
 /** HTTP message routes (docs/protocol.md, HTTP API): bodies, paths and queries, validated with zod at the edge. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { clientMessageIdSchema, idSchema, messageTextSchema, seqSchema } from './frames';
 
 const messagePageLimits = { default: 50, max: 100 } as const;

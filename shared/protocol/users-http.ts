@@ -1,5 +1,5 @@
 /** User profile routes (`/users`): request bodies and path parameters, validated with zod at the edge. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { userIdSchema } from './http';
 
 export const userProfileLimits = {

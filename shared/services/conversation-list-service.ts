@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ForbiddenError } from '../errors';
 import { type Conversation, type Member, type Message, toWireMessage } from '../model';
 import { cursorCodec } from '../protocol/cursor';

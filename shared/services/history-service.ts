@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { BadRequestError, NotFoundError } from '../errors';
 import { messageIds } from '../keys';
 import { type Message, toWireMessage, visibleFromSeq } from '../model';
