@@ -5,6 +5,7 @@ import { tables } from '../config/tables';
 import { conversationKeys } from '../keys';
 import { type Conversation, type ConversationType, isCurrentMember, type Member, type MemberRole } from '../model';
 import { batchGetAll } from './batch-get';
+import type { TransactItem } from './message-repository';
 import { queryAll } from './query-all';
 
 const BY_MEMBER = tables.conversations.globalIndexes[0].indexName;
@@ -22,13 +23,14 @@ export class ConversationRepository {
   ) {}
 
   /**
-   * Members first, then meta (and, for a direct conversation, the pair's claim) in the last
-   * transaction; at most 100 actions each. A conversation exists once its meta item does, so a
+   * Members first, then meta with its first timeline entry (and, for a direct conversation, the
+   * pair's claim) in the last transaction; at most 100 actions each. A conversation exists once its meta item does, so a
    * crash half-way leaves nothing anyone can reach. A taken pair claim answers the existing id.
    */
   async create(
     conversation: Conversation,
     members: readonly Member[],
+    firstEntry?: TransactItem,
     directPair?: readonly [string, string],
   ): Promise<{ readonly existingConversationId?: string }> {
     const memberPuts = members.map((member) => ({ Put: { TableName: this.tableName, Item: memberItem(member) } }));
@@ -40,6 +42,8 @@ export class ConversationRepository {
           ConditionExpression: 'attribute_not_exists(pk)',
         },
       },
+      // The creation event commits with the conversation: nothing can take seq 1 first.
+      ...(firstEntry ? [firstEntry] : []),
       ...(directPair
         ? [
             {

@@ -37,7 +37,7 @@ export type CommitOutcome =
   /** A bound in `metaAtMost` or a condition of an extra item failed; nothing was written. */
   | { readonly kind: 'effectRejected' };
 
-type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
 /** What a timeline entry changes besides the timeline, atomically with it (membership events). */
 export interface TimelineEffects {
@@ -194,6 +194,13 @@ export class MessageRepository extends MessageReader {
       }
       throw error;
     }
+  }
+
+  /** The first timeline entry, written inside the transaction that creates its conversation. */
+  firstEntryWrite(message: StoredMessage): TransactItem {
+    return {
+      Put: { TableName: this.tableNames.messages, Item: { ...message }, ConditionExpression: 'attribute_not_exists(seq)' },
+    };
   }
 
   /** Hands out the next seq ticket (an atomic counter: never contends, only queues). */

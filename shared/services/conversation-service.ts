@@ -67,20 +67,26 @@ export class ConversationService {
       historyVisibility: input.historyVisibility ?? 'joined',
       createdBy: input.creatorId,
       createdAt,
-      lastSeq: 0,
+      lastSeq: 1,
+      lastMessageAt: createdAt,
       memberCount: members.length,
     };
-    const pair = input.type === 'direct' ? ([input.creatorId, others[0] as string] as const) : undefined;
-    const { existingConversationId } = await this.conversations.create(conversation, members, pair);
-    if (existingConversationId) {
-      return { conversation: await this.get(existingConversationId, input.creatorId), created: false };
-    }
-    await this.record(conversation, {
+    const created = systemMessage(id, 1, createdAt, {
       kind: 'created',
       actorId: input.creatorId,
       memberIds: members.map((m) => m.userId),
       ...(input.name !== undefined ? { name: input.name } : {}),
     });
+    const pair = input.type === 'direct' ? ([input.creatorId, others[0] as string] as const) : undefined;
+    const { existingConversationId } = await this.conversations.create(
+      conversation,
+      members,
+      this.timeline.firstEntryWrite(created),
+      pair,
+    );
+    if (existingConversationId) {
+      return { conversation: await this.get(existingConversationId, input.creatorId), created: false };
+    }
     return { conversation: await this.get(id, input.creatorId), created: true };
   }
 

@@ -66,6 +66,11 @@ export class TimelineWriter {
     return this.appendWithTicket(conversationId, compose);
   }
 
+  /** The write that puts a new conversation's first entry (seq 1) in the creating transaction. */
+  firstEntryWrite(message: StoredMessage) {
+    return this.messages.firstEntryWrite(message);
+  }
+
   private async appendWithTicket(conversationId: string, compose: ComposeEntry): Promise<AppendResult> {
     const deadline = Date.now() + this.timing.budgetMs;
     let ticket = await this.messages.takeTicket(conversationId);
