@@ -35,6 +35,17 @@ export interface Member {
   readonly leftSeq?: number;
   /** Seq up to which the member has read; their own sends advance it. */
   readonly readSeq?: number;
+  /** [joinedSeq, leftSeq] of earlier memberships of a member who was re-added, for late fan-out. */
+  readonly earlierPeriods?: readonly (readonly [number, number])[];
+}
+
+/** Did this member belong at `seq`? Their removal event (seq = leftSeq) still counts, so they learn of it. */
+export function belongedAt(member: Member, seq: number): boolean {
+  const within = (joined: number, left: number | undefined) => joined <= seq && (left === undefined || seq <= left);
+  return (
+    within(member.joinedSeq, member.leftSeq) ||
+    (member.earlierPeriods ?? []).some(([joined, left]) => within(joined, left))
+  );
 }
 
 /** A member row that still grants membership (not one kept for a member who left). */

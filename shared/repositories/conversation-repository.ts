@@ -101,8 +101,10 @@ export class ConversationRepository {
     };
   }
 
-  /** Meta and every current member in one Query of the conversation's partition. */
-  async getWithMembers(conversationId: string): Promise<{ conversation?: Conversation; members: Member[] }> {
+  /** Meta, current members and former members (rows kept with leftSeq) in one Query of the partition. */
+  async getWithMembers(
+    conversationId: string,
+  ): Promise<{ conversation?: Conversation; members: Member[]; formerMembers: Member[] }> {
     const items = await queryAll(this.documentClient, {
       TableName: this.tableName,
       KeyConditionExpression: 'pk = :pk',
@@ -110,11 +112,12 @@ export class ConversationRepository {
       ConsistentRead: true,
     });
     const meta = items.find((item) => item.sk === 'META');
-    const members = items
-      .filter((item) => String(item.sk).startsWith(conversationKeys.memberPrefix))
-      .map(toMember)
-      .filter(isCurrentMember);
-    return { ...(meta ? { conversation: toConversation(meta) } : {}), members };
+    const rows = items.filter((item) => String(item.sk).startsWith(conversationKeys.memberPrefix)).map(toMember);
+    return {
+      ...(meta ? { conversation: toConversation(meta) } : {}),
+      members: rows.filter(isCurrentMember),
+      formerMembers: rows.filter((member) => !isCurrentMember(member)),
+    };
   }
 
   /** Every conversation a user currently belongs to, from the `byMember` index (eventually consistent). */
@@ -152,22 +155,39 @@ export class ConversationRepository {
 
 /** Transaction items for membership changes, committed with their timeline event. */
 export const memberWrites = {
-  /** A past member's row may be replaced: they rejoin from the new event on. */
-  add: (tableName: string, member: Member) => ({
-    Put: {
-      TableName: tableName,
-      Item: memberItem(member),
-      ConditionExpression: 'attribute_not_exists(pk) OR attribute_exists(leftSeq)',
-    },
-  }),
-  /** The row stays with the seq of the event that ended the membership. */
-  remove: (tableName: string, conversationId: string, userId: string, leftSeq: number) => ({
+  /**
+   * A new member's row, or a former member's row replaced: they rejoin from the new event on and
+   * keep their earlier periods, so fan-out running behind still serves those.
+   */
+  add: (tableName: string, member: Member, former?: Member) => {
+    if (!former || former.leftSeq === undefined) {
+      return {
+        Put: { TableName: tableName, Item: memberItem(member), ConditionExpression: 'attribute_not_exists(pk)' },
+      };
+    }
+    const earlierPeriods = [...(former.earlierPeriods ?? []), [former.joinedSeq, former.leftSeq] as const];
+    return {
+      Put: {
+        TableName: tableName,
+        Item: memberItem({ ...member, earlierPeriods }),
+        // Exactly the row that was read: no concurrent rejoin or removal slipped in between.
+        ConditionExpression: 'leftSeq = :formerLeftSeq',
+        ExpressionAttributeValues: { ':formerLeftSeq': former.leftSeq },
+      },
+    };
+  },
+  /**
+   * The row stays with the seq of the event that ended the membership. The role must still be the
+   * one the decision was made on (a member promoted meanwhile may be the group's last admin).
+   */
+  remove: (tableName: string, member: Member, leftSeq: number) => ({
     Update: {
       TableName: tableName,
-      Key: conversationKeys.member(conversationId, userId),
+      Key: conversationKeys.member(member.conversationId, member.userId),
       UpdateExpression: 'SET leftSeq = :leftSeq',
-      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(leftSeq)',
-      ExpressionAttributeValues: { ':leftSeq': leftSeq },
+      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(leftSeq) AND #role = :role',
+      ExpressionAttributeNames: { '#role': 'role' },
+      ExpressionAttributeValues: { ':leftSeq': leftSeq, ':role': member.role },
     },
   }),
   /** In a send's transaction: the sender is still a member at this seq, and has read up to their own message. */
@@ -185,7 +205,17 @@ export const memberWrites = {
       TableName: tableName,
       Key: conversationKeys.member(conversationId, userId),
       UpdateExpression: 'SET #role = :admin',
-      ConditionExpression: 'attribute_exists(pk)',
+      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(leftSeq)',
+      ExpressionAttributeNames: { '#role': 'role' },
+      ExpressionAttributeValues: { ':admin': 'admin' },
+    },
+  }),
+  /** The admin a departure counts on to remain is still a current admin when it commits. */
+  staysAdmin: (tableName: string, conversationId: string, userId: string) => ({
+    ConditionCheck: {
+      TableName: tableName,
+      Key: conversationKeys.member(conversationId, userId),
+      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(leftSeq) AND #role = :admin',
       ExpressionAttributeNames: { '#role': 'role' },
       ExpressionAttributeValues: { ':admin': 'admin' },
     },
@@ -212,6 +242,7 @@ function memberItem(member: Member): Record<string, unknown> {
     role: member.role,
     joinedAt: member.joinedAt,
     joinedSeq: member.joinedSeq,
+    ...(member.earlierPeriods && member.earlierPeriods.length > 0 ? { earlierPeriods: member.earlierPeriods } : {}),
   };
 }
 
@@ -238,5 +269,12 @@ function toMember(item: Record<string, unknown>): Member {
     joinedSeq: Number(item.joinedSeq ?? 1),
     ...(item.leftSeq !== undefined ? { leftSeq: Number(item.leftSeq) } : {}),
     ...(item.readSeq !== undefined ? { readSeq: Number(item.readSeq) } : {}),
+    ...(Array.isArray(item.earlierPeriods)
+      ? {
+          earlierPeriods: (item.earlierPeriods as unknown[][]).map(
+            ([joined, left]) => [Number(joined), Number(left)] as const,
+          ),
+        }
+      : {}),
   };
 }

@@ -199,7 +199,11 @@ export class MessageRepository extends MessageReader {
   /** The first timeline entry, written inside the transaction that creates its conversation. */
   firstEntryWrite(message: StoredMessage): TransactItem {
     return {
-      Put: { TableName: this.tableNames.messages, Item: { ...message }, ConditionExpression: 'attribute_not_exists(seq)' },
+      Put: {
+        TableName: this.tableNames.messages,
+        Item: { ...message },
+        ConditionExpression: 'attribute_not_exists(seq)',
+      },
     };
   }
 

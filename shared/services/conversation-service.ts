@@ -103,23 +103,33 @@ export class ConversationService {
     return this.get(conversationId, callerId);
   }
 
-  /** Admins add members; the group limit holds under concurrent adds (a bound on memberCount in the same transaction). */
+  /**
+   * Admins add members; the group limit holds under concurrent adds (a bound on memberCount in the
+   * same transaction). A transaction holds 100 actions, so one event adds at most 98 members; a
+   * larger add is recorded as several events.
+   */
   async addMembers(conversationId: string, callerId: string, userIds: readonly string[]): Promise<ConversationView> {
-    const { conversation, members } = await this.adminOfGroup(conversationId, callerId);
+    const { conversation, members, formerMembers } = await this.adminOfGroup(conversationId, callerId);
     const present = new Set(members.map((m) => m.userId));
     const joining = [...new Set(userIds)].filter((userId) => !present.has(userId));
     if (joining.length === 0) return view(conversation, members);
     if (conversation.memberCount + joining.length > limits.maxGroupMembers) throw groupFull();
+    const batch = joining.slice(0, MAX_MEMBERS_PER_EVENT);
     const at = this.clock.now().toISOString();
     const table = this.conversations.tableName;
+    const former = new Map(formerMembers.map((m) => [m.userId, m]));
     const outcome = await this.record(
       conversation,
-      { kind: 'membersAdded', actorId: callerId, userIds: joining },
+      { kind: 'membersAdded', actorId: callerId, userIds: batch },
       (seq) => ({
-        metaAdd: { memberCount: joining.length },
-        metaAtMost: { memberCount: limits.maxGroupMembers - joining.length },
-        items: joining.map((userId) =>
-          memberWrites.add(table, { conversationId, userId, role: 'member', joinedAt: at, joinedSeq: seq }),
+        metaAdd: { memberCount: batch.length },
+        metaAtMost: { memberCount: limits.maxGroupMembers - batch.length },
+        items: batch.map((userId) =>
+          memberWrites.add(
+            table,
+            { conversationId, userId, role: 'member', joinedAt: at, joinedSeq: seq },
+            former.get(userId),
+          ),
         ),
       }),
     );
@@ -132,6 +142,7 @@ export class ConversationService {
       }
       return this.addMembers(conversationId, callerId, userIds);
     }
+    if (joining.length > batch.length) return this.addMembers(conversationId, callerId, joining.slice(batch.length));
     return this.get(conversationId, callerId);
   }
 
@@ -145,7 +156,13 @@ export class ConversationService {
     return this.remove(conversationId, userId, userId, true);
   }
 
-  private async remove(conversationId: string, callerId: string, userId: string, allowDirect: boolean): Promise<void> {
+  private async remove(
+    conversationId: string,
+    callerId: string,
+    userId: string,
+    allowDirect: boolean,
+    attempt = 1,
+  ): Promise<void> {
     const { conversation, members } = await this.conversations.getWithMembers(conversationId);
     const caller = members.find((m) => m.userId === callerId);
     if (!conversation || !caller) throw notFound();
@@ -159,30 +176,39 @@ export class ConversationService {
 
     const table = this.conversations.tableName;
     const remaining = members.filter((m) => m.userId !== userId);
+    // A group must keep an admin: the departure either counts on one who stays, or promotes a successor.
+    const keeper = target.role === 'admin' ? remaining.find((m) => m.role === 'admin') : undefined;
     const successor =
-      target.role === 'admin' && !remaining.some((m) => m.role === 'admin')
+      target.role === 'admin' && !keeper
         ? [...remaining].sort((a, b) => a.joinedSeq - b.joinedSeq || a.joinedAt.localeCompare(b.joinedAt))[0]
         : undefined;
     const event: TimelineEvent = leaving
       ? { kind: 'memberLeft', actorId: callerId, userId }
       : { kind: 'memberRemoved', actorId: callerId, userId };
-    // A refusal means the member row vanished meanwhile (a concurrent removal): what the caller wanted holds.
-    await this.record(conversation, event, (seq) => ({
+    const outcome = await this.record(conversation, event, (seq) => ({
       metaAdd: { memberCount: -1 },
       items: [
-        memberWrites.remove(table, conversationId, userId, seq),
+        memberWrites.remove(table, target, seq),
         ...(successor ? [memberWrites.promote(table, conversationId, successor.userId)] : []),
+        ...(keeper ? [memberWrites.staysAdmin(table, conversationId, keeper.userId)] : []),
       ],
     }));
+    // Refused: the target already went, or the admin we counted on (or the successor) left meanwhile.
+    if (outcome === 'effectRejected' && attempt < MAX_MEMBERSHIP_ATTEMPTS) {
+      const again = await this.conversations.getWithMembers(conversationId);
+      if (!again.members.some((m) => m.userId === userId)) return;
+      return this.remove(conversationId, callerId, userId, allowDirect, attempt + 1);
+    }
+    if (outcome === 'effectRejected') throw new ConflictError('The group is changing; retry');
   }
 
   private async adminOfGroup(conversationId: string, callerId: string) {
-    const { conversation, members } = await this.conversations.getWithMembers(conversationId);
+    const { conversation, members, formerMembers } = await this.conversations.getWithMembers(conversationId);
     const caller = members.find((m) => m.userId === callerId);
     if (!conversation || !caller) throw notFound();
     if (conversation.type !== 'group') throw new BadRequestError('Only a group conversation can change');
     if (caller.role !== 'admin') throw new ForbiddenError('Only an admin can change the group');
-    return { conversation, members };
+    return { conversation, members, formerMembers };
   }
 
   /** Appends a system event with its effects; answers 'effectRejected' when the effects were refused. */
@@ -211,6 +237,12 @@ function systemMessage(conversationId: string, seq: number, createdAt: string, e
     event,
   };
 }
+
+/** Re-reads after a membership change lost a race, before answering conflict. */
+const MAX_MEMBERSHIP_ATTEMPTS = 5;
+
+/** A transaction's 100 actions, less the meta update and the event itself. */
+const MAX_MEMBERS_PER_EVENT = 98;
 
 const groupFull = () => new ConflictError(`A group holds at most ${limits.maxGroupMembers} members`);
 

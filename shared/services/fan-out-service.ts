@@ -1,7 +1,7 @@
 import pLimit from 'p-limit';
 import type { ConnectionPoster } from '../aws/connection-poster';
 import { limits } from '../config/limits';
-import { type Connection, type Device, type Member, type StoredMessage, toWireMessage } from '../model';
+import { belongedAt, type Connection, type Device, type Member, type StoredMessage, toWireMessage } from '../model';
 import type { ConnectionRepository } from '../repositories/connection-repository';
 import type { ConversationRepository } from '../repositories/conversation-repository';
 import type { DeviceRepository } from '../repositories/device-repository';
@@ -168,16 +168,9 @@ class BatchState {
   }
 }
 
-/**
- * Who belonged when the message was stored: joined at or before its seq, and not gone before it.
- * A member's removal event (seq = leftSeq) still reaches them, so their devices learn of it.
- */
+/** Who belonged when the message was stored, in any of their membership periods. */
 function recipientsOf(message: StoredMessage, members: readonly Member[]): string[] {
-  return members
-    .filter(
-      (member) => member.joinedSeq <= message.seq && (member.leftSeq === undefined || message.seq <= member.leftSeq),
-    )
-    .map((member) => member.userId);
+  return members.filter((member) => belongedAt(member, message.seq)).map((member) => member.userId);
 }
 
 function memoize<T>(cache: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> {
