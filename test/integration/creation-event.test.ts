@@ -1,29 +1,17 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { StoredMessage } from '#shared/model';
 import { ConversationService } from '#shared/services/conversation-service';
 import { type ClientSend, type ComposeEntry, TimelineWriter } from '#shared/services/timeline-writer';
-import { fixedClock, type TestTables, useTestTables } from '../support/test-tables';
+import { fixedClock, type TestTables, uniqueNames, useTestTables } from '../support/test-tables';
 
 let db: TestTables;
-let run = 0;
 
 beforeAll(async () => {
   db = await useTestTables('review-timeline');
 });
 
-const names = <Names extends string[]>(...base: Names) => {
-  run++;
-  return base.map((name) => `${name}-t${run}`) as { [K in keyof Names]: string };
-};
+const names = uniqueNames('t');
 
-const timeline = async (conversationId: string, upTo: number) => {
-  const entries: StoredMessage[] = [];
-  for (let seq = 1; seq <= upTo; seq++) {
-    const entry = await db.repositories.messages.get(conversationId, seq);
-    if (entry) entries.push(entry);
-  }
-  return entries;
-};
+const timeline = (conversationId: string, upTo: number) => db.timeline(conversationId, 1, upTo);
 
 describe('the creation event', () => {
   it('is seq 1 even when a member sends while the creation is being recorded', async () => {

@@ -1,31 +1,19 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { StoredMessage } from '#shared/model';
 import { ConversationRepository } from '#shared/repositories/conversation-repository';
 import { ConversationService } from '#shared/services/conversation-service';
-import { fixedClock, RecordingPoster, type TestTables, useTestTables } from '../support/test-tables';
+import { fixedClock, RecordingPoster, type TestTables, uniqueNames, useTestTables } from '../support/test-tables';
 
 let db: TestTables;
 let conversations: ConversationService;
-let run = 0;
 
 beforeAll(async () => {
   db = await useTestTables('review-membership');
   ({ conversations } = db.services);
 });
 
-const names = <Names extends string[]>(...base: Names) => {
-  run++;
-  return base.map((name) => `${name}-r${run}`) as { [K in keyof Names]: string };
-};
+const names = uniqueNames('r');
 
-const timeline = async (conversationId: string, from: number, upTo: number) => {
-  const entries: StoredMessage[] = [];
-  for (let seq = from; seq <= upTo; seq++) {
-    const entry = await db.repositories.messages.get(conversationId, seq);
-    if (entry) entries.push(entry);
-  }
-  return entries;
-};
+const timeline = (conversationId: string, from: number, upTo: number) => db.timeline(conversationId, from, upTo);
 
 /**
  * A ConversationService whose reads of a conversation wait until `parties` callers have read it:
@@ -102,7 +90,7 @@ describe('adding many members at once', () => {
   it('adds 99 members to a group of one (100 in all, within the limit)', async () => {
     const [ann] = names('ann');
     const { conversation } = await conversations.create({ creatorId: ann, type: 'group', memberIds: [] });
-    const joining = Array.from({ length: 99 }, (_, i) => `joiner-r${run}-${i}`);
+    const joining = Array.from({ length: 99 }, (_, i) => `joiner-${ann}-${i}`);
 
     const updated = await conversations.addMembers(conversation.id, ann, joining);
 

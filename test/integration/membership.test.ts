@@ -1,13 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { limits } from '#shared/config/limits';
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '#shared/errors';
-import type { StoredMessage } from '#shared/model';
 import type { ConversationService } from '#shared/services/conversation-service';
-import { RecordingPoster, type TestTables, useTestTables } from '../support/test-tables';
+import { RecordingPoster, type TestTables, uniqueNames, useTestTables } from '../support/test-tables';
 
 let db: TestTables;
 let conversations: ConversationService;
-let run = 0;
 
 beforeAll(async () => {
   db = await useTestTables('membership');
@@ -15,19 +13,9 @@ beforeAll(async () => {
 });
 
 /** Distinct user names per test, so direct-pair claims never collide across tests. */
-const names = <Names extends string[]>(...base: Names) => {
-  run++;
-  return base.map((name) => `${name}-${run}`) as { [K in keyof Names]: string };
-};
+const names = uniqueNames('m');
 
-const timeline = async (conversationId: string, upTo: number) => {
-  const entries: StoredMessage[] = [];
-  for (let seq = 1; seq <= upTo; seq++) {
-    const entry = await db.repositories.messages.get(conversationId, seq);
-    if (entry) entries.push(entry);
-  }
-  return entries;
-};
+const timeline = (conversationId: string, upTo: number) => db.timeline(conversationId, 1, upTo);
 
 describe('creating conversations', () => {
   it('records the creation as the first timeline event', async () => {
@@ -102,7 +90,7 @@ describe('adding members', () => {
 
   it('holds the group limit under concurrent adds', async () => {
     const [ann] = names('ann');
-    const founders = Array.from({ length: limits.maxGroupMembers - 5 }, (_, i) => `founder-${run}-${i}`);
+    const founders = Array.from({ length: limits.maxGroupMembers - 5 }, (_, i) => `founder-${ann}-${i}`);
     const { conversation } = await conversations.create({
       creatorId: ann,
       type: 'group',
@@ -111,7 +99,7 @@ describe('adding members', () => {
     expect(conversation.memberCount).toBe(limits.maxGroupMembers - 5);
 
     const attempts = await Promise.allSettled(
-      Array.from({ length: 10 }, (_, i) => conversations.addMembers(conversation.id, ann, [`late-${run}-${i}`])),
+      Array.from({ length: 10 }, (_, i) => conversations.addMembers(conversation.id, ann, [`late-${ann}-${i}`])),
     );
 
     const refused = attempts.filter((a) => a.status === 'rejected');

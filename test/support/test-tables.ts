@@ -9,6 +9,7 @@ import type { ConnectionPoster, PostOutcome } from '#shared/aws/connection-poste
 import { createDocumentClient } from '#shared/aws/dynamodb';
 import { limits } from '#shared/config/limits';
 import type { TableKey } from '#shared/config/tables';
+import type { StoredMessage } from '#shared/model';
 import type { ServerFrame } from '#shared/protocol/frames';
 import { ConnectionRepository } from '#shared/repositories/connection-repository';
 import { ConversationRepository } from '#shared/repositories/conversation-repository';
@@ -24,6 +25,15 @@ import { MessagingService } from '#shared/services/messaging-service';
 import { TimelineWriter } from '#shared/services/timeline-writer';
 import { createLocalDynamoDbClient } from '../../local/aws-local';
 import { createLocalTables } from '../../local/tables';
+
+/** User names unique to each call, so direct-pair claims and memberships never collide across tests. */
+export function uniqueNames(tag: string) {
+  let run = 0;
+  return <Names extends string[]>(...base: Names) => {
+    run++;
+    return base.map((name) => `${name}-${tag}${run}`) as { [K in keyof Names]: string };
+  };
+}
 
 /** Frozen at load, near real time: rows with TTLs (connections, inbox) must not look long expired to DynamoDB Local's reaper. */
 const frozenAt = new Date();
@@ -52,6 +62,15 @@ export async function useTestTables(label: string) {
   return {
     documentClient,
     repositories,
+    /** The stored timeline entries of a conversation from one seq to another, in order. */
+    async timeline(conversationId: string, from: number, upTo: number): Promise<StoredMessage[]> {
+      const page = await repositories.messages.page(conversationId, {
+        direction: 'ascending',
+        floorSeq: from,
+        limit: upTo - from + 1,
+      });
+      return page.messages;
+    },
     /** The domain services wired as the handlers wire them, on the fixed clock. */
     services: {
       timeline,
