@@ -62,9 +62,10 @@ export class MessageReader {
     protected readonly messagesTable: string,
   ) {}
 
-  async get(conversationId: string, seq: number): Promise<StoredMessage | undefined> {
+  /** `consistent` when the message may have committed a moment ago (a retry finding its original). */
+  async get(conversationId: string, seq: number, consistent = false): Promise<StoredMessage | undefined> {
     const result = await this.documentClient.send(
-      new GetCommand({ TableName: this.messagesTable, Key: { conversationId, seq } }),
+      new GetCommand({ TableName: this.messagesTable, Key: { conversationId, seq }, ConsistentRead: consistent }),
     );
     return result.Item ? toStoredMessage(result.Item) : undefined;
   }
@@ -246,6 +247,8 @@ export class MessageRepository extends MessageReader {
       new GetCommand({
         TableName: this.tableNames.idempotency,
         Key: { idempotencyKey: idempotencyKey(conversationId, senderId, clientMessageId) },
+        // A racing retry must see a claim made a moment ago, or it queues for a seq it will only void.
+        ConsistentRead: true,
       }),
     );
     return result.Item ? this.original(result.Item) : undefined;
@@ -267,7 +270,8 @@ export class MessageRepository extends MessageReader {
   }
 
   private async original(record: Record<string, unknown>): Promise<StoredMessage> {
-    const stored = await this.get(String(record.conversationId), Number(record.seq));
+    // The idempotency record and the message commit together; a strong read sees both.
+    const stored = await this.get(String(record.conversationId), Number(record.seq), true);
     if (!stored) throw new Error(`idempotency record points at missing message ${String(record.messageId)}`);
     return stored;
   }
