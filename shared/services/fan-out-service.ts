@@ -59,9 +59,8 @@ export class FanOutService {
       [...byConversation].map(async ([conversationId, entries]) => {
         for (const { index, message } of entries) {
           try {
-            // Members are read once per conversation per batch, not once per message. The read comes
-            // after every entry in the batch committed, so removals in the batch are already applied,
-            // and joinedSeq keeps members added in the batch from earlier messages.
+            // Member rows (past ones included) are read once per conversation per batch, not once per
+            // message; each row's membership periods decide which of the batch's messages it gets.
             const members = await batch.membersOf(conversationId, () => this.conversations.listMembers(conversationId));
             await this.deliverOne(message, members, batch);
           } catch (error) {
