@@ -48,3 +48,9 @@ export const messageIds = {
     return { conversationId: messageId.slice(0, cut), seq };
   },
 };
+
+/** Receipt history: per member of a conversation, advances sorted by kind, then seq. */
+export const receiptKeys = {
+  member: (conversationId: string, userId: string) => `${conversationId}#${userId}`,
+  mark: (kind: 'delivered' | 'read', seq: number) => `${kind}#${String(seq).padStart(SEQ_DIGITS, '0')}`,
+};

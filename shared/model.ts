@@ -33,8 +33,12 @@ export interface Member {
    * behind still serves them every message before it; such a row is no longer a membership.
    */
   readonly leftSeq?: number;
-  /** Seq up to which the member has read; their own sends advance it. */
+  /** Seq up to which the member has read (their read mark). */
   readonly readSeq?: number;
+  /** Seq of the member's latest send: nothing before a reply counts as unread. */
+  readonly lastSentSeq?: number;
+  /** Seq up to which any of the member's devices has the conversation. */
+  readonly deliveredSeq?: number;
   /** [joinedSeq, leftSeq] of earlier memberships of a member who was re-added, for late fan-out. */
   readonly earlierPeriods?: readonly (readonly [number, number])[];
 }
@@ -47,6 +51,9 @@ export function belongedAt(member: Member, seq: number): boolean {
     (member.earlierPeriods ?? []).some(([joined, left]) => within(joined, left))
   );
 }
+
+/** Delivery and read marks, per member and conversation; they only move forward. */
+export type ReceiptKind = 'delivered' | 'read';
 
 /** A member row that still grants membership (not one kept for a member who left). */
 export const isCurrentMember = (member: Member): boolean => member.leftSeq === undefined;

@@ -83,6 +83,16 @@ export const tables = {
     sortKey: { name: 'position', type: 'S' },
     ttlAttribute: 'expiresAt',
   },
+  /**
+   * Receipt history: one item per advance of a member's delivered or read mark, so the time a
+   * member first reached any seq is one Query, while an acknowledgement stays O(1) writes.
+   */
+  receipts: {
+    logicalName: 'Receipts',
+    envVar: 'RECEIPTS_TABLE',
+    partitionKey: { name: 'memberKey', type: 'S' },
+    sortKey: { name: 'mark', type: 'S' },
+  },
   /** Send idempotency: (conversation, sender, clientMessageId) -> the stored message's seq. */
   idempotency: {
     logicalName: 'Idempotency',

@@ -190,12 +190,12 @@ export const memberWrites = {
       ExpressionAttributeValues: { ':leftSeq': leftSeq, ':role': member.role },
     },
   }),
-  /** In a send's transaction: the sender is still a member at this seq, and has read up to their own message. */
+  /** In a send's transaction: the sender is still a member at this seq; their last send moves to it. */
   send: (tableName: string, conversationId: string, userId: string, seq: number) => ({
     Update: {
       TableName: tableName,
       Key: conversationKeys.member(conversationId, userId),
-      UpdateExpression: 'SET readSeq = :seq',
+      UpdateExpression: 'SET lastSentSeq = :seq',
       ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(leftSeq)',
       ExpressionAttributeValues: { ':seq': seq },
     },
@@ -269,6 +269,8 @@ function toMember(item: Record<string, unknown>): Member {
     joinedSeq: Number(item.joinedSeq ?? 1),
     ...(item.leftSeq !== undefined ? { leftSeq: Number(item.leftSeq) } : {}),
     ...(item.readSeq !== undefined ? { readSeq: Number(item.readSeq) } : {}),
+    ...(item.lastSentSeq !== undefined ? { lastSentSeq: Number(item.lastSentSeq) } : {}),
+    ...(item.deliveredSeq !== undefined ? { deliveredSeq: Number(item.deliveredSeq) } : {}),
     ...(Array.isArray(item.earlierPeriods)
       ? {
           earlierPeriods: (item.earlierPeriods as unknown[][]).map(

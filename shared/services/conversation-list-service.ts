@@ -62,8 +62,11 @@ export class ConversationListService {
         role: member.role,
         // A void only fills an abandoned seq; there is nothing to show for it.
         ...(last && last.type !== 'void' ? { lastMessage: toWireMessage(last) } : {}),
-        // Everything after what the member has read (their own sends count as read) or, before any, their join.
-        unreadCount: Math.max(0, conversation.lastSeq - Math.max(member.joinedSeq, member.readSeq ?? 0)),
+        // Everything after the member's read mark, their latest send or, before either, their join.
+        unreadCount: Math.max(
+          0,
+          conversation.lastSeq - Math.max(member.joinedSeq, member.readSeq ?? 0, member.lastSentSeq ?? 0),
+        ),
       };
     });
     const lastOnPage = page.at(-1);

@@ -16,6 +16,7 @@ import { ConversationRepository } from '#shared/repositories/conversation-reposi
 import { DeviceRepository } from '#shared/repositories/device-repository';
 import { InboxRepository } from '#shared/repositories/inbox-repository';
 import { MessageRepository } from '#shared/repositories/message-repository';
+import { ReceiptRepository } from '#shared/repositories/receipt-repository';
 import { UserRepository } from '#shared/repositories/user-repository';
 import type { Clock } from '#shared/services/clock';
 import { ConnectionService } from '#shared/services/connection-service';
@@ -57,6 +58,7 @@ export async function useTestTables(label: string) {
     users: new UserRepository(documentClient, name('users')),
     connections: new ConnectionRepository(documentClient, name('connections')),
     inbox: new InboxRepository(documentClient, name('inbox'), limits.inboxRetentionDays * 86_400),
+    receipts: new ReceiptRepository(documentClient, name('conversations'), name('receipts')),
   };
   const timeline = new TimelineWriter(repositories.messages, fixedClock);
   return {

@@ -1,0 +1,99 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { NotFoundError } from '#shared/errors';
+import type { Clock } from '#shared/services/clock';
+import { ReceiptService } from '#shared/services/receipt-service';
+import { type TestTables, uniqueNames, useTestTables } from '../support/test-tables';
+
+let db: TestTables;
+let receipts: ReceiptService;
+const names = uniqueNames('rc');
+
+/** Each reading a minute after the last, so "when was it first reached" has distinct answers. */
+let tick = Date.now();
+const steppingClock: Clock = {
+  now: () => {
+    tick += 60_000;
+    return new Date(tick);
+  },
+};
+
+beforeAll(async () => {
+  db = await useTestTables('receipts');
+  receipts = new ReceiptService(db.repositories.conversations, db.repositories.receipts, steppingClock);
+});
+
+/** A group of ann and ben with `texts` messages from ann after the creation event (seq 1). */
+async function groupWithMessages(texts: number) {
+  const [ann, ben] = names('ann', 'ben');
+  const { conversation } = await db.services.conversations.create({ creatorId: ann, type: 'group', memberIds: [ben] });
+  for (let i = 0; i < texts; i++) {
+    await db.services.messaging.send({
+      senderId: ann,
+      conversationId: conversation.id,
+      clientMessageId: `m${i}`,
+      text: `m${i}`,
+    });
+  }
+  return { ann, ben, conversationId: conversation.id };
+}
+
+const marksOf = async (conversationId: string, userId: string) => {
+  const { member } = await db.repositories.conversations.getMembership(conversationId, userId);
+  return { delivered: member?.deliveredSeq, read: member?.readSeq };
+};
+
+describe('ReceiptService.acknowledge', () => {
+  it('moves a mark only forward, whatever order acknowledgements arrive in', async () => {
+    const { ben, conversationId } = await groupWithMessages(5);
+
+    const first = await receipts.acknowledge(ben, conversationId, 'delivered', 5);
+    const late = await receipts.acknowledge(ben, conversationId, 'delivered', 3);
+    const repeated = await receipts.acknowledge(ben, conversationId, 'delivered', 5);
+
+    expect(first.map((a) => [a.kind, a.fromSeq, a.toSeq])).toEqual([['delivered', 0, 5]]);
+    expect(late).toEqual([]);
+    expect(repeated).toEqual([]);
+    expect(await marksOf(conversationId, ben)).toEqual({ delivered: 5, read: undefined });
+  });
+
+  it('treats a read as a delivery too, and never moves past the last seq', async () => {
+    const { ben, conversationId } = await groupWithMessages(3);
+
+    const advances = await receipts.acknowledge(ben, conversationId, 'read', 999);
+
+    expect(advances.map((a) => [a.kind, a.toSeq])).toEqual([
+      ['read', 4],
+      ['delivered', 4],
+    ]);
+    expect(await marksOf(conversationId, ben)).toEqual({ delivered: 4, read: 4 });
+  });
+
+  it('keeps concurrent acknowledgements from moving a mark backwards', async () => {
+    const { ben, conversationId } = await groupWithMessages(8);
+
+    await Promise.all([2, 9, 4, 7, 3, 9, 5].map((seq) => receipts.acknowledge(ben, conversationId, 'delivered', seq)));
+
+    expect((await marksOf(conversationId, ben)).delivered).toBe(9);
+  });
+
+  it('answers when a member first reached an old message, after later marks moved past it', async () => {
+    const { ben, conversationId } = await groupWithMessages(6);
+    const [toThree] = await receipts.acknowledge(ben, conversationId, 'read', 3);
+    await receipts.acknowledge(ben, conversationId, 'read', 5);
+    await receipts.acknowledge(ben, conversationId, 'read', 7);
+
+    expect(await receipts.firstReached(conversationId, ben, 'read', 2)).toBe(toThree?.at);
+    expect(await receipts.firstReached(conversationId, ben, 'read', 3)).toBe(toThree?.at);
+    expect(await receipts.firstReached(conversationId, ben, 'read', 4)).not.toBe(toThree?.at);
+    expect(await receipts.firstReached(conversationId, ben, 'delivered', 6)).toBeDefined();
+    expect(await receipts.firstReached(conversationId, ben, 'read', 8)).toBeUndefined();
+  });
+
+  it('refuses a non-member, and a member who left', async () => {
+    const { ann, ben, conversationId } = await groupWithMessages(1);
+    await db.services.conversations.removeMember(conversationId, ann, ben);
+
+    await expect(receipts.acknowledge('stranger', conversationId, 'read', 1)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(receipts.acknowledge(ben, conversationId, 'read', 1)).rejects.toBeInstanceOf(NotFoundError);
+  });
+});
