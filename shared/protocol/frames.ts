@@ -5,7 +5,7 @@
 import * as z from 'zod';
 import { limits } from '../config/limits';
 import type { ErrorCode } from '../errors';
-import type { Message } from '../model';
+import type { Message, ReceiptKind } from '../model';
 
 export const idSchema = z
   .string()
@@ -45,6 +45,12 @@ export const ackFrameSchema = z.object({
   upToSeq: seqSchema,
 });
 
+export const readFrameSchema = z.object({
+  action: z.literal('read'),
+  conversationId: idSchema,
+  upToSeq: seqSchema,
+});
+
 export const pingFrameSchema = z.object({ action: z.literal('ping') });
 
 export type SendMessageFrame = z.infer<typeof sendMessageFrameSchema>;
@@ -56,6 +62,14 @@ export type ServerFrame =
   | { readonly type: 'syncComplete'; readonly delivered: number; readonly cursor?: string }
   | { readonly type: 'acked'; readonly conversationId: string; readonly upToSeq: number; readonly removed: number }
   | { readonly type: 'pong' }
+  | {
+      readonly type: 'receipt';
+      readonly conversationId: string;
+      readonly userId: string;
+      readonly kind: ReceiptKind;
+      readonly upToSeq: number;
+      readonly at: string;
+    }
   | {
       readonly type: 'error';
       readonly code: ErrorCode;

@@ -11,6 +11,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { conversationKeys, idempotencyKey, messageIds } from '../keys';
 import type { MessageType, StoredMessage, TimelineEvent } from '../model';
 import { batchGetAll } from './batch-get';
+import { queryAll } from './query-all';
 
 export interface TableNames {
   readonly conversations: string;
@@ -105,6 +106,19 @@ export class MessageReader {
       // LastEvaluatedKey without the extra item: the Query stopped at its 1 MB cap.
       hasMore: items.length > request.limit || result.LastEvaluatedKey !== undefined,
     };
+  }
+
+  /** Who sent the text messages in seqs (fromExclusive, toInclusive]: the senders a receipt concerns. */
+  async sendersBetween(conversationId: string, fromExclusive: number, toInclusive: number): Promise<Set<string>> {
+    if (toInclusive <= fromExclusive) return new Set();
+    const items = await queryAll(this.documentClient, {
+      TableName: this.messagesTable,
+      KeyConditionExpression: 'conversationId = :conversationId AND seq BETWEEN :from AND :to',
+      ExpressionAttributeNames: { '#type': 'type' },
+      ExpressionAttributeValues: { ':conversationId': conversationId, ':from': fromExclusive + 1, ':to': toInclusive },
+      ProjectionExpression: 'senderId, #type',
+    });
+    return new Set(items.filter((item) => item.type === 'text').map((item) => String(item.senderId)));
   }
 
   /** The messages at these (conversation, seq) keys, in one BatchGetItem per 100. */

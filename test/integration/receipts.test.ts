@@ -2,10 +2,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { NotFoundError } from '#shared/errors';
 import type { Clock } from '#shared/services/clock';
 import { ReceiptService } from '#shared/services/receipt-service';
-import { type TestTables, uniqueNames, useTestTables } from '../support/test-tables';
+import { RecordingPoster, type TestTables, uniqueNames, useTestTables } from '../support/test-tables';
 
 let db: TestTables;
 let receipts: ReceiptService;
+const poster = new RecordingPoster();
 const names = uniqueNames('rc');
 
 /** Each reading a minute after the last, so "when was it first reached" has distinct answers. */
@@ -19,7 +20,14 @@ const steppingClock: Clock = {
 
 beforeAll(async () => {
   db = await useTestTables('receipts');
-  receipts = new ReceiptService(db.repositories.conversations, db.repositories.receipts, steppingClock);
+  receipts = new ReceiptService(
+    db.repositories.conversations,
+    db.repositories.receipts,
+    db.repositories.messages,
+    db.repositories.connections,
+    poster,
+    steppingClock,
+  );
 });
 
 /** A group of ann and ben with `texts` messages from ann after the creation event (seq 1). */
@@ -46,9 +54,9 @@ describe('ReceiptService.acknowledge', () => {
   it('moves a mark only forward, whatever order acknowledgements arrive in', async () => {
     const { ben, conversationId } = await groupWithMessages(5);
 
-    const first = await receipts.acknowledge(ben, conversationId, 'delivered', 5);
-    const late = await receipts.acknowledge(ben, conversationId, 'delivered', 3);
-    const repeated = await receipts.acknowledge(ben, conversationId, 'delivered', 5);
+    const first = await receipts.acknowledge({ userId: ben }, conversationId, 'delivered', 5);
+    const late = await receipts.acknowledge({ userId: ben }, conversationId, 'delivered', 3);
+    const repeated = await receipts.acknowledge({ userId: ben }, conversationId, 'delivered', 5);
 
     expect(first.map((a) => [a.kind, a.fromSeq, a.toSeq])).toEqual([['delivered', 0, 5]]);
     expect(late).toEqual([]);
@@ -59,7 +67,7 @@ describe('ReceiptService.acknowledge', () => {
   it('treats a read as a delivery too, and never moves past the last seq', async () => {
     const { ben, conversationId } = await groupWithMessages(3);
 
-    const advances = await receipts.acknowledge(ben, conversationId, 'read', 999);
+    const advances = await receipts.acknowledge({ userId: ben }, conversationId, 'read', 999);
 
     expect(advances.map((a) => [a.kind, a.toSeq])).toEqual([
       ['read', 4],
@@ -71,16 +79,18 @@ describe('ReceiptService.acknowledge', () => {
   it('keeps concurrent acknowledgements from moving a mark backwards', async () => {
     const { ben, conversationId } = await groupWithMessages(8);
 
-    await Promise.all([2, 9, 4, 7, 3, 9, 5].map((seq) => receipts.acknowledge(ben, conversationId, 'delivered', seq)));
+    await Promise.all(
+      [2, 9, 4, 7, 3, 9, 5].map((seq) => receipts.acknowledge({ userId: ben }, conversationId, 'delivered', seq)),
+    );
 
     expect((await marksOf(conversationId, ben)).delivered).toBe(9);
   });
 
   it('answers when a member first reached an old message, after later marks moved past it', async () => {
     const { ben, conversationId } = await groupWithMessages(6);
-    const [toThree] = await receipts.acknowledge(ben, conversationId, 'read', 3);
-    await receipts.acknowledge(ben, conversationId, 'read', 5);
-    await receipts.acknowledge(ben, conversationId, 'read', 7);
+    const [toThree] = await receipts.acknowledge({ userId: ben }, conversationId, 'read', 3);
+    await receipts.acknowledge({ userId: ben }, conversationId, 'read', 5);
+    await receipts.acknowledge({ userId: ben }, conversationId, 'read', 7);
 
     expect(await receipts.firstReached(conversationId, ben, 'read', 2)).toBe(toThree?.at);
     expect(await receipts.firstReached(conversationId, ben, 'read', 3)).toBe(toThree?.at);
@@ -93,7 +103,70 @@ describe('ReceiptService.acknowledge', () => {
     const { ann, ben, conversationId } = await groupWithMessages(1);
     await db.services.conversations.removeMember(conversationId, ann, ben);
 
-    await expect(receipts.acknowledge('stranger', conversationId, 'read', 1)).rejects.toBeInstanceOf(NotFoundError);
-    await expect(receipts.acknowledge(ben, conversationId, 'read', 1)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(receipts.acknowledge({ userId: 'stranger' }, conversationId, 'read', 1)).rejects.toBeInstanceOf(
+      NotFoundError,
+    );
+    await expect(receipts.acknowledge({ userId: ben }, conversationId, 'read', 1)).rejects.toBeInstanceOf(
+      NotFoundError,
+    );
+  });
+});
+
+describe('receipt frames', () => {
+  /** ann and cat send; ben acknowledges from his laptop and also has a phone online. */
+  async function scene() {
+    const [ann, ben, cat, dot] = names('ann', 'ben', 'cat', 'dot');
+    const { conversation } = await db.services.conversations.create({
+      creatorId: ann,
+      type: 'group',
+      memberIds: [ben, cat, dot],
+    });
+    const send = (senderId: string, text: string) =>
+      db.services.messaging.send({ senderId, conversationId: conversation.id, clientMessageId: text, text });
+    await send(ann, 'a1');
+    await send(cat, 'c1');
+    for (const [userId, deviceId] of [
+      [ann, 'phone'],
+      [ben, 'laptop'],
+      [ben, 'phone'],
+      [cat, 'phone'],
+      [dot, 'phone'],
+    ] as const) {
+      await db.services.connections.connect({ userId, deviceId, connectionId: `${userId}-${deviceId}` });
+    }
+    return { ann, ben, cat, dot, conversationId: conversation.id };
+  }
+
+  const receiptsTo = (connectionId: string) =>
+    poster.framesTo(connectionId).flatMap((frame) => (frame.type === 'receipt' ? [[frame.kind, frame.upToSeq]] : []));
+
+  it("reach the covered messages' senders and the reader's other devices, and no one else", async () => {
+    const { ann, ben, cat, dot, conversationId } = await scene();
+
+    await receipts.acknowledge({ userId: ben, connectionId: `${ben}-laptop` }, conversationId, 'read', 3);
+
+    expect(receiptsTo(`${ann}-phone`)).toEqual([['read', 3]]);
+    expect(receiptsTo(`${cat}-phone`)).toEqual([['read', 3]]);
+    expect(receiptsTo(`${ben}-phone`)).toEqual([['read', 3]]);
+    expect(receiptsTo(`${ben}-laptop`)).toEqual([]);
+    expect(receiptsTo(`${dot}-phone`)).toEqual([]);
+  });
+
+  it('tell senders only of the delivery when the reader does not share reads', async () => {
+    const { ann, ben, conversationId } = await scene();
+
+    await receipts.acknowledge({ userId: ben, connectionId: `${ben}-laptop` }, conversationId, 'read', 3, false);
+
+    expect(receiptsTo(`${ann}-phone`)).toEqual([['delivered', 3]]);
+    expect(receiptsTo(`${ben}-phone`)).toEqual([['read', 3]]);
+  });
+
+  it('announce a delivery to the senders alone', async () => {
+    const { ann, ben, conversationId } = await scene();
+
+    await receipts.acknowledge({ userId: ben, connectionId: `${ben}-laptop` }, conversationId, 'delivered', 2);
+
+    expect(receiptsTo(`${ann}-phone`)).toEqual([['delivered', 2]]);
+    expect(receiptsTo(`${ben}-phone`)).toEqual([]);
   });
 });
