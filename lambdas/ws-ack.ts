@@ -1,13 +1,24 @@
+import { NotFoundError } from '#shared/errors';
 import { ackFrameSchema } from '#shared/protocol/frames';
 import { connectionOf, parseFrame, webSocketRoute } from './lib/websocket';
-import { createInboxService } from './lib/wiring';
+import { createInboxService, createReceiptService } from './lib/wiring';
 
 const inbox = createInboxService();
+const receipts = createReceiptService();
 
-/** `ack`: the device has everything up to `upToSeq` in that conversation; drop its inbox items. */
+/**
+ * `ack`: the device has everything up to `upToSeq` in that conversation. Its inbox items go, and
+ * the user's delivered mark moves (any one device having a message makes it delivered).
+ */
 export const handler = webSocketRoute(async (event) => {
-  const { connectionId: _unused, ...device } = connectionOf(event);
+  const { connectionId, ...device } = connectionOf(event);
   const frame = parseFrame(ackFrameSchema, event);
   const removed = await inbox.ack(device, frame.conversationId, frame.upToSeq);
+  await receipts
+    .acknowledge({ userId: device.userId, connectionId }, frame.conversationId, 'delivered', frame.upToSeq)
+    .catch((error) => {
+      // A device may still clear what it holds of a conversation its user has left.
+      if (!(error instanceof NotFoundError)) throw error;
+    });
   return { type: 'acked', conversationId: frame.conversationId, upToSeq: frame.upToSeq, removed };
 });

@@ -7,5 +7,5 @@ import { webSocketRoute } from './lib/websocket';
 export const handler = webSocketRoute(async (event) => {
   const frame = parseJson(event.body, 'frame');
   if (pingFrameSchema.safeParse(frame).success) return { type: 'pong' };
-  throw new BadRequestError('Unknown action: expected sendMessage, sync, ack or ping');
+  throw new BadRequestError('Unknown action: expected sendMessage, sync, ack, read or ping');
 });

@@ -11,6 +11,7 @@ import { ConversationRepository } from '#shared/repositories/conversation-reposi
 import { DeviceRepository } from '#shared/repositories/device-repository';
 import { InboxRepository } from '#shared/repositories/inbox-repository';
 import { MessageReader, MessageRepository } from '#shared/repositories/message-repository';
+import { ReceiptRepository } from '#shared/repositories/receipt-repository';
 import { UserRepository } from '#shared/repositories/user-repository';
 import { AccountService } from '#shared/services/account-service';
 import { systemClock } from '#shared/services/clock';
@@ -21,6 +22,7 @@ import { FanOutService } from '#shared/services/fan-out-service';
 import { HistoryService } from '#shared/services/history-service';
 import { InboxService } from '#shared/services/inbox-service';
 import { MessagingService } from '#shared/services/messaging-service';
+import { ReceiptService } from '#shared/services/receipt-service';
 import { TimelineWriter } from '#shared/services/timeline-writer';
 import { UserService } from '#shared/services/user-service';
 import { logger } from './observability';
@@ -80,6 +82,16 @@ export const createAccountService = () =>
     conversationRepository(),
     createConversationService(),
     deviceRepository(),
+    connectionRepository(),
+    connectionPoster(),
+    systemClock,
+  );
+
+export const createReceiptService = () =>
+  new ReceiptService(
+    conversationRepository(),
+    new ReceiptRepository(documentClient, tableNameFromEnv('conversations'), tableNameFromEnv('receipts')),
+    messageReader(),
     connectionRepository(),
     connectionPoster(),
     systemClock,

@@ -82,8 +82,26 @@ export const functions = {
   },
   wsAck: {
     entry: 'lambdas/ws-ack.ts',
-    description: 'WebSocket ack: removes inbox items up to a seq',
-    tables: [{ table: 'inbox', actions: ['Query', 'BatchWriteItem'] }],
+    description: "WebSocket ack: removes the device's inbox items up to a seq and advances the delivered mark",
+    tables: [
+      { table: 'inbox', actions: ['Query', 'BatchWriteItem'] },
+      { table: 'conversations', actions: ['BatchGetItem', 'UpdateItem'] },
+      { table: 'receipts', actions: ['PutItem'] },
+      { table: 'messages', actions: ['Query'] },
+      { table: 'connections', actions: ['Query'] },
+    ],
+    manageConnections: true,
+  },
+  wsRead: {
+    entry: 'lambdas/ws-read.ts',
+    description: 'WebSocket read: advances the read mark (and the delivered one) and sends receipts',
+    tables: [
+      { table: 'conversations', actions: ['BatchGetItem', 'UpdateItem'] },
+      { table: 'receipts', actions: ['PutItem'] },
+      { table: 'messages', actions: ['Query'] },
+      { table: 'connections', actions: ['Query'] },
+    ],
+    manageConnections: true,
   },
   httpCreateConversation: {
     entry: 'lambdas/http-create-conversation.ts',
@@ -225,6 +243,7 @@ export const webSocketRoutes = [
   { routeKey: 'sendMessage', function: 'wsSendMessage', returnResponse: true },
   { routeKey: 'sync', function: 'wsSync', returnResponse: true },
   { routeKey: 'ack', function: 'wsAck', returnResponse: true },
+  { routeKey: 'read', function: 'wsRead', returnResponse: true },
 ] as const satisfies readonly WebSocketRouteSpec[];
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';

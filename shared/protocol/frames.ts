@@ -61,6 +61,7 @@ export type ServerFrame =
   | { readonly type: 'messageAccepted'; readonly clientMessageId: string; readonly message: Message }
   | { readonly type: 'syncComplete'; readonly delivered: number; readonly cursor?: string }
   | { readonly type: 'acked'; readonly conversationId: string; readonly upToSeq: number; readonly removed: number }
+  | { readonly type: 'readAcked'; readonly conversationId: string; readonly upToSeq: number }
   | { readonly type: 'pong' }
   | {
       readonly type: 'receipt';

@@ -50,7 +50,7 @@ const requestRecipes: Partial<Record<FunctionName, RequestRecipe>> = {
   httpGetMessage: {},
 };
 
-/** docs/protocol.md: sendMessage needs membership; sync and ack only ever touch the calling device's inbox. */
+/** docs/protocol.md: sendMessage and read need membership; sync and ack only ever touch the calling device's inbox. */
 type ActionScope =
   | { readonly scope: 'conversation'; readonly answer: string; readonly frame: (conversationId: string) => Frame }
   | { readonly scope: 'device inbox' };
@@ -65,6 +65,11 @@ const webSocketActionScopes: Record<string, ActionScope> = {
       clientMessageId: 'intrusion-ws',
       text: 'let me in',
     }),
+  },
+  read: {
+    scope: 'conversation',
+    answer: 'readAcked',
+    frame: (conversationId) => ({ action: 'read', conversationId, upToSeq: 1 }),
   },
   sync: { scope: 'device inbox' },
   ack: { scope: 'device inbox' },

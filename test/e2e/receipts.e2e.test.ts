@@ -1,0 +1,75 @@
+/** Delivery and read receipts on the local stack, through real WebSocket clients. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api, ChatClient, type Frame, issueToken } from '../support/chat-client';
+import { startTestStack, type TestStack } from '../support/local-stack';
+
+type User = { token: string; userId: string };
+
+let stack: TestStack;
+let alice: User;
+let bob: User;
+let conversationId: string;
+let alicePhone: ChatClient;
+let bobLaptop: ChatClient;
+let bobPhone: ChatClient;
+
+beforeAll(async () => {
+  stack = await startTestStack('e2e-receipts');
+  [alice, bob] = (await Promise.all(['alice', 'bob'].map((name) => issueToken(stack.httpUrl, name)))) as [User, User];
+  alicePhone = await ChatClient.connect(stack.wsUrl, alice.token, 'phone');
+  bobLaptop = await ChatClient.connect(stack.wsUrl, bob.token, 'laptop');
+  bobPhone = await ChatClient.connect(stack.wsUrl, bob.token, 'phone');
+  const created = await api(stack.httpUrl, alice.token, 'POST', '/conversations', {
+    type: 'direct',
+    memberIds: [bob.userId],
+  });
+  conversationId = String(created.body.id);
+});
+
+afterAll(async () => {
+  await Promise.all([alicePhone, bobLaptop, bobPhone].map((client) => client?.close()));
+  await stack?.stop();
+});
+
+const receipt = (kind: string, upToSeq: number) => (frame: Frame) =>
+  frame.type === 'receipt' && frame.kind === kind && frame.upToSeq === upToSeq;
+
+describe('receipts', () => {
+  it("tell the sender when the recipient's device has the message, then when it was read, and sync the read to the reader's other device", async () => {
+    const accepted = await alicePhone.sendMessage(conversationId, 'r1', 'did you get this?');
+    const seq = (accepted.message as { seq: number }).seq;
+    await bobLaptop.waitForMessage((m) => m.seq === seq);
+
+    const delivered = alicePhone.nextFrame(receipt('delivered', seq), 'delivered receipt');
+    await bobLaptop.request({ action: 'ack', conversationId, upToSeq: seq }, 'acked');
+    expect(await delivered).toMatchObject({ type: 'receipt', conversationId, userId: bob.userId });
+
+    const read = alicePhone.nextFrame(receipt('read', seq), 'read receipt');
+    const onPhone = bobPhone.nextFrame(receipt('read', seq), 'read on the other device');
+    await bobLaptop.request({ action: 'read', conversationId, upToSeq: seq }, 'readAcked');
+    expect(await read).toMatchObject({ userId: bob.userId, conversationId });
+    expect(await onPhone).toMatchObject({ userId: bob.userId });
+    expect(bobLaptop.frames.filter((frame) => frame.type === 'receipt')).toEqual([]);
+  });
+
+  it("clears the reader's unread count", async () => {
+    await alicePhone.sendMessage(conversationId, 'r2', 'one more');
+    const before = await api(stack.httpUrl, bob.token, 'GET', `/users/${bob.userId}/conversations`);
+    const lastSeq = (before.body.conversations as { lastSeq: number; unreadCount: number }[])[0]?.lastSeq ?? 0;
+
+    await bobPhone.request({ action: 'read', conversationId, upToSeq: lastSeq }, 'readAcked');
+
+    const after = await api(stack.httpUrl, bob.token, 'GET', `/users/${bob.userId}/conversations`);
+    expect((before.body.conversations as { unreadCount: number }[])[0]?.unreadCount).toBeGreaterThan(0);
+    expect((after.body.conversations as { unreadCount: number }[])[0]?.unreadCount).toBe(0);
+  });
+
+  it('never moves a mark backwards: a late read of an older seq announces nothing', async () => {
+    const receiptsBefore = alicePhone.frames.filter((frame) => frame.type === 'receipt').length;
+
+    await bobLaptop.request({ action: 'read', conversationId, upToSeq: 1 }, 'readAcked');
+    await alicePhone.request({ action: 'ping' }, 'pong');
+
+    expect(alicePhone.frames.filter((frame) => frame.type === 'receipt')).toHaveLength(receiptsBefore);
+  });
+});
