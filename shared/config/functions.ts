@@ -186,6 +186,26 @@ export const functions = {
       { table: 'messages', actions: ['GetItem'] },
     ],
   },
+  httpMarkRead: {
+    entry: 'lambdas/http-mark-read.ts',
+    description: 'POST /messages/{id}/read_receipts: the caller has read up to that message',
+    tables: [
+      { table: 'conversations', actions: ['Query', 'BatchGetItem', 'UpdateItem'] },
+      { table: 'receipts', actions: ['PutItem'] },
+      { table: 'messages', actions: ['GetItem', 'Query'] },
+      { table: 'connections', actions: ['Query'] },
+    ],
+    manageConnections: true,
+  },
+  httpListReadReceipts: {
+    entry: 'lambdas/http-list-read-receipts.ts',
+    description: 'GET /messages/{id}/read_receipts: when each other member had the message delivered and read',
+    tables: [
+      { table: 'conversations', actions: ['Query'] },
+      { table: 'messages', actions: ['GetItem'] },
+      { table: 'receipts', actions: ['Query'] },
+    ],
+  },
   httpCreateUser: {
     entry: 'lambdas/http-create-user.ts',
     description: "POST /users: the caller's profile, with a unique username",
@@ -272,6 +292,8 @@ export const httpRoutes = [
   { method: 'POST', path: '/conversations/{id}/messages', function: 'httpSendMessage' },
   { method: 'GET', path: '/conversations/{id}/messages', function: 'httpListMessages' },
   { method: 'GET', path: '/messages/{id}', function: 'httpGetMessage' },
+  { method: 'POST', path: '/messages/{id}/read_receipts', function: 'httpMarkRead' },
+  { method: 'GET', path: '/messages/{id}/read_receipts', function: 'httpListReadReceipts' },
   { method: 'POST', path: '/users', function: 'httpCreateUser' },
   { method: 'GET', path: '/users/{id}', function: 'httpGetUser' },
   { method: 'PUT', path: '/users/{id}', function: 'httpUpdateUser' },

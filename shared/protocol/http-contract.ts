@@ -11,6 +11,7 @@ import type { ConversationListService } from '../services/conversation-list-serv
 import type { ConversationService } from '../services/conversation-service';
 import type { HistoryService } from '../services/history-service';
 import type { MessagingService } from '../services/messaging-service';
+import type { ReceiptService } from '../services/receipt-service';
 import type { DeletedUser, PublicProfile, UserService } from '../services/user-service';
 import {
   addParticipantsBodySchema,
@@ -28,6 +29,7 @@ import {
   errorBodySchema,
   messageEnvelopeSchema,
   messagePageSchema,
+  messageReceiptsSchema,
   type publicUserProfileSchema,
   serverErrorBodySchema,
   userProfileSchema,
@@ -161,6 +163,26 @@ export const httpContract = {
       ...everyRouteResponses,
     },
   },
+  httpMarkRead: {
+    summary: 'Mark the conversation read up to this message, for the caller',
+    path: messagePathSchema,
+    responses: {
+      204: { description: 'Read up to the message (repeating it is harmless)' },
+      400: badInput,
+      404: refused('No such message, or not one the caller may see'),
+      ...everyRouteResponses,
+    },
+  },
+  httpListReadReceipts: {
+    summary: 'When each other member had this message delivered and read (null where not yet)',
+    path: messagePathSchema,
+    responses: {
+      200: { description: 'One row per other member who belonged when it was sent', body: messageReceiptsSchema },
+      400: badInput,
+      404: refused('No such message, or not one the caller may see'),
+      ...everyRouteResponses,
+    },
+  },
   httpCreateUser: {
     summary: 'Create the caller’s profile, under the token’s user id',
     body: createUserBodySchema,
@@ -245,4 +267,5 @@ export type ResponseSchemasMatchServices = [
   Holds<SameShape<PublicProfile, z.output<typeof publicUserProfileSchema>>>,
   Holds<SameShape<DeletedUser, z.output<typeof deletedUserSchema>>>,
   Holds<SameShape<ErrorCode, z.output<typeof errorBodySchema>['error']['code']>>,
+  Holds<SameShape<Answer<ReceiptService['receiptsFor']>, z.output<typeof messageReceiptsSchema>>>,
 ];

@@ -81,6 +81,13 @@ export const conversationPageSchema = z.object({
   cursor: pageCursorSchema.optional(),
 });
 
+/** One row per other member of a message: when it was first delivered to and read by them. */
+export const messageReceiptsSchema = z.object({
+  receipts: z.array(
+    z.object({ userId: userIdSchema, deliveredAt: z.string().nullable(), readAt: z.string().nullable() }),
+  ),
+});
+
 export const userProfileSchema = z.object({
   id: userIdSchema,
   name: z.string(),
@@ -123,6 +130,7 @@ export const httpResponseSchemas = {
   TimelineEvent: timelineEventSchema,
   Message: messageSchema,
   MessageEnvelope: messageEnvelopeSchema,
+  MessageReceipts: messageReceiptsSchema,
   MessagePage: messagePageSchema,
   ConversationSummary: conversationSummarySchema,
   ConversationPage: conversationPageSchema,

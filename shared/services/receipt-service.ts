@@ -1,12 +1,17 @@
 import type { ConnectionPoster } from '../aws/connection-poster';
 import { NotFoundError } from '../errors';
-import type { ReceiptKind } from '../model';
+import { messageIds } from '../keys';
+import { type ReceiptKind, visibleFromSeq } from '../model';
 import type { ServerFrame } from '../protocol/frames';
 import type { ConnectionRepository } from '../repositories/connection-repository';
 import type { ConversationRepository } from '../repositories/conversation-repository';
 import type { MessageReader } from '../repositories/message-repository';
 import type { MarkAdvance, ReceiptRepository } from '../repositories/receipt-repository';
 import type { Clock } from './clock';
+
+export interface MessageReceipts {
+  readonly receipts: { readonly userId: string; readonly deliveredAt: string | null; readonly readAt: string | null }[];
+}
 
 export interface Acknowledger {
   readonly userId: string;
@@ -59,9 +64,43 @@ export class ReceiptService {
     return advances;
   }
 
-  /** When the member first reached `seq` with the given mark, if they have. */
-  firstReached(conversationId: string, userId: string, kind: ReceiptKind, seq: number): Promise<string | undefined> {
-    return this.receipts.firstReached(conversationId, userId, kind, seq);
+  /** `POST /messages/{id}/read_receipts`: the caller has read the conversation up to that message. */
+  async readUpToMessage(callerId: string, messageId: string): Promise<void> {
+    const { conversationId, seq } = await this.visibleMessage(callerId, messageId);
+    await this.acknowledge({ userId: callerId }, conversationId, 'read', seq);
+  }
+
+  /**
+   * For one message, when each other member who belonged then first had it delivered and read
+   * (null where not yet): each answer is one Query of that member's mark history.
+   */
+  async receiptsFor(callerId: string, messageId: string): Promise<MessageReceipts> {
+    const { conversationId, seq, senderId, members } = await this.visibleMessage(callerId, messageId);
+    const others = members.filter((member) => member.userId !== senderId && member.joinedSeq <= seq);
+    const receipts = await Promise.all(
+      others.map(async ({ userId }) => {
+        const [deliveredAt, readAt] = await Promise.all([
+          this.receipts.firstReached(conversationId, userId, 'delivered', seq),
+          this.receipts.firstReached(conversationId, userId, 'read', seq),
+        ]);
+        return { userId, deliveredAt: deliveredAt ?? null, readAt: readAt ?? null };
+      }),
+    );
+    return { receipts };
+  }
+
+  /** A message the caller may see (member, at or after their visible floor); anything else is not_found. */
+  private async visibleMessage(callerId: string, messageId: string) {
+    const key = messageIds.parse(messageId);
+    const notFound = new NotFoundError('Message not found');
+    if (!key) throw notFound;
+    const [{ conversation, members }, stored] = await Promise.all([
+      this.conversations.getWithMembers(key.conversationId),
+      this.messages.get(key.conversationId, key.seq),
+    ]);
+    const caller = members.find((member) => member.userId === callerId);
+    if (!conversation || !caller || !stored || key.seq < visibleFromSeq(conversation, caller)) throw notFound;
+    return { ...key, senderId: stored.senderId, members };
   }
 
   private async announce(conversationId: string, by: Acknowledger, advances: MarkAdvance[], shareReads: boolean) {

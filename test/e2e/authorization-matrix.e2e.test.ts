@@ -48,6 +48,8 @@ const requestRecipes: Partial<Record<FunctionName, RequestRecipe>> = {
   httpSendMessage: { body: () => ({ clientMessageId: 'intrusion-http', text: 'let me in' }) },
   httpListMessages: {},
   httpGetMessage: {},
+  httpMarkRead: { body: () => ({}) },
+  httpListReadReceipts: {},
 };
 
 /** docs/protocol.md: sendMessage and read need membership; sync and ack only ever touch the calling device's inbox. */

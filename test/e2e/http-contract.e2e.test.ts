@@ -281,6 +281,18 @@ describe('messages', () => {
     expectStatus(read, 200);
     expectStatus(missing, 404);
   });
+
+  it('POST and GET /messages/{id}/read_receipts mark read (204) and list who had it (200); 404 for one that does not exist', async () => {
+    const marked = await callRoute('httpMarkRead', cat, { id: `${groupId}-1` });
+    const listed = await callRoute('httpListReadReceipts', ann, { id: `${groupId}-1` });
+    const missingMark = await callRoute('httpMarkRead', cat, { id: `${groupId}-999` });
+    const missingList = await callRoute('httpListReadReceipts', cat, { id: `${groupId}-999` });
+
+    expectStatus(marked, 204);
+    expectStatus(listed, 200);
+    expectStatus(missingMark, 404);
+    expectStatus(missingList, 404);
+  });
 });
 
 describe('leaving and listing', () => {

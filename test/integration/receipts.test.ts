@@ -92,11 +92,11 @@ describe('ReceiptService.acknowledge', () => {
     await receipts.acknowledge({ userId: ben }, conversationId, 'read', 5);
     await receipts.acknowledge({ userId: ben }, conversationId, 'read', 7);
 
-    expect(await receipts.firstReached(conversationId, ben, 'read', 2)).toBe(toThree?.at);
-    expect(await receipts.firstReached(conversationId, ben, 'read', 3)).toBe(toThree?.at);
-    expect(await receipts.firstReached(conversationId, ben, 'read', 4)).not.toBe(toThree?.at);
-    expect(await receipts.firstReached(conversationId, ben, 'delivered', 6)).toBeDefined();
-    expect(await receipts.firstReached(conversationId, ben, 'read', 8)).toBeUndefined();
+    expect(await db.repositories.receipts.firstReached(conversationId, ben, 'read', 2)).toBe(toThree?.at);
+    expect(await db.repositories.receipts.firstReached(conversationId, ben, 'read', 3)).toBe(toThree?.at);
+    expect(await db.repositories.receipts.firstReached(conversationId, ben, 'read', 4)).not.toBe(toThree?.at);
+    expect(await db.repositories.receipts.firstReached(conversationId, ben, 'delivered', 6)).toBeDefined();
+    expect(await db.repositories.receipts.firstReached(conversationId, ben, 'read', 8)).toBeUndefined();
   });
 
   it('refuses a non-member, and a member who left', async () => {
@@ -168,5 +168,54 @@ describe('receipt frames', () => {
 
     expect(receiptsTo(`${ann}-phone`)).toEqual([['delivered', 2]]);
     expect(receiptsTo(`${ben}-phone`)).toEqual([]);
+  });
+});
+
+describe('receipts of one message', () => {
+  it('gives each other member the times they first had it delivered and read, after later marks moved past it', async () => {
+    const [ann, ben, cat] = names('ann', 'ben', 'cat');
+    const { conversation } = await db.services.conversations.create({
+      creatorId: ann,
+      type: 'group',
+      memberIds: [ben, cat],
+    });
+    const sent = await db.services.messaging.send({
+      senderId: ann,
+      conversationId: conversation.id,
+      clientMessageId: 'old',
+      text: 'old',
+    });
+    const [benDelivered] = await receipts.acknowledge({ userId: ben }, conversation.id, 'delivered', sent.message.seq);
+    const [benRead] = await receipts.acknowledge({ userId: ben }, conversation.id, 'read', sent.message.seq);
+    await db.services.messaging.send({
+      senderId: ann,
+      conversationId: conversation.id,
+      clientMessageId: 'new',
+      text: 'new',
+    });
+    await receipts.acknowledge({ userId: ben }, conversation.id, 'read', sent.message.seq + 1);
+
+    const answer = await receipts.receiptsFor(cat, sent.message.id);
+
+    expect(answer.receipts.sort((a, b) => a.userId.localeCompare(b.userId))).toEqual([
+      { userId: ben, deliveredAt: benDelivered?.at, readAt: benRead?.at },
+      { userId: cat, deliveredAt: null, readAt: null },
+    ]);
+  });
+
+  it('answers not_found to a non-member and for an unknown message', async () => {
+    const { conversationId } = await groupWithMessages(1);
+
+    await expect(receipts.receiptsFor('stranger', `${conversationId}-2`)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(receipts.readUpToMessage('stranger', `${conversationId}-2`)).rejects.toBeInstanceOf(NotFoundError);
+    await expect(receipts.receiptsFor('stranger', 'nonsense')).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it('marks the conversation read up to a message for its reader', async () => {
+    const { ben, conversationId } = await groupWithMessages(3);
+
+    await receipts.readUpToMessage(ben, `${conversationId}-3`);
+
+    expect(await marksOf(conversationId, ben)).toEqual({ delivered: 3, read: 3 });
   });
 });
