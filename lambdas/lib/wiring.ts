@@ -31,6 +31,7 @@ const documentClient = createDocumentClient();
 const inboxRetentionSeconds = limits.inboxRetentionDays * 24 * 60 * 60;
 
 const conversationRepository = () => new ConversationRepository(documentClient, tableNameFromEnv('conversations'));
+const userRepository = () => new UserRepository(documentClient, tableNameFromEnv('users'));
 const connectionRepository = () => new ConnectionRepository(documentClient, tableNameFromEnv('connections'));
 const deviceRepository = () => new DeviceRepository(documentClient, tableNameFromEnv('users'));
 const inboxRepository = () => new InboxRepository(documentClient, tableNameFromEnv('inbox'), inboxRetentionSeconds);
@@ -87,6 +88,9 @@ export const createAccountService = () =>
     systemClock,
   );
 
+/** Read lazily: only reads consult it, so `ack` (deliveries) needs no grant on the users table. */
+const readPrivacy = { sharesReads: (userId: string) => userRepository().sharesReads(userId) };
+
 export const createReceiptService = () =>
   new ReceiptService(
     conversationRepository(),
@@ -94,5 +98,6 @@ export const createReceiptService = () =>
     messageReader(),
     connectionRepository(),
     connectionPoster(),
+    readPrivacy,
     systemClock,
   );

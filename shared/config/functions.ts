@@ -100,6 +100,7 @@ export const functions = {
       { table: 'receipts', actions: ['PutItem'] },
       { table: 'messages', actions: ['Query'] },
       { table: 'connections', actions: ['Query'] },
+      { table: 'users', actions: ['GetItem'] },
     ],
     manageConnections: true,
   },
@@ -194,6 +195,7 @@ export const functions = {
       { table: 'receipts', actions: ['PutItem'] },
       { table: 'messages', actions: ['GetItem', 'Query'] },
       { table: 'connections', actions: ['Query'] },
+      { table: 'users', actions: ['GetItem'] },
     ],
     manageConnections: true,
   },
@@ -204,6 +206,7 @@ export const functions = {
       { table: 'conversations', actions: ['Query'] },
       { table: 'messages', actions: ['GetItem'] },
       { table: 'receipts', actions: ['Query'] },
+      { table: 'users', actions: ['GetItem'] },
     ],
   },
   httpCreateUser: {

@@ -94,6 +94,7 @@ export const userProfileSchema = z.object({
   username: z.string(),
   email: emailSchema.optional(),
   phone: phoneSchema.optional(),
+  readReceipts: z.boolean(),
   createdAt: serverTimeSchema,
   updatedAt: serverTimeSchema,
 });

@@ -29,6 +29,8 @@ export const createUserBodySchema = z.strictObject({
   username: usernameSchema,
   email: emailSchema.optional(),
   phone: phoneSchema.optional(),
+  /** Others see this user's reads (default true); their own devices always do. */
+  readReceipts: z.boolean().optional(),
 });
 
 export type CreateUserBody = z.infer<typeof createUserBodySchema>;
@@ -40,6 +42,7 @@ export const updateUserBodySchema = z
     username: usernameSchema.optional(),
     email: emailSchema.nullable().optional(),
     phone: phoneSchema.nullable().optional(),
+    readReceipts: z.boolean().optional(),
   })
   .refine((body) => Object.values(body).some((value) => value !== undefined), 'must change at least one field');
 

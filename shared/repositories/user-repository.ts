@@ -21,6 +21,8 @@ export interface UserProfile {
   readonly username: string;
   readonly email?: string;
   readonly phone?: string;
+  /** Whether others see this user's reads (WhatsApp's privacy setting); their own devices always do. */
+  readonly readReceipts: boolean;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -36,6 +38,7 @@ export interface ProfileChanges {
   readonly username?: string;
   readonly email?: string | null;
   readonly phone?: string | null;
+  readonly readReceipts?: boolean;
 }
 
 export type CreateProfileOutcome = 'created' | 'profileExists' | 'usernameTaken';
@@ -50,7 +53,7 @@ export type MarkDeletedOutcome = 'deleted' | 'alreadyDeleted' | 'noProfile';
 
 type TransactItems = NonNullable<TransactWriteCommandInput['TransactItems']>;
 
-const changeableFields = ['name', 'username', 'email', 'phone'] as const;
+const changeableFields = ['name', 'username', 'email', 'phone', 'readReceipts'] as const;
 const MAX_ATTEMPTS = 5;
 const LIVE_PROFILE = 'attribute_exists(pk) AND attribute_not_exists(#deleted)';
 
@@ -67,6 +70,12 @@ export class UserRepository {
       new GetCommand({ TableName: this.tableName, Key: userKeys.profile(userId), ConsistentRead: true }),
     );
     return result.Item ? toStoredUser(result.Item) : undefined;
+  }
+
+  /** Whether others may see the user's reads: a user with no profile keeps the default (yes). */
+  async sharesReads(userId: string): Promise<boolean> {
+    const stored = await this.get(userId);
+    return stored?.status !== 'active' || stored.profile.readReceipts;
   }
 
   /** Profile and username claim together, each only if absent: one profile per user, one user per username. */
@@ -262,6 +271,8 @@ function toStoredUser(item: Record<string, unknown>): StoredUser {
       username: String(item.username),
       ...(typeof item.email === 'string' ? { email: item.email } : {}),
       ...(typeof item.phone === 'string' ? { phone: item.phone } : {}),
+      // Profiles written before the setting existed share reads, the default.
+      readReceipts: item.readReceipts !== false,
       createdAt: String(item.createdAt),
       updatedAt: String(item.updatedAt),
     },

@@ -13,6 +13,11 @@ export interface MessageReceipts {
   readonly receipts: { readonly userId: string; readonly deliveredAt: string | null; readonly readAt: string | null }[];
 }
 
+/** The user's privacy setting: do others see their reads? */
+export interface ReadPrivacy {
+  sharesReads(userId: string): Promise<boolean>;
+}
+
 export interface Acknowledger {
   readonly userId: string;
   /** The connection that acknowledged: the user's other devices hear of a read, this one need not. */
@@ -33,20 +38,20 @@ export class ReceiptService {
     private readonly messages: MessageReader,
     private readonly connections: ConnectionRepository,
     private readonly poster: ConnectionPoster,
+    private readonly privacy: ReadPrivacy,
     private readonly clock: Clock,
   ) {}
 
   /**
-   * Answers the advances actually made (none for a late or repeated acknowledgement). With
-   * `shareReads` false (the user's privacy setting) a read still syncs to their own devices, but
-   * senders hear only of the delivery.
+   * Answers the advances actually made (none for a late or repeated acknowledgement). A user who
+   * turned read receipts off still has reads synced to their own devices; senders hear only of
+   * the delivery.
    */
   async acknowledge(
     by: Acknowledger,
     conversationId: string,
     kind: ReceiptKind,
     upToSeq: number,
-    shareReads = true,
   ): Promise<MarkAdvance[]> {
     const { conversation, member } = await this.conversations.getMembership(conversationId, by.userId);
     if (!conversation || !member) throw new NotFoundError('Conversation not found');
@@ -60,6 +65,8 @@ export class ReceiptService {
       const advance = await this.receipts.advance(conversationId, by.userId, each, fromSeq, toSeq, at);
       if (advance) advances.push(advance);
     }
+    const shareReads =
+      advances.some((advance) => advance.kind === 'read') && (await this.privacy.sharesReads(by.userId));
     await this.announce(conversationId, by, advances, shareReads);
     return advances;
   }
@@ -79,11 +86,12 @@ export class ReceiptService {
     const others = members.filter((member) => member.userId !== senderId && member.joinedSeq <= seq);
     const receipts = await Promise.all(
       others.map(async ({ userId }) => {
-        const [deliveredAt, readAt] = await Promise.all([
+        const [deliveredAt, readAt, sharesReads] = await Promise.all([
           this.receipts.firstReached(conversationId, userId, 'delivered', seq),
           this.receipts.firstReached(conversationId, userId, 'read', seq),
+          this.privacy.sharesReads(userId),
         ]);
-        return { userId, deliveredAt: deliveredAt ?? null, readAt: readAt ?? null };
+        return { userId, deliveredAt: deliveredAt ?? null, readAt: (sharesReads && readAt) || null };
       }),
     );
     return { receipts };

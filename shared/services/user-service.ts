@@ -8,7 +8,9 @@ import {
 import type { Clock } from './clock';
 
 /** What a client chooses; id and times are the server's. */
-export type ProfileFields = Omit<UserProfile, 'id' | 'createdAt' | 'updatedAt'>;
+export type ProfileFields = Omit<UserProfile, 'id' | 'createdAt' | 'updatedAt' | 'readReceipts'> & {
+  readonly readReceipts?: boolean;
+};
 
 /** What other users see: email and phone are private to the owner. */
 export type PublicProfile = Pick<UserProfile, 'id' | 'name' | 'username'>;
@@ -42,6 +44,7 @@ export class UserService {
       username: normalizeUsername(fields.username),
       ...(fields.email !== undefined ? { email: fields.email } : {}),
       ...(fields.phone !== undefined ? { phone: fields.phone } : {}),
+      readReceipts: fields.readReceipts ?? true,
       createdAt: now,
       updatedAt: now,
     };
@@ -93,6 +96,7 @@ function applyChanges(profile: UserProfile, changes: ProfileChanges, updatedAt: 
     username: changes.username ?? profile.username,
     ...(typeof email === 'string' ? { email } : {}),
     ...(typeof phone === 'string' ? { phone } : {}),
+    readReceipts: changes.readReceipts ?? profile.readReceipts,
     createdAt: profile.createdAt,
     updatedAt,
   };

@@ -84,3 +84,32 @@ describe('a group message', () => {
     expect(rows.filter((row) => row.readAt !== null).map((row) => row.userId)).toEqual([bob.userId]);
   });
 });
+
+describe('a member with read receipts turned off', () => {
+  it('never appears as a reader to others, though their own devices and unread count follow the read', async () => {
+    const eve = members[3] as User;
+    const eveDevice = memberDevices[3] as ChatClient;
+    const profile = await api(stack.httpUrl, eve.token, 'POST', '/users', {
+      name: 'Eve',
+      username: 'eve',
+      readReceipts: false,
+    });
+    expect(profile.status).toBe(201);
+    const eveLaptop = await ChatClient.connect(stack.wsUrl, eve.token, 'laptop');
+    const onOwnLaptop = eveLaptop.nextFrame(receiptFrom(eve.userId, 'read'), 'read on her own laptop');
+
+    await eveDevice.request({ action: 'read', conversationId, upToSeq: messageSeq + 1 }, 'readAcked');
+    await onOwnLaptop;
+    await alicePhone.request({ action: 'ping' }, 'pong');
+
+    expect(alicePhone.frames.filter(receiptFrom(eve.userId, 'read'))).toEqual([]);
+    const receipts = await api(stack.httpUrl, alice.token, 'GET', `/messages/${messageId}/read_receipts`);
+    const row = (receipts.body.receipts as { userId: string; readAt: string | null }[]).find(
+      (r) => r.userId === eve.userId,
+    );
+    expect(row?.readAt).toBeNull();
+    const list = await api(stack.httpUrl, eve.token, 'GET', `/users/${eve.userId}/conversations`);
+    expect((list.body.conversations as { unreadCount: number }[])[0]?.unreadCount).toBe(0);
+    await eveLaptop.close();
+  });
+});

@@ -58,6 +58,7 @@ describe('POST /users', () => {
       username: 'ann.smith',
       email: 'ann@example.com',
       phone: '+14155550123',
+      readReceipts: true,
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
     });
@@ -75,6 +76,7 @@ describe('POST /users', () => {
       id: cat.userId,
       name: 'Cat',
       username: 'cat',
+      readReceipts: true,
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
     });
@@ -211,6 +213,7 @@ describe('PUT /users/{id}', () => {
       name: 'Hal 9000',
       email: null,
       phone: '+4930123456',
+      readReceipts: false,
     });
 
     expect(answer.status).toBe(200);
@@ -219,6 +222,7 @@ describe('PUT /users/{id}', () => {
       name: 'Hal 9000',
       username: 'hal',
       phone: '+4930123456',
+      readReceipts: false,
       createdAt: created.body.createdAt,
       updatedAt: expect.any(String),
     });

@@ -7,6 +7,7 @@ import { RecordingPoster, type TestTables, uniqueNames, useTestTables } from '..
 let db: TestTables;
 let receipts: ReceiptService;
 const poster = new RecordingPoster();
+const keepsReadsPrivate = new Set<string>();
 const names = uniqueNames('rc');
 
 /** Each reading a minute after the last, so "when was it first reached" has distinct answers. */
@@ -26,6 +27,8 @@ beforeAll(async () => {
     db.repositories.messages,
     db.repositories.connections,
     poster,
+    // The real setting lives on the profile (UserRepository.sharesReads); here a set stands in for it.
+    { sharesReads: async (userId) => !keepsReadsPrivate.has(userId) },
     steppingClock,
   );
 });
@@ -155,7 +158,8 @@ describe('receipt frames', () => {
   it('tell senders only of the delivery when the reader does not share reads', async () => {
     const { ann, ben, conversationId } = await scene();
 
-    await receipts.acknowledge({ userId: ben, connectionId: `${ben}-laptop` }, conversationId, 'read', 3, false);
+    keepsReadsPrivate.add(ben);
+    await receipts.acknowledge({ userId: ben, connectionId: `${ben}-laptop` }, conversationId, 'read', 3);
 
     expect(receiptsTo(`${ann}-phone`)).toEqual([['delivered', 3]]);
     expect(receiptsTo(`${ben}-phone`)).toEqual([['read', 3]]);
@@ -217,5 +221,18 @@ describe('receipts of one message', () => {
     await receipts.readUpToMessage(ben, `${conversationId}-3`);
 
     expect(await marksOf(conversationId, ben)).toEqual({ delivered: 3, read: 3 });
+  });
+});
+
+describe('a reader who keeps reads private', () => {
+  it('never appears as a reader of a message, though the delivery shows', async () => {
+    const { ann, ben, conversationId } = await groupWithMessages(1);
+    keepsReadsPrivate.add(ben);
+    await receipts.acknowledge({ userId: ben }, conversationId, 'read', 2);
+
+    const answer = await receipts.receiptsFor(ann, `${conversationId}-2`);
+
+    expect(answer.receipts).toEqual([{ userId: ben, deliveredAt: expect.any(String), readAt: null }]);
+    expect(await marksOf(conversationId, ben)).toEqual({ delivered: 2, read: 2 });
   });
 });

@@ -33,6 +33,7 @@ describe('UserService.create', () => {
       username,
       email: 'ann@example.com',
       phone: '+14155550123',
+      readReceipts: true,
       createdAt: now,
       updatedAt: now,
     });
@@ -98,13 +99,14 @@ describe('UserService.update', () => {
     const later = new Date(fixedClock.now().getTime() + 60_000);
     const laterUsers = new UserService(db.repositories.users, { now: () => later });
 
-    const updated = await laterUsers.update(id, id, { name: 'Fay Ray', email: null });
+    const updated = await laterUsers.update(id, id, { name: 'Fay Ray', email: null, readReceipts: false });
 
     const expected = {
       id,
       name: 'Fay Ray',
       username,
       phone: '+442071838750',
+      readReceipts: false,
       createdAt: fixedClock.now().toISOString(),
       updatedAt: later.toISOString(),
     };

@@ -14,6 +14,7 @@ const profile: UserProfile = {
   id: 'ann',
   name: 'Ann',
   username: 'ann',
+  readReceipts: true,
   createdAt: '2026-01-01T00:00:00.000Z',
   updatedAt: '2026-01-01T00:00:00.000Z',
 };
