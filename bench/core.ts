@@ -49,6 +49,11 @@ try {
   const calls = counter.snapshot();
   const fanOutInvocations = stack.streamStats.batches - invocationsBefore;
 
+  // Receipts: the recipient acks each message (delivered), then reads it; counted per acknowledgement.
+  const receiptRounds = quick ? 10 : 50;
+  const acked = await measureReceipts(solo, 'ack', 'acked', receiptRounds);
+  const read = await measureReceipts(solo, 'read', 'readAcked', receiptRounds);
+
   // Group: one member sends; 30% of members online on two devices, the rest offline (one known device).
   const group = await groupScene();
   counter.reset();
@@ -103,6 +108,7 @@ try {
     postsPer1to1Message: round(
       solo.receiver.messages().filter((m) => m.text.startsWith('lat-')).length / latencyMessages,
     ),
+    receipts: { perAck: acked, perRead: read },
     group: {
       members: groupSize,
       onlineDevices: group.receivers.length + 1,
@@ -161,6 +167,45 @@ async function groupScene() {
   clients.push(...devices);
   const [sender, ...receivers] = devices as [ChatClient, ...ChatClient[]];
   return { conversationId, sender, receivers, offlineDevices: offline.length };
+}
+
+/**
+ * Sends one message, then has the recipient acknowledge it (`ack` or `read`), `rounds` times; DynamoDB
+ * calls and units, and receipt frames pushed, are counted for the acknowledgements alone.
+ */
+async function measureReceipts(
+  p: { conversationId: string; sender: ChatClient; receiver: ChatClient },
+  action: 'ack' | 'read',
+  answer: string,
+  rounds: number,
+) {
+  let tallies: Record<string, OperationTally> = {};
+  const receiptsBefore = p.sender.frames.filter((f) => f.type === 'receipt').length;
+  for (let i = 0; i < rounds; i++) {
+    const accepted = await p.sender.sendMessage(p.conversationId, `${action}-${i}`, `${action}-${i}`);
+    const seq = (accepted.message as { seq: number }).seq;
+    await p.receiver.waitForMessage((m) => m.seq === seq);
+    counter.reset();
+    await p.receiver.request({ action, conversationId: p.conversationId, upToSeq: seq }, answer);
+    tallies = addTallies(tallies, counter.snapshot());
+  }
+  // Receipt posts finish before the acknowledgement is answered; a ping flushes the sender's socket.
+  await p.sender.request({ action: 'ping' }, 'pong');
+  const receiptPosts = p.sender.frames.filter((f) => f.type === 'receipt').length - receiptsBefore;
+  return { ...perMessage(tallies, rounds), receiptPostsToSender: round(receiptPosts / rounds) };
+}
+
+function addTallies(a: Record<string, OperationTally>, b: Record<string, OperationTally>) {
+  const sum: Record<string, OperationTally> = structuredClone(a);
+  for (const [operation, t] of Object.entries(b)) {
+    const into = sum[operation] ?? { calls: 0, readUnits: 0, writeUnits: 0 };
+    sum[operation] = {
+      calls: into.calls + t.calls,
+      readUnits: into.readUnits + t.readUnits,
+      writeUnits: into.writeUnits + t.writeUnits,
+    };
+  }
+  return sum;
 }
 
 /** Time from the send until the last live device has the message. */
