@@ -83,6 +83,7 @@ export const conversationPageSchema = z.object({
 
 /** One row per other member of a message: when it was first delivered to and read by them. */
 export const messageReceiptsSchema = z.object({
+  state: z.enum(['sent', 'delivered', 'read']),
   receipts: z.array(
     z.object({ userId: userIdSchema, deliveredAt: z.string().nullable(), readAt: z.string().nullable() }),
   ),

@@ -10,6 +10,8 @@ import type { MarkAdvance, ReceiptRepository } from '../repositories/receipt-rep
 import type { Clock } from './clock';
 
 export interface MessageReceipts {
+  /** For its sender: `delivered` once every other member has it, `read` once every other member read it. */
+  readonly state: 'sent' | 'delivered' | 'read';
   readonly receipts: { readonly userId: string; readonly deliveredAt: string | null; readonly readAt: string | null }[];
 }
 
@@ -94,7 +96,12 @@ export class ReceiptService {
         return { userId, deliveredAt: deliveredAt ?? null, readAt: (sharesReads && readAt) || null };
       }),
     );
-    return { receipts };
+    const state = receipts.every((row) => row.readAt !== null)
+      ? 'read'
+      : receipts.every((row) => row.deliveredAt !== null)
+        ? 'delivered'
+        : 'sent';
+    return { state, receipts };
   }
 
   /** A message the caller may see (member, at or after their visible floor); anything else is not_found. */

@@ -62,6 +62,7 @@ describe('a group message', () => {
     const rows = receipts.body.receipts as { userId: string; deliveredAt: string | null; readAt: string | null }[];
     expect(rows.map((row) => row.userId).sort()).toEqual(members.map((member) => member.userId).sort());
     expect(rows.every((row) => row.deliveredAt !== null && row.readAt === null)).toBe(true);
+    expect(receipts.body.state).toBe('delivered');
   });
 
   it('shows read as each member reads, and keeps the first times after later marks move on', async () => {
