@@ -113,4 +113,34 @@ describe('a member with read receipts turned off', () => {
     expect((list.body.conversations as { unreadCount: number }[])[0]?.unreadCount).toBe(0);
     await eveLaptop.close();
   });
+
+  it('leaves every other member shown as a reader once each has read, on both of the sender’s devices', async () => {
+    const [, cat, dan] = members as [User, User, User];
+    for (const [index, member] of [
+      [1, cat],
+      [2, dan],
+    ] as const) {
+      const onPhone = alicePhone.nextFrame(receiptFrom(member.userId, 'read'), `read by ${index}`);
+      const onLaptop = aliceLaptop.nextFrame(receiptFrom(member.userId, 'read'), `read by ${index} (laptop)`);
+      await memberDevices[index]?.request({ action: 'read', conversationId, upToSeq: messageSeq }, 'readAcked');
+      await Promise.all([onPhone, onLaptop]);
+    }
+
+    const receipts = await api(stack.httpUrl, alice.token, 'GET', `/messages/${messageId}/read_receipts`);
+    const rows = receipts.body.receipts as { userId: string; readAt: string | null }[];
+    const eve = members[3] as User;
+    expect(
+      rows
+        .filter((row) => row.readAt !== null)
+        .map((row) => row.userId)
+        .sort(),
+    ).toEqual(
+      members
+        .filter((member) => member !== eve)
+        .map((member) => member.userId)
+        .sort(),
+    );
+    // Eve keeps her reads private, so the message never shows as read by everyone.
+    expect(receipts.body.state).toBe('delivered');
+  });
 });
