@@ -1,11 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BadRequestError, ForbiddenError } from '#shared/errors';
-import type { Clock } from '#shared/services/clock';
 import { ConversationListService } from '#shared/services/conversation-list-service';
 import { ConversationService } from '#shared/services/conversation-service';
 import { MessagingService } from '#shared/services/messaging-service';
 import { TimelineWriter } from '#shared/services/timeline-writer';
-import { type TestTables, useTestTables } from '../support/test-tables';
+import { steppingClock, type TestTables, useTestTables } from '../support/test-tables';
 
 let db: TestTables;
 let conversations: ConversationService;
@@ -13,18 +12,12 @@ let messaging: MessagingService;
 let list: ConversationListService;
 
 /** Each reading is a second later than the one before, so activity has a clear order. */
-let tick = Date.now();
-const steppingClock: Clock = {
-  now: () => {
-    tick += 1000;
-    return new Date(tick);
-  },
-};
+const clock = steppingClock(1000);
 
 beforeAll(async () => {
   db = await useTestTables('conversation-list');
-  const timeline = new TimelineWriter(db.repositories.messages, steppingClock);
-  conversations = new ConversationService(db.repositories.conversations, timeline, steppingClock);
+  const timeline = new TimelineWriter(db.repositories.messages, clock);
+  conversations = new ConversationService(db.repositories.conversations, timeline, clock);
   messaging = new MessagingService(db.repositories.conversations, timeline);
   list = new ConversationListService(db.repositories.conversations, db.repositories.messages);
 });

@@ -1,8 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { NotFoundError } from '#shared/errors';
-import type { Clock } from '#shared/services/clock';
 import { ReceiptService } from '#shared/services/receipt-service';
-import { RecordingPoster, type TestTables, uniqueNames, useTestTables } from '../support/test-tables';
+import { RecordingPoster, steppingClock, type TestTables, uniqueNames, useTestTables } from '../support/test-tables';
 
 let db: TestTables;
 let receipts: ReceiptService;
@@ -11,13 +10,7 @@ const keepsReadsPrivate = new Set<string>();
 const names = uniqueNames('rc');
 
 /** Each reading a minute after the last, so "when was it first reached" has distinct answers. */
-let tick = Date.now();
-const steppingClock: Clock = {
-  now: () => {
-    tick += 60_000;
-    return new Date(tick);
-  },
-};
+const clock = steppingClock(60_000);
 
 beforeAll(async () => {
   db = await useTestTables('receipts');
@@ -29,7 +22,7 @@ beforeAll(async () => {
     poster,
     // The real setting lives on the profile (UserRepository.sharesReads); here a set stands in for it.
     { sharesReads: async (userId) => !keepsReadsPrivate.has(userId) },
-    steppingClock,
+    clock,
   );
 });
 

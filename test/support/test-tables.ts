@@ -36,6 +36,17 @@ export function uniqueNames(tag: string) {
   };
 }
 
+/** A clock that moves `stepMs` forward at each reading, so times order the events that read it. */
+export function steppingClock(stepMs: number): Clock {
+  let tick = Date.now();
+  return {
+    now: () => {
+      tick += stepMs;
+      return new Date(tick);
+    },
+  };
+}
+
 /** Frozen at load, near real time: rows with TTLs (connections, inbox) must not look long expired to DynamoDB Local's reaper. */
 const frozenAt = new Date();
 export const fixedClock: Clock = { now: () => new Date(frozenAt) };
