@@ -23,7 +23,14 @@ const inFlightPerSender = Number(process.env.BENCH_IN_FLIGHT ?? 1);
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const dynamo = await startDynamoDbLocal({ port: 0 });
 const counter = await startDynamoDbCallCounter(dynamo.endpoint);
-const stack = await startLocalStack({ dynamoEndpoint: counter.endpoint, httpPort: 0, wsPort: 0, logLevel: 'ERROR' });
+const stack = await startLocalStack({
+  dynamoEndpoint: counter.endpoint,
+  httpPort: 0,
+  wsPort: 0,
+  s3Port: 0,
+  cdnPort: 0,
+  logLevel: 'ERROR',
+});
 const clients: ChatClient[] = [];
 
 try {

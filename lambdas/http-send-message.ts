@@ -19,7 +19,8 @@ export const handler = httpRoute(async (event) => {
     senderId,
     conversationId: id,
     clientMessageId: body.clientMessageId,
-    text: body.text,
+    text: body.text ?? '',
+    ...(body.attachmentIds ? { attachmentIds: body.attachmentIds } : {}),
   });
   metrics.addMetric(duplicate ? 'DuplicateSends' : 'MessagesSent', MetricUnit.Count, 1);
   metrics.publishStoredMetrics();

@@ -15,7 +15,8 @@ export const handler = webSocketRoute(async (event) => {
     senderDeviceId: deviceId,
     conversationId: frame.conversationId,
     clientMessageId: frame.clientMessageId,
-    text: frame.text,
+    text: frame.text ?? '',
+    ...(frame.attachmentIds ? { attachmentIds: frame.attachmentIds } : {}),
   });
   metrics.addMetric(duplicate ? 'DuplicateSends' : 'MessagesSent', MetricUnit.Count, 1);
   metrics.publishStoredMetrics();

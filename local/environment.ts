@@ -14,6 +14,20 @@ export interface HandlerEnvironmentSettings {
   readonly dynamoEndpoint: string;
   readonly logLevel: LogLevel;
   readonly metricsEnabled: boolean;
+  readonly media: MediaEnvironmentSettings;
+}
+
+/** Where the media handlers find the bucket, the CDN and the signing key: the local stand-ins. */
+export interface MediaEnvironmentSettings {
+  /** The S3 stand-in (verifying proxy in front of s3rver). */
+  readonly s3Endpoint: string;
+  readonly secretsManagerEndpoint: string;
+  readonly bucket: string;
+  /** The CDN stand-in's base URL. */
+  readonly cdnUrl: string;
+  readonly keyPairId: string;
+  /** Name of the secret holding the CloudFront private key (PEM). */
+  readonly signingKeySecret: string;
 }
 
 /** What Lambda's configuration would give every function, pointed at the local stand-ins. */
@@ -25,10 +39,16 @@ export function handlerEnvironment(settings: HandlerEnvironmentSettings): Record
     AWS_SECRET_ACCESS_KEY: localCredentials.secretAccessKey,
     // The SDK's service-specific endpoint variable: handlers keep a plain `new DynamoDBClient({})`.
     AWS_ENDPOINT_URL_DYNAMODB: settings.dynamoEndpoint,
+    AWS_ENDPOINT_URL_S3: settings.media.s3Endpoint,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: settings.media.secretsManagerEndpoint,
     [envVars.callbackUrl]: settings.callbackUrl,
     [envVars.jwtIssuer]: settings.jwt.issuer,
     [envVars.jwtAudience]: settings.jwt.audience,
     [envVars.jwksUri]: settings.jwt.jwksUri,
+    [envVars.mediaBucket]: settings.media.bucket,
+    [envVars.mediaCdnUrl]: settings.media.cdnUrl.replace(/\/+$/, ''),
+    [envVars.mediaKeyPairId]: settings.media.keyPairId,
+    [envVars.mediaSigningKeySecret]: settings.media.signingKeySecret,
     POWERTOOLS_SERVICE_NAME: 'parley',
     POWERTOOLS_LOG_LEVEL: settings.logLevel,
     POWERTOOLS_METRICS_DISABLED: String(!settings.metricsEnabled),

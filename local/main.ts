@@ -10,9 +10,11 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const usage = `Usage: npm start -- [options]
   --http-port <n>       HTTP API port (PARLEY_HTTP_PORT, default ${defaultPorts.http}; 0 = any free port)
   --ws-port <n>         WebSocket API port (PARLEY_WS_PORT, default ${defaultPorts.ws})
+  --s3-port <n>         media uploads, the S3 stand-in (PARLEY_S3_PORT, default ${defaultPorts.s3})
+  --cdn-port <n>        media downloads, the CloudFront stand-in (PARLEY_CDN_PORT, default ${defaultPorts.cdn})
   --dynamodb-port <n>   DynamoDB Local port (PARLEY_DYNAMODB_PORT, default ${defaultPorts.dynamo})
   --dynamodb-endpoint <url>  use a running DynamoDB instead (PARLEY_DYNAMODB_ENDPOINT)
-  --data-dir <dir>      keep tables and dead letters in <dir> across restarts (PARLEY_DATA_DIR)
+  --data-dir <dir>      keep tables, media and dead letters in <dir> across restarts (PARLEY_DATA_DIR)
   --log-level <level>   DEBUG, INFO, WARN, ERROR or SILENT (PARLEY_LOG_LEVEL, default WARN)`;
 
 function parsePort(value: string | undefined, name: string): number | undefined {
@@ -28,6 +30,8 @@ function readOptions(): LocalStackOptions {
     options: {
       'http-port': { type: 'string' },
       'ws-port': { type: 'string' },
+      's3-port': { type: 'string' },
+      'cdn-port': { type: 'string' },
       'dynamodb-port': { type: 'string' },
       'dynamodb-endpoint': { type: 'string' },
       'data-dir': { type: 'string' },
@@ -42,12 +46,16 @@ function readOptions(): LocalStackOptions {
   const env = process.env;
   const httpPort = parsePort(values['http-port'] ?? env.PARLEY_HTTP_PORT, '--http-port');
   const wsPort = parsePort(values['ws-port'] ?? env.PARLEY_WS_PORT, '--ws-port');
+  const s3Port = parsePort(values['s3-port'] ?? env.PARLEY_S3_PORT, '--s3-port');
+  const cdnPort = parsePort(values['cdn-port'] ?? env.PARLEY_CDN_PORT, '--cdn-port');
   const dynamoPort = parsePort(values['dynamodb-port'] ?? env.PARLEY_DYNAMODB_PORT, '--dynamodb-port');
   const dynamoEndpoint = values['dynamodb-endpoint'] ?? env.PARLEY_DYNAMODB_ENDPOINT;
   const dataDir = values['data-dir'] ?? env.PARLEY_DATA_DIR;
   return {
     ...(httpPort === undefined ? {} : { httpPort }),
     ...(wsPort === undefined ? {} : { wsPort }),
+    ...(s3Port === undefined ? {} : { s3Port }),
+    ...(cdnPort === undefined ? {} : { cdnPort }),
     ...(dynamoPort === undefined ? {} : { dynamoPort }),
     ...(dynamoEndpoint === undefined || dynamoEndpoint === '' ? {} : { dynamoEndpoint }),
     ...(dataDir === undefined || dataDir === '' ? {} : { dataDir }),
@@ -80,7 +88,15 @@ async function main(): Promise<void> {
   const options = readOptions();
   const stack = await startLocalStack(options);
   stopOnSignals(stack);
-  process.stdout.write(`HTTP API: ${stack.httpUrl}\nWebSocket: ${stack.wsUrl}\n`);
+  process.stdout.write(
+    [
+      `HTTP API: ${stack.httpUrl}`,
+      `WebSocket: ${stack.wsUrl}`,
+      `Media uploads (S3): ${stack.s3Endpoint} (bucket ${stack.mediaBucket})`,
+      `Media downloads (CDN): ${stack.mediaCdnUrl}`,
+      '',
+    ].join('\n'),
+  );
   process.stdout.write(
     [
       `  token:     curl -s -X POST ${stack.httpUrl}/local/token -d '{"username":"alice"}'`,

@@ -10,7 +10,10 @@ import { createHttpGateway } from './http-gateway';
 import { createLambdaRuntime, type HandlerOverrides } from './lambda-runtime';
 import { createLocalLogger, type LogLevel } from './log';
 import { createManagementApi } from './management-api';
+import { generateMediaSigningKeyPair, startMediaCdn } from './media-cdn';
+import { startMediaS3 } from './media-s3';
 import { closeServer, listenOnLoopback } from './ports';
+import { createSecretsManager } from './secrets-manager';
 import { type StreamPollerStats, type StreamTriggerBinding, startStreamPoller } from './stream-poller';
 import { createLocalTables, type LocalTables } from './tables';
 import { createLocalTokenIssuer, type IssuedToken } from './token-issuer';
@@ -27,7 +30,11 @@ export interface LocalStackOptions {
   readonly dynamoEndpoint?: string;
   /** Prepended to every table's logical name; keeps stacks sharing one DynamoDB apart. */
   readonly tablePrefix?: string;
-  /** Persist DynamoDB tables and dead letters here; absent: everything in memory. */
+  /** Media uploads (S3 stand-in) port; 0 picks a free one. Default 3002. */
+  readonly s3Port?: number;
+  /** Media downloads (CloudFront stand-in) port; 0 picks a free one. Default 3003. */
+  readonly cdnPort?: number;
+  /** Persist DynamoDB tables, media objects and dead letters here; absent: in memory and a temporary directory. */
   readonly dataDir?: string;
   /** Level of the stack's own log lines and of the handlers' Powertools logger. Default WARN. */
   readonly logLevel?: LogLevel;
@@ -47,6 +54,11 @@ export interface LocalStack {
   /** The management API (`@connections`) endpoint: what WS_CALLBACK_URL holds. */
   readonly callbackUrl: string;
   readonly dynamoEndpoint: string;
+  /** The S3 stand-in (what AWS_ENDPOINT_URL_S3 holds); Secrets Manager answers here too. */
+  readonly s3Endpoint: string;
+  readonly mediaBucket: string;
+  /** The CloudFront stand-in's base URL, no trailing slash (MEDIA_CDN_URL). */
+  readonly mediaCdnUrl: string;
   readonly tables: LocalTables;
   /** The local Cognito stand-in, without the HTTP round trip. */
   issueToken(username: string): Promise<IssuedToken>;
@@ -58,8 +70,10 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
-export const defaultPorts = { http: 3000, ws: 3001, dynamo: 8000 } as const;
+export const defaultPorts = { http: 3000, ws: 3001, s3: 3002, cdn: 3003, dynamo: 8000 } as const;
 export const defaultTablePrefix = 'parley-local-';
+/** The Secrets Manager secret holding the CloudFront private key, as MEDIA_SIGNING_KEY_SECRET names it. */
+export const mediaSigningKeySecretName = 'parley-local/media-signing-key';
 
 let runningStack = false;
 
@@ -110,6 +124,41 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     stopSteps.push({ name: 'WebSocket server', stop: () => closeServer(wsServer) });
 
     const tokenIssuer = await createLocalTokenIssuer(httpUrl);
+    // Created before the media stand-ins, which invoke and dead-letter through them; nothing is imported yet.
+    const runtime = createLambdaRuntime({
+      logger,
+      ...(options.handlerOverrides === undefined ? {} : { overrides: options.handlerOverrides }),
+    });
+    const deadLetters = createDeadLetterQueue({
+      logger,
+      ...(dataDir === undefined ? {} : { filePath: join(dataDir, 'dead-letters.jsonl') }),
+    });
+
+    // A new key pair each start: signed download URLs only live minutes, so none outlives a restart.
+    const signingKeys = generateMediaSigningKeyPair();
+    const secretsManager = createSecretsManager({
+      secrets: { [mediaSigningKeySecretName]: signingKeys.privateKeyPem },
+      logger,
+    });
+    const s3DataDir = dataDir === undefined ? undefined : join(dataDir, 's3');
+    const mediaS3 = await startMediaS3({
+      port: options.s3Port ?? defaultPorts.s3,
+      ...(s3DataDir === undefined ? {} : { directory: s3DataDir }),
+      logger,
+      invoke: (functionName, event) => runtime.invoke(functionName, event),
+      deadLetters,
+      services: [secretsManager],
+    });
+    stopSteps.push({ name: 'media S3', stop: () => mediaS3.stop() });
+    const mediaCdn = await startMediaCdn({
+      port: options.cdnPort ?? defaultPorts.cdn,
+      origin: mediaS3.origin,
+      keyPairId: signingKeys.keyPairId,
+      publicKeyPem: signingKeys.publicKeyPem,
+      logger,
+    });
+    stopSteps.push({ name: 'media CDN', stop: () => mediaCdn.stop() });
+
     applyHandlerEnvironment(
       handlerEnvironment({
         tables,
@@ -118,13 +167,17 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         dynamoEndpoint,
         logLevel,
         metricsEnabled: options.metrics ?? false,
+        media: {
+          s3Endpoint: mediaS3.endpoint,
+          secretsManagerEndpoint: mediaS3.endpoint,
+          bucket: mediaS3.bucket,
+          cdnUrl: mediaCdn.url,
+          keyPairId: signingKeys.keyPairId,
+          signingKeySecret: mediaSigningKeySecretName,
+        },
       }),
     );
 
-    const runtime = createLambdaRuntime({
-      logger,
-      ...(options.handlerOverrides === undefined ? {} : { overrides: options.handlerOverrides }),
-    });
     httpServer.on('request', createHttpGateway({ runtime, tokenIssuer, logger }));
     const webSocketGateway = createWebSocketGateway({
       runtime,
@@ -135,10 +188,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     wsServer.on('upgrade', webSocketGateway.handleUpgrade);
     stopSteps.push({ name: 'WebSocket connections', stop: () => webSocketGateway.close() });
 
-    const deadLetters = createDeadLetterQueue({
-      logger,
-      ...(dataDir === undefined ? {} : { filePath: join(dataDir, 'dead-letters.jsonl') }),
-    });
     const streamPoller = await startStreamPoller({
       endpoint: dynamoEndpoint,
       bindings: streamTriggers.map((trigger): StreamTriggerBinding => {
@@ -163,6 +212,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       wsUrl: wsHttpUrl.replace(/^http/, 'ws'),
       callbackUrl: wsHttpUrl,
       dynamoEndpoint,
+      s3Endpoint: mediaS3.endpoint,
+      mediaBucket: mediaS3.bucket,
+      mediaCdnUrl: mediaCdn.url,
       tables,
       issueToken: (username) => tokenIssuer.issue(username),
       connectionIds: () => webSocketGateway.connectionIds(),

@@ -332,6 +332,7 @@ class TriggerPoller {
     const at = new Date().toISOString();
     for (const record of records) {
       this.options.deadLetters.add({
+        source: 'stream',
         function: this.binding.trigger.function,
         streamArn: this.binding.streamArn,
         shardId: shard.shardId,

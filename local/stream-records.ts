@@ -1,6 +1,6 @@
 import type { AttributeValue as SdkAttributeValue, _Record as SdkStreamRecord } from '@aws-sdk/client-dynamodb-streams';
 import type { AttributeValue, DynamoDBRecord, StreamRecord } from 'aws-lambda';
-import type { StreamFilterPattern } from '#shared/config/functions';
+import type { StreamFilterPattern, StreamFilterValue } from '#shared/config/functions';
 import { localRegion } from './aws-local';
 
 /** How DynamoDB Local names a TTL delete: the Java SDK's placeholder for an enum value it lacks. */
@@ -61,18 +61,29 @@ export function passesFilters(record: DynamoDBRecord, patterns: readonly StreamF
   return patterns.length === 0 || patterns.some((pattern) => matchesPattern(record, pattern));
 }
 
-/** Every field of the pattern must match: a leaf lists allowed exact values, an object nests. */
+/**
+ * Every field of the pattern must match: a leaf lists allowed exact values or `{ exists }`, an
+ * object nests. A missing field matches only `{ exists: false }`.
+ */
 export function matchesPattern(value: unknown, pattern: StreamFilterPattern): boolean {
-  if (typeof value !== 'object' || value === null) return false;
+  if (value !== undefined && (typeof value !== 'object' || value === null)) return false;
+  const fields = (value ?? {}) as Record<string, unknown>;
   return Object.entries(pattern).every(([field, expected]) => {
-    const actual: unknown = (value as Record<string, unknown>)[field];
+    // Own fields only: a pattern naming `constructor` must not match the prototype's.
+    const actual: unknown = Object.hasOwn(fields, field) ? fields[field] : undefined;
     if (!isLeaf(expected)) return matchesPattern(actual, expected);
     // An array in the record matches when any of its elements does (EventBridge pattern semantics).
     const candidates: readonly unknown[] = Array.isArray(actual) ? actual : [actual];
-    return candidates.some((candidate) => expected.some((allowed) => allowed === candidate));
+    return expected.some((allowed) =>
+      typeof allowed === 'string'
+        ? candidates.some((candidate) => candidate === allowed)
+        : allowed.exists === (actual !== undefined),
+    );
   });
 }
 
-function isLeaf(expected: readonly string[] | StreamFilterPattern): expected is readonly string[] {
+function isLeaf(
+  expected: readonly StreamFilterValue[] | StreamFilterPattern,
+): expected is readonly StreamFilterValue[] {
   return Array.isArray(expected);
 }

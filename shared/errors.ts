@@ -6,6 +6,7 @@ export const errorCodes = {
   not_found: 404,
   conflict: 409,
   payload_too_large: 413,
+  unsupported_media_type: 415,
   rate_limited: 429,
   internal: 500,
 } as const;
@@ -57,5 +58,17 @@ export class NotFoundError extends AppError {
 export class ConflictError extends AppError {
   constructor(message: string) {
     super('conflict', message);
+  }
+}
+
+export class PayloadTooLargeError extends AppError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('payload_too_large', message, details);
+  }
+}
+
+export class UnsupportedMediaTypeError extends AppError {
+  constructor(message: string, details?: Record<string, unknown>) {
+    super('unsupported_media_type', message, details);
   }
 }

@@ -1,4 +1,6 @@
 /** Domain types shared by services, repositories and the wire protocol. */
+import type { AttachmentKind, AttachmentPart } from './config/media';
+
 export type ConversationType = 'direct' | 'group';
 /** `void` fills a seq whose send was abandoned, so seqs never skip; it is never delivered live. */
 export type MessageType = 'text' | 'system' | 'void';
@@ -89,6 +91,63 @@ export interface Message {
   readonly clientMessageId?: string;
   /** Present on `system` messages. */
   readonly event?: TimelineEvent;
+  /** Media sent with the message (text may then be empty); URLs come from `GET /attachments/{id}`. */
+  readonly attachments?: readonly MessageAttachment[];
+}
+
+export type AttachmentStatus = 'pending' | 'ready' | 'rejected';
+
+/** Why processing refused an upload. */
+export type AttachmentRejection = 'type_mismatch' | 'unsupported_type' | 'unreadable' | 'size_mismatch';
+
+export interface ThumbnailInfo {
+  readonly width: number;
+  readonly height: number;
+  readonly contentType: string;
+}
+
+/** What a message carries for each attachment: enough to lay it out before anything downloads. */
+export interface MessageAttachment {
+  readonly id: string;
+  readonly kind: AttachmentKind;
+  /** The uploader's file name, sanitised; used for the download's Content-Disposition. */
+  readonly fileName: string;
+  /** The type confirmed from the bytes. */
+  readonly contentType: string;
+  /** Bytes of the stored original (images are re-encoded without metadata). */
+  readonly size: number;
+  readonly width?: number;
+  readonly height?: number;
+  /** Present when a thumbnail exists (images, and videos with a poster). */
+  readonly thumbnail?: ThumbnailInfo;
+}
+
+/** An upload and what processing found in it. */
+export interface Attachment {
+  readonly id: string;
+  readonly conversationId: string;
+  readonly uploaderId: string;
+  readonly kind: AttachmentKind;
+  readonly fileName: string;
+  /** What the uploader declared; the presigned PUT binds the upload to it. */
+  readonly declaredContentType: string;
+  readonly declaredSize: number;
+  /** A video's declared poster image, uploaded as the `poster` part. */
+  readonly poster?: { readonly contentType: string; readonly size: number };
+  /** The parts that must be processed before the attachment is ready. */
+  readonly parts: readonly AttachmentPart[];
+  readonly processedParts: readonly AttachmentPart[];
+  readonly status: AttachmentStatus;
+  readonly createdAt: string;
+  /** Set once processed: the confirmed type and the stored size. */
+  readonly contentType?: string;
+  readonly size?: number;
+  readonly width?: number;
+  readonly height?: number;
+  readonly thumbnail?: ThumbnailInfo;
+  readonly rejection?: AttachmentRejection;
+  /** Seq of the first message that carried it: from then on it is kept, and visible per history rules. */
+  readonly sentSeq?: number;
 }
 
 /** A message as stored: adds what fan-out needs but clients do not see. */

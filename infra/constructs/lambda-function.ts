@@ -1,10 +1,13 @@
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Grant, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, type IFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { type ICommandHooks, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference.js';
 import { Construct } from 'constructs';
 import type { JwtSettings } from '#shared/auth/jwt';
@@ -23,6 +26,18 @@ export interface ConnectionsEndpoint {
   readonly connectionsArn: string;
 }
 
+/** The part of the media store that handlers uploading, processing or signing downloads need. */
+export interface MediaEndpoint {
+  /** The private bucket; handlers with `bucket` grants get its name and rights on their prefixes. */
+  readonly bucket: IBucket;
+  /** `https://{distribution domain}`: a download URL is this plus `/` and the object key. */
+  readonly cdnUrl: string;
+  /** Id of the CloudFront public key in the distribution's trusted key group. */
+  readonly keyPairId: string;
+  /** Holds the matching private key (PEM); readable only by handlers with `signsMediaUrls`. */
+  readonly signingKeySecret: ISecret;
+}
+
 export interface HandlerDependencies {
   /** The tables built from `shared/config/tables`, by key: grants and table-name variables. */
   readonly tables: Readonly<Record<TableKey, ITable>>;
@@ -30,6 +45,8 @@ export interface HandlerDependencies {
   readonly webSocket: ConnectionsEndpoint;
   /** For handlers whose spec sets `verifiesJwt`. */
   readonly jwt: JwtSettings;
+  /** For handlers whose spec sets `bucket` or `signsMediaUrls`. */
+  readonly media: MediaEndpoint;
 }
 
 export interface ParleyFunctionProps extends HandlerDependencies {
@@ -40,10 +57,112 @@ const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
 // ESM bundles have no `require`; CommonJS dependencies bundled inside still call it.
 const esmRequireBanner =
   "import { createRequire as topLevelCreateRequire } from 'node:module'; const require = topLevelCreateRequire(import.meta.url);";
+// npm's names for the Lambda platform below: native packages are installed for it, not for the build machine.
+const lambdaPlatform = { os: 'linux', cpu: 'arm64', libc: 'glibc' } as const;
+
+export interface BundledFunctionProps {
+  /** Path of the handler file from the repository root; it exports `handler`. */
+  readonly entry: string;
+  readonly description: string;
+  readonly memoryMb: number;
+  readonly timeoutSeconds: number;
+  readonly environment?: Readonly<Record<string, string>>;
+  /** @default `Parley {scope id}` */
+  readonly roleDescription?: string;
+  /** Packages kept out of the bundle and installed for the Lambda platform beside `index.mjs`. */
+  readonly nativeModules?: readonly string[];
+}
+
+export interface BundledFunction {
+  readonly function: NodejsFunction;
+  /** The function's own role: it may write to its log group and nothing else until granted more. */
+  readonly role: Role;
+}
+
+/**
+ * A Node.js 22 arm64 function bundled as ESM, with its own role and log group, created as the
+ * children `Logs`, `Role` and `Function` of `scope`. Handlers and deploy-time helpers share it.
+ */
+export function createBundledFunction(scope: Construct, props: BundledFunctionProps): BundledFunction {
+  const logGroup = new LogGroup(scope, 'Logs', {
+    retention: RetentionDays.ONE_MONTH,
+  });
+  // An own role rather than the default one: no AWSLambdaBasicExecutionRole, logs only to this group.
+  const role = new Role(scope, 'Role', {
+    assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+    description: props.roleDescription ?? `Parley ${scope.node.id}`,
+  });
+  logGroup.grantWrite(role);
+  const nativeModules = props.nativeModules ?? [];
+
+  const fn = new NodejsFunction(scope, 'Function', {
+    entry: `${repositoryRoot}${props.entry}`,
+    handler: 'handler',
+    description: props.description,
+    runtime: Runtime.NODEJS_22_X,
+    architecture: Architecture.ARM_64,
+    memorySize: props.memoryMb,
+    timeout: Duration.seconds(props.timeoutSeconds),
+    role,
+    logGroup,
+    projectRoot: repositoryRoot,
+    depsLockFilePath: `${repositoryRoot}package-lock.json`,
+    environment: {
+      NODE_OPTIONS: '--enable-source-maps',
+      POWERTOOLS_SERVICE_NAME: 'parley',
+      ...props.environment,
+    },
+    bundling: {
+      format: OutputFormat.ESM,
+      target: 'node22',
+      minify: true,
+      sourceMap: true,
+      mainFields: ['module', 'main'],
+      banner: esmRequireBanner,
+      // Only native modules stay out; the AWS SDK v3 is bundled too: a pinned, tree-shaken copy, not the runtime's.
+      externalModules: [...nativeModules],
+      ...(nativeModules.length > 0 ? { commandHooks: installForLambda(nativeModules) } : {}),
+    },
+  });
+  Validations.of(fn).acknowledge({
+    id: 'AwsSolutions-L1',
+    reason:
+      'Node.js 22 is the chosen runtime and the esbuild target is node22; a newer runtime is adopted by moving both together, not by each CDK release.',
+  });
+  return { function: fn, role };
+}
+
+/**
+ * Bundling hooks that install `modules` at their locked versions into the bundle's own
+ * node_modules, for the Lambda platform whatever machine builds: prebuilt binaries, no scripts.
+ */
+function installForLambda(modules: readonly string[]): ICommandHooks {
+  const packages = modules.map((name) => `${name}@${lockedVersion(name)}`).join(' ');
+  return {
+    beforeBundling: () => [],
+    beforeInstall: () => [],
+    afterBundling: (_inputDir: string, outputDir: string) => [
+      // --prefix: without it npm climbs to the repository's package.json and installs there.
+      `npm install --prefix "${outputDir}" --no-save --no-package-lock --no-audit --no-fund --ignore-scripts --os=${lambdaPlatform.os} --cpu=${lambdaPlatform.cpu} --libc=${lambdaPlatform.libc} ${packages}`,
+    ],
+  };
+}
+
+interface PackageLock {
+  readonly packages?: Readonly<Record<string, { readonly version?: string }>>;
+}
+
+/** The exact version package-lock.json pins for a top-level dependency: what the tests ran against. */
+export function lockedVersion(name: string): string {
+  const lock = JSON.parse(readFileSync(`${repositoryRoot}package-lock.json`, 'utf8')) as PackageLock;
+  const version = lock.packages?.[`node_modules/${name}`]?.version;
+  if (!version) throw new Error(`${name} is not in package-lock.json; add it to package.json first`);
+  return version;
+}
 
 /**
  * One handler from the catalog as a bundled Node.js 22 arm64 function, with its own role holding
- * exactly the table actions its spec lists, and its own log group.
+ * exactly the table, bucket and secret actions its spec lists, and its own log group.
  */
 export class ParleyFunction extends Construct {
   readonly function: NodejsFunction;
@@ -51,49 +170,15 @@ export class ParleyFunction extends Construct {
   constructor(scope: Construct, id: string, props: ParleyFunctionProps) {
     super(scope, id);
     const { spec } = props;
-    const logGroup = new LogGroup(this, 'Logs', {
-      retention: RetentionDays.ONE_MONTH,
-    });
-    // An own role rather than the default one: no AWSLambdaBasicExecutionRole, logs only to this group.
-    const role = new Role(this, 'Role', {
-      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
-      description: `Parley ${id}`,
-    });
-    logGroup.grantWrite(role);
-
-    this.function = new NodejsFunction(this, 'Function', {
-      entry: `${repositoryRoot}${spec.entry}`,
-      handler: 'handler',
+    const { function: fn, role } = createBundledFunction(this, {
+      entry: spec.entry,
       description: spec.description,
-      runtime: Runtime.NODEJS_22_X,
-      architecture: Architecture.ARM_64,
-      memorySize: spec.memoryMb ?? functionDefaults.memoryMb,
-      timeout: Duration.seconds(spec.timeoutSeconds ?? functionDefaults.timeoutSeconds),
-      role,
-      logGroup,
-      projectRoot: repositoryRoot,
-      depsLockFilePath: `${repositoryRoot}package-lock.json`,
-      environment: {
-        NODE_OPTIONS: '--enable-source-maps',
-        POWERTOOLS_SERVICE_NAME: 'parley',
-        ...environmentFor(spec, props),
-      },
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node22',
-        minify: true,
-        sourceMap: true,
-        mainFields: ['module', 'main'],
-        banner: esmRequireBanner,
-        // Bundle the AWS SDK v3 too: a pinned, tree-shaken copy instead of the runtime's.
-        externalModules: [],
-      },
+      memoryMb: spec.memoryMb ?? functionDefaults.memoryMb,
+      timeoutSeconds: spec.timeoutSeconds ?? functionDefaults.timeoutSeconds,
+      environment: environmentFor(spec, props),
+      nativeModules: spec.nativeModules,
     });
-    Validations.of(this.function).acknowledge({
-      id: 'AwsSolutions-L1',
-      reason:
-        'Node.js 22 is the chosen runtime and the esbuild target is node22; a newer runtime is adopted by moving both together, not by each CDK release.',
-    });
+    this.function = fn;
 
     for (const grant of spec.tables) {
       const table = props.tables[grant.table];
@@ -119,6 +204,24 @@ export class ParleyFunction extends Construct {
         id: wildcardResourceFinding(this, props.webSocket.connectionsArn),
         reason:
           'Connection ids are only known at run time; the wildcard stays inside this API stage @connections resources.',
+      });
+    }
+
+    for (const grant of spec.bucket ?? []) {
+      const objects = props.media.bucket.arnForObjects(`${grant.prefix}*`);
+      Grant.addToPrincipal({ grantee: role, actions: [...grant.actions], resourceArns: [objects] });
+      Validations.of(role).acknowledge({
+        id: wildcardResourceFinding(this, objects),
+        reason: `Object keys hold run-time conversation and attachment ids; the wildcard stays under the ${grant.prefix} prefix and grants only the catalog's actions.`,
+      });
+    }
+
+    if (spec.signsMediaUrls) {
+      // GetSecretValue alone: the key is read, never described, listed or changed.
+      Grant.addToPrincipal({
+        grantee: role,
+        actions: ['secretsmanager:GetSecretValue'],
+        resourceArns: [props.media.signingKeySecret.secretArn],
       });
     }
   }
@@ -147,10 +250,18 @@ function environmentFor(spec: FunctionSpec, props: ParleyFunctionProps): Record<
     environment[envVars.jwtAudience] = props.jwt.audience;
     environment[envVars.jwksUri] = props.jwt.jwksUri;
   }
+  if (spec.bucket && spec.bucket.length > 0) {
+    environment[envVars.mediaBucket] = props.media.bucket.bucketName;
+  }
+  if (spec.signsMediaUrls) {
+    environment[envVars.mediaCdnUrl] = props.media.cdnUrl;
+    environment[envVars.mediaKeyPairId] = props.media.keyPairId;
+    environment[envVars.mediaSigningKeySecret] = props.media.signingKeySecret.secretArn;
+  }
   return environment;
 }
 
 /** The finding id cdk-nag gives a wildcard resource: the ARN with its references flattened. */
-function wildcardResourceFinding(scope: Construct, arn: string): string {
+export function wildcardResourceFinding(scope: Construct, arn: string): string {
   return `AwsSolutions-IAM5[Resource::${flattenCfnReference(Stack.of(scope).resolve(arn))}]`;
 }

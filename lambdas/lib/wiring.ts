@@ -6,6 +6,7 @@ import { createConnectionPoster } from '#shared/aws/connection-poster';
 import { createDocumentClient } from '#shared/aws/dynamodb';
 import { envVars, requireEnv, tableNameFromEnv } from '#shared/config/env';
 import { limits } from '#shared/config/limits';
+import { AttachmentRepository } from '#shared/repositories/attachment-repository';
 import { ConnectionRepository } from '#shared/repositories/connection-repository';
 import { ConversationRepository } from '#shared/repositories/conversation-repository';
 import { DeviceRepository } from '#shared/repositories/device-repository';
@@ -14,6 +15,7 @@ import { MessageReader, MessageRepository } from '#shared/repositories/message-r
 import { ReceiptRepository } from '#shared/repositories/receipt-repository';
 import { UserRepository } from '#shared/repositories/user-repository';
 import { AccountService } from '#shared/services/account-service';
+import { SendableAttachments } from '#shared/services/attachment-service';
 import { systemClock } from '#shared/services/clock';
 import { ConnectionService } from '#shared/services/connection-service';
 import { ConversationListService } from '#shared/services/conversation-list-service';
@@ -30,7 +32,8 @@ import { logger } from './observability';
 const documentClient = createDocumentClient();
 const inboxRetentionSeconds = limits.inboxRetentionDays * 24 * 60 * 60;
 
-const conversationRepository = () => new ConversationRepository(documentClient, tableNameFromEnv('conversations'));
+export const conversationRepository = () =>
+  new ConversationRepository(documentClient, tableNameFromEnv('conversations'));
 const userRepository = () => new UserRepository(documentClient, tableNameFromEnv('users'));
 const connectionRepository = () => new ConnectionRepository(documentClient, tableNameFromEnv('connections'));
 const deviceRepository = () => new DeviceRepository(documentClient, tableNameFromEnv('users'));
@@ -45,7 +48,14 @@ const messageRepository = () =>
   });
 const timelineWriter = () => new TimelineWriter(messageRepository(), systemClock);
 
-export const createMessagingService = () => new MessagingService(conversationRepository(), timelineWriter());
+export const attachmentRepository = () => new AttachmentRepository(documentClient, tableNameFromEnv('attachments'));
+
+export const createMessagingService = () =>
+  new MessagingService(
+    conversationRepository(),
+    timelineWriter(),
+    new SendableAttachments(attachmentRepository(), systemClock),
+  );
 
 export const createFanOutService = () =>
   new FanOutService(

@@ -20,4 +20,12 @@ export const envVars = {
   jwtIssuer: 'JWT_ISSUER',
   jwtAudience: 'JWT_AUDIENCE',
   jwksUri: 'JWKS_URI',
+  /** The media bucket's name. */
+  mediaBucket: 'MEDIA_BUCKET',
+  /** Base URL downloads are signed for: `https://{distribution domain}`, or the local stand-in. */
+  mediaCdnUrl: 'MEDIA_CDN_URL',
+  /** Id of the CloudFront public key whose private half signs download URLs. */
+  mediaKeyPairId: 'MEDIA_KEY_PAIR_ID',
+  /** Secrets Manager secret holding that private key (PEM). */
+  mediaSigningKeySecret: 'MEDIA_SIGNING_KEY_SECRET',
 } as const;

@@ -3,6 +3,7 @@
  * actions it may use. The CDK stack builds functions, routes, grants and event sources from it;
  * the local stack routes WebSocket frames, HTTP requests and stream batches to the same handlers.
  */
+import { media } from './media';
 import type { TableKey } from './tables';
 
 export type DynamoAction =
@@ -20,6 +21,15 @@ export interface TableGrant {
   readonly actions: readonly DynamoAction[];
 }
 
+/** S3 actions a handler may need on the media bucket, each granted on one key prefix. */
+export type BucketAction = 's3:GetObject' | 's3:PutObject' | 's3:DeleteObject' | 's3:PutObjectTagging';
+
+export interface BucketGrant {
+  /** A prefix of `shared/config/media` (uploads or processed media). */
+  readonly prefix: string;
+  readonly actions: readonly BucketAction[];
+}
+
 export interface FunctionSpec {
   /** Path of the handler file from the repository root; it exports `handler`. */
   readonly entry: string;
@@ -29,6 +39,12 @@ export interface FunctionSpec {
   readonly manageConnections?: boolean;
   /** Needs the JWT verifier settings (issuer, audience, JWKS). */
   readonly verifiesJwt?: boolean;
+  /** Media bucket access, per prefix; also gives the handler the bucket's name. */
+  readonly bucket?: readonly BucketGrant[];
+  /** Signs download URLs: the CDN URL, key pair id and the signing key's secret. */
+  readonly signsMediaUrls?: boolean;
+  /** Native packages left out of the bundle and installed for the Lambda architecture beside it. */
+  readonly nativeModules?: readonly string[];
   readonly memoryMb?: number;
   readonly timeoutSeconds?: number;
 }
@@ -68,6 +84,8 @@ export const functions = {
       { table: 'conversations', actions: ['BatchGetItem', 'GetItem', 'UpdateItem'] },
       { table: 'messages', actions: ['PutItem', 'GetItem'] },
       { table: 'idempotency', actions: ['PutItem', 'GetItem'] },
+      // Attached media is read, then marked sent (and kept) in the send transaction.
+      { table: 'attachments', actions: ['BatchGetItem', 'UpdateItem'] },
     ],
     // Above limits.seqAllocationBudgetMs, so a queued send answers `conflict` rather than timing out.
     timeoutSeconds: 15,
@@ -168,6 +186,8 @@ export const functions = {
       { table: 'conversations', actions: ['BatchGetItem', 'GetItem', 'UpdateItem'] },
       { table: 'messages', actions: ['PutItem', 'GetItem'] },
       { table: 'idempotency', actions: ['PutItem', 'GetItem'] },
+      // Attached media is read, then marked sent (and kept) in the send transaction.
+      { table: 'attachments', actions: ['BatchGetItem', 'UpdateItem'] },
     ],
     timeoutSeconds: 15,
   },
@@ -225,6 +245,46 @@ export const functions = {
     description: 'PUT /users/{id}: self only',
     // UpdateItem on the profile; a username change also deletes the old claim and puts the new one.
     tables: [{ table: 'users', actions: ['GetItem', 'UpdateItem', 'PutItem', 'DeleteItem'] }],
+  },
+  httpCreateAttachment: {
+    entry: 'lambdas/http-create-attachment.ts',
+    description: 'POST /conversations/{id}/attachments: members get a presigned PUT for one upload',
+    tables: [
+      { table: 'conversations', actions: ['BatchGetItem'] },
+      { table: 'attachments', actions: ['PutItem'] },
+    ],
+    // A presigned URL acts with its signer's permissions: this role may write uploads and nothing else.
+    bucket: [{ prefix: media.uploadPrefix, actions: ['s3:PutObject'] }],
+  },
+  httpGetAttachment: {
+    entry: 'lambdas/http-get-attachment.ts',
+    description: 'GET /attachments/{id}: metadata, status and signed download URLs for members',
+    tables: [
+      { table: 'attachments', actions: ['GetItem'] },
+      { table: 'conversations', actions: ['BatchGetItem'] },
+    ],
+    signsMediaUrls: true,
+  },
+  mediaProcess: {
+    entry: 'lambdas/s3-process-media.ts',
+    description:
+      'S3 upload created: checks the bytes, strips metadata, makes the thumbnail, marks the attachment ready',
+    tables: [{ table: 'attachments', actions: ['GetItem', 'UpdateItem'] }],
+    bucket: [
+      { prefix: media.uploadPrefix, actions: ['s3:GetObject', 's3:DeleteObject'] },
+      // PutObjectTagging: processed objects are written with the `unsent` retention tag.
+      { prefix: media.mediaPrefix, actions: ['s3:PutObject', 's3:PutObjectTagging'] },
+    ],
+    nativeModules: ['sharp'],
+    // 1769 MB is one full vCPU: image decoding is CPU-bound.
+    memoryMb: 1769,
+    timeoutSeconds: 120,
+  },
+  mediaRetain: {
+    entry: 'lambdas/stream-retain-media.ts',
+    description: 'Attachments stream: an attachment was sent, so its objects lose the unsent tag and are kept',
+    tables: [],
+    bucket: [{ prefix: media.mediaPrefix, actions: ['s3:PutObjectTagging'] }],
   },
   streamFanOut: {
     entry: 'lambdas/stream-fan-out.ts',
@@ -302,10 +362,15 @@ export const httpRoutes = [
   { method: 'PUT', path: '/users/{id}', function: 'httpUpdateUser' },
   { method: 'DELETE', path: '/users/{id}', function: 'httpDeleteUser' },
   { method: 'GET', path: '/users/{id}/conversations', function: 'httpListUserConversations' },
+  { method: 'POST', path: '/conversations/{id}/attachments', function: 'httpCreateAttachment' },
+  { method: 'GET', path: '/attachments/{id}', function: 'httpGetAttachment' },
 ] as const satisfies readonly HttpRouteSpec[];
 
-/** DynamoDB event filter pattern (Lambda filter-criteria syntax: each leaf is a list of allowed values). */
-export type StreamFilterPattern = { readonly [field: string]: readonly string[] | StreamFilterPattern };
+/** A leaf of a filter pattern: exact values, or whether the field is present at all. */
+export type StreamFilterValue = string | { readonly exists: boolean };
+
+/** DynamoDB event filter pattern (Lambda filter-criteria syntax: each leaf lists what it allows). */
+export type StreamFilterPattern = { readonly [field: string]: readonly StreamFilterValue[] | StreamFilterPattern };
 
 export interface StreamTriggerSpec {
   readonly function: FunctionName;
@@ -337,4 +402,36 @@ export const streamTriggers = [
     parallelizationFactor: 4,
     filters: [{ eventName: ['INSERT'] }],
   },
+  {
+    function: 'mediaRetain',
+    table: 'attachments',
+    startingPosition: 'LATEST',
+    batchSize: 100,
+    maxBatchingWindowSeconds: 1,
+    retryAttempts: 10,
+    maxRecordAgeSeconds: 6 * 60 * 60,
+    bisectBatchOnError: true,
+    reportBatchItemFailures: true,
+    parallelizationFactor: 1,
+    // Only the change that first marks an attachment sent; processing updates never invoke it.
+    filters: [
+      {
+        eventName: ['MODIFY'],
+        dynamodb: {
+          NewImage: { sentSeq: { N: [{ exists: true }] } },
+          OldImage: { sentSeq: { N: [{ exists: false }] } },
+        },
+      },
+    ],
+  },
 ] as const satisfies readonly StreamTriggerSpec[];
+
+/** S3 notifications: which handler runs for objects created under which prefix of the media bucket. */
+export interface BucketTriggerSpec {
+  readonly function: FunctionName;
+  readonly prefix: string;
+}
+
+export const bucketTriggers = [
+  { function: 'mediaProcess', prefix: media.uploadPrefix },
+] as const satisfies readonly BucketTriggerSpec[];

@@ -93,6 +93,18 @@ export const tables = {
     partitionKey: { name: 'memberKey', type: 'S' },
     sortKey: { name: 'mark', type: 'S' },
   },
+  /**
+   * Uploaded media: who uploaded what to which conversation, its processing status and what was
+   * found in the bytes. Unsent attachments expire; the send transaction removes the expiry. The
+   * stream tells the retention handler when an attachment is first sent.
+   */
+  attachments: {
+    logicalName: 'Attachments',
+    envVar: 'ATTACHMENTS_TABLE',
+    partitionKey: { name: 'attachmentId', type: 'S' },
+    stream: 'NEW_AND_OLD_IMAGES',
+    ttlAttribute: 'expiresAt',
+  },
   /** Send idempotency: (conversation, sender, clientMessageId) -> the stored message's seq. */
   idempotency: {
     logicalName: 'Idempotency',

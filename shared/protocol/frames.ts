@@ -4,6 +4,7 @@
  */
 import * as z from 'zod';
 import { limits } from '../config/limits';
+import { media } from '../config/media';
 import type { ErrorCode } from '../errors';
 import type { Message, ReceiptKind } from '../model';
 
@@ -21,17 +22,30 @@ export const clientMessageIdSchema = z
 
 export const messageTextSchema = z
   .string()
-  .max(limits.maxTextLength, `text is limited to ${limits.maxTextLength} characters`)
-  .refine((text) => text.trim().length > 0, 'text must not be blank');
+  .max(limits.maxTextLength, `text is limited to ${limits.maxTextLength} characters`);
+
+export const attachmentIdsSchema = z
+  .array(idSchema)
+  .min(1)
+  .max(media.maxAttachmentsPerMessage, `a message carries at most ${media.maxAttachmentsPerMessage} attachments`);
+
+/** A message says something: non-blank text, or attachments (then text may be absent or empty). */
+export const hasContent = (content: { text?: string | undefined; attachmentIds?: readonly string[] | undefined }) =>
+  (content.text ?? '').trim().length > 0 || (content.attachmentIds?.length ?? 0) > 0;
+
+export const contentRule = { message: 'text must not be blank unless attachments are sent', path: ['text'] };
 
 export const seqSchema = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
-export const sendMessageFrameSchema = z.object({
-  action: z.literal('sendMessage'),
-  conversationId: idSchema,
-  clientMessageId: clientMessageIdSchema,
-  text: messageTextSchema,
-});
+export const sendMessageFrameSchema = z
+  .object({
+    action: z.literal('sendMessage'),
+    conversationId: idSchema,
+    clientMessageId: clientMessageIdSchema,
+    text: messageTextSchema.optional(),
+    attachmentIds: attachmentIdsSchema.optional(),
+  })
+  .refine(hasContent, contentRule);
 
 export const syncFrameSchema = z.object({
   action: z.literal('sync'),

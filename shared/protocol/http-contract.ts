@@ -7,6 +7,7 @@
 import type { z } from 'zod';
 import type { httpRoutes } from '../config/functions';
 import type { ErrorCode } from '../errors';
+import type { AttachmentReads, AttachmentUploads } from '../services/attachment-service';
 import type { ConversationListService } from '../services/conversation-list-service';
 import type { ConversationService } from '../services/conversation-service';
 import type { HistoryService } from '../services/history-service';
@@ -15,7 +16,9 @@ import type { ReceiptService } from '../services/receipt-service';
 import type { DeletedUser, PublicProfile, UserService } from '../services/user-service';
 import {
   addParticipantsBodySchema,
+  attachmentPathSchema,
   conversationPathSchema,
+  createAttachmentBodySchema,
   createConversationBodySchema,
   listConversationsQuerySchema,
   participantPathSchema,
@@ -23,6 +26,7 @@ import {
 } from './http';
 import {
   apiGatewayErrorSchema,
+  attachmentViewSchema,
   conversationPageSchema,
   conversationViewSchema,
   type deletedUserSchema,
@@ -32,13 +36,14 @@ import {
   messageReceiptsSchema,
   type publicUserProfileSchema,
   serverErrorBodySchema,
+  uploadTicketSchema,
   userProfileSchema,
   userViewSchema,
 } from './http-responses';
 import { listMessagesQuerySchema, messagePathSchema, sendMessageBodySchema } from './messages-http';
 import { createUserBodySchema, updateUserBodySchema, userPathSchema } from './users-http';
 
-export type HttpStatus = 200 | 201 | 204 | 400 | 401 | 403 | 404 | 409 | 500;
+export type HttpStatus = 200 | 201 | 204 | 400 | 401 | 403 | 404 | 409 | 413 | 415 | 500;
 
 export interface ResponseContract {
   readonly description: string;
@@ -238,6 +243,29 @@ export const httpContract = {
       ...everyRouteResponses,
     },
   },
+  httpCreateAttachment: {
+    summary: 'Start an upload: a pending attachment and a presigned PUT (and one for a video’s poster)',
+    path: conversationPathSchema,
+    body: createAttachmentBodySchema,
+    responses: {
+      201: { description: 'Upload with these URL and headers before expiresAt', body: uploadTicketSchema },
+      400: refused('Invalid body, or a poster for something that is not a video'),
+      404: refused('No such conversation, or the caller is not a member'),
+      413: refused('Larger than the limit for its kind (details.maxBytes)'),
+      415: refused('A content type that is not accepted (details.accepted lists them by kind)'),
+      ...everyRouteResponses,
+    },
+  },
+  httpGetAttachment: {
+    summary: 'An attachment’s metadata and status; signed download URLs once it is ready',
+    path: attachmentPathSchema,
+    responses: {
+      200: { description: 'The attachment, with url and thumbnailUrl when ready', body: attachmentViewSchema },
+      400: badInput,
+      404: refused('No such attachment, or not visible to the caller (not a member, or not sent where they can read)'),
+      ...everyRouteResponses,
+    },
+  },
 } as const satisfies Record<HttpFunctionName, RouteContract>;
 
 /** Arrays and properties without their readonly marks: mutability is no part of the wire. */
@@ -268,4 +296,6 @@ export type ResponseSchemasMatchServices = [
   Holds<SameShape<DeletedUser, z.output<typeof deletedUserSchema>>>,
   Holds<SameShape<ErrorCode, z.output<typeof errorBodySchema>['error']['code']>>,
   Holds<SameShape<Answer<ReceiptService['receiptsFor']>, z.output<typeof messageReceiptsSchema>>>,
+  Holds<SameShape<Answer<AttachmentUploads['createUpload']>, z.output<typeof uploadTicketSchema>>>,
+  Holds<SameShape<Answer<AttachmentReads['get']>, z.output<typeof attachmentViewSchema>>>,
 ];

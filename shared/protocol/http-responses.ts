@@ -52,6 +52,51 @@ export const timelineEventSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('renamed'), actorId: userIdSchema, name: z.string() }),
 ]);
 
+const thumbnailSchema = z.object({
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+  contentType: z.string(),
+});
+
+/** What a message carries per attachment; URLs come from `GET /attachments/{id}`. */
+export const messageAttachmentSchema = z.object({
+  id: idSchema,
+  kind: z.enum(['image', 'video', 'file']),
+  fileName: z.string(),
+  contentType: z.string(),
+  size: z.number().int().nonnegative(),
+  width: z.number().int().positive().optional(),
+  height: z.number().int().positive().optional(),
+  thumbnail: thumbnailSchema.optional(),
+});
+
+const uploadTargetShape = {
+  /** A presigned S3 PUT: send the file as the body, with exactly `uploadHeaders`. */
+  uploadUrl: z.url(),
+  uploadHeaders: z.record(z.string(), z.string()),
+};
+
+export const uploadTicketSchema = z.object({
+  attachmentId: idSchema,
+  ...uploadTargetShape,
+  /** When the upload URLs stop working. */
+  expiresAt: serverTimeSchema,
+  /** Present when a poster was declared. */
+  poster: z.object(uploadTargetShape).optional(),
+});
+
+export const attachmentViewSchema = messageAttachmentSchema.extend({
+  conversationId: idSchema,
+  uploaderId: userIdSchema,
+  status: z.enum(['pending', 'ready', 'rejected']),
+  createdAt: serverTimeSchema,
+  rejection: z.enum(['type_mismatch', 'unsupported_type', 'unreadable', 'size_mismatch']).optional(),
+  /** Signed, short-lived download URLs, present once ready. */
+  url: z.url().optional(),
+  thumbnailUrl: z.url().optional(),
+  expiresAt: serverTimeSchema.optional(),
+});
+
 export const messageSchema = z.object({
   id: idSchema,
   conversationId: idSchema,
@@ -63,6 +108,7 @@ export const messageSchema = z.object({
   createdAt: serverTimeSchema,
   clientMessageId: clientMessageIdSchema.optional(),
   event: timelineEventSchema.optional(),
+  attachments: z.array(messageAttachmentSchema).optional(),
 });
 
 /** `POST /conversations/{id}/messages` and `GET /messages/{id}` wrap the message. */
@@ -131,6 +177,9 @@ export const httpResponseSchemas = {
   ConversationView: conversationViewSchema,
   TimelineEvent: timelineEventSchema,
   Message: messageSchema,
+  MessageAttachment: messageAttachmentSchema,
+  UploadTicket: uploadTicketSchema,
+  AttachmentView: attachmentViewSchema,
   MessageEnvelope: messageEnvelopeSchema,
   MessageReceipts: messageReceiptsSchema,
   MessagePage: messagePageSchema,

@@ -1,13 +1,24 @@
 /** HTTP message routes (docs/protocol.md, HTTP API): bodies, paths and queries, validated with zod at the edge. */
 import * as z from 'zod';
-import { clientMessageIdSchema, idSchema, messageTextSchema, seqSchema } from './frames';
+import {
+  attachmentIdsSchema,
+  clientMessageIdSchema,
+  contentRule,
+  hasContent,
+  idSchema,
+  messageTextSchema,
+  seqSchema,
+} from './frames';
 
 const messagePageLimits = { default: 50, max: 100 } as const;
 
-export const sendMessageBodySchema = z.object({
-  clientMessageId: clientMessageIdSchema,
-  text: messageTextSchema,
-});
+export const sendMessageBodySchema = z
+  .object({
+    clientMessageId: clientMessageIdSchema,
+    text: messageTextSchema.optional(),
+    attachmentIds: attachmentIdsSchema.optional(),
+  })
+  .refine(hasContent, contentRule);
 
 export const messagePathSchema = z.object({ id: idSchema });
 

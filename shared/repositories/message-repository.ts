@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { conversationKeys, idempotencyKey, messageIds } from '../keys';
-import type { MessageType, StoredMessage, TimelineEvent } from '../model';
+import type { MessageAttachment, MessageType, StoredMessage, TimelineEvent } from '../model';
 import { batchGetAll } from './batch-get';
 import { queryAll } from './query-all';
 
@@ -374,5 +374,6 @@ export function toStoredMessage(item: Record<string, unknown>): StoredMessage {
     ...(typeof item.clientMessageId === 'string' ? { clientMessageId: item.clientMessageId } : {}),
     ...(typeof item.senderDeviceId === 'string' ? { senderDeviceId: item.senderDeviceId } : {}),
     ...(typeof item.event === 'object' && item.event !== null ? { event: item.event as TimelineEvent } : {}),
+    ...(Array.isArray(item.attachments) ? { attachments: item.attachments as MessageAttachment[] } : {}),
   };
 }

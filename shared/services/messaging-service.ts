@@ -1,8 +1,19 @@
 import { NotFoundError } from '../errors';
 import { messageIds } from '../keys';
-import { type Message, toWireMessage } from '../model';
+import { type Message, type MessageAttachment, toWireMessage } from '../model';
 import { type ConversationRepository, memberWrites } from '../repositories/conversation-repository';
+import type { TransactItem } from '../repositories/message-repository';
 import type { TimelineWriter } from './timeline-writer';
+
+/** What a send needs of attachments: the check before, and the guarded writes inside the transaction. */
+export interface AttachmentsForSend {
+  resolveForSend(
+    conversationId: string,
+    senderId: string,
+    attachmentIds: readonly string[],
+  ): Promise<MessageAttachment[]>;
+  sendWrites(conversationId: string, senderId: string, attachmentIds: readonly string[], seq: number): TransactItem[];
+}
 
 export interface SendMessageInput {
   readonly senderId: string;
@@ -10,7 +21,9 @@ export interface SendMessageInput {
   readonly senderDeviceId?: string;
   readonly conversationId: string;
   readonly clientMessageId: string;
+  /** May be empty when attachments are present (the edge validates that). */
   readonly text: string;
+  readonly attachmentIds?: readonly string[];
 }
 
 export interface SendMessageResult {
@@ -24,12 +37,18 @@ export class MessagingService {
   constructor(
     private readonly conversations: ConversationRepository,
     private readonly timeline: TimelineWriter,
+    private readonly attachments: AttachmentsForSend,
   ) {}
 
   async send(input: SendMessageInput): Promise<SendMessageResult> {
     const { conversation, member } = await this.conversations.getMembership(input.conversationId, input.senderId);
     // Same answer for "no such conversation" and "not yours": ids cannot be probed.
     if (!conversation || !member) throw new NotFoundError('Conversation not found');
+    const attachmentIds = input.attachmentIds ?? [];
+    const attachments =
+      attachmentIds.length > 0
+        ? await this.attachments.resolveForSend(input.conversationId, input.senderId, attachmentIds)
+        : [];
 
     const result = await this.timeline.append(
       input.conversationId,
@@ -38,7 +57,11 @@ export class MessagingService {
         // The sender's membership is checked again inside the transaction: a send that waited in
         // the seq queue must not land after the sender's removal.
         effects: {
-          items: [memberWrites.send(this.conversations.tableName, input.conversationId, input.senderId, seq)],
+          items: [
+            memberWrites.send(this.conversations.tableName, input.conversationId, input.senderId, seq),
+            // Each attachment is still ready and the sender's, and from now on kept.
+            ...this.attachments.sendWrites(input.conversationId, input.senderId, attachmentIds, seq),
+          ],
         },
         message: {
           id: messageIds.format(input.conversationId, seq),
@@ -49,12 +72,19 @@ export class MessagingService {
           text: input.text,
           createdAt: at,
           clientMessageId: input.clientMessageId,
+          ...(attachments.length > 0 ? { attachments } : {}),
           ...(input.senderDeviceId ? { senderDeviceId: input.senderDeviceId } : {}),
         },
       }),
       { senderId: input.senderId, clientMessageId: input.clientMessageId },
     );
-    if (result.kind === 'effectRejected') throw new NotFoundError('Conversation not found');
+    if (result.kind === 'effectRejected') {
+      // Membership or an attachment changed since the check: re-checking names what did.
+      if (attachmentIds.length > 0) {
+        await this.attachments.resolveForSend(input.conversationId, input.senderId, attachmentIds);
+      }
+      throw new NotFoundError('Conversation not found');
+    }
     return { message: toWireMessage(result.message), duplicate: result.kind === 'duplicate' };
   }
 }

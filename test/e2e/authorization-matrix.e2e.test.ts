@@ -50,6 +50,7 @@ const requestRecipes: Partial<Record<FunctionName, RequestRecipe>> = {
   httpGetMessage: {},
   httpMarkRead: { body: () => ({}) },
   httpListReadReceipts: {},
+  httpCreateAttachment: { body: () => ({ fileName: 'intrusion.png', contentType: 'image/png', size: 10 }) },
 };
 
 /** docs/protocol.md: sendMessage and read need membership; sync and ack only ever touch the calling device's inbox. */

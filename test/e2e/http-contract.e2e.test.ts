@@ -295,6 +295,62 @@ describe('messages', () => {
   });
 });
 
+describe('attachments', () => {
+  it('POST /conversations/{id}/attachments answers 201 with upload URLs; 400, 404, 413 and 415 with the error body', async () => {
+    const created = await callRoute(
+      'httpCreateAttachment',
+      ann,
+      { id: groupId },
+      { body: { fileName: 'cat.png', contentType: 'image/png', size: 2048 } },
+    );
+    const badBody = await callRoute('httpCreateAttachment', ann, { id: groupId }, { body: { fileName: 'x', size: 0 } });
+    const nonMember = await callRoute(
+      'httpCreateAttachment',
+      dan,
+      { id: directId },
+      { body: { fileName: 'x.png', contentType: 'image/png', size: 10 } },
+    );
+    const tooLarge = await callRoute(
+      'httpCreateAttachment',
+      ann,
+      { id: groupId },
+      { body: { fileName: 'x.png', contentType: 'image/png', size: 10 * 1024 ** 3 } },
+    );
+    const notAccepted = await callRoute(
+      'httpCreateAttachment',
+      ann,
+      { id: groupId },
+      { body: { fileName: 'x.exe', contentType: 'application/x-msdownload', size: 10 } },
+    );
+
+    expectStatus(created, 201);
+    expectStatus(badBody, 400);
+    expectStatus(nonMember, 404);
+    expectStatus(tooLarge, 413);
+    expect(errorCodeOf(tooLarge)).toBe('payload_too_large');
+    expectStatus(notAccepted, 415);
+    expect(errorCodeOf(notAccepted)).toBe('unsupported_media_type');
+  });
+
+  it('GET /attachments/{id} answers the uploader (200) and 404 to others; 400 for a malformed id', async () => {
+    const created = await callRoute(
+      'httpCreateAttachment',
+      ann,
+      { id: groupId },
+      { body: { fileName: 'cat.png', contentType: 'image/png', size: 2048 } },
+    );
+    const attachmentId = String(field(created, 'attachmentId'));
+    const own = await callRoute('httpGetAttachment', ann, { id: attachmentId });
+    const someoneElse = await callRoute('httpGetAttachment', dan, { id: attachmentId });
+    const malformed = await callRoute('httpGetAttachment', ann, { id: 'not an id' });
+
+    expectStatus(own, 200);
+    expect(field(own, 'status')).toBe('pending');
+    expectStatus(someoneElse, 404);
+    expectStatus(malformed, 400);
+  });
+});
+
 describe('leaving and listing', () => {
   it('DELETE /conversations/{id}/participants/{userId} removes and leaves (204); 403 and 400', async () => {
     const notAdmin = await callRoute('httpRemoveParticipant', ben, { id: groupId, userId: cat.userId });

@@ -14,6 +14,11 @@ beforeAll(() => {
   process.env[envVars.jwtIssuer] = 'https://issuer.example';
   process.env[envVars.jwtAudience] = 'x';
   process.env[envVars.jwksUri] = 'https://issuer.example/jwks.json';
+  process.env[envVars.mediaBucket] = 'parley-test-media';
+  process.env[envVars.mediaCdnUrl] = 'https://cdn.example';
+  process.env[envVars.mediaKeyPairId] = 'K2TESTKEYPAIRID';
+  process.env[envVars.mediaSigningKeySecret] =
+    'arn:aws:secretsmanager:us-east-1:123456789012:secret:parley-test-signing-key';
   process.env.AWS_REGION = 'us-east-1';
 });
 

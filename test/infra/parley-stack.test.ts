@@ -151,8 +151,22 @@ describe('DynamoDB tables', () => {
 });
 
 describe('Lambda functions', () => {
-  it('creates exactly one function per catalog entry', () => {
-    template.resourceCountIs('AWS::Lambda::Function', functionNames.length);
+  it('creates exactly one function per catalog entry, beside the deploy-time helpers', () => {
+    const catalogDescriptions = new Set<string>(functionNames.map((name) => functions[name].description));
+    const all = resourcesOfType('AWS::Lambda::Function');
+    const helpers = all
+      .map(([, fn]) => String(fn.Properties.Description))
+      .filter((description) => !catalogDescriptions.has(description));
+
+    expect(all.length - helpers.length).toBe(functionNames.length);
+    // The media signing key's generator and provider, and CDK's bucket notifications handler.
+    expect(helpers.sort()).toEqual([
+      expect.stringMatching(
+        /^AWS CDK resource provider framework - onEvent \(ParleyStack\/Media\/SigningKey\/Provider\)$/,
+      ),
+      expect.stringMatching(/^AWS CloudFormation handler for "Custom::S3BucketNotifications"/),
+      expect.stringMatching(/^Deploy time: creates the media signing key pair/),
+    ]);
   });
 
   it.each(functionNames)('runs %s on nodejs22.x, arm64, as index.handler of an ESM bundle', (name) => {
@@ -183,6 +197,15 @@ describe('Lambda functions', () => {
       expected[envVars.jwtIssuer] = expect.anything();
       expected[envVars.jwtAudience] = ref(logicalIdAt(stack, 'Auth', 'UserPool', 'WebClient'));
       expected[envVars.jwksUri] = expect.anything();
+    }
+    if (spec.bucket && spec.bucket.length > 0)
+      expected[envVars.mediaBucket] = ref(logicalIdAt(stack, 'Media', 'Bucket'));
+    if (spec.signsMediaUrls) {
+      expected[envVars.mediaCdnUrl] = {
+        'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [logicalIdAt(stack, 'Media', 'Cdn'), 'DomainName'] }]],
+      };
+      expected[envVars.mediaKeyPairId] = ref(logicalIdAt(stack, 'Media', 'SigningKey', 'PublicKey'));
+      expected[envVars.mediaSigningKeySecret] = ref(logicalIdAt(stack, 'Media', 'SigningKey', 'Secret'));
     }
     expect(variables).toEqual(expected);
     if (spec.manageConnections) {
@@ -457,12 +480,17 @@ describe('Cognito', () => {
 });
 
 describe('Outputs', () => {
-  it.each(['WebSocketUrl', 'WebSocketCallbackUrl', 'HttpApiUrl', 'UserPoolId', 'UserPoolClientId'])(
-    'exports %s',
-    (name) => {
-      template.hasOutput(name, { Value: Match.anyValue() });
-    },
-  );
+  it.each([
+    'WebSocketUrl',
+    'WebSocketCallbackUrl',
+    'HttpApiUrl',
+    'UserPoolId',
+    'UserPoolClientId',
+    'MediaBucketName',
+    'MediaCdnUrl',
+  ])('exports %s', (name) => {
+    template.hasOutput(name, { Value: Match.anyValue() });
+  });
 
   it('gives clients the wss:// URL of the prod stage', () => {
     const url = JSON.stringify(template.toJSON().Outputs.WebSocketUrl.Value);

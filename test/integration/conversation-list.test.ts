@@ -18,7 +18,7 @@ beforeAll(async () => {
   db = await useTestTables('conversation-list');
   const timeline = new TimelineWriter(db.repositories.messages, clock);
   conversations = new ConversationService(db.repositories.conversations, timeline, clock);
-  messaging = new MessagingService(db.repositories.conversations, timeline);
+  messaging = new MessagingService(db.repositories.conversations, timeline, db.services.sendableAttachments);
   list = new ConversationListService(db.repositories.conversations, db.repositories.messages);
 });
 

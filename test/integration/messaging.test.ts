@@ -19,7 +19,11 @@ beforeAll(async () => {
     fixedClock,
   );
   messageRepository = db.repositories.messages;
-  messaging = new MessagingService(db.repositories.conversations, new TimelineWriter(messageRepository, fixedClock));
+  messaging = new MessagingService(
+    db.repositories.conversations,
+    new TimelineWriter(messageRepository, fixedClock),
+    db.services.sendableAttachments,
+  );
 });
 
 /** A fresh conversation of alice and bob; its creation event holds seq 1. */
@@ -144,6 +148,7 @@ describe('MessagingService.send', () => {
     const quickStall = new MessagingService(
       db.repositories.conversations,
       new TimelineWriter(messageRepository, fixedClock, { budgetMs: 10_000, stallTimeoutMs: 200 }),
+      db.services.sendableAttachments,
     );
     // A sender queued for seq 2 and then crashed before committing.
     await messageRepository.takeTicket(conversation.id);

@@ -21,6 +21,8 @@ export async function startTestStack(label: string, options: LocalStackOptions =
     tablePrefix: `e2e-${label}-${randomUUID().slice(0, 8)}-`,
     httpPort: 0,
     wsPort: 0,
+    s3Port: 0,
+    cdnPort: 0,
     // PARLEY_LOG_LEVEL=DEBUG shows every invocation while debugging a test.
     logLevel: parseLogLevel(process.env.PARLEY_LOG_LEVEL, 'ERROR'),
     ...options,

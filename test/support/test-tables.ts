@@ -11,6 +11,7 @@ import { limits } from '#shared/config/limits';
 import type { TableKey } from '#shared/config/tables';
 import type { StoredMessage } from '#shared/model';
 import type { ServerFrame } from '#shared/protocol/frames';
+import { AttachmentRepository } from '#shared/repositories/attachment-repository';
 import { ConnectionRepository } from '#shared/repositories/connection-repository';
 import { ConversationRepository } from '#shared/repositories/conversation-repository';
 import { DeviceRepository } from '#shared/repositories/device-repository';
@@ -18,6 +19,7 @@ import { InboxRepository } from '#shared/repositories/inbox-repository';
 import { MessageRepository } from '#shared/repositories/message-repository';
 import { ReceiptRepository } from '#shared/repositories/receipt-repository';
 import { UserRepository } from '#shared/repositories/user-repository';
+import { SendableAttachments } from '#shared/services/attachment-service';
 import type { Clock } from '#shared/services/clock';
 import { ConnectionService } from '#shared/services/connection-service';
 import { ConversationService } from '#shared/services/conversation-service';
@@ -70,7 +72,9 @@ export async function useTestTables(label: string) {
     connections: new ConnectionRepository(documentClient, name('connections')),
     inbox: new InboxRepository(documentClient, name('inbox'), limits.inboxRetentionDays * 86_400),
     receipts: new ReceiptRepository(documentClient, name('conversations'), name('receipts')),
+    attachments: new AttachmentRepository(documentClient, name('attachments')),
   };
+  const sendableAttachments = new SendableAttachments(repositories.attachments, fixedClock);
   const timeline = new TimelineWriter(repositories.messages, fixedClock);
   return {
     documentClient,
@@ -88,7 +92,8 @@ export async function useTestTables(label: string) {
     services: {
       timeline,
       conversations: new ConversationService(repositories.conversations, timeline, fixedClock),
-      messaging: new MessagingService(repositories.conversations, timeline),
+      sendableAttachments,
+      messaging: new MessagingService(repositories.conversations, timeline, sendableAttachments),
       connections: new ConnectionService(repositories.devices, repositories.connections, fixedClock),
       fanOut: (poster: ConnectionPoster) =>
         new FanOutService(

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { limits } from '#shared/config/limits';
+import { media } from '#shared/config/media';
 import { ackFrameSchema, sendMessageFrameSchema, syncFrameSchema } from '#shared/protocol/frames';
 
 const validSend = { action: 'sendMessage', conversationId: '01JABC', clientMessageId: 'c-1', text: 'hi' };
@@ -16,8 +17,24 @@ describe('sendMessage frame', () => {
     ['a clientMessageId with spaces', { ...validSend, clientMessageId: 'a b' }],
     ['a non-string conversationId', { ...validSend, conversationId: 7 }],
     ['a conversationId with a slash', { ...validSend, conversationId: '../x' }],
+    ['no text and no attachments', { ...validSend, text: undefined }],
+    ['empty text and an empty attachment list', { ...validSend, text: '', attachmentIds: [] }],
+    [
+      'more attachments than a message carries',
+      { ...validSend, attachmentIds: Array.from({ length: media.maxAttachmentsPerMessage + 1 }, (_, i) => `a${i}`) },
+    ],
+    ['an attachment id with a slash', { ...validSend, attachmentIds: ['a/b'] }],
   ])('rejects %s', (_case, frame) => {
     expect(sendMessageFrameSchema.safeParse(frame).success).toBe(false);
+  });
+});
+
+describe('sendMessage frame with attachments', () => {
+  it('takes attachments without text, or with empty text', () => {
+    const withoutText = { ...validSend, text: undefined, attachmentIds: ['01ATT'] };
+    expect(sendMessageFrameSchema.safeParse(withoutText).success).toBe(true);
+    expect(sendMessageFrameSchema.safeParse({ ...withoutText, text: '' }).success).toBe(true);
+    expect(sendMessageFrameSchema.safeParse({ ...validSend, attachmentIds: ['01ATT', '01ATU'] }).success).toBe(true);
   });
 });
 

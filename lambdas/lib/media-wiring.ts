@@ -1,0 +1,49 @@
+/**
+ * Composition root for the media handlers, apart from wiring.ts so that only they bundle the S3
+ * client, the signers and (for processing) sharp.
+ */
+import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import { createS3Client } from '#shared/aws/s3';
+import { envVars, requireEnv } from '#shared/config/env';
+import { CloudFrontDownloadSigner, S3UploadSigner } from '#shared/media/url-signers';
+import { MediaStore } from '#shared/repositories/media-store';
+import { AttachmentReads, AttachmentUploads } from '#shared/services/attachment-service';
+import { systemClock } from '#shared/services/clock';
+import { MediaProcessingService, MediaRetentionService } from '#shared/services/media-processing-service';
+import { attachmentRepository, conversationRepository } from './wiring';
+
+const s3 = createS3Client();
+const mediaStore = () => new MediaStore(s3, requireEnv(envVars.mediaBucket));
+
+/** The signing key, fetched once per container and cached for its life (it changes only with a redeploy). */
+function signingKey(): () => Promise<string> {
+  const secretName = requireEnv(envVars.mediaSigningKeySecret);
+  return async () => {
+    const key = await getSecret(secretName, { maxAge: 24 * 60 * 60 });
+    if (typeof key !== 'string' || key === '') throw new Error(`Secret ${secretName} holds no signing key`);
+    return key;
+  };
+}
+
+export const createAttachmentUploads = () =>
+  new AttachmentUploads(
+    attachmentRepository(),
+    conversationRepository(),
+    new S3UploadSigner(s3, requireEnv(envVars.mediaBucket)),
+    systemClock,
+  );
+
+export const createAttachmentReads = () =>
+  new AttachmentReads(
+    attachmentRepository(),
+    conversationRepository(),
+    new CloudFrontDownloadSigner(requireEnv(envVars.mediaCdnUrl), {
+      keyPairId: requireEnv(envVars.mediaKeyPairId),
+      privateKey: signingKey(),
+    }),
+    systemClock,
+  );
+
+export const createMediaProcessingService = () => new MediaProcessingService(attachmentRepository(), mediaStore());
+
+export const createMediaRetentionService = () => new MediaRetentionService(mediaStore());

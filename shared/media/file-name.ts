@@ -1,0 +1,73 @@
+/**
+ * User-supplied file names: made safe to store and to echo in a Content-Disposition header.
+ * The name is metadata only; object keys never contain it.
+ */
+import contentDisposition from 'content-disposition';
+import { type AttachmentKind, media } from '../config/media';
+
+/** Directional overrides and isolates (U+202A–U+202E, U+2066–U+2069) and marks: they can make `exe.pdf` read as `fdp.exe`. */
+const bidiControls = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/gu;
+/** C0, DEL and C1 controls, and lone surrogates (which would make encodeURIComponent throw). */
+const controlsAndLoneSurrogates = /[\p{Cc}\p{Cs}]/gu;
+/** Characters Windows refuses in file names, and quotes that could confuse header parsers. */
+const reservedCharacters = /[<>:"|?*]/gu;
+const dotsAndSpacesAtEnds = /^[. ]+|[. ]+$/gu;
+/** An extension worth keeping when cutting: a short dotted suffix without spaces. */
+const extensionPattern = /\.[^. ]{1,15}$/u;
+const fallbackName = 'file';
+
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+export function sanitizeFileName(name: string): string {
+  const lastSeparator = Math.max(name.lastIndexOf('/'), name.lastIndexOf('\\'));
+  const cleaned = name
+    .normalize('NFC')
+    .slice(lastSeparator + 1)
+    // Whitespace controls (tab, newline) separate words: they become spaces before controls are dropped.
+    .replace(/\s/gu, ' ')
+    .replace(controlsAndLoneSurrogates, '')
+    .replace(bidiControls, '')
+    .replace(reservedCharacters, '')
+    .replace(/ {2,}/gu, ' ')
+    .replace(dotsAndSpacesAtEnds, '');
+  const cut = cutToLength(cleaned, media.maxFileNameLength);
+  return cut === '' ? fallbackName : cut;
+}
+
+/** Cuts at a grapheme boundary (never inside a surrogate pair or an emoji sequence), keeping the extension. */
+function cutToLength(name: string, maxLength: number): string {
+  if (name.length <= maxLength) return name;
+  const extension = name.match(extensionPattern)?.[0] ?? '';
+  const stem = name.slice(0, name.length - extension.length);
+  return `${takeGraphemes(stem, maxLength - extension.length).replace(dotsAndSpacesAtEnds, '')}${extension}`;
+}
+
+function takeGraphemes(text: string, maxLength: number): string {
+  let taken = '';
+  for (const { segment } of graphemes.segment(text)) {
+    if (taken.length + segment.length > maxLength) break;
+    taken += segment;
+  }
+  return taken;
+}
+
+/**
+ * A Content-Disposition value for a sanitised name: an ASCII `filename=` for old clients and, when
+ * the name is not plain ASCII, the exact name as RFC 5987 `filename*=`.
+ */
+export function contentDispositionFor(fileName: string, disposition: 'inline' | 'attachment'): string {
+  return contentDisposition(fileName, { type: disposition, fallback: asciiFallback(fileName) });
+}
+
+/** Accents dropped (é → e), anything else outside printable ASCII replaced, so header values stay ASCII. */
+function asciiFallback(fileName: string): string {
+  return fileName
+    .normalize('NFKD')
+    .replace(/\p{M}/gu, '')
+    .replace(/[^\x20-\x7E]/gu, '_');
+}
+
+/** Only media renders in the browser: a PDF, HTML or text file served inline from our CDN could run as our origin. */
+export function dispositionForKind(kind: AttachmentKind): 'inline' | 'attachment' {
+  return kind === 'image' || kind === 'video' ? 'inline' : 'attachment';
+}
