@@ -18,7 +18,12 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'local',
-          include: ['test/integration/**/*.test.ts', 'test/local/**/*.test.ts', 'test/e2e/**/*.test.ts'],
+          include: [
+            'test/integration/**/*.test.ts',
+            'test/local/**/*.test.ts',
+            'test/e2e/**/*.test.ts',
+            'test/browser/**/*.test.ts',
+          ],
           // One DynamoDB Local for the whole run; each test file uses its own table prefix.
           globalSetup: ['test/support/dynamodb-local.global-setup.ts'],
           testTimeout: 60_000,

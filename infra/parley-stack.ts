@@ -7,30 +7,47 @@ import { ParleyHttpApi } from './constructs/http-api';
 import { createHandlers } from './constructs/lambda-function';
 import { Media } from './constructs/media';
 import { RealtimeApi } from './constructs/realtime-api';
+import { WebApp } from './constructs/web-app';
 
 export interface ParleyStackProps extends StackProps {
   /**
-   * What happens to the tables, the user pool and the media buckets when the stack is deleted.
+   * What happens to the tables, the user pool, the media buckets and the web app's bucket when the stack is deleted.
    * @default RemovalPolicy.RETAIN
    */
   readonly statefulRemovalPolicy?: RemovalPolicy;
 }
 
-/** Parley's backend: user pool, tables, media store and CDN, handlers, the WebSocket and HTTP APIs, and the stream fan-out. */
+/**
+ * Parley on AWS: user pool and hosted login, tables, media store and CDN, handlers, the WebSocket
+ * and HTTP APIs, the stream fan-out, and the web app behind CloudFront.
+ */
 export class ParleyStack extends Stack {
   constructor(scope: Construct, id: string, props: ParleyStackProps = {}) {
     super(scope, id, props);
     const removalPolicy = props.statefulRemovalPolicy ?? RemovalPolicy.RETAIN;
 
-    const auth = new Auth(this, 'Auth', { removalPolicy });
-    const data = new Data(this, 'Data', { removalPolicy });
     const media = new Media(this, 'Media', { removalPolicy });
+    // The site first: Cognito's redirect URIs name its domain, and its config.json names the client after.
+    const web = new WebApp(this, 'Web', { accessLogsBucket: media.logsBucket, removalPolicy });
+    const auth = new Auth(this, 'Auth', { removalPolicy, webAppUrls: [web.url] });
+    const data = new Data(this, 'Data', { removalPolicy });
     const realtime = new RealtimeApi(this, 'Realtime');
     const handlers = createHandlers(this, { tables: data.tables, webSocket: realtime, jwt: auth.jwt, media });
     realtime.addRoutes(handlers);
     media.addTriggers(handlers);
     const http = new ParleyHttpApi(this, 'Http', { handlers, jwt: auth.jwt });
     new FanOut(this, 'FanOut', { handlers, tables: data.tables });
+    web.publish({
+      // The $default stage is served at the API endpoint itself, which has no trailing slash.
+      httpUrl: http.api.apiEndpoint,
+      wsUrl: realtime.url,
+      auth: {
+        kind: 'cognito',
+        domain: auth.domainUrl,
+        clientId: auth.userPoolClient.userPoolClientId,
+        scopes: auth.oauthScopes,
+      },
+    });
 
     new CfnOutput(this, 'WebSocketUrl', { value: realtime.url });
     new CfnOutput(this, 'WebSocketCallbackUrl', { value: realtime.callbackUrl });
@@ -39,5 +56,7 @@ export class ParleyStack extends Stack {
     new CfnOutput(this, 'UserPoolClientId', { value: auth.userPoolClient.userPoolClientId });
     new CfnOutput(this, 'MediaBucketName', { value: media.bucket.bucketName });
     new CfnOutput(this, 'MediaCdnUrl', { value: media.cdnUrl });
+    new CfnOutput(this, 'WebAppUrl', { value: web.url });
+    new CfnOutput(this, 'CognitoDomain', { value: auth.domainUrl });
   }
 }

@@ -15,6 +15,17 @@ export type HandlerOverrides = Partial<Record<FunctionName, LambdaHandler>>;
 export interface LambdaRuntime {
   /** Runs one invocation like Lambda: JSON in, JSON out, a Context, the function's timeout. */
   invoke(functionName: FunctionName, event: unknown): Promise<unknown>;
+  /** Invocations so far, per function that ran at least once (benchmarks take differences). */
+  invocationCounts(): Partial<Record<FunctionName, InvocationCount>>;
+}
+
+/** Running totals for one function since the runtime started. */
+export interface InvocationCount {
+  invocations: number;
+  /** Invocations that threw or timed out. */
+  failures: number;
+  /** Wall time spent in the handler (not in the cold-start import), summed. */
+  totalMs: number;
 }
 
 export interface LambdaRuntimeOptions {
@@ -35,6 +46,7 @@ export function createLambdaRuntime(options: LambdaRuntimeOptions): LambdaRuntim
   const { logger } = options;
   // One "container" per function: its module is imported once, on first use, like a cold start.
   const containers = new Map<FunctionName, Promise<LambdaHandler>>();
+  const counts: Partial<Record<FunctionName, InvocationCount>> = {};
 
   const handlerFor = (functionName: FunctionName): Promise<LambdaHandler> => {
     const override = options.overrides?.[functionName];
@@ -56,8 +68,12 @@ export function createLambdaRuntime(options: LambdaRuntimeOptions): LambdaRuntim
       const timeoutMs = (spec.timeoutSeconds ?? functionDefaults.timeoutSeconds) * 1000;
       const context = createContext(functionName, spec, Date.now() + timeoutMs);
       const startedAt = performance.now();
+      const count = counts[functionName] ?? { invocations: 0, failures: 0, totalMs: 0 };
+      counts[functionName] = count;
+      count.invocations += 1;
       try {
         const result = await withTimeout(handler(jsonCopy(event), context), timeoutMs);
+        count.totalMs += performance.now() - startedAt;
         logger.debug('invocation done', {
           function: functionName,
           requestId: context.awsRequestId,
@@ -65,12 +81,15 @@ export function createLambdaRuntime(options: LambdaRuntimeOptions): LambdaRuntim
         });
         return jsonCopy(result);
       } catch (error) {
+        count.totalMs += performance.now() - startedAt;
+        count.failures += 1;
         // API Gateway's authorizer contract: throwing "Unauthorized" is how a handler says 401, not a fault.
         const level = error instanceof Error && error.message === 'Unauthorized' ? 'info' : 'error';
         logger[level]('invocation failed', { function: functionName, requestId: context.awsRequestId, error });
         throw error;
       }
     },
+    invocationCounts: () => structuredClone(counts),
   };
 }
 

@@ -12,6 +12,7 @@ const usage = `Usage: npm start -- [options]
   --ws-port <n>         WebSocket API port (PARLEY_WS_PORT, default ${defaultPorts.ws})
   --s3-port <n>         media uploads, the S3 stand-in (PARLEY_S3_PORT, default ${defaultPorts.s3})
   --cdn-port <n>        media downloads, the CloudFront stand-in (PARLEY_CDN_PORT, default ${defaultPorts.cdn})
+  --web-port <n>        the web app (PARLEY_WEB_PORT, default ${defaultPorts.web})
   --dynamodb-port <n>   DynamoDB Local port (PARLEY_DYNAMODB_PORT, default ${defaultPorts.dynamo})
   --dynamodb-endpoint <url>  use a running DynamoDB instead (PARLEY_DYNAMODB_ENDPOINT)
   --data-dir <dir>      keep tables, media and dead letters in <dir> across restarts (PARLEY_DATA_DIR)
@@ -32,6 +33,7 @@ function readOptions(): LocalStackOptions {
       'ws-port': { type: 'string' },
       's3-port': { type: 'string' },
       'cdn-port': { type: 'string' },
+      'web-port': { type: 'string' },
       'dynamodb-port': { type: 'string' },
       'dynamodb-endpoint': { type: 'string' },
       'data-dir': { type: 'string' },
@@ -48,6 +50,7 @@ function readOptions(): LocalStackOptions {
   const wsPort = parsePort(values['ws-port'] ?? env.PARLEY_WS_PORT, '--ws-port');
   const s3Port = parsePort(values['s3-port'] ?? env.PARLEY_S3_PORT, '--s3-port');
   const cdnPort = parsePort(values['cdn-port'] ?? env.PARLEY_CDN_PORT, '--cdn-port');
+  const webPort = parsePort(values['web-port'] ?? env.PARLEY_WEB_PORT, '--web-port') ?? defaultPorts.web;
   const dynamoPort = parsePort(values['dynamodb-port'] ?? env.PARLEY_DYNAMODB_PORT, '--dynamodb-port');
   const dynamoEndpoint = values['dynamodb-endpoint'] ?? env.PARLEY_DYNAMODB_ENDPOINT;
   const dataDir = values['data-dir'] ?? env.PARLEY_DATA_DIR;
@@ -56,6 +59,7 @@ function readOptions(): LocalStackOptions {
     ...(wsPort === undefined ? {} : { wsPort }),
     ...(s3Port === undefined ? {} : { s3Port }),
     ...(cdnPort === undefined ? {} : { cdnPort }),
+    webPort,
     ...(dynamoPort === undefined ? {} : { dynamoPort }),
     ...(dynamoEndpoint === undefined || dynamoEndpoint === '' ? {} : { dynamoEndpoint }),
     ...(dataDir === undefined || dataDir === '' ? {} : { dataDir }),
@@ -94,6 +98,7 @@ async function main(): Promise<void> {
       `WebSocket: ${stack.wsUrl}`,
       `Media uploads (S3): ${stack.s3Endpoint} (bucket ${stack.mediaBucket})`,
       `Media downloads (CDN): ${stack.mediaCdnUrl}`,
+      ...(stack.webUrl === undefined ? [] : [`Web app: ${stack.webUrl}`]),
       '',
     ].join('\n'),
   );

@@ -19,6 +19,20 @@ export interface ManagedConnections {
   disconnect(connectionId: string): boolean;
 }
 
+/** Calls the management API answered since start, by action (benchmarks take differences). */
+export interface ManagementApiCounts {
+  /** postToConnection calls, delivered or not. */
+  posts: number;
+  /** postToConnection calls answered 410 (the connection was gone). */
+  postsGone: number;
+  getConnections: number;
+  deleteConnections: number;
+}
+
+export function createManagementApiCounts(): ManagementApiCounts {
+  return { posts: 0, postsGone: 0, getConnections: 0, deleteConnections: 0 };
+}
+
 /** `/@connections/{id}`, with or without the stage prefix the real callback URL carries. */
 const connectionPathPattern = /^(?:\/[^/@]+)?\/@connections\/([^/]+)$/;
 
@@ -26,7 +40,11 @@ const connectionPathPattern = /^(?:\/[^/@]+)?\/@connections\/([^/]+)$/;
  * The `@connections` API (postToConnection, getConnection, deleteConnection) on the WebSocket port, so the
  * real ApiGatewayManagementApiClient works with only its endpoint changed. Signatures are not checked.
  */
-export function createManagementApi(connections: ManagedConnections, logger: LocalLogger): RequestListener {
+export function createManagementApi(
+  connections: ManagedConnections,
+  logger: LocalLogger,
+  counts: ManagementApiCounts = createManagementApiCounts(),
+): RequestListener {
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const { pathname } = new URL(request.url ?? '/', 'http://local');
     const encodedId = connectionPathPattern.exec(pathname)?.[1];
@@ -36,13 +54,18 @@ export function createManagementApi(connections: ManagedConnections, logger: Loc
 
     switch (request.method) {
       case 'POST': {
+        counts.posts += 1;
         const data = await readBody(request, postToConnectionLimitBytes);
-        if (!connections.post(connectionId, data)) return sendGone(response, connectionId);
+        if (!connections.post(connectionId, data)) {
+          counts.postsGone += 1;
+          return sendGone(response, connectionId);
+        }
         response.writeHead(200, { 'content-length': 0 });
         response.end();
         return;
       }
       case 'GET': {
+        counts.getConnections += 1;
         const description = connections.describe(connectionId);
         if (description === undefined) return sendGone(response, connectionId);
         // Wire names are camelCase (the SDK maps them to ConnectedAt, Identity.SourceIp, ...).
@@ -53,6 +76,7 @@ export function createManagementApi(connections: ManagedConnections, logger: Loc
         });
       }
       case 'DELETE': {
+        counts.deleteConnections += 1;
         if (!connections.disconnect(connectionId)) return sendGone(response, connectionId);
         response.writeHead(204);
         response.end();

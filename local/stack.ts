@@ -1,15 +1,15 @@
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join, resolve } from 'node:path';
-import { streamTriggers } from '#shared/config/functions';
+import { type FunctionName, streamTriggers } from '#shared/config/functions';
 import { createLocalDynamoDbClient } from './aws-local';
 import { createDeadLetterQueue, type DeadLetter } from './dead-letters';
 import { startDynamoDbLocal, waitForDynamoDb } from './dynamodb-local';
 import { applyHandlerEnvironment, handlerEnvironment } from './environment';
 import { createHttpGateway } from './http-gateway';
-import { createLambdaRuntime, type HandlerOverrides } from './lambda-runtime';
+import { createLambdaRuntime, type HandlerOverrides, type InvocationCount } from './lambda-runtime';
 import { createLocalLogger, type LogLevel } from './log';
-import { createManagementApi } from './management-api';
+import { createManagementApi, createManagementApiCounts, type ManagementApiCounts } from './management-api';
 import { generateMediaSigningKeyPair, startMediaCdn } from './media-cdn';
 import { startMediaS3 } from './media-s3';
 import { closeServer, listenOnLoopback } from './ports';
@@ -46,6 +46,8 @@ export interface LocalStackOptions {
   readonly webSocketLimits?: Partial<WebSocketLimits>;
   /** Replace catalog handlers (tests of the stack itself). */
   readonly handlerOverrides?: HandlerOverrides;
+  /** Build and serve the web app on this port; 0 picks a free one. Absent: no web app (`npm start` passes 3004). */
+  readonly webPort?: number;
 }
 
 export interface LocalStack {
@@ -59,18 +61,24 @@ export interface LocalStack {
   readonly mediaBucket: string;
   /** The CloudFront stand-in's base URL, no trailing slash (MEDIA_CDN_URL). */
   readonly mediaCdnUrl: string;
+  /** The web app's base URL, when `webPort` asked for it. */
+  readonly webUrl?: string;
   readonly tables: LocalTables;
   /** The local Cognito stand-in, without the HTTP round trip. */
   issueToken(username: string): Promise<IssuedToken>;
   connectionIds(): string[];
   dropConnection(connectionId: string, options: DropConnectionOptions): boolean;
   readonly streamStats: Readonly<StreamPollerStats>;
+  /** Lambda invocations so far, per function (benchmarks take differences). */
+  invocationCounts(): Partial<Record<FunctionName, InvocationCount>>;
+  /** `@connections` calls so far: postToConnection and friends. */
+  readonly managementApiCounts: Readonly<ManagementApiCounts>;
   readonly deadLetters: readonly DeadLetter[];
   /** Stops everything this stack started (Java included); safe to call twice. */
   stop(): Promise<void>;
 }
 
-export const defaultPorts = { http: 3000, ws: 3001, s3: 3002, cdn: 3003, dynamo: 8000 } as const;
+export const defaultPorts = { http: 3000, ws: 3001, s3: 3002, cdn: 3003, web: 3004, dynamo: 8000 } as const;
 export const defaultTablePrefix = 'parley-local-';
 /** The Secrets Manager secret holding the CloudFront private key, as MEDIA_SIGNING_KEY_SECRET names it. */
 export const mediaSigningKeySecretName = 'parley-local/media-signing-key';
@@ -184,7 +192,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       logger,
       ...(options.webSocketLimits === undefined ? {} : { limits: options.webSocketLimits }),
     });
-    wsServer.on('request', createManagementApi(webSocketGateway, logger));
+    const managementApiCounts = createManagementApiCounts();
+    wsServer.on('request', createManagementApi(webSocketGateway, logger, managementApiCounts));
     wsServer.on('upgrade', webSocketGateway.handleUpgrade);
     stopSteps.push({ name: 'WebSocket connections', stop: () => webSocketGateway.close() });
 
@@ -207,19 +216,32 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     stopSteps.push({ name: 'stream poller', stop: () => streamPoller.stop() });
 
+    const wsUrl = wsHttpUrl.replace(/^http/, 'ws');
+    let webUrl: string | undefined;
+    if (options.webPort !== undefined) {
+      // Loaded on demand: stacks without the web app never import Vite.
+      const { startWebApp } = await import('./web-app');
+      const webApp = await startWebApp({ port: options.webPort, httpUrl, wsUrl, logger, logLevel });
+      stopSteps.push({ name: 'web app', stop: () => webApp.stop() });
+      webUrl = webApp.url;
+    }
+
     return {
       httpUrl,
-      wsUrl: wsHttpUrl.replace(/^http/, 'ws'),
+      wsUrl,
       callbackUrl: wsHttpUrl,
       dynamoEndpoint,
       s3Endpoint: mediaS3.endpoint,
       mediaBucket: mediaS3.bucket,
       mediaCdnUrl: mediaCdn.url,
+      ...(webUrl === undefined ? {} : { webUrl }),
       tables,
       issueToken: (username) => tokenIssuer.issue(username),
       connectionIds: () => webSocketGateway.connectionIds(),
       dropConnection: (connectionId, dropOptions) => webSocketGateway.dropConnection(connectionId, dropOptions),
       streamStats: streamPoller.stats,
+      invocationCounts: () => runtime.invocationCounts(),
+      managementApiCounts,
       deadLetters: deadLetters.entries,
       stop: stopAll,
     };

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, Fn, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import {
   AccountRecovery,
   FeaturePlan,
@@ -9,9 +9,11 @@ import {
   StandardThreatProtectionMode,
   UserPool,
   UserPoolClientIdentityProvider,
+  type UserPoolDomain,
 } from 'aws-cdk-lib/aws-cognito';
 import { Construct } from 'constructs';
 import type { JwtSettings } from '#shared/auth/jwt';
+import { webAuthCallbackPath } from '#shared/config/web';
 
 export interface AuthProps {
   /**
@@ -27,24 +29,42 @@ export interface AuthProps {
    */
   readonly featurePlan?: FeaturePlan;
   /**
-   * Redirect URIs the hosted UI may send an authorization code to.
-   * @default ['http://localhost:5173/'] (a local web client)
+   * Redirect URIs the hosted UI may send an authorization code to, beside those of `webAppUrls`.
+   * @default ['http://localhost:5173/callback', 'http://localhost:5173/'] (a local web client)
    */
   readonly callbackUrls?: string[];
   /**
-   * Where the hosted UI may return after sign-out.
+   * Where the hosted UI may return after sign-out, beside those of `webAppUrls`.
    * @default ['http://localhost:5173/']
    */
   readonly logoutUrls?: string[];
+  /**
+   * Origins the web app is served from (`https://host`, no trailing slash), deploy-time tokens
+   * allowed: each may receive the authorization code at `{url}/callback` and come back to `{url}/`
+   * after sign-out.
+   * @default none
+   */
+  readonly webAppUrls?: string[];
+  /**
+   * Prefix of the hosted login domain `https://{prefix}.auth.{region}.amazoncognito.com`; such
+   * prefixes are unique across all accounts of a region.
+   * @default the stack name, then the first 8 hex digits of the stack's own UUID (made at deploy time)
+   */
+  readonly domainPrefix?: string;
 }
 
 /**
- * Cognito user pool with email sign-in and a public app client. Clients send the ID token,
- * so the JWT audience is the app client id.
+ * Cognito user pool with email sign-in, a public app client and a hosted login domain (code flow
+ * with PKCE). Clients send the ID token, so the JWT audience is the app client id.
  */
 export class Auth extends Construct {
   readonly userPool: IUserPool;
   readonly userPoolClient: IUserPoolClient;
+  readonly domain: UserPoolDomain;
+  /** `https://{prefix}.auth.{region}.amazoncognito.com`: the hosted login's base URL. */
+  readonly domainUrl: string;
+  /** OAuth scopes the web client may request. */
+  readonly oauthScopes: readonly string[];
   /** What the WebSocket authorizer and the HTTP JWT authorizer check tokens against. */
   readonly jwt: JwtSettings;
 
@@ -52,7 +72,8 @@ export class Auth extends Construct {
     super(scope, id);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const featurePlan = props.featurePlan ?? FeaturePlan.ESSENTIALS;
-    const localWebClient = ['http://localhost:5173/'];
+    const localWebClient = 'http://localhost:5173';
+    const webAppUrls = props.webAppUrls ?? [];
 
     const userPool = new UserPool(this, 'UserPool', {
       signInAliases: { email: true },
@@ -91,15 +112,25 @@ export class Auth extends Construct {
       });
     }
 
+    this.domain = userPool.addDomain('HostedLogin', {
+      cognitoDomain: { domainPrefix: props.domainPrefix ?? defaultDomainPrefix(Stack.of(this)) },
+    });
+    this.domainUrl = this.domain.baseUrl();
+
+    const scopes = [OAuthScope.OPENID, OAuthScope.EMAIL, OAuthScope.PROFILE];
+    this.oauthScopes = scopes.map((scope) => scope.scopeName);
     const userPoolClient = userPool.addClient('WebClient', {
       // Public client (browser, mobile): no secret, so the code flow relies on PKCE.
       generateSecret: false,
       authFlows: { userSrp: true },
       oAuth: {
         flows: { authorizationCodeGrant: true },
-        scopes: [OAuthScope.OPENID, OAuthScope.EMAIL, OAuthScope.PROFILE],
-        callbackUrls: props.callbackUrls ?? localWebClient,
-        logoutUrls: props.logoutUrls ?? localWebClient,
+        scopes,
+        callbackUrls: [
+          ...(props.callbackUrls ?? [`${localWebClient}${webAuthCallbackPath}`, `${localWebClient}/`]),
+          ...webAppUrls.map((url) => `${url}${webAuthCallbackPath}`),
+        ],
+        logoutUrls: [...(props.logoutUrls ?? [`${localWebClient}/`]), ...webAppUrls.map((url) => `${url}/`)],
       },
       supportedIdentityProviders: [UserPoolClientIdentityProvider.COGNITO],
       preventUserExistenceErrors: true,
@@ -118,4 +149,23 @@ export class Auth extends Construct {
       jwksUri: `${issuer}/.well-known/jwks.json`,
     };
   }
+}
+
+/**
+ * `{stack name}-{8 hex digits}`: the digits start the UUID CloudFormation gives the stack, so two
+ * stacks of one name (other accounts, a redeployed stack) never claim the same prefix.
+ */
+function defaultDomainPrefix(stack: Stack): string {
+  let name = Token.isUnresolved(stack.stackName) ? 'parley' : stack.stackName.toLowerCase();
+  // Cognito refuses these words anywhere in a prefix; removing one can join the letters around it into another.
+  for (let before = ''; before !== name; ) {
+    before = name;
+    name = name.replace(/aws|amazon|cognito/g, '');
+  }
+  name = name
+    .replace(/[^a-z0-9]+/g, '-')
+    .slice(0, 40)
+    .replace(/^-+|-+$/g, '');
+  const stackUuid = Fn.select(2, Fn.split('/', Aws.STACK_ID));
+  return `${name || 'parley'}-${Fn.select(0, Fn.split('-', stackUuid))}`;
 }

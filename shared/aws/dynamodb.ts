@@ -1,11 +1,14 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { addCapacityMeter } from './capacity-meter';
 
 /**
  * One document client per container. The endpoint comes from the SDK's own configuration
  * (AWS_ENDPOINT_URL_DYNAMODB points it at DynamoDB Local), so no code path differs locally.
  */
 export function createDocumentClient(client: DynamoDBClient = new DynamoDBClient({})): DynamoDBDocumentClient {
+  // Every call reports its consumed units to the process-wide recorder (a no-op unless one is installed).
+  addCapacityMeter(client);
   return DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true },
   });

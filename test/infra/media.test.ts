@@ -151,9 +151,12 @@ describe('media bucket', () => {
     });
     // Delivered under a bucket policy scoped to the media bucket, not the legacy log-delivery ACL.
     expect(resources[logsBucketId()]?.Properties.AccessControl).toBeUndefined();
+    // The web app's bucket logs here too, under its own prefix (web-app.test.ts).
     expect(
-      bucketPolicyStatements(logsBucketId()).filter((statement) =>
-        sameJson(statement.Principal, { Service: 'logging.s3.amazonaws.com' }),
+      bucketPolicyStatements(logsBucketId()).filter(
+        (statement) =>
+          sameJson(statement.Principal, { Service: 'logging.s3.amazonaws.com' }) &&
+          sameJson(statement.Resource, objectsArn(logsBucketId(), 's3/')),
       ),
     ).toEqual([
       expect.objectContaining({
@@ -241,7 +244,10 @@ describe('media CDN', () => {
 
   it('reaches the bucket through origin access control, never an origin access identity', () => {
     const [origin, ...others] = distributionConfig().Origins as Record<string, unknown>[];
-    const accessControls = resourcesOfType('AWS::CloudFront::OriginAccessControl');
+    // The web app's distribution has an access control of its own (web-app.test.ts).
+    const accessControls = resourcesOfType('AWS::CloudFront::OriginAccessControl').filter(
+      ([id]) => id === logicalIdAt(stack, 'Media', 'Cdn', 'Origin1', 'S3OriginAccessControl'),
+    );
 
     expect(others).toEqual([]);
     expect(origin?.DomainName).toEqual({ 'Fn::GetAtt': [bucketId(), 'RegionalDomainName'] });
@@ -397,8 +403,11 @@ describe('media IAM, per function', () => {
     }
   });
 
-  it('grants no wildcard action anywhere in the stack', () => {
+  it('grants no wildcard action anywhere in the stack but to the web app upload', () => {
+    // CDK's BucketDeployment grants wildcard S3 actions on the asset and site buckets only (web-app.test.ts pins them).
+    const webDeploymentRole = logicalIdAt(stack, 'Web', 'DeploymentRole');
     const wildcards = identityStatements()
+      .filter(({ roles }) => !roles.includes(webDeploymentRole))
       .flatMap(({ statement }) => actionsOf(statement))
       .filter((action) => action.includes('*'));
     expect(wildcards).toEqual([]);

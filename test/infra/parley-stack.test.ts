@@ -159,13 +159,14 @@ describe('Lambda functions', () => {
       .filter((description) => !catalogDescriptions.has(description));
 
     expect(all.length - helpers.length).toBe(functionNames.length);
-    // The media signing key's generator and provider, and CDK's bucket notifications handler.
+    // The media signing key's generator and provider, CDK's bucket notifications handler and the web app upload.
     expect(helpers.sort()).toEqual([
       expect.stringMatching(
         /^AWS CDK resource provider framework - onEvent \(ParleyStack\/Media\/SigningKey\/Provider\)$/,
       ),
       expect.stringMatching(/^AWS CloudFormation handler for "Custom::S3BucketNotifications"/),
       expect.stringMatching(/^Deploy time: creates the media signing key pair/),
+      expect.stringMatching(/^Deploy time: uploads the Parley web app build/),
     ]);
   });
 

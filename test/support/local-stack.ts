@@ -15,7 +15,13 @@ export interface TestStack extends LocalStack {
   connectionIdOf(userId: string, deviceId: string): Promise<string>;
 }
 
-export async function startTestStack(label: string, options: LocalStackOptions = {}): Promise<TestStack> {
+export interface TestStackOptions extends LocalStackOptions {
+  /** Also build and serve the web app on a free port; off by default, so other e2e files never pay for a Vite build. */
+  readonly web?: boolean;
+}
+
+export async function startTestStack(label: string, testOptions: TestStackOptions = {}): Promise<TestStack> {
+  const { web = false, ...options } = testOptions;
   const stack = await startLocalStack({
     dynamoEndpoint: inject('dynamoEndpoint'),
     tablePrefix: `e2e-${label}-${randomUUID().slice(0, 8)}-`,
@@ -23,6 +29,7 @@ export async function startTestStack(label: string, options: LocalStackOptions =
     wsPort: 0,
     s3Port: 0,
     cdnPort: 0,
+    ...(web ? { webPort: 0 } : {}),
     // PARLEY_LOG_LEVEL=DEBUG shows every invocation while debugging a test.
     logLevel: parseLogLevel(process.env.PARLEY_LOG_LEVEL, 'ERROR'),
     ...options,

@@ -1,0 +1,318 @@
+/**
+ * The DynamoDB-limited ceiling: the same per-message work the messaging path does (the send's reads
+ * and transaction, then fan-out's member, device and connection reads and inbox writes), issued by the
+ * real services and repositories through the SDK straight at DynamoDB Local, with no WebSocket
+ * gateway, Lambda runtime, stream polling or postToConnection in between. Closed loop, like the
+ * workloads' saturation phase: each lane sends, waits for its fan-out, sends again. Fan-out runs
+ * through an in-process stand-in for the stream trigger (batches of up to 100, 4 partitions by
+ * conversation, as `streamTriggers` configures on AWS), so batching amortises reads as it does there.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import pLimit from 'p-limit';
+import type { ConnectionPoster } from '#shared/aws/connection-poster';
+import { createDocumentClient } from '#shared/aws/dynamodb';
+import { streamTriggers } from '#shared/config/functions';
+import { limits } from '#shared/config/limits';
+import type { StoredMessage } from '#shared/model';
+import { AttachmentRepository } from '#shared/repositories/attachment-repository';
+import { ConnectionRepository } from '#shared/repositories/connection-repository';
+import { ConversationRepository } from '#shared/repositories/conversation-repository';
+import { DeviceRepository } from '#shared/repositories/device-repository';
+import { InboxRepository } from '#shared/repositories/inbox-repository';
+import { MessageRepository } from '#shared/repositories/message-repository';
+import { SendableAttachments } from '#shared/services/attachment-service';
+import { systemClock } from '#shared/services/clock';
+import { ConnectionService } from '#shared/services/connection-service';
+import { ConversationService } from '#shared/services/conversation-service';
+import { FanOutService } from '#shared/services/fan-out-service';
+import { MessagingService } from '#shared/services/messaging-service';
+import { TimelineWriter } from '#shared/services/timeline-writer';
+import type { LocalTables } from '../local/tables';
+import type { Workload } from './driver-protocol';
+import { messageText } from './settings';
+
+export interface CeilingScene {
+  readonly workload: Workload;
+  readonly conversations: number;
+  readonly lanesPerConversation: number;
+  readonly groupSize: number;
+  readonly groupOnlineShare: number;
+  readonly devicesPerOnlineMember: number;
+  readonly textLength: number;
+}
+
+export interface CeilingRun {
+  readonly lanes: number;
+  readonly messages: number;
+  readonly failures: number;
+  readonly seconds: number;
+  readonly messagesPerSecond: number;
+  readonly fanOutBatches: number;
+}
+
+interface SceneConversation {
+  readonly id: string;
+  /** Online devices that send (each member's first device). */
+  readonly senders: readonly { readonly userId: string; readonly deviceId: string }[];
+}
+
+const fanOutTrigger = streamTriggers.find((trigger) => trigger.function === 'streamFanOut');
+const batchSize = fanOutTrigger?.batchSize ?? 100;
+const partitions = fanOutTrigger?.parallelizationFactor ?? 1;
+
+/** postToConnection costs no DynamoDB work; the ceiling counts every post as sent. */
+const nullPoster: ConnectionPoster = {
+  post: () => Promise.resolve('sent'),
+  disconnect: () => Promise.resolve(),
+};
+
+const quietLogger = { warn: () => undefined };
+
+/** Services wired like lambdas/lib/wiring.ts, each Lambda's share with its own client (and socket pool). */
+export function ceilingServices(tables: LocalTables) {
+  const sendClient = createDocumentClient();
+  const fanOutClient = createDocumentClient();
+  const conversationsFor = (client: typeof sendClient) =>
+    new ConversationRepository(client, tables.conversations.tableName);
+  const timeline = new TimelineWriter(
+    new MessageRepository(sendClient, {
+      conversations: tables.conversations.tableName,
+      messages: tables.messages.tableName,
+      idempotency: tables.idempotency.tableName,
+    }),
+    systemClock,
+  );
+  const messaging = new MessagingService(
+    conversationsFor(sendClient),
+    timeline,
+    new SendableAttachments(new AttachmentRepository(sendClient, tables.attachments.tableName), systemClock),
+  );
+  const devices = new DeviceRepository(fanOutClient, tables.users.tableName);
+  const connections = new ConnectionRepository(fanOutClient, tables.connections.tableName);
+  const fanOut = new FanOutService(
+    conversationsFor(fanOutClient),
+    devices,
+    connections,
+    new InboxRepository(fanOutClient, tables.inbox.tableName, limits.inboxRetentionDays * 24 * 60 * 60),
+    nullPoster,
+    systemClock,
+    quietLogger,
+  );
+  const conversationService = new ConversationService(conversationsFor(sendClient), timeline, systemClock);
+  const connectionService = new ConnectionService(devices, connections, systemClock);
+  return { messaging, fanOut, conversationService, connectionService, devices };
+}
+
+type Services = ReturnType<typeof ceilingServices>;
+
+/** Writes the scene's users, devices, connections and conversations (not measured). */
+export async function seedCeilingScene(services: Services, scene: CeilingScene, label: string) {
+  const limit = pLimit(32);
+  const conversations: SceneConversation[] = [];
+  const connect = (userId: string, deviceId: string) =>
+    limit(() => services.connectionService.connect({ userId, deviceId, connectionId: `${userId}-${deviceId}-conn` }));
+  if (scene.workload === 'direct') {
+    await Promise.all(
+      Array.from({ length: scene.conversations }, async (_, i) => {
+        const [a, b] = [`${label}-p${i}-a`, `${label}-p${i}-b`];
+        await Promise.all([connect(a, 'phone'), connect(b, 'phone')]);
+        const { conversation } = await limit(() =>
+          services.conversationService.create({ creatorId: a, type: 'direct', memberIds: [b] }),
+        );
+        conversations.push({
+          id: conversation.id,
+          senders: [
+            { userId: a, deviceId: 'phone' },
+            { userId: b, deviceId: 'phone' },
+          ],
+        });
+      }),
+    );
+    return conversations;
+  }
+  const deviceIds = ['phone', 'laptop', 'tablet', 'watch'].slice(0, scene.devicesPerOnlineMember);
+  for (let g = 0; g < scene.conversations; g++) {
+    const members = Array.from({ length: scene.groupSize }, (_, i) => `${label}-g${g}-m${i}`);
+    const onlineCount = Math.round(scene.groupSize * scene.groupOnlineShare);
+    const online = members.slice(0, onlineCount);
+    await Promise.all([
+      ...online.flatMap((userId) => deviceIds.map((deviceId) => connect(userId, deviceId))),
+      // Offline members have a known device and no connection: fan-out parks for it.
+      ...members
+        .slice(onlineCount)
+        .map((userId) =>
+          limit(() => services.devices.register({ userId, deviceId: 'tablet' }, new Date().toISOString())),
+        ),
+    ]);
+    const [creator, ...others] = members as [string, ...string[]];
+    const { conversation } = await services.conversationService.create({
+      creatorId: creator,
+      type: 'group',
+      name: `ceiling ${g}`,
+      memberIds: others,
+    });
+    conversations.push({
+      id: conversation.id,
+      senders: online.map((userId) => ({ userId, deviceId: deviceIds[0] ?? 'phone' })),
+    });
+  }
+  return conversations;
+}
+
+/** Stand-in for the stream trigger: per partition, one batch at a time, each message resolved when delivered. */
+class FanOutQueue {
+  batches = 0;
+  failures = 0;
+  private readonly queues: Array<Array<{ message: StoredMessage; done: () => void }>> = Array.from(
+    { length: partitions },
+    () => [],
+  );
+  private readonly wakers: Array<(() => void) | undefined> = Array.from({ length: partitions }, () => undefined);
+  private stopped = false;
+  private readonly loops: Promise<void>[];
+
+  constructor(private readonly services: Services) {
+    this.loops = this.queues.map((_, partition) => this.loop(partition));
+  }
+
+  deliver(message: StoredMessage): Promise<void> {
+    const partition = hash(message.conversationId) % partitions;
+    return new Promise((done) => {
+      this.queues[partition]?.push({ message, done });
+      this.wakers[partition]?.();
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const wake of this.wakers) wake?.();
+    await Promise.all(this.loops);
+  }
+
+  private async loop(partition: number): Promise<void> {
+    const queue = this.queues[partition] ?? [];
+    while (!this.stopped) {
+      if (queue.length === 0) {
+        await new Promise<void>((wake) => {
+          this.wakers[partition] = wake;
+        });
+        this.wakers[partition] = undefined;
+        continue;
+      }
+      const batch = queue.splice(0, batchSize);
+      this.batches += 1;
+      try {
+        const result = await this.services.fanOut.deliver(batch.map((item) => item.message));
+        if (result.firstFailedIndex !== undefined) this.failures += batch.length - result.firstFailedIndex;
+      } catch {
+        this.failures += batch.length;
+      }
+      for (const item of batch) item.done();
+    }
+  }
+}
+
+/** Closed loop over the scene for `seconds`: lanes send, wait for fan-out, send again. */
+export async function runCeiling(
+  services: Services,
+  conversations: readonly SceneConversation[],
+  scene: CeilingScene,
+  seconds: number,
+  label: string,
+): Promise<CeilingRun> {
+  const queue = new FanOutQueue(services);
+  const lanes = conversations.flatMap((conversation) =>
+    Array.from({ length: scene.lanesPerConversation }, (_, lane) => ({ conversation, lane })),
+  );
+  let messages = 0;
+  let failures = 0;
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  let picks = 7;
+  await Promise.all(
+    lanes.map(async ({ conversation, lane }, laneIndex) => {
+      for (let k = 0; performance.now() < deadline; k++) {
+        // 1:1 alternates between the two members; groups take online members in turn.
+        picks = (picks * 1103515245 + 12345) % 2147483648;
+        const index = scene.workload === 'direct' ? (k + lane) % 2 : picks % conversation.senders.length;
+        const sender = conversation.senders[index] ?? conversation.senders[0];
+        if (sender === undefined) return;
+        const id = `${label}-${laneIndex}-${k}`;
+        try {
+          const { message } = await services.messaging.send({
+            senderId: sender.userId,
+            senderDeviceId: sender.deviceId,
+            conversationId: conversation.id,
+            clientMessageId: id,
+            text: messageText(id, scene.textLength),
+          });
+          await queue.deliver({ ...message, senderDeviceId: sender.deviceId });
+          messages += 1;
+        } catch {
+          failures += 1;
+          await sleep(10);
+        }
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  await queue.stop();
+  return {
+    lanes: lanes.length,
+    messages,
+    failures: failures + queue.failures,
+    seconds: elapsed,
+    messagesPerSecond: messages / elapsed,
+    fanOutBatches: queue.batches,
+  };
+}
+
+/**
+ * One conversation, many concurrent senders, sends only: how fast one conversation's seq counter
+ * lets messages commit (the hot-group limit), with no fan-out in the way.
+ */
+export async function measureHotConversation(services: Services, senders: number, seconds: number, textLength: number) {
+  const [a, b] = ['hot-a', 'hot-b'];
+  const deviceIds = Array.from({ length: senders }, (_, i) => `d${i}`);
+  await Promise.all(
+    deviceIds.map((deviceId, i) =>
+      services.connectionService.connect({
+        userId: i % 2 === 0 ? a : b,
+        deviceId,
+        connectionId: `hot-${deviceId}`,
+      }),
+    ),
+  );
+  const { conversation } = await services.conversationService.create({ creatorId: a, type: 'direct', memberIds: [b] });
+  let accepted = 0;
+  let failed = 0;
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  await Promise.all(
+    deviceIds.map(async (deviceId, i) => {
+      for (let k = 0; performance.now() < deadline; k++) {
+        const id = `hot-${i}-${k}`;
+        try {
+          await services.messaging.send({
+            senderId: i % 2 === 0 ? a : b,
+            senderDeviceId: deviceId,
+            conversationId: conversation.id,
+            clientMessageId: id,
+            text: messageText(id, textLength),
+          });
+          accepted += 1;
+        } catch {
+          failed += 1;
+        }
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  return { senders, seconds: elapsed, accepted, failed, messagesPerSecond: accepted / elapsed };
+}
+
+function hash(value: string): number {
+  let h = 0;
+  for (let i = 0; i < value.length; i++) h = (Math.imul(h, 31) + value.charCodeAt(i)) | 0;
+  return Math.abs(h);
+}

@@ -1,0 +1,129 @@
+/**
+ * What the benchmark's main process (the stack, the meters) and the device driver (a child process
+ * holding every WebSocket client) say to each other over the IPC channel. The devices live in their
+ * own process, as real devices would: their frame handling neither slows the stack nor waits on it.
+ */
+
+export type Workload = 'direct' | 'group';
+
+export interface DriverSetup {
+  readonly httpUrl: string;
+  readonly wsUrl: string;
+  readonly pairs: number;
+  readonly groups: number;
+  readonly groupSize: number;
+  readonly groupOnlineShare: number;
+  readonly devicesPerOnlineMember: number;
+  readonly connectConcurrency: number;
+  readonly textLength: number;
+}
+
+export interface SetupResult {
+  readonly onlineDevices: number;
+  /** Devices the backend knows (they connected once) that stay offline: fan-out parks for them. */
+  readonly offlineDevices: number;
+  readonly seconds: number;
+}
+
+export type DriverCommand =
+  | { readonly kind: 'setup'; readonly setup: DriverSetup }
+  /** Sends at a fixed rate whatever the answers (open loop), spread over every conversation of the workload. */
+  | {
+      readonly kind: 'openLoop';
+      readonly workload: Workload;
+      readonly label: string;
+      readonly rate: number;
+      readonly seconds: number;
+      readonly drainTimeoutMs: number;
+    }
+  /** Lanes that each send and wait until every recipient device has the message (closed loop). */
+  | {
+      readonly kind: 'closedLoop';
+      readonly workload: Workload;
+      readonly label: string;
+      readonly lanesPerConversation: number;
+      readonly seconds: number;
+      readonly drainTimeoutMs: number;
+    }
+  /** One group message at a time, each waited for on every online device: fan-out time unloaded. */
+  | { readonly kind: 'probe'; readonly label: string; readonly messages: number; readonly drainTimeoutMs: number }
+  /** A 1:1 message the receiver then acknowledges (`receiptAck`); answers where it landed. */
+  | { readonly kind: 'receiptSend'; readonly label: string }
+  | {
+      readonly kind: 'receiptAck';
+      readonly action: 'ack' | 'read';
+      readonly conversationId: string;
+      readonly seq: number;
+    }
+  /** Flushes the sender's socket with a ping, then counts the receipts it got since the last `receiptAck`. */
+  | { readonly kind: 'receiptCount'; readonly conversationId: string }
+  /** Accepted seqs per group conversation and the offline devices expected to hold them in their inbox. */
+  | { readonly kind: 'groupLedger' }
+  | { readonly kind: 'close' };
+
+export interface PhaseResult {
+  readonly label: string;
+  readonly workload: Workload;
+  readonly mode: 'openLoop' | 'closedLoop' | 'probe';
+  readonly targetRate?: number;
+  readonly lanes?: number;
+  /** From the first send until the last delivery (or the drain timeout). */
+  readonly seconds: number;
+  readonly sendSeconds: number;
+  readonly sent: number;
+  readonly accepted: number;
+  readonly sendErrors: number;
+  readonly sendErrorCodes: readonly string[];
+  /** Accepted messages times the online devices that should get each (every member device but the sender's). */
+  readonly expectedDeliveries: number;
+  readonly delivered: number;
+  readonly lost: number;
+  readonly duplicates: number;
+  /** Arrivals with a seq not above the last one the same device had for that conversation. */
+  readonly outOfOrder: number;
+  /** Messages that reached every online recipient device. */
+  readonly completeMessages: number;
+  /** Closed loop: the sending window (start to deadline); otherwise start to the end of the phase. */
+  readonly windowSeconds: number;
+  /** Messages complete within that window: the closed loop's throughput is this over `windowSeconds`. */
+  readonly completedInWindow: number;
+  /** Up to ten messages some online recipient never got: where to start looking. */
+  readonly lostSamples: readonly {
+    readonly clientMessageId: string;
+    readonly conversationId: string;
+    readonly seq: number;
+    readonly missingOn: readonly string[];
+  }[];
+  /** Send to arrival, one entry per delivery. */
+  readonly latenciesMs: readonly number[];
+  /** Send to the last online recipient device, one entry per complete message. */
+  readonly fanOutMs: readonly number[];
+  /** Send to the first online recipient device, one entry per message that reached any. */
+  readonly firstDeviceMs: readonly number[];
+  /** Open loop: how late the driver itself got to a scheduled send (it should stay near zero). */
+  readonly maxScheduleLagMs: number;
+  readonly driverCpuMs: number;
+}
+
+export interface ReceiptSendResult {
+  readonly conversationId: string;
+  readonly seq: number;
+}
+
+export interface ReceiptAckResult {
+  /** `receipt` frames the sender's device got for this acknowledgement. */
+  readonly receiptFramesToSender: number;
+}
+
+export interface GroupLedger {
+  readonly groups: readonly {
+    readonly conversationId: string;
+    readonly acceptedSeqs: readonly number[];
+    readonly offlineDevices: readonly { readonly userId: string; readonly deviceId: string }[];
+  }[];
+}
+
+export type DriverRequest = { readonly id: number; readonly command: DriverCommand };
+export type DriverResponse =
+  | { readonly id: number; readonly ok: true; readonly result: unknown }
+  | { readonly id: number; readonly ok: false; readonly error: string };

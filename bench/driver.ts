@@ -1,0 +1,537 @@
+/**
+ * The device driver: a child process of `bench/main.ts` holding every WebSocket client. It sets up
+ * the 1:1 pairs and groups through the HTTP API, runs the workloads it is told to, and checks every
+ * online device for every message: exactly once, in seq order, with its send-to-arrival latency.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import pLimit from 'p-limit';
+import WebSocket from 'ws';
+import { api, issueToken } from '../test/support/chat-client';
+import type {
+  DriverCommand,
+  DriverRequest,
+  DriverResponse,
+  DriverSetup,
+  GroupLedger,
+  PhaseResult,
+  ReceiptAckResult,
+  ReceiptSendResult,
+  SetupResult,
+  Workload,
+} from './driver-protocol';
+import { messageText } from './settings';
+
+type Frame = Record<string, unknown> & { type?: string };
+
+interface WireMessage {
+  readonly conversationId: string;
+  readonly seq: number;
+  readonly clientMessageId?: string;
+}
+
+interface Conversation {
+  readonly id: string;
+  readonly workload: Workload;
+  /** Online devices of the members; every one but the sender should get each message. */
+  readonly devices: readonly Device[];
+  readonly offlineDevices: readonly { readonly userId: string; readonly deviceId: string }[];
+  readonly acceptedSeqs: number[];
+}
+
+class Device {
+  /** Highest seq seen per conversation, for the order check. */
+  readonly lastSeq = new Map<string, number>();
+  receiptFrames = 0;
+  private waiters: { predicate: (frame: Frame) => boolean; resolve: (frame: Frame) => void }[] = [];
+
+  constructor(
+    readonly userId: string,
+    readonly deviceId: string,
+    readonly socket: WebSocket,
+  ) {}
+
+  send(frame: Record<string, unknown>): void {
+    this.socket.send(JSON.stringify(frame));
+  }
+
+  /** Sends and resolves with the first later frame of `answerType` (or an error frame). */
+  request(frame: Record<string, unknown>, answerType: string, timeoutMs = 15_000): Promise<Frame> {
+    const answered = new Promise<Frame>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${this.deviceId}: no ${answerType}`)), timeoutMs);
+      this.waiters.push({
+        predicate: (f) => f.type === answerType || f.type === 'error',
+        resolve: (f) => {
+          clearTimeout(timer);
+          resolve(f);
+        },
+      });
+    });
+    this.send(frame);
+    return answered;
+  }
+
+  offer(frame: Frame): void {
+    if (frame.type === 'receipt') this.receiptFrames += 1;
+    if (this.waiters.length === 0) return;
+    this.waiters = this.waiters.filter((waiter) => {
+      if (!waiter.predicate(frame)) return true;
+      waiter.resolve(frame);
+      return false;
+    });
+  }
+
+  close(): Promise<void> {
+    if (this.socket.readyState === WebSocket.CLOSED) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.socket.once('close', () => resolve());
+      this.socket.close();
+    });
+  }
+}
+
+/** Counters of one phase; every send belongs to exactly one. */
+class Phase {
+  readonly latenciesMs: number[] = [];
+  readonly fanOutMs: number[] = [];
+  readonly firstDeviceMs: number[] = [];
+  readonly sends: Send[] = [];
+  readonly errorCodes = new Set<string>();
+  duplicates = 0;
+  outOfOrder = 0;
+  maxScheduleLagMs = 0;
+  readonly startedAt = performance.now();
+  readonly cpuAtStart = process.cpuUsage();
+
+  constructor(readonly label: string) {}
+}
+
+class Send {
+  readonly pending: Set<Device>;
+  readonly arrived = new Set<Device>();
+  state: 'sent' | 'accepted' | 'failed' = 'sent';
+  firstArrivalAt: number | undefined;
+  /** When the last recipient got it. */
+  completedAt: number | undefined;
+  seq: number | undefined;
+  private finish: () => void = () => undefined;
+  /** Resolves once every recipient has the message, or the send failed. */
+  readonly done = new Promise<void>((resolve) => {
+    this.finish = resolve;
+  });
+
+  constructor(
+    readonly id: string,
+    readonly conversation: Conversation,
+    readonly sender: Device,
+    readonly phase: Phase,
+    readonly sentAt: number,
+  ) {
+    this.pending = new Set(conversation.devices.filter((device) => device !== sender));
+  }
+
+  get expected(): number {
+    return this.pending.size + this.arrived.size;
+  }
+
+  settle(): void {
+    this.finish();
+  }
+}
+
+const sends = new Map<string, Send>();
+const conversations: Conversation[] = [];
+const allDevices: Device[] = [];
+let settings: DriverSetup | undefined;
+let random = mulberry32(7);
+/** Frames that broke order or repeated outside any phase (e.g. setup traffic). */
+let phaseOutOfOrderOutside = 0;
+
+function onFrame(device: Device, frame: Frame): void {
+  if (frame.type === 'message') {
+    onMessage(device, frame.message as WireMessage);
+    return;
+  }
+  if (frame.type === 'messageAccepted' || (frame.type === 'error' && typeof frame.clientMessageId === 'string')) {
+    const send = sends.get(String(frame.clientMessageId));
+    if (send !== undefined && send.sender === device) {
+      onAnswer(send, frame);
+      return;
+    }
+  }
+  device.offer(frame);
+}
+
+function onAnswer(send: Send, frame: Frame): void {
+  if (frame.type === 'messageAccepted') {
+    send.state = 'accepted';
+    const seq = (frame.message as WireMessage).seq;
+    send.seq = seq;
+    send.conversation.acceptedSeqs.push(seq);
+    if (send.pending.size === 0) send.settle();
+    return;
+  }
+  send.state = 'failed';
+  send.phase.errorCodes.add(String(frame.code));
+  send.settle();
+}
+
+function onMessage(device: Device, message: WireMessage): void {
+  const at = performance.now();
+  const send = message.clientMessageId === undefined ? undefined : sends.get(message.clientMessageId);
+  const last = device.lastSeq.get(message.conversationId);
+  if (send?.arrived.has(device)) {
+    send.phase.duplicates += 1;
+    return;
+  }
+  if (last !== undefined && message.seq <= last) {
+    if (send) send.phase.outOfOrder += 1;
+    else phaseOutOfOrderOutside += 1;
+  } else {
+    device.lastSeq.set(message.conversationId, message.seq);
+  }
+  if (send === undefined || !send.pending.delete(device)) return;
+  send.arrived.add(device);
+  send.phase.latenciesMs.push(at - send.sentAt);
+  if (send.firstArrivalAt === undefined) {
+    send.firstArrivalAt = at;
+    send.phase.firstDeviceMs.push(at - send.sentAt);
+  }
+  if (send.pending.size === 0) {
+    send.completedAt = at;
+    send.phase.fanOutMs.push(at - send.sentAt);
+    if (send.state !== 'sent') send.settle();
+  }
+}
+
+function sendOne(phase: Phase, conversation: Conversation, sender: Device, id: string): Send {
+  const text = messageText(id, settings?.textLength ?? 100);
+  const send = new Send(id, conversation, sender, phase, performance.now());
+  sends.set(id, send);
+  phase.sends.push(send);
+  sender.send({ action: 'sendMessage', conversationId: conversation.id, clientMessageId: id, text });
+  return send;
+}
+
+/** The k-th sender of a conversation: 1:1 alternates between the two, a group picks an online device at random. */
+function senderFor(conversation: Conversation, k: number): Device {
+  const devices = conversation.devices;
+  const index = conversation.workload === 'direct' ? k % devices.length : Math.floor(random() * devices.length);
+  return devices[index] as Device;
+}
+
+function conversationsOf(workload: Workload): Conversation[] {
+  return conversations.filter((conversation) => conversation.workload === workload);
+}
+
+async function settleAll(phase: Phase, drainTimeoutMs: number): Promise<void> {
+  await Promise.race([Promise.all(phase.sends.map((send) => send.done)), sleep(drainTimeoutMs)]);
+}
+
+function summarize(
+  phase: Phase,
+  workload: Workload,
+  mode: PhaseResult['mode'],
+  sendSeconds: number,
+  extra: { targetRate?: number; lanes?: number; windowEnd?: number },
+): PhaseResult {
+  const accepted = phase.sends.filter((send) => send.state === 'accepted');
+  const failed = phase.sends.filter((send) => send.state === 'failed').length;
+  const unanswered = phase.sends.filter((send) => send.state === 'sent').length;
+  if (unanswered > 0) phase.errorCodes.add('unanswered');
+  const expectedDeliveries = accepted.reduce((total, send) => total + send.expected, 0);
+  const lostSamples = accepted
+    .filter((send) => send.pending.size > 0)
+    .slice(0, 10)
+    .map((send) => ({
+      clientMessageId: send.id,
+      conversationId: send.conversation.id,
+      seq: send.seq ?? -1,
+      missingOn: [...send.pending].map((device) => `${device.userId}/${device.deviceId}`),
+    }));
+  const delivered = accepted.reduce((total, send) => total + send.arrived.size, 0);
+  const cpu = process.cpuUsage(phase.cpuAtStart);
+  for (const send of phase.sends) sends.delete(send.id);
+  const { windowEnd, ...shown } = extra;
+  const windowSeconds = ((windowEnd ?? performance.now()) - phase.startedAt) / 1000;
+  const completedInWindow = accepted.filter(
+    (send) => send.completedAt !== undefined && (windowEnd === undefined || send.completedAt <= windowEnd),
+  ).length;
+  return {
+    label: phase.label,
+    workload,
+    mode,
+    ...shown,
+    windowSeconds,
+    completedInWindow,
+    lostSamples,
+    seconds: (performance.now() - phase.startedAt) / 1000,
+    sendSeconds,
+    sent: phase.sends.length,
+    accepted: accepted.length,
+    sendErrors: failed + unanswered,
+    sendErrorCodes: [...phase.errorCodes],
+    expectedDeliveries,
+    delivered,
+    lost: expectedDeliveries - delivered,
+    duplicates: phase.duplicates,
+    outOfOrder: phase.outOfOrder,
+    completeMessages: accepted.filter((send) => send.pending.size === 0).length,
+    latenciesMs: phase.latenciesMs,
+    fanOutMs: phase.fanOutMs,
+    firstDeviceMs: phase.firstDeviceMs,
+    maxScheduleLagMs: phase.maxScheduleLagMs,
+    driverCpuMs: (cpu.user + cpu.system) / 1000,
+  };
+}
+
+async function openLoop(command: Extract<DriverCommand, { kind: 'openLoop' }>): Promise<PhaseResult> {
+  const targets = conversationsOf(command.workload);
+  const phase = new Phase(command.label);
+  const total = Math.round(command.rate * command.seconds);
+  const intervalMs = 1000 / command.rate;
+  const start = performance.now();
+  for (let i = 0; i < total; ) {
+    const now = performance.now();
+    // Everything due by now goes out; the lag says whether the driver kept its own schedule.
+    while (i < total && start + i * intervalMs <= now) {
+      const conversation = targets[i % targets.length] as Conversation;
+      const round = Math.floor(i / targets.length);
+      phase.maxScheduleLagMs = Math.max(phase.maxScheduleLagMs, now - (start + i * intervalMs));
+      sendOne(phase, conversation, senderFor(conversation, round), `${command.label}-${i}`);
+      i += 1;
+    }
+    if (i < total) await sleep(Math.max(0, start + i * intervalMs - performance.now()));
+  }
+  const sendSeconds = (performance.now() - start) / 1000;
+  await settleAll(phase, command.drainTimeoutMs);
+  return summarize(phase, command.workload, 'openLoop', sendSeconds, { targetRate: command.rate });
+}
+
+async function closedLoop(command: Extract<DriverCommand, { kind: 'closedLoop' }>): Promise<PhaseResult> {
+  const targets = conversationsOf(command.workload);
+  const phase = new Phase(command.label);
+  const deadline = performance.now() + command.seconds * 1000;
+  const lanes = targets.flatMap((conversation) =>
+    Array.from({ length: command.lanesPerConversation }, (_, lane) => ({ conversation, lane })),
+  );
+  let sentBeforeDeadline = performance.now();
+  // A lane waits this long for its message, then moves on (the message still counts as lost if it never arrives).
+  const laneWaitMs = Math.min(command.drainTimeoutMs, 10_000);
+  await Promise.all(
+    lanes.map(async ({ conversation, lane }, laneIndex) => {
+      for (let k = 0; performance.now() < deadline; k++) {
+        const send = sendOne(
+          phase,
+          conversation,
+          senderFor(conversation, k + lane),
+          `${command.label}-${laneIndex}-${k}`,
+        );
+        sentBeforeDeadline = performance.now();
+        await Promise.race([send.done, sleep(laneWaitMs)]);
+      }
+    }),
+  );
+  const sendSeconds = (sentBeforeDeadline - phase.startedAt) / 1000;
+  await settleAll(phase, command.drainTimeoutMs);
+  return summarize(phase, command.workload, 'closedLoop', sendSeconds, { lanes: lanes.length, windowEnd: deadline });
+}
+
+async function probe(command: Extract<DriverCommand, { kind: 'probe' }>): Promise<PhaseResult> {
+  const targets = conversationsOf('group');
+  const phase = new Phase(command.label);
+  for (let i = 0; i < command.messages; i++) {
+    const conversation = targets[i % targets.length] as Conversation;
+    const send = sendOne(phase, conversation, senderFor(conversation, i), `${command.label}-${i}`);
+    await Promise.race([send.done, sleep(command.drainTimeoutMs)]);
+  }
+  const sendSeconds = (performance.now() - phase.startedAt) / 1000;
+  return summarize(phase, 'group', 'probe', sendSeconds, {});
+}
+
+async function connectDevice(wsUrl: string, userId: string, token: string, deviceId: string): Promise<Device> {
+  const url = `${wsUrl}?token=${encodeURIComponent(token)}&deviceId=${encodeURIComponent(deviceId)}`;
+  const socket = new WebSocket(url, { perMessageDeflate: false });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('open', () => resolve());
+    socket.once('unexpected-response', (_request, response) =>
+      reject(new Error(`handshake refused: HTTP ${response.statusCode}`)),
+    );
+    socket.once('error', reject);
+  });
+  const device = new Device(userId, deviceId, socket);
+  socket.on('message', (data) => onFrame(device, JSON.parse(String(data)) as Frame));
+  return device;
+}
+
+async function createConversation(httpUrl: string, token: string, body: Record<string, unknown>): Promise<string> {
+  const created = await api(httpUrl, token, 'POST', '/conversations', body);
+  if (created.status >= 300)
+    throw new Error(`create conversation: HTTP ${created.status} ${JSON.stringify(created.body)}`);
+  return String(created.body.id);
+}
+
+async function setup(setupSettings: DriverSetup): Promise<SetupResult> {
+  settings = setupSettings;
+  random = mulberry32(7);
+  const startedAt = performance.now();
+  const { httpUrl, wsUrl } = setupSettings;
+  const limit = pLimit(setupSettings.connectConcurrency);
+
+  const pairs = await Promise.all(
+    Array.from({ length: setupSettings.pairs }, (_, i) =>
+      limit(async (): Promise<Conversation> => {
+        const [a, b] = await Promise.all([issueToken(httpUrl, `pair-a-${i}`), issueToken(httpUrl, `pair-b-${i}`)]);
+        const id = await createConversation(httpUrl, a.token, { type: 'direct', memberIds: [b.userId] });
+        const devices = [
+          await connectDevice(wsUrl, a.userId, a.token, 'phone'),
+          await connectDevice(wsUrl, b.userId, b.token, 'phone'),
+        ];
+        return { id, workload: 'direct', devices, offlineDevices: [], acceptedSeqs: [] };
+      }),
+    ),
+  );
+  conversations.push(...pairs);
+
+  const deviceIds = ['phone', 'laptop', 'tablet', 'watch'].slice(0, setupSettings.devicesPerOnlineMember);
+  let offlineCount = 0;
+  for (let g = 0; g < setupSettings.groups; g++) {
+    const members = await Promise.all(
+      Array.from({ length: setupSettings.groupSize }, (_, i) => limit(() => issueToken(httpUrl, `group-${g}-${i}`))),
+    );
+    const [creator, ...others] = members as [(typeof members)[number], ...typeof members];
+    const id = await createConversation(httpUrl, creator.token, {
+      type: 'group',
+      name: `bench ${g}`,
+      memberIds: others.map((member) => member.userId),
+    });
+    const onlineCount = Math.round(setupSettings.groupSize * setupSettings.groupOnlineShare);
+    const online = members.slice(0, onlineCount);
+    const offline = members.slice(onlineCount);
+    // Offline members connected once, so the backend knows a device to park their messages for.
+    await Promise.all(
+      offline.map((member) =>
+        limit(async () => (await connectDevice(wsUrl, member.userId, member.token, 'tablet')).close()),
+      ),
+    );
+    const devices = await Promise.all(
+      online.flatMap((member) =>
+        deviceIds.map((deviceId) => limit(() => connectDevice(wsUrl, member.userId, member.token, deviceId))),
+      ),
+    );
+    offlineCount += offline.length;
+    conversations.push({
+      id,
+      workload: 'group',
+      devices,
+      offlineDevices: offline.map((member) => ({ userId: member.userId, deviceId: 'tablet' })),
+      acceptedSeqs: [],
+    });
+  }
+  allDevices.push(...new Set(conversations.flatMap((conversation) => conversation.devices)));
+  return {
+    onlineDevices: allDevices.length,
+    offlineDevices: offlineCount,
+    seconds: (performance.now() - startedAt) / 1000,
+  };
+}
+
+async function receiptSend(label: string): Promise<ReceiptSendResult> {
+  const conversation = conversationsOf('direct')[0] as Conversation;
+  const phase = new Phase(label);
+  const [sender] = conversation.devices as [Device, Device];
+  const send = sendOne(phase, conversation, sender, label);
+  await Promise.race([send.done, sleep(15_000)]);
+  sends.delete(send.id);
+  if (send.state !== 'accepted' || send.pending.size > 0) throw new Error(`${label}: not delivered`);
+  return { conversationId: conversation.id, seq: conversation.acceptedSeqs.at(-1) as number };
+}
+
+let receiptFramesBefore = 0;
+
+async function receiptAck(command: Extract<DriverCommand, { kind: 'receiptAck' }>): Promise<void> {
+  const [sender, receiver] = pairDevices(command.conversationId);
+  receiptFramesBefore = sender.receiptFrames;
+  const answerType = command.action === 'ack' ? 'acked' : 'readAcked';
+  const answer = await receiver.request(
+    { action: command.action, conversationId: command.conversationId, upToSeq: command.seq },
+    answerType,
+  );
+  if (answer.type === 'error') throw new Error(`${command.action}: ${JSON.stringify(answer)}`);
+}
+
+async function receiptCount(conversationId: string): Promise<ReceiptAckResult> {
+  const [sender] = pairDevices(conversationId);
+  // Receipt posts finish before the acknowledgement is answered; a ping flushes the sender's socket.
+  await sender.request({ action: 'ping' }, 'pong');
+  return { receiptFramesToSender: sender.receiptFrames - receiptFramesBefore };
+}
+
+function pairDevices(conversationId: string): [Device, Device] {
+  const conversation = conversations.find((c) => c.id === conversationId);
+  if (conversation === undefined) throw new Error('unknown conversation');
+  return conversation.devices as [Device, Device];
+}
+
+function groupLedger(): GroupLedger {
+  return {
+    groups: conversationsOf('group').map((conversation) => ({
+      conversationId: conversation.id,
+      acceptedSeqs: [...conversation.acceptedSeqs],
+      offlineDevices: conversation.offlineDevices,
+    })),
+  };
+}
+
+async function handle(command: DriverCommand): Promise<unknown> {
+  switch (command.kind) {
+    case 'setup':
+      return setup(command.setup);
+    case 'openLoop':
+      return openLoop(command);
+    case 'closedLoop':
+      return closedLoop(command);
+    case 'probe':
+      return probe(command);
+    case 'receiptSend':
+      return receiptSend(command.label);
+    case 'receiptAck':
+      return receiptAck(command);
+    case 'receiptCount':
+      return receiptCount(command.conversationId);
+    case 'groupLedger':
+      return groupLedger();
+    case 'close': {
+      await Promise.all(allDevices.map((device) => device.close()));
+      return { outOfOrderOutsidePhases: phaseOutOfOrderOutside };
+    }
+  }
+}
+
+/** A small seeded generator: the same run picks the same senders. */
+function mulberry32(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+process.on('message', (request: DriverRequest) => {
+  handle(request.command).then(
+    (result) => reply({ id: request.id, ok: true, result }),
+    (error: unknown) =>
+      reply({
+        id: request.id,
+        ok: false,
+        error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+      }),
+  );
+});
+// The main process going away (Ctrl-C, a crash) takes the driver with it.
+process.on('disconnect', () => process.exit(0));
+
+function reply(response: DriverResponse): void {
+  process.send?.(response);
+}

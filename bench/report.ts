@@ -1,0 +1,149 @@
+/** The console summary of a result (the JSON file has everything). */
+import type { HandlerReport } from './handlers';
+import type { Distribution } from './stats';
+
+interface PhaseLine {
+  readonly label: string;
+  readonly accepted: number;
+  readonly sendRate: number;
+  readonly completedPerSecond: number;
+  readonly deliveriesPerSecond: number;
+  readonly latencyMs: Distribution;
+  readonly fanOutToLastDeviceMs: Distribution;
+  readonly lost: number;
+  readonly duplicates: number;
+  readonly outOfOrder: number;
+  readonly sendErrors: number;
+  readonly cost: CostLine;
+}
+
+interface CostLine {
+  readonly dynamoDb: { readonly calls: number; readonly readUnits: number; readonly writeUnits: number };
+  readonly postToConnection: number;
+  readonly lambdaInvocations: { readonly total: number };
+  readonly cpuMsPerMessage: { readonly stackProcess: number; readonly dynamoDbLocal: number | null };
+}
+
+export interface SummaryInput {
+  readonly mode: string;
+  readonly durationSeconds: number;
+  readonly commit: { readonly sha: string; readonly dirty: boolean };
+  readonly machine: {
+    readonly cpus: number;
+    readonly cpuModel: string;
+    readonly loadAverageBefore: readonly number[];
+    readonly loadAverageAfter: readonly number[];
+  };
+  readonly phases: readonly PhaseLine[];
+  readonly handlers: HandlerReport | null;
+  readonly workloads: Readonly<Record<string, { readonly sustainedMessagesPerSecondZeroLoss: number }>>;
+  readonly ceiling: {
+    readonly direct: { readonly messagesPerSecond: number; readonly cost: CostLine };
+    readonly group: { readonly messagesPerSecond: number; readonly cost: CostLine };
+    readonly hotConversation: { readonly messagesPerSecond: number; readonly senders: number };
+    readonly messagingToCeilingRatio: { readonly direct: number; readonly group: number };
+  };
+  readonly receipts: Readonly<Record<string, CostLine & { readonly receiptFramesToSender: number }>>;
+  readonly targets: readonly { readonly target: string; readonly measured: string; readonly met: boolean }[];
+}
+
+export function printSummary(result: SummaryInput): void {
+  const out: string[] = [];
+  out.push(
+    '',
+    `Parley bench (${result.mode}) at ${result.commit.sha.slice(0, 7)}${result.commit.dirty ? ' + uncommitted changes' : ''}, ${result.machine.cpus} x ${result.machine.cpuModel}, load ${result.machine.loadAverageBefore.join('/')} before, ${result.machine.loadAverageAfter.join('/')} after, ${result.durationSeconds} s`,
+    '',
+    table(
+      [
+        'phase',
+        'msgs',
+        'send/s',
+        'done/s',
+        'deliv/s',
+        'p50',
+        'p95',
+        'p99',
+        'max',
+        'last dev p50',
+        'lost',
+        'dup',
+        'order',
+        'err',
+      ],
+      result.phases.map((p) => [
+        p.label,
+        p.accepted,
+        p.sendRate,
+        p.completedPerSecond,
+        p.deliveriesPerSecond,
+        p.latencyMs.p50,
+        p.latencyMs.p95,
+        p.latencyMs.p99,
+        p.latencyMs.max,
+        p.fanOutToLastDeviceMs.p50,
+        p.lost,
+        p.duplicates,
+        p.outOfOrder,
+        p.sendErrors,
+      ]),
+    ),
+    '',
+    'Per message (DynamoDB units as DynamoDB Local reports them; CPU ms of the stack process and of DynamoDB Local):',
+    table(
+      ['phase', 'DDB calls', 'RRU', 'WRU', 'posts', 'lambdas', 'stack CPU', 'DDB CPU'],
+      [
+        ...result.phases.map((p): unknown[] => [p.label, ...costCells(p.cost)]),
+        ['ceiling 1:1', ...costCells(result.ceiling.direct.cost)],
+        ['ceiling group', ...costCells(result.ceiling.group.cost)],
+        ...Object.entries(result.receipts).map(([name, cost]): unknown[] => [`receipt ${name}`, ...costCells(cost)]),
+      ],
+    ),
+    '',
+    `Sustained with zero loss: 1:1 ${result.workloads.direct?.sustainedMessagesPerSecondZeroLoss} msg/s, group ${result.workloads.group?.sustainedMessagesPerSecondZeroLoss} msg/s`,
+    `DynamoDB-limited ceiling: 1:1 ${result.ceiling.direct.messagesPerSecond} msg/s (ratio ${pct(result.ceiling.messagingToCeilingRatio.direct)}), group ${result.ceiling.group.messagesPerSecond} msg/s (ratio ${pct(result.ceiling.messagingToCeilingRatio.group)}); one conversation with ${result.ceiling.hotConversation.senders} senders: ${result.ceiling.hotConversation.messagesPerSecond} msg/s`,
+    '',
+    'Handlers (bundle as CDK builds it; import time in a fresh Node, median):',
+    table(
+      ['function', 'KB', 'gzip KB', 'init ms', 'init ms (no maps)'],
+      Object.entries(result.handlers?.functions ?? {}).map(([name, h]) => [
+        name,
+        Math.round(h.bytes / 1000),
+        Math.round(h.gzipBytes / 1000),
+        h.initMs.median,
+        h.initMsWithoutSourceMaps.median,
+      ]),
+    ),
+    '',
+    'Targets (measured, not asserted):',
+    ...result.targets.map((t) => `  [${t.met ? 'met' : 'MISSED'}] ${t.target}: ${t.measured}`),
+  );
+  console.log(out.join('\n'));
+}
+
+function costCells(cost: CostLine): unknown[] {
+  return [
+    cost.dynamoDb.calls,
+    cost.dynamoDb.readUnits,
+    cost.dynamoDb.writeUnits,
+    cost.postToConnection,
+    cost.lambdaInvocations.total,
+    cost.cpuMsPerMessage.stackProcess,
+    cost.cpuMsPerMessage.dynamoDbLocal ?? '-',
+  ];
+}
+
+function pct(ratio: number): string {
+  return `${Math.round(ratio * 1000) / 10}%`;
+}
+
+function table(header: readonly string[], rows: readonly (readonly unknown[])[]): string {
+  const cells = [header, ...rows].map((row) => row.map((cell) => String(cell)));
+  const widths = header.map((_, column) => Math.max(...cells.map((row) => (row[column] ?? '').length)));
+  return cells
+    .map((row) =>
+      row
+        .map((cell, column) => (column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0)))
+        .join('  '),
+    )
+    .join('\n');
+}

@@ -1,0 +1,72 @@
+/** What one `npm run bench` run does; `--quick` shortens every timed phase but keeps the same report. */
+export interface BenchSettings {
+  readonly quick: boolean;
+  /** `--skip-handlers` leaves out bundling and init timing (for iterating on the workloads). */
+  readonly measureHandlers: boolean;
+  /** 1:1 conversations; each user has one connected device, so devices = 2 x pairs. */
+  readonly pairs: number;
+  readonly groups: number;
+  readonly groupSize: number;
+  /** Share of each group's members that is online. */
+  readonly groupOnlineShare: number;
+  /** Devices connected per online group member (phone and laptop); offline members have one known device. */
+  readonly devicesPerOnlineMember: number;
+  /** The 1:1 latency target is stated at this rate. */
+  readonly targetRate: number;
+  readonly targetSeconds: number;
+  /** Closed loop: every lane sends, waits until all recipients have the message, sends again. */
+  readonly saturationSeconds: number;
+  /** Open loop at this share of the measured saturation rate: latency just below capacity. */
+  readonly nearCapacityShare: number;
+  readonly nearCapacitySeconds: number;
+  readonly groupProbeMessages: number;
+  /** Concurrent sending lanes per group in the group closed loop (senders contend for the seq). */
+  readonly groupLanesPerGroup: number;
+  readonly warmupSeconds: number;
+  /** How long a phase may take after its last send for every delivery to arrive before the rest counts as lost. */
+  readonly drainTimeoutMs: number;
+  readonly ceilingSeconds: number;
+  readonly hotConversationSenders: number;
+  readonly hotConversationSeconds: number;
+  readonly receiptRounds: number;
+  /** Fresh Node processes per handler for the module initialisation time (the median is reported). */
+  readonly initRuns: number;
+  /** WebSocket handshakes in flight during setup. */
+  readonly connectConcurrency: number;
+  /** Characters of text in every benchmark message (all phases and the ceiling alike). */
+  readonly textLength: number;
+}
+
+export function benchSettings(argv: readonly string[]): BenchSettings {
+  const quick = argv.includes('--quick');
+  return {
+    quick,
+    measureHandlers: !argv.includes('--skip-handlers'),
+    pairs: 250,
+    groups: 5,
+    groupSize: 100,
+    groupOnlineShare: 0.3,
+    devicesPerOnlineMember: 2,
+    targetRate: 100,
+    targetSeconds: quick ? 8 : 30,
+    saturationSeconds: quick ? 6 : 20,
+    nearCapacityShare: 0.8,
+    nearCapacitySeconds: quick ? 5 : 15,
+    groupProbeMessages: quick ? 10 : 30,
+    groupLanesPerGroup: 3,
+    warmupSeconds: quick ? 2 : 5,
+    drainTimeoutMs: 30_000,
+    ceilingSeconds: quick ? 5 : 15,
+    hotConversationSenders: 16,
+    hotConversationSeconds: quick ? 3 : 10,
+    receiptRounds: quick ? 5 : 20,
+    initRuns: quick ? 3 : 7,
+    connectConcurrency: 16,
+    textLength: 100,
+  };
+}
+
+/** The same text size everywhere, so items (and so units) match between the workloads and the ceiling. */
+export function messageText(clientMessageId: string, length: number): string {
+  return `${clientMessageId} `.padEnd(length, 'x').slice(0, length);
+}

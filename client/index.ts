@@ -1,0 +1,43 @@
+/** Parley client SDK: everything an app imports. Runs in browsers and in Node 20 (with `ws`). */
+export { MemoryStore } from './device';
+export {
+  ParleyApiError,
+  ParleyClientError,
+  type ParleyClientErrorCode,
+  ParleyServerError,
+  ParleyUploadError,
+  type ParleyUploadFailure,
+} from './errors';
+export { ParleyClient } from './parley-client';
+export type {
+  AttachmentRejection,
+  AttachmentStatus,
+  AttachmentView,
+  ConnectionState,
+  ConversationPage,
+  ConversationSummary,
+  ConversationView,
+  CreateConversationBody,
+  CreateUserBody,
+  HistoryQuery,
+  KeyValueStore,
+  Message,
+  MessageAttachment,
+  MessageContent,
+  MessagePage,
+  MessageReceipts,
+  MessageType,
+  ParleyApi,
+  ParleyClientOptions,
+  ParleyEvents,
+  ReceiptEvent,
+  ThumbnailInfo,
+  TimelineEvent,
+  UpdateUserBody,
+  UploadOptions,
+  UploadTicket,
+  UserProfile,
+  UserView,
+  WebSocketConstructor,
+  WebSocketLike,
+} from './types';

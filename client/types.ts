@@ -1,0 +1,161 @@
+/**
+ * Public types of the Parley client SDK. Wire shapes come from the server's own contract as
+ * type-only imports, which are erased at build time, so the SDK stays standalone in a bundle.
+ */
+import type { z } from 'zod';
+import type { Message } from '#shared/model';
+import type { CreateConversationBody } from '#shared/protocol/http';
+import type {
+  attachmentViewSchema,
+  conversationPageSchema,
+  conversationSummarySchema,
+  conversationViewSchema,
+  messagePageSchema,
+  messageReceiptsSchema,
+  uploadTicketSchema,
+  userProfileSchema,
+  userViewSchema,
+} from '#shared/protocol/http-responses';
+import type { CreateUserBody, UpdateUserBody } from '#shared/protocol/users-http';
+
+export type {
+  AttachmentRejection,
+  AttachmentStatus,
+  Message,
+  MessageAttachment,
+  MessageType,
+  ThumbnailInfo,
+  TimelineEvent,
+} from '#shared/model';
+export type { CreateConversationBody, CreateUserBody, UpdateUserBody };
+
+// Messages inside responses are the model's Message, the same type the SDK emits and caches.
+export type ConversationView = z.output<typeof conversationViewSchema>;
+export type ConversationSummary = Omit<z.output<typeof conversationSummarySchema>, 'lastMessage'> & {
+  lastMessage?: Message;
+};
+export type ConversationPage = Omit<z.output<typeof conversationPageSchema>, 'conversations'> & {
+  conversations: ConversationSummary[];
+};
+export type MessagePage = Omit<z.output<typeof messagePageSchema>, 'messages'> & { messages: Message[] };
+export type MessageReceipts = z.output<typeof messageReceiptsSchema>;
+export type AttachmentView = z.output<typeof attachmentViewSchema>;
+export type UploadTicket = z.output<typeof uploadTicketSchema>;
+export type UserProfile = z.output<typeof userProfileSchema>;
+/** The whole profile (own), the public view (others') or a deleted user's placeholder. */
+export type UserView = z.output<typeof userViewSchema>;
+
+/** Where the SDK keeps the device id; `localStorage` fits. */
+export interface KeyValueStore {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+}
+
+export type ConnectionState = 'idle' | 'connecting' | 'syncing' | 'connected' | 'offline' | 'closed';
+
+/**
+ * What the SDK needs of a WebSocket: the browser's and `ws`'s both fit. Handler parameters are
+ * `never` so any implementation's own event types are accepted.
+ */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((event: never) => void) | null;
+  onmessage: ((event: never) => void) | null;
+  onclose: ((event: never) => void) | null;
+  onerror: ((event: never) => void) | null;
+}
+
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+export interface ParleyClientOptions {
+  /** HTTP API base URL, e.g. `https://abc.execute-api.eu-west-1.amazonaws.com` or `http://127.0.0.1:3000`. */
+  httpUrl: string;
+  /** WebSocket API URL (with its stage), e.g. `wss://xyz.execute-api.eu-west-1.amazonaws.com/prod`. */
+  wsUrl: string;
+  /** Called for every (re)connect and every HTTP call; may refresh the token. */
+  tokenProvider: () => Promise<string>;
+  /** Else read from storage (`parley.deviceId`), else generated and stored. 1–64 of `A–Z a–z 0–9 _ -`. */
+  deviceId?: string;
+  /** Default: `globalThis.localStorage` when usable, else in memory (a new device per process). */
+  storage?: KeyValueStore;
+  /** Default `globalThis.WebSocket`; Node 20 has none: pass `ws`'s `WebSocket`. */
+  WebSocket?: WebSocketConstructor;
+  fetch?: typeof fetch;
+  /** Ping interval; default 5 minutes, under API Gateway's 10-minute idle timeout. */
+  keepAliveMs?: number;
+  /** Reconnect after this long; default 110 minutes, before API Gateway's 2-hour cap. */
+  maxConnectionMs?: number;
+  /** Reconnect and retry delays: full jitter between 0 and min(maxMs, initialMs·2^attempt). Default 500 ms .. 30 s. */
+  backoff?: { initialMs: number; maxMs: number };
+  /** How long a missing seq may stay missing before history fills it; default 1500 ms (a live push may be on its way). */
+  gapFillDelayMs?: number;
+  /** How long acks are held to coalesce them per conversation; default 100 ms. */
+  ackDelayMs?: number;
+  /** A sync, ping or send with no answer for this long is retried (a dead socket is replaced); default 30 s. */
+  responseTimeoutMs?: number;
+}
+
+export interface ReceiptEvent {
+  conversationId: string;
+  userId: string;
+  kind: 'delivered' | 'read';
+  upToSeq: number;
+  /** Server time of the mark. */
+  at: string;
+}
+
+export interface ParleyEvents {
+  /** Per conversation in seq order, never twice; voids are never emitted. Includes this device's own sends. */
+  message: (message: Message) => void;
+  receipt: (receipt: ReceiptEvent) => void;
+  /** System messages (membership and rename events); they are also emitted as `message`. */
+  membership: (message: Message) => void;
+  connection: (state: ConnectionState) => void;
+  error: (error: Error) => void;
+}
+
+export interface MessageContent {
+  text?: string;
+  attachmentIds?: string[];
+}
+
+export interface HistoryQuery {
+  after?: number;
+  before?: number;
+  cursor?: string;
+  limit?: number;
+}
+
+export interface UploadOptions {
+  fileName: string;
+  contentType: string;
+  /** A video's still (image/jpeg, png or webp) that becomes its thumbnail. */
+  poster?: { file: Blob | Uint8Array; contentType: string };
+  /** Bytes sent of the file and poster together; in Node (no XMLHttpRequest) called once each part has gone. */
+  onProgress?: (sentBytes: number, totalBytes: number) => void;
+  /** How long to wait for processing to finish; default 2 minutes. */
+  timeoutMs?: number;
+}
+
+/** Typed HTTP helpers; every call carries a bearer token from `tokenProvider` and throws `ParleyApiError`. */
+export interface ParleyApi {
+  createUser(body: CreateUserBody): Promise<UserProfile>;
+  getUser(id: string): Promise<UserView>;
+  updateUser(id: string, body: UpdateUserBody): Promise<UserProfile>;
+  deleteUser(id: string): Promise<void>;
+  createConversation(body: CreateConversationBody): Promise<ConversationView>;
+  getConversation(id: string): Promise<ConversationView>;
+  /** The caller's conversations, most recently active first (`GET /users/{me}/conversations`). */
+  listConversations(options?: { cursor?: string; limit?: number }): Promise<ConversationPage>;
+  renameConversation(id: string, name: string): Promise<ConversationView>;
+  addMembers(id: string, userIds: string[]): Promise<ConversationView>;
+  /** Removes a member (admins), or leaves when `userId` is the caller's own. */
+  removeMember(id: string, userId: string): Promise<void>;
+  history(id: string, query?: HistoryQuery): Promise<MessagePage>;
+  getMessage(id: string): Promise<Message>;
+  readReceipts(messageId: string): Promise<MessageReceipts>;
+  markReadHttp(messageId: string): Promise<void>;
+  getAttachment(id: string): Promise<AttachmentView>;
+}

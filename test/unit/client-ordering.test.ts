@@ -1,0 +1,502 @@
+/**
+ * The client SDK against a scripted server: a fake WebSocket whose frames the test writes by hand
+ * and a fake fetch for history. Covers ordering, duplicates, gap filling (voids included), acks,
+ * send retries and reconnects without a running stack.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  type ConnectionState,
+  MemoryStore,
+  type Message,
+  ParleyClient,
+  type ParleyClientOptions,
+  ParleyServerError,
+  type ReceiptEvent,
+  type WebSocketLike,
+} from '../../client/index';
+
+const me = 'u-me';
+const other = 'u-other';
+const conversationId = 'c1';
+const token = `e30.${Buffer.from(JSON.stringify({ sub: me })).toString('base64url')}.sig`;
+
+type Frame = Record<string, unknown>;
+
+class FakeSocket implements WebSocketLike {
+  readyState = 0;
+  readonly sent: Frame[] = [];
+  onopen: ((event: unknown) => void) | null = null;
+  onmessage: ((event: { data: unknown }) => void) | null = null;
+  onclose: ((event: { code: number; reason: string }) => void) | null = null;
+  onerror: ((event: unknown) => void) | null = null;
+
+  constructor(readonly url: string) {}
+
+  send(data: string): void {
+    this.sent.push(JSON.parse(data) as Frame);
+  }
+
+  close(code = 1000): void {
+    if (this.readyState >= 2) return;
+    this.readyState = 3;
+    queueMicrotask(() => this.onclose?.({ code, reason: '' }));
+  }
+
+  // What the test plays as the server.
+  open(): void {
+    this.readyState = 1;
+    this.onopen?.({});
+  }
+
+  push(frame: Frame): void {
+    this.onmessage?.({ data: JSON.stringify(frame) });
+  }
+
+  /** The network goes away without a close frame. */
+  drop(): void {
+    this.readyState = 3;
+    this.onclose?.({ code: 1006, reason: '' });
+  }
+
+  framesOf(action: string): Frame[] {
+    return this.sent.filter((frame) => frame.action === action);
+  }
+}
+
+function message(seq: number, extra: Partial<Message> = {}): Message {
+  return {
+    id: `${conversationId}-${seq}`,
+    conversationId,
+    seq,
+    senderId: other,
+    type: 'text',
+    text: `m${seq}`,
+    createdAt: new Date(1_700_000_000_000 + seq * 1000).toISOString(),
+    ...extra,
+  };
+}
+
+type Route = (url: URL, init: RequestInit | undefined) => unknown;
+
+interface Harness {
+  client: ParleyClient;
+  sockets: FakeSocket[];
+  requests: URL[];
+  emitted: Message[];
+  receipts: ReceiptEvent[];
+  states: ConnectionState[];
+  errors: Error[];
+  /** The newest socket, once the client has made it. */
+  socket(index: number): Promise<FakeSocket>;
+  /** Opens socket `index` and completes its sync with the given replay. */
+  connect(index: number, replay?: Message[]): Promise<FakeSocket>;
+}
+
+const clients: ParleyClient[] = [];
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((client) => client.close()));
+});
+
+function harness(routes: Record<string, Route> = {}, options: Partial<ParleyClientOptions> = {}): Harness {
+  const sockets: FakeSocket[] = [];
+  const requests: URL[] = [];
+  const fetchStub: typeof fetch = async (input, init) => {
+    const url = new URL(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
+    requests.push(url);
+    const route = routes[`${init?.method ?? 'GET'} ${url.pathname}`];
+    if (route === undefined) {
+      return new Response(JSON.stringify({ error: { code: 'not_found', message: 'no route' } }), { status: 404 });
+    }
+    return new Response(JSON.stringify(route(url, init)), { status: 200 });
+  };
+  const client = new ParleyClient({
+    httpUrl: 'http://api.test',
+    wsUrl: 'ws://ws.test/prod',
+    tokenProvider: async () => token,
+    deviceId: 'device-1',
+    storage: new MemoryStore(),
+    WebSocket: class extends FakeSocket {
+      constructor(url: string) {
+        super(url);
+        sockets.push(this);
+      }
+    },
+    fetch: fetchStub,
+    backoff: { initialMs: 1, maxMs: 5 },
+    gapFillDelayMs: 5,
+    ackDelayMs: 1,
+    ...options,
+  });
+  clients.push(client);
+  const h: Harness = {
+    client,
+    sockets,
+    requests,
+    emitted: [],
+    receipts: [],
+    states: [],
+    errors: [],
+    async socket(index) {
+      await vi.waitFor(() => expect(sockets.length).toBeGreaterThan(index));
+      return sockets[index] as FakeSocket;
+    },
+    async connect(index, replay = []) {
+      const socket = await h.socket(index);
+      socket.open();
+      expect(socket.sent.at(-1)).toEqual({ action: 'sync' });
+      for (const item of replay) socket.push({ type: 'message', message: item });
+      socket.push({ type: 'syncComplete', delivered: replay.length });
+      return socket;
+    },
+  };
+  client.on('message', (m) => h.emitted.push(m));
+  client.on('receipt', (r) => h.receipts.push(r));
+  client.on('connection', (s) => h.states.push(s));
+  client.on('error', (e) => h.errors.push(e));
+  return h;
+}
+
+const seqs = (messages: readonly Message[]) => messages.map((m) => m.seq);
+const lastAck = (socket: FakeSocket) => socket.framesOf('ack').at(-1);
+
+describe('ParleyClient ordering', () => {
+  it('connects with token and device id, syncs, and emits the replay in order once synced', async () => {
+    const h = harness();
+    const connected = h.client.connect();
+    const socket = await h.connect(0, [message(3), message(4)]);
+    await connected;
+
+    const url = new URL(socket.url);
+    expect(url.pathname).toBe('/prod');
+    expect(url.searchParams.get('token')).toBe(token);
+    expect(url.searchParams.get('deviceId')).toBe('device-1');
+    expect(h.client.userId).toBe(me);
+    expect(h.client.state).toBe('connected');
+    expect(h.states).toEqual(['connecting', 'syncing', 'connected']);
+    expect(seqs(h.emitted)).toEqual([3, 4]);
+    await vi.waitFor(() => expect(lastAck(socket)).toEqual({ action: 'ack', conversationId, upToSeq: 4 }));
+  });
+
+  it('takes the lowest replayed seq as the baseline even when a live push overtakes the replay', async () => {
+    const h = harness();
+    const connected = h.client.connect();
+    const socket = await h.socket(0);
+    socket.open();
+    socket.push({ type: 'message', message: message(10) });
+    for (const seq of [7, 8, 9]) socket.push({ type: 'message', message: message(seq) });
+    expect(h.emitted).toEqual([]);
+    socket.push({ type: 'syncComplete', delivered: 3 });
+    await connected;
+
+    expect(seqs(h.emitted)).toEqual([7, 8, 9, 10]);
+    expect(h.requests).toEqual([]);
+  });
+
+  it('drops duplicates, holds seqs after a gap and fills it from history, voids included but never emitted', async () => {
+    const history = [message(5), message(6), message(7, { type: 'void', text: '' }), message(8), message(9)];
+    const h = harness({
+      'GET /conversations/c1/messages': (url) => {
+        const after = Number(url.searchParams.get('after'));
+        return { messages: history.filter((m) => m.seq > after) };
+      },
+    });
+    const connected = h.client.connect();
+    const socket = await h.connect(0, [message(3), message(4)]);
+    await connected;
+
+    socket.push({ type: 'message', message: message(4) });
+    socket.push({ type: 'message', message: message(6) });
+    socket.push({ type: 'message', message: message(8) });
+    socket.push({ type: 'message', message: message(6) });
+    expect(seqs(h.emitted)).toEqual([3, 4]);
+
+    await vi.waitFor(() => expect(seqs(h.emitted)).toEqual([3, 4, 5, 6, 8, 9]));
+    expect(h.requests.map((url) => url.search)).toEqual(['?after=4&limit=100']);
+    expect(seqs(h.client.messages(conversationId))).toEqual([3, 4, 5, 6, 8, 9]);
+    await vi.waitFor(() => expect(lastAck(socket)).toEqual({ action: 'ack', conversationId, upToSeq: 9 }));
+
+    socket.push({ type: 'message', message: message(9) });
+    socket.push({ type: 'message', message: message(10) });
+    expect(seqs(h.emitted)).toEqual([3, 4, 5, 6, 8, 9, 10]);
+    expect(h.errors).toEqual([]);
+  });
+
+  it('treats seqs history omits below its first entry as invisible (a re-added member)', async () => {
+    const h = harness({
+      'GET /conversations/c1/messages': () => ({ messages: [message(20, { type: 'system' }), message(21)] }),
+    });
+    const connected = h.client.connect();
+    const socket = await h.connect(0, [message(10, { type: 'system' })]);
+    await connected;
+
+    socket.push({ type: 'message', message: message(21) });
+    await vi.waitFor(() => expect(seqs(h.emitted)).toEqual([10, 20, 21]));
+  });
+
+  it('skips seqs history cannot supply (no longer a member) and reports gap_unfilled', async () => {
+    const h = harness();
+    const connected = h.client.connect();
+    const socket = await h.connect(0, [message(3)]);
+    await connected;
+
+    socket.push({ type: 'message', message: message(5, { type: 'system' }) });
+
+    await vi.waitFor(() => expect(seqs(h.emitted)).toEqual([3, 5]));
+    expect(h.errors).toMatchObject([{ name: 'ParleyClientError', code: 'gap_unfilled' }]);
+  });
+
+  it('ignores frames it cannot read and frame types it does not know', async () => {
+    const h = harness();
+    const connected = h.client.connect();
+    const socket = await h.connect(0);
+    await connected;
+
+    socket.onmessage?.({ data: '{oops' });
+    socket.push({ type: 'typing', conversationId });
+    socket.push({ type: 'pong' });
+    socket.push({ type: 'message', message: message(1) });
+
+    expect(seqs(h.emitted)).toEqual([1]);
+    expect(h.errors).toMatchObject([{ code: 'bad_frame' }]);
+  });
+
+  it('emits system messages as membership events too, and receipts as receipt events', async () => {
+    const h = harness();
+    const membership: Message[] = [];
+    h.client.on('membership', (m) => membership.push(m));
+    const connected = h.client.connect();
+    const socket = await h.connect(0);
+    await connected;
+
+    const event = { kind: 'membersAdded' as const, actorId: other, userIds: [me] };
+    socket.push({ type: 'message', message: message(2, { type: 'system', event }) });
+    socket.push({
+      type: 'receipt',
+      conversationId,
+      userId: other,
+      kind: 'read',
+      upToSeq: 2,
+      at: '2026-01-01T00:00:00.000Z',
+    });
+
+    expect(membership.map((m) => m.event)).toEqual([event]);
+    expect(seqs(h.emitted)).toEqual([2]);
+    expect(h.receipts).toEqual([
+      { conversationId, userId: other, kind: 'read', upToSeq: 2, at: '2026-01-01T00:00:00.000Z' },
+    ]);
+  });
+
+  it('pages older history below the oldest cached message and caches it without emitting it', async () => {
+    const all = Array.from({ length: 12 }, (_, i) => message(i + 1));
+    const h = harness({
+      'GET /conversations/c1/messages': (url) => {
+        const before = Number(url.searchParams.get('before') ?? Number.POSITIVE_INFINITY);
+        const limit = Number(url.searchParams.get('limit'));
+        const below = all.filter((m) => m.seq < before).reverse();
+        return { messages: below.slice(0, limit), ...(below.length > limit ? { cursor: 'more' } : {}) };
+      },
+    });
+    const connected = h.client.connect();
+    const socket = await h.connect(0);
+    await connected;
+    socket.push({ type: 'message', message: message(13) });
+
+    const first = await h.client.loadOlder(conversationId, 5);
+    const second = await h.client.loadOlder(conversationId, 5);
+    const third = await h.client.loadOlder(conversationId, 5);
+    const fourth = await h.client.loadOlder(conversationId, 5);
+
+    expect([first, second, third].map((page) => [seqs(page.messages), page.hasMore])).toEqual([
+      [[8, 9, 10, 11, 12], true],
+      [[3, 4, 5, 6, 7], true],
+      [[1, 2], false],
+    ]);
+    expect(fourth).toEqual({ messages: [], hasMore: false });
+    expect(seqs(h.client.messages(conversationId))).toEqual(Array.from({ length: 13 }, (_, i) => i + 1));
+    expect(seqs(h.emitted)).toEqual([13]);
+  });
+});
+
+describe('ParleyClient sends and reads', () => {
+  it('queues sends offline, keeps one in flight per conversation, and retries with the same id until accepted', async () => {
+    const h = harness();
+    const first = h.client.send(conversationId, { text: 'first' });
+    const second = h.client.send(conversationId, { text: 'second' });
+    const connected = h.client.connect();
+    const socket = await h.connect(0);
+    await connected;
+
+    expect(socket.framesOf('sendMessage')).toEqual([
+      { action: 'sendMessage', conversationId, clientMessageId: first.clientMessageId, text: 'first' },
+    ]);
+    // A busy conversation: retried with the same id after a backoff.
+    socket.push({ type: 'error', code: 'conflict', message: 'busy', clientMessageId: first.clientMessageId });
+    await vi.waitFor(() => expect(socket.framesOf('sendMessage')).toHaveLength(2));
+    expect(socket.framesOf('sendMessage')[1]?.clientMessageId).toBe(first.clientMessageId);
+
+    // The connection dies before the answer: the next connection sends the same id again, after its sync.
+    socket.drop();
+    const next = await h.socket(1);
+    next.open();
+    expect(next.sent).toEqual([{ action: 'sync' }]);
+    next.push({ type: 'syncComplete', delivered: 0 });
+    expect(next.framesOf('sendMessage').map((frame) => frame.clientMessageId)).toEqual([first.clientMessageId]);
+
+    const stored = message(5, { senderId: me, text: 'first', clientMessageId: first.clientMessageId });
+    next.push({ type: 'messageAccepted', clientMessageId: first.clientMessageId, message: stored });
+    await expect(first.accepted).resolves.toEqual(stored);
+    // The device's own message joins the ordered cache and the stream.
+    await vi.waitFor(() => expect(h.client.messages(conversationId)).toEqual([stored]));
+    expect(h.emitted).toEqual([stored]);
+    expect(next.framesOf('sendMessage').map((frame) => frame.clientMessageId)).toEqual([
+      first.clientMessageId,
+      second.clientMessageId,
+    ]);
+
+    next.push({
+      type: 'error',
+      code: 'not_found',
+      message: 'Conversation not found',
+      clientMessageId: second.clientMessageId,
+    });
+    await expect(second.accepted).rejects.toBeInstanceOf(ParleyServerError);
+    await expect(second.accepted).rejects.toMatchObject({ code: 'not_found', clientMessageId: second.clientMessageId });
+    expect(h.states).toEqual(['connecting', 'syncing', 'connected', 'offline', 'connecting', 'syncing', 'connected']);
+  });
+
+  it('answers a duplicate accept (a retry the server already had) without emitting twice', async () => {
+    const h = harness();
+    const connected = h.client.connect();
+    const socket = await h.connect(0);
+    await connected;
+    const sent = h.client.send(conversationId, { text: 'once' });
+    const stored = message(2, { senderId: me, text: 'once', clientMessageId: sent.clientMessageId });
+
+    socket.push({ type: 'messageAccepted', clientMessageId: sent.clientMessageId, message: stored });
+    socket.push({ type: 'messageAccepted', clientMessageId: sent.clientMessageId, message: stored });
+
+    await sent.accepted;
+    await vi.waitFor(() => expect(h.emitted).toEqual([stored]));
+    socket.push({ type: 'messageAccepted', clientMessageId: sent.clientMessageId, message: stored });
+    expect(h.emitted).toEqual([stored]);
+  });
+
+  it('does not let its own first message hide an earlier seq whose push comes after the answer', async () => {
+    const h = harness({}, { gapFillDelayMs: 60_000 });
+    const connected = h.client.connect();
+    const socket = await h.connect(0);
+    await connected;
+    const sent = h.client.send(conversationId, { text: 'right after creating' });
+    const stored = message(2, { senderId: me, text: 'right after creating', clientMessageId: sent.clientMessageId });
+
+    socket.push({ type: 'messageAccepted', clientMessageId: sent.clientMessageId, message: stored });
+    await sent.accepted;
+    expect(h.emitted).toEqual([]);
+    socket.push({ type: 'message', message: message(1, { type: 'system', senderId: me }) });
+
+    expect(seqs(h.emitted)).toEqual([1, 2]);
+    expect(seqs(h.client.messages(conversationId))).toEqual([1, 2]);
+  });
+
+  it('queues reads offline, coalesces them, and resends after a reconnect until readAcked', async () => {
+    const h = harness();
+    h.client.markRead(conversationId, 3);
+    h.client.markRead(conversationId, 7);
+    h.client.markRead(conversationId, 5);
+    const connected = h.client.connect();
+    const socket = await h.connect(0);
+    await connected;
+    expect(socket.framesOf('read')).toEqual([{ action: 'read', conversationId, upToSeq: 7 }]);
+
+    socket.drop();
+    const next = await h.connect(1);
+    expect(next.framesOf('read')).toEqual([{ action: 'read', conversationId, upToSeq: 7 }]);
+    next.push({ type: 'readAcked', conversationId, upToSeq: 7 });
+
+    next.drop();
+    const third = await h.connect(2);
+    expect(third.framesOf('read')).toEqual([]);
+    h.client.markRead(conversationId, 6);
+    expect(third.framesOf('read')).toEqual([]);
+  });
+
+  it('after a reconnect, fetches what a conversation gained unseen (a lost last push)', async () => {
+    const h = harness({
+      'GET /users/u-me/conversations': () => ({ conversations: [{ id: conversationId, lastSeq: 5 }] }),
+      'GET /conversations/c1/messages': (url) => ({
+        messages: [message(4), message(5)].filter((m) => m.seq > Number(url.searchParams.get('after'))),
+      }),
+    });
+    const connected = h.client.connect();
+    const socket = await h.connect(0, [message(3)]);
+    await connected;
+
+    socket.drop();
+    await h.connect(1);
+
+    await vi.waitFor(() => expect(seqs(h.emitted)).toEqual([3, 4, 5]));
+    expect(h.requests.map((url) => url.pathname)).toEqual(['/users/u-me/conversations', '/conversations/c1/messages']);
+  });
+
+  it('pings, replaces a connection that stops answering, and reconnects before maxConnectionMs', async () => {
+    const h = harness({}, { keepAliveMs: 10, responseTimeoutMs: 50, maxConnectionMs: 60_000 });
+    const connected = h.client.connect();
+    const silent = await h.connect(0);
+    await connected;
+
+    // Pings go unanswered: the socket is presumed dead and replaced.
+    await vi.waitFor(() => expect(silent.framesOf('ping').length).toBeGreaterThan(0));
+    const next = await h.socket(1);
+    expect(silent.readyState).toBe(3);
+    next.open();
+    next.push({ type: 'syncComplete', delivered: 0 });
+    expect(h.errors).toMatchObject([{ code: 'connection_failed' }]);
+
+    const recycling = harness({}, { maxConnectionMs: 30 });
+    const recycled = recycling.client.connect();
+    const old = await recycling.connect(0);
+    await recycled;
+    const sent = recycling.client.send(conversationId, { text: 'across the recycle' });
+    expect(old.framesOf('sendMessage')).toHaveLength(1);
+
+    const fresh = await recycling.socket(1);
+    expect(old.readyState).toBe(3);
+    fresh.open();
+    fresh.push({ type: 'syncComplete', delivered: 0 });
+    expect(fresh.framesOf('sendMessage').map((frame) => frame.clientMessageId)).toEqual([sent.clientMessageId]);
+    expect(recycling.errors).toEqual([]);
+  });
+
+  it('rejects a refused send and reports it as an error event too', async () => {
+    const h = harness();
+    const connected = h.client.connect();
+    const socket = await h.connect(0);
+    await connected;
+    const sent = h.client.send(conversationId, { text: '   ' });
+
+    socket.push({
+      type: 'error',
+      code: 'bad_request',
+      message: 'text must not be blank',
+      clientMessageId: sent.clientMessageId,
+    });
+
+    await expect(sent.accepted).rejects.toMatchObject({ name: 'ParleyServerError', code: 'bad_request' });
+    expect(h.errors).toMatchObject([{ code: 'bad_request', clientMessageId: sent.clientMessageId }]);
+  });
+
+  it('rejects pending sends on close and stops reconnecting', async () => {
+    const h = harness();
+    const connected = h.client.connect();
+    await h.connect(0);
+    await connected;
+    const sent = h.client.send(conversationId, { text: 'never answered' });
+
+    await h.client.close();
+
+    await expect(sent.accepted).rejects.toMatchObject({ code: 'closed' });
+    expect(h.client.state).toBe('closed');
+    expect(h.sockets).toHaveLength(1);
+    await expect(h.client.connect()).rejects.toMatchObject({ code: 'closed' });
+  });
+});

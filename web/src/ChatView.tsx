@@ -1,0 +1,322 @@
+/** One conversation: header, history (older pages load on scrolling up), ticks, composer, members. */
+import { type UIEvent, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import { AttachmentTile, PendingAttachmentTile } from './AttachmentTile';
+import { Composer } from './Composer';
+import { describeEvent, formatFullTime, formatTime } from './format';
+import { LinkifiedText } from './linkify';
+import { MembersPanel } from './MembersPanel';
+import { MessageInfoDialog } from './MessageInfo';
+import { type TickState, tickLabels } from './receipts';
+import type { Message } from './sdk';
+import type { ChatStore, PendingMessage } from './store';
+
+/** How close to the top (px) scrolling has to come before the previous page loads. */
+const loadOlderThreshold = 150;
+/** How close to the bottom (px) still counts as "at the newest message" (new ones keep it in view). */
+const stickToBottomThreshold = 80;
+
+function usePageVisible(): boolean {
+  const [visible, setVisible] = useState(() => document.visibilityState === 'visible');
+  useEffect(() => {
+    const onChange = () => setVisible(document.visibilityState === 'visible');
+    document.addEventListener('visibilitychange', onChange);
+    return () => document.removeEventListener('visibilitychange', onChange);
+  }, []);
+  return visible;
+}
+
+export function ChatView({ store, conversationId }: { readonly store: ChatStore; readonly conversationId: string }) {
+  const messages = store.client.messages(conversationId);
+  const shown = useMemo(() => messages.filter((message) => message.type !== 'void'), [messages]);
+  const sentIds = useMemo(
+    () => new Set(shown.flatMap((message) => (message.clientMessageId === undefined ? [] : [message.clientMessageId]))),
+    [shown],
+  );
+  const pending = store.pendingOf(conversationId).filter((entry) => !sentIds.has(entry.clientMessageId));
+  const conversation = store.conversation(conversationId);
+  const summary = store.summary(conversationId);
+  const older = store.olderState(conversationId);
+  const isGroup = (conversation ?? summary)?.type === 'group';
+  const title = store.title(conversationId);
+  const pageVisible = usePageVisible();
+  const [showMembers, setShowMembers] = useState(false);
+  const [infoFor, setInfoFor] = useState<Message | undefined>(undefined);
+  const [initialLoadDone, setInitialLoadDone] = useState(false);
+  const closeInfo = useCallback(() => setInfoFor(undefined), []);
+
+  const scroller = useRef<HTMLElement>(null);
+  const atBottom = useRef(true);
+  const previousFirstSeq = useRef<number | undefined>(undefined);
+  const previousHeight = useRef(0);
+
+  useEffect(() => {
+    let cancelled = false;
+    void store.loadConversation(conversationId);
+    const start = async () => {
+      // The SDK holds only what arrived this session; the newest page of history fills the view.
+      if (store.client.messages(conversationId).length < 20) await store.loadOlder(conversationId);
+      await store.seedMarks(conversationId);
+      if (!cancelled) setInitialLoadDone(true);
+    };
+    void start();
+    return () => {
+      cancelled = true;
+    };
+  }, [store, conversationId]);
+
+  // Everything shown counts as read while the page is visible.
+  const lastSeq = shown.at(-1)?.seq ?? 0;
+  useEffect(() => {
+    if (pageVisible && lastSeq > 0) store.markRead(conversationId, lastSeq);
+  }, [store, conversationId, lastSeq, pageVisible]);
+
+  // Keeps the reading position when older messages are prepended, and follows new ones at the bottom.
+  useLayoutEffect(() => {
+    const element = scroller.current;
+    if (element === null) return;
+    const firstSeq = shown[0]?.seq;
+    const prepended =
+      previousFirstSeq.current !== undefined && firstSeq !== undefined && firstSeq < previousFirstSeq.current;
+    if (prepended) element.scrollTop += element.scrollHeight - previousHeight.current;
+    else if (atBottom.current) element.scrollTop = element.scrollHeight;
+    previousFirstSeq.current = firstSeq;
+    previousHeight.current = element.scrollHeight;
+  });
+
+  // A first page too short to scroll can never reach the top by scrolling: load until it can.
+  useEffect(() => {
+    const element = scroller.current;
+    if (!initialLoadDone || element === null || older.loading || !older.hasMore) return;
+    if (element.scrollHeight <= element.clientHeight + loadOlderThreshold) void store.loadOlder(conversationId);
+  }, [store, conversationId, initialLoadDone, older.loading, older.hasMore]);
+
+  const onScroll = (event: UIEvent<HTMLElement>) => {
+    const element = event.currentTarget;
+    atBottom.current = element.scrollHeight - element.scrollTop - element.clientHeight < stickToBottomThreshold;
+    previousHeight.current = element.scrollHeight;
+    if (initialLoadDone && element.scrollTop < loadOlderThreshold && older.hasMore && !older.loading) {
+      void store.loadOlder(conversationId);
+    }
+  };
+
+  const onSent = () => {
+    atBottom.current = true;
+  };
+
+  const subtitle = isGroup
+    ? `${conversation?.memberCount ?? summary?.memberCount ?? '…'} members`
+    : directSubtitle(store, conversationId);
+
+  return (
+    <section className="chat" aria-labelledby="chat-title">
+      <header className="chat-header">
+        <button
+          type="button"
+          className="icon back"
+          aria-label="Back to conversations"
+          onClick={() => store.open(undefined)}
+        >
+          ←
+        </button>
+        <div className="chat-heading">
+          <h2 id="chat-title">{title}</h2>
+          <p className="muted">{subtitle}</p>
+        </div>
+        {isGroup ? (
+          <button
+            type="button"
+            aria-expanded={showMembers}
+            aria-controls="members-panel"
+            onClick={() => setShowMembers((open) => !open)}
+          >
+            Members
+          </button>
+        ) : null}
+      </header>
+      <div className="chat-body">
+        <div className="chat-column">
+          {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard to scroll it */}
+          <section className="messages" ref={scroller} onScroll={onScroll} aria-label="Messages" tabIndex={0}>
+            <div className="history-edge">
+              {older.loading ? (
+                <p className="muted">Loading older messages…</p>
+              ) : older.error !== undefined ? (
+                <p className="error">
+                  Could not load older messages.{' '}
+                  <button type="button" className="small" onClick={() => void store.loadOlder(conversationId)}>
+                    Retry
+                  </button>
+                </p>
+              ) : older.hasMore ? (
+                <button type="button" className="small" onClick={() => void store.loadOlder(conversationId)}>
+                  Load older messages
+                </button>
+              ) : (
+                <p className="muted">This is the beginning of the conversation.</p>
+              )}
+            </div>
+            <ol className="message-list">
+              {shown.map((message, index) => (
+                <MessageItem
+                  key={message.id}
+                  store={store}
+                  message={message}
+                  showSender={isGroup && !continues(shown[index - 1], message)}
+                  onInfo={isGroup ? setInfoFor : undefined}
+                />
+              ))}
+              {pending.map((entry) => (
+                <PendingItem key={entry.clientMessageId} store={store} pending={entry} />
+              ))}
+            </ol>
+          </section>
+          {store.notice === undefined ? null : (
+            <p className="error pad" role="alert">
+              {store.notice}
+            </p>
+          )}
+          <Composer store={store} conversationId={conversationId} onSent={onSent} />
+        </div>
+        {isGroup && showMembers ? (
+          <MembersPanel store={store} conversationId={conversationId} onClose={() => setShowMembers(false)} />
+        ) : null}
+      </div>
+      {infoFor === undefined ? null : <MessageInfoDialog store={store} message={infoFor} onClose={closeInfo} />}
+    </section>
+  );
+}
+
+/** The same sender again, right after their previous message: no need to name them twice. */
+function continues(previous: Message | undefined, message: Message): boolean {
+  return previous !== undefined && previous.type !== 'system' && previous.senderId === message.senderId;
+}
+
+function directSubtitle(store: ChatStore, conversationId: string): string {
+  const other = store.conversation(conversationId)?.members.find((member) => member.userId !== store.myId);
+  if (other === undefined) return 'Direct chat';
+  const view = store.user(other.userId);
+  return view !== undefined && view !== null && 'username' in view ? `@${view.username}` : 'Direct chat';
+}
+
+function MessageItem(props: {
+  readonly store: ChatStore;
+  readonly message: Message;
+  readonly showSender: boolean;
+  readonly onInfo: ((message: Message) => void) | undefined;
+}) {
+  const { store, message } = props;
+  if (message.type === 'system') {
+    return (
+      <li className="system" data-seq={message.seq}>
+        <span>{describeEvent(message, store.nameOf)}</span>
+      </li>
+    );
+  }
+  const mine = message.senderId === store.myId;
+  const sender = store.nameOf(message.senderId);
+  const tick = store.tickOf(message);
+  const attachments = message.attachments ?? [];
+  return (
+    <li className={`message ${mine ? 'mine' : 'theirs'}`} data-seq={message.seq} data-message-id={message.id}>
+      <div className="bubble">
+        {props.showSender && !mine ? (
+          <span className="sender">{sender}</span>
+        ) : (
+          <span className="sr-only">{mine ? 'You' : sender}: </span>
+        )}
+        {attachments.length === 0 ? null : (
+          <div className="attachments">
+            {attachments.map((attachment) => (
+              <AttachmentTile key={attachment.id} store={store} attachment={attachment} />
+            ))}
+          </div>
+        )}
+        {message.text === '' ? null : (
+          <p className="text">
+            <LinkifiedText text={message.text} />
+          </p>
+        )}
+        <span className="meta">
+          <time dateTime={message.createdAt} title={formatFullTime(message.createdAt)}>
+            {formatTime(message.createdAt)}
+          </time>
+          {tick === undefined ? null : (
+            <Ticks state={tick} onInfo={props.onInfo === undefined ? undefined : () => props.onInfo?.(message)} />
+          )}
+        </span>
+      </div>
+    </li>
+  );
+}
+
+function PendingItem({ store, pending }: { readonly store: ChatStore; readonly pending: PendingMessage }) {
+  return (
+    <li className="message mine pending" data-client-message-id={pending.clientMessageId}>
+      <div className="bubble">
+        <span className="sr-only">You: </span>
+        {pending.attachments.length === 0 ? null : (
+          <div className="attachments">
+            {pending.attachments.map((attachment) => (
+              <PendingAttachmentTile key={attachment.id} attachment={attachment} />
+            ))}
+          </div>
+        )}
+        {pending.text === '' ? null : (
+          <p className="text">
+            <LinkifiedText text={pending.text} />
+          </p>
+        )}
+        <span className="meta">
+          <Ticks state={pending.status} />
+        </span>
+        {pending.status === 'failed' ? (
+          <span className="failed-actions">
+            <span className="error">{pending.error ?? 'Not sent'}</span>
+            <button type="button" className="small" onClick={() => store.retry(pending)}>
+              Retry
+            </button>
+            <button type="button" className="small" onClick={() => store.dropPending(pending)}>
+              Discard
+            </button>
+          </span>
+        ) : null}
+      </div>
+    </li>
+  );
+}
+
+const tickGlyphs: Readonly<Record<TickState, string>> = {
+  sending: '◷',
+  failed: '!',
+  sent: '✓',
+  delivered: '✓✓',
+  read: '✓✓',
+};
+
+function Ticks({ state, onInfo }: { readonly state: TickState; readonly onInfo?: (() => void) | undefined }) {
+  const label = tickLabels[state];
+  const content = (
+    <>
+      <span aria-hidden="true">{tickGlyphs[state]}</span>
+      <span className="sr-only">{label}</span>
+    </>
+  );
+  if (onInfo === undefined || state === 'sending' || state === 'failed')
+    return (
+      <span className={`ticks ${state}`} data-state={state} title={label}>
+        {content}
+      </span>
+    );
+  return (
+    <button
+      type="button"
+      className={`ticks ${state}`}
+      data-state={state}
+      title={`${label}: see who has it`}
+      aria-label={`${label}. Show message info`}
+      onClick={onInfo}
+    >
+      {content}
+    </button>
+  );
+}

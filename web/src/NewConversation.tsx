@@ -1,0 +1,136 @@
+/** Start a direct chat by user id, or create a group with a name and members. */
+import { type FormEvent, useState } from 'react';
+import { Dialog } from './Dialog';
+import type { ChatStore } from './store';
+
+/** User ids pasted as a list: separated by spaces, commas or new lines. */
+export function parseUserIds(text: string): string[] {
+  return [...new Set(text.split(/[\s,;]+/).filter((id) => id !== ''))];
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+interface DialogProps {
+  readonly store: ChatStore;
+  readonly onClose: () => void;
+  readonly onCreated: (conversationId: string) => void;
+}
+
+export function NewDirectDialog({ store, onClose, onCreated }: DialogProps) {
+  const [userId, setUserId] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | undefined>(undefined);
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    const id = userId.trim();
+    if (id === store.myId) {
+      setError('That is your own user id.');
+      return;
+    }
+    setBusy(true);
+    setError(undefined);
+    try {
+      onCreated(await store.createDirect(id));
+    } catch (failure) {
+      setError(messageOf(failure));
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Dialog title="New chat" onClose={onClose}>
+      <form onSubmit={submit} className="stack">
+        <label htmlFor="direct-user-id">User id</label>
+        <input
+          id="direct-user-id"
+          required
+          autoComplete="off"
+          spellCheck={false}
+          aria-describedby="direct-user-id-hint"
+          value={userId}
+          onChange={(event) => setUserId(event.target.value)}
+        />
+        <p id="direct-user-id-hint" className="hint">
+          Ask them for the id shown at the top of their Parley window.
+        </p>
+        {error === undefined ? null : (
+          <p className="error" role="alert">
+            {error}
+          </p>
+        )}
+        <div className="row end">
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="primary" disabled={busy}>
+            Start chat
+          </button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}
+
+export function NewGroupDialog({ store, onClose, onCreated }: DialogProps) {
+  const [name, setName] = useState('');
+  const [members, setMembers] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | undefined>(undefined);
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      const memberIds = parseUserIds(members).filter((id) => id !== store.myId);
+      onCreated(await store.createGroup(name.trim(), memberIds));
+    } catch (failure) {
+      setError(messageOf(failure));
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Dialog title="New group" onClose={onClose}>
+      <form onSubmit={submit} className="stack">
+        <label htmlFor="group-name">Group name</label>
+        <input
+          id="group-name"
+          required
+          maxLength={100}
+          autoComplete="off"
+          value={name}
+          onChange={(event) => setName(event.target.value)}
+        />
+        <label htmlFor="group-members">Members’ user ids</label>
+        <textarea
+          id="group-members"
+          rows={3}
+          spellCheck={false}
+          aria-describedby="group-members-hint"
+          value={members}
+          onChange={(event) => setMembers(event.target.value)}
+        />
+        <p id="group-members-hint" className="hint">
+          One per line, or separated by commas. You are added as the group’s admin.
+        </p>
+        {error === undefined ? null : (
+          <p className="error" role="alert">
+            {error}
+          </p>
+        )}
+        <div className="row end">
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="primary" disabled={busy}>
+            Create group
+          </button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}

@@ -1,0 +1,22 @@
+/** The parts of the Parley client SDK (client/) the app uses, in one place. */
+
+export type {
+  AttachmentView,
+  ConnectionState,
+  ConversationSummary,
+  ConversationView,
+  KeyValueStore,
+  Message,
+  MessageAttachment,
+  MessageReceipts,
+  ReceiptEvent,
+  UserView,
+  WebSocketLike,
+} from '../../client/index';
+export {
+  ParleyApiError,
+  ParleyClient,
+  ParleyClientError,
+  ParleyServerError,
+  ParleyUploadError,
+} from '../../client/index';
