@@ -12,7 +12,13 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: 'infra', include: ['test/infra/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 300_000 },
+        test: {
+          name: 'infra',
+          include: ['test/infra/**/*.test.ts'],
+          testTimeout: 120_000,
+          // Bundling every handler, sharp for arm64 and the web app; a loaded 2-core runner needs the room.
+          hookTimeout: 900_000,
+        },
       },
       {
         extends: true,
