@@ -26,6 +26,7 @@ import { ConnectionService } from '#shared/services/connection-service';
 import { ConversationService } from '#shared/services/conversation-service';
 import { FanOutService } from '#shared/services/fan-out-service';
 import { MessagingService } from '#shared/services/messaging-service';
+import { SendRateLimiter } from '#shared/services/send-rate-limiter';
 import { TimelineWriter } from '#shared/services/timeline-writer';
 import type { LocalTables } from '../local/tables';
 import type { Workload } from './driver-protocol';
@@ -66,7 +67,7 @@ const nullPoster: ConnectionPoster = {
   disconnect: () => Promise.resolve(),
 };
 
-const quietLogger = { warn: () => undefined };
+const quietLogger = { info: () => undefined, warn: () => undefined };
 
 /** Services wired like lambdas/lib/wiring.ts, each Lambda's share with its own client (and socket pool). */
 export function ceilingServices(tables: LocalTables) {
@@ -100,7 +101,9 @@ export function ceilingServices(tables: LocalTables) {
   );
   const conversationService = new ConversationService(conversationsFor(sendClient), timeline, systemClock);
   const connectionService = new ConnectionService(devices, connections, systemClock);
-  return { messaging, fanOut, conversationService, connectionService, devices };
+  // The send Lambda counts every send against the sender's rate limit first (lambdas/ws-send-message.ts).
+  const sendRate = new SendRateLimiter(sendClient, tables.rateLimits.tableName, systemClock);
+  return { messaging, fanOut, conversationService, connectionService, devices, sendRate };
 }
 
 type Services = ReturnType<typeof ceilingServices>;
@@ -239,6 +242,7 @@ export async function runCeiling(
         if (sender === undefined) return;
         const id = `${label}-${laneIndex}-${k}`;
         try {
+          await services.sendRate.consume(sender.userId);
           const { message } = await services.messaging.send({
             senderId: sender.userId,
             senderDeviceId: sender.deviceId,
@@ -269,7 +273,7 @@ export async function runCeiling(
 
 /**
  * One conversation, many concurrent senders, sends only: how fast one conversation's seq counter
- * lets messages commit (the hot-group limit), with no fan-out in the way.
+ * lets messages commit (the hot-group limit), with no fan-out and no per-user rate limit in the way.
  */
 export async function measureHotConversation(services: Services, senders: number, seconds: number, textLength: number) {
   const [a, b] = ['hot-a', 'hot-b'];

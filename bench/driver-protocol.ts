@@ -26,7 +26,10 @@ export interface SetupResult {
 }
 
 export type DriverCommand =
+  /** Users and conversations (no device connects yet). */
   | { readonly kind: 'setup'; readonly setup: DriverSetup }
+  /** Every device: online ones stay connected, offline ones connect once and leave. */
+  | { readonly kind: 'connect' }
   /** Sends at a fixed rate whatever the answers (open loop), spread over every conversation of the workload. */
   | {
       readonly kind: 'openLoop';
@@ -42,11 +45,19 @@ export type DriverCommand =
       readonly workload: Workload;
       readonly label: string;
       readonly lanesPerConversation: number;
+      /** Only the first this many conversations of the workload take part. */
+      readonly conversations: number;
       readonly seconds: number;
       readonly drainTimeoutMs: number;
     }
-  /** One group message at a time, each waited for on every online device: fan-out time unloaded. */
-  | { readonly kind: 'probe'; readonly label: string; readonly messages: number; readonly drainTimeoutMs: number }
+  /** One message at a time, each waited for on every online recipient device: latency and fan-out time unloaded. */
+  | {
+      readonly kind: 'probe';
+      readonly workload: Workload;
+      readonly label: string;
+      readonly messages: number;
+      readonly drainTimeoutMs: number;
+    }
   /** A 1:1 message the receiver then acknowledges (`receiptAck`); answers where it landed. */
   | { readonly kind: 'receiptSend'; readonly label: string }
   | {
@@ -57,6 +68,8 @@ export type DriverCommand =
     }
   /** Flushes the sender's socket with a ping, then counts the receipts it got since the last `receiptAck`. */
   | { readonly kind: 'receiptCount'; readonly conversationId: string }
+  /** The last phase's result, asked for once the stack is quiet: a delivery missing then is lost, not late. */
+  | { readonly kind: 'summarize' }
   /** Accepted seqs per group conversation and the offline devices expected to hold them in their inbox. */
   | { readonly kind: 'groupLedger' }
   | { readonly kind: 'close' };
@@ -83,10 +96,8 @@ export interface PhaseResult {
   readonly outOfOrder: number;
   /** Messages that reached every online recipient device. */
   readonly completeMessages: number;
-  /** Closed loop: the sending window (start to deadline); otherwise start to the end of the phase. */
-  readonly windowSeconds: number;
-  /** Messages complete within that window: the closed loop's throughput is this over `windowSeconds`. */
-  readonly completedInWindow: number;
+  /** From the first send to the last message reaching its last recipient (lost messages' waits excluded). */
+  readonly secondsToLastCompletion: number;
   /** Up to ten messages some online recipient never got: where to start looking. */
   readonly lostSamples: readonly {
     readonly clientMessageId: string;
@@ -103,6 +114,13 @@ export interface PhaseResult {
   /** Open loop: how late the driver itself got to a scheduled send (it should stay near zero). */
   readonly maxScheduleLagMs: number;
   readonly driverCpuMs: number;
+}
+
+/** What a phase command answers when its sending (and its wait for deliveries) is over. */
+export interface PhaseSent {
+  readonly sent: number;
+  /** Messages still missing on some device when the driver stopped waiting. */
+  readonly incomplete: number;
 }
 
 export interface ReceiptSendResult {

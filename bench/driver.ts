@@ -14,6 +14,7 @@ import type {
   DriverSetup,
   GroupLedger,
   PhaseResult,
+  PhaseSent,
   ReceiptAckResult,
   ReceiptSendResult,
   SetupResult,
@@ -33,7 +34,7 @@ interface Conversation {
   readonly id: string;
   readonly workload: Workload;
   /** Online devices of the members; every one but the sender should get each message. */
-  readonly devices: readonly Device[];
+  readonly devices: Device[];
   readonly offlineDevices: readonly { readonly userId: string; readonly deviceId: string }[];
   readonly acceptedSeqs: number[];
 }
@@ -227,12 +228,33 @@ async function settleAll(phase: Phase, drainTimeoutMs: number): Promise<void> {
   await Promise.race([Promise.all(phase.sends.map((send) => send.done)), sleep(drainTimeoutMs)]);
 }
 
+/** A phase whose sending is over; `summarize` judges it once the main process has seen the stack go quiet. */
+let sentPhase: (() => PhaseResult) | undefined;
+
+function finishSending(
+  phase: Phase,
+  workload: Workload,
+  mode: PhaseResult['mode'],
+  sendSeconds: number,
+  extra: { targetRate?: number; lanes?: number },
+): PhaseSent {
+  sentPhase = () => summarize(phase, workload, mode, sendSeconds, extra);
+  return { sent: phase.sends.length, incomplete: phase.sends.filter((send) => send.pending.size > 0).length };
+}
+
+function summarizeSent(): PhaseResult {
+  if (sentPhase === undefined) throw new Error('no phase to summarize');
+  const result = sentPhase();
+  sentPhase = undefined;
+  return result;
+}
+
 function summarize(
   phase: Phase,
   workload: Workload,
   mode: PhaseResult['mode'],
   sendSeconds: number,
-  extra: { targetRate?: number; lanes?: number; windowEnd?: number },
+  extra: { targetRate?: number; lanes?: number },
 ): PhaseResult {
   const accepted = phase.sends.filter((send) => send.state === 'accepted');
   const failed = phase.sends.filter((send) => send.state === 'failed').length;
@@ -251,20 +273,16 @@ function summarize(
   const delivered = accepted.reduce((total, send) => total + send.arrived.size, 0);
   const cpu = process.cpuUsage(phase.cpuAtStart);
   for (const send of phase.sends) sends.delete(send.id);
-  const { windowEnd, ...shown } = extra;
-  const windowSeconds = ((windowEnd ?? performance.now()) - phase.startedAt) / 1000;
-  const completedInWindow = accepted.filter(
-    (send) => send.completedAt !== undefined && (windowEnd === undefined || send.completedAt <= windowEnd),
-  ).length;
+  const lastCompletedAt = accepted.reduce((last, send) => Math.max(last, send.completedAt ?? 0), phase.startedAt);
   return {
     label: phase.label,
     workload,
     mode,
-    ...shown,
-    windowSeconds,
-    completedInWindow,
+    ...extra,
+    secondsToLastCompletion: (lastCompletedAt - phase.startedAt) / 1000,
     lostSamples,
-    seconds: (performance.now() - phase.startedAt) / 1000,
+    // Until the last delivery (or the end of sending, if later): waiting for the stack to go quiet is not counted.
+    seconds: (Math.max(lastCompletedAt, phase.startedAt + sendSeconds * 1000) - phase.startedAt) / 1000,
     sendSeconds,
     sent: phase.sends.length,
     accepted: accepted.length,
@@ -284,7 +302,7 @@ function summarize(
   };
 }
 
-async function openLoop(command: Extract<DriverCommand, { kind: 'openLoop' }>): Promise<PhaseResult> {
+async function openLoop(command: Extract<DriverCommand, { kind: 'openLoop' }>): Promise<PhaseSent> {
   const targets = conversationsOf(command.workload);
   const phase = new Phase(command.label);
   const total = Math.round(command.rate * command.seconds);
@@ -304,11 +322,11 @@ async function openLoop(command: Extract<DriverCommand, { kind: 'openLoop' }>): 
   }
   const sendSeconds = (performance.now() - start) / 1000;
   await settleAll(phase, command.drainTimeoutMs);
-  return summarize(phase, command.workload, 'openLoop', sendSeconds, { targetRate: command.rate });
+  return finishSending(phase, command.workload, 'openLoop', sendSeconds, { targetRate: command.rate });
 }
 
-async function closedLoop(command: Extract<DriverCommand, { kind: 'closedLoop' }>): Promise<PhaseResult> {
-  const targets = conversationsOf(command.workload);
+async function closedLoop(command: Extract<DriverCommand, { kind: 'closedLoop' }>): Promise<PhaseSent> {
+  const targets = conversationsOf(command.workload).slice(0, command.conversations);
   const phase = new Phase(command.label);
   const deadline = performance.now() + command.seconds * 1000;
   const lanes = targets.flatMap((conversation) =>
@@ -333,11 +351,11 @@ async function closedLoop(command: Extract<DriverCommand, { kind: 'closedLoop' }
   );
   const sendSeconds = (sentBeforeDeadline - phase.startedAt) / 1000;
   await settleAll(phase, command.drainTimeoutMs);
-  return summarize(phase, command.workload, 'closedLoop', sendSeconds, { lanes: lanes.length, windowEnd: deadline });
+  return finishSending(phase, command.workload, 'closedLoop', sendSeconds, { lanes: lanes.length });
 }
 
-async function probe(command: Extract<DriverCommand, { kind: 'probe' }>): Promise<PhaseResult> {
-  const targets = conversationsOf('group');
+async function probe(command: Extract<DriverCommand, { kind: 'probe' }>): Promise<PhaseSent> {
+  const targets = conversationsOf(command.workload);
   const phase = new Phase(command.label);
   for (let i = 0; i < command.messages; i++) {
     const conversation = targets[i % targets.length] as Conversation;
@@ -345,7 +363,7 @@ async function probe(command: Extract<DriverCommand, { kind: 'probe' }>): Promis
     await Promise.race([send.done, sleep(command.drainTimeoutMs)]);
   }
   const sendSeconds = (performance.now() - phase.startedAt) / 1000;
-  return summarize(phase, 'group', 'probe', sendSeconds, {});
+  return finishSending(phase, command.workload, 'probe', sendSeconds, {});
 }
 
 async function connectDevice(wsUrl: string, userId: string, token: string, deviceId: string): Promise<Device> {
@@ -370,35 +388,57 @@ async function createConversation(httpUrl: string, token: string, body: Record<s
   return String(created.body.id);
 }
 
+interface Member {
+  readonly userId: string;
+  readonly token: string;
+}
+
+/** Who connects which device once every conversation exists (see `connect`). */
+const connectPlan: { conversation: Conversation; online: [Member, string][]; offline: Member[] }[] = [];
+
+/**
+ * Users and conversations first, devices later: a fan-out racing a device's `$connect` can post before the
+ * handshake completes, get 410 and delete the new connection's row (a finding of this benchmark), so the
+ * creation events are left to finish before any device connects.
+ */
 async function setup(setupSettings: DriverSetup): Promise<SetupResult> {
   settings = setupSettings;
   random = mulberry32(7);
   const startedAt = performance.now();
-  const { httpUrl, wsUrl } = setupSettings;
+  const { httpUrl } = setupSettings;
   const limit = pLimit(setupSettings.connectConcurrency);
 
-  const pairs = await Promise.all(
+  await Promise.all(
     Array.from({ length: setupSettings.pairs }, (_, i) =>
-      limit(async (): Promise<Conversation> => {
+      limit(async () => {
         const [a, b] = await Promise.all([issueToken(httpUrl, `pair-a-${i}`), issueToken(httpUrl, `pair-b-${i}`)]);
         const id = await createConversation(httpUrl, a.token, { type: 'direct', memberIds: [b.userId] });
-        const devices = [
-          await connectDevice(wsUrl, a.userId, a.token, 'phone'),
-          await connectDevice(wsUrl, b.userId, b.token, 'phone'),
-        ];
-        return { id, workload: 'direct', devices, offlineDevices: [], acceptedSeqs: [] };
+        const conversation: Conversation = {
+          id,
+          workload: 'direct',
+          devices: [],
+          offlineDevices: [],
+          acceptedSeqs: [],
+        };
+        conversations[i] = conversation;
+        connectPlan[i] = {
+          conversation,
+          online: [
+            [a, 'phone'],
+            [b, 'phone'],
+          ],
+          offline: [],
+        };
       }),
     ),
   );
-  conversations.push(...pairs);
 
   const deviceIds = ['phone', 'laptop', 'tablet', 'watch'].slice(0, setupSettings.devicesPerOnlineMember);
-  let offlineCount = 0;
   for (let g = 0; g < setupSettings.groups; g++) {
     const members = await Promise.all(
       Array.from({ length: setupSettings.groupSize }, (_, i) => limit(() => issueToken(httpUrl, `group-${g}-${i}`))),
     );
-    const [creator, ...others] = members as [(typeof members)[number], ...typeof members];
+    const [creator, ...others] = members as [Member, ...Member[]];
     const id = await createConversation(httpUrl, creator.token, {
       type: 'group',
       name: `bench ${g}`,
@@ -407,25 +447,40 @@ async function setup(setupSettings: DriverSetup): Promise<SetupResult> {
     const onlineCount = Math.round(setupSettings.groupSize * setupSettings.groupOnlineShare);
     const online = members.slice(0, onlineCount);
     const offline = members.slice(onlineCount);
+    const conversation: Conversation = {
+      id,
+      workload: 'group',
+      devices: [],
+      offlineDevices: offline.map((member) => ({ userId: member.userId, deviceId: 'tablet' })),
+      acceptedSeqs: [],
+    };
+    conversations.push(conversation);
+    connectPlan.push({
+      conversation,
+      online: online.flatMap((member) => deviceIds.map((deviceId): [Member, string] => [member, deviceId])),
+      offline,
+    });
+  }
+  return { onlineDevices: 0, offlineDevices: 0, seconds: (performance.now() - startedAt) / 1000 };
+}
+
+async function connect(): Promise<SetupResult> {
+  const startedAt = performance.now();
+  const wsUrl = settings?.wsUrl ?? '';
+  const limit = pLimit(settings?.connectConcurrency ?? 16);
+  let offlineCount = 0;
+  for (const plan of connectPlan) {
     // Offline members connected once, so the backend knows a device to park their messages for.
     await Promise.all(
-      offline.map((member) =>
+      plan.offline.map((member) =>
         limit(async () => (await connectDevice(wsUrl, member.userId, member.token, 'tablet')).close()),
       ),
     );
+    offlineCount += plan.offline.length;
     const devices = await Promise.all(
-      online.flatMap((member) =>
-        deviceIds.map((deviceId) => limit(() => connectDevice(wsUrl, member.userId, member.token, deviceId))),
-      ),
+      plan.online.map(([member, deviceId]) => limit(() => connectDevice(wsUrl, member.userId, member.token, deviceId))),
     );
-    offlineCount += offline.length;
-    conversations.push({
-      id,
-      workload: 'group',
-      devices,
-      offlineDevices: offline.map((member) => ({ userId: member.userId, deviceId: 'tablet' })),
-      acceptedSeqs: [],
-    });
+    plan.conversation.devices.push(...devices);
   }
   allDevices.push(...new Set(conversations.flatMap((conversation) => conversation.devices)));
   return {
@@ -486,6 +541,8 @@ async function handle(command: DriverCommand): Promise<unknown> {
   switch (command.kind) {
     case 'setup':
       return setup(command.setup);
+    case 'connect':
+      return connect();
     case 'openLoop':
       return openLoop(command);
     case 'closedLoop':
@@ -498,6 +555,8 @@ async function handle(command: DriverCommand): Promise<unknown> {
       return receiptAck(command);
     case 'receiptCount':
       return receiptCount(command.conversationId);
+    case 'summarize':
+      return summarizeSent();
     case 'groupLedger':
       return groupLedger();
     case 'close': {

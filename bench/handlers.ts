@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { build, type Metafile } from 'esbuild';
+import pLimit from 'p-limit';
 import { type FunctionName, type FunctionSpec, functions } from '#shared/config/functions';
 import { tableKeys, tables } from '#shared/config/tables';
 import { handlerEnvironment } from '../local/environment';
@@ -50,6 +51,8 @@ export interface HandlerMeasurement {
 
 export interface HandlerReport {
   readonly settings: typeof bundleSettings;
+  readonly initRuns: number;
+  readonly initConcurrency: number;
   /** False when infra/constructs/lambda-function.ts no longer carries the banner copied here. */
   readonly settingsMatchCdkSource: boolean;
   readonly buildSeconds: number;
@@ -59,7 +62,12 @@ export interface HandlerReport {
 const repositoryRoot = new URL('..', import.meta.url).pathname;
 const outputRoot = join(repositoryRoot, 'node_modules/.cache/parley-bench/bundles');
 
-export async function measureHandlers(initRuns: number, log: (line: string) => void): Promise<HandlerReport> {
+/** `initConcurrency` > 1 (quick runs) times handlers side by side: faster, and noisier on a small machine. */
+export async function measureHandlers(
+  initRuns: number,
+  initConcurrency: number,
+  log: (line: string) => void,
+): Promise<HandlerReport> {
   const cdkSource = readFileSync(join(repositoryRoot, 'infra/constructs/lambda-function.ts'), 'utf8');
   const settingsMatchCdkSource =
     cdkSource.includes(esmRequireBanner) &&
@@ -107,16 +115,26 @@ export async function measureHandlers(initRuns: number, log: (line: string) => v
 
   const environment = initEnvironment();
   const measured: Record<string, HandlerMeasurement> = {};
-  for (const name of names) {
+  const limit = pLimit(initConcurrency);
+  const timings = await Promise.all(
+    names.map((name) =>
+      limit(async () => {
+        const file = join(outputRoot, name, 'index.mjs');
+        const withMaps: number[] = [];
+        const withoutMaps: number[] = [];
+        // Alternating the two settings spreads any background noise over both.
+        for (let i = 0; i < initRuns; i++) {
+          withMaps.push(await importTime(file, { ...environment, NODE_OPTIONS: '--enable-source-maps' }));
+          if (i < Math.max(1, Math.ceil(initRuns / 2))) withoutMaps.push(await importTime(file, environment));
+        }
+        return { withMaps, withoutMaps };
+      }),
+    ),
+  );
+  for (const [index, name] of names.entries()) {
     const file = join(outputRoot, name, 'index.mjs');
     const code = readFileSync(file);
-    const withMaps: number[] = [];
-    const withoutMaps: number[] = [];
-    // Alternating the two settings spreads any background noise over both.
-    for (let i = 0; i < initRuns; i++) {
-      withMaps.push(await importTime(file, { ...environment, NODE_OPTIONS: '--enable-source-maps' }));
-      if (i < Math.max(1, Math.ceil(initRuns / 2))) withoutMaps.push(await importTime(file, environment));
-    }
+    const { withMaps, withoutMaps } = timings[index] ?? { withMaps: [], withoutMaps: [] };
     measured[name] = {
       entry: functions[name].entry,
       bytes: code.length,
@@ -127,7 +145,14 @@ export async function measureHandlers(initRuns: number, log: (line: string) => v
       initMsWithoutSourceMaps: { median: median(withoutMaps), runs: withoutMaps },
     };
   }
-  return { settings: bundleSettings, settingsMatchCdkSource, buildSeconds, functions: measured };
+  return {
+    settings: bundleSettings,
+    initRuns,
+    initConcurrency,
+    settingsMatchCdkSource,
+    buildSeconds,
+    functions: measured,
+  };
 }
 
 /** Milliseconds the `import()` of the bundle takes in a fresh Node process. */

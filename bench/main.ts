@@ -13,7 +13,7 @@ import { fork } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import pLimit from 'p-limit';
 import { setCapacityRecorder } from '#shared/aws/capacity-meter';
 import type { FunctionName } from '#shared/config/functions';
@@ -27,12 +27,14 @@ import { createLocalTables } from '../local/tables';
 import { CapacityTally, round, tallyPerMessage } from './capacity-tally';
 import { type CeilingScene, ceilingServices, measureHotConversation, runCeiling, seedCeilingScene } from './ceiling';
 import { type ChartSeries, latencyChartSvg } from './chart';
+import { dollarsPerMillion, type MeasuredPerMessage, prices } from './cost-model';
 import type {
   DriverCommand,
   DriverRequest,
   DriverResponse,
   GroupLedger,
   PhaseResult,
+  PhaseSent,
   ReceiptAckResult,
   ReceiptSendResult,
   SetupResult,
@@ -58,7 +60,9 @@ log(
   `${settings.quick ? 'quick' : 'full'} run on ${machine.cpus} x ${machine.cpuModel}; load average ${loadBefore.join(' ')}`,
 );
 
-const handlers = settings.measureHandlers ? await measureHandlers(settings.initRuns, log) : undefined;
+const handlers = settings.measureHandlers
+  ? await measureHandlers(settings.initRuns, settings.initConcurrency, log)
+  : undefined;
 
 const tally = new CapacityTally();
 setCapacityRecorder(tally.record);
@@ -82,7 +86,7 @@ const chartSeries: ChartSeries[] = [];
 
 try {
   log('setting up devices, pairs and groups');
-  const setup = await driver.call<SetupResult>({
+  const created = await driver.call<SetupResult>({
     kind: 'setup',
     setup: {
       httpUrl: stack.httpUrl,
@@ -96,7 +100,13 @@ try {
       textLength: settings.textLength,
     },
   });
-  log(`${setup.onlineDevices} devices online, ${setup.offlineDevices} known offline (${round(setup.seconds, 1)} s)`);
+  await waitForQuiet();
+  const setup = await driver.call<SetupResult>({ kind: 'connect' });
+  await waitForQuiet();
+  const connectionRows = await checkConnectionRows();
+  log(
+    `${setup.onlineDevices} devices online, ${setup.offlineDevices} known offline (${round(created.seconds + setup.seconds, 1)} s); ${connectionRows.liveWithoutRow} live connections without a row`,
+  );
 
   const idle = await measureIdle(settings.quick ? 2 : 5);
   log(
@@ -105,10 +115,33 @@ try {
 
   // Warm-up: every handler imported, JITs warm; not reported.
   const warmup = { seconds: settings.warmupSeconds, drainTimeoutMs: settings.drainTimeoutMs } as const;
-  await driver.call<PhaseResult>({ kind: 'openLoop', workload: 'direct', label: 'warm-d', rate: 50, ...warmup });
-  await driver.call<PhaseResult>({ kind: 'openLoop', workload: 'group', label: 'warm-g', rate: 5, ...warmup });
+  for (const command of [
+    { kind: 'openLoop', workload: 'direct', label: 'warm-d', rate: 50, ...warmup },
+    { kind: 'openLoop', workload: 'group', label: 'warm-g', rate: 5, ...warmup },
+  ] as const) {
+    await driver.call<PhaseSent>(command);
+    await waitForQuiet(settings.drainTimeoutMs * 4);
+    await driver.call<PhaseResult>({ kind: 'summarize' });
+  }
 
+  // The ceiling's own tables; each ceiling runs right after its workload's saturation phase, so both see
+  // the same DynamoDB Local (data, JIT, the stack's idle stream polling) rather than one a run apart.
+  const ceilingTables = await createLocalTables(createLocalDynamoDbClient(dynamo.endpoint), ceilingTablePrefix);
+  const services = ceilingServices(ceilingTables);
+  const sceneBase = {
+    groupSize: settings.groupSize,
+    groupOnlineShare: settings.groupOnlineShare,
+    devicesPerOnlineMember: settings.devicesPerOnlineMember,
+    textLength: settings.textLength,
+  };
   const drain = { drainTimeoutMs: settings.drainTimeoutMs } as const;
+  await phase({
+    kind: 'probe',
+    workload: 'direct',
+    label: 'direct-probe',
+    messages: settings.directProbeMessages,
+    ...drain,
+  });
   const directTarget = await phase({
     kind: 'openLoop',
     workload: 'direct',
@@ -122,9 +155,17 @@ try {
     workload: 'direct',
     label: 'direct-saturation',
     lanesPerConversation: 1,
+    conversations: settings.directSaturationLanes,
     seconds: settings.saturationSeconds,
     ...drain,
   });
+  log('DynamoDB-limited ceiling, 1:1');
+  const ceilingDirect = await ceiling(
+    services,
+    { ...sceneBase, workload: 'direct', conversations: settings.directSaturationLanes, lanesPerConversation: 1 },
+    settings.ceilingDirectLanes.map((lanes) => ({ conversations: lanes, lanesPerConversation: 1 })),
+    'cd',
+  );
   await phase({
     kind: 'openLoop',
     workload: 'direct',
@@ -135,6 +176,7 @@ try {
   });
   const groupProbe = await phase({
     kind: 'probe',
+    workload: 'group',
     label: 'group-probe',
     messages: settings.groupProbeMessages,
     ...drain,
@@ -144,9 +186,25 @@ try {
     workload: 'group',
     label: 'group-saturation',
     lanesPerConversation: settings.groupLanesPerGroup,
+    conversations: settings.groups,
     seconds: settings.saturationSeconds,
     ...drain,
   });
+  log('DynamoDB-limited ceiling, group');
+  const ceilingGroup = await ceiling(
+    services,
+    {
+      ...sceneBase,
+      workload: 'group',
+      conversations: settings.groups,
+      lanesPerConversation: settings.groupLanesPerGroup,
+    },
+    settings.ceilingGroupLanesPerGroup.map((lanes) => ({
+      conversations: settings.groups,
+      lanesPerConversation: lanes,
+    })),
+    'cg',
+  );
   await phase({
     kind: 'openLoop',
     workload: 'group',
@@ -166,30 +224,6 @@ try {
     perRead: await receiptCost('read'),
   };
 
-  log('DynamoDB-limited ceiling');
-  const ceilingTables = await createLocalTables(createLocalDynamoDbClient(dynamo.endpoint), ceilingTablePrefix);
-  const services = ceilingServices(ceilingTables);
-  const sceneBase = {
-    groupSize: settings.groupSize,
-    groupOnlineShare: settings.groupOnlineShare,
-    devicesPerOnlineMember: settings.devicesPerOnlineMember,
-    textLength: settings.textLength,
-  };
-  const ceilingDirect = await ceiling(
-    services,
-    { ...sceneBase, workload: 'direct', conversations: settings.pairs, lanesPerConversation: 1 },
-    'cd',
-  );
-  const ceilingGroup = await ceiling(
-    services,
-    {
-      ...sceneBase,
-      workload: 'group',
-      conversations: settings.groups,
-      lanesPerConversation: settings.groupLanesPerGroup,
-    },
-    'cg',
-  );
   const hotConversation = await measureHotConversation(
     services,
     settings.hotConversationSenders,
@@ -215,6 +249,18 @@ try {
     direct: round(directSaturation.completedPerSecond / ceilingDirect.messagesPerSecond, 3),
     group: round(groupSaturation.completedPerSecond / ceilingGroup.messagesPerSecond, 3),
   };
+  const directProbe = phases.find((p) => p.label === 'direct-probe') ?? directTarget;
+  const costModel = {
+    prices,
+    assumptions:
+      'Quantities measured in this run; each send is 2 billed frames (sendMessage in, messageAccepted out) plus its posts; each ack or read is 2 frames plus its receipt posts; Lambda durations are the local means.',
+    perMillionMessages: {
+      direct: dollarsPerMillion(directProbe.cost, 2),
+      directWithAckAndRead: dollarsPerMillion(sumMeasured([directProbe.cost, receipts.perAck, receipts.perRead]), 6),
+      groupUnbatched: dollarsPerMillion(groupProbe.cost, 2),
+      groupBatched: dollarsPerMillion(groupSaturation.cost, 2),
+    },
+  };
   const result = {
     schema: 'parley-bench/1',
     date: when.toISOString(),
@@ -223,6 +269,12 @@ try {
     machine: { ...machine, loadAverageBefore: loadBefore, loadAverageAfter: loadAfter },
     settings,
     durationSeconds: round((performance.now() - startedAt) / 1000, 1),
+    setup: {
+      onlineDevices: setup.onlineDevices,
+      offlineDevices: setup.offlineDevices,
+      seconds: round(created.seconds + setup.seconds, 1),
+      connectionRows,
+    },
     idle,
     handlers: handlers ?? null,
     workloads,
@@ -237,6 +289,11 @@ try {
         ...hotConversation,
         seconds: round(hotConversation.seconds, 2),
         messagesPerSecond: round(hotConversation.messagesPerSecond, 1),
+      },
+      /** Calls per message by operation where the ceiling's mix differs from the workload's (empty: same mix). */
+      mixDifferences: {
+        direct: mixDifferences(directProbe.cost.dynamoDb.byOperation, ceilingDirect.cost.dynamoDb.byOperation),
+        group: mixDifferences(groupSaturation.cost.dynamoDb.byOperation, ceilingGroup.cost.dynamoDb.byOperation),
       },
       messagingToCeilingRatio: ratios,
       /** The same ratio in DynamoDB calls per second: batching makes the per-message mix differ under load. */
@@ -254,6 +311,7 @@ try {
       },
     },
     outOfPhaseOrderViolations: outOfPhase,
+    costModel,
     targets: targets(directTarget, ratios, handlers, inboxes.missing),
   };
 
@@ -283,10 +341,12 @@ try {
 async function phase(command: Extract<DriverCommand, { label: string }>) {
   await waitForQuiet();
   const before = meters();
-  const result = await driver.call<PhaseResult>(command);
+  await driver.call<PhaseSent>(command);
   // CPU is read as the phase ends; calls still finishing (inbox writes) are counted after the stack goes quiet.
   const ended = meters();
-  await waitForQuiet();
+  // A backlog can outlast the driver's wait: only once the stack has nothing left to do is a missing delivery lost.
+  await waitForQuiet(settings.drainTimeoutMs * 4);
+  const result = await driver.call<PhaseResult>({ kind: 'summarize' });
   const after = { ...meters(), ...cpuOf(ended) };
   const report = phaseReport(result, costBetween(before, after, result.accepted, result.driverCpuMs));
   phases.push(report);
@@ -321,10 +381,10 @@ function phaseReport(result: PhaseResult, cost: ReturnType<typeof costBetween>) 
     outOfOrder: result.outOfOrder,
     /** Accepted messages per second of sending (the offered rate in open loop). */
     sendRate: round(result.accepted / Math.max(0.001, result.sendSeconds), 1),
-    /** Closed loop: messages complete within the sending window per second; otherwise complete messages per second of the phase. */
+    /** Closed loop: complete messages per second up to the last completion; otherwise per second of the phase. */
     completedPerSecond: round(
       result.mode === 'closedLoop'
-        ? result.completedInWindow / Math.max(0.001, result.windowSeconds)
+        ? result.completeMessages / Math.max(0.001, result.secondsToLastCompletion)
         : result.completeMessages / Math.max(0.001, result.seconds),
       1,
     ),
@@ -360,6 +420,8 @@ function workloadSummary(workload: 'direct' | 'group', setup: SetupResult) {
     phasesWithLoss: mine.length - clean.length,
     latencyMs: reference?.latencyMs,
     latencyPhase: reference?.label,
+    /** One message at a time: what the pipeline itself takes, without queueing. */
+    unloadedLatencyMs: mine.find((p) => p.label === `${workload}-probe`)?.latencyMs,
     perMessage: reference?.cost,
   };
 }
@@ -422,22 +484,49 @@ function targets(
   ];
 }
 
-async function ceiling(services: ReturnType<typeof ceilingServices>, scene: CeilingScene, label: string) {
+/**
+ * The ceiling at a few concurrency levels, best one reported: DynamoDB Local does less per second when
+ * pushed too hard (lock contention), so the most lanes are not always the most throughput.
+ */
+async function ceiling(
+  services: ReturnType<typeof ceilingServices>,
+  scene: CeilingScene,
+  levels: readonly { readonly conversations: number; readonly lanesPerConversation: number }[],
+  label: string,
+) {
+  // The idle stack's own DynamoDB Local load (stream polling) is a tax on the ceiling and the workloads alike.
+  const idle = await measureIdle(2);
   const conversations = await seedCeilingScene(services, scene, label);
   await runCeiling(services, conversations, scene, settings.warmupSeconds, `${label}-warm`);
-  await waitForQuiet();
-  const before = meters();
-  const run = await runCeiling(services, conversations, scene, settings.ceilingSeconds, label);
-  const after = meters();
+  const tried = [];
+  for (const [index, level] of levels.entries()) {
+    const levelScene = { ...scene, lanesPerConversation: level.lanesPerConversation };
+    await waitForQuiet();
+    const before = meters();
+    const run = await runCeiling(
+      services,
+      conversations.slice(0, level.conversations),
+      levelScene,
+      settings.ceilingSeconds,
+      `${label}-${index}`,
+    );
+    const after = meters();
+    tried.push({
+      lanes: run.lanes,
+      messages: run.messages,
+      failures: run.failures,
+      seconds: round(run.seconds, 2),
+      messagesPerSecond: round(run.messagesPerSecond, 1),
+      meanFanOutBatch: round(run.messages / Math.max(1, run.fanOutBatches), 1),
+      cost: costBetween(before, after, run.messages),
+    });
+  }
+  const best = tried.reduce((a, b) => (b.messagesPerSecond > a.messagesPerSecond ? b : a));
   return {
     workload: scene.workload,
-    lanes: run.lanes,
-    messages: run.messages,
-    failures: run.failures,
-    seconds: round(run.seconds, 2),
-    messagesPerSecond: round(run.messagesPerSecond, 1),
-    meanFanOutBatch: round(run.messages / Math.max(1, run.fanOutBatches), 1),
-    cost: costBetween(before, after, run.messages),
+    idleBefore: idle,
+    ...best,
+    levels: tried.map(({ cost: _cost, ...level }) => level),
   };
 }
 
@@ -461,6 +550,27 @@ async function receiptCost(action: 'ack' | 'read') {
     ...averageDeep(rounds),
     receiptFramesToSender: round(receiptFrames / rounds.length, 2),
   };
+}
+
+/** Every live connection should have its row: fan-out finds devices through them. */
+async function checkConnectionRows() {
+  const client = DynamoDBDocumentClient.from(createLocalDynamoDbClient(dynamo.endpoint));
+  const rows = new Set<string>();
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await client.send(
+      new ScanCommand({
+        TableName: stack.tables.connections.tableName,
+        ProjectionExpression: 'connectionId',
+        ExclusiveStartKey: start,
+      }),
+    );
+    for (const item of page.Items ?? []) rows.add(String(item.connectionId));
+    start = page.LastEvaluatedKey;
+  } while (start !== undefined);
+  client.destroy();
+  const live = stack.connectionIds();
+  return { live: live.length, rows: rows.size, liveWithoutRow: live.filter((id) => !rows.has(id)).length };
 }
 
 async function checkInboxes(ledger: GroupLedger) {
@@ -539,7 +649,7 @@ async function measureIdle(seconds: number) {
 
 function costBetween(before: Meters, after: Meters, messages: number, deviceCpuMs?: number) {
   const per = (value: number) => round(value / Math.max(1, messages), 3);
-  const zero: InvocationCount = { invocations: 0, failures: 0, totalMs: 0 };
+  const zero: InvocationCount = { invocations: 0, running: 0, failures: 0, totalMs: 0 };
   const byFunction: Record<string, { perMessage: number; meanMs: number; failures: number }> = {};
   for (const [name, count] of Object.entries(after.invocations) as [FunctionName, InvocationCount | undefined][]) {
     const was = before.invocations[name] ?? zero;
@@ -585,11 +695,16 @@ function logicalTable(physical: string): string {
   return physical;
 }
 
-/** Waits until no DynamoDB call, post, invocation or stream record has happened for 300 ms. */
+/** Waits until no invocation runs and no DynamoDB call, post, invocation or stream record has happened for 300 ms. */
 async function waitForQuiet(maxMs = 15_000): Promise<void> {
   const signature = () => {
-    const invocations = Object.values(stack.invocationCounts()).reduce((sum, c) => sum + (c?.invocations ?? 0), 0);
-    return `${tally.calls}/${stack.managementApiCounts.posts}/${invocations}/${stack.streamStats.records}`;
+    const counts = Object.values(stack.invocationCounts());
+    const invocations = counts.reduce((sum, c) => sum + (c?.invocations ?? 0), 0);
+    // A running invocation is never quiet, however long its DynamoDB call takes on a starved machine.
+    const running = counts.reduce((sum, c) => sum + (c?.running ?? 0), 0);
+    return running > 0
+      ? `running ${performance.now()}`
+      : `${tally.calls}/${stack.managementApiCounts.posts}/${invocations}/${stack.streamStats.records}`;
   };
   const deadline = performance.now() + maxMs;
   let last = signature();
@@ -604,6 +719,45 @@ async function waitForQuiet(maxMs = 15_000): Promise<void> {
       return;
     }
   }
+}
+
+function mixDifferences(
+  workload: Readonly<Record<string, { calls: number }>>,
+  ceilingMix: Readonly<Record<string, { calls: number }>>,
+) {
+  const operations = new Set([...Object.keys(workload), ...Object.keys(ceilingMix)]);
+  return [...operations]
+    .map((operation) => ({
+      operation,
+      workload: workload[operation]?.calls ?? 0,
+      ceiling: ceilingMix[operation]?.calls ?? 0,
+    }))
+    .filter((d) => Math.abs(d.workload - d.ceiling) > 0.05);
+}
+
+/** Adds per-message costs: a message plus the acknowledgements it causes. */
+function sumMeasured(parts: readonly MeasuredPerMessage[]): MeasuredPerMessage {
+  const byFunction: Record<string, { perMessage: number; meanMs: number }> = {};
+  for (const part of parts) {
+    for (const [name, f] of Object.entries(part.lambdaInvocations.byFunction)) {
+      const into = byFunction[name];
+      // Durations combine weighted by invocations, so GB-seconds add up.
+      byFunction[name] = into
+        ? {
+            perMessage: into.perMessage + f.perMessage,
+            meanMs: (into.meanMs * into.perMessage + f.meanMs * f.perMessage) / (into.perMessage + f.perMessage),
+          }
+        : { perMessage: f.perMessage, meanMs: f.meanMs };
+    }
+  }
+  return {
+    dynamoDb: {
+      readUnits: parts.reduce((sum, part) => sum + part.dynamoDb.readUnits, 0),
+      writeUnits: parts.reduce((sum, part) => sum + part.dynamoDb.writeUnits, 0),
+    },
+    postToConnection: parts.reduce((sum, part) => sum + part.postToConnection, 0),
+    lambdaInvocations: { byFunction },
+  };
 }
 
 /** Mean of each numeric leaf over objects of the same shape (a leaf missing from one counts as 0). */

@@ -45,6 +45,9 @@ export interface SummaryInput {
   };
   readonly receipts: Readonly<Record<string, CostLine & { readonly receiptFramesToSender: number }>>;
   readonly targets: readonly { readonly target: string; readonly measured: string; readonly met: boolean }[];
+  readonly costModel: {
+    readonly perMillionMessages: Readonly<Record<string, { readonly usdPerMillionMessages: number }>>;
+  };
 }
 
 export function printSummary(result: SummaryInput): void {
@@ -101,6 +104,9 @@ export function printSummary(result: SummaryInput): void {
     '',
     `Sustained with zero loss: 1:1 ${result.workloads.direct?.sustainedMessagesPerSecondZeroLoss} msg/s, group ${result.workloads.group?.sustainedMessagesPerSecondZeroLoss} msg/s`,
     `DynamoDB-limited ceiling: 1:1 ${result.ceiling.direct.messagesPerSecond} msg/s (ratio ${pct(result.ceiling.messagingToCeilingRatio.direct)}), group ${result.ceiling.group.messagesPerSecond} msg/s (ratio ${pct(result.ceiling.messagingToCeilingRatio.group)}); one conversation with ${result.ceiling.hotConversation.senders} senders: ${result.ceiling.hotConversation.messagesPerSecond} msg/s`,
+    `Cost per million messages at list prices: ${Object.entries(result.costModel.perMillionMessages)
+      .map(([name, cost]) => `${name} $${cost.usdPerMillionMessages}`)
+      .join(', ')}`,
     '',
     'Handlers (bundle as CDK builds it; import time in a fresh Node, median):',
     table(

@@ -20,17 +20,31 @@ export interface BenchSettings {
   readonly nearCapacityShare: number;
   readonly nearCapacitySeconds: number;
   readonly groupProbeMessages: number;
+  /** 1:1 messages sent one at a time (each waited for): the pipeline's latency without load. */
+  readonly directProbeMessages: number;
+  /**
+   * 1:1 closed-loop lanes (one per pair, the first N pairs): enough to saturate the machine while each lane
+   * still gets several round trips in (with every pair as a lane, one round trip outlasts a short phase).
+   */
+  readonly directSaturationLanes: number;
   /** Concurrent sending lanes per group in the group closed loop (senders contend for the seq). */
   readonly groupLanesPerGroup: number;
   readonly warmupSeconds: number;
   /** How long a phase may take after its last send for every delivery to arrive before the rest counts as lost. */
   readonly drainTimeoutMs: number;
+  /** Seconds per ceiling concurrency level. */
   readonly ceilingSeconds: number;
+  /** 1:1 ceiling lanes tried (one pair each); the best is the ceiling. The workload's lane count is among them. */
+  readonly ceilingDirectLanes: readonly number[];
+  /** Group ceiling lanes per group tried. */
+  readonly ceilingGroupLanesPerGroup: readonly number[];
   readonly hotConversationSenders: number;
   readonly hotConversationSeconds: number;
   readonly receiptRounds: number;
   /** Fresh Node processes per handler for the module initialisation time (the median is reported). */
   readonly initRuns: number;
+  /** Handler processes timed side by side: 1 in full runs; 2 in quick ones (faster, noisier). */
+  readonly initConcurrency: number;
   /** WebSocket handshakes in flight during setup. */
   readonly connectConcurrency: number;
   /** Characters of text in every benchmark message (all phases and the ceiling alike). */
@@ -43,24 +57,29 @@ export function benchSettings(argv: readonly string[]): BenchSettings {
     quick,
     measureHandlers: !argv.includes('--skip-handlers'),
     pairs: 250,
-    groups: 5,
+    groups: quick ? 2 : 5,
     groupSize: 100,
     groupOnlineShare: 0.3,
     devicesPerOnlineMember: 2,
     targetRate: 100,
-    targetSeconds: quick ? 8 : 30,
-    saturationSeconds: quick ? 6 : 20,
+    targetSeconds: quick ? 5 : 30,
+    saturationSeconds: quick ? 5 : 20,
     nearCapacityShare: 0.8,
-    nearCapacitySeconds: quick ? 5 : 15,
+    nearCapacitySeconds: quick ? 4 : 15,
     groupProbeMessages: quick ? 10 : 30,
+    directProbeMessages: quick ? 50 : 200,
+    directSaturationLanes: 64,
     groupLanesPerGroup: 3,
-    warmupSeconds: quick ? 2 : 5,
+    warmupSeconds: quick ? 1 : 5,
     drainTimeoutMs: 30_000,
-    ceilingSeconds: quick ? 5 : 15,
+    ceilingSeconds: quick ? 3 : 10,
+    ceilingDirectLanes: [8, 24, 64],
+    ceilingGroupLanesPerGroup: [1, 3],
     hotConversationSenders: 16,
-    hotConversationSeconds: quick ? 3 : 10,
-    receiptRounds: quick ? 5 : 20,
-    initRuns: quick ? 3 : 7,
+    hotConversationSeconds: quick ? 2 : 10,
+    receiptRounds: quick ? 3 : 10,
+    initRuns: quick ? 1 : 7,
+    initConcurrency: quick ? 2 : 1,
     connectConcurrency: 16,
     textLength: 100,
   };

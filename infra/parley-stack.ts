@@ -6,6 +6,7 @@ import { FanOut } from './constructs/fan-out';
 import { ParleyHttpApi } from './constructs/http-api';
 import { createHandlers } from './constructs/lambda-function';
 import { Media } from './constructs/media';
+import { Monitoring } from './constructs/monitoring';
 import { RealtimeApi } from './constructs/realtime-api';
 import { WebApp } from './constructs/web-app';
 
@@ -15,11 +16,16 @@ export interface ParleyStackProps extends StackProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly statefulRemovalPolicy?: RemovalPolicy;
+  /**
+   * Also mail every alarm and recovery to this address.
+   * @default no subscription on the alarm topic
+   */
+  readonly alarmEmail?: string;
 }
 
 /**
  * Parley on AWS: user pool and hosted login, tables, media store and CDN, handlers, the WebSocket
- * and HTTP APIs, the stream fan-out, and the web app behind CloudFront.
+ * and HTTP APIs, the stream fan-out, the web app behind CloudFront, and alarms with a dashboard.
  */
 export class ParleyStack extends Stack {
   constructor(scope: Construct, id: string, props: ParleyStackProps = {}) {
@@ -36,7 +42,15 @@ export class ParleyStack extends Stack {
     realtime.addRoutes(handlers);
     media.addTriggers(handlers);
     const http = new ParleyHttpApi(this, 'Http', { handlers, jwt: auth.jwt });
-    new FanOut(this, 'FanOut', { handlers, tables: data.tables });
+    const fanOut = new FanOut(this, 'FanOut', { handlers, tables: data.tables });
+    const monitoring = new Monitoring(this, 'Monitoring', {
+      handlers,
+      tables: data.tables,
+      streamTriggers: fanOut.triggers,
+      httpApi: http.api,
+      webSocket: { apiId: realtime.api.apiId, stageName: realtime.stage.stageName },
+      ...(props.alarmEmail === undefined ? {} : { alarmEmail: props.alarmEmail }),
+    });
     web.publish({
       // The $default stage is served at the API endpoint itself, which has no trailing slash.
       httpUrl: http.api.apiEndpoint,
@@ -58,5 +72,6 @@ export class ParleyStack extends Stack {
     new CfnOutput(this, 'MediaCdnUrl', { value: media.cdnUrl });
     new CfnOutput(this, 'WebAppUrl', { value: web.url });
     new CfnOutput(this, 'CognitoDomain', { value: auth.domainUrl });
+    new CfnOutput(this, 'AlarmTopicArn', { value: monitoring.topic.topicArn });
   }
 }

@@ -1,13 +1,17 @@
 import { addParticipantsBodySchema, conversationPathSchema } from '#shared/protocol/http';
 import { callerIdOf, httpRoute, json, parseBody, parsePath } from './lib/http';
+import { createAccountStanding } from './lib/security-wiring';
 import { createConversationService } from './lib/wiring';
 
 const conversations = createConversationService();
+const standing = createAccountStanding();
 
 /** `POST /conversations/{id}/participants`: admins add members (already-present ones are ignored). */
 export const handler = httpRoute(async (event) => {
   const callerId = callerIdOf(event);
   const { id } = parsePath(conversationPathSchema, event);
   const { userIds } = parseBody(addParticipantsBodySchema, event);
+  // A deleted account left every conversation; it cannot be added back.
+  await standing.refuseDeletedParticipants(callerId, userIds);
   return json(200, await conversations.addMembers(id, callerId, userIds));
 });

@@ -1,13 +1,17 @@
 import { createConversationBodySchema } from '#shared/protocol/http';
 import { callerIdOf, httpRoute, json, parseBody } from './lib/http';
+import { createAccountStanding } from './lib/security-wiring';
 import { createConversationService } from './lib/wiring';
 
 const conversations = createConversationService();
+const standing = createAccountStanding();
 
 /** `POST /conversations`: the caller becomes a member (and a group's admin). */
 export const handler = httpRoute(async (event) => {
   const creatorId = callerIdOf(event);
   const body = parseBody(createConversationBodySchema, event);
+  // A deleted account's unexpired token starts nothing, and nobody starts one with a deleted account.
+  await standing.refuseDeletedParticipants(creatorId, body.memberIds);
   const { conversation, created } = await conversations.create({
     creatorId,
     type: body.type,

@@ -3,9 +3,11 @@ import { conversationPathSchema } from '#shared/protocol/http';
 import { sendMessageBodySchema } from '#shared/protocol/messages-http';
 import { callerIdOf, httpRoute, json, parseBody, parsePath } from './lib/http';
 import { metrics } from './lib/observability';
+import { createSendRateLimiter } from './lib/security-wiring';
 import { createMessagingService } from './lib/wiring';
 
 const messaging = createMessagingService();
+const sendRate = createSendRateLimiter();
 
 /**
  * `POST /conversations/{id}/messages`: the WebSocket send over HTTP. No sending device, so fan-out
@@ -13,6 +15,8 @@ const messaging = createMessagingService();
  */
 export const handler = httpRoute(async (event) => {
   const senderId = callerIdOf(event);
+  // First: a flood is cut off at one write per request, malformed ones included.
+  await sendRate.consume(senderId);
   const { id } = parsePath(conversationPathSchema, event);
   const body = parseBody(sendMessageBodySchema, event);
   const { message, duplicate } = await messaging.send({

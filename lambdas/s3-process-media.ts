@@ -1,10 +1,9 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { S3Event } from 'aws-lambda';
 import { createMediaProcessingService } from './lib/media-wiring';
-import { logger, metrics } from './lib/observability';
+import { logger, metrics, observed } from './lib/observability';
 
 const processing = createMediaProcessingService();
 
@@ -16,7 +15,7 @@ const decodeKey = (key: string) => decodeURIComponent(key.replace(/\+/g, ' '));
  * by Lambda). Each upload is checked, cleaned and recorded; see MediaProcessingService.
  */
 export const handler = middy<S3Event, void>()
-  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(observed())
   .use(logMetrics(metrics))
   .handler(async (event) => {
     for (const record of event.Records) {

@@ -1,12 +1,12 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import middy from '@middy/core';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent, AttributeValue as StreamAttributeValue } from 'aws-lambda';
+import { appMetrics } from '#shared/config/monitoring';
 import { toStoredMessage } from '#shared/repositories/message-repository';
-import { logger, metrics } from './lib/observability';
+import { metrics, observed } from './lib/observability';
 import { createFanOutService } from './lib/wiring';
 
 const fanOut = createFanOutService();
@@ -17,7 +17,7 @@ const fanOut = createFanOutService();
  * failure stops its conversation and is reported; Lambda retries from it, keeping order.
  */
 export const handler = middy<DynamoDBStreamEvent, DynamoDBBatchResponse>()
-  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(observed())
   .use(logMetrics(metrics))
   .handler(async (event) => {
     const records = event.Records.filter((record) => record.dynamodb?.NewImage);
@@ -28,10 +28,10 @@ export const handler = middy<DynamoDBStreamEvent, DynamoDBBatchResponse>()
       ),
     );
     const result = await fanOut.deliver(messages);
-    metrics.addMetric('MessagesFannedOut', MetricUnit.Count, messages.length);
-    metrics.addMetric('PostsToConnections', MetricUnit.Count, result.posted);
-    metrics.addMetric('InboxItemsParked', MetricUnit.Count, result.parked);
-    metrics.addMetric('StaleConnections', MetricUnit.Count, result.staleConnections);
+    metrics.addMetric(appMetrics.messagesFannedOut, MetricUnit.Count, messages.length);
+    metrics.addMetric(appMetrics.postsToConnections, MetricUnit.Count, result.posted);
+    metrics.addMetric(appMetrics.inboxItemsParked, MetricUnit.Count, result.parked);
+    metrics.addMetric(appMetrics.staleConnections, MetricUnit.Count, result.staleConnections);
     if (result.firstFailedIndex === undefined) return { batchItemFailures: [] };
     const failed = records[result.firstFailedIndex]?.dynamodb?.SequenceNumber;
     return { batchItemFailures: failed ? [{ itemIdentifier: failed }] : [] };

@@ -1,4 +1,3 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
@@ -7,7 +6,7 @@ import middy from '@middy/core';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent, AttributeValue as StreamAttributeValue } from 'aws-lambda';
 import { toAttachment } from '#shared/repositories/attachment-repository';
 import { createMediaRetentionService } from './lib/media-wiring';
-import { logger, metrics } from './lib/observability';
+import { logger, metrics, observed } from './lib/observability';
 
 const retention = createMediaRetentionService();
 
@@ -17,7 +16,7 @@ const retention = createMediaRetentionService();
  * is reported and Lambda retries from it.
  */
 export const handler = middy<DynamoDBStreamEvent, DynamoDBBatchResponse>()
-  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(observed())
   .use(logMetrics(metrics))
   .handler(async (event) => {
     for (const record of event.Records) {

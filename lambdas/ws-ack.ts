@@ -1,5 +1,7 @@
+import { correlationIdAt } from '#shared/correlation';
 import { NotFoundError } from '#shared/errors';
 import { ackFrameSchema } from '#shared/protocol/frames';
+import { correlateWith } from './lib/observability';
 import { connectionOf, parseFrame, webSocketRoute } from './lib/websocket';
 import { createInboxService, createReceiptService } from './lib/wiring';
 
@@ -13,6 +15,8 @@ const receipts = createReceiptService();
 export const handler = webSocketRoute(async (event) => {
   const { connectionId, ...device } = connectionOf(event);
   const frame = parseFrame(ackFrameSchema, event);
+  // The last message acknowledged names the ack; the inbox line also says how many went.
+  correlateWith(correlationIdAt(frame.conversationId, frame.upToSeq));
   const removed = await inbox.ack(device, frame.conversationId, frame.upToSeq);
   await receipts
     .acknowledge({ userId: device.userId, connectionId }, frame.conversationId, 'delivered', frame.upToSeq)

@@ -1,6 +1,5 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import { logger } from './lib/observability';
+import { observed } from './lib/observability';
 import type { WebSocketEvent, WebSocketResult } from './lib/websocket';
 import { createConnectionService } from './lib/wiring';
 
@@ -8,7 +7,7 @@ const connections = createConnectionService();
 
 /** `$disconnect`: best effort on AWS, so nothing may depend on it beyond tidying the row. */
 export const handler = middy<WebSocketEvent, WebSocketResult>()
-  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(observed())
   .handler(async (event) => {
     await connections.disconnect(event.requestContext.connectionId, event.requestContext.authorizer?.userId);
     return { statusCode: 200 };

@@ -52,6 +52,8 @@ export function handlerEnvironment(settings: HandlerEnvironmentSettings): Record
     POWERTOOLS_SERVICE_NAME: 'parley',
     POWERTOOLS_LOG_LEVEL: settings.logLevel,
     POWERTOOLS_METRICS_DISABLED: String(!settings.metricsEnabled),
+    // No X-Ray daemon here: the tracer stays off and quiet, its SDK client wrappers pass calls straight through.
+    POWERTOOLS_TRACE_ENABLED: 'false',
   };
   for (const key of tableKeys) {
     const table = settings.tables[key];

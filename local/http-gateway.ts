@@ -242,9 +242,13 @@ function buildHttpApiEvent(
 
 /** Payload v2.0 joins repeated query parameters with commas. */
 function commaJoinedQuery(searchParams: URLSearchParams): Record<string, string> {
-  const query: Record<string, string> = {};
-  for (const [name, value] of searchParams) query[name] = name in query ? `${query[name]},${value}` : value;
-  return query;
+  // A Map, then own properties: names like `__proto__` or `toString` are plain keys, as in the JSON event API Gateway sends.
+  const query = new Map<string, string>();
+  for (const [name, value] of searchParams) {
+    const earlier = query.get(name);
+    query.set(name, earlier === undefined ? value : `${earlier},${value}`);
+  }
+  return Object.fromEntries(query);
 }
 
 function requestHeaders(event: APIGatewayProxyEventV2WithJWTAuthorizer): Record<string, string> {

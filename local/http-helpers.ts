@@ -61,23 +61,23 @@ export function sourceIpOf(request: IncomingMessage): string {
 
 /** Single-valued headers as API Gateway passes them: lowercased names, repeated values comma-joined. */
 export function singleValueHeaders(request: IncomingMessage, omit: readonly string[] = []): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const [name, values] of Object.entries(request.headersDistinct)) {
-    if (values !== undefined && !omit.includes(name)) headers[name] = values.join(',');
-  }
-  return headers;
+  // Object.fromEntries makes own properties: a header named `__proto__` stays a header, as in API Gateway's JSON.
+  return Object.fromEntries(
+    Object.entries(request.headersDistinct).flatMap(([name, values]) =>
+      values !== undefined && !omit.includes(name) ? [[name, values.join(',')]] : [],
+    ),
+  );
 }
 
 export function multiValueHeaders(request: IncomingMessage): Record<string, string[]> {
-  const headers: Record<string, string[]> = {};
-  for (const [name, values] of Object.entries(request.headersDistinct)) {
-    if (values !== undefined) headers[name] = values;
-  }
-  return headers;
+  return Object.fromEntries(
+    Object.entries(request.headersDistinct).flatMap(([name, values]) => (values !== undefined ? [[name, values]] : [])),
+  );
 }
 
 export function multiValueQuery(searchParams: URLSearchParams): Record<string, string[]> {
-  const query: Record<string, string[]> = {};
-  for (const [name, value] of searchParams) query[name] = [...(query[name] ?? []), value];
-  return query;
+  // A Map: names like `constructor` or `__proto__` are plain parameters, not Object.prototype members.
+  const query = new Map<string, string[]>();
+  for (const [name, value] of searchParams) query.set(name, [...(query.get(name) ?? []), value]);
+  return Object.fromEntries(query);
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { InvokeStore } from '@aws/lambda-invoke-store';
 import type { Context } from 'aws-lambda';
 import { type FunctionName, type FunctionSpec, functionDefaults, functions } from '#shared/config/functions';
 import { localAccountId, localRegion } from './aws-local';
@@ -22,6 +23,8 @@ export interface LambdaRuntime {
 /** Running totals for one function since the runtime started. */
 export interface InvocationCount {
   invocations: number;
+  /** Started and not yet finished (a timed-out one counts as finished). */
+  running: number;
   /** Invocations that threw or timed out. */
   failures: number;
   /** Wall time spent in the handler (not in the cold-start import), summed. */
@@ -34,6 +37,16 @@ export interface LambdaRuntimeOptions {
 }
 
 const repositoryRoot = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * Every handler shares this process and runs concurrently, as on Lambda's multi-concurrency runtime:
+ * AWS_LAMBDA_MAX_CONCURRENCY makes Powertools keep log keys and metrics per invocation, in the store
+ * each invocation runs in. Set only once the store exists: Powertools throws without it.
+ */
+const invokeStore = InvokeStore.getInstanceAsync(true).then((store) => {
+  process.env.AWS_LAMBDA_MAX_CONCURRENCY ??= '64';
+  return store;
+});
 
 /** Entries imported by any runtime in this process: Node caches modules, so their cold start ran once. */
 const importedEntries = new Set<string>();
@@ -68,12 +81,20 @@ export function createLambdaRuntime(options: LambdaRuntimeOptions): LambdaRuntim
       const timeoutMs = (spec.timeoutSeconds ?? functionDefaults.timeoutSeconds) * 1000;
       const context = createContext(functionName, spec, Date.now() + timeoutMs);
       const startedAt = performance.now();
-      const count = counts[functionName] ?? { invocations: 0, failures: 0, totalMs: 0 };
+      const count = counts[functionName] ?? { invocations: 0, running: 0, failures: 0, totalMs: 0 };
       counts[functionName] = count;
       count.invocations += 1;
+      count.running += 1;
       try {
-        const result = await withTimeout(handler(jsonCopy(event), context), timeoutMs);
+        // One store context per invocation, as Lambda's multi-concurrency runtime does: Powertools keeps
+        // log keys, correlation ids and metrics per invocation though every handler here shares one process.
+        const store = await invokeStore;
+        const result = await withTimeout(
+          store.run({}, () => handler(jsonCopy(event), context)),
+          timeoutMs,
+        );
         count.totalMs += performance.now() - startedAt;
+        count.running -= 1;
         logger.debug('invocation done', {
           function: functionName,
           requestId: context.awsRequestId,
@@ -82,6 +103,7 @@ export function createLambdaRuntime(options: LambdaRuntimeOptions): LambdaRuntim
         return jsonCopy(result);
       } catch (error) {
         count.totalMs += performance.now() - startedAt;
+        count.running -= 1;
         count.failures += 1;
         // API Gateway's authorizer contract: throwing "Unauthorized" is how a handler says 401, not a fault.
         const level = error instanceof Error && error.message === 'Unauthorized' ? 'info' : 'error';

@@ -1,4 +1,6 @@
 /** The local stack's own log lines (stderr, so stdout keeps only the URLs `npm start` prints). */
+import { redactForLog } from '#shared/log-hygiene';
+
 export const logLevels = ['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT'] as const;
 
 export type LogLevel = (typeof logLevels)[number];
@@ -33,10 +35,13 @@ export function createLocalLogger(level: LogLevel, write: (line: string) => void
   };
 }
 
-/** Errors stringify to `{}` by default; keep their name, message and stack in log lines. */
-function errorReplacer(_key: string, value: unknown): unknown {
+/**
+ * Errors stringify to `{}` by default: keep their name, message and stack. Everything passes the
+ * handlers' redaction too: a gateway logging a failed request's URL must not log its token or signature.
+ */
+function errorReplacer(key: string, value: unknown): unknown {
   if (value instanceof Error) return { name: value.name, message: value.message, stack: value.stack };
-  return value;
+  return redactForLog(key, value);
 }
 
 function writeToStderr(line: string): void {

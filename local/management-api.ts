@@ -1,4 +1,5 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { PostFaultHook } from './faults';
 import { PayloadTooLargeError, readBody, sendJson } from './http-helpers';
 import type { LocalLogger } from './log';
 
@@ -44,6 +45,8 @@ export function createManagementApi(
   connections: ManagedConnections,
   logger: LocalLogger,
   counts: ManagementApiCounts = createManagementApiCounts(),
+  /** Chaos runs only: may turn a post into a 500 (see local/faults.ts). */
+  postFault?: PostFaultHook,
 ): RequestListener {
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const { pathname } = new URL(request.url ?? '/', 'http://local');
@@ -56,6 +59,11 @@ export function createManagementApi(
       case 'POST': {
         counts.posts += 1;
         const data = await readBody(request, postToConnectionLimitBytes);
+        const fault = postFault?.(connectionId);
+        if (fault !== undefined) {
+          if (fault === 'errorAfterDelivery') connections.post(connectionId, data);
+          return sendError(response, 500, 'InternalServerErrorException', 'Injected fault');
+        }
         if (!connections.post(connectionId, data)) {
           counts.postsGone += 1;
           return sendGone(response, connectionId);

@@ -1,11 +1,13 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type FunctionName, streamTriggers } from '#shared/config/functions';
 import { createLocalDynamoDbClient } from './aws-local';
 import { createDeadLetterQueue, type DeadLetter } from './dead-letters';
-import { startDynamoDbLocal, waitForDynamoDb } from './dynamodb-local';
+import { type DynamoDbLocal, startDynamoDbLocal, waitForDynamoDb } from './dynamodb-local';
 import { applyHandlerEnvironment, handlerEnvironment } from './environment';
+import { createFaultInjector, type FaultCounts, type FaultSettings, type PostFaultHook } from './faults';
 import { createHttpGateway } from './http-gateway';
 import { createLambdaRuntime, type HandlerOverrides, type InvocationCount } from './lambda-runtime';
 import { createLocalLogger, type LogLevel } from './log';
@@ -48,7 +50,39 @@ export interface LocalStackOptions {
   readonly handlerOverrides?: HandlerOverrides;
   /** Build and serve the web app on this port; 0 picks a free one. Absent: no web app (`npm start` passes 3004). */
   readonly webPort?: number;
+  /** Chaos runs only: inject faults (local/faults.ts); absent, nothing is injected. */
+  readonly faults?: LocalStackFaultOptions;
 }
+
+export interface LocalStackFaultOptions extends Partial<FaultSettings> {
+  /** The dice; a seeded source makes a run repeatable. Default Math.random. */
+  readonly random?: () => number;
+}
+
+/** The running stack's fault controls, present when `faults` was given. */
+export interface LocalStackFaults {
+  /** Change probabilities while the stack runs (e.g. all 0 before checking invariants). */
+  readonly settings: FaultSettings;
+  readonly counts: Readonly<FaultCounts>;
+  /**
+   * Stops DynamoDB Local and starts it again on the same port and data directory, `downMs` later.
+   * Needs a stack that spawned its own DynamoDB Local with a `dataDir` (tables survive on disk).
+   */
+  restartDynamoDb(options?: { readonly downMs?: number }): Promise<void>;
+}
+
+/** What `<dataDir>/stack.json` holds while the stack runs: how tools (`npm run redrive`) reach it. */
+export interface LocalStackDescription {
+  readonly pid: number;
+  readonly httpUrl: string;
+  readonly wsUrl: string;
+  readonly callbackUrl: string;
+  readonly dynamoEndpoint: string;
+  /** The environment every handler runs with (local endpoints and dummy credentials only). */
+  readonly handlerEnvironment: Readonly<Record<string, string>>;
+}
+
+export const stackDescriptionFile = 'stack.json';
 
 export interface LocalStack {
   readonly httpUrl: string;
@@ -74,6 +108,8 @@ export interface LocalStack {
   /** `@connections` calls so far: postToConnection and friends. */
   readonly managementApiCounts: Readonly<ManagementApiCounts>;
   readonly deadLetters: readonly DeadLetter[];
+  /** Fault controls, when the stack was started with `faults`. */
+  readonly faults?: LocalStackFaults;
   /** Stops everything this stack started (Java included); safe to call twice. */
   stop(): Promise<void>;
 }
@@ -103,15 +139,18 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   try {
     const dataDir = options.dataDir === undefined ? undefined : resolve(options.dataDir);
     let dynamoEndpoint = options.dynamoEndpoint;
+    const dynamoDataDir = dataDir === undefined ? undefined : join(dataDir, 'dynamodb');
+    // Replaced by a fault-injected restart; stop() stops whichever runs.
+    let dynamo: DynamoDbLocal | undefined;
     if (dynamoEndpoint === undefined) {
-      const dynamoDataDir = dataDir === undefined ? undefined : join(dataDir, 'dynamodb');
       if (dynamoDataDir !== undefined) mkdirSync(dynamoDataDir, { recursive: true });
-      const dynamo = await startDynamoDbLocal({
+      const started = await startDynamoDbLocal({
         port: options.dynamoPort ?? defaultPorts.dynamo,
         ...(dynamoDataDir === undefined ? {} : { dataDir: dynamoDataDir }),
       });
-      stopSteps.push({ name: 'DynamoDB Local', stop: () => dynamo.stop() });
-      dynamoEndpoint = dynamo.endpoint;
+      dynamo = started;
+      stopSteps.push({ name: 'DynamoDB Local', stop: async () => dynamo?.stop() });
+      dynamoEndpoint = started.endpoint;
     } else {
       await waitForDynamoDb(dynamoEndpoint);
     }
@@ -167,24 +206,25 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     stopSteps.push({ name: 'media CDN', stop: () => mediaCdn.stop() });
 
-    applyHandlerEnvironment(
-      handlerEnvironment({
-        tables,
-        callbackUrl: wsHttpUrl,
-        jwt: tokenIssuer.settings,
-        dynamoEndpoint,
-        logLevel,
-        metricsEnabled: options.metrics ?? false,
-        media: {
-          s3Endpoint: mediaS3.endpoint,
-          secretsManagerEndpoint: mediaS3.endpoint,
-          bucket: mediaS3.bucket,
-          cdnUrl: mediaCdn.url,
-          keyPairId: signingKeys.keyPairId,
-          signingKeySecret: mediaSigningKeySecretName,
-        },
-      }),
-    );
+    const environment = handlerEnvironment({
+      tables,
+      callbackUrl: wsHttpUrl,
+      jwt: tokenIssuer.settings,
+      dynamoEndpoint,
+      logLevel,
+      metricsEnabled: options.metrics ?? false,
+      media: {
+        s3Endpoint: mediaS3.endpoint,
+        secretsManagerEndpoint: mediaS3.endpoint,
+        bucket: mediaS3.bucket,
+        cdnUrl: mediaCdn.url,
+        keyPairId: signingKeys.keyPairId,
+        signingKeySecret: mediaSigningKeySecretName,
+      },
+    });
+    applyHandlerEnvironment(environment);
+    const faultInjector =
+      options.faults === undefined ? undefined : createFaultInjector(options.faults, options.faults.random);
 
     httpServer.on('request', createHttpGateway({ runtime, tokenIssuer, logger }));
     const webSocketGateway = createWebSocketGateway({
@@ -193,7 +233,18 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...(options.webSocketLimits === undefined ? {} : { limits: options.webSocketLimits }),
     });
     const managementApiCounts = createManagementApiCounts();
-    wsServer.on('request', createManagementApi(webSocketGateway, logger, managementApiCounts));
+    const postFault: PostFaultHook | undefined =
+      faultInjector &&
+      ((connectionId) => {
+        if (webSocketGateway.describe(connectionId) !== undefined && faultInjector.roll('postGone')) {
+          // A real 410 means the socket is gone: cut it (with or without $disconnect), then the post finds it gone.
+          webSocketGateway.dropConnection(connectionId, { notify: faultInjector.random() < 0.5 });
+          return undefined;
+        }
+        if (!faultInjector.roll('postError')) return undefined;
+        return faultInjector.random() < faultInjector.settings.postErrorAfterDelivery ? 'errorAfterDelivery' : 'error';
+      });
+    wsServer.on('request', createManagementApi(webSocketGateway, logger, managementApiCounts, postFault));
     wsServer.on('upgrade', webSocketGateway.handleUpgrade);
     stopSteps.push({ name: 'WebSocket connections', stop: () => webSocketGateway.close() });
 
@@ -213,6 +264,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       deadLetters,
       logger,
       ...(options.streamPollIntervalMs === undefined ? {} : { idleSleepMs: options.streamPollIntervalMs }),
+      ...(faultInjector === undefined ? {} : { duplicateBatch: () => faultInjector.roll('duplicateBatch') }),
     });
     stopSteps.push({ name: 'stream poller', stop: () => streamPoller.stop() });
 
@@ -225,6 +277,43 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       stopSteps.push({ name: 'web app', stop: () => webApp.stop() });
       webUrl = webApp.url;
     }
+
+    if (dataDir !== undefined) {
+      const descriptionPath = join(dataDir, stackDescriptionFile);
+      const description: LocalStackDescription = {
+        pid: process.pid,
+        httpUrl,
+        wsUrl,
+        callbackUrl: wsHttpUrl,
+        dynamoEndpoint,
+        handlerEnvironment: environment,
+      };
+      writeFileSync(descriptionPath, `${JSON.stringify(description, null, 2)}\n`);
+      stopSteps.push({ name: 'stack description', stop: async () => rmSync(descriptionPath, { force: true }) });
+    }
+
+    let restarting = false;
+    const faults: LocalStackFaults | undefined = faultInjector && {
+      settings: faultInjector.settings,
+      counts: faultInjector.counts,
+      async restartDynamoDb({ downMs = 0 } = {}) {
+        const running = dynamo;
+        if (running === undefined || dynamoDataDir === undefined) {
+          throw new Error('restartDynamoDb needs a stack that runs its own DynamoDB Local with a dataDir');
+        }
+        if (restarting) throw new Error('DynamoDB Local is already restarting');
+        restarting = true;
+        try {
+          await running.stop();
+          faultInjector.counts.dynamoDbRestarts += 1;
+          if (downMs > 0) await sleep(downMs);
+          // Same port: every client (handlers, poller) keeps its endpoint and simply retries.
+          dynamo = await startDynamoDbLocal({ port: Number(new URL(running.endpoint).port), dataDir: dynamoDataDir });
+        } finally {
+          restarting = false;
+        }
+      },
+    };
 
     return {
       httpUrl,
@@ -243,6 +332,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       invocationCounts: () => runtime.invocationCounts(),
       managementApiCounts,
       deadLetters: deadLetters.entries,
+      ...(faults === undefined ? {} : { faults }),
       stop: stopAll,
     };
   } catch (error) {

@@ -37,6 +37,8 @@ export interface StreamPollerOptions {
   readonly idleSleepMs?: number;
   /** How often DescribeStream looks for new shards (DynamoDB rolls shards over). */
   readonly shardDiscoveryIntervalMs?: number;
+  /** Chaos runs only: true when the next batch is to be delivered twice (see local/faults.ts). */
+  readonly duplicateBatch?: () => boolean;
 }
 
 /** Running totals over every trigger, for tests and benchmarks. */
@@ -52,6 +54,8 @@ export interface StreamPollerStats {
   deadLettered: number;
   /** Records dropped by the trigger's filter criteria (they never reach the function). */
   filteredOut: number;
+  /** Failed invocations retried without counting an attempt, because DynamoDB itself did not answer. */
+  outageRetries: number;
 }
 
 export interface StreamPoller {
@@ -63,6 +67,7 @@ export const defaultIdleSleepMs = 20;
 const defaultShardDiscoveryIntervalMs = 1_000;
 const errorBackoffMs = 1_000;
 const getRecordsLimit = 1_000;
+const outageProbeTimeoutMs = 2_000;
 
 export async function startStreamPoller(options: StreamPollerOptions): Promise<StreamPoller> {
   const client = createLocalStreamsClient(options.endpoint);
@@ -73,6 +78,7 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
     failedBatches: 0,
     deadLettered: 0,
     filteredOut: 0,
+    outageRetries: 0,
   };
   const stopping = new AbortController();
   const pollers = options.bindings.map(
@@ -250,6 +256,11 @@ class TriggerPoller {
     if (isRetry) this.stats.retries += 1;
     const outcome = await this.invoke(batch);
 
+    if (outcome.kind !== 'success' && !(await this.streamReachable())) {
+      this.retryAfterOutage(shard, batchSize, outcome);
+      await this.pause(errorBackoffMs);
+      return true;
+    }
     if (outcome.kind === 'success') {
       this.complete(shard, batchSize);
     } else if (outcome.kind === 'partialFailure') {
@@ -269,6 +280,15 @@ class TriggerPoller {
   }
 
   private async invoke(batch: DynamoDBRecord[]): Promise<BatchOutcome> {
+    if (this.options.duplicateBatch?.() === true) {
+      // At-least-once delivery: the first answer is lost and the same records come again.
+      this.stats.batches += 1;
+      await this.invokeOnce(batch);
+    }
+    return this.invokeOnce(batch);
+  }
+
+  private async invokeOnce(batch: DynamoDBRecord[]): Promise<BatchOutcome> {
     try {
       const response = await this.binding.invoke({ Records: batch });
       return this.binding.trigger.reportBatchItemFailures
@@ -277,6 +297,33 @@ class TriggerPoller {
     } catch (error) {
       return { kind: 'failure', error: error instanceof Error ? error.message : String(error) };
     }
+  }
+
+  /** False when DynamoDB does not answer a DescribeStream: then the function most likely failed because the database is away. */
+  private async streamReachable(): Promise<boolean> {
+    try {
+      await this.client.send(new DescribeStreamCommand({ StreamArn: this.binding.streamArn, Limit: 1 }), {
+        abortSignal: AbortSignal.timeout(outageProbeTimeoutMs),
+      });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * A failure while DynamoDB itself is down (DynamoDB Local restarting) is not the records' fault: the
+   * same records are retried without counting an attempt, so an outage never dead-letters good records.
+   */
+  private retryAfterOutage(
+    shard: ShardState,
+    batchSize: number,
+    outcome: Exclude<BatchOutcome, { kind: 'success' }>,
+  ): void {
+    this.stats.outageRetries += 1;
+    const done = outcome.kind === 'partialFailure' ? outcome.firstFailedIndex : 0;
+    this.complete(shard, done);
+    shard.plannedBatchSizes.unshift(batchSize - done);
   }
 
   /** The head failed (reported by the function): count it; retry from it, or give it up and go on. */

@@ -1,12 +1,21 @@
 import { Duration, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { FilterCriteria, StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { streamTriggers } from '#shared/config/functions';
+import { type StreamTriggerSpec, streamTriggers } from '#shared/config/functions';
 import type { TableKey } from '#shared/config/tables';
 import type { Handlers } from './lambda-function';
+
+/** One connected stream trigger: what monitoring watches (iterator age, dead letters). */
+export interface ConnectedStreamTrigger {
+  readonly trigger: StreamTriggerSpec;
+  readonly handler: IFunction;
+  /** The on-failure destination: records that exhausted their retries. */
+  readonly failedRecords: Queue;
+}
 
 export interface FanOutProps {
   readonly handlers: Handlers;
@@ -18,8 +27,11 @@ export interface FanOutProps {
  * retries, bisection and partial-batch responses; records that still fail land in an SQS queue.
  */
 export class FanOut extends Construct {
+  readonly triggers: readonly ConnectedStreamTrigger[];
+
   constructor(scope: Construct, id: string, props: FanOutProps) {
     super(scope, id);
+    const connected: ConnectedStreamTrigger[] = [];
     for (const trigger of streamTriggers) {
       const failedRecords = new Queue(this, `FailedRecords-${trigger.table}-${trigger.function}`, {
         encryption: QueueEncryption.SQS_MANAGED,
@@ -54,6 +66,8 @@ export class FanOut extends Construct {
             'dynamodb:ListStreams, part of the stream read grant, supports no resource-level permissions; every other stream action is scoped to the stream ARN.',
         });
       }
+      connected.push({ trigger, handler, failedRecords });
     }
+    this.triggers = connected;
   }
 }

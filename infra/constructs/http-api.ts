@@ -14,6 +14,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { JwtSettings } from '#shared/auth/jwt';
 import { httpCors, httpRoutes } from '#shared/config/functions';
+import { limits } from '#shared/config/limits';
 import type { Handlers } from './lambda-function';
 
 export interface HttpApiProps {
@@ -22,7 +23,7 @@ export interface HttpApiProps {
   readonly jwt: JwtSettings;
   /**
    * Default limits for every route.
-   * @default 200 requests/s, burst 400
+   * @default `limits.stageThrottling.http` (200 requests/s, burst 400)
    */
   readonly throttle?: ThrottleSettings;
 }
@@ -56,7 +57,7 @@ export class ParleyHttpApi extends Construct {
       httpApi: this.api,
       stageName: '$default',
       autoDeploy: true,
-      throttle: props.throttle ?? { rateLimit: 200, burstLimit: 400 },
+      throttle: props.throttle ?? { ...limits.stageThrottling.http },
       accessLogSettings: {
         destination: new LogGroupLogDestination(accessLogs),
         format: AccessLogFormat.custom(

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Grant, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, type IFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, type IFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { type ICommandHooks, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
@@ -71,6 +71,11 @@ export interface BundledFunctionProps {
   readonly roleDescription?: string;
   /** Packages kept out of the bundle and installed for the Lambda platform beside `index.mjs`. */
   readonly nativeModules?: readonly string[];
+  /**
+   * Active X-Ray tracing; CDK grants the role `xray:PutTraceSegments` and `xray:PutTelemetryRecords`.
+   * @default false
+   */
+  readonly tracing?: boolean;
 }
 
 export interface BundledFunction {
@@ -105,6 +110,7 @@ export function createBundledFunction(scope: Construct, props: BundledFunctionPr
     timeout: Duration.seconds(props.timeoutSeconds),
     role,
     logGroup,
+    ...(props.tracing ? { tracing: Tracing.ACTIVE } : {}),
     projectRoot: repositoryRoot,
     depsLockFilePath: `${repositoryRoot}package-lock.json`,
     environment: {
@@ -177,8 +183,15 @@ export class ParleyFunction extends Construct {
       timeoutSeconds: spec.timeoutSeconds ?? functionDefaults.timeoutSeconds,
       environment: environmentFor(spec, props),
       nativeModules: spec.nativeModules,
+      // Every handler is traced: Powertools' tracer records the handler and each AWS SDK call.
+      tracing: true,
     });
     this.function = fn;
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Active tracing needs xray:PutTraceSegments and xray:PutTelemetryRecords, which support no resource-level permissions: X-Ray documents both with Resource "*".',
+    });
 
     for (const grant of spec.tables) {
       const table = props.tables[grant.table];

@@ -12,13 +12,14 @@ import { ManagedPolicy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { webSocketAuthorizer, webSocketRouteSelection, webSocketRoutes } from '#shared/config/functions';
+import { limits } from '#shared/config/limits';
 import type { ConnectionsEndpoint, Handlers } from './lambda-function';
 
 export interface RealtimeApiProps {
   /**
    * Default limits for every route of the stage.
-   * @default 1,000 requests/s, burst 2,000: headroom under the 10,000 RPS account throttle that
-   * the HTTP API and every postToConnection share
+   * @default `limits.stageThrottling.webSocket` (1,000 requests/s, burst 2,000): headroom under the
+   * 10,000 RPS account throttle that the HTTP API and every postToConnection share
    */
   readonly throttle?: ThrottleSettings;
   /**
@@ -59,7 +60,7 @@ export class RealtimeApi extends Construct implements ConnectionsEndpoint {
       webSocketApi: this.api,
       stageName,
       autoDeploy: true,
-      throttle: props.throttle ?? { rateLimit: 1_000, burstLimit: 2_000 },
+      throttle: props.throttle ?? { ...limits.stageThrottling.webSocket },
       accessLogSettings: {
         destination: new LogGroupLogDestination(accessLogs),
         format: AccessLogFormat.custom(
@@ -97,7 +98,11 @@ export class RealtimeApi extends Construct implements ConnectionsEndpoint {
     return this.stage.callbackUrl;
   }
 
-  /** Adds the `$connect` authorizer and one route per entry of `webSocketRoutes`. */
+  /**
+   * Adds the `$connect` authorizer and one route per entry of `webSocketRoutes`. The authorizer's
+   * identity source is `deviceId` only (a ticket or a token is the credential, either one), and
+   * WebSocket authorizers have no result cache: every handshake runs it.
+   */
   addRoutes(handlers: Handlers): void {
     const authorizer = new WebSocketLambdaAuthorizer('ConnectAuthorizer', handlers[webSocketAuthorizer.function], {
       identitySource: [...webSocketAuthorizer.identitySource],

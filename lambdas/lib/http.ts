@@ -1,9 +1,8 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { AppError, UnauthorizedError } from '#shared/errors';
-import { logger } from './observability';
+import { logger, observed, publishAddedMetrics } from './observability';
 import { parseJson, parseWith } from './validation';
 
 export type HttpEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
@@ -38,14 +37,19 @@ export function parseQuery<Schema extends z.ZodType>(schema: Schema, event: Http
   return parseWith(schema, event.queryStringParameters ?? {}, 'query');
 }
 
-/** Every failure becomes `{"error":{"code","message"}}` with its status; never a stack trace. */
-const errorResponses = (): MiddlewareObj<HttpEvent, HttpResult> => ({
+/** A refused request's answer: `{"error":{"code","message"}}` with its status; never a stack trace. */
+function errorResponse(error: AppError): HttpResult {
+  return json(error.httpStatus, {
+    error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) },
+  });
+}
+
+/** Anything else is a fault: logged (error only, never the event) and answered 500. */
+const faultResponses = (): MiddlewareObj<HttpEvent, HttpResult> => ({
   onError: async (request) => {
     const { error } = request;
     if (error instanceof AppError) {
-      request.response = json(error.httpStatus, {
-        error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) },
-      });
+      request.response = errorResponse(error);
       return;
     }
     logger.error('unhandled error', { error: error as Error, routeKey: request.event.routeKey });
@@ -55,7 +59,16 @@ const errorResponses = (): MiddlewareObj<HttpEvent, HttpResult> => ({
 
 export function httpRoute(answer: (event: HttpEvent) => Promise<HttpResult>) {
   return middy<HttpEvent, HttpResult, Error, Context>()
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(errorResponses())
-    .handler(answer);
+    .use(observed<HttpEvent, HttpResult>())
+    .use(publishAddedMetrics<HttpEvent, HttpResult>())
+    .use(faultResponses())
+    .handler(async (event) => {
+      try {
+        return await answer(event);
+      } catch (error) {
+        // Refusals are answers, not faults: answered here, they never mark the trace as failed.
+        if (error instanceof AppError) return errorResponse(error);
+        throw error;
+      }
+    });
 }

@@ -10,10 +10,14 @@ import { MediaStore } from '#shared/repositories/media-store';
 import { AttachmentReads, AttachmentUploads } from '#shared/services/attachment-service';
 import { systemClock } from '#shared/services/clock';
 import { MediaProcessingService, MediaRetentionService } from '#shared/services/media-processing-service';
+import { tracer } from './observability';
 import { attachmentRepository, conversationRepository } from './wiring';
 
+// Only presigns: kept untraced, as X-Ray's middleware expects a response a presign never has.
 const s3 = createS3Client();
-const mediaStore = () => new MediaStore(s3, requireEnv(envVars.mediaBucket));
+// Traced: each object call is a subsegment (a no-op where tracing is off).
+const tracedS3 = tracer.captureAWSv3Client(createS3Client());
+const mediaStore = () => new MediaStore(tracedS3, requireEnv(envVars.mediaBucket));
 
 /** The signing key, fetched once per container and cached for its life (it changes only with a redeploy). */
 function signingKey(): () => Promise<string> {

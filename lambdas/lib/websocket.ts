@@ -1,4 +1,3 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type {
   APIGatewayEventWebsocketRequestContextV2,
@@ -10,7 +9,7 @@ import type { z } from 'zod';
 import { AppError, UnauthorizedError } from '#shared/errors';
 import type { Connection } from '#shared/model';
 import type { ServerFrame } from '#shared/protocol/frames';
-import { logger } from './observability';
+import { logger, noteMessageAccepted, observed, publishAddedMetrics } from './observability';
 import { parseJson, parseWith } from './validation';
 
 /** What the $connect authorizer put in its context; API Gateway repeats it on every later event. */
@@ -44,43 +43,75 @@ export const frameResponse = (frame: ServerFrame): WebSocketResult => ({
 
 /** Echo fields a client needs to match an error to its request, read leniently from the raw frame. */
 function echoFields(body: string | undefined): { clientMessageId?: string; action?: string } {
+  const { clientMessageId, action } = frameIds(body);
+  return { ...(clientMessageId ? { clientMessageId } : {}), ...(action ? { action } : {}) };
+}
+
+/** Ids a frame names, read leniently and bounded in length: never its text or anything else. */
+function frameIds(body: string | undefined): { clientMessageId?: string; action?: string; conversationId?: string } {
   try {
     const frame: unknown = JSON.parse(body ?? '');
     if (typeof frame !== 'object' || frame === null) return {};
-    const { clientMessageId, action } = frame as Record<string, unknown>;
+    const { clientMessageId, action, conversationId } = frame as Record<string, unknown>;
     return {
       ...(typeof clientMessageId === 'string' && clientMessageId.length <= 128 ? { clientMessageId } : {}),
       ...(typeof action === 'string' && action.length <= 64 ? { action } : {}),
+      ...(typeof conversationId === 'string' && conversationId.length <= 128 ? { conversationId } : {}),
     };
   } catch {
     return {};
   }
 }
 
-/** Turns any failure into an `error` frame on the same connection, which stays usable. */
-const errorFrames = (): MiddlewareObj<WebSocketEvent, WebSocketResult> => ({
+function errorFrame(error: AppError, body: string | undefined): WebSocketResult {
+  return frameResponse({
+    type: 'error',
+    code: error.code,
+    message: error.message,
+    ...echoFields(body),
+    ...(error.details ? { details: error.details } : {}),
+  });
+}
+
+/** A fault becomes an `internal` error frame on the same connection, which stays usable. */
+const faultFrames = (): MiddlewareObj<WebSocketEvent, WebSocketResult> => ({
   onError: async (request) => {
     const { error } = request;
-    const echo = echoFields(request.event.body);
     if (error instanceof AppError) {
-      request.response = frameResponse({
-        type: 'error',
-        code: error.code,
-        message: error.message,
-        ...echo,
-        ...(error.details ? { details: error.details } : {}),
-      });
+      request.response = errorFrame(error, request.event.body);
       return;
     }
     logger.error('unhandled error', { error: error as Error, routeKey: request.event.requestContext.routeKey });
-    request.response = frameResponse({ type: 'error', code: 'internal', message: 'Internal error', ...echo });
+    request.response = frameResponse({
+      type: 'error',
+      code: 'internal',
+      message: 'Internal error',
+      ...echoFields(request.event.body),
+    });
   },
 });
 
-/** A WebSocket route handler: answers one frame on the calling connection (a route response). */
+/**
+ * A WebSocket route handler: answers one frame on the calling connection (a route response).
+ * Every log line of the invocation names the frame's ids; an accepted send names its message's
+ * correlation id (see shared/correlation.ts) from then on.
+ */
 export function webSocketRoute(answer: (event: WebSocketEvent) => Promise<ServerFrame>) {
   return middy<WebSocketEvent, WebSocketResult, Error, Context>()
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(errorFrames())
-    .handler(async (event) => frameResponse(await answer(event)));
+    .use(observed<WebSocketEvent, WebSocketResult>())
+    .use(publishAddedMetrics<WebSocketEvent, WebSocketResult>())
+    .use(faultFrames())
+    .handler(async (event) => {
+      logger.appendKeys(frameIds(event.body));
+      let frame: ServerFrame;
+      try {
+        frame = await answer(event);
+      } catch (error) {
+        // Refusals are answers, not faults: answered here, they never mark the trace as failed.
+        if (error instanceof AppError) return errorFrame(error, event.body);
+        throw error;
+      }
+      if (frame.type === 'messageAccepted') noteMessageAccepted(frame.message);
+      return frameResponse(frame);
+    });
 }

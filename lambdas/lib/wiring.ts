@@ -2,6 +2,7 @@
  * Composition root for handlers: builds repositories and services from the environment. Each
  * factory reads only the tables its service uses, matching the function's grants in the catalog.
  */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createConnectionPoster } from '#shared/aws/connection-poster';
 import { createDocumentClient } from '#shared/aws/dynamodb';
 import { envVars, requireEnv, tableNameFromEnv } from '#shared/config/env';
@@ -27,9 +28,10 @@ import { MessagingService } from '#shared/services/messaging-service';
 import { ReceiptService } from '#shared/services/receipt-service';
 import { TimelineWriter } from '#shared/services/timeline-writer';
 import { UserService } from '#shared/services/user-service';
-import { logger } from './observability';
+import { logger, tracer } from './observability';
 
-const documentClient = createDocumentClient();
+// Traced clients: each DynamoDB and management API call is a subsegment (no-ops where tracing is off).
+export const documentClient = createDocumentClient(tracer.captureAWSv3Client(new DynamoDBClient({})));
 const inboxRetentionSeconds = limits.inboxRetentionDays * 24 * 60 * 60;
 
 export const conversationRepository = () =>
@@ -38,7 +40,8 @@ const userRepository = () => new UserRepository(documentClient, tableNameFromEnv
 const connectionRepository = () => new ConnectionRepository(documentClient, tableNameFromEnv('connections'));
 const deviceRepository = () => new DeviceRepository(documentClient, tableNameFromEnv('users'));
 const inboxRepository = () => new InboxRepository(documentClient, tableNameFromEnv('inbox'), inboxRetentionSeconds);
-const connectionPoster = () => createConnectionPoster(requireEnv(envVars.callbackUrl));
+const connectionPoster = () =>
+  createConnectionPoster(requireEnv(envVars.callbackUrl), (client) => tracer.captureAWSv3Client(client));
 
 const messageRepository = () =>
   new MessageRepository(documentClient, {
@@ -68,7 +71,7 @@ export const createFanOutService = () =>
     logger,
   );
 
-export const createInboxService = () => new InboxService(inboxRepository(), connectionPoster());
+export const createInboxService = () => new InboxService(inboxRepository(), connectionPoster(), logger);
 
 export const createConnectionService = () =>
   new ConnectionService(deviceRepository(), connectionRepository(), systemClock);

@@ -19,16 +19,24 @@ export interface ConnectionPoster {
   disconnect(connectionId: string): Promise<void>;
 }
 
-export function createConnectionPoster(callbackUrl: string): ConnectionPoster {
+/** Wraps the SDK client once made: handlers pass the tracer's `captureAWSv3Client`. */
+export type ClientInstrumentation = (client: ApiGatewayManagementApiClient) => ApiGatewayManagementApiClient;
+
+export function createConnectionPoster(
+  callbackUrl: string,
+  instrument: ClientInstrumentation = (client) => client,
+): ConnectionPoster {
   const agentOptions = { keepAlive: true, maxSockets: limits.managementApiMaxSockets };
-  const client = new ApiGatewayManagementApiClient({
-    endpoint: callbackUrl,
-    // The SDK's default of 50 sockets would queue a group's fan-out behind itself.
-    requestHandler: new NodeHttpHandler({
-      httpAgent: new HttpAgent(agentOptions),
-      httpsAgent: new HttpsAgent(agentOptions),
+  const client = instrument(
+    new ApiGatewayManagementApiClient({
+      endpoint: callbackUrl,
+      // The SDK's default of 50 sockets would queue a group's fan-out behind itself.
+      requestHandler: new NodeHttpHandler({
+        httpAgent: new HttpAgent(agentOptions),
+        httpsAgent: new HttpsAgent(agentOptions),
+      }),
     }),
-  });
+  );
   const encoder = new TextEncoder();
   return {
     async post(connectionId, frame) {

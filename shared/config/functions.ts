@@ -55,8 +55,14 @@ export const functionDefaults = { memoryMb: 256, timeoutSeconds: 10 } as const;
 export const functions = {
   wsAuthorizer: {
     entry: 'lambdas/ws-authorizer.ts',
-    description: 'WebSocket $connect authorizer: verifies the Cognito JWT and the device id',
-    tables: [],
+    description:
+      'WebSocket $connect authorizer: a connect ticket or the Cognito JWT, the device id, no deleted account, the device limit',
+    tables: [
+      // Query of the user's partition: the profile (tombstone?) and the device rows, in one read.
+      { table: 'users', actions: ['Query'] },
+      // Takes a ticket with a conditional DeleteItem: single use.
+      { table: 'connectTickets', actions: ['DeleteItem'] },
+    ],
     verifiesJwt: true,
   },
   wsConnect: {
@@ -81,6 +87,8 @@ export const functions = {
     entry: 'lambdas/ws-send-message.ts',
     description: 'WebSocket sendMessage: stores a message with the next per-conversation seq',
     tables: [
+      // The per-user send counter, bumped before anything else.
+      { table: 'rateLimits', actions: ['UpdateItem'] },
       { table: 'conversations', actions: ['BatchGetItem', 'GetItem', 'UpdateItem'] },
       { table: 'messages', actions: ['PutItem', 'GetItem'] },
       { table: 'idempotency', actions: ['PutItem', 'GetItem'] },
@@ -126,6 +134,8 @@ export const functions = {
     entry: 'lambdas/http-create-conversation.ts',
     description: 'POST /conversations: the creation is the first timeline event',
     tables: [
+      // Neither the creator nor a member may be a deleted account.
+      { table: 'users', actions: ['BatchGetItem'] },
       { table: 'conversations', actions: ['PutItem', 'UpdateItem', 'GetItem', 'Query'] },
       { table: 'messages', actions: ['PutItem'] },
     ],
@@ -147,6 +157,8 @@ export const functions = {
     entry: 'lambdas/http-add-participants.ts',
     description: 'POST /conversations/{id}/participants: admins add members',
     tables: [
+      // A deleted account cannot be added back.
+      { table: 'users', actions: ['BatchGetItem'] },
       { table: 'conversations', actions: ['Query', 'GetItem', 'UpdateItem', 'PutItem'] },
       { table: 'messages', actions: ['PutItem'] },
     ],
@@ -183,6 +195,8 @@ export const functions = {
     entry: 'lambdas/http-send-message.ts',
     description: 'POST /conversations/{id}/messages: the same send as the WebSocket action',
     tables: [
+      // The per-user send counter, bumped before anything else.
+      { table: 'rateLimits', actions: ['UpdateItem'] },
       { table: 'conversations', actions: ['BatchGetItem', 'GetItem', 'UpdateItem'] },
       { table: 'messages', actions: ['PutItem', 'GetItem'] },
       { table: 'idempotency', actions: ['PutItem', 'GetItem'] },
@@ -227,6 +241,15 @@ export const functions = {
       { table: 'messages', actions: ['GetItem'] },
       { table: 'receipts', actions: ['Query'] },
       { table: 'users', actions: ['GetItem'] },
+    ],
+  },
+  httpCreateConnectTicket: {
+    entry: 'lambdas/http-create-connect-ticket.ts',
+    description: 'POST /connect-ticket: a single-use ticket that opens one WebSocket within seconds',
+    tables: [
+      // Deleted accounts get no ticket.
+      { table: 'users', actions: ['GetItem'] },
+      { table: 'connectTickets', actions: ['PutItem'] },
     ],
   },
   httpCreateUser: {
@@ -315,8 +338,12 @@ export const webSocketRouteSelection = '$request.body.action';
 
 export const webSocketAuthorizer = {
   function: 'wsAuthorizer',
-  /** API Gateway refuses the handshake without calling the authorizer when these are missing. */
-  identitySource: ['route.request.querystring.token', 'route.request.querystring.deviceId'],
+  /**
+   * API Gateway refuses the handshake without calling the authorizer when one of these is missing,
+   * so only `deviceId` is listed: the credential is `ticket` or `token`, and the authorizer takes
+   * either. WebSocket authorizers are never cached (a TTL exists for HTTP API authorizers only).
+   */
+  identitySource: ['route.request.querystring.deviceId'],
 } as const satisfies { function: FunctionName; identitySource: readonly string[] };
 
 export const webSocketRoutes = [
@@ -364,6 +391,7 @@ export const httpRoutes = [
   { method: 'GET', path: '/users/{id}/conversations', function: 'httpListUserConversations' },
   { method: 'POST', path: '/conversations/{id}/attachments', function: 'httpCreateAttachment' },
   { method: 'GET', path: '/attachments/{id}', function: 'httpGetAttachment' },
+  { method: 'POST', path: '/connect-ticket', function: 'httpCreateConnectTicket' },
 ] as const satisfies readonly HttpRouteSpec[];
 
 /** A leaf of a filter pattern: exact values, or whether the field is present at all. */

@@ -21,4 +21,24 @@ export const limits = {
   seqAllocationBudgetMs: 10_000,
   /** A queued seq whose holder made no progress for this long is presumed abandoned and filled with a void. */
   seqStallTimeoutMs: 3_000,
+  /** A connect ticket opens one WebSocket within this many seconds of being issued, then never again. */
+  connectTicketTtlSeconds: 30,
+  /** Random bytes per connect ticket (256 bits, 43 base64url characters). */
+  connectTicketBytes: 32,
+  /** Devices one user may connect; an 11th distinct device id is refused at `$connect` (403). */
+  maxDevicesPerUser: 10,
+  /** Devices unseen for this long stop counting towards the limit (their inbox has expired by then too). */
+  deviceActivityWindowDays: 30,
+  /**
+   * Per-user sends (WebSocket and HTTP together) per fixed window; more answer `rate_limited`.
+   * 30/s sustained, bursts of 300: far above a person or an offline queue's flush, so it only stops
+   * runaway or hostile clients from buying unbounded writes and fan-out with one account.
+   */
+  sendRateLimit: { windowSeconds: 10, maxSends: 300 },
+  /** API Gateway stage default route throttling (requests per second and burst), per stage. */
+  stageThrottling: {
+    /** Headroom under the 10,000 RPS account quota the WebSocket API, the HTTP API and postToConnection share. */
+    webSocket: { rateLimit: 1_000, burstLimit: 2_000 },
+    http: { rateLimit: 200, burstLimit: 400 },
+  },
 } as const;

@@ -111,6 +111,23 @@ export const tables = {
     envVar: 'IDEMPOTENCY_TABLE',
     partitionKey: { name: 'idempotencyKey', type: 'S' },
   },
+  /**
+   * Single-use WebSocket connect tickets, keyed by the SHA-256 of the ticket (a leaked table or
+   * log never holds a usable ticket); the authorizer deletes one as it uses it, TTL reaps the rest.
+   */
+  connectTickets: {
+    logicalName: 'ConnectTickets',
+    envVar: 'CONNECT_TICKETS_TABLE',
+    partitionKey: { name: 'ticketHash', type: 'S' },
+    ttlAttribute: 'expiresAt',
+  },
+  /** Fixed-window rate-limit counters (`send#{userId}#{windowStart}`), reaped by TTL after their window. */
+  rateLimits: {
+    logicalName: 'RateLimits',
+    envVar: 'RATE_LIMITS_TABLE',
+    partitionKey: { name: 'counterKey', type: 'S' },
+    ttlAttribute: 'expiresAt',
+  },
 } as const satisfies Record<string, TableSpec>;
 
 export type TableKey = keyof typeof tables;

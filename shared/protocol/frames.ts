@@ -20,9 +20,18 @@ export const clientMessageIdSchema = z
   .max(limits.maxClientMessageIdLength)
   .regex(/^[A-Za-z0-9_.:-]+$/, 'must be URL-safe');
 
+/** A lone UTF-16 surrogate has no UTF-8 form: strict JSON decoders (Swift, Rust) reject the whole frame or page holding it. */
+const loneSurrogate = /\p{Cs}/u;
+
+/** For text every member's client decodes: well-formed Unicode only. */
+export const isWellFormedText = (text: string) => !loneSurrogate.test(text);
+
+export const notWellFormed = 'must be valid Unicode (no lone surrogates)';
+
 export const messageTextSchema = z
   .string()
-  .max(limits.maxTextLength, `text is limited to ${limits.maxTextLength} characters`);
+  .max(limits.maxTextLength, `text is limited to ${limits.maxTextLength} characters`)
+  .refine(isWellFormedText, notWellFormed);
 
 export const attachmentIdsSchema = z
   .array(idSchema)
@@ -49,8 +58,13 @@ export const sendMessageFrameSchema = z
 
 export const syncFrameSchema = z.object({
   action: z.literal('sync'),
-  /** Continues a replay that answered `syncComplete` with a cursor. */
-  cursor: z.string().min(1).max(300).optional(),
+  /** Continues a replay that answered `syncComplete` with a cursor (an inbox position: id characters and `#`). */
+  cursor: z
+    .string()
+    .min(1)
+    .max(300)
+    .regex(/^[A-Za-z0-9_.:#-]+$/, 'must be a cursor from syncComplete')
+    .optional(),
 });
 
 export const ackFrameSchema = z.object({

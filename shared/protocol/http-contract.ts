@@ -5,6 +5,7 @@
  * the handlers to it.
  */
 import type { z } from 'zod';
+import type { ConnectTicketStore } from '../auth/connect-tickets';
 import type { httpRoutes } from '../config/functions';
 import type { ErrorCode } from '../errors';
 import type { AttachmentReads, AttachmentUploads } from '../services/attachment-service';
@@ -27,10 +28,12 @@ import {
 import {
   apiGatewayErrorSchema,
   attachmentViewSchema,
+  connectTicketSchema,
   conversationPageSchema,
   conversationViewSchema,
   type deletedUserSchema,
   errorBodySchema,
+  gatewayOrParleyErrorSchema,
   messageEnvelopeSchema,
   messagePageSchema,
   messageReceiptsSchema,
@@ -43,7 +46,7 @@ import {
 import { listMessagesQuerySchema, messagePathSchema, sendMessageBodySchema } from './messages-http';
 import { createUserBodySchema, updateUserBodySchema, userPathSchema } from './users-http';
 
-export type HttpStatus = 200 | 201 | 204 | 400 | 401 | 403 | 404 | 409 | 413 | 415 | 500;
+export type HttpStatus = 200 | 201 | 204 | 400 | 401 | 403 | 404 | 409 | 413 | 415 | 429 | 500;
 
 export interface ResponseContract {
   readonly description: string;
@@ -69,8 +72,15 @@ const refused = (description: string): ResponseContract => ({ description, body:
 /** What any route may answer, whatever it does: the authorizer runs first, and a fault can happen anywhere. */
 const everyRouteResponses = {
   401: { description: 'No valid bearer token: refused by the JWT authorizer', body: apiGatewayErrorSchema },
+  429: { description: 'Throttled by the API stage (API Gateway answers); back off', body: apiGatewayErrorSchema },
   500: { description: 'A server fault; safe to retry (sends are idempotent)', body: serverErrorBodySchema },
 } as const satisfies RouteContract['responses'];
+
+/** For routes that also refuse a token whose account was deleted (`unauthorized`). */
+const deletedCallerRefused = {
+  description: 'No valid bearer token (JWT authorizer), or the token’s account was deleted (`unauthorized`)',
+  body: gatewayOrParleyErrorSchema,
+} as const satisfies ResponseContract;
 
 const badInput = refused('A path parameter, query parameter or body field fails validation');
 const busy = refused('The conversation was too busy to take the change; retry');
@@ -82,8 +92,9 @@ export const httpContract = {
     responses: {
       201: { description: 'The new conversation', body: conversationViewSchema },
       200: { description: 'The direct conversation this pair already has', body: conversationViewSchema },
-      400: refused('Invalid body, or members that do not fit the conversation type or group limit'),
+      400: refused('Invalid body, members that do not fit the conversation type or group limit, or a deleted member'),
       ...everyRouteResponses,
+      401: deletedCallerRefused,
     },
   },
   httpGetConversation: {
@@ -115,11 +126,12 @@ export const httpContract = {
     body: addParticipantsBodySchema,
     responses: {
       200: { description: 'The conversation with its members now', body: conversationViewSchema },
-      400: refused('Invalid input, or the conversation is not a group'),
+      400: refused('Invalid input, the conversation is not a group, or a deleted user named'),
       403: refused('The caller is not an admin of the group'),
       404: refused('No such conversation, or the caller is not a member'),
       409: refused('The group would exceed its member limit, or was too busy; retry'),
       ...everyRouteResponses,
+      401: deletedCallerRefused,
     },
   },
   httpRemoveParticipant: {
@@ -145,6 +157,10 @@ export const httpContract = {
       404: refused('No such conversation, or the caller is not a member'),
       409: refused('The conversation was too busy to allocate a seq; retry with the same clientMessageId'),
       ...everyRouteResponses,
+      429: {
+        description: 'The caller’s send rate limit (`rate_limited`, details.retryAfterSeconds) or stage throttling',
+        body: gatewayOrParleyErrorSchema,
+      },
     },
   },
   httpListMessages: {
@@ -266,6 +282,14 @@ export const httpContract = {
       ...everyRouteResponses,
     },
   },
+  httpCreateConnectTicket: {
+    summary: 'A single-use ticket that opens one WebSocket (`$connect?ticket=…&deviceId=…`) within seconds',
+    responses: {
+      201: { description: 'The ticket and when it stops working', body: connectTicketSchema },
+      ...everyRouteResponses,
+      401: deletedCallerRefused,
+    },
+  },
 } as const satisfies Record<HttpFunctionName, RouteContract>;
 
 /** Arrays and properties without their readonly marks: mutability is no part of the wire. */
@@ -298,4 +322,5 @@ export type ResponseSchemasMatchServices = [
   Holds<SameShape<Answer<ReceiptService['receiptsFor']>, z.output<typeof messageReceiptsSchema>>>,
   Holds<SameShape<Answer<AttachmentUploads['createUpload']>, z.output<typeof uploadTicketSchema>>>,
   Holds<SameShape<Answer<AttachmentReads['get']>, z.output<typeof attachmentViewSchema>>>,
+  Holds<SameShape<Answer<ConnectTicketStore['issue']>, z.output<typeof connectTicketSchema>>>,
 ];

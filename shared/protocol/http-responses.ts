@@ -168,6 +168,15 @@ export const errorBodySchema = z.object({
 /** What API Gateway answers on its own, before or instead of the handler (JWT authorizer, a crashed integration). */
 export const apiGatewayErrorSchema = z.object({ message: z.string() });
 
+/** 401 and 429 come from API Gateway (JWT authorizer, stage throttling) or from Parley (a deleted account, the send rate limit). */
+export const gatewayOrParleyErrorSchema = z.union([apiGatewayErrorSchema, errorBodySchema]);
+
+/** `POST /connect-ticket`: open the WebSocket with `?ticket=…&deviceId=…` before `expiresAt`, once. */
+export const connectTicketSchema = z.object({
+  ticket: z.string().min(1),
+  expiresAt: serverTimeSchema,
+});
+
 /** A fault answered by the handler's error mapping, or by API Gateway when the function itself failed. */
 export const serverErrorBodySchema = z.union([errorBodySchema, apiGatewayErrorSchema]);
 
@@ -191,5 +200,7 @@ export const httpResponseSchemas = {
   UserView: userViewSchema,
   ErrorBody: errorBodySchema,
   ApiGatewayError: apiGatewayErrorSchema,
+  GatewayOrParleyError: gatewayOrParleyErrorSchema,
   ServerErrorBody: serverErrorBodySchema,
+  ConnectTicket: connectTicketSchema,
 } as const satisfies Record<string, z.ZodType>;

@@ -1,7 +1,7 @@
 /** HTTP request bodies and path parameters, validated with zod at the edge. */
 import * as z from 'zod';
 import { limits } from '../config/limits';
-import { idSchema } from './frames';
+import { idSchema, isWellFormedText, notWellFormed } from './frames';
 
 export const userIdSchema = z
   .string()
@@ -9,9 +9,12 @@ export const userIdSchema = z
   .max(128)
   .regex(/^[A-Za-z0-9_-]+$/, 'must be a user id');
 
+/** Shown to every member: well-formed Unicode, like message text. */
+const groupNameSchema = z.string().trim().min(1).max(limits.maxGroupNameLength).refine(isWellFormedText, notWellFormed);
+
 export const createConversationBodySchema = z.object({
   type: z.enum(['direct', 'group']),
-  name: z.string().trim().min(1).max(limits.maxGroupNameLength).optional(),
+  name: groupNameSchema.optional(),
   /** The other members; the creator is added. */
   memberIds: z.array(userIdSchema).max(limits.maxGroupMembers),
   /** Groups: may members who join later read what came before? Default: from their join on. */
@@ -23,7 +26,7 @@ export type CreateConversationBody = z.infer<typeof createConversationBodySchema
 export const conversationPathSchema = z.object({ id: idSchema });
 
 export const updateConversationBodySchema = z.object({
-  name: z.string().trim().min(1).max(limits.maxGroupNameLength),
+  name: groupNameSchema,
 });
 
 export const addParticipantsBodySchema = z.object({

@@ -1,5 +1,6 @@
 /** User profile routes (`/users`): request bodies and path parameters, validated with zod at the edge. */
 import * as z from 'zod';
+import { isWellFormedText, notWellFormed } from './frames';
 import { userIdSchema } from './http';
 
 export const userProfileLimits = {
@@ -10,7 +11,13 @@ export const userProfileLimits = {
   maxEmailLength: 254,
 } as const;
 
-export const profileNameSchema = z.string().trim().min(1).max(userProfileLimits.maxNameLength);
+/** Shown to everyone who sees the user: well-formed Unicode, like message text. */
+export const profileNameSchema = z
+  .string()
+  .trim()
+  .min(1)
+  .max(userProfileLimits.maxNameLength)
+  .refine(isWellFormedText, notWellFormed);
 
 /** Any case on the wire; the service stores it lowercased (uniqueness ignores case). */
 export const usernameSchema = z

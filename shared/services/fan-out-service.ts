@@ -1,6 +1,7 @@
 import pLimit from 'p-limit';
 import type { ConnectionPoster } from '../aws/connection-poster';
 import { limits } from '../config/limits';
+import { correlationFields, correlationIdOf } from '../correlation';
 import { belongedAt, type Connection, type Device, type Member, type StoredMessage, toWireMessage } from '../model';
 import type { ConnectionRepository } from '../repositories/connection-repository';
 import type { ConversationRepository } from '../repositories/conversation-repository';
@@ -21,7 +22,9 @@ interface Reach {
   readonly connections: Connection[];
 }
 
+/** Lines name messages by correlation id and carry counts only, never text. */
 export interface FanOutLogger {
+  info(message: string, details: Record<string, unknown>): void;
   warn(message: string, details: Record<string, unknown>): void;
 }
 
@@ -64,7 +67,12 @@ export class FanOutService {
             const members = await batch.membersOf(conversationId, () => this.conversations.listMembers(conversationId));
             await this.deliverOne(message, members, batch);
           } catch (error) {
-            this.logger.warn('fan-out failed', { messageId: message.id, error: String(error) });
+            this.logger.warn('fan-out failed', {
+              ...correlationFields(correlationIdOf(message)),
+              conversationId,
+              seq: message.seq,
+              error: String(error),
+            });
             failedIndexes.push(index);
             return;
           }
@@ -85,6 +93,8 @@ export class FanOutService {
     const frame = { type: 'message', message: toWireMessage(message) } as const;
     const reaches = await Promise.all(recipientsOf(message, members).map((userId) => batch.reachOf(userId)));
     const toPark: Device[] = [];
+    let posted = 0;
+    let stale = 0;
 
     await Promise.all(
       reaches.flatMap((reach) =>
@@ -99,8 +109,10 @@ export class FanOutService {
             for (const [i, outcome] of outcomes.entries()) {
               if (outcome === 'sent') {
                 reached = true;
+                posted++;
                 batch.posted++;
               } else {
+                stale++;
                 await this.forgetConnection(live[i] as Connection, batch);
               }
             }
@@ -111,6 +123,15 @@ export class FanOutService {
 
     await this.inbox.park(toWireMessage(message), toPark, epochSeconds(this.clock.now()));
     batch.parked += toPark.length;
+    // One line per message and stage: how an operator follows a message (docs/operations.md).
+    this.logger.info('message fanned out', {
+      ...correlationFields(correlationIdOf(message)),
+      conversationId: message.conversationId,
+      seq: message.seq,
+      posted,
+      parked: toPark.length,
+      staleConnections: stale,
+    });
   }
 
   /** A 410 means this connection is gone: drop its row (never the sender's live one) and its cache entry. */

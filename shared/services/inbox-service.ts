@@ -1,5 +1,6 @@
 import type { ConnectionPoster } from '../aws/connection-poster';
 import { limits } from '../config/limits';
+import { correlationFields, correlationIdAt, correlationIdOf } from '../correlation';
 import type { Device } from '../model';
 import type { InboxRepository } from '../repositories/inbox-repository';
 
@@ -14,10 +15,18 @@ export interface SyncResult {
 /** Most messages one sync replays, so the call stays well inside API Gateway's 29 s integration timeout. */
 const MAX_MESSAGES_PER_SYNC = 1000;
 
+/** Lines name messages by correlation id and carry counts only, never text. */
+export interface InboxLogger {
+  info(message: string, details: Record<string, unknown>): void;
+}
+
+const silent: InboxLogger = { info: () => undefined };
+
 export class InboxService {
   constructor(
     private readonly inbox: InboxRepository,
     private readonly poster: ConnectionPoster,
+    private readonly logger: InboxLogger = silent,
   ) {}
 
   /** Replays the device's parked messages to its connection, in order, one frame each. */
@@ -32,14 +41,29 @@ export class InboxService {
           return { delivered, connectionGone: true };
         }
         delivered++;
+        this.logger.info('replayed from inbox', {
+          ...correlationFields(correlationIdOf(message)),
+          conversationId: message.conversationId,
+          seq: message.seq,
+        });
       }
       next = page.cursor;
     } while (next !== undefined && delivered < MAX_MESSAGES_PER_SYNC);
     return { delivered, connectionGone: false, ...(next !== undefined ? { cursor: next } : {}) };
   }
 
-  /** Items stay until acknowledged (at-least-once); an ack removes them up to a seq. */
-  ack(device: Device, conversationId: string, upToSeq: number): Promise<number> {
-    return this.inbox.removeUpTo(device, conversationId, upToSeq);
+  /**
+   * Items stay until acknowledged (at-least-once); an ack removes them up to a seq. Its line names
+   * the last message it covers; earlier ones match by conversation and `upToSeq` (docs/operations.md).
+   */
+  async ack(device: Device, conversationId: string, upToSeq: number): Promise<number> {
+    const removed = await this.inbox.removeUpTo(device, conversationId, upToSeq);
+    this.logger.info('inbox acked', {
+      ...correlationFields(correlationIdAt(conversationId, upToSeq)),
+      conversationId,
+      upToSeq,
+      removed,
+    });
+    return removed;
   }
 }

@@ -2,7 +2,8 @@
  * The authorization matrix end to end on the local stack: every conversation- and message-scoped
  * HTTP route of the catalog and every WebSocket action, called by a non-member, a removed member and
  * a caller without a valid token. Refusals must look exactly like an unknown id, store nothing and
- * deliver nothing (two marker messages from a member prove it).
+ * deliver nothing (two marker messages from a member prove it). Every other route of the catalog
+ * (users, attachments by id, connect tickets) refuses a missing or tampered token too.
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,6 +38,10 @@ const UNKNOWN_CONVERSATION_ID = '01JZZZNOSUCHCONVERSATION00';
 /** Every route whose path starts at a conversation or a message; a new one lands here by itself. */
 const scopedRoutes = httpRoutes.filter((route) => /^\/(conversations|messages)\/\{id\}/.test(route.path));
 const scopedRouteCases = scopedRoutes.map((route) => [`${route.method} ${route.path}`, route] as const);
+/** The rest of the catalog (users, attachments by id, connect tickets): every one needs a valid token too. */
+const otherRouteCases = httpRoutes
+  .filter((route) => !scopedRoutes.includes(route))
+  .map((route) => [`${route.method} ${route.path}`, route] as const);
 
 /** Keyed by catalog function, so a new scoped route fails the matrix until it has a recipe here. */
 const requestRecipes: Partial<Record<FunctionName, RequestRecipe>> = {
@@ -354,6 +359,17 @@ describe('a caller without a valid token', () => {
     },
   );
 
+  it.each(otherRouteCases)('gets 401 on %s, with or without a forged token', async (_route, route) => {
+    const path = route.path.replace(/\{(\w+)\}/g, () => encodeURIComponent(admin.userId));
+    const body = ['POST', 'PUT', 'PATCH'].includes(route.method) ? {} : undefined;
+
+    const withoutToken = await api(stack.httpUrl, undefined, route.method, path, body);
+    const forged = await api(stack.httpUrl, forgedToken(outsider.token, admin.userId), route.method, path, body);
+
+    expect(withoutToken).toEqual({ status: 401, body: { message: 'Unauthorized' } });
+    expect(forged).toEqual(withoutToken);
+  });
+
   it('cannot open a WebSocket: the handshake is refused with 401', async () => {
     const forged = forgedToken(outsider.token, admin.userId);
 
@@ -362,6 +378,7 @@ describe('a caller without a valid token', () => {
       ChatClient.connect(stack.wsUrl, forged, 'laptop'),
     ]);
     const withoutTokenParameter = await handshakeStatus(`${stack.wsUrl}?deviceId=laptop`);
+    const withForgedTicket = await handshakeStatus(`${stack.wsUrl}?ticket=${'A'.repeat(43)}&deviceId=laptop`);
 
     for (const attempt of attempts) {
       expect(attempt.status).toBe('rejected');
@@ -369,6 +386,7 @@ describe('a caller without a valid token', () => {
       expect(attempt.status === 'rejected' && attempt.reason).toMatchObject({ statusCode: 401 });
     }
     expect(withoutTokenParameter).toBe(401);
+    expect(withForgedTicket).toBe(401);
   });
 });
 

@@ -397,6 +397,30 @@ describe('leaving and listing', () => {
     expect(field(placeholder, 'deleted')).toBe(true);
     expectStatus(history, 200);
   });
+
+  it('refuses the deleted account’s still-valid token a ticket and a new conversation (401 unauthorized)', async () => {
+    const ticket = await callRoute('httpCreateConnectTicket', dan);
+    const conversation = await callRoute(
+      'httpCreateConversation',
+      dan,
+      {},
+      { body: { type: 'direct', memberIds: [ann.userId] } },
+    );
+
+    for (const answer of [ticket, conversation]) {
+      expectStatus(answer, 401);
+      expect(errorCodeOf(answer)).toBe('unauthorized');
+    }
+  });
+});
+
+describe('connect tickets', () => {
+  it('POST /connect-ticket answers a ticket and its expiry (201)', async () => {
+    const issued = await callRoute('httpCreateConnectTicket', ann);
+
+    expectStatus(issued, 201);
+    expect(field(issued, 'ticket')).toEqual(expect.any(String));
+  });
 });
 
 describe('the contract', () => {

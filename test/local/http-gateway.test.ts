@@ -2,10 +2,11 @@
  * The local HTTP API with stand-in handlers: the local token issuer, API Gateway's JWT authorizer,
  * payload v2.0 events, CORS and limits, and the environment handlers get.
  */
-import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTokenVerifier } from '#shared/auth/jwt';
+import { tableNameFromEnv } from '#shared/config/env';
 import { localTokenAudience, userIdForUsername } from '../../local/token-issuer';
 import { startTestStack, type TestStack } from '../support/local-stack';
 
@@ -37,9 +38,15 @@ beforeAll(async () => {
     handlerOverrides: {
       httpCreateConversation: async (event) => {
         events.push(event as APIGatewayProxyEventV2WithJWTAuthorizer);
-        // A plain client, as handlers build it: the endpoint must come from AWS_ENDPOINT_URL_DYNAMODB.
-        const { TableNames: names } = await new DynamoDBClient({}).send(new ListTablesCommand({}));
-        return { statusCode: 201, headers: { 'x-handler': 'create' }, body: JSON.stringify({ names }) };
+        // A plain client, as handlers build it: the endpoint and the table name must both come from the environment.
+        const { Table } = await new DynamoDBClient({}).send(
+          new DescribeTableCommand({ TableName: tableNameFromEnv('conversations') }),
+        );
+        return {
+          statusCode: 201,
+          headers: { 'x-handler': 'create' },
+          body: JSON.stringify({ name: Table?.TableName }),
+        };
       },
       httpGetConversation: async (event) => {
         events.push(event as APIGatewayProxyEventV2WithJWTAuthorizer);
@@ -144,7 +151,7 @@ describe('HTTP API', () => {
     expect(status).toBe(201);
     expect(headers.get('x-handler')).toBe('create');
     expect(headers.get('access-control-allow-origin')).toBe('*');
-    expect(body.names).toContain(stack.tables.conversations.tableName);
+    expect(body.name).toBe(stack.tables.conversations.tableName);
     expect(events[0]?.body).toBe('{"type":"direct"}');
   });
 

@@ -103,7 +103,7 @@ export async function useTestTables(label: string) {
           repositories.inbox,
           poster,
           fixedClock,
-          { warn: () => undefined },
+          { info: () => undefined, warn: () => undefined },
         ),
     },
     raw: {

@@ -1,0 +1,305 @@
+/**
+ * Limits on the local stack with the real handlers: devices per user (refused at `$connect`), the
+ * per-user send rate limit (`rate_limited` on WebSocket and HTTP, nothing stored), API Gateway's
+ * frame and message sizes, message text size, members per group and attachments per message.
+ */
+import { PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { createDocumentClient } from '#shared/aws/dynamodb';
+import { limits } from '#shared/config/limits';
+import { media } from '#shared/config/media';
+import { sendCounterKey } from '#shared/services/send-rate-limiter';
+import { createLocalDynamoDbClient } from '../../local/aws-local';
+import { apiGatewayWebSocketLimits } from '../../local/websocket-gateway';
+import { api, ChatClient, HandshakeRefused, issueToken } from '../support/chat-client';
+import { startTestStack, type TestStack } from '../support/local-stack';
+
+interface User {
+  readonly token: string;
+  readonly userId: string;
+}
+
+let stack: TestStack;
+let documentClient: ReturnType<typeof createDocumentClient>;
+let ann: User;
+let ben: User;
+let conversationId: string;
+const clients: ChatClient[] = [];
+
+async function connect(user: User, deviceId: string): Promise<ChatClient> {
+  const client = await ChatClient.connect(stack.wsUrl, user.token, deviceId);
+  clients.push(client);
+  return client;
+}
+
+async function lastSeq(): Promise<number> {
+  return Number((await api(stack.httpUrl, ann.token, 'GET', `/conversations/${conversationId}`)).body.lastSeq);
+}
+
+function closeCode(socket: WebSocket): Promise<number> {
+  return new Promise((resolve) => socket.once('close', (code) => resolve(code)));
+}
+
+/** A sendMessage frame of exactly `bytes` bytes (its text pads it out). */
+function frameOfBytes(bytes: number, clientMessageId: string): string {
+  const empty = JSON.stringify({ action: 'sendMessage', conversationId, clientMessageId, text: '' });
+  return JSON.stringify({
+    action: 'sendMessage',
+    conversationId,
+    clientMessageId,
+    text: 'x'.repeat(bytes - empty.length),
+  });
+}
+
+/** Sends `payload` as one message split into frames of at most `frameBytes`. */
+function sendFragmented(socket: WebSocket, payload: string, frameBytes: number): void {
+  for (let start = 0; start < payload.length; start += frameBytes) {
+    socket.send(payload.slice(start, start + frameBytes), { fin: start + frameBytes >= payload.length });
+  }
+}
+
+beforeAll(async () => {
+  stack = await startTestStack('e2e-limits');
+  documentClient = createDocumentClient(createLocalDynamoDbClient(stack.dynamoEndpoint));
+  [ann, ben] = await Promise.all([issueToken(stack.httpUrl, 'ann'), issueToken(stack.httpUrl, 'ben')]);
+  const created = await api(stack.httpUrl, ann.token, 'POST', '/conversations', {
+    type: 'direct',
+    memberIds: [ben.userId],
+  });
+  conversationId = String(created.body.id);
+});
+
+afterAll(async () => {
+  await Promise.all(clients.map((client) => client.close()));
+  documentClient?.destroy();
+  await stack?.stop();
+});
+
+describe(`devices per user (${limits.maxDevicesPerUser})`, () => {
+  let many: User;
+
+  beforeAll(async () => {
+    many = await issueToken(stack.httpUrl, 'many-devices');
+    for (let i = 0; i < limits.maxDevicesPerUser; i++) await (await connect(many, `device-${i}`)).close();
+  });
+
+  it('refuses the handshake of one device more with 403, by token or by ticket', async () => {
+    const byToken = await ChatClient.connect(stack.wsUrl, many.token, 'one-too-many').catch((error: unknown) => error);
+    const { ticket } = (await api(stack.httpUrl, many.token, 'POST', '/connect-ticket')).body as { ticket: string };
+    const byTicket = await new Promise<number>((resolve) => {
+      const socket = new WebSocket(`${stack.wsUrl}?ticket=${ticket}&deviceId=one-too-many`);
+      socket.once('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0));
+      socket.once('open', () => resolve(101));
+    });
+
+    expect(byToken).toEqual(new HandshakeRefused(403));
+    expect(byTicket).toBe(403);
+  });
+
+  it('still lets every known device reconnect', async () => {
+    const known = await connect(many, 'device-3');
+
+    expect(await known.request({ action: 'ping' }, 'pong')).toEqual({ type: 'pong' });
+  });
+
+  it(`stops counting a device unseen for ${limits.deviceActivityWindowDays} days`, async () => {
+    const longAgo = new Date(Date.now() - (limits.deviceActivityWindowDays + 1) * 24 * 60 * 60 * 1000);
+    await documentClient.send(
+      new PutCommand({
+        TableName: stack.tables.users.tableName,
+        Item: {
+          pk: `USER#${many.userId}`,
+          sk: 'DEVICE#device-0',
+          userId: many.userId,
+          deviceId: 'device-0',
+          lastConnectedAt: longAgo.toISOString(),
+        },
+      }),
+    );
+
+    const replacement = await connect(many, 'replacement');
+
+    expect(await replacement.request({ action: 'ping' }, 'pong')).toEqual({ type: 'pong' });
+  });
+});
+
+describe(`per-user send rate limit (${limits.sendRateLimit.maxSends} per ${limits.sendRateLimit.windowSeconds} s)`, () => {
+  /** Fills the user's counter for the current window and the next two, so the test runs in a full one. */
+  async function fillWindows(userId: string): Promise<void> {
+    const now = Math.floor(Date.now() / 1000);
+    const { windowSeconds, maxSends } = limits.sendRateLimit;
+    const windowStart = now - (now % windowSeconds);
+    await Promise.all(
+      [0, 1, 2].map((k) =>
+        documentClient.send(
+          new PutCommand({
+            TableName: stack.tables.rateLimits.tableName,
+            Item: {
+              counterKey: sendCounterKey(userId, windowStart + k * windowSeconds),
+              sends: maxSends,
+              expiresAt: windowStart + (k + 1) * windowSeconds,
+            },
+          }),
+        ),
+      ),
+    );
+  }
+
+  it('counts every send, WebSocket and HTTP alike, in the user’s counter', async () => {
+    const counted = await issueToken(stack.httpUrl, 'counted');
+    const group = await api(stack.httpUrl, counted.token, 'POST', '/conversations', {
+      type: 'direct',
+      memberIds: [ann.userId],
+    });
+    const phone = await connect(counted, 'phone');
+
+    await phone.sendMessage(String(group.body.id), 'ws-1', 'one');
+    await phone.sendMessage(String(group.body.id), 'ws-2', 'two');
+    await api(stack.httpUrl, counted.token, 'POST', `/conversations/${String(group.body.id)}/messages`, {
+      clientMessageId: 'http-1',
+      text: 'three',
+    });
+    const counters = await documentClient.send(new ScanCommand({ TableName: stack.tables.rateLimits.tableName }));
+
+    const mine = (counters.Items ?? []).filter((item) => String(item.counterKey).startsWith(`send#${counted.userId}#`));
+    expect(mine.reduce((sum, item) => sum + Number(item.sends), 0)).toBe(3);
+  });
+
+  it('answers a WebSocket send over the limit with a rate_limited error frame and stores nothing', async () => {
+    const phone = await connect(ann, 'rate-phone');
+    const before = await lastSeq();
+    await fillWindows(ann.userId);
+
+    const answer = await phone.sendMessage(conversationId, 'too-fast', 'one too many');
+
+    expect(answer).toMatchObject({
+      type: 'error',
+      code: 'rate_limited',
+      clientMessageId: 'too-fast',
+      action: 'sendMessage',
+      details: { retryAfterSeconds: expect.any(Number) },
+    });
+    expect(await phone.request({ action: 'ping' }, 'pong')).toEqual({ type: 'pong' });
+    expect(await lastSeq()).toBe(before);
+  });
+
+  it('answers an HTTP send over the limit with 429 rate_limited and stores nothing', async () => {
+    const before = await lastSeq();
+    await fillWindows(ann.userId);
+
+    const answer = await api(stack.httpUrl, ann.token, 'POST', `/conversations/${conversationId}/messages`, {
+      clientMessageId: 'too-fast-http',
+      text: 'one too many',
+    });
+
+    expect(answer.status).toBe(429);
+    expect(answer.body).toMatchObject({
+      error: { code: 'rate_limited', details: { retryAfterSeconds: expect.any(Number) } },
+    });
+    expect(await lastSeq()).toBe(before);
+  });
+
+  it('limits each user on their own: another user still sends', async () => {
+    await fillWindows(ann.userId);
+
+    const answer = await api(stack.httpUrl, ben.token, 'POST', `/conversations/${conversationId}/messages`, {
+      clientMessageId: 'ben-unaffected',
+      text: 'fine',
+    });
+
+    expect(answer.status).toBe(201);
+  });
+});
+
+describe('API Gateway WebSocket sizes (32 KB frames, 128 KB messages)', () => {
+  const { maxFrameBytes, maxMessageBytes } = apiGatewayWebSocketLimits;
+
+  it('are the ones the local gateway enforces', () => {
+    expect({ maxFrameBytes, maxMessageBytes }).toEqual({ maxFrameBytes: 32 * 1024, maxMessageBytes: 128 * 1024 });
+  });
+
+  it('route a frame of exactly 32 KB to the handler, which refuses its text; the connection stays', async () => {
+    const client = await connect(ben, 'frame-edge');
+
+    const answered = client.nextFrame((frame) => frame.clientMessageId === 'edge');
+    client.send(frameOfBytes(maxFrameBytes, 'edge'));
+
+    expect(await answered).toMatchObject({ type: 'error', code: 'bad_request' });
+    expect(await client.request({ action: 'ping' }, 'pong')).toEqual({ type: 'pong' });
+  });
+
+  it('close the connection with 1009 on a frame one byte over 32 KB, routing nothing', async () => {
+    const client = await connect(ben, 'frame-over');
+    const closing = closeCode(client.socket);
+
+    client.send(frameOfBytes(maxFrameBytes + 1, 'over'));
+
+    expect(await closing).toBe(1009);
+    expect(client.frames).toEqual([]);
+  });
+
+  it('route a 128 KB message sent in 32 KB frames', async () => {
+    const client = await connect(ben, 'message-edge');
+
+    const answered = client.nextFrame((frame) => frame.clientMessageId === 'long');
+    sendFragmented(client.socket, frameOfBytes(maxMessageBytes, 'long'), maxFrameBytes);
+
+    expect(await answered).toMatchObject({ type: 'error', code: 'bad_request' });
+  });
+
+  it('close the connection with 1009 on a message one byte over 128 KB, even in small frames', async () => {
+    const client = await connect(ben, 'message-over');
+    const closing = closeCode(client.socket);
+
+    sendFragmented(client.socket, frameOfBytes(maxMessageBytes + 1, 'too-long'), maxFrameBytes);
+
+    expect(await closing).toBe(1009);
+    expect(client.frames).toEqual([]);
+  });
+});
+
+describe('message, group and attachment limits', () => {
+  it(`refuses text over ${limits.maxTextLength} characters on both transports, and takes it at the limit`, async () => {
+    const client = await connect(ben, 'text-limit');
+
+    const overWs = await client.sendMessage(conversationId, 'text-over-ws', 'x'.repeat(limits.maxTextLength + 1));
+    const overHttp = await api(stack.httpUrl, ben.token, 'POST', `/conversations/${conversationId}/messages`, {
+      clientMessageId: 'text-over-http',
+      text: 'x'.repeat(limits.maxTextLength + 1),
+    });
+    const atLimit = await client.sendMessage(conversationId, 'text-at-limit', 'x'.repeat(limits.maxTextLength));
+
+    expect(overWs).toMatchObject({ type: 'error', code: 'bad_request' });
+    expect(overHttp.status).toBe(400);
+    expect(atLimit).toMatchObject({ type: 'messageAccepted' });
+  });
+
+  it(`refuses a group of more than ${limits.maxGroupMembers} members, creator included`, async () => {
+    const others = Array.from({ length: limits.maxGroupMembers }, (_, i) => `member-${i}`);
+
+    const tooBig = await api(stack.httpUrl, ann.token, 'POST', '/conversations', {
+      type: 'group',
+      name: 'Too big',
+      memberIds: others,
+    });
+
+    expect(tooBig.status).toBe(400);
+    expect(tooBig.body).toMatchObject({ error: { code: 'bad_request' } });
+  });
+
+  it(`refuses more than ${media.maxAttachmentsPerMessage} attachments on a message`, async () => {
+    const ids = Array.from({ length: media.maxAttachmentsPerMessage + 1 }, (_, i) => `attachment-${i}`);
+
+    const answer = await api(stack.httpUrl, ben.token, 'POST', `/conversations/${conversationId}/messages`, {
+      clientMessageId: 'too-many-attachments',
+      text: 'look',
+      attachmentIds: ids,
+    });
+
+    expect(answer.status).toBe(400);
+    expect(answer.body).toMatchObject({
+      error: { code: 'bad_request', message: expect.stringContaining(`at most ${media.maxAttachmentsPerMessage}`) },
+    });
+  });
+});
