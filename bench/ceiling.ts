@@ -1,11 +1,12 @@
 /**
  * The DynamoDB-limited ceiling: the same per-message work the messaging path does (the send's reads
- * and transaction, then fan-out's member, device and connection reads and inbox writes), issued by the
- * real services and repositories through the SDK straight at DynamoDB Local, with no WebSocket
- * gateway, Lambda runtime, stream polling or postToConnection in between. Closed loop, like the
- * workloads' saturation phase: each lane sends, waits for its fan-out, sends again. Fan-out runs
- * through an in-process stand-in for the stream trigger (batches of up to 100, 4 partitions by
- * conversation, as `streamTriggers` configures on AWS), so batching amortises reads as it does there.
+ * and transaction, then fan-out's member reads, one devices-and-connections Query per recipient and
+ * inbox writes), issued by the real services and repositories through the SDK straight at DynamoDB
+ * Local, with no WebSocket gateway, Lambda runtime, stream polling or postToConnection in between.
+ * Closed loop, like the workloads' saturation phase: each lane sends, waits for its fan-out, sends
+ * again. Fan-out runs through an in-process stand-in for the stream trigger (batches of up to 100,
+ * 4 partitions by conversation, as `streamTriggers` configures on AWS), so batching amortises reads
+ * as it does there.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit from 'p-limit';
@@ -89,10 +90,9 @@ export function ceilingServices(tables: LocalTables) {
     new SendableAttachments(new AttachmentRepository(sendClient, tables.attachments.tableName), systemClock),
   );
   const devices = new DeviceRepository(fanOutClient, tables.users.tableName);
-  const connections = new ConnectionRepository(fanOutClient, tables.connections.tableName);
+  const connections = new ConnectionRepository(fanOutClient, tables.users.tableName);
   const fanOut = new FanOutService(
     conversationsFor(fanOutClient),
-    devices,
     connections,
     new InboxRepository(fanOutClient, tables.inbox.tableName, limits.inboxRetentionDays * 24 * 60 * 60),
     nullPoster,

@@ -1,16 +1,17 @@
 /**
- * Per handler: the bundle CDK would deploy (esbuild with the settings of infra/constructs/lambda-function.ts)
+ * Per handler: the bundle CDK would deploy (esbuild with shared/config/bundling.ts, as NodejsFunction runs it)
  * and its module initialisation time: the import of that bundle in a fresh Node process with the
  * handler environment set, as a Lambda cold start runs it.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { build, type Metafile } from 'esbuild';
 import pLimit from 'p-limit';
+import { handlerBundling } from '#shared/config/bundling';
 import { type FunctionName, type FunctionSpec, functions } from '#shared/config/functions';
 import { tableKeys, tables } from '#shared/config/tables';
 import { handlerEnvironment } from '../local/environment';
@@ -19,19 +20,9 @@ import { round } from './capacity-tally';
 
 const run = promisify(execFile);
 
-/** The CDK construct's banner, copied: checked against its source below so the two cannot drift silently. */
-const esmRequireBanner =
-  "import { createRequire as topLevelCreateRequire } from 'node:module'; const require = topLevelCreateRequire(import.meta.url);";
-
-/** NodejsFunction's esbuild flags for this project (format, target, minify, sourcemap, main fields, banner). */
+/** What the benchmark reports of the bundling: the shared declaration the CDK construct also reads. */
 export const bundleSettings = {
-  format: 'esm',
-  target: 'node22',
-  platform: 'node',
-  minify: true,
-  sourcemap: true,
-  mainFields: ['module', 'main'],
-  banner: esmRequireBanner,
+  ...handlerBundling,
   externals: 'each function spec nativeModules (sharp for mediaProcess); the AWS SDK is bundled',
 } as const;
 
@@ -43,18 +34,18 @@ export interface HandlerMeasurement {
   readonly sourceMapBytes: number;
   /** Largest contributors to the bundle by package (or app folder), bytes in the output. */
   readonly largestInputs: readonly { readonly name: string; readonly bytes: number }[];
-  /** Import time with NODE_OPTIONS=--enable-source-maps, as the CDK construct configures the functions. */
+  /** Import time as deployed: no source-map support at run time. */
   readonly initMs: { readonly median: number; readonly runs: readonly number[] };
-  /** The same without source-map support, to show what that option costs at cold start. */
-  readonly initMsWithoutSourceMaps: { readonly median: number; readonly runs: readonly number[] };
+  /** The same with NODE_OPTIONS=--enable-source-maps, to show what that option would cost at cold start. */
+  readonly initMsWithSourceMaps: { readonly median: number; readonly runs: readonly number[] };
 }
 
 export interface HandlerReport {
   readonly settings: typeof bundleSettings;
   readonly initRuns: number;
   readonly initConcurrency: number;
-  /** False when infra/constructs/lambda-function.ts no longer carries the banner copied here. */
-  readonly settingsMatchCdkSource: boolean;
+  /** Import time of an empty module in a fresh Node process: this machine's floor under every figure above. */
+  readonly emptyModuleInitMs: number;
   readonly buildSeconds: number;
   readonly functions: Readonly<Record<string, HandlerMeasurement>>;
 }
@@ -68,12 +59,6 @@ export async function measureHandlers(
   initConcurrency: number,
   log: (line: string) => void,
 ): Promise<HandlerReport> {
-  const cdkSource = readFileSync(join(repositoryRoot, 'infra/constructs/lambda-function.ts'), 'utf8');
-  const settingsMatchCdkSource =
-    cdkSource.includes(esmRequireBanner) &&
-    cdkSource.includes("target: 'node22'") &&
-    cdkSource.includes('minify: true') &&
-    cdkSource.includes("mainFields: ['module', 'main']");
   rmSync(outputRoot, { recursive: true, force: true });
   mkdirSync(outputRoot, { recursive: true });
 
@@ -99,7 +84,7 @@ export async function measureHandlers(
         target: bundleSettings.target,
         platform: bundleSettings.platform,
         minify: bundleSettings.minify,
-        sourcemap: bundleSettings.sourcemap,
+        sourcemap: bundleSettings.sourceMap,
         mainFields: [...bundleSettings.mainFields],
         banner: { js: bundleSettings.banner },
         external: externals === '' ? [] : externals.split(','),
@@ -120,39 +105,49 @@ export async function measureHandlers(
     names.map((name) =>
       limit(async () => {
         const file = join(outputRoot, name, 'index.mjs');
+        const asDeployed: number[] = [];
         const withMaps: number[] = [];
-        const withoutMaps: number[] = [];
         // Alternating the two settings spreads any background noise over both.
         for (let i = 0; i < initRuns; i++) {
-          withMaps.push(await importTime(file, { ...environment, NODE_OPTIONS: '--enable-source-maps' }));
-          if (i < Math.max(1, Math.ceil(initRuns / 2))) withoutMaps.push(await importTime(file, environment));
+          asDeployed.push(await importTime(file, environment));
+          if (i < Math.max(1, Math.ceil(initRuns / 2))) {
+            withMaps.push(await importTime(file, { ...environment, NODE_OPTIONS: '--enable-source-maps' }));
+          }
         }
-        return { withMaps, withoutMaps };
+        return { asDeployed, withMaps };
       }),
     ),
   );
   for (const [index, name] of names.entries()) {
     const file = join(outputRoot, name, 'index.mjs');
     const code = readFileSync(file);
-    const { withMaps, withoutMaps } = timings[index] ?? { withMaps: [], withoutMaps: [] };
+    const { asDeployed, withMaps } = timings[index] ?? { asDeployed: [], withMaps: [] };
     measured[name] = {
       entry: functions[name].entry,
       bytes: code.length,
       gzipBytes: gzipSync(code).length,
       sourceMapBytes: statSync(`${file}.map`).size,
       largestInputs: largestInputs(metafiles, `/${name}/index.mjs`),
-      initMs: { median: median(withMaps), runs: withMaps },
-      initMsWithoutSourceMaps: { median: median(withoutMaps), runs: withoutMaps },
+      initMs: { median: median(asDeployed), runs: asDeployed },
+      initMsWithSourceMaps: { median: median(withMaps), runs: withMaps },
     };
   }
   return {
     settings: bundleSettings,
     initRuns,
     initConcurrency,
-    settingsMatchCdkSource,
+    emptyModuleInitMs: await emptyModuleInitMs(initRuns),
     buildSeconds,
     functions: measured,
   };
+}
+
+async function emptyModuleInitMs(runs: number): Promise<number> {
+  const file = join(outputRoot, 'empty.mjs');
+  writeFileSync(file, 'export {};\n');
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) times.push(await importTime(file, {}));
+  return median(times);
 }
 
 /** Milliseconds the `import()` of the bundle takes in a fresh Node process. */

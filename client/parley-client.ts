@@ -12,6 +12,7 @@ import { Timeline } from './timeline';
 import type {
   AttachmentView,
   ConnectionState,
+  ConnectTicket,
   MessageContent,
   ParleyApi,
   ParleyClientOptions,
@@ -249,19 +250,20 @@ export class ParleyClient {
   private async open(): Promise<void> {
     this.setState('connecting');
     const generation = ++this.generation;
-    let token: string;
+    let ticket: string;
     try {
-      token = await this.token();
+      // URLs end up in logs and histories: the handshake carries a single-use ticket, never the JWT.
+      ({ ticket } = await this.http.request<ConnectTicket>('POST', '/connect-ticket'));
     } catch (error) {
       if (generation !== this.generation || this.isClosed()) return;
-      this.emitError(new ParleyClientError('connection_failed', 'tokenProvider failed', error));
+      this.emitError(new ParleyClientError('connection_failed', 'Could not get a connect ticket', error));
       this.setState('offline');
       this.scheduleReconnect();
       return;
     }
     if (generation !== this.generation || this.isClosed()) return;
     const url = new URL(this.options.wsUrl);
-    url.searchParams.set('token', token);
+    url.searchParams.set('ticket', ticket);
     url.searchParams.set('deviceId', this.deviceId);
     let socket: WebSocketLike;
     try {
@@ -448,6 +450,10 @@ export class ParleyClient {
 
   private onMessage(message: Message): void {
     const timeline = this.timelineOf(message.conversationId);
+    // A redelivery of what this device holds means the server may have parked a copy: ack it again.
+    if (timeline.contiguous !== undefined && message.seq <= timeline.contiguous) {
+      this.ackedOnConnection.delete(message.conversationId);
+    }
     this.deliver(timeline, timeline.accept(message, this.currentState === 'connected'));
   }
 

@@ -7,6 +7,7 @@ import type { Message } from '#shared/model';
 import type { CreateConversationBody } from '#shared/protocol/http';
 import type {
   attachmentViewSchema,
+  connectTicketSchema,
   conversationPageSchema,
   conversationSummarySchema,
   conversationViewSchema,
@@ -41,6 +42,8 @@ export type MessagePage = Omit<z.output<typeof messagePageSchema>, 'messages'> &
 export type MessageReceipts = z.output<typeof messageReceiptsSchema>;
 export type AttachmentView = z.output<typeof attachmentViewSchema>;
 export type UploadTicket = z.output<typeof uploadTicketSchema>;
+/** A single-use, seconds-long ticket that opens the WebSocket, so no JWT ever sits in a URL. */
+export type ConnectTicket = z.output<typeof connectTicketSchema>;
 export type UserProfile = z.output<typeof userProfileSchema>;
 /** The whole profile (own), the public view (others') or a deleted user's placeholder. */
 export type UserView = z.output<typeof userViewSchema>;

@@ -2,7 +2,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { conversationPathSchema } from '#shared/protocol/http';
 import { sendMessageBodySchema } from '#shared/protocol/messages-http';
 import { callerIdOf, httpRoute, json, parseBody, parsePath } from './lib/http';
-import { metrics } from './lib/observability';
+import { metrics, noteMessageAccepted } from './lib/observability';
 import { createSendRateLimiter } from './lib/security-wiring';
 import { createMessagingService } from './lib/wiring';
 
@@ -26,6 +26,7 @@ export const handler = httpRoute(async (event) => {
     text: body.text ?? '',
     ...(body.attachmentIds ? { attachmentIds: body.attachmentIds } : {}),
   });
+  noteMessageAccepted(message);
   metrics.addMetric(duplicate ? 'DuplicateSends' : 'MessagesSent', MetricUnit.Count, 1);
   metrics.publishStoredMetrics();
   return json(duplicate ? 200 : 201, { message });

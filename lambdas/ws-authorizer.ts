@@ -1,9 +1,8 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { createTokenVerifier, jwtSettingsFromEnv } from '#shared/auth/jwt';
 import { limits } from '#shared/config/limits';
-import { logger } from './lib/observability';
+import { logger, observed } from './lib/observability';
 import { createAccountStanding, createConnectTicketStore } from './lib/security-wiring';
 
 const verifier = createTokenVerifier(jwtSettingsFromEnv());
@@ -47,7 +46,7 @@ const policy = (userId: string, effect: 'Allow' | 'Deny', resource: string) => (
  * the context reaches every later event of the connection.
  */
 export const handler = middy<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult>()
-  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(observed())
   .handler(async (event) => {
     const query = event.queryStringParameters ?? {};
     const deviceId = query.deviceId;

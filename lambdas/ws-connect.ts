@@ -1,6 +1,5 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import { logger } from './lib/observability';
+import { observed } from './lib/observability';
 import { connectionOf, type WebSocketEvent, type WebSocketResult } from './lib/websocket';
 import { createConnectionService } from './lib/wiring';
 
@@ -8,7 +7,7 @@ const connections = createConnectionService();
 
 /** `$connect`: the authorizer already verified the caller; register the device and the connection. */
 export const handler = middy<WebSocketEvent, WebSocketResult>()
-  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(observed())
   .handler(async (event) => {
     await connections.connect(connectionOf(event));
     return { statusCode: 200 };

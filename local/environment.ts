@@ -54,6 +54,9 @@ export function handlerEnvironment(settings: HandlerEnvironmentSettings): Record
     POWERTOOLS_METRICS_DISABLED: String(!settings.metricsEnabled),
     // No X-Ray daemon here: the tracer stays off and quiet, its SDK client wrappers pass calls straight through.
     POWERTOOLS_TRACE_ENABLED: 'false',
+    // With tracing off the X-Ray SDK needs no async context; automatic mode would install cls-hooked's
+    // destroy-tracking async hook on every promise of this one process that hosts every handler.
+    AWS_XRAY_MANUAL_MODE: 'true',
   };
   for (const key of tableKeys) {
     const table = settings.tables[key];

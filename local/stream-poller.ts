@@ -33,7 +33,10 @@ export interface StreamPollerOptions {
   readonly bindings: readonly StreamTriggerBinding[];
   readonly deadLetters: DeadLetterQueue;
   readonly logger: LocalLogger;
-  /** Pause after a poll that found nothing. AWS polls each shard about 4 times a second; locally we can afford more. */
+  /**
+   * Pause after a poll that found nothing, for triggers without a batching window. AWS polls each shard
+   * about 4 times a second; locally the fan-out polls faster. Triggers that batch anyway poll at AWS's pace.
+   */
   readonly idleSleepMs?: number;
   /** How often DescribeStream looks for new shards (DynamoDB rolls shards over). */
   readonly shardDiscoveryIntervalMs?: number;
@@ -64,6 +67,8 @@ export interface StreamPoller {
 }
 
 export const defaultIdleSleepMs = 20;
+/** Lambda's own polling pace for a DynamoDB stream shard: about four GetRecords a second. */
+const awsIdleSleepMs = 250;
 const defaultShardDiscoveryIntervalMs = 1_000;
 const errorBackoffMs = 1_000;
 const getRecordsLimit = 1_000;
@@ -141,13 +146,19 @@ class TriggerPoller {
           if (shard.pending.length < this.binding.trigger.batchSize) didWork = (await this.read(shard)) || didWork;
           didWork = (await this.deliver(shard)) || didWork;
         }
-        if (!didWork) await this.pause(this.options.idleSleepMs ?? defaultIdleSleepMs);
+        if (!didWork) await this.pause(this.idleSleepMs());
       } catch (error) {
         if (this.stopSignal.aborted) break;
         this.options.logger.warn('stream poller error; retrying', { function: this.binding.trigger.function, error });
         await this.pause(errorBackoffMs);
       }
     }
+  }
+
+  /** Every idle poll costs DynamoDB Local CPU that the latency-sensitive fan-out would otherwise get. */
+  private idleSleepMs(): number {
+    const fast = this.options.idleSleepMs ?? defaultIdleSleepMs;
+    return this.binding.trigger.maxBatchingWindowSeconds > 0 ? Math.max(fast, awsIdleSleepMs) : fast;
   }
 
   async discoverShards(): Promise<void> {

@@ -1,11 +1,27 @@
 /** Key formats, one helper per entity, so they live in one place. */
 const SEQ_DIGITS = 16;
 
+/**
+ * A user's partition (`USER#<id>`) holds, in sort-key order: live connections (`CONNECTION#<connectionId>`),
+ * registered devices (`DEVICE#<deviceId>`) and the profile (`PROFILE`). Nothing else sorts between the
+ * first two, so one range of the sort key reads a user's devices and connections together.
+ */
 export const userKeys = {
   profile: (userId: string) => ({ pk: `USER#${userId}`, sk: 'PROFILE' }),
   device: (userId: string, deviceId: string) => ({ pk: `USER#${userId}`, sk: `DEVICE#${deviceId}` }),
+  connection: (userId: string, connectionId: string) => ({ pk: `USER#${userId}`, sk: `CONNECTION#${connectionId}` }),
   userPartition: (userId: string) => `USER#${userId}`,
+  /** The user id of a `USER#<id>` partition key; undefined for any other partition. */
+  userIdOf: (pk: string) =>
+    pk.startsWith('USER#') && pk.length > 'USER#'.length ? pk.slice('USER#'.length) : undefined,
   devicePrefix: 'DEVICE#',
+  connectionPrefix: 'CONNECTION#',
+  /**
+   * `sk BETWEEN from AND to` for every connection and device row of a partition and nothing else:
+   * from the connection prefix up to just past the device prefix (`DEVICE$`: `$` follows `#`, so every
+   * `DEVICE#…` sorts below it and `PROFILE` above it). `DEVICE#` itself as the upper end would miss every device.
+   */
+  devicesAndConnectionsRange: { from: 'CONNECTION#', to: 'DEVICE$' },
   /** One item per taken (lowercased) username, so a conditional Put makes it unique. */
   usernameClaim: (username: string) => ({ pk: `USERNAME#${username}`, sk: 'USERNAME' }),
 };

@@ -11,6 +11,7 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference.js';
 import { Construct } from 'constructs';
 import type { JwtSettings } from '#shared/auth/jwt';
+import { handlerBundling } from '#shared/config/bundling';
 import { envVars } from '#shared/config/env';
 import { type FunctionName, type FunctionSpec, functionDefaults, functions } from '#shared/config/functions';
 import { type TableKey, type TableSpec, tables as tableSpecs } from '#shared/config/tables';
@@ -54,9 +55,6 @@ export interface ParleyFunctionProps extends HandlerDependencies {
 }
 
 const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
-// ESM bundles have no `require`; CommonJS dependencies bundled inside still call it.
-const esmRequireBanner =
-  "import { createRequire as topLevelCreateRequire } from 'node:module'; const require = topLevelCreateRequire(import.meta.url);";
 // npm's names for the Lambda platform below: native packages are installed for it, not for the build machine.
 const lambdaPlatform = { os: 'linux', cpu: 'arm64', libc: 'glibc' } as const;
 
@@ -114,17 +112,16 @@ export function createBundledFunction(scope: Construct, props: BundledFunctionPr
     projectRoot: repositoryRoot,
     depsLockFilePath: `${repositoryRoot}package-lock.json`,
     environment: {
-      NODE_OPTIONS: '--enable-source-maps',
       POWERTOOLS_SERVICE_NAME: 'parley',
       ...props.environment,
     },
     bundling: {
       format: OutputFormat.ESM,
-      target: 'node22',
-      minify: true,
-      sourceMap: true,
-      mainFields: ['module', 'main'],
-      banner: esmRequireBanner,
+      target: handlerBundling.target,
+      minify: handlerBundling.minify,
+      sourceMap: handlerBundling.sourceMap,
+      mainFields: [...handlerBundling.mainFields],
+      banner: handlerBundling.banner,
       // Only native modules stay out; the AWS SDK v3 is bundled too: a pinned, tree-shaken copy, not the runtime's.
       externalModules: [...nativeModules],
       ...(nativeModules.length > 0 ? { commandHooks: installForLambda(nativeModules) } : {}),

@@ -4,14 +4,20 @@
  */
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { createS3Client } from '#shared/aws/s3';
-import { envVars, requireEnv } from '#shared/config/env';
+import { envVars, requireEnv, tableNameFromEnv } from '#shared/config/env';
 import { CloudFrontDownloadSigner, S3UploadSigner } from '#shared/media/url-signers';
+import { AttachmentRepository } from '#shared/repositories/attachment-repository';
+import { ConversationRepository } from '#shared/repositories/conversation-repository';
 import { MediaStore } from '#shared/repositories/media-store';
 import { AttachmentReads, AttachmentUploads } from '#shared/services/attachment-service';
 import { systemClock } from '#shared/services/clock';
 import { MediaProcessingService, MediaRetentionService } from '#shared/services/media-processing-service';
+import { documentClient } from './dynamodb-client';
 import { tracer } from './observability';
-import { attachmentRepository, conversationRepository } from './wiring';
+
+// Built here rather than taken from wiring.ts, which would bundle every chat service into the media handlers.
+const attachmentRepository = () => new AttachmentRepository(documentClient, tableNameFromEnv('attachments'));
+const conversationRepository = () => new ConversationRepository(documentClient, tableNameFromEnv('conversations'));
 
 // Only presigns: kept untraced, as X-Ray's middleware expects a response a presign never has.
 const s3 = createS3Client();

@@ -4,12 +4,10 @@
  */
 import { AccountStanding } from '#shared/auth/account-standing';
 import { ConnectTicketStore } from '#shared/auth/connect-tickets';
-import { createDocumentClient } from '#shared/aws/dynamodb';
 import { tableNameFromEnv } from '#shared/config/env';
 import { systemClock } from '#shared/services/clock';
 import { SendRateLimiter } from '#shared/services/send-rate-limiter';
-
-const documentClient = createDocumentClient();
+import { documentClient } from './dynamodb-client';
 
 export const createConnectTicketStore = () =>
   new ConnectTicketStore(documentClient, tableNameFromEnv('connectTickets'), systemClock);

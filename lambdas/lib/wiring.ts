@@ -2,9 +2,7 @@
  * Composition root for handlers: builds repositories and services from the environment. Each
  * factory reads only the tables its service uses, matching the function's grants in the catalog.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createConnectionPoster } from '#shared/aws/connection-poster';
-import { createDocumentClient } from '#shared/aws/dynamodb';
 import { envVars, requireEnv, tableNameFromEnv } from '#shared/config/env';
 import { limits } from '#shared/config/limits';
 import { AttachmentRepository } from '#shared/repositories/attachment-repository';
@@ -28,16 +26,15 @@ import { MessagingService } from '#shared/services/messaging-service';
 import { ReceiptService } from '#shared/services/receipt-service';
 import { TimelineWriter } from '#shared/services/timeline-writer';
 import { UserService } from '#shared/services/user-service';
+import { documentClient } from './dynamodb-client';
 import { logger, tracer } from './observability';
 
-// Traced clients: each DynamoDB and management API call is a subsegment (no-ops where tracing is off).
-export const documentClient = createDocumentClient(tracer.captureAWSv3Client(new DynamoDBClient({})));
 const inboxRetentionSeconds = limits.inboxRetentionDays * 24 * 60 * 60;
 
-export const conversationRepository = () =>
-  new ConversationRepository(documentClient, tableNameFromEnv('conversations'));
+const conversationRepository = () => new ConversationRepository(documentClient, tableNameFromEnv('conversations'));
 const userRepository = () => new UserRepository(documentClient, tableNameFromEnv('users'));
-const connectionRepository = () => new ConnectionRepository(documentClient, tableNameFromEnv('connections'));
+// Connection rows live in the users table, beside the devices of their user.
+const connectionRepository = () => new ConnectionRepository(documentClient, tableNameFromEnv('users'));
 const deviceRepository = () => new DeviceRepository(documentClient, tableNameFromEnv('users'));
 const inboxRepository = () => new InboxRepository(documentClient, tableNameFromEnv('inbox'), inboxRetentionSeconds);
 const connectionPoster = () =>
@@ -51,7 +48,7 @@ const messageRepository = () =>
   });
 const timelineWriter = () => new TimelineWriter(messageRepository(), systemClock);
 
-export const attachmentRepository = () => new AttachmentRepository(documentClient, tableNameFromEnv('attachments'));
+const attachmentRepository = () => new AttachmentRepository(documentClient, tableNameFromEnv('attachments'));
 
 export const createMessagingService = () =>
   new MessagingService(
@@ -63,7 +60,6 @@ export const createMessagingService = () =>
 export const createFanOutService = () =>
   new FanOutService(
     conversationRepository(),
-    deviceRepository(),
     connectionRepository(),
     inboxRepository(),
     connectionPoster(),
@@ -101,7 +97,7 @@ export const createAccountService = () =>
     systemClock,
   );
 
-/** Read lazily: only reads consult it, so `ack` (deliveries) needs no grant on the users table. */
+/** Read lazily: only reads consult it, so `ack` (deliveries) needs only Query on the users table (connections), no GetItem. */
 const readPrivacy = { sharesReads: (userId: string) => userRepository().sharesReads(userId) };
 
 export const createReceiptService = () =>

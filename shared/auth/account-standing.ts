@@ -28,12 +28,16 @@ export class AccountStanding {
     private readonly clock: Clock,
   ) {}
 
-  /** One Query of the user's own partition gives both the profile (tombstone or not) and the device rows. */
+  /**
+   * One Query of the user's own partition gives both the profile (tombstone or not) and the device rows.
+   * It starts at the device prefix: the connection rows (`CONNECTION#…`) sort before it and are not read,
+   * and only `DEVICE#…` rows count as devices below.
+   */
   async forConnect(userId: string, deviceId: string): Promise<ConnectStanding> {
     const items = await queryAll(this.documentClient, {
       TableName: this.tableName,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': userKeys.userPartition(userId) },
+      KeyConditionExpression: 'pk = :pk AND sk >= :from',
+      ExpressionAttributeValues: { ':pk': userKeys.userPartition(userId), ':from': userKeys.devicePrefix },
       ProjectionExpression: 'sk, deleted, lastConnectedAt',
       ConsistentRead: true,
     });

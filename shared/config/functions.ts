@@ -68,15 +68,14 @@ export const functions = {
   wsConnect: {
     entry: 'lambdas/ws-connect.ts',
     description: 'WebSocket $connect: registers the device and records the connection',
-    tables: [
-      { table: 'users', actions: ['PutItem'] },
-      { table: 'connections', actions: ['PutItem'] },
-    ],
+    // The device row and the connection row, both in the user's partition.
+    tables: [{ table: 'users', actions: ['PutItem'] }],
   },
   wsDisconnect: {
     entry: 'lambdas/ws-disconnect.ts',
     description: 'WebSocket $disconnect: removes the connection row',
-    tables: [{ table: 'connections', actions: ['DeleteItem', 'Query'] }],
+    // Deletes the connection row; Query on the byConnectionId index finds its owner when the context lacks it.
+    tables: [{ table: 'users', actions: ['DeleteItem', 'Query'] }],
   },
   wsDefault: {
     entry: 'lambdas/ws-default.ts',
@@ -114,7 +113,8 @@ export const functions = {
       { table: 'conversations', actions: ['BatchGetItem', 'UpdateItem'] },
       { table: 'receipts', actions: ['PutItem'] },
       { table: 'messages', actions: ['Query'] },
-      { table: 'connections', actions: ['Query'] },
+      // The senders' live connections, to tell them of the delivery.
+      { table: 'users', actions: ['Query'] },
     ],
     manageConnections: true,
   },
@@ -125,8 +125,8 @@ export const functions = {
       { table: 'conversations', actions: ['BatchGetItem', 'UpdateItem'] },
       { table: 'receipts', actions: ['PutItem'] },
       { table: 'messages', actions: ['Query'] },
-      { table: 'connections', actions: ['Query'] },
-      { table: 'users', actions: ['GetItem'] },
+      // GetItem: the reader's read-receipt privacy setting; Query: live connections of the reader and senders.
+      { table: 'users', actions: ['GetItem', 'Query'] },
     ],
     manageConnections: true,
   },
@@ -175,10 +175,10 @@ export const functions = {
     entry: 'lambdas/http-delete-user.ts',
     description: 'DELETE /users/{id}: self only; tombstone, leave every conversation, close connections',
     tables: [
+      // Profile tombstone and username claim, live connections (Query, DeleteItem), devices (Query, BatchWriteItem).
       { table: 'users', actions: ['GetItem', 'PutItem', 'DeleteItem', 'Query', 'BatchWriteItem'] },
       { table: 'conversations', actions: ['Query', 'GetItem', 'UpdateItem', 'DeleteItem'] },
       { table: 'messages', actions: ['PutItem'] },
-      { table: 'connections', actions: ['Query', 'DeleteItem'] },
     ],
     manageConnections: true,
     timeoutSeconds: 60,
@@ -228,8 +228,8 @@ export const functions = {
       { table: 'conversations', actions: ['Query', 'BatchGetItem', 'UpdateItem'] },
       { table: 'receipts', actions: ['PutItem'] },
       { table: 'messages', actions: ['GetItem', 'Query'] },
-      { table: 'connections', actions: ['Query'] },
-      { table: 'users', actions: ['GetItem'] },
+      // GetItem: the reader's read-receipt privacy setting; Query: live connections of the reader and senders.
+      { table: 'users', actions: ['GetItem', 'Query'] },
     ],
     manageConnections: true,
   },
@@ -314,8 +314,8 @@ export const functions = {
     description: 'Messages stream: delivers each new message to every member device, live or via inbox',
     tables: [
       { table: 'conversations', actions: ['Query'] },
-      { table: 'users', actions: ['Query'] },
-      { table: 'connections', actions: ['Query', 'DeleteItem'] },
+      // One Query per recipient reads devices and live connections; DeleteItem drops a connection that answered 410.
+      { table: 'users', actions: ['Query', 'DeleteItem'] },
       { table: 'inbox', actions: ['BatchWriteItem'] },
     ],
     manageConnections: true,

@@ -30,12 +30,26 @@ export interface TableSpec {
 }
 
 export const tables = {
-  /** Profiles (`USER#id`/`PROFILE`) and registered devices (`USER#id`/`DEVICE#deviceId`). */
+  /**
+   * Profiles (`USER#id`/`PROFILE`), registered devices (`USER#id`/`DEVICE#deviceId`), live WebSocket
+   * connections (`USER#id`/`CONNECTION#connectionId`) and username claims (`USERNAME#name`/`USERNAME`).
+   * A user's devices and connections share a partition, so fan-out reads both in one Query. Only
+   * connection rows carry `expiresAt` (they expire past API Gateway's 2-hour cap) and `connectionId`,
+   * so the TTL reaps nothing else and the `byConnectionId` index is sparse: connection rows only.
+   */
   users: {
     logicalName: 'Users',
     envVar: 'USERS_TABLE',
     partitionKey: { name: 'pk', type: 'S' },
     sortKey: { name: 'sk', type: 'S' },
+    ttlAttribute: 'expiresAt',
+    globalIndexes: [
+      {
+        indexName: 'byConnectionId',
+        partitionKey: { name: 'connectionId', type: 'S' },
+        projection: 'KEYS_ONLY',
+      },
+    ],
   },
   /** Conversation meta (`CONV#id`/`META`, holds lastSeq) and members (`CONV#id`/`MEMBER#userId`). */
   conversations: {
@@ -59,21 +73,6 @@ export const tables = {
     partitionKey: { name: 'conversationId', type: 'S' },
     sortKey: { name: 'seq', type: 'N' },
     stream: 'NEW_IMAGE',
-  },
-  /** Live WebSocket connections by user; rows expire past API Gateway's 2-hour cap. */
-  connections: {
-    logicalName: 'Connections',
-    envVar: 'CONNECTIONS_TABLE',
-    partitionKey: { name: 'userId', type: 'S' },
-    sortKey: { name: 'connectionId', type: 'S' },
-    ttlAttribute: 'expiresAt',
-    globalIndexes: [
-      {
-        indexName: 'byConnectionId',
-        partitionKey: { name: 'connectionId', type: 'S' },
-        projection: 'KEYS_ONLY',
-      },
-    ],
   },
   /** Per-device offline inbox: messages parked until that device acks them. */
   inbox: {

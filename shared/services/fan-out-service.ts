@@ -5,7 +5,6 @@ import { correlationFields, correlationIdOf } from '../correlation';
 import { belongedAt, type Connection, type Device, type Member, type StoredMessage, toWireMessage } from '../model';
 import type { ConnectionRepository } from '../repositories/connection-repository';
 import type { ConversationRepository } from '../repositories/conversation-repository';
-import type { DeviceRepository } from '../repositories/device-repository';
 import type { InboxRepository } from '../repositories/inbox-repository';
 import { type Clock, epochSeconds } from './clock';
 
@@ -35,7 +34,6 @@ export interface FanOutLogger {
 export class FanOutService {
   constructor(
     private readonly conversations: ConversationRepository,
-    private readonly devices: DeviceRepository,
     private readonly connections: ConnectionRepository,
     private readonly inbox: InboxRepository,
     private readonly poster: ConnectionPoster,
@@ -49,7 +47,7 @@ export class FanOutService {
    * conversation (the caller reports it and the stream retries from there).
    */
   async deliver(messages: readonly StoredMessage[]): Promise<FanOutResult> {
-    const batch = new BatchState(this.devices, this.connections);
+    const batch = new BatchState(this.connections);
     const byConversation = new Map<string, { index: number; message: StoredMessage }[]>();
     messages.forEach((message, index) => {
       const entries = byConversation.get(message.conversationId) ?? [];
@@ -65,7 +63,7 @@ export class FanOutService {
             // Member rows (past ones included) are read once per conversation per batch, not once per
             // message; each row's membership periods decide which of the batch's messages it gets.
             const members = await batch.membersOf(conversationId, () => this.conversations.listMembers(conversationId));
-            await this.deliverOne(message, members, batch);
+            await this.deliverOne(message, members, batch, index);
           } catch (error) {
             this.logger.warn('fan-out failed', {
               ...correlationFields(correlationIdOf(message)),
@@ -79,6 +77,7 @@ export class FanOutService {
         }
       }),
     );
+    failedIndexes.push(...(await this.reachLateConnections(batch)));
     return {
       ...(failedIndexes.length > 0 ? { firstFailedIndex: Math.min(...failedIndexes) } : {}),
       posted: batch.posted,
@@ -87,7 +86,12 @@ export class FanOutService {
     };
   }
 
-  private async deliverOne(message: StoredMessage, members: readonly Member[], batch: BatchState): Promise<void> {
+  private async deliverOne(
+    message: StoredMessage,
+    members: readonly Member[],
+    batch: BatchState,
+    index: number,
+  ): Promise<void> {
     // A void only fills an abandoned seq; history shows it, devices need not hear of it.
     if (message.type === 'void') return;
     const frame = { type: 'message', message: toWireMessage(message) } as const;
@@ -122,7 +126,7 @@ export class FanOutService {
     );
 
     await this.inbox.park(toWireMessage(message), toPark, epochSeconds(this.clock.now()));
-    batch.parked += toPark.length;
+    batch.noteParked(toPark, message, index);
     // One line per message and stage: how an operator follows a message (docs/operations.md).
     this.logger.info('message fanned out', {
       ...correlationFields(correlationIdOf(message)),
@@ -132,6 +136,47 @@ export class FanOutService {
       parked: toPark.length,
       staleConnections: stale,
     });
+  }
+
+  /**
+   * Closes the race between a device's reconnect and this batch: the batch read a user's connections
+   * once (maybe before the device's `$connect`), and the device's `sync` may have read its inbox before
+   * the park landed. `$connect` writes the connection row before `sync` reads the inbox, and this
+   * reads the rows again after the parks, so one of the two always sees the other: a connection that
+   * appeared meanwhile gets the parked messages posted, in order. One Query per user with parked
+   * devices per batch. Answers the batch indexes to retry (a user whose re-read or posts failed).
+   */
+  private async reachLateConnections(batch: BatchState): Promise<number[]> {
+    const retry: number[] = [];
+    await Promise.all(
+      [...batch.parkedByUser()].map(async ([userId, parkedByDevice]) => {
+        try {
+          const known = new Set((await batch.reachOf(userId)).connections.map((c) => c.connectionId));
+          const { connections } = await this.connections.listDevicesAndConnections(userId);
+          for (const connection of connections) {
+            const parked = parkedByDevice.get(connection.deviceId);
+            if (known.has(connection.connectionId) || parked === undefined) continue;
+            for (const { message } of parked) {
+              const frame = { type: 'message', message: toWireMessage(message) } as const;
+              const outcome = await batch.postLimit(() => this.poster.post(connection.connectionId, frame));
+              if (outcome !== 'sent') {
+                // Gone again: the inbox holds the messages for its next sync.
+                await this.forgetConnection(connection, batch);
+                break;
+              }
+              batch.posted++;
+              batch.lateReached++;
+            }
+          }
+        } catch (error) {
+          const indexes = [...parkedByDevice.values()].flat().map((entry) => entry.index);
+          this.logger.warn('fan-out re-check failed', { userId, error: String(error) });
+          retry.push(Math.min(...indexes));
+        }
+      }),
+    );
+    if (batch.lateReached > 0) this.logger.info('reached late connections', { posts: batch.lateReached });
+    return retry;
   }
 
   /** A 410 means this connection is gone: drop its row (never the sender's live one) and its cache entry. */
@@ -148,24 +193,36 @@ class BatchState {
   posted = 0;
   parked = 0;
   stale = 0;
+  /** Posts to connections that appeared while the batch ran (see reachLateConnections). */
+  lateReached = 0;
+  /** Parked messages by user and device, in the order they were parked (stream order per conversation). */
+  private readonly parkedMessages = new Map<string, Map<string, { message: StoredMessage; index: number }[]>>();
   private readonly members = new Map<string, Promise<Member[]>>();
   private readonly reaches = new Map<string, Promise<Reach>>();
 
-  constructor(
-    private readonly devices: DeviceRepository,
-    private readonly connections: ConnectionRepository,
-  ) {}
+  constructor(private readonly connections: ConnectionRepository) {}
+
+  noteParked(devices: readonly Device[], message: StoredMessage, index: number): void {
+    this.parked += devices.length;
+    for (const device of devices) {
+      const byDevice = this.parkedMessages.get(device.userId) ?? new Map();
+      byDevice.set(device.deviceId, [...(byDevice.get(device.deviceId) ?? []), { message, index }]);
+      this.parkedMessages.set(device.userId, byDevice);
+    }
+  }
+
+  parkedByUser(): ReadonlyMap<string, ReadonlyMap<string, readonly { message: StoredMessage; index: number }[]>> {
+    return this.parkedMessages;
+  }
 
   membersOf(conversationId: string, load: () => Promise<Member[]>): Promise<Member[]> {
     return memoize(this.members, conversationId, load);
   }
 
+  /** One strongly consistent Query per recipient per batch: devices and live connections share the user's partition. */
   reachOf(userId: string): Promise<Reach> {
     return memoize(this.reaches, userId, async () => {
-      const [devices, connections] = await Promise.all([
-        this.devices.listForUser(userId),
-        this.connections.listForUser(userId),
-      ]);
+      const { devices, connections } = await this.connections.listDevicesAndConnections(userId);
       // A connection whose device row is missing still names a device that must be served.
       const known = new Set(devices.map((device) => device.deviceId));
       const extra = connections

@@ -189,7 +189,6 @@ describe('Lambda functions', () => {
     const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
 
     const expected: Record<string, unknown> = {
-      NODE_OPTIONS: '--enable-source-maps',
       POWERTOOLS_SERVICE_NAME: 'parley',
     };
     for (const grant of spec.tables) expected[tables[grant.table].envVar] = ref(tableLogicalId(grant.table));

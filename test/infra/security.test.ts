@@ -119,6 +119,12 @@ describe('least privilege, per function', () => {
     },
   );
 
+  it.each(functionNames)('%s lists each table once in its catalog grants', (name) => {
+    const granted = functions[name].tables.map((grant) => grant.table);
+
+    expect(granted).toEqual([...new Set(granted)]);
+  });
+
   it('keeps connect tickets to the ticket issuer (PutItem) and the authorizer (DeleteItem)', () => {
     const users = functionNames.flatMap((name) =>
       functions[name].tables

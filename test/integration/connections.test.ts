@@ -1,7 +1,10 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { limits } from '#shared/config/limits';
+import { userKeys } from '#shared/keys';
 import { epochSeconds } from '#shared/services/clock';
 import { ConnectionService } from '#shared/services/connection-service';
+import { UserService } from '#shared/services/user-service';
 import { fixedClock, type TestTables, useTestTables } from '../support/test-tables';
 
 let db: TestTables;
@@ -12,6 +15,10 @@ beforeAll(async () => {
   connections = new ConnectionService(db.repositories.devices, db.repositories.connections, fixedClock);
 });
 
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
 describe('ConnectionService', () => {
   it('registers the device once and records each connection with a TTL past the 2-hour cap', async () => {
     await connections.connect({ userId: 'u1', deviceId: 'phone', connectionId: 'c1' });
@@ -20,7 +27,16 @@ describe('ConnectionService', () => {
     expect(await db.repositories.devices.listForUser('u1')).toEqual([{ userId: 'u1', deviceId: 'phone' }]);
     const rows = await db.raw.scanConnections('u1');
     expect(rows.map((row) => row.connectionId).sort()).toEqual(['c1', 'c2']);
-    expect(rows[0]?.expiresAt).toBe(epochSeconds(fixedClock.now()) + limits.connectionTtlSeconds);
+    const expiresAt = epochSeconds(fixedClock.now()) + limits.connectionTtlSeconds;
+    expect(rows.find((row) => row.connectionId === 'c1')).toEqual({
+      ...userKeys.connection('u1', 'c1'),
+      userId: 'u1',
+      deviceId: 'phone',
+      connectionId: 'c1',
+      connectedAt: fixedClock.now().toISOString(),
+      expiresAt,
+    });
+    expect(rows.every((row) => row.expiresAt === expiresAt)).toBe(true);
     expect(limits.connectionTtlSeconds).toBeGreaterThan(2 * 60 * 60);
   });
 
@@ -35,6 +51,7 @@ describe('ConnectionService', () => {
 
   it('finds the owner through the connection index when the user is not known', async () => {
     await connections.connect({ userId: 'u3', deviceId: 'laptop', connectionId: 'c4' });
+    expect(await db.repositories.connections.findOwner('c4')).toBe('u3');
 
     await connections.disconnect('c4');
 
@@ -43,5 +60,75 @@ describe('ConnectionService', () => {
 
   it('ignores a disconnect for a connection it never saw', async () => {
     await expect(connections.disconnect('never-seen')).resolves.toBeUndefined();
+    expect(await db.repositories.connections.findOwner('never-seen')).toBeUndefined();
+  });
+});
+
+describe('ConnectionRepository.listDevicesAndConnections', () => {
+  it("returns a user's devices and live connections from one strongly consistent Query, and nothing else", async () => {
+    const users = new UserService(db.repositories.users, fixedClock);
+    await users.create('u5', { name: 'Uma', username: 'uma5' });
+    await users.create('u50', { name: 'Ulf', username: 'ulf50' });
+    // A device known from an earlier connection, now offline; two devices online, one of them twice.
+    await db.repositories.devices.register({ userId: 'u5', deviceId: 'tablet' }, fixedClock.now().toISOString());
+    await connections.connect({ userId: 'u5', deviceId: 'phone', connectionId: 'c5-phone' });
+    await connections.connect({ userId: 'u5', deviceId: 'laptop', connectionId: 'c5-laptop-1' });
+    await connections.connect({ userId: 'u5', deviceId: 'laptop', connectionId: 'c5-laptop-2' });
+    // Another user whose id shares a prefix: a partition of its own.
+    await connections.connect({ userId: 'u50', deviceId: 'phone', connectionId: 'c50-phone' });
+
+    const send = vi.spyOn(db.documentClient, 'send');
+    const reach = await db.repositories.connections.listDevicesAndConnections('u5');
+
+    expect(send).toHaveBeenCalledTimes(1);
+    const query = send.mock.calls[0]?.[0];
+    expect(query).toBeInstanceOf(QueryCommand);
+    expect((query as QueryCommand).input).toMatchObject({
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+      ConsistentRead: true,
+    });
+    // The raw page: the range itself holds only these six rows (the profile would not be dropped silently).
+    const page = (await send.mock.results[0]?.value) as { Items?: { sk: string }[] };
+    expect(page.Items?.map((item) => item.sk).sort()).toEqual([
+      'CONNECTION#c5-laptop-1',
+      'CONNECTION#c5-laptop-2',
+      'CONNECTION#c5-phone',
+      'DEVICE#laptop',
+      'DEVICE#phone',
+      'DEVICE#tablet',
+    ]);
+    expect(reach.devices.sort((a, b) => a.deviceId.localeCompare(b.deviceId))).toEqual([
+      { userId: 'u5', deviceId: 'laptop' },
+      { userId: 'u5', deviceId: 'phone' },
+      { userId: 'u5', deviceId: 'tablet' },
+    ]);
+    expect(reach.connections.sort((a, b) => a.connectionId.localeCompare(b.connectionId))).toEqual([
+      { userId: 'u5', deviceId: 'laptop', connectionId: 'c5-laptop-1' },
+      { userId: 'u5', deviceId: 'laptop', connectionId: 'c5-laptop-2' },
+      { userId: 'u5', deviceId: 'phone', connectionId: 'c5-phone' },
+    ]);
+    // The profile and the username claim exist, and stay out of the range.
+    expect(await db.raw.usersItem(userKeys.profile('u5'))).toMatchObject({ id: 'u5' });
+    expect(await db.raw.usersItem(userKeys.usernameClaim('uma5'))).toMatchObject({ userId: 'u5' });
+  });
+
+  it('sees a connection as soon as it is recorded, and stops seeing it once dropped', async () => {
+    await connections.connect({ userId: 'u6', deviceId: 'phone', connectionId: 'c6' });
+    expect((await db.repositories.connections.listDevicesAndConnections('u6')).connections).toEqual([
+      { userId: 'u6', deviceId: 'phone', connectionId: 'c6' },
+    ]);
+
+    await connections.disconnect('c6', 'u6');
+
+    expect(await db.repositories.connections.listDevicesAndConnections('u6')).toEqual({
+      devices: [{ userId: 'u6', deviceId: 'phone' }],
+      connections: [],
+    });
+  });
+
+  it('returns nothing for a user with only a profile', async () => {
+    await new UserService(db.repositories.users, fixedClock).create('u7', { name: 'Ugo', username: 'ugo7' });
+
+    expect(await db.repositories.connections.listDevicesAndConnections('u7')).toEqual({ devices: [], connections: [] });
   });
 });

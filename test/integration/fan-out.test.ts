@@ -1,3 +1,4 @@
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { StoredMessage } from '#shared/model';
 import type { ConnectionService } from '#shared/services/connection-service';
@@ -114,5 +115,89 @@ describe('FanOutService.deliver', () => {
 
     expect(listMembers).toHaveBeenCalledTimes(1);
     listMembers.mockRestore();
+  });
+
+  it("reads each recipient's devices and live connections with one Query per batch", async () => {
+    const { alice, conversation } = await scene('reach');
+    const batch = [
+      await sendStored(alice, 'laptop', conversation.id, 'r1'),
+      await sendStored(alice, 'laptop', conversation.id, 'r2'),
+    ];
+    const send = vi.spyOn(db.documentClient, 'send');
+    const reach = vi.spyOn(db.repositories.connections, 'listDevicesAndConnections');
+    const poster = new RecordingPoster();
+
+    await fanOutWith(poster).deliver(batch);
+
+    const queries = send.mock.calls.filter(([command]) => command instanceof QueryCommand);
+    // One for the members, one per recipient user (alice, for her phone, and bob), however many messages,
+    // and one more for bob after the batch: his tablet got parked messages (see the next test).
+    expect(queries).toHaveLength(4);
+    expect(reach.mock.calls.map(([userId]) => userId).sort()).toEqual([alice, 'bob-reach', 'bob-reach'].sort());
+    expect(poster.textsPostedTo('reach-a-phone')).toEqual(['r1', 'r2']);
+    expect(poster.textsPostedTo('reach-b-laptop')).toEqual(['r1', 'r2']);
+    send.mockRestore();
+    reach.mockRestore();
+  });
+
+  it('posts parked messages, in order, to a device that connected while the batch ran', async () => {
+    const { alice, bob, conversation } = await scene('late');
+    const batch = [
+      await sendStored(alice, 'laptop', conversation.id, 'l1'),
+      await sendStored(alice, 'laptop', conversation.id, 'l2'),
+    ];
+    // Bob's tablet connects (and its sync reads an empty inbox) right after the batch read bob's rows.
+    const repository = db.repositories.connections;
+    const read = repository.listDevicesAndConnections.bind(repository);
+    let reconnected = false;
+    const reach = vi.spyOn(repository, 'listDevicesAndConnections').mockImplementation(async (userId) => {
+      const result = await read(userId);
+      if (userId === bob && !reconnected) {
+        reconnected = true;
+        await connections.connect({ userId: bob, deviceId: 'tablet', connectionId: 'late-b-tablet-again' });
+      }
+      return result;
+    });
+    const poster = new RecordingPoster();
+
+    const result = await fanOutWith(poster).deliver(batch);
+
+    expect(result.firstFailedIndex).toBeUndefined();
+    expect(poster.textsPostedTo('late-b-tablet-again')).toEqual(['l1', 'l2']);
+    expect(poster.textsPostedTo('late-b-laptop')).toEqual(['l1', 'l2']);
+    // The parked copies stay until the tablet acks what it was just sent.
+    const parked = await db.repositories.inbox.readPage({ userId: bob, deviceId: 'tablet' }, 10);
+    expect(parked.messages.map((m) => m.text)).toEqual(['l1', 'l2']);
+    reach.mockRestore();
+  });
+
+  it('posts nothing more when no connection appeared while the batch ran', async () => {
+    const { alice, conversation } = await scene('steady');
+    const message = await sendStored(alice, 'laptop', conversation.id, 's1');
+    const poster = new RecordingPoster();
+
+    await fanOutWith(poster).deliver([message]);
+
+    expect(poster.postedTo().sort()).toEqual(['steady-a-phone', 'steady-b-laptop']);
+  });
+
+  it('serves a live connection whose device row is missing', async () => {
+    const { alice, bob, conversation } = await scene('orphan');
+    // A connection row with no device row (the device row was removed, or its write was lost).
+    await db.repositories.connections.put(
+      { userId: bob, deviceId: 'watch', connectionId: 'orphan-b-watch' },
+      new Date().toISOString(),
+      Math.floor(Date.now() / 1000) + 3600,
+    );
+    const message = await sendStored(alice, 'laptop', conversation.id, 'o1');
+    const poster = new RecordingPoster({ gone: ['orphan-b-watch'] });
+
+    const result = await fanOutWith(poster).deliver([message]);
+
+    // Posted to, found gone, and its device still gets the message in its inbox.
+    expect(result.staleConnections).toBe(1);
+    expect(poster.textsPostedTo('orphan-b-laptop')).toEqual(['o1']);
+    const parked = await db.repositories.inbox.readPage({ userId: bob, deviceId: 'watch' }, 10);
+    expect(parked.messages.map((m) => m.id)).toEqual([message.id]);
   });
 });

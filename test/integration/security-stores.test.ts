@@ -13,6 +13,7 @@ import { limits } from '#shared/config/limits';
 import type { TableKey } from '#shared/config/tables';
 import { AppError, BadRequestError, UnauthorizedError } from '#shared/errors';
 import { userKeys } from '#shared/keys';
+import { ConnectionRepository } from '#shared/repositories/connection-repository';
 import { DeviceRepository } from '#shared/repositories/device-repository';
 import { UserRepository } from '#shared/repositories/user-repository';
 import { type Clock, epochSeconds } from '#shared/services/clock';
@@ -176,6 +177,28 @@ describe('AccountStanding', () => {
     );
 
     expect(await standing.forConnect(userId, 'phone')).toEqual({ kind: 'allowed' });
+  });
+
+  it('counts device rows only: live connection rows in the same partition are not devices', async () => {
+    const clock = new ManualClock();
+    const standing = new AccountStanding(documentClient, name('users'), clock);
+    const connections = new ConnectionRepository(documentClient, name('users'));
+    const userId = `many-conns-${randomUUID()}`;
+    await registerDevices(userId, limits.maxDevicesPerUser - 1, clock.now());
+    // Each known device holds two live connections: twice as many connection rows as the limit.
+    await Promise.all(
+      Array.from({ length: limits.maxDevicesPerUser - 1 }, (_, i) =>
+        [0, 1].map((k) =>
+          connections.put(
+            { userId, deviceId: `device-${i}`, connectionId: `conn-${i}-${k}` },
+            clock.now().toISOString(),
+            epochSeconds(clock.now()) + limits.connectionTtlSeconds,
+          ),
+        ),
+      ).flat(),
+    );
+
+    expect(await standing.forConnect(userId, 'newcomer')).toEqual({ kind: 'allowed' });
   });
 });
 

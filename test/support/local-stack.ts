@@ -11,7 +11,7 @@ import { parseLogLevel } from '../../local/log';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/stack';
 
 export interface TestStack extends LocalStack {
-  /** The connection id the connections table holds for a user's device; rejects when there is none. */
+  /** The connection id the users table holds for a user's device (a connection row); rejects when there is none. */
   connectionIdOf(userId: string, deviceId: string): Promise<string>;
 }
 
@@ -35,7 +35,7 @@ export async function startTestStack(label: string, testOptions: TestStackOption
     ...options,
   });
   const dynamoClient = createLocalDynamoDbClient(stack.dynamoEndpoint);
-  const connections = new ConnectionRepository(createDocumentClient(dynamoClient), stack.tables.connections.tableName);
+  const connections = new ConnectionRepository(createDocumentClient(dynamoClient), stack.tables.users.tableName);
   return {
     ...stack,
     async connectionIdOf(userId, deviceId) {

@@ -9,6 +9,7 @@ import type { ConnectionPoster, PostOutcome } from '#shared/aws/connection-poste
 import { createDocumentClient } from '#shared/aws/dynamodb';
 import { limits } from '#shared/config/limits';
 import type { TableKey } from '#shared/config/tables';
+import { userKeys } from '#shared/keys';
 import type { StoredMessage } from '#shared/model';
 import type { ServerFrame } from '#shared/protocol/frames';
 import { AttachmentRepository } from '#shared/repositories/attachment-repository';
@@ -69,7 +70,7 @@ export async function useTestTables(label: string) {
     }),
     devices: new DeviceRepository(documentClient, name('users')),
     users: new UserRepository(documentClient, name('users')),
-    connections: new ConnectionRepository(documentClient, name('connections')),
+    connections: new ConnectionRepository(documentClient, name('users')),
     inbox: new InboxRepository(documentClient, name('inbox'), limits.inboxRetentionDays * 86_400),
     receipts: new ReceiptRepository(documentClient, name('conversations'), name('receipts')),
     attachments: new AttachmentRepository(documentClient, name('attachments')),
@@ -98,7 +99,6 @@ export async function useTestTables(label: string) {
       fanOut: (poster: ConnectionPoster) =>
         new FanOutService(
           repositories.conversations,
-          repositories.devices,
           repositories.connections,
           repositories.inbox,
           poster,
@@ -107,13 +107,14 @@ export async function useTestTables(label: string) {
         ),
     },
     raw: {
-      /** Full connection rows of a user, TTL included. */
+      /** Full connection rows of a user (`USER#id`/`CONNECTION#…` in the users table), TTL included. */
       async scanConnections(userId: string) {
         const result = await documentClient.send(
           new QueryCommand({
-            TableName: name('connections'),
-            KeyConditionExpression: 'userId = :u',
-            ExpressionAttributeValues: { ':u': userId },
+            TableName: name('users'),
+            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+            ExpressionAttributeValues: { ':pk': userKeys.userPartition(userId), ':prefix': userKeys.connectionPrefix },
+            ConsistentRead: true,
           }),
         );
         return result.Items ?? [];

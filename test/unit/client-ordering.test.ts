@@ -97,13 +97,26 @@ afterEach(async () => {
   await Promise.all(clients.splice(0).map((client) => client.close()));
 });
 
+/** Each POST /connect-ticket answers a new ticket, and only to the bearer of the token. */
+function connectTicketRoute(): Record<string, Route> {
+  let issued = 0;
+  return {
+    'POST /connect-ticket': (_url, init) => {
+      expect(new Headers(init?.headers).get('authorization')).toBe(`Bearer ${token}`);
+      issued++;
+      return { ticket: `ticket-${issued}`, expiresAt: new Date(Date.now() + 30_000).toISOString() };
+    },
+  };
+}
+
 function harness(routes: Record<string, Route> = {}, options: Partial<ParleyClientOptions> = {}): Harness {
   const sockets: FakeSocket[] = [];
   const requests: URL[] = [];
   const fetchStub: typeof fetch = async (input, init) => {
     const url = new URL(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
-    requests.push(url);
-    const route = routes[`${init?.method ?? 'GET'} ${url.pathname}`];
+    // History and catch-up calls are what the tests inspect; every (re)connect also takes a ticket.
+    if (url.pathname !== '/connect-ticket') requests.push(url);
+    const route = { ...connectTicketRoute(), ...routes }[`${init?.method ?? 'GET'} ${url.pathname}`];
     if (route === undefined) {
       return new Response(JSON.stringify({ error: { code: 'not_found', message: 'no route' } }), { status: 404 });
     }
@@ -160,7 +173,7 @@ const seqs = (messages: readonly Message[]) => messages.map((m) => m.seq);
 const lastAck = (socket: FakeSocket) => socket.framesOf('ack').at(-1);
 
 describe('ParleyClient ordering', () => {
-  it('connects with token and device id, syncs, and emits the replay in order once synced', async () => {
+  it('connects with a fresh connect ticket (never the token) and device id, syncs, and emits the replay in order once synced', async () => {
     const h = harness();
     const connected = h.client.connect();
     const socket = await h.connect(0, [message(3), message(4)]);
@@ -168,7 +181,9 @@ describe('ParleyClient ordering', () => {
 
     const url = new URL(socket.url);
     expect(url.pathname).toBe('/prod');
-    expect(url.searchParams.get('token')).toBe(token);
+    expect(url.searchParams.get('ticket')).toBe('ticket-1');
+    expect(url.searchParams.has('token')).toBe(false);
+    expect(socket.url).not.toContain(token);
     expect(url.searchParams.get('deviceId')).toBe('device-1');
     expect(h.client.userId).toBe(me);
     expect(h.client.state).toBe('connected');
@@ -243,6 +258,20 @@ describe('ParleyClient ordering', () => {
 
     await vi.waitFor(() => expect(seqs(h.emitted)).toEqual([3, 5]));
     expect(h.errors).toMatchObject([{ name: 'ParleyClientError', code: 'gap_unfilled' }]);
+  });
+
+  it('acks again when a message it already holds is delivered again (the server may have parked a copy)', async () => {
+    const h = harness();
+    const connected = h.client.connect();
+    const socket = await h.connect(0, [message(3), message(4)]);
+    await connected;
+    await vi.waitFor(() => expect(socket.framesOf('ack')).toHaveLength(1));
+
+    socket.push({ type: 'message', message: message(3) });
+
+    await vi.waitFor(() => expect(socket.framesOf('ack')).toHaveLength(2));
+    expect(lastAck(socket)).toEqual({ action: 'ack', conversationId, upToSeq: 4 });
+    expect(seqs(h.emitted)).toEqual([3, 4]);
   });
 
   it('ignores frames it cannot read and frame types it does not know', async () => {
