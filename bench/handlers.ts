@@ -36,8 +36,8 @@ export interface HandlerMeasurement {
   readonly largestInputs: readonly { readonly name: string; readonly bytes: number }[];
   /** Import time as deployed: no source-map support at run time. */
   readonly initMs: { readonly median: number; readonly runs: readonly number[] };
-  /** The same with NODE_OPTIONS=--enable-source-maps, to show what that option would cost at cold start. */
-  readonly initMsWithSourceMaps: { readonly median: number; readonly runs: readonly number[] };
+  /** The same with NODE_OPTIONS=--enable-source-maps, to show what that option would cost (full runs only). */
+  readonly initMsWithSourceMaps?: { readonly median: number; readonly runs: readonly number[] };
 }
 
 export interface HandlerReport {
@@ -110,7 +110,8 @@ export async function measureHandlers(
         // Alternating the two settings spreads any background noise over both.
         for (let i = 0; i < initRuns; i++) {
           asDeployed.push(await importTime(file, environment));
-          if (i < Math.max(1, Math.ceil(initRuns / 2))) {
+          // Quick runs (one run each) leave the comparison out.
+          if (initRuns > 1 && i < Math.ceil(initRuns / 2)) {
             withMaps.push(await importTime(file, { ...environment, NODE_OPTIONS: '--enable-source-maps' }));
           }
         }
@@ -129,7 +130,7 @@ export async function measureHandlers(
       sourceMapBytes: statSync(`${file}.map`).size,
       largestInputs: largestInputs(metafiles, `/${name}/index.mjs`),
       initMs: { median: median(asDeployed), runs: asDeployed },
-      initMsWithSourceMaps: { median: median(withMaps), runs: withMaps },
+      ...(withMaps.length > 0 ? { initMsWithSourceMaps: { median: median(withMaps), runs: withMaps } } : {}),
     };
   }
   return {

@@ -283,7 +283,7 @@ try {
     receipts,
     ceiling: {
       description:
-        'Same per-message DynamoDB work through the same services and SDK clients, no gateway, Lambda runtime, stream polling or posts; closed loop, same lanes',
+        'Same per-message DynamoDB work through the same services and SDK clients, no gateway, Lambda runtime, stream polling or posts; each lane pipelined up to 4 messages deep, same lanes',
       direct: ceilingDirect,
       group: ceilingGroup,
       hotConversation: {
@@ -465,8 +465,13 @@ function targets(
     },
     {
       target: 'messaging throughput >= 70% of the DynamoDB-limited ceiling',
-      measured: `1:1 ${round(ratios.direct * 100, 1)}%, group ${round(ratios.group * 100, 1)}%`,
-      met: ratios.direct >= 0.7 && ratios.group >= 0.7,
+      // Above 100% the ceiling run did less than the messaging path itself: it is no bound, so nothing is shown.
+      measured: `1:1 ${round(ratios.direct * 100, 1)}%, group ${round(ratios.group * 100, 1)}%${
+        ratios.direct > 1 || ratios.group > 1
+          ? ' (a ratio above 100% means the ceiling run under-measured: not established)'
+          : ''
+      }`,
+      met: [ratios.direct, ratios.group].every((ratio) => ratio >= 0.7 && ratio <= 1),
     },
     {
       target: 'each handler bundle < 1 MB minified',

@@ -116,7 +116,7 @@ export function printSummary(result: SummaryInput): void {
         Math.round(h.bytes / 1000),
         Math.round(h.gzipBytes / 1000),
         h.initMs.median,
-        h.initMsWithSourceMaps.median,
+        h.initMsWithSourceMaps?.median ?? '-',
       ]),
     ),
     '',

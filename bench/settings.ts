@@ -74,7 +74,7 @@ export function benchSettings(argv: readonly string[]): BenchSettings {
     drainTimeoutMs: 30_000,
     ceilingSeconds: quick ? 2 : 10,
     ceilingDirectLanes: quick ? [24, 64] : [8, 24, 64],
-    ceilingGroupLanesPerGroup: [1, 3],
+    ceilingGroupLanesPerGroup: quick ? [3] : [1, 3],
     hotConversationSenders: 16,
     hotConversationSeconds: quick ? 2 : 10,
     receiptRounds: quick ? 3 : 10,
