@@ -20,6 +20,14 @@ import {
 import { apiGatewayErrorSchema, errorBodySchema } from '#shared/protocol/http-responses';
 import { compileRoute, httpBodyLimitBytes, matchRoute } from '../../local/http-gateway';
 import { api, issueToken } from '../support/chat-client';
+import {
+  type Entries,
+  type Mutation,
+  mutate,
+  mutation as mutationOf,
+  parsedOrUndefined,
+  writeEntries,
+} from '../support/fuzz-entries';
 import { startTestStack, type TestStack } from '../support/local-stack';
 
 const seed = Number(process.env.FUZZ_SEED ?? 0x5eed);
@@ -30,7 +38,6 @@ type User = { token: string; userId: string };
 type Route = (typeof httpRoutes)[number];
 type RouteFunction = Route['function'];
 /** Ordered entries of key and raw JSON value text, so `__proto__`, duplicates and 1e400 reach the wire. */
-type Entries = ReadonlyArray<readonly [key: string, rawValue: string]>;
 
 interface FuzzRequest {
   /** Raw path segments (already percent-encoded, or deliberately malformed) by parameter name. */
@@ -152,14 +159,6 @@ function apiGatewayQuery(rawQuery: string): Record<string, string> {
     Object.defineProperty(query, name, { value: joined, enumerable: true, writable: true, configurable: true });
   }
   return query;
-}
-
-function parsedOrUndefined(text: string): { readonly value: unknown } | undefined {
-  try {
-    return { value: JSON.parse(text) };
-  } catch {
-    return undefined;
-  }
 }
 
 /** Does the request pass every input schema the route's contract names (path, query, body)? */
@@ -387,39 +386,8 @@ function hostileValue(ids: readonly string[]): fc.Arbitrary<string> {
   );
 }
 
-type Mutation =
-  | { readonly kind: 'set'; readonly at: number; readonly value: string }
-  | { readonly kind: 'delete'; readonly at: number }
-  | { readonly kind: 'add'; readonly key: string; readonly value: string }
-  | { readonly kind: 'duplicate'; readonly at: number; readonly value: string };
-
 function mutation(ids: readonly string[]): fc.Arbitrary<Mutation> {
-  const value = hostileValue(ids);
-  const key = fc.oneof(
-    { weight: 4, arbitrary: fc.constantFrom(...hostileKeys) },
-    { weight: 4, arbitrary: fc.string({ maxLength: 12 }) },
-    { weight: 1, arbitrary: fc.integer({ min: 1000, max: 200_000 }).map((length) => 'k'.repeat(length)) },
-  );
-  return fc.oneof(
-    { weight: 4, arbitrary: fc.record({ kind: fc.constant('set' as const), at: fc.nat(), value }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), at: fc.nat() }) },
-    { weight: 2, arbitrary: fc.record({ kind: fc.constant('add' as const), key, value }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant('duplicate' as const), at: fc.nat(), value }) },
-  );
-}
-
-function mutate(entries: Entries, change: Mutation): Entries {
-  if (change.kind === 'add') return [...entries, [change.key, change.value]];
-  if (entries.length === 0) return entries;
-  const at = change.at % entries.length;
-  const [key] = entries[at] ?? ['', ''];
-  if (change.kind === 'delete') return entries.filter((_entry, index) => index !== at);
-  if (change.kind === 'set') return entries.map((entry, index) => (index === at ? [key, change.value] : entry));
-  return [...entries, [key, change.value]];
-}
-
-function writeEntries(entries: Entries): string {
-  return `{${entries.map(([key, value]) => `${JSON.stringify(key)}:${value}`).join(',')}}`;
+  return mutationOf(hostileValue(ids), hostileKeys, { min: 1_000, max: 200_000 });
 }
 
 const json = (value: unknown) => JSON.stringify(value);

@@ -27,6 +27,14 @@ import {
 import { createLocalDynamoDbClient } from '../../local/aws-local';
 import { apiGatewayWebSocketLimits, selectRouteKey } from '../../local/websocket-gateway';
 import { api, ChatClient, type Frame, issueToken } from '../support/chat-client';
+import {
+  type Entries,
+  type Mutation,
+  mutate,
+  mutation as mutationOf,
+  parsedOrUndefined,
+  writeEntries,
+} from '../support/fuzz-entries';
 import { startTestStack, type TestStack } from '../support/local-stack';
 
 const seed = Number(process.env.FUZZ_SEED ?? 0x5eed);
@@ -42,7 +50,6 @@ type WireFrame =
   | { readonly kind: 'binary'; readonly bytes: Uint8Array }
   | { readonly kind: 'rawText'; readonly bytes: Uint8Array };
 /** An object frame before it is written: ordered entries of key and raw JSON value text. */
-type Entries = ReadonlyArray<readonly [key: string, rawValue: string]>;
 
 const stableCodes = Object.keys(errorCodes).filter((code) => code !== 'internal');
 /** Frames the server pushes on its own (fan-out, sync replay, receipts); never a route's answer. */
@@ -115,18 +122,6 @@ function record(routeKey: string, outcome: string): void {
 
 function wireBytes(frame: WireFrame): number {
   return frame.kind === 'text' ? Buffer.byteLength(frame.text) : frame.bytes.length;
-}
-
-function writeEntries(entries: Entries): string {
-  return `{${entries.map(([key, value]) => `${JSON.stringify(key)}:${value}`).join(',')}}`;
-}
-
-function parsedOrUndefined(text: string): { readonly value: unknown } | undefined {
-  try {
-    return { value: JSON.parse(text) };
-  } catch {
-    return undefined;
-  }
 }
 
 /** The route API Gateway picks and whether the frame passes that route's schema, as the handlers will judge it. */
@@ -389,35 +384,8 @@ function hostileValue(ids: readonly string[]): fc.Arbitrary<string> {
   );
 }
 
-type Mutation =
-  | { readonly kind: 'set'; readonly at: number; readonly value: string }
-  | { readonly kind: 'delete'; readonly at: number }
-  | { readonly kind: 'add'; readonly key: string; readonly value: string }
-  | { readonly kind: 'duplicate'; readonly at: number; readonly value: string };
-
 function mutation(ids: readonly string[]): fc.Arbitrary<Mutation> {
-  const value = hostileValue(ids);
-  const key = fc.oneof(
-    { weight: 4, arbitrary: fc.constantFrom(...hostileKeys) },
-    { weight: 4, arbitrary: fc.string({ maxLength: 12 }) },
-    { weight: 1, arbitrary: fc.integer({ min: 100, max: 20_000 }).map((length) => 'k'.repeat(length)) },
-  );
-  return fc.oneof(
-    { weight: 4, arbitrary: fc.record({ kind: fc.constant('set' as const), at: fc.nat(), value }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), at: fc.nat() }) },
-    { weight: 2, arbitrary: fc.record({ kind: fc.constant('add' as const), key, value }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant('duplicate' as const), at: fc.nat(), value }) },
-  );
-}
-
-function mutate(entries: Entries, change: Mutation): Entries {
-  if (change.kind === 'add') return [...entries, [change.key, change.value]];
-  if (entries.length === 0) return entries;
-  const at = change.at % entries.length;
-  const [key] = entries[at] ?? ['', ''];
-  if (change.kind === 'delete') return entries.filter((_entry, index) => index !== at);
-  if (change.kind === 'set') return entries.map((entry, index) => (index === at ? [key, change.value] : entry));
-  return [...entries, [key, change.value]];
+  return mutationOf(hostileValue(ids), hostileKeys, { min: 100, max: 20_000 });
 }
 
 /** Every action a client may name: each route of the catalog, ping, and names no route has. */
