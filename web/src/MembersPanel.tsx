@@ -1,5 +1,6 @@
 /** A group's members: everyone sees them and may leave; admins rename, add and remove. */
 import { type FormEvent, useState } from 'react';
+import { ErrorAlert, useAction } from './action';
 import { parseUserIds } from './NewConversation';
 import type { ChatStore } from './store';
 
@@ -13,20 +14,7 @@ export function MembersPanel(props: {
   const admin = store.isAdmin(conversationId);
   const [adding, setAdding] = useState('');
   const [name, setName] = useState<string | undefined>(undefined);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | undefined>(undefined);
-
-  const run = async (action: () => Promise<void>) => {
-    setBusy(true);
-    setError(undefined);
-    try {
-      await action();
-    } catch (failure) {
-      setError(failure instanceof Error ? failure.message : String(failure));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { busy, error, run } = useAction();
 
   const add = (event: FormEvent) => {
     event.preventDefault();
@@ -122,11 +110,7 @@ export function MembersPanel(props: {
           </button>
         </form>
       ) : null}
-      {error === undefined ? null : (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={error} />
       <button type="button" className="danger" disabled={busy} onClick={leave}>
         Leave group
       </button>

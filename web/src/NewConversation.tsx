@@ -1,15 +1,12 @@
 /** Start a direct chat by user id, or create a group with a name and members. */
 import { type FormEvent, useState } from 'react';
+import { ErrorAlert, useAction } from './action';
 import { Dialog } from './Dialog';
 import type { ChatStore } from './store';
 
 /** User ids pasted as a list: separated by spaces, commas or new lines. */
 export function parseUserIds(text: string): string[] {
   return [...new Set(text.split(/[\s,;]+/).filter((id) => id !== ''))];
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 interface DialogProps {
@@ -20,8 +17,7 @@ interface DialogProps {
 
 export function NewDirectDialog({ store, onClose, onCreated }: DialogProps) {
   const [userId, setUserId] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | undefined>(undefined);
+  const { busy, error, setError, run } = useAction({ busyAfterSuccess: true });
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
@@ -30,14 +26,7 @@ export function NewDirectDialog({ store, onClose, onCreated }: DialogProps) {
       setError('That is your own user id.');
       return;
     }
-    setBusy(true);
-    setError(undefined);
-    try {
-      onCreated(await store.createDirect(id));
-    } catch (failure) {
-      setError(messageOf(failure));
-      setBusy(false);
-    }
+    await run(async () => onCreated(await store.createDirect(id)));
   };
 
   return (
@@ -56,11 +45,7 @@ export function NewDirectDialog({ store, onClose, onCreated }: DialogProps) {
         <p id="direct-user-id-hint" className="hint">
           Ask them for the id shown at the top of their Parley window.
         </p>
-        {error === undefined ? null : (
-          <p className="error" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorAlert error={error} />
         <div className="row end">
           <button type="button" onClick={onClose}>
             Cancel
@@ -77,20 +62,12 @@ export function NewDirectDialog({ store, onClose, onCreated }: DialogProps) {
 export function NewGroupDialog({ store, onClose, onCreated }: DialogProps) {
   const [name, setName] = useState('');
   const [members, setMembers] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | undefined>(undefined);
+  const { busy, error, run } = useAction({ busyAfterSuccess: true });
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
-      const memberIds = parseUserIds(members).filter((id) => id !== store.myId);
-      onCreated(await store.createGroup(name.trim(), memberIds));
-    } catch (failure) {
-      setError(messageOf(failure));
-      setBusy(false);
-    }
+    const memberIds = parseUserIds(members).filter((id) => id !== store.myId);
+    await run(async () => onCreated(await store.createGroup(name.trim(), memberIds)));
   };
 
   return (
@@ -117,11 +94,7 @@ export function NewGroupDialog({ store, onClose, onCreated }: DialogProps) {
         <p id="group-members-hint" className="hint">
           One per line, or separated by commas. You are added as the group’s admin.
         </p>
-        {error === undefined ? null : (
-          <p className="error" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorAlert error={error} />
         <div className="row end">
           <button type="button" onClick={onClose}>
             Cancel

@@ -1,5 +1,6 @@
 /** First sign-in: creates the profile (`POST /users`) others see. */
 import { type FormEvent, useState } from 'react';
+import { ErrorAlert, useAction } from './action';
 import { ParleyApiError, type ParleyClient, type UserView } from './sdk';
 
 export function ProfileSetup(props: {
@@ -11,28 +12,24 @@ export function ProfileSetup(props: {
 }) {
   const [name, setName] = useState(props.suggestedName);
   const [username, setUsername] = useState(props.suggestedUsername);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | undefined>(undefined);
+  const { busy, error, run } = useAction({ busyAfterSuccess: true });
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
-      props.onCreated(await props.client.api.createUser({ name: name.trim(), username }));
-    } catch (failure) {
-      // A conflict is either a taken username or a profile created meanwhile (another tab): use the latter.
-      const me = props.client.userId;
-      if (failure instanceof ParleyApiError && failure.status === 409 && me !== undefined) {
-        const existing = await props.client.api.getUser(me).catch(() => undefined);
-        if (existing !== undefined) {
-          props.onCreated(existing);
-          return;
-        }
+    await run(async () => {
+      try {
+        props.onCreated(await props.client.api.createUser({ name: name.trim(), username }));
+      } catch (failure) {
+        // A conflict is either a taken username or a profile created meanwhile (another tab): use the latter.
+        const me = props.client.userId;
+        const existing =
+          failure instanceof ParleyApiError && failure.status === 409 && me !== undefined
+            ? await props.client.api.getUser(me).catch(() => undefined)
+            : undefined;
+        if (existing === undefined) throw failure;
+        props.onCreated(existing);
       }
-      setError(failure instanceof Error ? failure.message : String(failure));
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -66,11 +63,7 @@ export function ProfileSetup(props: {
         <p id="profile-username-hint" className="hint">
           3–32 letters, digits, “_” or “.”
         </p>
-        {error === undefined ? null : (
-          <p className="error" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorAlert error={error} />
         <div className="row">
           <button type="button" onClick={props.onSignOut}>
             Sign out

@@ -1,5 +1,6 @@
 /** Sign in: a username locally, Cognito's hosted login on AWS. */
 import { type FormEvent, useState } from 'react';
+import { ErrorAlert, useAction } from './action';
 import type { Authenticator, Session } from './auth';
 
 export function SignIn(props: {
@@ -9,20 +10,17 @@ export function SignIn(props: {
 }) {
   const { auth } = props;
   const [username, setUsername] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState(props.error);
+  const { busy, error, run } = useAction({
+    busyAfterSuccess: true,
+    ...(props.error === undefined ? {} : { initialError: props.error }),
+  });
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       if (auth.kind === 'local') props.onSignedIn(await auth.signIn(username));
       else await auth.signIn();
-    } catch (failure) {
-      setError(failure instanceof Error ? failure.message : String(failure));
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -49,11 +47,7 @@ export function SignIn(props: {
         ) : (
           <p className="hint">You will sign in on the Parley sign-in page and come straight back.</p>
         )}
-        {error === undefined ? null : (
-          <p className="error" role="alert">
-            {error}
-          </p>
-        )}
+        <ErrorAlert error={error} />
         <button type="submit" className="primary" disabled={busy}>
           {busy ? 'Signing in…' : 'Sign in'}
         </button>
