@@ -165,6 +165,8 @@ export interface Connection {
   readonly userId: string;
   readonly deviceId: string;
   readonly connectionId: string;
+  /** When `$connect` recorded it (server time), where a read projects it. */
+  readonly connectedAt?: string;
 }
 
 /** Strips storage-only fields before a message goes on the wire. */

@@ -9,6 +9,11 @@ export const limits = {
   deviceIdPattern: /^[A-Za-z0-9_-]{1,64}$/,
   /** API Gateway closes a WebSocket after 2 hours; keep rows a little longer, then let TTL reap them. */
   connectionTtlSeconds: 2 * 60 * 60 + 15 * 60,
+  /**
+   * `$connect` writes the connection row before API Gateway opens the socket, and a post in between
+   * answers 410 like a dead one: a row younger than this is kept on a 410 (the message is parked anyway).
+   */
+  connectionHandshakeGraceSeconds: 5,
   /** Parked messages wait this long for their device (Signal and WhatsApp keep 30 days). */
   inboxRetentionDays: 30,
   /** Concurrent postToConnection calls per fan-out invocation. */

@@ -50,7 +50,7 @@ export class ConnectionRepository {
       TableName: this.tableName,
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
       ExpressionAttributeValues: { ':pk': userKeys.userPartition(userId), ':prefix': userKeys.connectionPrefix },
-      ProjectionExpression: 'deviceId, connectionId',
+      ProjectionExpression: 'deviceId, connectionId, connectedAt',
       ConsistentRead: true,
     });
     return items.map((item) => toConnection(userId, item));
@@ -70,7 +70,7 @@ export class ConnectionRepository {
         ':from': userKeys.devicesAndConnectionsRange.from,
         ':to': userKeys.devicesAndConnectionsRange.to,
       },
-      ProjectionExpression: 'sk, deviceId, connectionId',
+      ProjectionExpression: 'sk, deviceId, connectionId, connectedAt',
       ConsistentRead: true,
     });
     const devices: Device[] = [];
@@ -103,5 +103,10 @@ export class ConnectionRepository {
 }
 
 function toConnection(userId: string, item: Record<string, unknown>): Connection {
-  return { userId, deviceId: String(item.deviceId), connectionId: String(item.connectionId) };
+  return {
+    userId,
+    deviceId: String(item.deviceId),
+    connectionId: String(item.connectionId),
+    ...(typeof item.connectedAt === 'string' ? { connectedAt: item.connectedAt } : {}),
+  };
 }

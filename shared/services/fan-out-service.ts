@@ -155,7 +155,7 @@ export class FanOutService {
           const { connections } = await this.connections.listDevicesAndConnections(userId);
           for (const connection of connections) {
             const parked = parkedByDevice.get(connection.deviceId);
-            if (known.has(connection.connectionId) || parked === undefined) continue;
+            if (known.has(connection.connectionId) || batch.isGone(connection) || parked === undefined) continue;
             for (const { message } of parked) {
               const frame = { type: 'message', message: toWireMessage(message) } as const;
               const outcome = await batch.postLimit(() => this.poster.post(connection.connectionId, frame));
@@ -179,10 +179,16 @@ export class FanOutService {
     return retry;
   }
 
-  /** A 410 means this connection is gone: drop its row (never the sender's live one) and its cache entry. */
+  /**
+   * A 410 means this connection is gone: drop its cache entry and its row. A row younger than the
+   * handshake grace stays: its `$connect` may not have finished, and deleting it would leave the
+   * socket that then opens without a row, unreachable until it reconnects.
+   */
   private async forgetConnection(connection: Connection, batch: BatchState): Promise<void> {
     batch.stale++;
     batch.dropConnection(connection);
+    const graceEndsAt = Date.parse(connection.connectedAt ?? '') + limits.connectionHandshakeGraceSeconds * 1000;
+    if (graceEndsAt > this.clock.now().getTime()) return;
     await this.connections.delete(connection.userId, connection.connectionId);
   }
 }
@@ -206,8 +212,10 @@ class BatchState {
     this.parked += devices.length;
     for (const device of devices) {
       const byDevice = this.parkedMessages.get(device.userId) ?? new Map();
-      byDevice.set(device.deviceId, [...(byDevice.get(device.deviceId) ?? []), { message, index }]);
       this.parkedMessages.set(device.userId, byDevice);
+      const parked = byDevice.get(device.deviceId) ?? [];
+      byDevice.set(device.deviceId, parked);
+      parked.push({ message, index });
     }
   }
 
@@ -232,7 +240,15 @@ class BatchState {
     });
   }
 
+  /** Connections this batch found gone (410), whether or not their rows were deleted. */
+  private readonly gone = new Set<string>();
+
+  isGone(connection: Connection): boolean {
+    return this.gone.has(connection.connectionId);
+  }
+
   dropConnection(gone: Connection): void {
+    this.gone.add(gone.connectionId);
     const cached = this.reaches.get(gone.userId);
     if (!cached) return;
     this.reaches.set(

@@ -2,7 +2,9 @@
  * End to end on the local stack with real WebSocket clients: Alice on two devices, Bob on two
  * devices with one offline. Everything goes through the gateways and the real handlers.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { limits } from '#shared/config/limits';
 import { api, ChatClient, type Frame, HandshakeRefused, issueToken } from '../support/chat-client';
 import { startTestStack, type TestStack } from '../support/local-stack';
 
@@ -128,8 +130,10 @@ describe('offline device', () => {
   it('cleans up a stale connection and parks the message for its device', async () => {
     const bobPhone = await connect(bob, 'phone');
     const staleConnectionId = await stack.connectionIdOf(bob.userId, 'phone');
-    // The socket dies without a $disconnect (as on AWS, where $disconnect is best effort).
+    // The socket dies without a $disconnect (as on AWS, where $disconnect is best effort), past the
+    // handshake grace in which a 410 could still mean "not open yet".
     await stack.dropConnection(staleConnectionId, { notify: false });
+    await sleep(limits.connectionHandshakeGraceSeconds * 1000);
 
     await alicePhone.sendMessage(conversationId, 'to-stale', 'while your phone was gone');
     await bobLaptop.waitForMessage((m) => m.text === 'while your phone was gone');

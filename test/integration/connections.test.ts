@@ -65,6 +65,9 @@ describe('ConnectionService', () => {
 });
 
 describe('ConnectionRepository.listDevicesAndConnections', () => {
+  // When `$connect` recorded each connection (fan-out keeps a row that young on a 410).
+  const connectedAt = fixedClock.now().toISOString();
+
   it("returns a user's devices and live connections from one strongly consistent Query, and nothing else", async () => {
     const users = new UserService(db.repositories.users, fixedClock);
     await users.create('u5', { name: 'Uma', username: 'uma5' });
@@ -103,9 +106,9 @@ describe('ConnectionRepository.listDevicesAndConnections', () => {
       { userId: 'u5', deviceId: 'tablet' },
     ]);
     expect(reach.connections.sort((a, b) => a.connectionId.localeCompare(b.connectionId))).toEqual([
-      { userId: 'u5', deviceId: 'laptop', connectionId: 'c5-laptop-1' },
-      { userId: 'u5', deviceId: 'laptop', connectionId: 'c5-laptop-2' },
-      { userId: 'u5', deviceId: 'phone', connectionId: 'c5-phone' },
+      { userId: 'u5', deviceId: 'laptop', connectionId: 'c5-laptop-1', connectedAt },
+      { userId: 'u5', deviceId: 'laptop', connectionId: 'c5-laptop-2', connectedAt },
+      { userId: 'u5', deviceId: 'phone', connectionId: 'c5-phone', connectedAt },
     ]);
     // The profile and the username claim exist, and stay out of the range.
     expect(await db.raw.usersItem(userKeys.profile('u5'))).toMatchObject({ id: 'u5' });
@@ -115,7 +118,7 @@ describe('ConnectionRepository.listDevicesAndConnections', () => {
   it('sees a connection as soon as it is recorded, and stops seeing it once dropped', async () => {
     await connections.connect({ userId: 'u6', deviceId: 'phone', connectionId: 'c6' });
     expect((await db.repositories.connections.listDevicesAndConnections('u6')).connections).toEqual([
-      { userId: 'u6', deviceId: 'phone', connectionId: 'c6' },
+      { userId: 'u6', deviceId: 'phone', connectionId: 'c6', connectedAt },
     ]);
 
     await connections.disconnect('c6', 'u6');

@@ -1,10 +1,11 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { limits } from '#shared/config/limits';
 import type { StoredMessage } from '#shared/model';
 import type { ConnectionService } from '#shared/services/connection-service';
 import type { ConversationService } from '#shared/services/conversation-service';
 import type { MessagingService } from '#shared/services/messaging-service';
-import { RecordingPoster, type TestTables, useTestTables } from '../support/test-tables';
+import { fixedClock, RecordingPoster, type TestTables, useTestTables } from '../support/test-tables';
 
 let db: TestTables;
 let conversations: ConversationService;
@@ -17,6 +18,11 @@ beforeAll(async () => {
 });
 
 const fanOutWith = (poster: RecordingPoster) => db.services.fanOut(poster);
+/** Fan-out running once every connection row of the scene is past the handshake grace. */
+const fanOutLaterWith = (poster: RecordingPoster) =>
+  db.services.fanOut(poster, {
+    now: () => new Date(fixedClock.now().getTime() + (limits.connectionHandshakeGraceSeconds + 1) * 1000),
+  });
 
 /** Sends through the real service and returns what the stream would carry. */
 async function sendStored(senderId: string, senderDeviceId: string, conversationId: string, text: string) {
@@ -57,13 +63,28 @@ describe('FanOutService.deliver', () => {
     const message = await sendStored(alice, 'laptop', conversation.id, 'are you there');
     const poster = new RecordingPoster({ gone: ['gone-b-laptop'] });
 
-    const result = await fanOutWith(poster).deliver([message]);
+    const result = await fanOutLaterWith(poster).deliver([message]);
 
     expect(result.staleConnections).toBe(1);
     const bobConnections = await db.repositories.connections.listForUser(bob);
     expect(bobConnections.map((c) => c.connectionId)).toEqual([]);
     const aliceConnections = await db.repositories.connections.listForUser(alice);
     expect(aliceConnections.map((c) => c.connectionId).sort()).toEqual(['gone-a-laptop', 'gone-a-phone']);
+    const parked = await db.repositories.inbox.readPage({ userId: bob, deviceId: 'laptop' }, 10);
+    expect(parked.messages.map((m) => m.id)).toEqual([message.id]);
+  });
+
+  it('keeps the row of a connection that answers 410 within the handshake grace, and parks the message', async () => {
+    const { alice, bob, conversation } = await scene('young');
+    const message = await sendStored(alice, 'laptop', conversation.id, 'still connecting');
+    // Its $connect wrote the row; API Gateway has not opened the socket yet, so posts answer 410.
+    const poster = new RecordingPoster({ gone: ['young-b-laptop'] });
+
+    const result = await fanOutWith(poster).deliver([message]);
+
+    expect(result.staleConnections).toBe(1);
+    const bobConnections = await db.repositories.connections.listForUser(bob);
+    expect(bobConnections.map((c) => c.connectionId)).toEqual(['young-b-laptop']);
     const parked = await db.repositories.inbox.readPage({ userId: bob, deviceId: 'laptop' }, 10);
     expect(parked.messages.map((m) => m.id)).toEqual([message.id]);
   });

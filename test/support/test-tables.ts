@@ -96,15 +96,11 @@ export async function useTestTables(label: string) {
       sendableAttachments,
       messaging: new MessagingService(repositories.conversations, timeline, sendableAttachments),
       connections: new ConnectionService(repositories.devices, repositories.connections, fixedClock),
-      fanOut: (poster: ConnectionPoster) =>
-        new FanOutService(
-          repositories.conversations,
-          repositories.connections,
-          repositories.inbox,
-          poster,
-          fixedClock,
-          { info: () => undefined, warn: () => undefined },
-        ),
+      fanOut: (poster: ConnectionPoster, clock: Clock = fixedClock) =>
+        new FanOutService(repositories.conversations, repositories.connections, repositories.inbox, poster, clock, {
+          info: () => undefined,
+          warn: () => undefined,
+        }),
     },
     raw: {
       /** Full connection rows of a user (`USER#id`/`CONNECTION#…` in the users table), TTL included. */
