@@ -103,6 +103,9 @@ export interface LocalStack {
   connectionIds(): string[];
   dropConnection(connectionId: string, options: DropConnectionOptions): boolean;
   readonly streamStats: Readonly<StreamPollerStats>;
+  /** Holds every stream trigger after its current batch (records wait in the stream) until `resumeStreams`. */
+  pauseStreams(): Promise<void>;
+  resumeStreams(): void;
   /** Lambda invocations so far, per function (benchmarks take differences). */
   invocationCounts(): Partial<Record<FunctionName, InvocationCount>>;
   /** `@connections` calls so far: postToConnection and friends. */
@@ -329,6 +332,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       connectionIds: () => webSocketGateway.connectionIds(),
       dropConnection: (connectionId, dropOptions) => webSocketGateway.dropConnection(connectionId, dropOptions),
       streamStats: streamPoller.stats,
+      pauseStreams: () => streamPoller.pause(),
+      resumeStreams: () => streamPoller.resume(),
       invocationCounts: () => runtime.invocationCounts(),
       managementApiCounts,
       deadLetters: deadLetters.entries,

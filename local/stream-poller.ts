@@ -63,6 +63,12 @@ export interface StreamPollerStats {
 
 export interface StreamPoller {
   readonly stats: Readonly<StreamPollerStats>;
+  /**
+   * Holds every trigger after its current batch, resolving once none is reading or invoking; nothing is
+   * skipped, the records wait in the stream. For benchmarks that need DynamoDB Local to themselves.
+   */
+  pause(): Promise<void>;
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -86,16 +92,20 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
     outageRetries: 0,
   };
   const stopping = new AbortController();
+  const hold = new PollingHold();
   const pollers = options.bindings.map(
-    (binding) => new TriggerPoller(binding, client, stats, options, stopping.signal),
+    (binding) => new TriggerPoller(binding, client, stats, options, stopping.signal, hold),
   );
   // Shards and LATEST iterators are fixed before the stack reports ready, so no later write is missed.
   await Promise.all(pollers.map((poller) => poller.discoverShards()));
   const loops = pollers.map((poller) => poller.run());
   return {
     stats,
+    pause: () => hold.hold(pollers.length),
+    resume: () => hold.release(),
     async stop() {
       stopping.abort();
+      hold.release();
       await Promise.all(loops);
       client.destroy();
     },
@@ -135,10 +145,13 @@ class TriggerPoller {
     private readonly stats: StreamPollerStats,
     private readonly options: StreamPollerOptions,
     private readonly stopSignal: AbortSignal,
+    private readonly hold: PollingHold,
   ) {}
 
   async run(): Promise<void> {
     while (!this.stopSignal.aborted) {
+      await this.hold.wait();
+      if (this.stopSignal.aborted) break;
       try {
         if (Date.now() >= this.nextDiscoveryAt) await this.discoverShards();
         let didWork = false;
@@ -451,6 +464,45 @@ class TriggerPoller {
       const timer = setTimeout(done, ms);
       signal.addEventListener('abort', done, { once: true });
     });
+  }
+}
+
+/** Where the trigger loops wait while paused; a pause resolves once every loop is waiting here. */
+class PollingHold {
+  private held: { readonly released: Promise<void>; readonly release: () => void } | undefined;
+  private waitingLoops = 0;
+  private loopsToHold = 0;
+  private onAllWaiting: (() => void) | undefined;
+
+  hold(loops: number): Promise<void> {
+    if (this.held === undefined) {
+      let release = (): void => undefined;
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      this.held = { released, release };
+    }
+    this.loopsToHold = loops;
+    if (this.waitingLoops >= loops) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.onAllWaiting = resolve;
+    });
+  }
+
+  release(): void {
+    this.held?.release();
+    this.held = undefined;
+    // A pause still waiting for its loops ends too: nothing is held any more.
+    this.onAllWaiting?.();
+    this.onAllWaiting = undefined;
+  }
+
+  async wait(): Promise<void> {
+    if (this.held === undefined) return;
+    this.waitingLoops += 1;
+    if (this.waitingLoops >= this.loopsToHold) this.onAllWaiting?.();
+    await this.held.released;
+    this.waitingLoops -= 1;
   }
 }
 

@@ -96,6 +96,34 @@ describe('stream poller', () => {
     });
   });
 
+  it('holds records while paused and delivers them, in order, once resumed', async () => {
+    const tables = await freshTables();
+    await putMessages(tables, 3);
+    const delivered: number[] = [];
+    const { poller } = await poll(tables.messages.streamArn, { batchSize: 100 }, async (event) => {
+      delivered.push(...event.Records.map(seqOf));
+    });
+    await expect.poll(() => delivered).toEqual([1, 2, 3]);
+
+    await poller.pause();
+    const readsWhenPaused = poller.stats.batches;
+    for (let seq = 4; seq <= 6; seq += 1) {
+      await client.send(
+        new PutItemCommand({
+          TableName: tables.messages.tableName,
+          Item: { conversationId: { S: 'c1' }, seq: { N: String(seq) }, text: { S: `text ${seq}` } },
+        }),
+      );
+    }
+    // Several idle-poll intervals pass with records waiting: none is delivered while paused.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(delivered).toEqual([1, 2, 3]);
+    expect(poller.stats.batches).toBe(readsWhenPaused);
+
+    poller.resume();
+    await expect.poll(() => delivered).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
   it('delivers only records that match a filter (Lambda filter criteria)', async () => {
     const tables = await freshTables();
     const table = tables.messages.tableName;
