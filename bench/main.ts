@@ -308,16 +308,16 @@ try {
       messagingToCeilingRatio: ratios,
       /** The same ratio in DynamoDB calls per second: batching makes the per-message mix differ under load. */
       dynamoDbCallsPerSecondRatio: {
-        direct: round(
-          (directSaturation.completedPerSecond * directSaturation.cost.dynamoDb.calls) /
-            (ceilingDirect.messagesPerSecond * ceilingDirect.cost.dynamoDb.calls),
-          3,
-        ),
-        group: round(
-          (groupSaturation.completedPerSecond * groupSaturation.cost.dynamoDb.calls) /
-            (ceilingGroup.messagesPerSecond * ceilingGroup.cost.dynamoDb.calls),
-          3,
-        ),
+        direct: perSecondRatio(directSaturation, ceilingDirect, (cost) => cost.dynamoDb.calls),
+        group: perSecondRatio(groupSaturation, ceilingGroup, (cost) => cost.dynamoDb.calls),
+      },
+      /**
+       * DynamoDB Local's CPU per second at saturation over its CPU per second in the ceiling: how busy the
+       * path kept the database, whatever else (gateway, runtime, posts) held the path's rate down.
+       */
+      dynamoDbLocalCpuRatio: {
+        direct: perSecondRatio(directSaturation, ceilingDirect, (cost) => cost.cpuMsPerMessage.dynamoDbLocal ?? 0),
+        group: perSecondRatio(groupSaturation, ceilingGroup, (cost) => cost.cpuMsPerMessage.dynamoDbLocal ?? 0),
       },
     },
     outOfPhaseOrderViolations: outOfPhase,
@@ -557,6 +557,18 @@ async function aloneOnDynamoDb<T>(work: () => Promise<T>): Promise<T> {
   } finally {
     stack.resumeStreams();
   }
+}
+
+type CostReport = ReturnType<typeof costBetween>;
+
+/** A per-message quantity as a per-second rate, saturation phase over ceiling. */
+function perSecondRatio(
+  saturation: { readonly completedPerSecond: number; readonly cost: CostReport },
+  ceilingRun: { readonly messagesPerSecond: number; readonly cost: CostReport },
+  perMessage: (cost: CostReport) => number,
+): number {
+  const ceilingRate = ceilingRun.messagesPerSecond * perMessage(ceilingRun.cost);
+  return ceilingRate > 0 ? round((saturation.completedPerSecond * perMessage(saturation.cost)) / ceilingRate, 3) : 0;
 }
 
 /** Ack or read cost alone: a message is sent and delivered first (not counted), then acknowledged. */

@@ -42,6 +42,7 @@ export interface SummaryInput {
     readonly group: { readonly messagesPerSecond: number; readonly cost: CostLine };
     readonly hotConversation: { readonly messagesPerSecond: number; readonly senders: number };
     readonly messagingToCeilingRatio: { readonly direct: number; readonly group: number };
+    readonly dynamoDbLocalCpuRatio: { readonly direct: number; readonly group: number };
   };
   readonly receipts: Readonly<Record<string, CostLine & { readonly receiptFramesToSender: number }>>;
   readonly targets: readonly { readonly target: string; readonly measured: string; readonly met: boolean }[];
@@ -104,6 +105,7 @@ export function printSummary(result: SummaryInput): void {
     '',
     `Sustained with zero loss: 1:1 ${result.workloads.direct?.sustainedMessagesPerSecondZeroLoss} msg/s, group ${result.workloads.group?.sustainedMessagesPerSecondZeroLoss} msg/s`,
     `DynamoDB-limited ceiling: 1:1 ${result.ceiling.direct.messagesPerSecond} msg/s (ratio ${pct(result.ceiling.messagingToCeilingRatio.direct)}), group ${result.ceiling.group.messagesPerSecond} msg/s (ratio ${pct(result.ceiling.messagingToCeilingRatio.group)}); one conversation with ${result.ceiling.hotConversation.senders} senders: ${result.ceiling.hotConversation.messagesPerSecond} msg/s`,
+    `DynamoDB Local CPU at saturation, share of its CPU in the ceiling: 1:1 ${pct(result.ceiling.dynamoDbLocalCpuRatio.direct)}, group ${pct(result.ceiling.dynamoDbLocalCpuRatio.group)}`,
     `Cost per million messages at list prices: ${Object.entries(result.costModel.perMillionMessages)
       .map(([name, cost]) => `${name} $${cost.usdPerMillionMessages}`)
       .join(', ')}`,
