@@ -115,11 +115,11 @@ export function ceilingServices(tables: LocalTables) {
 type Services = ReturnType<typeof ceilingServices>;
 
 /**
- * DynamoDB Local finds a stream's oldest record by walking every stream record in the database written
- * before it (the records table is keyed by sequence number alone), on each write to a stream-enabled
- * table. A table whose stream starts after the workloads' records would pay for all of them on every
- * write, as the stack's own tables, written from the start, do not: so each ceiling stream gets a first
- * record now, before the workloads run. No poller reads these streams.
+ * On every request to a stream-enabled table, DynamoDB Local finds the stream's oldest record by walking
+ * every stream record in the database written before it (the records table is keyed by sequence number
+ * alone). A ceiling table whose stream began after the workloads' records would pay for all of them on
+ * every request, as the stack's own tables, written from the start, do not: so each ceiling stream gets
+ * its first record now, before the workloads run. No poller reads these streams.
  */
 export async function anchorCeilingStreams(client: DynamoDBClient, tables: LocalTables): Promise<void> {
   const keyValue = (attribute: KeyAttribute): AttributeValue =>

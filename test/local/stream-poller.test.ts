@@ -37,8 +37,8 @@ async function freshTables(): Promise<LocalTables> {
   return createLocalTables(client, `poller-${randomUUID().slice(0, 8)}-`);
 }
 
-async function putMessages(tables: LocalTables, count: number, conversationId = 'c1'): Promise<void> {
-  for (let seq = 1; seq <= count; seq += 1) {
+async function putMessages(tables: LocalTables, count: number, conversationId = 'c1', firstSeq = 1): Promise<void> {
+  for (let seq = firstSeq; seq < firstSeq + count; seq += 1) {
     await client.send(
       new PutItemCommand({
         TableName: tables.messages.tableName,
@@ -107,14 +107,7 @@ describe('stream poller', () => {
 
     await poller.pause();
     const readsWhenPaused = poller.stats.batches;
-    for (let seq = 4; seq <= 6; seq += 1) {
-      await client.send(
-        new PutItemCommand({
-          TableName: tables.messages.tableName,
-          Item: { conversationId: { S: 'c1' }, seq: { N: String(seq) }, text: { S: `text ${seq}` } },
-        }),
-      );
-    }
+    await putMessages(tables, 3, 'c1', 4);
     // Several idle-poll intervals pass with records waiting: none is delivered while paused.
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(delivered).toEqual([1, 2, 3]);
