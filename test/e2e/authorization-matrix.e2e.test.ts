@@ -7,9 +7,16 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { type FunctionName, httpRoutes, webSocketRoutes } from '#shared/config/functions';
-import { api, ChatClient, type Frame, HandshakeRefused, issueToken, type MessageFrame } from '../support/chat-client';
+import {
+  api,
+  ChatClient,
+  type Frame,
+  HandshakeRefused,
+  handshakeStatus,
+  issueToken,
+  type MessageFrame,
+} from '../support/chat-client';
 import { startTestStack, type TestStack } from '../support/local-stack';
 
 interface User {
@@ -210,22 +217,6 @@ async function expectNothingStoredOrDelivered(since: Watch): Promise<void> {
 async function fanOutDrained(): Promise<void> {
   const stored = (await Promise.all(conversationIds.map(lastSeqOf))).reduce((sum, seq) => sum + seq, 0);
   await expect.poll(() => stack.streamStats.records, { timeout: 15_000 }).toBeGreaterThanOrEqual(stored);
-}
-
-/** The handshake's HTTP status for a raw URL (the ChatClient always sends a token parameter). */
-function handshakeStatus(url: string): Promise<number> {
-  const socket = new WebSocket(url);
-  return new Promise((resolve, reject) => {
-    socket.once('unexpected-response', (_request, response) => {
-      resolve(response.statusCode ?? 0);
-      socket.terminate();
-    });
-    socket.once('open', () => {
-      socket.close();
-      reject(new Error(`handshake accepted: ${url}`));
-    });
-    socket.once('error', reject);
-  });
 }
 
 beforeAll(async () => {

@@ -5,12 +5,12 @@
  */
 import { PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { hashConnectTicket } from '#shared/auth/connect-tickets';
 import { createDocumentClient } from '#shared/aws/dynamodb';
 import { limits } from '#shared/config/limits';
 import { createLocalDynamoDbClient } from '../../local/aws-local';
-import { api, ChatClient, issueToken } from '../support/chat-client';
+import { api, ChatClient, handshakeStatus, issueToken, openSocket } from '../support/chat-client';
 import { startTestStack, type TestStack } from '../support/local-stack';
 
 interface User {
@@ -31,24 +31,8 @@ async function newTicket(user: User): Promise<{ ticket: string; expiresAt: strin
   return answer.body as { ticket: string; expiresAt: string };
 }
 
-/** Opens `?<query>`; answers the open client, or the handshake's refusal status. */
-function open(query: string): Promise<{ client?: WebSocket; status: number }> {
-  const socket = new WebSocket(`${stack.wsUrl}?${query}`);
-  return new Promise((resolve, reject) => {
-    socket.once('unexpected-response', (_request, response) => {
-      resolve({ status: response.statusCode ?? 0 });
-      socket.terminate();
-    });
-    socket.once('open', () => resolve({ client: socket, status: 101 }));
-    socket.once('error', reject);
-  });
-}
-
-async function openedStatus(query: string): Promise<number> {
-  const { client, status } = await open(query);
-  client?.close();
-  return status;
-}
+const open = (query: string) => openSocket(`${stack.wsUrl}?${query}`);
+const openedStatus = (query: string) => handshakeStatus(`${stack.wsUrl}?${query}`);
 
 /** The first frame the socket receives that matches. */
 function nextFrame(socket: WebSocket, predicate: (frame: Record<string, unknown>) => boolean) {
@@ -109,7 +93,7 @@ describe('POST /connect-ticket', () => {
 describe('$connect with a ticket', () => {
   it("opens a connection that acts as the ticket's user, for the device named in the URL", async () => {
     const { ticket } = await newTicket(ann);
-    const { client: laptop } = await open(`ticket=${ticket}&deviceId=laptop`);
+    const { socket: laptop } = await open(`ticket=${ticket}&deviceId=laptop`);
     if (laptop === undefined) throw new Error('ticket handshake refused');
     const benPhone = await ChatClient.connect(stack.wsUrl, ben.token, 'phone');
     clients.push(benPhone);

@@ -22,6 +22,7 @@ import { compileRoute, httpBodyLimitBytes, matchRoute } from '../../local/http-g
 import { api, issueToken } from '../support/chat-client';
 import {
   type Entries,
+  holds,
   type Mutation,
   mutate,
   mutation as mutationOf,
@@ -29,10 +30,6 @@ import {
   writeEntries,
 } from '../support/fuzz-entries';
 import { startTestStack, type TestStack } from '../support/local-stack';
-
-const seed = Number(process.env.FUZZ_SEED ?? 0x5eed);
-const runScale = Number(process.env.FUZZ_RUNS ?? 1);
-const runs = (count: number) => Math.max(1, Math.round(count * runScale));
 
 type User = { token: string; userId: string };
 type Route = (typeof httpRoutes)[number];
@@ -253,18 +250,6 @@ function authorOf(functionName: HttpFunctionName, body: unknown): unknown {
     default:
       return undefined;
   }
-}
-
-/** Runs a property with the file's seed; fast-check's report (seed, path, counterexample) is the failure. */
-async function holds<Args extends [unknown, ...unknown[]]>(
-  property: fc.IAsyncPropertyWithHooks<Args>,
-  numRuns: number,
-): Promise<void> {
-  await fc.assert(property, {
-    seed,
-    numRuns: runs(numRuns),
-    plugins: [fc.interruptAfterTimeLimit(50_000, { failOnInterrupt: true })],
-  });
 }
 
 // ---- arbitraries ---------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ import { apiGatewayWebSocketLimits, selectRouteKey } from '../../local/websocket
 import { api, ChatClient, type Frame, issueToken } from '../support/chat-client';
 import {
   type Entries,
+  holds,
   type Mutation,
   mutate,
   mutation as mutationOf,
@@ -37,9 +38,6 @@ import {
 } from '../support/fuzz-entries';
 import { startTestStack, type TestStack } from '../support/local-stack';
 
-const seed = Number(process.env.FUZZ_SEED ?? 0x5eed);
-const runScale = Number(process.env.FUZZ_RUNS ?? 1);
-const runs = (count: number) => Math.max(1, Math.round(count * runScale));
 const maxFrameBytes = apiGatewayWebSocketLimits.maxFrameBytes;
 const answerTimeoutMs = 10_000;
 
@@ -266,18 +264,6 @@ async function exchange(frame: WireFrame): Promise<void> {
   expect(Object.getOwnPropertyNames(Object.prototype).sort(), 'Object.prototype was polluted').toEqual(
     prototypeKeysAtStart,
   );
-}
-
-/** Runs a property with the file's seed; fast-check's report (seed, path, counterexample) is the failure. */
-async function holds<Args extends [unknown, ...unknown[]]>(
-  property: fc.IAsyncPropertyWithHooks<Args>,
-  numRuns: number,
-): Promise<void> {
-  await fc.assert(property, {
-    seed,
-    numRuns: runs(numRuns),
-    plugins: [fc.interruptAfterTimeLimit(50_000, { failOnInterrupt: true })],
-  });
 }
 
 // ---- arbitraries -------------------------------------------------------------------------------

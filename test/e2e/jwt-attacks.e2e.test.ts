@@ -8,11 +8,10 @@
 import { randomUUID } from 'node:crypto';
 import * as jose from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import WebSocket from 'ws';
 import { httpRoutes } from '#shared/config/functions';
 import type { HttpFunctionName } from '#shared/protocol/http-contract';
 import { localTokenAudience } from '../../local/token-issuer';
-import { api, ChatClient, issueToken } from '../support/chat-client';
+import { api, ChatClient, handshakeStatus, issueToken } from '../support/chat-client';
 import { startTestStack, type TestStack } from '../support/local-stack';
 
 /**
@@ -77,21 +76,8 @@ async function httpStatus(token: string): Promise<{ status: number; body: Record
   return api(stack.httpUrl, token, 'POST', '/connect-ticket');
 }
 
-/** The handshake's HTTP status (101 when the connection opened). */
-function handshakeStatus(query: string): Promise<number> {
-  const socket = new WebSocket(`${stack.wsUrl}?${query}`);
-  return new Promise((resolve, reject) => {
-    socket.once('unexpected-response', (_request, response) => {
-      resolve(response.statusCode ?? 0);
-      socket.terminate();
-    });
-    socket.once('open', () => {
-      socket.close();
-      resolve(101);
-    });
-    socket.once('error', reject);
-  });
-}
+/** The handshake's HTTP status for `?<query>` (101 when the connection opened). */
+const queryStatus = (query: string) => handshakeStatus(`${stack.wsUrl}?${query}`);
 
 const tokenQuery = (token: string, deviceId = 'attack-device') =>
   `token=${encodeURIComponent(token)}&deviceId=${encodeURIComponent(deviceId)}`;
@@ -122,7 +108,7 @@ describe('the forging harness', () => {
     const token = await sign(validClaims(victim));
 
     expect((await httpStatus(token)).status).toBe(201);
-    expect(await handshakeStatus(tokenQuery(token))).toBe(101);
+    expect(await queryStatus(tokenQuery(token))).toBe(101);
   });
 });
 
@@ -189,7 +175,7 @@ describe.each(forgeries)('a token with %s', (_case, forge) => {
   });
 
   it('is refused at the WebSocket handshake with 401', async () => {
-    expect(await handshakeStatus(tokenQuery(await forge()))).toBe(401);
+    expect(await queryStatus(tokenQuery(await forge()))).toBe(401);
   });
 });
 
@@ -203,7 +189,7 @@ describe('a token shaped like a Cognito access token (no aud, client_id instead)
     const { aud: _dropped, ...claims } = validClaims(victim);
     const accessShaped = await sign({ ...claims, token_use: 'access', client_id: localTokenAudience });
 
-    expect(await handshakeStatus(tokenQuery(accessShaped))).toBe(401);
+    expect(await queryStatus(tokenQuery(accessShaped))).toBe(401);
   });
 });
 
@@ -213,7 +199,7 @@ describe('a correctly signed token without sub (only a faulty issuer mints one)'
     const token = await sign(claims);
 
     expect((await httpStatus(token)).status).toBe(401);
-    expect(await handshakeStatus(tokenQuery(token))).toBe(401);
+    expect(await queryStatus(tokenQuery(token))).toBe(401);
   });
 });
 
@@ -226,14 +212,14 @@ describe('a handshake without a usable credential', () => {
     const valid = await sign(validClaims(victim));
     const withBoth = query.startsWith('ticket=') ? `${query}&token=${encodeURIComponent(valid)}` : query;
 
-    expect(await handshakeStatus(withBoth)).toBe(401);
+    expect(await queryStatus(withBoth)).toBe(401);
   });
 
   it('is refused with 401 without a device id, and with a malformed one, even with a valid token', async () => {
     const valid = await sign(validClaims(victim));
 
-    expect(await handshakeStatus(`token=${encodeURIComponent(valid)}`)).toBe(401);
-    expect(await handshakeStatus(tokenQuery(valid, '../../etc'))).toBe(401);
+    expect(await queryStatus(`token=${encodeURIComponent(valid)}`)).toBe(401);
+    expect(await queryStatus(tokenQuery(valid, '../../etc'))).toBe(401);
   });
 });
 
@@ -339,14 +325,14 @@ describe('a token for a deleted user', () => {
   });
 
   it('opens no WebSocket: the handshake is refused with 401, for a known device and a new one', async () => {
-    expect(await handshakeStatus(tokenQuery(dora.token, 'phone'))).toBe(401);
-    expect(await handshakeStatus(tokenQuery(dora.token, 'new-phone'))).toBe(401);
+    expect(await queryStatus(tokenQuery(dora.token, 'phone'))).toBe(401);
+    expect(await queryStatus(tokenQuery(dora.token, 'new-phone'))).toBe(401);
   });
 
   it('cannot use a connect ticket issued before the deletion, nor get a new one', async () => {
     const newTicket = await api(stack.httpUrl, dora.token, 'POST', '/connect-ticket');
 
-    expect(await handshakeStatus(`ticket=${ticketBeforeDeletion}&deviceId=phone`)).toBe(401);
+    expect(await queryStatus(`ticket=${ticketBeforeDeletion}&deviceId=phone`)).toBe(401);
     expect(newTicket).toEqual({ status: 401, body: { error: { code: 'unauthorized', message: expect.any(String) } } });
   });
 

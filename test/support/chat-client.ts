@@ -111,6 +111,26 @@ export class HandshakeRefused extends Error {
   }
 }
 
+/** Opens a raw WebSocket at `url`; answers the open socket (status 101), or the handshake's refusal status. */
+export function openSocket(url: string): Promise<{ socket?: WebSocket; status: number }> {
+  const socket = new WebSocket(url);
+  return new Promise((resolve, reject) => {
+    socket.once('unexpected-response', (_request, response) => {
+      resolve({ status: response.statusCode ?? 0 });
+      socket.terminate();
+    });
+    socket.once('open', () => resolve({ socket, status: 101 }));
+    socket.once('error', reject);
+  });
+}
+
+/** The handshake's HTTP status at `url` (101 when it opened; the socket is closed again). */
+export async function handshakeStatus(url: string): Promise<number> {
+  const { socket, status } = await openSocket(url);
+  socket?.close();
+  return status;
+}
+
 export async function issueToken(httpUrl: string, username: string): Promise<{ token: string; userId: string }> {
   const response = await fetch(`${httpUrl}/local/token`, { method: 'POST', body: JSON.stringify({ username }) });
   if (!response.ok) throw new Error(`token for ${username}: HTTP ${response.status}`);

@@ -1,8 +1,27 @@
 /**
  * JSON objects as the fuzzers write them: entries of key and raw value text, so a test can write
- * duplicate keys and values no serialiser would, and mutate them one change at a time.
+ * duplicate keys and values no serialiser would, and mutate them one change at a time; and the seed and
+ * run count both fuzzers assert their properties with.
  */
 import fc from 'fast-check';
+
+const seed = Number(process.env.FUZZ_SEED ?? 0x5eed);
+const runScale = Number(process.env.FUZZ_RUNS ?? 1);
+
+/** A property's run count scaled by FUZZ_RUNS (a multiplier), at least one. */
+const runs = (count: number): number => Math.max(1, Math.round(count * runScale));
+
+/** Runs a property with the suite's seed (FUZZ_SEED); fast-check's report (seed, path, counterexample) is the failure. */
+export async function holds<Args extends [unknown, ...unknown[]]>(
+  property: fc.IAsyncPropertyWithHooks<Args>,
+  numRuns: number,
+): Promise<void> {
+  await fc.assert(property, {
+    seed,
+    numRuns: runs(numRuns),
+    plugins: [fc.interruptAfterTimeLimit(50_000, { failOnInterrupt: true })],
+  });
+}
 
 export type Entries = ReadonlyArray<readonly [key: string, rawValue: string]>;
 
