@@ -77,11 +77,25 @@ async function connect(user: User, deviceId: string): Promise<ChatClient> {
 
 const labelOf = (client: ChatClient, owner: User) => `${owner.name}/${client.deviceId}`;
 
+let retriesReported = false;
+
+/**
+ * The conversation's messages as the client received them. Fan-out is at-least-once: a batch that fails
+ * part-way is retried from its first failed record, and the posts it had already made are made again
+ * (clients drop ids they hold). So raw frames must be exactly once while no stream batch has failed;
+ * only after one are repeats of an id set aside.
+ */
 function messagesOf(client: ChatClient): WireMessage[] {
-  return client.frames
+  const messages = client.frames
     .filter((frame): frame is Frame & MessageFrame => frame.type === 'message')
     .map((frame) => frame.message as WireMessage)
     .filter((message) => message.conversationId === conversationId);
+  if (stack.streamStats.failedBatches === 0) return messages;
+  if (!retriesReported)
+    console.warn(`[group-scale] ${stack.streamStats.failedBatches} stream batch(es) failed and were retried`);
+  retriesReported = true;
+  const seen = new Set<string>();
+  return messages.filter((message) => !seen.has(message.id) && seen.add(message.id));
 }
 
 async function conversationAs(user: User): Promise<Record<string, unknown>> {
