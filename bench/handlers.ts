@@ -4,8 +4,9 @@
  * handler environment set, as a Lambda cold start runs it.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
@@ -51,7 +52,21 @@ export interface HandlerReport {
 }
 
 const repositoryRoot = new URL('..', import.meta.url).pathname;
-const outputRoot = join(repositoryRoot, 'node_modules/.cache/parley-bench/bundles');
+// Outside the repository: a bare import the bundle left out must not resolve to its node_modules, as on Lambda.
+const outputRoot = join(tmpdir(), 'parley-bench-bundles');
+
+/**
+ * What Lambda has beside a bundle: node_modules holding the function's native modules and nothing else
+ * (NodejsFunction installs them for arm64; here the host's build of the same locked version is linked).
+ */
+export function linkNativeModules(functionDirectory: string, modules: readonly string[]): void {
+  for (const module of modules) {
+    const link = join(functionDirectory, 'node_modules', module);
+    rmSync(link, { recursive: true, force: true });
+    mkdirSync(dirname(link), { recursive: true });
+    symlinkSync(join(repositoryRoot, 'node_modules', module), link, 'dir');
+  }
+}
 
 /** `initConcurrency` > 1 (quick runs) times handlers side by side: faster, and noisier on a small machine. */
 export async function measureHandlers(
@@ -97,8 +112,12 @@ export async function measureHandlers(
   );
   const buildSeconds = round((performance.now() - started) / 1000, 1);
   log(`bundled ${names.length} handlers in ${buildSeconds} s`);
+  for (const name of names) {
+    const spec: FunctionSpec = functions[name];
+    linkNativeModules(join(outputRoot, name), spec.nativeModules ?? []);
+  }
 
-  const environment = initEnvironment();
+  const environment = coldStartEnvironment();
   const measured: Record<string, HandlerMeasurement> = {};
   const limit = pLimit(initConcurrency);
   const timings = await Promise.all(
@@ -109,10 +128,10 @@ export async function measureHandlers(
         const withMaps: number[] = [];
         // Alternating the two settings spreads any background noise over both.
         for (let i = 0; i < initRuns; i++) {
-          asDeployed.push(await importTime(file, environment));
+          asDeployed.push(await coldImportMs(file, environment));
           // Quick runs (one run each) leave the comparison out.
           if (initRuns > 1 && i < Math.ceil(initRuns / 2)) {
-            withMaps.push(await importTime(file, { ...environment, NODE_OPTIONS: '--enable-source-maps' }));
+            withMaps.push(await coldImportMs(file, { ...environment, NODE_OPTIONS: '--enable-source-maps' }));
           }
         }
         return { asDeployed, withMaps };
@@ -147,13 +166,23 @@ async function emptyModuleInitMs(runs: number): Promise<number> {
   const file = join(outputRoot, 'empty.mjs');
   writeFileSync(file, 'export {};\n');
   const times: number[] = [];
-  for (let i = 0; i < runs; i++) times.push(await importTime(file, {}));
+  for (let i = 0; i < runs; i++) times.push(await coldImportMs(file, {}, { handler: false }));
   return median(times);
 }
 
-/** Milliseconds the `import()` of the bundle takes in a fresh Node process. */
-async function importTime(file: string, environment: Readonly<Record<string, string>>): Promise<number> {
-  const script = `const t = performance.now(); await import(${JSON.stringify(pathToFileURL(file).href)}); process.stdout.write(String(performance.now() - t));`;
+/**
+ * Milliseconds the `import()` of the bundle takes in a fresh Node process. Rejects, with the child's
+ * stderr, when the import fails or (unless told otherwise) the module exports no `handler` function.
+ */
+export async function coldImportMs(
+  file: string,
+  environment: Readonly<Record<string, string>>,
+  { handler = true }: { readonly handler?: boolean } = {},
+): Promise<number> {
+  const check = handler
+    ? "if (typeof loaded.handler !== 'function') throw new Error('the bundle exports no handler function');"
+    : '';
+  const script = `const t = performance.now(); const loaded = await import(${JSON.stringify(pathToFileURL(file).href)}); const ms = performance.now() - t; ${check} process.stdout.write(String(ms));`;
   const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
     env: { PATH: process.env.PATH ?? '', ...environment },
     encoding: 'utf8',
@@ -165,7 +194,7 @@ async function importTime(file: string, environment: Readonly<Record<string, str
  * What the function would see on Lambda (tables, endpoints, JWT and media settings), pointed at
  * placeholders: module initialisation only reads settings, it calls nothing.
  */
-function initEnvironment(): Record<string, string> {
+export function coldStartEnvironment(): Record<string, string> {
   const placeholder = 'http://127.0.0.1:9';
   const localTables = Object.fromEntries(
     tableKeys.map((key) => [

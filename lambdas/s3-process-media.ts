@@ -2,7 +2,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { S3Event } from 'aws-lambda';
-import { createMediaProcessingService } from './lib/media-wiring';
+import { createMediaProcessingService } from './lib/media-processing-wiring';
 import { logger, metrics, observed } from './lib/observability';
 
 const processing = createMediaProcessingService();

@@ -1,6 +1,7 @@
 /**
  * Composition root for the media handlers, apart from wiring.ts so that only they bundle the S3
- * client, the signers and (for processing) sharp.
+ * client and the signers. Processing is wired in media-processing-wiring.ts: sharp is installed
+ * beside mediaProcess alone, so any other handler importing it would fail at cold start.
  */
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { createS3Client } from '#shared/aws/s3';
@@ -11,19 +12,19 @@ import { ConversationRepository } from '#shared/repositories/conversation-reposi
 import { MediaStore } from '#shared/repositories/media-store';
 import { AttachmentReads, AttachmentUploads } from '#shared/services/attachment-service';
 import { systemClock } from '#shared/services/clock';
-import { MediaProcessingService, MediaRetentionService } from '#shared/services/media-processing-service';
+import { MediaRetentionService } from '#shared/services/media-retention-service';
 import { documentClient } from './dynamodb-client';
 import { tracer } from './observability';
 
 // Built here rather than taken from wiring.ts, which would bundle every chat service into the media handlers.
-const attachmentRepository = () => new AttachmentRepository(documentClient, tableNameFromEnv('attachments'));
+export const attachmentRepository = () => new AttachmentRepository(documentClient, tableNameFromEnv('attachments'));
 const conversationRepository = () => new ConversationRepository(documentClient, tableNameFromEnv('conversations'));
 
 // Only presigns: kept untraced, as X-Ray's middleware expects a response a presign never has.
 const s3 = createS3Client();
 // Traced: each object call is a subsegment (a no-op where tracing is off).
 const tracedS3 = tracer.captureAWSv3Client(createS3Client());
-const mediaStore = () => new MediaStore(tracedS3, requireEnv(envVars.mediaBucket));
+export const mediaStore = () => new MediaStore(tracedS3, requireEnv(envVars.mediaBucket));
 
 /** The signing key, fetched once per container and cached for its life (it changes only with a redeploy). */
 function signingKey(): () => Promise<string> {
@@ -53,7 +54,5 @@ export const createAttachmentReads = () =>
     }),
     systemClock,
   );
-
-export const createMediaProcessingService = () => new MediaProcessingService(attachmentRepository(), mediaStore());
 
 export const createMediaRetentionService = () => new MediaRetentionService(mediaStore());

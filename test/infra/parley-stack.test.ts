@@ -1,4 +1,10 @@
+import { copyFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { envVars } from '#shared/config/env';
 import {
@@ -13,6 +19,8 @@ import {
   webSocketRoutes,
 } from '#shared/config/functions';
 import { type TableKey, type TableSpec, tableKeys, tables } from '#shared/config/tables';
+import { coldImportMs, coldStartEnvironment, linkNativeModules } from '../../bench/handlers';
+import { ParleyFunction } from '../../infra/constructs/lambda-function';
 import type { ParleyStack } from '../../infra/parley-stack';
 import { buildParleyStack, logicalIdAt } from './parley-stack';
 
@@ -58,6 +66,19 @@ const resourcesOf = (statement: PolicyStatement) => [statement.Resource].flat();
 
 function tableLogicalId(key: TableKey): string {
   return logicalIdAt(stack, 'Data', tables[key].logicalName);
+}
+
+/** Where the synthesized app staged the code asset of a catalog function (outside the repository). */
+function assetDirectoryOf(name: FunctionName): string {
+  const found = stack.node
+    .findAll()
+    .filter((construct): construct is ParleyFunction => construct instanceof ParleyFunction)
+    .find(
+      (construct) => (construct.function.node.defaultChild as CfnFunction).description === functions[name].description,
+    );
+  if (found === undefined) throw new Error(`No ParleyFunction for ${name}`);
+  const asset = found.function.node.findChild('Code') as Asset;
+  return join((stack.node.root as App).outdir, asset.assetPath);
 }
 
 /** Functions are found by their description, which comes from the catalog. */
@@ -181,6 +202,16 @@ describe('Lambda functions', () => {
     });
     if (spec.memoryMb) expect(fn.Properties.MemorySize).toBe(spec.memoryMb);
     if (spec.timeoutSeconds) expect(fn.Properties.Timeout).toBe(spec.timeoutSeconds);
+  });
+
+  it.each(functionNames)('deploys %s as a bundle that loads on its own, as at a cold start', async (name) => {
+    const spec: FunctionSpec = functions[name];
+    const staged = mkdtempSync(join(tmpdir(), `parley-${name}-`));
+    copyFileSync(join(assetDirectoryOf(name), 'index.mjs'), join(staged, 'index.mjs'));
+    // The asset's own node_modules hold arm64 builds; the host's build of the same modules stands in.
+    linkNativeModules(staged, spec.nativeModules ?? []);
+
+    await expect(coldImportMs(join(staged, 'index.mjs'), coldStartEnvironment())).resolves.toBeGreaterThan(0);
   });
 
   it.each(functionNames)('gives %s exactly the settings it reads from the environment', (name) => {
