@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { App } from 'aws-cdk-lib';
@@ -207,11 +207,15 @@ describe('Lambda functions', () => {
   it.each(functionNames)('deploys %s as a bundle that loads on its own, as at a cold start', async (name) => {
     const spec: FunctionSpec = functions[name];
     const staged = mkdtempSync(join(tmpdir(), `parley-${name}-`));
-    copyFileSync(join(assetDirectoryOf(name), 'index.mjs'), join(staged, 'index.mjs'));
-    // The asset's own node_modules hold arm64 builds; the host's build of the same modules stands in.
-    linkNativeModules(staged, spec.nativeModules ?? []);
+    try {
+      copyFileSync(join(assetDirectoryOf(name), 'index.mjs'), join(staged, 'index.mjs'));
+      // The asset's own node_modules hold arm64 builds; the host's build of the same modules stands in.
+      linkNativeModules(staged, spec.nativeModules ?? []);
 
-    await expect(coldImportMs(join(staged, 'index.mjs'), coldStartEnvironment())).resolves.toBeGreaterThan(0);
+      await expect(coldImportMs(join(staged, 'index.mjs'), coldStartEnvironment())).resolves.toBeGreaterThan(0);
+    } finally {
+      rmSync(staged, { recursive: true, force: true });
+    }
   });
 
   it.each(functionNames)('gives %s exactly the settings it reads from the environment', (name) => {
