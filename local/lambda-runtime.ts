@@ -1,10 +1,14 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { InvokeStore } from '@aws/lambda-invoke-store';
 import type { Context } from 'aws-lambda';
+import { type DynamoDbAccessGuard, setDynamoDbAccessGuard } from '#shared/aws/access-guard';
 import { type FunctionName, type FunctionSpec, functionDefaults, functions } from '#shared/config/functions';
+import type { TableKey } from '#shared/config/tables';
 import { localAccountId, localRegion } from './aws-local';
+import { dynamoDbGuardFor } from './iam';
 import type { LocalLogger } from './log';
 
 /** What every catalog handler is to the runtime: async, `(event, context)`, middy-wrapped or not. */
@@ -33,6 +37,8 @@ export interface InvocationCount {
 
 export interface LambdaRuntimeOptions {
   readonly logger: LocalLogger;
+  /** The stack's name for each table: a function may use on it only the actions its catalog entry grants. */
+  readonly tableName: (key: TableKey) => string;
   readonly overrides?: HandlerOverrides;
 }
 
@@ -48,6 +54,13 @@ const invokeStore = InvokeStore.getInstanceAsync(true).then((store) => {
   return store;
 });
 
+/**
+ * The IAM stand-in of the invocation a DynamoDB call is made in (see local/iam.ts). Calls outside any
+ * invocation (table setup, tests, benchmarks) are not a function's and pass.
+ */
+const invocationGuard = new AsyncLocalStorage<DynamoDbAccessGuard>();
+setDynamoDbAccessGuard((accesses) => invocationGuard.getStore()?.(accesses));
+
 /** Entries imported by any runtime in this process: Node caches modules, so their cold start ran once. */
 const importedEntries = new Set<string>();
 
@@ -60,6 +73,12 @@ export function createLambdaRuntime(options: LambdaRuntimeOptions): LambdaRuntim
   // One "container" per function: its module is imported once, on first use, like a cold start.
   const containers = new Map<FunctionName, Promise<LambdaHandler>>();
   const counts: Partial<Record<FunctionName, InvocationCount>> = {};
+  const guards = new Map<FunctionName, DynamoDbAccessGuard>();
+  const guardFor = (functionName: FunctionName): DynamoDbAccessGuard => {
+    const guard = guards.get(functionName) ?? dynamoDbGuardFor(functionName, options.tableName, logger);
+    guards.set(functionName, guard);
+    return guard;
+  };
 
   const handlerFor = (functionName: FunctionName): Promise<LambdaHandler> => {
     const override = options.overrides?.[functionName];
@@ -90,7 +109,7 @@ export function createLambdaRuntime(options: LambdaRuntimeOptions): LambdaRuntim
         // log keys, correlation ids and metrics per invocation though every handler here shares one process.
         const store = await invokeStore;
         const result = await withTimeout(
-          store.run({}, () => handler(jsonCopy(event), context)),
+          invocationGuard.run(guardFor(functionName), () => store.run({}, () => handler(jsonCopy(event), context))),
           timeoutMs,
         );
         count.totalMs += performance.now() - startedAt;

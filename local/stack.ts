@@ -177,6 +177,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // Created before the media stand-ins, which invoke and dead-letter through them; nothing is imported yet.
     const runtime = createLambdaRuntime({
       logger,
+      tableName: (key) => tables[key].tableName,
       ...(options.handlerOverrides === undefined ? {} : { overrides: options.handlerOverrides }),
     });
     const deadLetters = createDeadLetterQueue({

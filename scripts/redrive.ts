@@ -34,6 +34,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { type FunctionName, functions, type StreamTriggerSpec, streamTriggers } from '#shared/config/functions';
+import { tables } from '#shared/config/tables';
 import type { DeadLetter } from '../local/dead-letters';
 import { applyHandlerEnvironment } from '../local/environment';
 import { createLambdaRuntime } from '../local/lambda-runtime';
@@ -94,7 +95,10 @@ export async function redriveLocal(options: LocalRedriveOptions): Promise<Redriv
   const description = JSON.parse(readFileSync(descriptionPath, 'utf8')) as LocalStackDescription;
   // The handlers of this checkout, with the running stack's tables and endpoints: "fixed" means redeployed.
   applyHandlerEnvironment(description.handlerEnvironment);
-  const runtime = createLambdaRuntime({ logger: createLocalLogger('WARN') });
+  const runtime = createLambdaRuntime({
+    logger: createLocalLogger('WARN'),
+    tableName: (key) => description.handlerEnvironment[tables[key].envVar] ?? '',
+  });
 
   const letters = readDeadLetters(dataDir);
   const done = new Set(

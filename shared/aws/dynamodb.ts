@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { addDynamoDbAccessGuard } from './access-guard';
 import { addCapacityMeter } from './capacity-meter';
 
 /**
@@ -9,6 +10,8 @@ import { addCapacityMeter } from './capacity-meter';
 export function createDocumentClient(client: DynamoDBClient = new DynamoDBClient({})): DynamoDBDocumentClient {
   // Every call reports its consumed units to the process-wide recorder (a no-op unless one is installed).
   addCapacityMeter(client);
+  // Every call is shown to the process-wide access guard first (none on Lambda; the local stack's IAM stand-in).
+  addDynamoDbAccessGuard(client);
   return DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true },
   });
