@@ -136,7 +136,8 @@ export const functions = {
     tables: [
       // Neither the creator nor a member may be a deleted account.
       { table: 'users', actions: ['BatchGetItem'] },
-      { table: 'conversations', actions: ['PutItem', 'UpdateItem', 'GetItem', 'Query'] },
+      // Transactions of Puts (members, meta, direct pair claim); Query answers an existing direct conversation.
+      { table: 'conversations', actions: ['PutItem', 'Query'] },
       { table: 'messages', actions: ['PutItem'] },
     ],
   },
@@ -167,7 +168,8 @@ export const functions = {
     entry: 'lambdas/http-remove-participant.ts',
     description: 'DELETE /conversations/{id}/participants/{userId}: admins remove, anyone leaves',
     tables: [
-      { table: 'conversations', actions: ['Query', 'GetItem', 'UpdateItem', 'DeleteItem'] },
+      // GetItem: a queued event polls the committed seq. ConditionCheckItem: an admin leaving counts on another staying.
+      { table: 'conversations', actions: ['Query', 'GetItem', 'UpdateItem', 'ConditionCheckItem'] },
       { table: 'messages', actions: ['PutItem'] },
     ],
   },
@@ -177,7 +179,8 @@ export const functions = {
     tables: [
       // Profile tombstone and username claim, live connections (Query, DeleteItem), devices (Query, BatchWriteItem).
       { table: 'users', actions: ['GetItem', 'PutItem', 'DeleteItem', 'Query', 'BatchWriteItem'] },
-      { table: 'conversations', actions: ['Query', 'GetItem', 'UpdateItem', 'DeleteItem'] },
+      // Leaving each conversation, as httpRemoveParticipant does.
+      { table: 'conversations', actions: ['Query', 'GetItem', 'UpdateItem', 'ConditionCheckItem'] },
       { table: 'messages', actions: ['PutItem'] },
     ],
     manageConnections: true,
