@@ -21,12 +21,12 @@ export class AccessDeniedError extends Error {
  */
 export function dynamoDbGuardFor(
   functionName: FunctionName,
-  tableName: (key: TableKey) => string,
+  nameOfTable: (key: TableKey) => string,
   logger: LocalLogger,
 ): DynamoDbAccessGuard {
   const spec: FunctionSpec = functions[functionName];
   const allowed = new Set(
-    spec.tables.flatMap((grant) => grant.actions.map((action) => `${tableName(grant.table)} ${action}`)),
+    spec.tables.flatMap((grant) => grant.actions.map((action) => `${nameOfTable(grant.table)} ${action}`)),
   );
   return (accesses: readonly DynamoDbAccess[]) => {
     const refused = accesses.find(({ action, tableName }) => !allowed.has(`${tableName} ${action}`));
