@@ -6,6 +6,7 @@
  * one that emits metrics. The cost of keeping it on is a few bytes per response.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { requiredAccess } from './access-guard';
 
 /** Units one call consumed on one table (indexes included, as `TOTAL` reports them). */
 export interface TableUnits {
@@ -83,7 +84,14 @@ export function addCapacityMeter(client: DynamoDBClient): void {
       try {
         result = await next(forwarded as typeof args);
       } catch (error) {
-        record({ operation, tables: inputTables(input), readUnits: 0, writeUnits: 0, failed: true, attempts: 0 });
+        record({
+          operation,
+          tables: inputTables(operation, input),
+          readUnits: 0,
+          writeUnits: 0,
+          failed: true,
+          attempts: 0,
+        });
         throw error;
       }
       const output = result.output as Readonly<Record<string, unknown>> & { $metadata?: { attempts?: number } };
@@ -126,7 +134,7 @@ function consumedTables(
   reported: unknown,
 ): readonly TableUnits[] {
   const entries = (Array.isArray(reported) ? reported : reported === undefined ? [] : [reported]) as ConsumedCapacity[];
-  if (entries.length === 0) return inputTables(input);
+  if (entries.length === 0) return inputTables(operation, input);
   const isRead = readOperations.has(operation) || isSelect(input);
   return entries.map((entry) => {
     const units = entry.CapacityUnits ?? 0;
@@ -144,20 +152,9 @@ function isSelect(input: Readonly<Record<string, unknown>>): boolean {
   return typeof input.Statement === 'string' && /^\s*select\b/i.test(input.Statement);
 }
 
-/** Tables named in the input, for calls DynamoDB reported no capacity for. */
-function inputTables(input: Readonly<Record<string, unknown>>): readonly TableUnits[] {
-  const names = new Set<string>();
-  if (typeof input.TableName === 'string') names.add(input.TableName);
-  if (typeof input.RequestItems === 'object' && input.RequestItems !== null) {
-    for (const name of Object.keys(input.RequestItems)) names.add(name);
-  }
-  if (Array.isArray(input.TransactItems)) {
-    for (const item of input.TransactItems as Array<Record<string, { TableName?: unknown } | undefined>>) {
-      for (const action of Object.values(item)) {
-        if (typeof action?.TableName === 'string') names.add(action.TableName);
-      }
-    }
-  }
+/** Tables named in the input (those IAM would check), for calls DynamoDB reported no capacity for. */
+function inputTables(operation: string, input: Readonly<Record<string, unknown>>): readonly TableUnits[] {
+  const names = new Set(requiredAccess(operation, input).map((access) => access.tableName));
   return [...names].map((table) => ({ table, readUnits: 0, writeUnits: 0 }));
 }
 
