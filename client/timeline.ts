@@ -1,6 +1,6 @@
 /**
  * One conversation as this client has it: which seqs were emitted, which wait for a missing one,
- * and the ordered cache. Pure bookkeeping; the client decides when to fetch history.
+ * and the ordered cache. Pure bookkeeping; OrderedDelivery decides when to fetch history.
  */
 import type { Message } from '#shared/model';
 
@@ -15,7 +15,7 @@ export class Timeline {
   fillTarget = 0;
   /** Set while the device's own first message here waits for pushes of earlier seqs before it becomes the baseline. */
   settleTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Gap-filling state, owned by the client. */
+  /** Gap-filling state, owned by OrderedDelivery. */
   fillTimer: ReturnType<typeof setTimeout> | undefined;
   filling = false;
   /** History pages in a row that brought nothing new. */

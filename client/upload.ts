@@ -1,6 +1,6 @@
 /** Uploads (docs/media.md): presign, PUT straight to storage with progress, then wait for processing. */
 import { ParleyUploadError } from './errors';
-import type { HttpCaller } from './http';
+import type { HttpCaller } from './http-api';
 import type { AttachmentView, ParleyApi, UploadOptions, UploadTicket } from './types';
 
 const defaultTimeoutMs = 120_000;
