@@ -13,6 +13,7 @@ import { type AttributeValue, type DynamoDBClient, PutItemCommand } from '@aws-s
 import pLimit from 'p-limit';
 import type { ConnectionPoster } from '#shared/aws/connection-poster';
 import { createDocumentClient } from '#shared/aws/dynamodb';
+import { systemClock } from '#shared/clock';
 import { streamTriggers } from '#shared/config/functions';
 import { limits } from '#shared/config/limits';
 import type { KeyAttribute } from '#shared/config/tables';
@@ -23,8 +24,8 @@ import { ConversationRepository } from '#shared/repositories/conversation-reposi
 import { DeviceRepository } from '#shared/repositories/device-repository';
 import { InboxRepository } from '#shared/repositories/inbox-repository';
 import { MessageRepository } from '#shared/repositories/message-repository';
+import { RateCounterRepository } from '#shared/repositories/rate-counter-repository';
 import { SendableAttachments } from '#shared/services/attachment-service';
-import { systemClock } from '#shared/services/clock';
 import { ConnectionService } from '#shared/services/connection-service';
 import { ConversationService } from '#shared/services/conversation-service';
 import { FanOutService } from '#shared/services/fan-out-service';
@@ -108,7 +109,7 @@ export function ceilingServices(tables: LocalTables) {
   const conversationService = new ConversationService(conversationsFor(sendClient), timeline, systemClock);
   const connectionService = new ConnectionService(devices, connections, systemClock);
   // The send Lambda counts every send against the sender's rate limit first (lambdas/ws-send-message.ts).
-  const sendRate = new SendRateLimiter(sendClient, tables.rateLimits.tableName, systemClock);
+  const sendRate = new SendRateLimiter(new RateCounterRepository(sendClient, tables.rateLimits.tableName), systemClock);
   return { messaging, fanOut, conversationService, connectionService, devices, sendRate };
 }
 

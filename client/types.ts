@@ -4,7 +4,7 @@
  */
 import type { z } from 'zod';
 import type { Message } from '#shared/model';
-import type { CreateConversationBody } from '#shared/protocol/http';
+import type { CreateConversationBody } from '#shared/protocol/conversations-http';
 import type {
   attachmentViewSchema,
   connectTicketSchema,

@@ -1,5 +1,5 @@
-import { addParticipantsBodySchema, conversationPathSchema } from '#shared/protocol/http';
-import { callerIdOf, httpRoute, json, parseBody, parsePath } from './lib/http';
+import { addParticipantsBodySchema, conversationPathSchema } from '#shared/protocol/conversations-http';
+import { callerIdOf, httpRoute, json, parseBody, parsePath } from './lib/http-route';
 import { createAccountStanding } from './lib/security-wiring';
 import { createConversationService } from './lib/wiring';
 

@@ -1,6 +1,8 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { conversationPathSchema, createAttachmentBodySchema } from '#shared/protocol/http';
-import { callerIdOf, httpRoute, json, parseBody, parsePath } from './lib/http';
+import { appMetrics } from '#shared/config/monitoring';
+import { createAttachmentBodySchema } from '#shared/protocol/attachments-http';
+import { conversationPathSchema } from '#shared/protocol/conversations-http';
+import { callerIdOf, httpRoute, json, parseBody, parsePath } from './lib/http-route';
 import { createAttachmentUploads } from './lib/media-wiring';
 import { metrics } from './lib/observability';
 
@@ -12,7 +14,7 @@ export const handler = httpRoute(async (event) => {
   const { id } = parsePath(conversationPathSchema, event);
   const body = parseBody(createAttachmentBodySchema, event);
   const ticket = await uploads.createUpload({ uploaderId, conversationId: id, ...body });
-  metrics.addMetric('UploadsStarted', MetricUnit.Count, 1);
+  metrics.addMetric(appMetrics.uploadsStarted, MetricUnit.Count, 1);
   metrics.publishStoredMetrics();
   return json(201, ticket);
 });

@@ -1,4 +1,4 @@
-import { callerIdOf, httpRoute, json } from './lib/http';
+import { callerIdOf, httpRoute, json } from './lib/http-route';
 import { createAccountStanding, createConnectTicketStore } from './lib/security-wiring';
 
 const tickets = createConnectTicketStore();

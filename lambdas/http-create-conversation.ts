@@ -1,5 +1,5 @@
-import { createConversationBodySchema } from '#shared/protocol/http';
-import { callerIdOf, httpRoute, json, parseBody } from './lib/http';
+import { createConversationBodySchema } from '#shared/protocol/conversations-http';
+import { callerIdOf, httpRoute, json, parseBody } from './lib/http-route';
 import { createAccountStanding } from './lib/security-wiring';
 import { createConversationService } from './lib/wiring';
 

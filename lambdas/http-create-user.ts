@@ -1,5 +1,5 @@
 import { createUserBodySchema } from '#shared/protocol/users-http';
-import { callerIdOf, httpRoute, json, parseBody } from './lib/http';
+import { callerIdOf, httpRoute, json, parseBody } from './lib/http-route';
 import { createUserService } from './lib/wiring';
 
 const users = createUserService();

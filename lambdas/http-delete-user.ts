@@ -1,5 +1,5 @@
 import { userPathSchema } from '#shared/protocol/users-http';
-import { callerIdOf, httpRoute, parsePath } from './lib/http';
+import { callerIdOf, httpRoute, parsePath } from './lib/http-route';
 import { createAccountService } from './lib/wiring';
 
 const accounts = createAccountService();

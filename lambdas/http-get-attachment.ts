@@ -1,5 +1,5 @@
-import { attachmentPathSchema } from '#shared/protocol/http';
-import { callerIdOf, httpRoute, json, parsePath } from './lib/http';
+import { attachmentPathSchema } from '#shared/protocol/attachments-http';
+import { callerIdOf, httpRoute, json, parsePath } from './lib/http-route';
 import { createAttachmentReads } from './lib/media-wiring';
 
 const reads = createAttachmentReads();

@@ -1,5 +1,5 @@
-import { conversationPathSchema } from '#shared/protocol/http';
-import { callerIdOf, httpRoute, json, parsePath } from './lib/http';
+import { conversationPathSchema } from '#shared/protocol/conversations-http';
+import { callerIdOf, httpRoute, json, parsePath } from './lib/http-route';
 import { createConversationService } from './lib/wiring';
 
 const conversations = createConversationService();

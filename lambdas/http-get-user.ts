@@ -1,5 +1,5 @@
 import { userPathSchema } from '#shared/protocol/users-http';
-import { callerIdOf, httpRoute, json, parsePath } from './lib/http';
+import { callerIdOf, httpRoute, json, parsePath } from './lib/http-route';
 import { createUserService } from './lib/wiring';
 
 const users = createUserService();

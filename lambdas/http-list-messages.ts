@@ -1,6 +1,6 @@
-import { conversationPathSchema } from '#shared/protocol/http';
+import { conversationPathSchema } from '#shared/protocol/conversations-http';
 import { listMessagesQuerySchema } from '#shared/protocol/messages-http';
-import { callerIdOf, httpRoute, json, parsePath, parseQuery } from './lib/http';
+import { callerIdOf, httpRoute, json, parsePath, parseQuery } from './lib/http-route';
 import { createHistoryService } from './lib/wiring';
 
 const history = createHistoryService();

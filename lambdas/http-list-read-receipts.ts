@@ -1,5 +1,5 @@
 import { messagePathSchema } from '#shared/protocol/messages-http';
-import { callerIdOf, httpRoute, json, parsePath } from './lib/http';
+import { callerIdOf, httpRoute, json, parsePath } from './lib/http-route';
 import { createReceiptService } from './lib/wiring';
 
 const receipts = createReceiptService();

@@ -1,6 +1,6 @@
-import { listConversationsQuerySchema } from '#shared/protocol/http';
+import { listConversationsQuerySchema } from '#shared/protocol/conversations-http';
 import { userPathSchema } from '#shared/protocol/users-http';
-import { callerIdOf, httpRoute, json, parsePath, parseQuery } from './lib/http';
+import { callerIdOf, httpRoute, json, parsePath, parseQuery } from './lib/http-route';
 import { createConversationListService } from './lib/wiring';
 
 const conversationList = createConversationListService();

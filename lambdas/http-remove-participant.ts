@@ -1,5 +1,5 @@
-import { participantPathSchema } from '#shared/protocol/http';
-import { callerIdOf, httpRoute, parsePath } from './lib/http';
+import { participantPathSchema } from '#shared/protocol/conversations-http';
+import { callerIdOf, httpRoute, parsePath } from './lib/http-route';
 import { createConversationService } from './lib/wiring';
 
 const conversations = createConversationService();

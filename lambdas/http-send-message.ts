@@ -1,7 +1,8 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { conversationPathSchema } from '#shared/protocol/http';
+import { appMetrics } from '#shared/config/monitoring';
+import { conversationPathSchema } from '#shared/protocol/conversations-http';
 import { sendMessageBodySchema } from '#shared/protocol/messages-http';
-import { callerIdOf, httpRoute, json, parseBody, parsePath } from './lib/http';
+import { callerIdOf, httpRoute, json, parseBody, parsePath } from './lib/http-route';
 import { metrics, noteMessageAccepted } from './lib/observability';
 import { createSendRateLimiter } from './lib/security-wiring';
 import { createMessagingService } from './lib/wiring';
@@ -27,7 +28,7 @@ export const handler = httpRoute(async (event) => {
     ...(body.attachmentIds ? { attachmentIds: body.attachmentIds } : {}),
   });
   noteMessageAccepted(message);
-  metrics.addMetric(duplicate ? 'DuplicateSends' : 'MessagesSent', MetricUnit.Count, 1);
+  metrics.addMetric(duplicate ? appMetrics.duplicateSends : appMetrics.messagesSent, MetricUnit.Count, 1);
   metrics.publishStoredMetrics();
   return json(duplicate ? 200 : 201, { message });
 });

@@ -1,5 +1,5 @@
-import { conversationPathSchema, updateConversationBodySchema } from '#shared/protocol/http';
-import { callerIdOf, httpRoute, json, parseBody, parsePath } from './lib/http';
+import { conversationPathSchema, updateConversationBodySchema } from '#shared/protocol/conversations-http';
+import { callerIdOf, httpRoute, json, parseBody, parsePath } from './lib/http-route';
 import { createConversationService } from './lib/wiring';
 
 const conversations = createConversationService();

@@ -1,5 +1,5 @@
 import { updateUserBodySchema, userPathSchema } from '#shared/protocol/users-http';
-import { callerIdOf, httpRoute, json, parseBody, parsePath } from './lib/http';
+import { callerIdOf, httpRoute, json, parseBody, parsePath } from './lib/http-route';
 import { createUserService } from './lib/wiring';
 
 const users = createUserService();

@@ -1,12 +1,10 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import middy from '@middy/core';
-import type { DynamoDBBatchResponse, DynamoDBStreamEvent, AttributeValue as StreamAttributeValue } from 'aws-lambda';
+import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { appMetrics } from '#shared/config/monitoring';
-import { toStoredMessage } from '#shared/repositories/message-repository';
 import { metrics, observed } from './lib/observability';
+import { messageOf, sequenceNumberOf } from './lib/stream-images';
 import { createFanOutService } from './lib/wiring';
 
 const fanOut = createFanOutService();
@@ -20,19 +18,17 @@ export const handler = middy<DynamoDBStreamEvent, DynamoDBBatchResponse>()
   .use(observed())
   .use(logMetrics(metrics))
   .handler(async (event) => {
-    const records = event.Records.filter((record) => record.dynamodb?.NewImage);
-    const messages = records.map((record) =>
-      // aws-lambda's stream AttributeValue and the SDK's are the same JSON shape, typed apart.
-      toStoredMessage(
-        unmarshall(record.dynamodb?.NewImage as Record<string, StreamAttributeValue> as Record<string, AttributeValue>),
-      ),
-    );
+    const decoded = event.Records.flatMap((record) => {
+      const message = messageOf(record);
+      return message ? [{ record, message }] : [];
+    });
+    const messages = decoded.map(({ message }) => message);
     const result = await fanOut.deliver(messages);
     metrics.addMetric(appMetrics.messagesFannedOut, MetricUnit.Count, messages.length);
     metrics.addMetric(appMetrics.postsToConnections, MetricUnit.Count, result.posted);
     metrics.addMetric(appMetrics.inboxItemsParked, MetricUnit.Count, result.parked);
     metrics.addMetric(appMetrics.staleConnections, MetricUnit.Count, result.staleConnections);
     if (result.firstFailedIndex === undefined) return { batchItemFailures: [] };
-    const failed = records[result.firstFailedIndex]?.dynamodb?.SequenceNumber;
+    const failed = sequenceNumberOf(decoded[result.firstFailedIndex]?.record);
     return { batchItemFailures: failed ? [{ itemIdentifier: failed }] : [] };
   });

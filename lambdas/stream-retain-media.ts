@@ -1,12 +1,11 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import middy from '@middy/core';
-import type { DynamoDBBatchResponse, DynamoDBStreamEvent, AttributeValue as StreamAttributeValue } from 'aws-lambda';
-import { toAttachment } from '#shared/repositories/attachment-repository';
+import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
+import { appMetrics } from '#shared/config/monitoring';
 import { createMediaRetentionService } from './lib/media-wiring';
 import { logger, metrics, observed } from './lib/observability';
+import { attachmentOf, sequenceNumberOf } from './lib/stream-images';
 
 const retention = createMediaRetentionService();
 
@@ -20,23 +19,19 @@ export const handler = middy<DynamoDBStreamEvent, DynamoDBBatchResponse>()
   .use(logMetrics(metrics))
   .handler(async (event) => {
     for (const record of event.Records) {
-      const image = record.dynamodb?.NewImage;
-      if (!image) continue;
+      const attachment = attachmentOf(record);
+      if (!attachment) continue;
       try {
-        // aws-lambda's stream AttributeValue and the SDK's are the same JSON shape, typed apart.
-        const attachment = toAttachment(
-          unmarshall(image as Record<string, StreamAttributeValue> as Record<string, AttributeValue>),
-        );
         const missing = await retention.keep(attachment);
         if (missing.length > 0) {
           // Expired before it could be kept: the message shows it, the bytes are gone.
           logger.error('sent attachment objects already gone', { attachmentId: attachment.id, missing });
-          metrics.addMetric('SentMediaMissing', MetricUnit.Count, missing.length);
+          metrics.addMetric(appMetrics.sentMediaMissing, MetricUnit.Count, missing.length);
         }
-        metrics.addMetric('MediaKept', MetricUnit.Count, 1);
+        metrics.addMetric(appMetrics.mediaKept, MetricUnit.Count, 1);
       } catch (error) {
         logger.error('keeping sent media failed', { error: error as Error });
-        const failed = record.dynamodb?.SequenceNumber;
+        const failed = sequenceNumberOf(record);
         return { batchItemFailures: failed ? [{ itemIdentifier: failed }] : [] };
       }
     }

@@ -1,4 +1,5 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { appMetrics } from '#shared/config/monitoring';
 import { sendMessageFrameSchema } from '#shared/protocol/frames';
 import { metrics } from './lib/observability';
 import { createSendRateLimiter } from './lib/security-wiring';
@@ -22,7 +23,7 @@ export const handler = webSocketRoute(async (event) => {
     text: frame.text ?? '',
     ...(frame.attachmentIds ? { attachmentIds: frame.attachmentIds } : {}),
   });
-  metrics.addMetric(duplicate ? 'DuplicateSends' : 'MessagesSent', MetricUnit.Count, 1);
+  metrics.addMetric(duplicate ? appMetrics.duplicateSends : appMetrics.messagesSent, MetricUnit.Count, 1);
   metrics.publishStoredMetrics();
   return { type: 'messageAccepted', clientMessageId: frame.clientMessageId, message };
 });

@@ -1,5 +1,6 @@
 import type { JwtSettings } from '#shared/auth/jwt';
 import { envVars } from '#shared/config/env';
+import { serviceName } from '#shared/config/monitoring';
 import { tableKeys } from '#shared/config/tables';
 import { localCredentials, localRegion } from './aws-local';
 import { anyHandlerModuleImported } from './lambda-runtime';
@@ -49,7 +50,7 @@ export function handlerEnvironment(settings: HandlerEnvironmentSettings): Record
     [envVars.mediaCdnUrl]: settings.media.cdnUrl.replace(/\/+$/, ''),
     [envVars.mediaKeyPairId]: settings.media.keyPairId,
     [envVars.mediaSigningKeySecret]: settings.media.signingKeySecret,
-    POWERTOOLS_SERVICE_NAME: 'parley',
+    POWERTOOLS_SERVICE_NAME: serviceName,
     POWERTOOLS_LOG_LEVEL: settings.logLevel,
     POWERTOOLS_METRICS_DISABLED: String(!settings.metricsEnabled),
     // No X-Ray daemon here: the tracer stays off and quiet, its SDK client wrappers pass calls straight through.

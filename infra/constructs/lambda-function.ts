@@ -14,6 +14,7 @@ import type { JwtSettings } from '#shared/auth/jwt';
 import { handlerBundling } from '#shared/config/bundling';
 import { envVars } from '#shared/config/env';
 import { type FunctionName, type FunctionSpec, functionDefaults, functions } from '#shared/config/functions';
+import { serviceName } from '#shared/config/monitoring';
 import { type TableKey, type TableSpec, tables as tableSpecs } from '#shared/config/tables';
 
 /** Every handler in the catalog, by its name in `shared/config/functions`. */
@@ -112,7 +113,7 @@ export function createBundledFunction(scope: Construct, props: BundledFunctionPr
     projectRoot: repositoryRoot,
     depsLockFilePath: `${repositoryRoot}package-lock.json`,
     environment: {
-      POWERTOOLS_SERVICE_NAME: 'parley',
+      POWERTOOLS_SERVICE_NAME: serviceName,
       ...props.environment,
     },
     bundling: {

@@ -5,13 +5,13 @@
  */
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { createS3Client } from '#shared/aws/s3';
+import { systemClock } from '#shared/clock';
 import { envVars, requireEnv, tableNameFromEnv } from '#shared/config/env';
 import { CloudFrontDownloadSigner, S3UploadSigner } from '#shared/media/url-signers';
 import { AttachmentRepository } from '#shared/repositories/attachment-repository';
 import { ConversationRepository } from '#shared/repositories/conversation-repository';
 import { MediaStore } from '#shared/repositories/media-store';
 import { AttachmentReads, AttachmentUploads } from '#shared/services/attachment-service';
-import { systemClock } from '#shared/services/clock';
 import { MediaRetentionService } from '#shared/services/media-retention-service';
 import { documentClient } from './dynamodb-client';
 import { tracer } from './observability';

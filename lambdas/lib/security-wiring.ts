@@ -4,15 +4,19 @@
  */
 import { AccountStanding } from '#shared/auth/account-standing';
 import { ConnectTicketStore } from '#shared/auth/connect-tickets';
+import { systemClock } from '#shared/clock';
 import { tableNameFromEnv } from '#shared/config/env';
-import { systemClock } from '#shared/services/clock';
+import { AccountStandingRepository } from '#shared/repositories/account-standing-repository';
+import { ConnectTicketRepository } from '#shared/repositories/connect-ticket-repository';
+import { RateCounterRepository } from '#shared/repositories/rate-counter-repository';
 import { SendRateLimiter } from '#shared/services/send-rate-limiter';
 import { documentClient } from './dynamodb-client';
 
 export const createConnectTicketStore = () =>
-  new ConnectTicketStore(documentClient, tableNameFromEnv('connectTickets'), systemClock);
+  new ConnectTicketStore(new ConnectTicketRepository(documentClient, tableNameFromEnv('connectTickets')), systemClock);
 
-export const createAccountStanding = () => new AccountStanding(documentClient, tableNameFromEnv('users'), systemClock);
+export const createAccountStanding = () =>
+  new AccountStanding(new AccountStandingRepository(documentClient, tableNameFromEnv('users')), systemClock);
 
 export const createSendRateLimiter = () =>
-  new SendRateLimiter(documentClient, tableNameFromEnv('rateLimits'), systemClock);
+  new SendRateLimiter(new RateCounterRepository(documentClient, tableNameFromEnv('rateLimits')), systemClock);

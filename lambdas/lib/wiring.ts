@@ -3,6 +3,7 @@
  * factory reads only the tables its service uses, matching the function's grants in the catalog.
  */
 import { createConnectionPoster } from '#shared/aws/connection-poster';
+import { systemClock } from '#shared/clock';
 import { envVars, requireEnv, tableNameFromEnv } from '#shared/config/env';
 import { limits } from '#shared/config/limits';
 import { AttachmentRepository } from '#shared/repositories/attachment-repository';
@@ -15,7 +16,6 @@ import { ReceiptRepository } from '#shared/repositories/receipt-repository';
 import { UserRepository } from '#shared/repositories/user-repository';
 import { AccountService } from '#shared/services/account-service';
 import { SendableAttachments } from '#shared/services/attachment-service';
-import { systemClock } from '#shared/services/clock';
 import { ConnectionService } from '#shared/services/connection-service';
 import { ConversationListService } from '#shared/services/conversation-list-service';
 import { ConversationService } from '#shared/services/conversation-service';
@@ -40,20 +40,23 @@ const inboxRepository = () => new InboxRepository(documentClient, tableNameFromE
 const connectionPoster = () =>
   createConnectionPoster(requireEnv(envVars.callbackUrl), (client) => tracer.captureAWSv3Client(client));
 
-const messageRepository = () =>
+/** Only senders of messages (which may carry attachments) get the attachments table and its grant. */
+const messageRepository = (carriesAttachments: boolean) =>
   new MessageRepository(documentClient, {
     conversations: tableNameFromEnv('conversations'),
     messages: tableNameFromEnv('messages'),
     idempotency: tableNameFromEnv('idempotency'),
+    ...(carriesAttachments ? { attachments: tableNameFromEnv('attachments') } : {}),
   });
-const timelineWriter = () => new TimelineWriter(messageRepository(), systemClock);
+const timelineWriter = (carriesAttachments = false) =>
+  new TimelineWriter(messageRepository(carriesAttachments), systemClock);
 
 const attachmentRepository = () => new AttachmentRepository(documentClient, tableNameFromEnv('attachments'));
 
 export const createMessagingService = () =>
   new MessagingService(
     conversationRepository(),
-    timelineWriter(),
+    timelineWriter(true),
     new SendableAttachments(attachmentRepository(), systemClock),
   );
 

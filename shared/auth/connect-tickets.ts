@@ -1,8 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { type Clock, epochSeconds } from '../clock';
 import { limits } from '../config/limits';
-import { type Clock, epochSeconds } from '../services/clock';
+import type { ConnectTicketRepository } from '../repositories/connect-ticket-repository';
 
 export interface IssuedConnectTicket {
   /** Goes in the `$connect` URL as `?ticket=`; opens one connection, once. */
@@ -27,45 +26,23 @@ export const hashConnectTicket = (ticket: string): string =>
  */
 export class ConnectTicketStore {
   constructor(
-    private readonly documentClient: DynamoDBDocumentClient,
-    private readonly tableName: string,
+    private readonly tickets: ConnectTicketRepository,
     private readonly clock: Clock,
   ) {}
 
   async issue(userId: string): Promise<IssuedConnectTicket> {
     const ticket = randomBytes(limits.connectTicketBytes).toString('base64url');
     const expiresAt = epochSeconds(this.clock.now()) + limits.connectTicketTtlSeconds;
-    await this.documentClient.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: { ticketHash: hashConnectTicket(ticket), userId, expiresAt },
-      }),
-    );
+    await this.tickets.put(hashConnectTicket(ticket), userId, expiresAt);
     return { ticket, expiresAt: new Date(expiresAt * 1000).toISOString() };
   }
 
   /**
-   * The ticket's user, exactly once: one conditional DeleteItem takes the ticket and answers what
-   * it held, so two handshakes racing with one ticket cannot both win. Undefined when the ticket
-   * is malformed, unknown, already used or expired (TTL deletes late, so expiry is checked here).
+   * The ticket's user, exactly once (taking it deletes it). Undefined when the ticket is
+   * malformed, unknown, already used or expired.
    */
   async consume(ticket: string): Promise<string | undefined> {
     if (!connectTicketPattern.test(ticket)) return undefined;
-    try {
-      const result = await this.documentClient.send(
-        new DeleteCommand({
-          TableName: this.tableName,
-          Key: { ticketHash: hashConnectTicket(ticket) },
-          ConditionExpression: 'expiresAt > :now',
-          ExpressionAttributeValues: { ':now': epochSeconds(this.clock.now()) },
-          ReturnValues: 'ALL_OLD',
-        }),
-      );
-      const userId = result.Attributes?.userId;
-      return typeof userId === 'string' && userId !== '' ? userId : undefined;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return undefined;
-      throw error;
-    }
+    return this.tickets.take(hashConnectTicket(ticket), epochSeconds(this.clock.now()));
   }
 }

@@ -3,6 +3,7 @@
  * actions it may use. The CDK stack builds functions, routes, grants and event sources from it;
  * the local stack routes WebSocket frames, HTTP requests and stream batches to the same handlers.
  */
+import { limits } from './limits';
 import { media } from './media';
 import type { TableKey } from './tables';
 
@@ -52,6 +53,9 @@ export interface FunctionSpec {
 /** What a function gets when its spec does not say. */
 export const functionDefaults = { memoryMb: 256, timeoutSeconds: 10 } as const;
 
+/** A send may wait out its seq budget, then still needs room to commit and answer: never cut off while queued. */
+const sendTimeoutSeconds = Math.ceil(limits.seqAllocationBudgetMs / 1000) + 5;
+
 export const functions = {
   wsAuthorizer: {
     entry: 'lambdas/ws-authorizer.ts',
@@ -94,8 +98,7 @@ export const functions = {
       // Attached media is read, then marked sent (and kept) in the send transaction.
       { table: 'attachments', actions: ['BatchGetItem', 'UpdateItem'] },
     ],
-    // Above limits.seqAllocationBudgetMs, so a queued send answers `conflict` rather than timing out.
-    timeoutSeconds: 15,
+    timeoutSeconds: sendTimeoutSeconds,
   },
   wsSync: {
     entry: 'lambdas/ws-sync.ts',
@@ -206,7 +209,7 @@ export const functions = {
       // Attached media is read, then marked sent (and kept) in the send transaction.
       { table: 'attachments', actions: ['BatchGetItem', 'UpdateItem'] },
     ],
-    timeoutSeconds: 15,
+    timeoutSeconds: sendTimeoutSeconds,
   },
   httpListMessages: {
     entry: 'lambdas/http-list-messages.ts',

@@ -5,6 +5,14 @@ export const limits = {
   maxClientMessageIdLength: 64,
   maxGroupMembers: 100,
   maxGroupNameLength: 100,
+  /** Profile fields shown to everyone who sees the user. */
+  userProfile: {
+    maxNameLength: 80,
+    minUsernameLength: 3,
+    maxUsernameLength: 32,
+    /** RFC 5321's limit on a forward path. */
+    maxEmailLength: 254,
+  },
   /** Client-chosen device ids: short, URL-safe. */
   deviceIdPattern: /^[A-Za-z0-9_-]{1,64}$/,
   /** API Gateway closes a WebSocket after 2 hours; keep rows a little longer, then let TTL reap them. */

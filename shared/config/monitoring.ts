@@ -16,6 +16,11 @@ export const appMetrics = {
   postsToConnections: 'PostsToConnections',
   inboxItemsParked: 'InboxItemsParked',
   staleConnections: 'StaleConnections',
+  uploadsStarted: 'UploadsStarted',
+  /** One per processed upload, by outcome (`Uploads_processed`, `Uploads_rejected` …). */
+  uploadOutcome: (kind: string) => `Uploads_${kind}`,
+  mediaKept: 'MediaKept',
+  sentMediaMissing: 'SentMediaMissing',
 } as const;
 
 export interface AlarmThresholds {

@@ -6,8 +6,7 @@
 import { z } from 'zod';
 import { type ErrorCode, errorCodes } from '../errors';
 import { clientMessageIdSchema, idSchema, seqSchema } from './frames';
-import { userIdSchema } from './http';
-import { emailSchema, phoneSchema } from './users-http';
+import { emailSchema, phoneSchema, userIdSchema } from './users-http';
 
 /** Server time, as `Date.prototype.toISOString()` writes it. */
 const serverTimeSchema = z.iso.datetime();

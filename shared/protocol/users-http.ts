@@ -1,32 +1,30 @@
 /** User profile routes (`/users`): request bodies and path parameters, validated with zod at the edge. */
 import * as z from 'zod';
+import { limits } from '../config/limits';
 import { isWellFormedText, notWellFormed } from './frames';
-import { userIdSchema } from './http';
 
-export const userProfileLimits = {
-  maxNameLength: 80,
-  minUsernameLength: 3,
-  maxUsernameLength: 32,
-  /** RFC 5321's limit on a forward path. */
-  maxEmailLength: 254,
-} as const;
+export const userIdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9_-]+$/, 'must be a user id');
 
 /** Shown to everyone who sees the user: well-formed Unicode, like message text. */
 export const profileNameSchema = z
   .string()
   .trim()
   .min(1)
-  .max(userProfileLimits.maxNameLength)
+  .max(limits.userProfile.maxNameLength)
   .refine(isWellFormedText, notWellFormed);
 
 /** Any case on the wire; the service stores it lowercased (uniqueness ignores case). */
 export const usernameSchema = z
   .string()
-  .min(userProfileLimits.minUsernameLength)
-  .max(userProfileLimits.maxUsernameLength)
+  .min(limits.userProfile.minUsernameLength)
+  .max(limits.userProfile.maxUsernameLength)
   .regex(/^[A-Za-z0-9_.]+$/, 'may hold only letters, digits, "_" and "."');
 
-export const emailSchema = z.email().max(userProfileLimits.maxEmailLength);
+export const emailSchema = z.email().max(limits.userProfile.maxEmailLength);
 
 /** E.164: "+", a country code and the number, at most 15 digits (e.g. +14155550123). */
 export const phoneSchema = z.e164();

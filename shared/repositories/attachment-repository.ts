@@ -3,7 +3,7 @@ import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } fr
 import type { AttachmentKind, AttachmentPart } from '../config/media';
 import type { Attachment, AttachmentRejection, AttachmentStatus, ThumbnailInfo } from '../model';
 import { batchGetAll } from './batch-get';
-import type { TransactItem } from './message-repository';
+import type { TransactItem } from './transact-item';
 
 /** What processing learnt from one part. */
 export interface ProcessedPart {
@@ -117,28 +117,34 @@ export class AttachmentRepository {
       throw error;
     }
   }
+}
 
-  /**
-   * The send transaction's write for one attachment: still ready, of this conversation and this
-   * sender; records the first seq that carried it and removes the expiry.
-   */
-  sendWrite(attachmentId: string, conversationId: string, senderId: string, seq: number): TransactItem {
-    return {
-      Update: {
-        TableName: this.tableName,
-        Key: { attachmentId },
-        UpdateExpression: 'SET sentSeq = if_not_exists(sentSeq, :seq) REMOVE expiresAt',
-        ConditionExpression: 'conversationId = :conversationId AND uploaderId = :senderId AND #status = :ready',
-        ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: {
-          ':seq': seq,
-          ':conversationId': conversationId,
-          ':senderId': senderId,
-          ':ready': 'ready',
-        },
+/**
+ * The send transaction's write for one attachment: still ready, of this conversation and this
+ * sender; records the first seq that carried it and removes the expiry.
+ */
+export function attachmentSendWrite(
+  tableName: string,
+  attachmentId: string,
+  conversationId: string,
+  senderId: string,
+  seq: number,
+): TransactItem {
+  return {
+    Update: {
+      TableName: tableName,
+      Key: { attachmentId },
+      UpdateExpression: 'SET sentSeq = if_not_exists(sentSeq, :seq) REMOVE expiresAt',
+      ConditionExpression: 'conversationId = :conversationId AND uploaderId = :senderId AND #status = :ready',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: {
+        ':seq': seq,
+        ':conversationId': conversationId,
+        ':senderId': senderId,
+        ':ready': 'ready',
       },
-    };
-  }
+    },
+  };
 }
 
 function toItem(attachment: Attachment): Record<string, unknown> {

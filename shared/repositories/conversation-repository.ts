@@ -1,11 +1,8 @@
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, type DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { tables } from '../config/tables';
 import { conversationKeys } from '../keys';
 import { type Conversation, type ConversationType, isCurrentMember, type Member, type MemberRole } from '../model';
 import { batchGetAll } from './batch-get';
-import type { TransactItem } from './message-repository';
 import { queryAll } from './query-all';
 
 const BY_MEMBER = tables.conversations.globalIndexes[0].indexName;
@@ -19,64 +16,8 @@ export interface MembershipSnapshot {
 export class ConversationRepository {
   constructor(
     private readonly documentClient: DynamoDBDocumentClient,
-    readonly tableName: string,
+    private readonly tableName: string,
   ) {}
-
-  /**
-   * Members first, then meta with its first timeline entry (and, for a direct conversation, the
-   * pair's claim) in the last transaction; at most 100 actions each. A conversation exists once its meta item does, so a
-   * crash half-way leaves nothing anyone can reach. A taken pair claim answers the existing id.
-   */
-  async create(
-    conversation: Conversation,
-    members: readonly Member[],
-    firstEntry?: TransactItem,
-    directPair?: readonly [string, string],
-  ): Promise<{ readonly existingConversationId?: string }> {
-    const memberPuts = members.map((member) => ({ Put: { TableName: this.tableName, Item: memberItem(member) } }));
-    const final = [
-      {
-        Put: {
-          TableName: this.tableName,
-          Item: metaItem(conversation),
-          ConditionExpression: 'attribute_not_exists(pk)',
-        },
-      },
-      // The creation event commits with the conversation: nothing can take seq 1 first.
-      ...(firstEntry ? [firstEntry] : []),
-      ...(directPair
-        ? [
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: { ...conversationKeys.directPair(...directPair), conversationId: conversation.id },
-                ConditionExpression: 'attribute_not_exists(pk)',
-                ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
-              },
-            },
-          ]
-        : []),
-    ];
-    const MAX_ACTIONS = 100;
-    const leading = memberPuts.slice(0, Math.max(0, memberPuts.length - (MAX_ACTIONS - final.length)));
-    for (let start = 0; start < leading.length; start += MAX_ACTIONS) {
-      await this.documentClient.send(
-        new TransactWriteCommand({ TransactItems: leading.slice(start, start + MAX_ACTIONS) }),
-      );
-    }
-    try {
-      await this.documentClient.send(
-        new TransactWriteCommand({ TransactItems: [...memberPuts.slice(leading.length), ...final] }),
-      );
-      return {};
-    } catch (error) {
-      const claim = error instanceof TransactionCanceledException ? error.CancellationReasons?.at(-1) : undefined;
-      if (directPair && claim?.Code === 'ConditionalCheckFailed' && claim.Item) {
-        return { existingConversationId: String(unmarshall(claim.Item).conversationId) };
-      }
-      throw error;
-    }
-  }
 
   /** One strongly consistent BatchGetItem for meta and the caller's member row. */
   async getMembership(conversationId: string, userId: string): Promise<MembershipSnapshot> {
@@ -152,6 +93,23 @@ export class ConversationRepository {
     return items.map(toMember);
   }
 }
+
+/** Transaction items for a new conversation: its meta item, its member rows, a direct pair's claim. */
+export const conversationWrites = {
+  meta: (tableName: string, conversation: Conversation) => ({
+    Put: { TableName: tableName, Item: metaItem(conversation), ConditionExpression: 'attribute_not_exists(pk)' },
+  }),
+  member: (tableName: string, member: Member) => ({ Put: { TableName: tableName, Item: memberItem(member) } }),
+  /** Taken once per pair of users; a taken claim answers the conversation that holds it. */
+  directPair: (tableName: string, pair: readonly [string, string], conversationId: string) => ({
+    Put: {
+      TableName: tableName,
+      Item: { ...conversationKeys.directPair(...pair), conversationId },
+      ConditionExpression: 'attribute_not_exists(pk)',
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+    },
+  }),
+};
 
 /** Transaction items for membership changes, committed with their timeline event. */
 export const memberWrites = {

@@ -4,19 +4,25 @@ import {
   GetCommand,
   QueryCommand,
   TransactWriteCommand,
-  type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { conversationKeys, idempotencyKey, messageIds } from '../keys';
-import type { MessageAttachment, MessageType, StoredMessage, TimelineEvent } from '../model';
+import type { Conversation, Member, MessageAttachment, MessageType, StoredMessage, TimelineEvent } from '../model';
 import { batchGetAll } from './batch-get';
+import { conversationWrites } from './conversation-repository';
 import { queryAll } from './query-all';
+import { effectWrites, type TimelineEffects } from './timeline-effects';
+import type { TransactItem } from './transact-item';
+
+export type { TimelineEffects } from './timeline-effects';
 
 export interface TableNames {
   readonly conversations: string;
   readonly messages: string;
   readonly idempotency: string;
+  /** Only writers of messages that carry attachments need (and are granted) it. */
+  readonly attachments?: string;
 }
 
 /**
@@ -38,19 +44,8 @@ export type CommitOutcome =
   /** A bound in `metaAtMost` or a condition of an extra item failed; nothing was written. */
   | { readonly kind: 'effectRejected' };
 
-export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
-
-/** What a timeline entry changes besides the timeline, atomically with it (membership events). */
-export interface TimelineEffects {
-  /** Extra `SET` assignments on the conversation's meta item (e.g. a new name). */
-  readonly metaSet?: Readonly<Record<string, unknown>>;
-  /** Added to numeric meta attributes (e.g. memberCount). */
-  readonly metaAdd?: Readonly<Record<string, number>>;
-  /** Upper bounds meta attributes must respect before the change (e.g. memberCount for the group limit). */
-  readonly metaAtMost?: Readonly<Record<string, number>>;
-  /** Further writes in the same transaction (member rows, claims), each with its own condition. */
-  readonly items?: readonly TransactItem[];
-}
+/** DynamoDB's cap on actions in one TransactWriteItems. */
+const MAX_TRANSACTION_ACTIONS = 100;
 
 /** Where each action sits in the commit transaction, to read its cancellation reason. */
 const META_UPDATE = 0;
@@ -154,8 +149,9 @@ export class MessageRepository extends MessageReader {
     if (claimsIdempotency && message.clientMessageId === undefined) {
       throw new Error('commit: clientMessageId is required');
     }
-    const meta = metaUpdate(message, mode, effects);
-    const extraItems = effects.items ?? [];
+    const writes = effectWrites(this.tableNames, message.conversationId, message.seq, effects);
+    const meta = metaUpdate(message, mode, writes);
+    const extraItems = writes.items;
     const firstExtra = MESSAGE_PUT + 1 + (claimsIdempotency ? 1 : 0);
     try {
       await this.documentClient.send(
@@ -197,7 +193,7 @@ export class MessageRepository extends MessageReader {
         const nextSeq = Math.max(lastSeq, Number(current.nextSeq ?? 0));
         const seqWasFree = lastSeq === previous && (mode === 'ticket' || nextSeq === previous);
         // The seq was ours to take, so a bound in metaAtMost is what failed.
-        if (seqWasFree && effects.metaAtMost) return { kind: 'effectRejected' };
+        if (seqWasFree && effects.memberLimit !== undefined) return { kind: 'effectRejected' };
         return { kind: 'notNext', lastSeq, nextSeq };
       }
       if (reasons.slice(firstExtra).some((reason) => reason.Code === 'ConditionalCheckFailed')) {
@@ -211,15 +207,54 @@ export class MessageRepository extends MessageReader {
     }
   }
 
-  /** The first timeline entry, written inside the transaction that creates its conversation. */
-  firstEntryWrite(message: StoredMessage): TransactItem {
-    return {
-      Put: {
-        TableName: this.tableNames.messages,
-        Item: { ...message },
-        ConditionExpression: 'attribute_not_exists(seq)',
-      },
-    };
+  /**
+   * Creates a conversation with its first timeline entry (seq 1): members first, then meta with the
+   * entry (and, for a direct conversation, the pair's claim) in the last transaction; at most 100
+   * actions each. A conversation exists once its meta item does, so a crash half-way leaves
+   * nothing anyone can reach. A taken pair claim answers the existing id.
+   */
+  async createConversation(
+    conversation: Conversation,
+    members: readonly Member[],
+    firstEntry: StoredMessage | undefined,
+    directPair?: readonly [string, string],
+  ): Promise<{ readonly existingConversationId?: string }> {
+    const table = this.tableNames.conversations;
+    const memberPuts = members.map((member) => conversationWrites.member(table, member));
+    const final: TransactItem[] = [
+      conversationWrites.meta(table, conversation),
+      // The creation event commits with the conversation: nothing can take seq 1 first.
+      ...(firstEntry
+        ? [
+            {
+              Put: {
+                TableName: this.tableNames.messages,
+                Item: { ...firstEntry },
+                ConditionExpression: 'attribute_not_exists(seq)',
+              },
+            },
+          ]
+        : []),
+      ...(directPair ? [conversationWrites.directPair(table, directPair, conversation.id)] : []),
+    ];
+    const leading = memberPuts.slice(0, Math.max(0, memberPuts.length - (MAX_TRANSACTION_ACTIONS - final.length)));
+    for (let start = 0; start < leading.length; start += MAX_TRANSACTION_ACTIONS) {
+      await this.documentClient.send(
+        new TransactWriteCommand({ TransactItems: leading.slice(start, start + MAX_TRANSACTION_ACTIONS) }),
+      );
+    }
+    try {
+      await this.documentClient.send(
+        new TransactWriteCommand({ TransactItems: [...memberPuts.slice(leading.length), ...final] }),
+      );
+      return {};
+    } catch (error) {
+      const claim = error instanceof TransactionCanceledException ? error.CancellationReasons?.at(-1) : undefined;
+      if (directPair && claim?.Code === 'ConditionalCheckFailed' && claim.Item) {
+        return { existingConversationId: String(unmarshall(claim.Item).conversationId) };
+      }
+      throw error;
+    }
   }
 
   /** Hands out the next seq ticket (an atomic counter: never contends, only queues). */
@@ -292,7 +327,7 @@ export class MessageRepository extends MessageReader {
 }
 
 /** The meta item's update: advance lastSeq from `previous`, plus whatever the effects change. */
-function metaUpdate(message: StoredMessage, mode: CommitMode, effects: TimelineEffects) {
+function metaUpdate(message: StoredMessage, mode: CommitMode, effects: Omit<ReturnType<typeof effectWrites>, 'items'>) {
   const names: Record<string, string> = {};
   const values: Record<string, unknown> = {
     ':seq': message.seq,
@@ -311,15 +346,15 @@ function metaUpdate(message: StoredMessage, mode: CommitMode, effects: TimelineE
     values[`:${prefix}${index}`] = value;
     return [`#${prefix}${index}`, `:${prefix}${index}`] as const;
   };
-  Object.entries(effects.metaSet ?? {}).forEach(([attribute, value], i) => {
+  Object.entries(effects.metaSet).forEach(([attribute, value], i) => {
     const [name, placeholder] = bind('set', i, attribute, value);
     sets.push(`${name} = ${placeholder}`);
   });
-  Object.entries(effects.metaAdd ?? {}).forEach(([attribute, value], i) => {
+  Object.entries(effects.metaAdd).forEach(([attribute, value], i) => {
     const [name, placeholder] = bind('add', i, attribute, value);
     adds.push(`${name} ${placeholder}`);
   });
-  Object.entries(effects.metaAtMost ?? {}).forEach(([attribute, value], i) => {
+  Object.entries(effects.metaAtMost).forEach(([attribute, value], i) => {
     const [name, placeholder] = bind('max', i, attribute, value);
     conditions.push(`${name} <= ${placeholder}`);
   });

@@ -1,10 +1,10 @@
 import type { ConnectionPoster } from '../aws/connection-poster';
+import type { Clock } from '../clock';
 import { ForbiddenError, NotFoundError } from '../errors';
 import type { ConnectionRepository } from '../repositories/connection-repository';
 import type { ConversationRepository } from '../repositories/conversation-repository';
 import type { DeviceRepository } from '../repositories/device-repository';
 import type { UserRepository } from '../repositories/user-repository';
-import type { Clock } from './clock';
 import type { ConversationService } from './conversation-service';
 
 /**

@@ -1,4 +1,5 @@
 import { ulid } from 'ulid';
+import { type Clock, epochSeconds } from '../clock';
 import { type AttachmentPart, kindOfContentType, media, mediaKeys, mediaKinds } from '../config/media';
 import {
   BadRequestError,
@@ -12,7 +13,6 @@ import type { DownloadUrlSigner, UploadUrlSigner } from '../media/url-signers';
 import { type Attachment, type MessageAttachment, visibleFromSeq } from '../model';
 import type { AttachmentRepository } from '../repositories/attachment-repository';
 import type { ConversationRepository } from '../repositories/conversation-repository';
-import { type Clock, epochSeconds } from './clock';
 
 export interface DeclaredFile {
   readonly contentType: string;
@@ -202,11 +202,6 @@ export class SendableAttachments {
       }
       return toMessageAttachment(attachment);
     });
-  }
-
-  /** The send transaction's condition-checked write for each attachment. */
-  sendWrites(conversationId: string, senderId: string, attachmentIds: readonly string[], seq: number) {
-    return attachmentIds.map((id) => this.attachments.sendWrite(id, conversationId, senderId, seq));
   }
 }
 

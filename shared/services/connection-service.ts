@@ -1,8 +1,8 @@
+import { type Clock, epochSeconds } from '../clock';
 import { limits } from '../config/limits';
 import type { Connection } from '../model';
 import type { ConnectionRepository } from '../repositories/connection-repository';
 import type { DeviceRepository } from '../repositories/device-repository';
-import { type Clock, epochSeconds } from './clock';
 
 export class ConnectionService {
   constructor(

@@ -1,11 +1,11 @@
 import { ulid } from 'ulid';
+import type { Clock } from '../clock';
 import { limits } from '../config/limits';
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../errors';
 import { messageIds } from '../keys';
 import type { Conversation, ConversationType, HistoryVisibility, Member, StoredMessage, TimelineEvent } from '../model';
-import { type ConversationRepository, memberWrites } from '../repositories/conversation-repository';
+import type { ConversationRepository } from '../repositories/conversation-repository';
 import type { TimelineEffects } from '../repositories/message-repository';
-import type { Clock } from './clock';
 import type { TimelineWriter } from './timeline-writer';
 
 export interface CreateConversationInput {
@@ -78,12 +78,7 @@ export class ConversationService {
       ...(input.name !== undefined ? { name: input.name } : {}),
     });
     const pair = input.type === 'direct' ? ([input.creatorId, others[0] as string] as const) : undefined;
-    const { existingConversationId } = await this.conversations.create(
-      conversation,
-      members,
-      this.timeline.firstEntryWrite(created),
-      pair,
-    );
+    const { existingConversationId } = await this.timeline.startConversation(conversation, members, created, pair);
     if (existingConversationId) {
       return { conversation: await this.get(existingConversationId, input.creatorId), created: false };
     }
@@ -99,7 +94,7 @@ export class ConversationService {
 
   async rename(conversationId: string, callerId: string, name: string): Promise<ConversationView> {
     const { conversation } = await this.adminOfGroup(conversationId, callerId);
-    await this.record(conversation, { kind: 'renamed', actorId: callerId, name }, () => ({ metaSet: { name } }));
+    await this.record(conversation, { kind: 'renamed', actorId: callerId, name }, () => ({ rename: name }));
     return this.get(conversationId, callerId);
   }
 
@@ -116,21 +111,16 @@ export class ConversationService {
     if (conversation.memberCount + joining.length > limits.maxGroupMembers) throw groupFull();
     const batch = joining.slice(0, MAX_MEMBERS_PER_EVENT);
     const at = this.clock.now().toISOString();
-    const table = this.conversations.tableName;
     const former = new Map(formerMembers.map((m) => [m.userId, m]));
     const outcome = await this.record(
       conversation,
       { kind: 'membersAdded', actorId: callerId, userIds: batch },
       (seq) => ({
-        metaAdd: { memberCount: batch.length },
-        metaAtMost: { memberCount: limits.maxGroupMembers - batch.length },
-        items: batch.map((userId) =>
-          memberWrites.add(
-            table,
-            { conversationId, userId, role: 'member', joinedAt: at, joinedSeq: seq },
-            former.get(userId),
-          ),
-        ),
+        memberLimit: limits.maxGroupMembers,
+        joins: batch.map((userId) => ({
+          member: { conversationId, userId, role: 'member', joinedAt: at, joinedSeq: seq },
+          ...(former.has(userId) ? { former: former.get(userId) } : {}),
+        })),
       }),
     );
     // Refused effects: a concurrent add filled the group or added one of these users; re-read to tell which.
@@ -174,7 +164,6 @@ export class ConversationService {
     const target = members.find((m) => m.userId === userId);
     if (!target) throw new NotFoundError('Not a member of this conversation');
 
-    const table = this.conversations.tableName;
     const remaining = members.filter((m) => m.userId !== userId);
     // A group must keep an admin: the departure either counts on one who stays, or promotes a successor.
     const keeper = target.role === 'admin' ? remaining.find((m) => m.role === 'admin') : undefined;
@@ -185,13 +174,10 @@ export class ConversationService {
     const event: TimelineEvent = leaving
       ? { kind: 'memberLeft', actorId: callerId, userId }
       : { kind: 'memberRemoved', actorId: callerId, userId };
-    const outcome = await this.record(conversation, event, (seq) => ({
-      metaAdd: { memberCount: -1 },
-      items: [
-        memberWrites.remove(table, target, seq),
-        ...(successor ? [memberWrites.promote(table, conversationId, successor.userId)] : []),
-        ...(keeper ? [memberWrites.staysAdmin(table, conversationId, keeper.userId)] : []),
-      ],
+    const outcome = await this.record(conversation, event, () => ({
+      leaves: target,
+      ...(successor ? { promotes: successor.userId } : {}),
+      ...(keeper ? { adminRemains: keeper.userId } : {}),
     }));
     // Refused: the target already went, or the admin we counted on (or the successor) left meanwhile.
     if (outcome === 'effectRejected' && attempt < MAX_MEMBERSHIP_ATTEMPTS) {

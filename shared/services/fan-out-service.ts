@@ -1,12 +1,12 @@
 import pLimit from 'p-limit';
 import type { ConnectionPoster } from '../aws/connection-poster';
+import { type Clock, epochSeconds } from '../clock';
 import { limits } from '../config/limits';
 import { correlationFields, correlationIdOf } from '../correlation';
 import { belongedAt, type Connection, type Device, type Member, type StoredMessage, toWireMessage } from '../model';
 import type { ConnectionRepository } from '../repositories/connection-repository';
 import type { ConversationRepository } from '../repositories/conversation-repository';
 import type { InboxRepository } from '../repositories/inbox-repository';
-import { type Clock, epochSeconds } from './clock';
 
 export interface FanOutResult {
   /** Index (in the input) of the first message that could not be delivered; later ones were not attempted in its conversation. */

@@ -1,18 +1,16 @@
 import { NotFoundError } from '../errors';
 import { messageIds } from '../keys';
 import { type Message, type MessageAttachment, toWireMessage } from '../model';
-import { type ConversationRepository, memberWrites } from '../repositories/conversation-repository';
-import type { TransactItem } from '../repositories/message-repository';
+import type { ConversationRepository } from '../repositories/conversation-repository';
 import type { TimelineWriter } from './timeline-writer';
 
-/** What a send needs of attachments: the check before, and the guarded writes inside the transaction. */
+/** What a send needs of attachments: the check before the transaction (which re-checks each one). */
 export interface AttachmentsForSend {
   resolveForSend(
     conversationId: string,
     senderId: string,
     attachmentIds: readonly string[],
   ): Promise<MessageAttachment[]>;
-  sendWrites(conversationId: string, senderId: string, attachmentIds: readonly string[], seq: number): TransactItem[];
 }
 
 export interface SendMessageInput {
@@ -57,11 +55,9 @@ export class MessagingService {
         // The sender's membership is checked again inside the transaction: a send that waited in
         // the seq queue must not land after the sender's removal.
         effects: {
-          items: [
-            memberWrites.send(this.conversations.tableName, input.conversationId, input.senderId, seq),
-            // Each attachment is still ready and the sender's, and from now on kept.
-            ...this.attachments.sendWrites(input.conversationId, input.senderId, attachmentIds, seq),
-          ],
+          sentBy: input.senderId,
+          // Each attachment is still ready and the sender's, and from now on kept.
+          ...(attachmentIds.length > 0 ? { attachmentsSent: attachmentIds } : {}),
         },
         message: {
           id: messageIds.format(input.conversationId, seq),

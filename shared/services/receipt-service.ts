@@ -1,4 +1,5 @@
 import type { ConnectionPoster } from '../aws/connection-poster';
+import type { Clock } from '../clock';
 import { NotFoundError } from '../errors';
 import { messageIds } from '../keys';
 import { type ReceiptKind, visibleFromSeq } from '../model';
@@ -7,7 +8,6 @@ import type { ConnectionRepository } from '../repositories/connection-repository
 import type { ConversationRepository } from '../repositories/conversation-repository';
 import type { MessageReader } from '../repositories/message-repository';
 import type { MarkAdvance, ReceiptRepository } from '../repositories/receipt-repository';
-import type { Clock } from './clock';
 
 export interface MessageReceipts {
   /** For its sender: `delivered` once every other member has it, `read` once every other member read it. */

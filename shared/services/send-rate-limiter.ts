@@ -1,8 +1,7 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type Clock, epochSeconds } from '../clock';
 import { limits } from '../config/limits';
 import { AppError } from '../errors';
-import { type Clock, epochSeconds } from './clock';
+import type { RateCounterRepository } from '../repositories/rate-counter-repository';
 
 export interface RateLimit {
   readonly windowSeconds: number;
@@ -19,8 +18,7 @@ export const sendCounterKey = (userId: string, windowStart: number) => `send#${u
  */
 export class SendRateLimiter {
   constructor(
-    private readonly documentClient: DynamoDBDocumentClient,
-    private readonly tableName: string,
+    private readonly counters: RateCounterRepository,
     private readonly clock: Clock,
     private readonly limit: RateLimit = limits.sendRateLimit,
   ) {}
@@ -30,24 +28,11 @@ export class SendRateLimiter {
     const now = epochSeconds(this.clock.now());
     const windowStart = now - (now % this.limit.windowSeconds);
     const windowEnd = windowStart + this.limit.windowSeconds;
-    try {
-      await this.documentClient.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { counterKey: sendCounterKey(userId, windowStart) },
-          UpdateExpression: 'SET #expiresAt = if_not_exists(#expiresAt, :windowEnd) ADD #sends :one',
-          ConditionExpression: 'attribute_not_exists(#sends) OR #sends < :maxSends',
-          ExpressionAttributeNames: { '#sends': 'sends', '#expiresAt': 'expiresAt' },
-          ExpressionAttributeValues: { ':one': 1, ':maxSends': this.limit.maxSends, ':windowEnd': windowEnd },
-        }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      throw new AppError(
-        'rate_limited',
-        `At most ${this.limit.maxSends} messages per ${this.limit.windowSeconds} seconds; retry later`,
-        { retryAfterSeconds: windowEnd - now },
-      );
-    }
+    if (await this.counters.incrementBelow(sendCounterKey(userId, windowStart), this.limit.maxSends, windowEnd)) return;
+    throw new AppError(
+      'rate_limited',
+      `At most ${this.limit.maxSends} messages per ${this.limit.windowSeconds} seconds; retry later`,
+      { retryAfterSeconds: windowEnd - now },
+    );
   }
 }

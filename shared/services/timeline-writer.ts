@@ -1,8 +1,8 @@
+import type { Clock } from '../clock';
 import { limits } from '../config/limits';
 import { ConflictError, NotFoundError } from '../errors';
-import type { StoredMessage } from '../model';
+import type { Conversation, Member, StoredMessage } from '../model';
 import { type MessageRepository, type TimelineEffects, voidMessage } from '../repositories/message-repository';
-import type { Clock } from './clock';
 
 /** Builds the entry once its seq is known (a new member's row records the seq that added it). */
 export type ComposeEntry = (seq: number, at: string) => { message: StoredMessage; effects?: TimelineEffects };
@@ -66,9 +66,14 @@ export class TimelineWriter {
     return this.appendWithTicket(conversationId, compose);
   }
 
-  /** The write that puts a new conversation's first entry (seq 1) in the creating transaction. */
-  firstEntryWrite(message: StoredMessage) {
-    return this.messages.firstEntryWrite(message);
+  /** Creates a conversation whose timeline starts with `firstEntry` (seq 1), in the creating transaction. */
+  startConversation(
+    conversation: Conversation,
+    members: readonly Member[],
+    firstEntry: StoredMessage,
+    directPair?: readonly [string, string],
+  ) {
+    return this.messages.createConversation(conversation, members, firstEntry, directPair);
   }
 
   private async appendWithTicket(conversationId: string, compose: ComposeEntry): Promise<AppendResult> {

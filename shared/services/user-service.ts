@@ -1,3 +1,4 @@
+import type { Clock } from '../clock';
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors';
 import {
   concurrentChangeError,
@@ -5,7 +6,6 @@ import {
   type UserProfile,
   type UserRepository,
 } from '../repositories/user-repository';
-import type { Clock } from './clock';
 
 /** What a client chooses; id and times are the server's. */
 export type ProfileFields = Omit<UserProfile, 'id' | 'createdAt' | 'updatedAt' | 'readReceipts'> & {

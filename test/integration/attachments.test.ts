@@ -1,10 +1,10 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { Clock } from '#shared/clock';
 import { media, mediaKeys, mediaKinds } from '#shared/config/media';
 import { AppError } from '#shared/errors';
 import type { DownloadUrlSigner, UploadUrlSigner } from '#shared/media/url-signers';
 import { AttachmentReads, AttachmentUploads, SendableAttachments } from '#shared/services/attachment-service';
-import type { Clock } from '#shared/services/clock';
 import { MessagingService } from '#shared/services/messaging-service';
 import { TimelineWriter } from '#shared/services/timeline-writer';
 import { fixedClock, type TestTables, uniqueNames, useTestTables } from '../support/test-tables';

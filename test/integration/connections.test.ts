@@ -1,8 +1,8 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { epochSeconds } from '#shared/clock';
 import { limits } from '#shared/config/limits';
 import { userKeys } from '#shared/keys';
-import { epochSeconds } from '#shared/services/clock';
 import { ConnectionService } from '#shared/services/connection-service';
 import { UserService } from '#shared/services/user-service';
 import { fixedClock, type TestTables, useTestTables } from '../support/test-tables';

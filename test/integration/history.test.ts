@@ -23,7 +23,7 @@ async function groupWith(
 ): Promise<string> {
   const id = ulid();
   const userIds = Object.keys(joinedSeqs);
-  await db.repositories.conversations.create(
+  await db.repositories.messages.createConversation(
     {
       id,
       type: 'group',
@@ -41,6 +41,7 @@ async function groupWith(
       joinedAt: createdAt,
       joinedSeq: joinedSeqs[userId] ?? 1,
     })),
+    undefined,
   );
   return id;
 }

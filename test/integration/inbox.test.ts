@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { epochSeconds } from '#shared/clock';
 import type { Message } from '#shared/model';
-import { epochSeconds } from '#shared/services/clock';
 import { InboxService } from '#shared/services/inbox-service';
 import { fixedClock, RecordingPoster, type TestTables, useTestTables } from '../support/test-tables';
 

@@ -34,7 +34,7 @@ function servicesReadingTogether(parties: number) {
       return result;
     }
   }
-  const repository = new Gated(db.documentClient, db.repositories.conversations.tableName);
+  const repository = new Gated(db.documentClient, db.tableName('conversations'));
   return new ConversationService(repository, db.services.timeline, fixedClock);
 }
 

@@ -9,14 +9,17 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { AccountStanding } from '#shared/auth/account-standing';
 import { ConnectTicketStore, connectTicketPattern, hashConnectTicket } from '#shared/auth/connect-tickets';
 import { createDocumentClient } from '#shared/aws/dynamodb';
+import { type Clock, epochSeconds } from '#shared/clock';
 import { limits } from '#shared/config/limits';
 import type { TableKey } from '#shared/config/tables';
 import { AppError, BadRequestError, UnauthorizedError } from '#shared/errors';
 import { userKeys } from '#shared/keys';
+import { AccountStandingRepository } from '#shared/repositories/account-standing-repository';
+import { ConnectTicketRepository } from '#shared/repositories/connect-ticket-repository';
 import { ConnectionRepository } from '#shared/repositories/connection-repository';
 import { DeviceRepository } from '#shared/repositories/device-repository';
+import { RateCounterRepository } from '#shared/repositories/rate-counter-repository';
 import { UserRepository } from '#shared/repositories/user-repository';
-import { type Clock, epochSeconds } from '#shared/services/clock';
 import { SendRateLimiter, sendCounterKey } from '#shared/services/send-rate-limiter';
 import { createLocalDynamoDbClient } from '../../local/aws-local';
 import { createLocalTables, type LocalTables } from '../../local/tables';
@@ -46,7 +49,7 @@ beforeAll(async () => {
 describe('ConnectTicketStore', () => {
   it('issues 256-bit base64url tickets, stored only as their SHA-256, with the user and a TTL', async () => {
     const clock = new ManualClock();
-    const store = new ConnectTicketStore(documentClient, name('connectTickets'), clock);
+    const store = new ConnectTicketStore(new ConnectTicketRepository(documentClient, name('connectTickets')), clock);
 
     const issued = await store.issue('ann');
     const stored = await documentClient.send(new ScanCommand({ TableName: name('connectTickets') }));
@@ -61,7 +64,10 @@ describe('ConnectTicketStore', () => {
   });
 
   it('answers the user once; a second use, an unknown or a malformed ticket answer nothing', async () => {
-    const store = new ConnectTicketStore(documentClient, name('connectTickets'), new ManualClock());
+    const store = new ConnectTicketStore(
+      new ConnectTicketRepository(documentClient, name('connectTickets')),
+      new ManualClock(),
+    );
     const { ticket } = await store.issue('ben');
 
     const uses = await Promise.all([store.consume(ticket), store.consume(ticket), store.consume(ticket)]);
@@ -77,7 +83,7 @@ describe('ConnectTicketStore', () => {
 
   it('refuses a ticket past its expiry even while TTL has not deleted it, and leaves it to TTL', async () => {
     const clock = new ManualClock();
-    const store = new ConnectTicketStore(documentClient, name('connectTickets'), clock);
+    const store = new ConnectTicketStore(new ConnectTicketRepository(documentClient, name('connectTickets')), clock);
     const { ticket } = await store.issue('cat');
 
     clock.advance((limits.connectTicketTtlSeconds + 1) * 1000);
@@ -103,14 +109,17 @@ describe('AccountStanding', () => {
   }
 
   it('allows a user with no profile and no devices', async () => {
-    const standing = new AccountStanding(documentClient, name('users'), new ManualClock());
+    const standing = new AccountStanding(
+      new AccountStandingRepository(documentClient, name('users')),
+      new ManualClock(),
+    );
 
     expect(await standing.forConnect(`fresh-${randomUUID()}`, 'phone')).toEqual({ kind: 'allowed' });
   });
 
   it(`refuses a new device once ${limits.maxDevicesPerUser} are active, but lets a known one reconnect`, async () => {
     const clock = new ManualClock();
-    const standing = new AccountStanding(documentClient, name('users'), clock);
+    const standing = new AccountStanding(new AccountStandingRepository(documentClient, name('users')), clock);
     const userId = `busy-${randomUUID()}`;
     await registerDevices(userId, limits.maxDevicesPerUser - 1, clock.now());
 
@@ -126,7 +135,7 @@ describe('AccountStanding', () => {
 
   it(`no longer counts devices unseen for ${limits.deviceActivityWindowDays} days`, async () => {
     const clock = new ManualClock();
-    const standing = new AccountStanding(documentClient, name('users'), clock);
+    const standing = new AccountStanding(new AccountStandingRepository(documentClient, name('users')), clock);
     const userId = `stale-${randomUUID()}`;
     await registerDevices(userId, limits.maxDevicesPerUser, clock.now());
 
@@ -138,7 +147,7 @@ describe('AccountStanding', () => {
   it('reads a deleted account as deleted, for connections and as a caller or a member to add', async () => {
     const clock = new ManualClock();
     const users = new UserRepository(documentClient, name('users'));
-    const standing = new AccountStanding(documentClient, name('users'), clock);
+    const standing = new AccountStanding(new AccountStandingRepository(documentClient, name('users')), clock);
     const [gone, alive] = [`gone-${randomUUID()}`, `alive-${randomUUID()}`];
     const now = clock.now().toISOString();
     for (const id of [gone, alive]) {
@@ -166,7 +175,10 @@ describe('AccountStanding', () => {
   });
 
   it('keeps the device rows and the profile apart by sort key, whatever the device id', async () => {
-    const standing = new AccountStanding(documentClient, name('users'), new ManualClock());
+    const standing = new AccountStanding(
+      new AccountStandingRepository(documentClient, name('users')),
+      new ManualClock(),
+    );
     const userId = `odd-${randomUUID()}`;
     // A device id spelled like the profile's sort key is still a device row (DEVICE#PROFILE).
     await documentClient.send(
@@ -181,7 +193,7 @@ describe('AccountStanding', () => {
 
   it('counts device rows only: live connection rows in the same partition are not devices', async () => {
     const clock = new ManualClock();
-    const standing = new AccountStanding(documentClient, name('users'), clock);
+    const standing = new AccountStanding(new AccountStandingRepository(documentClient, name('users')), clock);
     const connections = new ConnectionRepository(documentClient, name('users'));
     const userId = `many-conns-${randomUUID()}`;
     await registerDevices(userId, limits.maxDevicesPerUser - 1, clock.now());
@@ -215,7 +227,7 @@ describe('SendRateLimiter', () => {
 
   it('lets maxSends through in a window, refuses the next with rate_limited, and opens again in the next window', async () => {
     const clock = windowStartClock();
-    const limiter = new SendRateLimiter(documentClient, name('rateLimits'), clock, limit);
+    const limiter = new SendRateLimiter(new RateCounterRepository(documentClient, name('rateLimits')), clock, limit);
     const userId = `sender-${randomUUID()}`;
 
     for (let i = 0; i < limit.maxSends; i++) await limiter.consume(userId);
@@ -230,7 +242,11 @@ describe('SendRateLimiter', () => {
   });
 
   it('counts concurrent sends exactly: never more than maxSends get through', async () => {
-    const limiter = new SendRateLimiter(documentClient, name('rateLimits'), windowStartClock(), limit);
+    const limiter = new SendRateLimiter(
+      new RateCounterRepository(documentClient, name('rateLimits')),
+      windowStartClock(),
+      limit,
+    );
     const userId = `burst-${randomUUID()}`;
 
     const outcomes = await Promise.allSettled(Array.from({ length: 10 }, () => limiter.consume(userId)));
@@ -240,7 +256,7 @@ describe('SendRateLimiter', () => {
 
   it('keeps one counter per user and window, expiring when its window ends', async () => {
     const clock = windowStartClock();
-    const limiter = new SendRateLimiter(documentClient, name('rateLimits'), clock, limit);
+    const limiter = new SendRateLimiter(new RateCounterRepository(documentClient, name('rateLimits')), clock, limit);
     const [ann, ben] = [`ann-${randomUUID()}`, `ben-${randomUUID()}`];
 
     await limiter.consume(ann);

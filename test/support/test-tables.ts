@@ -7,6 +7,7 @@ import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { inject } from 'vitest';
 import type { ConnectionPoster, PostOutcome } from '#shared/aws/connection-poster';
 import { createDocumentClient } from '#shared/aws/dynamodb';
+import type { Clock } from '#shared/clock';
 import { limits } from '#shared/config/limits';
 import type { TableKey } from '#shared/config/tables';
 import { userKeys } from '#shared/keys';
@@ -21,7 +22,6 @@ import { MessageRepository } from '#shared/repositories/message-repository';
 import { ReceiptRepository } from '#shared/repositories/receipt-repository';
 import { UserRepository } from '#shared/repositories/user-repository';
 import { SendableAttachments } from '#shared/services/attachment-service';
-import type { Clock } from '#shared/services/clock';
 import { ConnectionService } from '#shared/services/connection-service';
 import { ConversationService } from '#shared/services/conversation-service';
 import { FanOutService } from '#shared/services/fan-out-service';
@@ -67,6 +67,7 @@ export async function useTestTables(label: string) {
       conversations: name('conversations'),
       messages: name('messages'),
       idempotency: name('idempotency'),
+      attachments: name('attachments'),
     }),
     devices: new DeviceRepository(documentClient, name('users')),
     users: new UserRepository(documentClient, name('users')),
@@ -79,6 +80,8 @@ export async function useTestTables(label: string) {
   const timeline = new TimelineWriter(repositories.messages, fixedClock);
   return {
     documentClient,
+    /** The prefixed name of one of this file's tables. */
+    tableName: name,
     repositories,
     /** The stored timeline entries of a conversation from one seq to another, in order. */
     async timeline(conversationId: string, from: number, upTo: number): Promise<StoredMessage[]> {

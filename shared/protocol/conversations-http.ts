@@ -1,13 +1,8 @@
-/** HTTP request bodies and path parameters, validated with zod at the edge. */
+/** Conversation routes (`/conversations`, participants): request bodies, paths and queries, validated with zod at the edge. */
 import * as z from 'zod';
 import { limits } from '../config/limits';
 import { idSchema, isWellFormedText, notWellFormed } from './frames';
-
-export const userIdSchema = z
-  .string()
-  .min(1)
-  .max(128)
-  .regex(/^[A-Za-z0-9_-]+$/, 'must be a user id');
+import { userIdSchema } from './users-http';
 
 /** Shown to every member: well-formed Unicode, like message text. */
 const groupNameSchema = z.string().trim().min(1).max(limits.maxGroupNameLength).refine(isWellFormedText, notWellFormed);
@@ -46,23 +41,3 @@ export const listConversationsQuerySchema = z
     cursor: z.string().min(1).max(400).optional(),
   })
   .strict();
-
-const declaredFileShape = {
-  /** Checked against the accepted types (415) and the kind's size limit (413) by the service. */
-  contentType: z
-    .string()
-    .min(3)
-    .max(255)
-    .regex(/^[\w.+-]+\/[\w.+-]+(\s*;.*)?$/, 'must be a MIME type'),
-  size: z.number().int().min(1, 'an empty file cannot be uploaded').max(Number.MAX_SAFE_INTEGER),
-};
-
-export const createAttachmentBodySchema = z.object({
-  /** Kept (sanitised) for the download's file name; never part of a storage key. */
-  fileName: z.string().min(1).max(1000),
-  ...declaredFileShape,
-  /** Videos only: a still image the client made, uploaded with the second URL. */
-  poster: z.object(declaredFileShape).optional(),
-});
-
-export const attachmentPathSchema = z.object({ id: idSchema });
