@@ -8,8 +8,11 @@ import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type Serv
 import { isIPv4 } from 'node:net';
 import { media } from '#shared/config/media';
 import type { LocalLogger } from './log';
-import { escapeXml, getObject, headerValue, type ObjectOrigin, sendReply, splitUrl } from './media-s3';
 import { closeServer, listenOnLoopback } from './ports';
+import type { ObjectOrigin } from './s3/object-origin';
+import { getObject } from './s3/ranges';
+import { headerValue, safeDecode, sendReply, splitUrl } from './s3/request-io';
+import { escapeXml } from './s3/xml-escape';
 
 /** The id of the local public key (CloudFront's look like `K2JCJMDEHXQW5F`). */
 export const localKeyPairId = 'K0LOCALPARLEY';
@@ -287,14 +290,6 @@ function wildcardMatch(pattern: string, value: string): boolean {
     .replace(/\*/g, '.*')
     .replace(/\?/g, '.');
   return new RegExp(`^${escaped}$`).test(value);
-}
-
-function safeDecode(text: string): string | undefined {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return undefined;
-  }
 }
 
 function deny(response: ServerResponse, status: number, code: string, message: string): void {

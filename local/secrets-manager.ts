@@ -8,7 +8,9 @@ import type { ServerResponse } from 'node:http';
 import { localAccountId, localRegion } from './aws-local';
 import { PayloadTooLargeError, readBody } from './http-helpers';
 import type { LocalLogger } from './log';
-import { checkSigV4, type LocalAwsService, type S3Failure, sha256Hex } from './media-s3';
+import type { LocalAwsService } from './s3/request-handler';
+import type { S3Failure } from './s3/s3-errors';
+import { checkSigV4, sha256Hex } from './s3/sigv4';
 
 export interface SecretsManagerOptions {
   /** Secret name to SecretString. */

@@ -13,8 +13,8 @@ import { createLambdaRuntime, type HandlerOverrides, type InvocationCount } from
 import { createLocalLogger, type LogLevel } from './log';
 import { createManagementApi, createManagementApiCounts, type ManagementApiCounts } from './management-api';
 import { generateMediaSigningKeyPair, startMediaCdn } from './media-cdn';
-import { startMediaS3 } from './media-s3';
 import { closeServer, listenOnLoopback } from './ports';
+import { startMediaS3 } from './s3/proxy';
 import { createSecretsManager } from './secrets-manager';
 import { type StreamPollerStats, type StreamTriggerBinding, startStreamPoller } from './stream-poller';
 import { createLocalTables, type LocalTables } from './tables';

@@ -22,7 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client } from '#shared/aws/s3';
 import { media } from '#shared/config/media';
 import { localCredentials } from '../../local/aws-local';
-import { s3EventKey } from '../../local/media-s3';
+import { s3EventKey } from '../../local/s3/notifications';
 import { startTestStack, type TestStack } from '../support/local-stack';
 import { withAlteredParam } from '../support/signed-url';
 
