@@ -48,7 +48,7 @@ export const prices = {
   },
 } as const;
 
-/** What the cost model needs of a phase's per-message cost (bench/main.ts `costBetween`). */
+/** What the cost model needs of a phase's per-message cost (bench/meters.ts `costBetween`). */
 export interface MeasuredPerMessage {
   readonly dynamoDb: { readonly readUnits: number; readonly writeUnits: number };
   readonly postToConnection: number;

@@ -1,0 +1,99 @@
+/** The ceiling (bench/ceiling.ts) measured inside a bench run: alone on DynamoDB Local, at a few concurrency levels. */
+import { round } from './capacity-tally';
+import {
+  type CeilingScene,
+  type ceilingServices,
+  measureHotConversation,
+  runCeiling,
+  seedCeilingScene,
+} from './ceiling';
+import type { Workload } from './driver-protocol';
+import { costBetween, measureIdle, readMeters } from './meters';
+import type { PhaseContext } from './phases';
+import { aloneOnDynamoDb } from './rig';
+import type { BenchSettings } from './settings';
+
+export type CeilingServices = ReturnType<typeof ceilingServices>;
+export type CeilingResult = Awaited<ReturnType<typeof measureCeiling>>;
+
+/** The workload's scene for the ceiling: the same group shape and text size as the driver's. */
+export function ceilingScene(
+  settings: BenchSettings,
+  workload: Workload,
+  conversations: number,
+  lanesPerConversation: number,
+): CeilingScene {
+  return {
+    groupSize: settings.groupSize,
+    groupOnlineShare: settings.groupOnlineShare,
+    devicesPerOnlineMember: settings.devicesPerOnlineMember,
+    textLength: settings.textLength,
+    workload,
+    conversations,
+    lanesPerConversation,
+  };
+}
+
+/**
+ * The ceiling at a few concurrency levels, best one reported: DynamoDB Local does less per second when
+ * pushed too hard (lock contention), so the most lanes are not always the most throughput.
+ */
+export async function measureCeiling(
+  context: PhaseContext,
+  services: CeilingServices,
+  scene: CeilingScene,
+  levels: readonly { readonly conversations: number; readonly lanesPerConversation: number }[],
+  label: string,
+) {
+  const { rig, settings } = context;
+  // Right after the workload's saturation phase, on the same DynamoDB Local with its data and JIT as the
+  // workload left them, and nothing else calling it.
+  return aloneOnDynamoDb(rig, async () => {
+    // What DynamoDB Local does on its own (TTL sweeps) while nothing calls it.
+    const idle = await measureIdle(rig, 2);
+    const conversations = await seedCeilingScene(services, scene, label);
+    await runCeiling(services, conversations, scene, settings.warmupSeconds, `${label}-warm`);
+    const tried = [];
+    for (const [index, level] of levels.entries()) {
+      const levelScene = { ...scene, lanesPerConversation: level.lanesPerConversation };
+      const before = readMeters(rig);
+      const run = await runCeiling(
+        services,
+        conversations.slice(0, level.conversations),
+        levelScene,
+        settings.ceilingSeconds,
+        `${label}-${index}`,
+      );
+      const after = readMeters(rig);
+      tried.push({
+        lanes: run.lanes,
+        messages: run.messages,
+        failures: run.failures,
+        seconds: round(run.seconds, 2),
+        messagesPerSecond: round(run.messagesPerSecond, 1),
+        meanFanOutBatch: round(run.completedInAll / Math.max(1, run.fanOutBatches), 1),
+        cost: costBetween(before, after, run.completedInAll),
+      });
+    }
+    const best = tried.reduce((a, b) => (b.messagesPerSecond > a.messagesPerSecond ? b : a));
+    return {
+      workload: scene.workload,
+      idleBefore: idle,
+      ...best,
+      levels: tried.map(({ cost: _cost, ...level }) => level),
+    };
+  });
+}
+
+/** One conversation's commit rate under many senders, with the stack's pollers held. */
+export function measureHotConversationAlone(context: PhaseContext, services: CeilingServices) {
+  const { rig, settings } = context;
+  return aloneOnDynamoDb(rig, () =>
+    measureHotConversation(
+      services,
+      settings.hotConversationSenders,
+      settings.hotConversationSeconds,
+      settings.textLength,
+    ),
+  );
+}

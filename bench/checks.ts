@@ -1,0 +1,78 @@
+/** What the bench checks in the tables directly: connection rows for live sockets, offline devices' inboxes. */
+import { DynamoDBDocumentClient, paginateScan } from '@aws-sdk/lib-dynamodb';
+import pLimit from 'p-limit';
+import { tables } from '#shared/config/tables';
+import { inboxKeys } from '#shared/keys';
+import { queryAll } from '#shared/repositories/query-all';
+import { createLocalDynamoDbClient } from '../local/aws-local';
+import type { GroupLedger } from './driver-protocol';
+import type { PhaseContext } from './phases';
+import type { BenchRig } from './rig';
+
+export type InboxCheck = Awaited<ReturnType<typeof checkInboxes>>;
+
+/**
+ * Every live connection should have its row: fan-out finds devices through them. The sparse
+ * `byConnectionId` index of the users table holds connection rows only.
+ */
+export async function checkConnectionRows(rig: BenchRig) {
+  const { dynamo, stack } = rig;
+  const client = DynamoDBDocumentClient.from(createLocalDynamoDbClient(dynamo.endpoint));
+  const rows = new Set<string>();
+  const pages = paginateScan(
+    { client },
+    {
+      TableName: stack.tables.users.tableName,
+      IndexName: tables.users.globalIndexes[0].indexName,
+      ProjectionExpression: 'connectionId',
+    },
+  );
+  for await (const page of pages) for (const item of page.Items ?? []) rows.add(String(item.connectionId));
+  client.destroy();
+  const live = stack.connectionIds();
+  return { live: live.length, rows: rows.size, liveWithoutRow: live.filter((id) => !rows.has(id)).length };
+}
+
+/** Every group message accepted should sit in the inbox of each offline member's device. */
+export async function checkOfflineInboxes(context: PhaseContext): Promise<InboxCheck> {
+  const { rig, log } = context;
+  log('checking offline devices inboxes');
+  const inboxes = await checkInboxes(rig, await rig.driver.call<GroupLedger>({ kind: 'groupLedger' }));
+  log(`offline inboxes: ${inboxes.devices} devices, ${inboxes.missing} missing, ${inboxes.unexpected} unexpected`);
+  return inboxes;
+}
+
+async function checkInboxes(rig: BenchRig, ledger: GroupLedger) {
+  const { dynamo, stack } = rig;
+  const client = DynamoDBDocumentClient.from(createLocalDynamoDbClient(dynamo.endpoint));
+  const limit = pLimit(16);
+  let devices = 0;
+  let expected = 0;
+  let missing = 0;
+  let unexpected = 0;
+  await Promise.all(
+    ledger.groups.flatMap((group) =>
+      group.offlineDevices.map((device) =>
+        limit(async () => {
+          const prefix = `${group.conversationId}#`;
+          const items = await queryAll(client, {
+            TableName: stack.tables.inbox.tableName,
+            KeyConditionExpression: 'deviceKey = :d AND begins_with(#p, :c)',
+            ExpressionAttributeNames: { '#p': 'position' },
+            ExpressionAttributeValues: { ':d': inboxKeys.device(device.userId, device.deviceId), ':c': prefix },
+            ProjectionExpression: '#p',
+          });
+          const found = new Set(items.map((item) => Number(String(item.position).slice(prefix.length))));
+          devices += 1;
+          expected += group.acceptedSeqs.length;
+          const wanted = new Set(group.acceptedSeqs);
+          for (const seq of wanted) if (!found.has(seq)) missing += 1;
+          // The creation event (seq 1) may be parked too; anything else would be a stray.
+          for (const seq of found) if (!wanted.has(seq) && seq !== 1) unexpected += 1;
+        }),
+      ),
+    ),
+  );
+  client.destroy();
+  return { devices, expectedItems: expected, missing, unexpected };
+}

@@ -1,0 +1,285 @@
+/**
+ * The bench result: every measurement of a run put together as bench-results/bench-<date>-<commit>.json,
+ * with its ratios, cost model and targets; the latency chart beside it and the console summary.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { round } from './capacity-tally';
+import type { CeilingResult, measureHotConversationAlone } from './ceiling-runs';
+import { latencyChartSvg } from './chart';
+import type { InboxCheck } from './checks';
+import { dollarsPerMillion, type MeasuredPerMessage, prices } from './cost-model';
+import type { HandlerReport } from './handlers';
+import type { CommitInfo, machineInfo } from './machine';
+import type { CostReport, measureIdle } from './meters';
+import { chartSeriesOf, type PhaseReport } from './phases';
+import type { ReceiptCosts } from './receipts';
+import { printSummary } from './report';
+import type { BenchSettings } from './settings';
+import type { DeviceSetup, DirectWorkload, GroupWorkload } from './workloads';
+
+/** Where, when and on what the run was made, read before it starts. */
+export interface RunFacts {
+  readonly when: Date;
+  readonly commit: CommitInfo;
+  readonly machine: ReturnType<typeof machineInfo>;
+  readonly loadBefore: readonly [number, number, number];
+}
+
+/** Everything a run measured, step by step. */
+export interface BenchMeasurements {
+  readonly settings: BenchSettings;
+  readonly run: RunFacts;
+  readonly startedAt: number;
+  readonly loadAfter: readonly [number, number, number];
+  readonly setup: DeviceSetup;
+  readonly idle: Awaited<ReturnType<typeof measureIdle>>;
+  readonly handlers: HandlerReport | undefined;
+  readonly phases: readonly PhaseReport[];
+  readonly direct: DirectWorkload;
+  readonly group: GroupWorkload;
+  readonly inboxes: InboxCheck;
+  readonly receipts: ReceiptCosts;
+  readonly hotConversation: Awaited<ReturnType<typeof measureHotConversationAlone>>;
+  readonly outOfPhase: unknown;
+}
+
+export type BenchResult = ReturnType<typeof benchResult>;
+
+export function benchResult(measured: BenchMeasurements) {
+  const { settings, run, direct, group, phases, receipts, hotConversation } = measured;
+  const ratios = {
+    direct: round(direct.saturation.completedPerSecond / direct.ceiling.messagesPerSecond, 3),
+    group: round(group.saturation.completedPerSecond / group.ceiling.messagesPerSecond, 3),
+  };
+  return {
+    schema: 'parley-bench/1',
+    date: run.when.toISOString(),
+    commit: run.commit,
+    mode: settings.quick ? 'quick' : 'full',
+    machine: { ...run.machine, loadAverageBefore: run.loadBefore, loadAverageAfter: measured.loadAfter },
+    settings,
+    durationSeconds: round((performance.now() - measured.startedAt) / 1000, 1),
+    setup: measured.setup,
+    idle: measured.idle,
+    handlers: measured.handlers ?? null,
+    workloads: {
+      direct: workloadSummary(phases, 'direct', measured.setup),
+      group: {
+        ...workloadSummary(phases, 'group', measured.setup),
+        fanOutToLastOnlineDeviceMs: group.probe.fanOutToLastDeviceMs,
+        fanOutUnderLoadMs: group.saturation.fanOutToLastDeviceMs,
+        offlineInboxes: measured.inboxes,
+      },
+    },
+    phases,
+    receipts,
+    ceiling: {
+      description:
+        "Same per-message DynamoDB work through the same services and SDK clients, no gateway, Lambda runtime, stream polling or posts; each lane pipelined up to 4 messages deep; run right after the saturation phase on the same DynamoDB Local with the stack's stream pollers held and the devices idle; the ceiling tables' streams begun before the workloads' (docs/performance.md)",
+      direct: direct.ceiling,
+      group: group.ceiling,
+      hotConversation: {
+        ...hotConversation,
+        seconds: round(hotConversation.seconds, 2),
+        messagesPerSecond: round(hotConversation.messagesPerSecond, 1),
+      },
+      /** Calls per message by operation where the ceiling's mix differs from the workload's (empty: same mix). */
+      mixDifferences: {
+        direct: mixDifferences(direct.probe.cost.dynamoDb.byOperation, direct.ceiling.cost.dynamoDb.byOperation),
+        group: mixDifferences(group.saturation.cost.dynamoDb.byOperation, group.ceiling.cost.dynamoDb.byOperation),
+      },
+      messagingToCeilingRatio: ratios,
+      /** The same ratio in DynamoDB calls per second: batching makes the per-message mix differ under load. */
+      dynamoDbCallsPerSecondRatio: {
+        direct: perSecondRatio(direct.saturation, direct.ceiling, (cost) => cost.dynamoDb.calls),
+        group: perSecondRatio(group.saturation, group.ceiling, (cost) => cost.dynamoDb.calls),
+      },
+      /**
+       * DynamoDB Local's CPU per second at saturation over its CPU per second in the ceiling: how busy the
+       * path kept the database, whatever else (gateway, runtime, posts) held the path's rate down.
+       */
+      dynamoDbLocalCpuRatio: {
+        direct: perSecondRatio(direct.saturation, direct.ceiling, (cost) => cost.cpuMsPerMessage.dynamoDbLocal ?? 0),
+        group: perSecondRatio(group.saturation, group.ceiling, (cost) => cost.cpuMsPerMessage.dynamoDbLocal ?? 0),
+      },
+    },
+    outOfPhaseOrderViolations: measured.outOfPhase,
+    costModel: costModel(direct, group, receipts),
+    targets: targets(settings, phases, direct.target, ratios, measured.handlers, measured.inboxes.missing),
+  };
+}
+
+/** The JSON file and the latency chart in bench-results/, then the console summary and both paths. */
+export function writeReport(result: BenchResult): void {
+  const { commit, machine } = result;
+  mkdirSync('bench-results', { recursive: true });
+  const base = `bench-results/bench-${result.date.replace(/[:.]/g, '-')}-${commit.sha.slice(0, 7)}${result.settings.quick ? '-quick' : ''}`;
+  writeFileSync(`${base}.json`, `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(
+    `${base}.svg`,
+    latencyChartSvg(
+      `Parley send-to-deliver latency, local stack (${result.mode} run)`,
+      `${commit.sha.slice(0, 7)}${commit.dirty ? '+changes' : ''} · ${result.date.slice(0, 16)} · ${machine.cpus} x ${machine.cpuModel} · load ${machine.loadAverageBefore[0]} before, ${machine.loadAverageAfter[0]} after`,
+      chartSeriesOf(result.phases),
+      100,
+    ),
+  );
+  printSummary(result);
+  console.log(`\nresult: ${base}.json`);
+  console.log(`chart:  ${base}.svg`);
+}
+
+/** Zero-loss phases of a workload and the best rate among them. */
+function workloadSummary(phases: readonly PhaseReport[], workload: 'direct' | 'group', setup: DeviceSetup) {
+  const mine = phases.filter((p) => p.workload === workload);
+  const clean = mine.filter((p) => p.lost === 0 && p.duplicates === 0 && p.outOfOrder === 0 && p.sendErrors === 0);
+  // Open loop counts only when it kept up (p99 under a second); closed loop is self-limiting.
+  const rateOf = (p: PhaseReport) =>
+    p.mode === 'closedLoop' ? p.completedPerSecond : p.mode === 'openLoop' && p.latencyMs.p99 < 1000 ? p.sendRate : 0;
+  const best = clean.reduce<PhaseReport | undefined>(
+    (top, p) => (top && rateOf(top) >= rateOf(p) ? top : p),
+    undefined,
+  );
+  const reference =
+    mine.find((p) => p.label === `${workload}-target`) ?? mine.find((p) => p.mode === 'openLoop') ?? mine[0];
+  return {
+    devicesOnline: setup.onlineDevices,
+    sustainedMessagesPerSecondZeroLoss: best ? rateOf(best) : 0,
+    sustainedPhase: best?.label,
+    deliveriesPerSecondAtSustained: best?.deliveriesPerSecond,
+    phasesWithLoss: mine.length - clean.length,
+    latencyMs: reference?.latencyMs,
+    latencyPhase: reference?.label,
+    /** One message at a time: what the pipeline itself takes, without queueing. */
+    unloadedLatencyMs: mine.find((p) => p.label === `${workload}-probe`)?.latencyMs,
+    perMessage: reference?.cost,
+  };
+}
+
+/** A per-message quantity as a per-second rate, saturation phase over ceiling. */
+function perSecondRatio(
+  saturation: { readonly completedPerSecond: number; readonly cost: CostReport },
+  ceilingRun: CeilingResult,
+  perMessage: (cost: CostReport) => number,
+): number {
+  const ceilingRate = ceilingRun.messagesPerSecond * perMessage(ceilingRun.cost);
+  return ceilingRate > 0 ? round((saturation.completedPerSecond * perMessage(saturation.cost)) / ceilingRate, 3) : 0;
+}
+
+function mixDifferences(
+  workload: Readonly<Record<string, { calls: number }>>,
+  ceilingMix: Readonly<Record<string, { calls: number }>>,
+) {
+  const operations = new Set([...Object.keys(workload), ...Object.keys(ceilingMix)]);
+  return [...operations]
+    .map((operation) => ({
+      operation,
+      workload: workload[operation]?.calls ?? 0,
+      ceiling: ceilingMix[operation]?.calls ?? 0,
+    }))
+    .filter((d) => Math.abs(d.workload - d.ceiling) > 0.05);
+}
+
+function costModel(direct: DirectWorkload, group: GroupWorkload, receipts: ReceiptCosts) {
+  return {
+    prices,
+    assumptions:
+      'Quantities measured in this run; each send is 2 billed frames (sendMessage in, messageAccepted out) plus its posts; each ack or read is 2 frames plus its receipt posts; Lambda durations are the local means.',
+    perMillionMessages: {
+      direct: dollarsPerMillion(direct.probe.cost, 2),
+      directWithAckAndRead: dollarsPerMillion(sumMeasured([direct.probe.cost, receipts.perAck, receipts.perRead]), 6),
+      groupUnbatched: dollarsPerMillion(group.probe.cost, 2),
+      groupBatched: dollarsPerMillion(group.saturation.cost, 2),
+    },
+  };
+}
+
+/** Adds per-message costs: a message plus the acknowledgements it causes. */
+function sumMeasured(parts: readonly MeasuredPerMessage[]): MeasuredPerMessage {
+  const byFunction: Record<string, { perMessage: number; meanMs: number }> = {};
+  for (const part of parts) {
+    for (const [name, f] of Object.entries(part.lambdaInvocations.byFunction)) {
+      const into = byFunction[name];
+      // Durations combine weighted by invocations, so GB-seconds add up.
+      byFunction[name] = into
+        ? {
+            perMessage: into.perMessage + f.perMessage,
+            meanMs: (into.meanMs * into.perMessage + f.meanMs * f.perMessage) / (into.perMessage + f.perMessage),
+          }
+        : { perMessage: f.perMessage, meanMs: f.meanMs };
+    }
+  }
+  return {
+    dynamoDb: {
+      readUnits: parts.reduce((sum, part) => sum + part.dynamoDb.readUnits, 0),
+      writeUnits: parts.reduce((sum, part) => sum + part.dynamoDb.writeUnits, 0),
+    },
+    postToConnection: parts.reduce((sum, part) => sum + part.postToConnection, 0),
+    lambdaInvocations: { byFunction },
+  };
+}
+
+function targets(
+  settings: BenchSettings,
+  phases: readonly PhaseReport[],
+  directTarget: PhaseReport,
+  ratios: { direct: number; group: number },
+  handlerReport: HandlerReport | undefined,
+  inboxMissing: number,
+) {
+  const totals = phases.reduce(
+    (sum, p) => ({
+      lost: sum.lost + p.lost,
+      duplicates: sum.duplicates + p.duplicates,
+      outOfOrder: sum.outOfOrder + p.outOfOrder,
+      errors: sum.errors + p.sendErrors,
+    }),
+    { lost: 0, duplicates: 0, outOfOrder: 0, errors: 0 },
+  );
+  const bundles = Object.entries(handlerReport?.functions ?? {});
+  const largest = bundles.reduce<(typeof bundles)[number] | undefined>(
+    (a, b) => (a && a[1].bytes >= b[1].bytes ? a : b),
+    undefined,
+  );
+  const slowest = bundles.reduce<(typeof bundles)[number] | undefined>(
+    (a, b) => (a && a[1].initMs.median >= b[1].initMs.median ? a : b),
+    undefined,
+  );
+  const underInit = bundles.filter(([, h]) => h.initMs.median < 100).length;
+  return [
+    {
+      target: '1:1 p99 send-to-deliver < 100 ms at 100 msg/s',
+      measured: `p99 ${directTarget.latencyMs.p99} ms (p50 ${directTarget.latencyMs.p50}, max ${directTarget.latencyMs.max}) at ${directTarget.sendRate} msg/s`,
+      met: directTarget.latencyMs.p99 < 100 && directTarget.sendRate >= 0.95 * settings.targetRate,
+    },
+    {
+      target: 'no message lost at any rate tried',
+      measured: `${phases.length} phases: ${totals.lost} lost, ${totals.duplicates} duplicates, ${totals.outOfOrder} out of order, ${totals.errors} send errors; ${inboxMissing} missing from offline inboxes`,
+      met: totals.lost + totals.duplicates + totals.outOfOrder + totals.errors + inboxMissing === 0,
+    },
+    {
+      target: 'messaging throughput >= 70% of the DynamoDB-limited ceiling',
+      // Above 100% the ceiling run did less than the messaging path itself: it is no bound, so nothing is shown.
+      measured: `1:1 ${round(ratios.direct * 100, 1)}%, group ${round(ratios.group * 100, 1)}%${
+        ratios.direct > 1 || ratios.group > 1
+          ? ' (a ratio above 100% means the ceiling run under-measured: not established)'
+          : ''
+      }`,
+      met: [ratios.direct, ratios.group].every((ratio) => ratio >= 0.7 && ratio <= 1),
+    },
+    {
+      target: 'each handler bundle < 1 MB minified',
+      measured: largest
+        ? `largest ${largest[0]} ${round(largest[1].bytes / 1e6, 3)} MB; ${bundles.filter(([, h]) => h.bytes < 1e6).length} of ${bundles.length} under`
+        : 'not measured (--skip-handlers)',
+      met: largest !== undefined && bundles.every(([, h]) => h.bytes < 1e6),
+    },
+    {
+      target: 'module initialisation < 100 ms',
+      measured: slowest
+        ? `slowest ${slowest[0]} ${slowest[1].initMs.median} ms (median, as deployed: no run-time source maps); ${underInit} of ${bundles.length} under`
+        : 'not measured (--skip-handlers)',
+      met: slowest !== undefined && underInit === bundles.length,
+    },
+  ];
+}

@@ -1,0 +1,92 @@
+/**
+ * What the bench runs on: DynamoDB Local with a tallying capacity recorder, the ceiling's tables, the local
+ * stack in this process and the driver holding the devices; and how the bench waits for it to go quiet.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { setCapacityRecorder } from '#shared/aws/capacity-meter';
+import { createLocalDynamoDbClient } from '../local/aws-local';
+import { type DynamoDbLocal, startDynamoDbLocal } from '../local/dynamodb-local';
+import { type LocalStack, startLocalStack } from '../local/stack';
+import { createLocalTables, type LocalTables } from '../local/tables';
+import { CapacityTally } from './capacity-tally';
+import { anchorCeilingStreams } from './ceiling';
+import { type DriverClient, startDriver } from './driver-client';
+import { findDynamoDbLocalPid } from './machine';
+
+export const stackTablePrefix = 'bench-';
+export const ceilingTablePrefix = 'ceiling-';
+
+export interface BenchRig {
+  readonly dynamo: DynamoDbLocal;
+  /** DynamoDB Local's process, for its CPU time (undefined where it cannot be found). */
+  readonly dynamoPid: number | undefined;
+  readonly tally: CapacityTally;
+  readonly ceilingTables: LocalTables;
+  readonly stack: LocalStack;
+  readonly driver: DriverClient;
+}
+
+export async function startBenchStack(): Promise<BenchRig> {
+  const tally = new CapacityTally();
+  setCapacityRecorder(tally.record);
+  const dynamo = await startDynamoDbLocal({ port: 0 });
+  const dynamoPid = findDynamoDbLocalPid();
+  // The ceiling's own tables, in the DynamoDB Local the workloads use, their streams begun before the stack's.
+  const ceilingTables = await createLocalTables(createLocalDynamoDbClient(dynamo.endpoint), ceilingTablePrefix);
+  await anchorCeilingStreams(createLocalDynamoDbClient(dynamo.endpoint), ceilingTables);
+  const stack = await startLocalStack({
+    dynamoEndpoint: dynamo.endpoint,
+    tablePrefix: stackTablePrefix,
+    httpPort: 0,
+    wsPort: 0,
+    s3Port: 0,
+    cdnPort: 0,
+    logLevel: 'ERROR',
+  });
+  return { dynamo, dynamoPid, tally, ceilingTables, stack, driver: startDriver() };
+}
+
+export async function stopBenchStack(rig: BenchRig): Promise<void> {
+  await rig.driver.stop().catch(() => undefined);
+  await rig.stack.stop();
+  await rig.dynamo.stop();
+  setCapacityRecorder(undefined);
+}
+
+/** Waits until no invocation runs and no DynamoDB call, post, invocation or stream record has happened for 300 ms. */
+export async function waitForQuiet(rig: BenchRig, maxMs = 15_000): Promise<void> {
+  const { stack, tally } = rig;
+  const signature = () => {
+    const counts = Object.values(stack.invocationCounts());
+    const invocations = counts.reduce((sum, c) => sum + (c?.invocations ?? 0), 0);
+    // A running invocation is never quiet, however long its DynamoDB call takes on a starved machine.
+    const running = counts.reduce((sum, c) => sum + (c?.running ?? 0), 0);
+    return running > 0
+      ? `running ${performance.now()}`
+      : `${tally.calls}/${stack.managementApiCounts.posts}/${invocations}/${stack.streamStats.records}`;
+  };
+  const deadline = performance.now() + maxMs;
+  let last = signature();
+  let stableSince = performance.now();
+  while (performance.now() < deadline) {
+    await sleep(50);
+    const now = signature();
+    if (now !== last) {
+      last = now;
+      stableSince = performance.now();
+    } else if (performance.now() - stableSince >= 300) {
+      return;
+    }
+  }
+}
+
+/** Runs `work` with the stack quiet and its stream pollers held (records wait in the stream), then resumes them. */
+export async function aloneOnDynamoDb<T>(rig: BenchRig, work: () => Promise<T>): Promise<T> {
+  await waitForQuiet(rig);
+  await rig.stack.pauseStreams();
+  try {
+    return await work();
+  } finally {
+    rig.stack.resumeStreams();
+  }
+}

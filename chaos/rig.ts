@@ -1,0 +1,82 @@
+/** The chaos run's local stack: its fault controls, the fan-out faults, the harness's dice and its data directory. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type LocalStack, type LocalStackFaults, startLocalStack } from '../local/stack';
+import { createFanOutFaults, type FanOutFaults } from './fan-out-faults';
+import { type Random, seededRandom } from './random';
+import type { ChaosSettings } from './settings';
+
+export interface ChaosRig {
+  readonly stack: LocalStack;
+  readonly faults: LocalStackFaults;
+  readonly fanOutFaults: FanOutFaults;
+  /** The harness's own choices (the plan, the drops); the fault dice roll apart. */
+  readonly random: Random;
+  readonly dataDir: string;
+}
+
+export interface DropCounters {
+  drops: number;
+  dropsWithoutDisconnect: number;
+}
+
+export async function startStackWithFaults(settings: ChaosSettings): Promise<ChaosRig> {
+  // Separate streams: the plan stays the same whatever the fault dice did.
+  const random = seededRandom(settings.seed);
+  const faultRandom = seededRandom(settings.seed ^ 0x5eed_f00d);
+  const fanOutFaults = createFanOutFaults(faultRandom.next, 0);
+  const dataDir = mkdtempSync(join(tmpdir(), 'parley-chaos-'));
+  const stack = await startLocalStack({
+    dataDir,
+    dynamoPort: 0,
+    httpPort: 0,
+    wsPort: 0,
+    s3Port: 0,
+    cdnPort: 0,
+    logLevel: 'SILENT',
+    faults: { random: faultRandom.next },
+    handlerOverrides: { streamFanOut: fanOutFaults.handler },
+  });
+  const faults = stack.faults;
+  if (faults === undefined) {
+    await stack.stop();
+    throw new Error('The stack was started without fault controls');
+  }
+  return { stack, faults, fanOutFaults, random, dataDir };
+}
+
+export async function stopStackWithFaults(rig: ChaosRig, keepData: boolean): Promise<void> {
+  await rig.stack.stop();
+  if (!keepData) rmSync(rig.dataDir, { recursive: true, force: true });
+}
+
+export function turnFaultsOn(rig: ChaosRig, settings: ChaosSettings): void {
+  Object.assign(rig.faults.settings, {
+    postGone: settings.postGone,
+    postError: settings.postError,
+    postErrorAfterDelivery: settings.postErrorAfterDelivery,
+    duplicateBatch: settings.duplicateBatch,
+  });
+  rig.fanOutFaults.flakyFailure = settings.flakyFailure;
+}
+
+/** Faults stop before anything is checked: what is missing then is lost, not merely late. */
+export function turnFaultsOff(rig: ChaosRig): void {
+  Object.assign(rig.faults.settings, { postGone: 0, postError: 0, postErrorAfterDelivery: 0, duplicateBatch: 0 });
+  rig.fanOutFaults.flakyFailure = 0;
+}
+
+/** Every fault the run injected, by kind, as the report lists them. */
+export function faultCounts(rig: ChaosRig, counters: Readonly<DropCounters>): Record<string, number> {
+  return {
+    connectionDrops: counters.drops,
+    connectionDropsWithoutDisconnect: counters.dropsWithoutDisconnect,
+    postGone410: rig.faults.counts.postGone,
+    postError500: rig.faults.counts.postError,
+    fanOutFailures: rig.fanOutFaults.counts.flakyFailures,
+    poisonFailures: rig.fanOutFaults.counts.poisonFailures,
+    duplicateBatches: rig.faults.counts.duplicateBatch,
+    dynamoDbRestarts: rig.faults.counts.dynamoDbRestarts,
+  };
+}
