@@ -3,6 +3,8 @@ import { round } from './capacity-tally';
 import {
   type CeilingScene,
   type ceilingServices,
+  type HotConversationRun,
+  measureHotBurst,
   measureHotConversation,
   runCeiling,
   seedCeilingScene,
@@ -85,15 +87,36 @@ export async function measureCeiling(
   });
 }
 
-/** One conversation's commit rate under many senders, with the stack's pollers held. */
+/**
+ * One conversation's commit rate, with the stack's pollers held: many senders in a closed loop, and
+ * one device's burst of concurrent sends (each size a few times on a fresh conversation, the median
+ * reported).
+ */
 export function measureHotConversationAlone(context: PhaseContext, services: CeilingServices) {
   const { rig, settings } = context;
-  return aloneOnDynamoDb(rig, () =>
-    measureHotConversation(
+  return aloneOnDynamoDb(rig, async () => {
+    const closedLoop = await measureHotConversation(
       services,
       settings.hotConversationSenders,
       settings.hotConversationSeconds,
       settings.textLength,
-    ),
-  );
+    );
+    const bursts = [];
+    for (const messages of settings.hotConversationBursts) {
+      const runs: HotConversationRun[] = [];
+      for (let run = 0; run < settings.hotConversationBurstRuns; run++) {
+        runs.push(await measureHotBurst(services, messages, settings.textLength, `burst${messages}-r${run}`));
+      }
+      const median = [...runs].sort((a, b) => a.messagesPerSecond - b.messagesPerSecond)[Math.floor(runs.length / 2)];
+      bursts.push({
+        messages,
+        runs: runs.length,
+        seconds: round(median?.seconds ?? 0, 3),
+        failed: runs.reduce((sum, r) => sum + r.failed, 0),
+        messagesPerSecond: round(median?.messagesPerSecond ?? 0, 1),
+        eachMessagesPerSecond: runs.map((r) => round(r.messagesPerSecond, 1)),
+      });
+    }
+    return { ...closedLoop, bursts };
+  });
 }

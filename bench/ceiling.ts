@@ -324,36 +324,39 @@ export async function runCeiling(
   };
 }
 
+/** One conversation's commit rate, sends only (no fan-out, no per-user rate limit in the way). */
+export interface HotConversationRun {
+  readonly senders: number;
+  readonly seconds: number;
+  readonly accepted: number;
+  readonly failed: number;
+  readonly messagesPerSecond: number;
+}
+
 /**
  * One conversation, many concurrent senders, sends only: how fast one conversation's seq counter
- * lets messages commit (the hot-group limit), with no fan-out and no per-user rate limit in the way.
+ * lets messages commit (the hot-group limit). A closed loop: each sender sends its next message
+ * once the last one is accepted.
  */
-export async function measureHotConversation(services: Services, senders: number, seconds: number, textLength: number) {
-  const [a, b] = ['hot-a', 'hot-b'];
-  const deviceIds = Array.from({ length: senders }, (_, i) => `d${i}`);
-  await Promise.all(
-    deviceIds.map((deviceId, i) =>
-      services.connectionService.connect({
-        userId: i % 2 === 0 ? a : b,
-        deviceId,
-        connectionId: `hot-${deviceId}`,
-      }),
-    ),
-  );
-  const { conversation } = await services.conversationService.create({ creatorId: a, type: 'direct', memberIds: [b] });
+export async function measureHotConversation(
+  services: Services,
+  senders: number,
+  seconds: number,
+  textLength: number,
+): Promise<HotConversationRun> {
+  const { conversationId, senderOf } = await hotConversationScene(services, 'hot', senders);
   let accepted = 0;
   let failed = 0;
   const started = performance.now();
   const deadline = started + seconds * 1000;
   await Promise.all(
-    deviceIds.map(async (deviceId, i) => {
+    Array.from({ length: senders }, async (_, i) => {
       for (let k = 0; performance.now() < deadline; k++) {
         const id = `hot-${i}-${k}`;
         try {
           await services.messaging.send({
-            senderId: i % 2 === 0 ? a : b,
-            senderDeviceId: deviceId,
-            conversationId: conversation.id,
+            ...senderOf(i),
+            conversationId,
             clientMessageId: id,
             text: messageText(id, textLength),
           });
@@ -366,6 +369,52 @@ export async function measureHotConversation(services: Services, senders: number
   );
   const elapsed = (performance.now() - started) / 1000;
   return { senders, seconds: elapsed, accepted, failed, messagesPerSecond: accepted / elapsed };
+}
+
+/**
+ * One device sends `messages` at once into a fresh conversation (an SDK flushing its outbox on
+ * reconnect, a bot): every send concurrent, as separate invocations would be. Timed from the first
+ * send to the last answer.
+ */
+export async function measureHotBurst(
+  services: Services,
+  messages: number,
+  textLength: number,
+  label: string,
+): Promise<HotConversationRun> {
+  const { conversationId, senderOf } = await hotConversationScene(services, label, 1);
+  const started = performance.now();
+  const outcomes = await Promise.allSettled(
+    Array.from({ length: messages }, (_, k) => {
+      const id = `${label}-${k}`;
+      return services.messaging.send({
+        ...senderOf(0),
+        conversationId,
+        clientMessageId: id,
+        text: messageText(id, textLength),
+      });
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  const accepted = outcomes.filter((outcome) => outcome.status === 'fulfilled').length;
+  return { senders: 1, seconds: elapsed, accepted, failed: messages - accepted, messagesPerSecond: accepted / elapsed };
+}
+
+/** A fresh direct conversation whose two members send from `senders` devices, alternately. */
+async function hotConversationScene(services: Services, label: string, senders: number) {
+  const [a, b] = [`${label}-a`, `${label}-b`];
+  const senderOf = (i: number) => ({ senderId: i % 2 === 0 ? a : b, senderDeviceId: `d${i}` });
+  await Promise.all(
+    Array.from({ length: senders }, (_, i) =>
+      services.connectionService.connect({
+        userId: senderOf(i).senderId,
+        deviceId: senderOf(i).senderDeviceId,
+        connectionId: `${label}-d${i}`,
+      }),
+    ),
+  );
+  const { conversation } = await services.conversationService.create({ creatorId: a, type: 'direct', memberIds: [b] });
+  return { conversationId: conversation.id, senderOf };
 }
 
 function hash(value: string): number {

@@ -40,7 +40,11 @@ export interface SummaryInput {
   readonly ceiling: {
     readonly direct: { readonly messagesPerSecond: number; readonly cost: CostLine };
     readonly group: { readonly messagesPerSecond: number; readonly cost: CostLine };
-    readonly hotConversation: { readonly messagesPerSecond: number; readonly senders: number };
+    readonly hotConversation: {
+      readonly messagesPerSecond: number;
+      readonly senders: number;
+      readonly bursts: readonly { readonly messages: number; readonly messagesPerSecond: number }[];
+    };
     readonly messagingToCeilingRatio: { readonly direct: number; readonly group: number };
     readonly dynamoDbLocalCpuRatio: { readonly direct: number; readonly group: number };
   };
@@ -104,7 +108,8 @@ export function printSummary(result: SummaryInput): void {
     ),
     '',
     `Sustained with zero loss: 1:1 ${result.workloads.direct?.sustainedMessagesPerSecondZeroLoss} msg/s, group ${result.workloads.group?.sustainedMessagesPerSecondZeroLoss} msg/s`,
-    `DynamoDB-limited ceiling: 1:1 ${result.ceiling.direct.messagesPerSecond} msg/s (ratio ${pct(result.ceiling.messagingToCeilingRatio.direct)}), group ${result.ceiling.group.messagesPerSecond} msg/s (ratio ${pct(result.ceiling.messagingToCeilingRatio.group)}); one conversation with ${result.ceiling.hotConversation.senders} senders: ${result.ceiling.hotConversation.messagesPerSecond} msg/s`,
+    `DynamoDB-limited ceiling: 1:1 ${result.ceiling.direct.messagesPerSecond} msg/s (ratio ${pct(result.ceiling.messagingToCeilingRatio.direct)}), group ${result.ceiling.group.messagesPerSecond} msg/s (ratio ${pct(result.ceiling.messagingToCeilingRatio.group)})`,
+    `One conversation, sends only: ${result.ceiling.hotConversation.senders} senders ${result.ceiling.hotConversation.messagesPerSecond} msg/s; ${result.ceiling.hotConversation.bursts.map((b) => `1 sender x ${b.messages} at once ${b.messagesPerSecond} msg/s`).join(', ')}`,
     `DynamoDB Local CPU at saturation, share of its CPU in the ceiling: 1:1 ${pct(result.ceiling.dynamoDbLocalCpuRatio.direct)}, group ${pct(result.ceiling.dynamoDbLocalCpuRatio.group)}`,
     `Cost per million messages at list prices: ${Object.entries(result.costModel.perMillionMessages)
       .map(([name, cost]) => `${name} $${cost.usdPerMillionMessages}`)

@@ -40,6 +40,10 @@ export interface BenchSettings {
   readonly ceilingGroupLanesPerGroup: readonly number[];
   readonly hotConversationSenders: number;
   readonly hotConversationSeconds: number;
+  /** One device's bursts into one conversation: this many concurrent sends each. */
+  readonly hotConversationBursts: readonly number[];
+  /** Bursts of each size (a fresh conversation each); the median is reported. */
+  readonly hotConversationBurstRuns: number;
   readonly receiptRounds: number;
   /** Fresh Node processes per handler for the module initialisation time (the median is reported). */
   readonly initRuns: number;
@@ -77,6 +81,8 @@ export function benchSettings(argv: readonly string[]): BenchSettings {
     ceilingGroupLanesPerGroup: quick ? [3] : [1, 3],
     hotConversationSenders: 16,
     hotConversationSeconds: quick ? 2 : 10,
+    hotConversationBursts: [50, 100],
+    hotConversationBurstRuns: quick ? 1 : 3,
     receiptRounds: quick ? 3 : 10,
     initRuns: quick ? 1 : 7,
     initConcurrency: quick ? 2 : 1,

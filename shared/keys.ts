@@ -33,6 +33,15 @@ export const conversationKeys = {
     sk: `MEMBER#${userId}`,
   }),
   partition: (conversationId: string) => `CONV#${conversationId}`,
+  /**
+   * A queued send parked for whoever commits the seqs before it (shared/services/timeline-writer.ts),
+   * keyed by the seq its ticket holds. Sorts after `META` and every `MEMBER#` row.
+   */
+  parked: (conversationId: string, seq: number) => ({
+    pk: `CONV#${conversationId}`,
+    sk: `PARKED#${String(seq).padStart(SEQ_DIGITS, '0')}`,
+  }),
+  parkedPrefix: 'PARKED#',
   /** One claim per pair of users makes a direct conversation unique, whoever creates it first. */
   directPair: (a: string, b: string) => {
     const [first, second] = [a, b].sort();

@@ -92,7 +92,9 @@ export const functions = {
     tables: [
       // The per-user send counter, bumped before anything else.
       { table: 'rateLimits', actions: ['UpdateItem'] },
-      { table: 'conversations', actions: ['BatchGetItem', 'GetItem', 'UpdateItem'] },
+      // A send that queues parks its entry in the conversation's partition (PutItem); the next in line reads
+      // the parked entries (Query) and commits them with its own, taking their items away (DeleteItem).
+      { table: 'conversations', actions: ['BatchGetItem', 'GetItem', 'UpdateItem', 'PutItem', 'Query', 'DeleteItem'] },
       { table: 'messages', actions: ['PutItem', 'GetItem'] },
       { table: 'idempotency', actions: ['PutItem', 'GetItem'] },
       // Attached media is read, then marked sent (and kept) in the send transaction.
@@ -203,7 +205,9 @@ export const functions = {
     tables: [
       // The per-user send counter, bumped before anything else.
       { table: 'rateLimits', actions: ['UpdateItem'] },
-      { table: 'conversations', actions: ['BatchGetItem', 'GetItem', 'UpdateItem'] },
+      // A send that queues parks its entry in the conversation's partition (PutItem); the next in line reads
+      // the parked entries (Query) and commits them with its own, taking their items away (DeleteItem).
+      { table: 'conversations', actions: ['BatchGetItem', 'GetItem', 'UpdateItem', 'PutItem', 'Query', 'DeleteItem'] },
       { table: 'messages', actions: ['PutItem', 'GetItem'] },
       { table: 'idempotency', actions: ['PutItem', 'GetItem'] },
       // Attached media is read, then marked sent (and kept) in the send transaction.

@@ -32,7 +32,10 @@ export const limits = {
   syncPageSize: 100,
   /** How long a send may wait for its seq before it answers `conflict` (API Gateway waits 29 s). */
   seqAllocationBudgetMs: 10_000,
-  /** A queued seq whose holder made no progress for this long is presumed abandoned and filled with a void. */
+  /**
+   * A queued seq whose holder made no progress for this long is presumed abandoned: its parked send is
+   * committed, or a void fills it. Also how long a writer committing a queue's runs holds it.
+   */
   seqStallTimeoutMs: 3_000,
   /** A connect ticket opens one WebSocket within this many seconds of being issued, then never again. */
   connectTicketTtlSeconds: 30,

@@ -9,7 +9,8 @@ const BY_MEMBER = tables.conversations.globalIndexes[0].indexName;
 
 /** What a send needs to know in one read: does the conversation exist, is the caller in it, what is its last seq. */
 export interface MembershipSnapshot {
-  readonly conversation?: Conversation;
+  /** With `nextSeq`, the last seq handed out: past lastSeq while sends queue for their seqs. */
+  readonly conversation?: Conversation & { readonly nextSeq: number };
   readonly member?: Member;
 }
 
@@ -37,19 +38,27 @@ export class ConversationRepository {
     const memberItem = items.find((item) => item.sk === memberKey.sk);
     const member = memberItem ? toMember(memberItem) : undefined;
     return {
-      ...(meta ? { conversation: toConversation(meta) } : {}),
+      ...(meta
+        ? { conversation: { ...toConversation(meta), nextSeq: Number(meta.nextSeq ?? meta.lastSeq ?? 0) } }
+        : {}),
       ...(member && isCurrentMember(member) ? { member } : {}),
     };
   }
 
-  /** Meta, current members and former members (rows kept with leftSeq) in one Query of the partition. */
+  /**
+   * Meta, current members and former members (rows kept with leftSeq) in one Query of the partition,
+   * short of the sends parked there during a burst (they sort last).
+   */
   async getWithMembers(
     conversationId: string,
   ): Promise<{ conversation?: Conversation; members: Member[]; formerMembers: Member[] }> {
     const items = await queryAll(this.documentClient, {
       TableName: this.tableName,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': conversationKeys.partition(conversationId) },
+      KeyConditionExpression: 'pk = :pk AND sk < :parked',
+      ExpressionAttributeValues: {
+        ':pk': conversationKeys.partition(conversationId),
+        ':parked': conversationKeys.parkedPrefix,
+      },
       ConsistentRead: true,
     });
     const meta = items.find((item) => item.sk === 'META');

@@ -1,7 +1,10 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
+  DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
+  PutCommand,
   QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
@@ -12,27 +15,23 @@ import type { Conversation, Member, MessageAttachment, MessageType, StoredMessag
 import { batchGetAll } from './batch-get';
 import { conversationWrites } from './conversation-repository';
 import { queryAll } from './query-all';
-import { effectWrites, type TimelineEffects } from './timeline-effects';
+import type { TimelineEffects } from './timeline-effects';
+import {
+  MAX_TRANSACTION_ACTIONS,
+  planRun,
+  type Refusal,
+  type RunCancellation,
+  type RunEntry,
+  type RunLease,
+  type RunPlan,
+  readCancellation,
+  type SeqGuard,
+  type TableNames,
+} from './timeline-run';
 import type { TransactItem } from './transact-item';
 
 export type { TimelineEffects } from './timeline-effects';
-
-export interface TableNames {
-  readonly conversations: string;
-  readonly messages: string;
-  readonly idempotency: string;
-  /** Only writers of messages that carry attachments need (and are granted) it. */
-  readonly attachments?: string;
-}
-
-/**
- * How a message claims its seq:
- * - `optimistic`: the uncontended path, no ticket: commits at lastSeq + 1 if lastSeq and nextSeq
- *   both still equal the expected value (nobody committed or queued meanwhile).
- * - `ticket`: the seq was taken with {@link MessageRepository.takeTicket}; commits once the
- *   previous seq has committed, so tickets commit strictly in order.
- */
-export type CommitMode = 'optimistic' | 'ticket';
+export type { Refusal, RunEntry, RunLease, TableNames } from './timeline-run';
 
 export type CommitOutcome =
   | { readonly kind: 'stored'; readonly message: StoredMessage }
@@ -44,12 +43,47 @@ export type CommitOutcome =
   /** A bound in `metaAtMost` or a condition of an extra item failed; nothing was written. */
   | { readonly kind: 'effectRejected' };
 
-/** DynamoDB's cap on actions in one TransactWriteItems. */
-const MAX_TRANSACTION_ACTIONS = 100;
+export type RunOutcome =
+  /** Seqs up to `through` committed; those in `refused` hold voids (their entries' conditions failed). */
+  | {
+      readonly kind: 'stored';
+      readonly through: number;
+      readonly refused: ReadonlyMap<number, Refusal>;
+      /** Tickets wait beyond the run, and it took the lease to commit the next run too. */
+      readonly leased: boolean;
+    }
+  /** The seq after `previous` was not the run's: `lastSeq` is the committed seq now. */
+  | { readonly kind: 'notNext'; readonly lastSeq: number }
+  | { readonly kind: 'conversationGone' };
 
-/** Where each action sits in the commit transaction, to read its cancellation reason. */
-const META_UPDATE = 0;
-const MESSAGE_PUT = 1;
+/**
+ * A parked item as its sender finds it:
+ * - `gone`: a run committed the entry (only a commit takes a parked item away before its sender reads it);
+ * - a {@link Refusal}: a run filled its seq with a void instead, for this reason;
+ * - `parked`: still there: waiting, or (once lastSeq has passed its seq) its seq was filled as
+ *   abandoned before it was parked.
+ */
+export type ParkedState = 'gone' | Refusal | 'parked';
+
+/** The queue as the writer committing the next run reads it. */
+export interface QueueRead {
+  readonly lastSeq: number;
+  /** The last seq handed out as a ticket. */
+  readonly nextSeq: number;
+  /** Entries parked at the seqs from the one asked for, by seq. */
+  readonly parked: ReadonlyMap<number, RunEntry>;
+}
+
+/** The queue as a parked sender sees it. */
+export interface QueueView {
+  readonly lastSeq: number;
+  /** Until when (epoch ms) a writer has said it goes on committing runs of parked entries. */
+  readonly runLeaseUntil: number;
+  readonly parked: ParkedState;
+}
+
+/** Parked entries one run may take: more than 100 actions hold, so the plan, not the read, sets the cap. */
+const MAX_PARKED_READ = 50;
 
 /** Reads of the messages table alone: what history and listings need, with no grant beyond it. */
 export class MessageReader {
@@ -138,72 +172,89 @@ export class MessageRepository extends MessageReader {
 
   /**
    * Stores `message` at `message.seq` in one transaction that also advances the conversation's
-   * lastSeq and (for real messages) claims the idempotency key. A seq commits only right after its
+   * lastSeq and (for real messages) claims the idempotency key: the uncontended path, which takes
+   * the seq only if nobody committed or queued for one meanwhile. A seq commits only right after its
    * predecessor, so commit order is seq order (the stream carries a conversation in seq order), no
    * seq is skipped, and a retried clientMessageId can never produce a second message.
    */
-  async commit(message: StoredMessage, mode: CommitMode, effects: TimelineEffects = {}): Promise<CommitOutcome> {
+  async commit(message: StoredMessage, effects: TimelineEffects = {}): Promise<CommitOutcome> {
     const previous = message.seq - 1;
-    // Only what a client sent carries a clientMessageId to claim; voids and system events do not.
-    const claimsIdempotency = message.type === 'text';
-    if (claimsIdempotency && message.clientMessageId === undefined) {
-      throw new Error('commit: clientMessageId is required');
+    const offered = [{ message, effects }];
+    const cancellation = await this.transact(previous, offered, { kind: 'optimistic' });
+    switch (cancellation.kind) {
+      case 'committed':
+        return { kind: 'stored', message };
+      case 'conversationGone':
+        return cancellation;
+      case 'notNext':
+        return { kind: 'notNext', lastSeq: cancellation.lastSeq, nextSeq: cancellation.nextSeq };
+      case 'conflict':
+        // Another commit touched the meta item mid-flight; try again.
+        return { kind: 'notNext', lastSeq: previous, nextSeq: previous };
+      case 'refused':
+        return cancellation.refused.get(0) === 'duplicate' && cancellation.original
+          ? { kind: 'duplicate', message: await this.original(cancellation.original) }
+          : { kind: 'effectRejected' };
     }
-    const writes = effectWrites(this.tableNames, message.conversationId, message.seq, effects);
-    const meta = metaUpdate(message, mode, writes);
-    const extraItems = writes.items;
-    const firstExtra = MESSAGE_PUT + 1 + (claimsIdempotency ? 1 : 0);
+  }
+
+  /**
+   * Commits queued entries at the seqs after `previous`, as many as one transaction holds (see
+   * {@link planRun}): one meta update for all of them. An entry whose own conditions fail (the
+   * sender removed, an attachment gone, the clientMessageId already sent, the group full) does not
+   * stop the others: its seq is filled with a void, its parked item records why, and the run is
+   * tried again.
+   */
+  async commitRun(
+    conversationId: string,
+    previous: number,
+    entries: readonly RunEntry[],
+    lease?: RunLease,
+  ): Promise<RunOutcome> {
+    const offered = [...entries];
+    const refused = new Map<number, Refusal>();
+    for (;;) {
+      const outcome = await this.transact(previous, offered, { kind: 'queued', ...lease });
+      switch (outcome.kind) {
+        case 'committed':
+          return { kind: 'stored', through: previous + outcome.count, refused, leased: outcome.leased };
+        case 'conversationGone':
+          return outcome;
+        case 'notNext':
+          return { kind: 'notNext', lastSeq: outcome.lastSeq };
+        case 'conflict':
+          return { kind: 'notNext', lastSeq: previous };
+        case 'refused':
+          for (const [index, refusal] of outcome.refused) {
+            const entry = offered[index];
+            if (!entry) continue;
+            const { seq, createdAt } = entry.message;
+            refused.set(seq, refusal);
+            offered[index] = {
+              message: voidMessage(conversationId, seq, createdAt),
+              ...(entry.parked ? { parked: true, refusal } : {}),
+            };
+          }
+          break;
+      }
+    }
+  }
+
+  /** Plans and sends one commit transaction; a cancellation is read back as what it means. */
+  private async transact(
+    previous: number,
+    offered: readonly RunEntry[],
+    guard: SeqGuard,
+  ): Promise<{ readonly kind: 'committed'; readonly count: number; readonly leased: boolean } | RunCancellation> {
+    const plan: RunPlan = planRun(this.tableNames, previous, offered, guard);
     try {
-      await this.documentClient.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Update: {
-                TableName: this.tableNames.conversations,
-                Key: conversationKeys.meta(message.conversationId),
-                ...meta,
-                ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-              },
-            },
-            {
-              Put: {
-                TableName: this.tableNames.messages,
-                Item: { ...message },
-                ConditionExpression: 'attribute_not_exists(seq)',
-              },
-            },
-            ...(claimsIdempotency ? [{ Put: this.idempotencyPut(message) }] : []),
-            ...extraItems,
-          ],
-        }),
-      );
-      return { kind: 'stored', message };
+      await this.documentClient.send(new TransactWriteCommand({ TransactItems: [...plan.items] }));
+      return { kind: 'committed', count: plan.count, leased: plan.leased };
     } catch (error) {
       if (!(error instanceof TransactionCanceledException)) throw error;
-      const reasons = error.CancellationReasons ?? [];
-      const idempotencyReason = claimsIdempotency ? reasons[MESSAGE_PUT + 1] : undefined;
-      if (idempotencyReason?.Code === 'ConditionalCheckFailed' && idempotencyReason.Item) {
-        return { kind: 'duplicate', message: await this.original(unmarshall(idempotencyReason.Item)) };
-      }
-      const metaReason = reasons[META_UPDATE];
-      if (metaReason?.Code === 'ConditionalCheckFailed') {
-        if (!metaReason.Item) return { kind: 'conversationGone' };
-        const current = unmarshall(metaReason.Item);
-        const lastSeq = Number(current.lastSeq ?? 0);
-        const nextSeq = Math.max(lastSeq, Number(current.nextSeq ?? 0));
-        const seqWasFree = lastSeq === previous && (mode === 'ticket' || nextSeq === previous);
-        // The seq was ours to take, so a bound in metaAtMost is what failed.
-        if (seqWasFree && effects.memberLimit !== undefined) return { kind: 'effectRejected' };
-        return { kind: 'notNext', lastSeq, nextSeq };
-      }
-      if (reasons.slice(firstExtra).some((reason) => reason.Code === 'ConditionalCheckFailed')) {
-        return { kind: 'effectRejected' };
-      }
-      // TransactionConflict: another commit touched the meta item mid-flight; try again.
-      if (reasons.some((reason) => reason.Code === 'TransactionConflict')) {
-        return { kind: 'notNext', lastSeq: previous, nextSeq: previous };
-      }
-      throw error;
+      const cancellation = readCancellation(plan, offered, error.CancellationReasons ?? [], previous, guard.kind);
+      if (!cancellation) throw error;
+      return cancellation;
     }
   }
 
@@ -257,8 +308,11 @@ export class MessageRepository extends MessageReader {
     }
   }
 
-  /** Hands out the next seq ticket (an atomic counter: never contends, only queues). */
-  async takeTicket(conversationId: string): Promise<number> {
+  /**
+   * Hands out the next seq ticket (an atomic counter: never contends, only queues), with the seq
+   * committed at that moment: a ticket right after it is next in line at once.
+   */
+  async takeTicket(conversationId: string): Promise<{ readonly ticket: number; readonly lastSeq: number }> {
     const result = await this.documentClient.send(
       new UpdateCommand({
         TableName: this.tableNames.conversations,
@@ -267,10 +321,111 @@ export class MessageRepository extends MessageReader {
         UpdateExpression: 'SET nextSeq = if_not_exists(nextSeq, lastSeq) + :one',
         ConditionExpression: 'attribute_exists(pk)',
         ExpressionAttributeValues: { ':one': 1 },
-        ReturnValues: 'UPDATED_NEW',
+        ReturnValues: 'ALL_NEW',
       }),
     );
-    return Number(result.Attributes?.nextSeq);
+    return { ticket: Number(result.Attributes?.nextSeq), lastSeq: Number(result.Attributes?.lastSeq ?? 0) };
+  }
+
+  /**
+   * Parks a queued entry (at its ticket's seq) in the conversation's partition, where whoever
+   * commits the seqs before it finds it and commits it in the same transaction as theirs.
+   */
+  async park(message: StoredMessage, effects: TimelineEffects): Promise<void> {
+    await this.documentClient.send(
+      new PutCommand({
+        TableName: this.tableNames.conversations,
+        Item: { ...conversationKeys.parked(message.conversationId, message.seq), message: { ...message }, effects },
+      }),
+    );
+  }
+
+  /**
+   * The queue from `fromSeq` on, in one strongly consistent Query of the conversation's partition
+   * from its meta item (which sorts right before the parked entries): the committed seq, the last
+   * seq handed out, and the entries parked at seqs from `fromSeq`. Undefined when the conversation is gone.
+   */
+  async queueFrom(conversationId: string, fromSeq: number): Promise<QueueRead | undefined> {
+    const result = await this.documentClient.send(
+      new QueryCommand({
+        TableName: this.tableNames.conversations,
+        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :meta AND :to',
+        ExpressionAttributeValues: {
+          ':pk': conversationKeys.partition(conversationId),
+          ':meta': conversationKeys.meta(conversationId).sk,
+          ':to': conversationKeys.parked(conversationId, fromSeq + MAX_PARKED_READ - 1).sk,
+        },
+        ConsistentRead: true,
+      }),
+    );
+    const items = result.Items ?? [];
+    const meta = items.find((item) => item.sk === conversationKeys.meta(conversationId).sk);
+    if (!meta) return undefined;
+    const parked = new Map<number, RunEntry>();
+    for (const item of items) {
+      const message = item.message as StoredMessage | undefined;
+      // Parked items below fromSeq wait for their senders to read what became of them.
+      if (!message || message.seq < fromSeq || item.outcome !== undefined) continue;
+      parked.set(message.seq, { message, effects: item.effects as TimelineEffects, parked: true });
+    }
+    const lastSeq = Number(meta.lastSeq ?? 0);
+    return { lastSeq, nextSeq: Math.max(lastSeq, Number(meta.nextSeq ?? 0)), parked };
+  }
+
+  /**
+   * The queue as a parked sender sees it, in one strongly consistent BatchGetItem: the committed
+   * seq, whether a writer has said it goes on committing runs, and the sender's own parked item.
+   * Undefined when the conversation is gone.
+   */
+  async queueView(conversationId: string, parkedSeq: number): Promise<QueueView | undefined> {
+    const table = this.tableNames.conversations;
+    const metaKey = conversationKeys.meta(conversationId);
+    const parkedKey = conversationKeys.parked(conversationId, parkedSeq);
+    const result = await this.documentClient.send(
+      new BatchGetCommand({
+        RequestItems: {
+          [table]: {
+            Keys: [metaKey, parkedKey],
+            ConsistentRead: true,
+            ProjectionExpression: 'sk, lastSeq, runLeaseUntil, outcome',
+          },
+        },
+      }),
+    );
+    // Two small keys cannot exceed BatchGetItem's limits; an unprocessed key means throttling.
+    if ((result.UnprocessedKeys?.[table]?.Keys?.length ?? 0) > 0) throw new Error('BatchGetItem throttled');
+    const items = result.Responses?.[table] ?? [];
+    const meta = items.find((item) => item.sk === metaKey.sk);
+    const parked = items.find((item) => item.sk === parkedKey.sk);
+    if (!meta) return undefined;
+    return {
+      lastSeq: Number(meta.lastSeq ?? 0),
+      runLeaseUntil: Number(meta.runLeaseUntil ?? 0),
+      parked: parked ? parkedState(parked) : 'gone',
+    };
+  }
+
+  /** The parked item at `seq` alone, read strongly. */
+  async parkedState(conversationId: string, seq: number): Promise<ParkedState> {
+    const result = await this.documentClient.send(
+      new GetCommand({
+        TableName: this.tableNames.conversations,
+        Key: conversationKeys.parked(conversationId, seq),
+        ProjectionExpression: 'outcome',
+        ConsistentRead: true,
+      }),
+    );
+    return result.Item ? parkedState(result.Item) : 'gone';
+  }
+
+  /** Removes a parked item its sender has read the outcome of. */
+  async unpark(conversationId: string, seq: number): Promise<void> {
+    await this.documentClient.send(
+      new DeleteCommand({
+        TableName: this.tableNames.conversations,
+        Key: conversationKeys.parked(conversationId, seq),
+      }),
+    );
   }
 
   /** The committed seq, read strongly: what a queued sender polls while it waits for its turn. */
@@ -303,67 +458,12 @@ export class MessageRepository extends MessageReader {
     return result.Item ? this.original(result.Item) : undefined;
   }
 
-  private idempotencyPut(message: StoredMessage) {
-    return {
-      TableName: this.tableNames.idempotency,
-      Item: {
-        idempotencyKey: idempotencyKey(message.conversationId, message.senderId, message.clientMessageId ?? ''),
-        conversationId: message.conversationId,
-        seq: message.seq,
-        messageId: message.id,
-        createdAt: message.createdAt,
-      },
-      ConditionExpression: 'attribute_not_exists(idempotencyKey)',
-      ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
-    };
-  }
-
   private async original(record: Record<string, unknown>): Promise<StoredMessage> {
     // The idempotency record and the message commit together; a strong read sees both.
     const stored = await this.get(String(record.conversationId), Number(record.seq), true);
     if (!stored) throw new Error(`idempotency record points at missing message ${String(record.messageId)}`);
     return stored;
   }
-}
-
-/** The meta item's update: advance lastSeq from `previous`, plus whatever the effects change. */
-function metaUpdate(message: StoredMessage, mode: CommitMode, effects: Omit<ReturnType<typeof effectWrites>, 'items'>) {
-  const names: Record<string, string> = {};
-  const values: Record<string, unknown> = {
-    ':seq': message.seq,
-    ':at': message.createdAt,
-    ':previous': message.seq - 1,
-  };
-  const sets = mode === 'optimistic' ? ['lastSeq = :seq', 'nextSeq = :seq'] : ['lastSeq = :seq'];
-  sets.push('lastMessageAt = :at');
-  const conditions =
-    mode === 'optimistic'
-      ? ['attribute_exists(pk)', 'lastSeq = :previous', 'nextSeq = :previous']
-      : ['attribute_exists(pk)', 'lastSeq = :previous'];
-  const adds: string[] = [];
-  const bind = (prefix: string, index: number, attribute: string, value: unknown) => {
-    names[`#${prefix}${index}`] = attribute;
-    values[`:${prefix}${index}`] = value;
-    return [`#${prefix}${index}`, `:${prefix}${index}`] as const;
-  };
-  Object.entries(effects.metaSet).forEach(([attribute, value], i) => {
-    const [name, placeholder] = bind('set', i, attribute, value);
-    sets.push(`${name} = ${placeholder}`);
-  });
-  Object.entries(effects.metaAdd).forEach(([attribute, value], i) => {
-    const [name, placeholder] = bind('add', i, attribute, value);
-    adds.push(`${name} ${placeholder}`);
-  });
-  Object.entries(effects.metaAtMost).forEach(([attribute, value], i) => {
-    const [name, placeholder] = bind('max', i, attribute, value);
-    conditions.push(`${name} <= ${placeholder}`);
-  });
-  return {
-    UpdateExpression: `SET ${sets.join(', ')}${adds.length > 0 ? ` ADD ${adds.join(', ')}` : ''}`,
-    ConditionExpression: conditions.join(' AND '),
-    ExpressionAttributeValues: values,
-    ...(Object.keys(names).length > 0 ? { ExpressionAttributeNames: names } : {}),
-  };
 }
 
 export interface TimelinePageRequest {
@@ -394,6 +494,10 @@ export function voidMessage(conversationId: string, seq: number, createdAt: stri
     text: '',
     createdAt,
   };
+}
+
+function parkedState(item: Record<string, unknown>): ParkedState {
+  return item.outcome === 'rejected' || item.outcome === 'duplicate' ? item.outcome : 'parked';
 }
 
 /** Reads a message item (from GetItem or a stream image) into the domain type. */

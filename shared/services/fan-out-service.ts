@@ -54,11 +54,14 @@ export class FanOutService {
       entries.push({ index, message });
       byConversation.set(message.conversationId, entries);
     });
+    // A run of queued sends commits in one transaction, whose records DynamoDB Streams orders per item
+    // only: each conversation goes out in seq order.
+    for (const entries of byConversation.values()) entries.sort((a, b) => a.message.seq - b.message.seq);
 
     const failedIndexes: number[] = [];
     await Promise.all(
       [...byConversation].map(async ([conversationId, entries]) => {
-        for (const { index, message } of entries) {
+        for (const [position, { index, message }] of entries.entries()) {
           try {
             // Member rows (past ones included) are read once per conversation per batch, not once per
             // message; each row's membership periods decide which of the batch's messages it gets.
@@ -71,7 +74,8 @@ export class FanOutService {
               seq: message.seq,
               error: String(error),
             });
-            failedIndexes.push(index);
+            // Retried from the first record, in stream order, of those not delivered.
+            failedIndexes.push(Math.min(...entries.slice(position).map((entry) => entry.index)));
             return;
           }
         }

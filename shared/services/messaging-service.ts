@@ -50,7 +50,7 @@ export class MessagingService {
 
     const result = await this.timeline.append(
       input.conversationId,
-      conversation.lastSeq,
+      conversation,
       (seq, at) => ({
         // The sender's membership is checked again inside the transaction: a send that waited in
         // the seq queue must not land after the sender's removal.

@@ -2,7 +2,14 @@ import type { Clock } from '../clock';
 import { limits } from '../config/limits';
 import { ConflictError, NotFoundError } from '../errors';
 import type { Conversation, Member, StoredMessage } from '../model';
-import { type MessageRepository, type TimelineEffects, voidMessage } from '../repositories/message-repository';
+import {
+  type MessageRepository,
+  type QueueView,
+  type Refusal,
+  type RunEntry,
+  type TimelineEffects,
+  voidMessage,
+} from '../repositories/message-repository';
 
 /** Builds the entry once its seq is known (a new member's row records the seq that added it). */
 export type ComposeEntry = (seq: number, at: string) => { message: StoredMessage; effects?: TimelineEffects };
@@ -17,17 +24,38 @@ export interface SeqTiming {
   readonly stallTimeoutMs: number;
 }
 
+/** A conversation's seqs as its meta item was read: committed, and handed out to queued appends. */
+export interface SeqPosition {
+  readonly lastSeq: number;
+  readonly nextSeq?: number;
+}
+
 /** Identifies a client send, so a retry finds the original instead of taking a seq. */
 export interface ClientSend {
   readonly senderId: string;
   readonly clientMessageId: string;
 }
 
+/** An entry waiting for its seq (its ticket), composed at it. */
+interface Queued {
+  readonly ticket: number;
+  readonly entry: RunEntry;
+  /** Parked in the conversation's partition: whoever commits the seqs before it takes it along. */
+  readonly parked: boolean;
+  /**
+   * A send's writer also commits the sends parked after its own entry. System events neither park
+   * nor carry others: their writers hold only their own grants, and the meta change is theirs alone.
+   */
+  readonly carriesParked: boolean;
+}
+
 /**
  * Appends entries to a conversation's timeline with gap-free seqs. Uncontended appends take the
- * optimistic path (one transaction). When appends collide they queue on seq tickets instead of
- * retrying against each other: each waits only for its predecessor, so a burst commits at the
- * rate of one transaction at a time rather than thrashing.
+ * optimistic path (one transaction). When appends collide they queue on seq tickets, and a queued
+ * send parks its entry in the conversation's partition: whoever is next in line commits its own
+ * entry and every entry parked after it in one transaction (a run), so a burst commits a run per
+ * transaction rather than a message per transaction. A sender whose entry went in with someone
+ * else's run learns it from its parked item, which the run took away.
  */
 export class TimelineWriter {
   constructor(
@@ -39,14 +67,27 @@ export class TimelineWriter {
     },
   ) {}
 
+  /**
+   * `position` is the conversation's last seq as read, or its meta item's seqs: when they show sends
+   * queued for seqs (nextSeq past lastSeq), the optimistic attempt could not succeed and is skipped.
+   */
   async append(
     conversationId: string,
-    lastSeq: number,
+    position: number | SeqPosition,
     compose: ComposeEntry,
     send?: ClientSend,
   ): Promise<AppendResult> {
+    const { lastSeq, nextSeq = lastSeq } = typeof position === 'number' ? { lastSeq: position } : position;
+    if (nextSeq > lastSeq) {
+      // Behind a queue: a retry of a message already sent is found first, so it takes no ticket.
+      if (send) {
+        const original = await this.messages.findSent(conversationId, send.senderId, send.clientMessageId);
+        if (original) return { kind: 'duplicate', message: original };
+      }
+      return this.appendQueued(conversationId, compose, send !== undefined);
+    }
     const optimistic = this.entry(compose, lastSeq + 1);
-    const outcome = await this.messages.commit(optimistic.message, 'optimistic', optimistic.effects);
+    const outcome = await this.messages.commit(optimistic.message, optimistic.effects);
     switch (outcome.kind) {
       case 'stored':
       case 'duplicate':
@@ -54,16 +95,13 @@ export class TimelineWriter {
       case 'effectRejected':
         return outcome;
       case 'conversationGone':
-        throw new NotFoundError('Conversation not found');
+        throw notFound();
       case 'notNext':
         break;
     }
-    // Contended: a ticket holds our place; the idempotency check comes first so a retry takes none.
-    if (send) {
-      const original = await this.messages.findSent(conversationId, send.senderId, send.clientMessageId);
-      if (original) return { kind: 'duplicate', message: original };
-    }
-    return this.appendWithTicket(conversationId, compose);
+    // Contended: a ticket holds our place. A retry of a message already sent was answered above (its
+    // claim failed with the seq); one that races its original is refused by its claim in the run.
+    return this.appendQueued(conversationId, compose, send !== undefined);
   }
 
   /** Creates a conversation whose timeline starts with `firstEntry` (seq 1), in the creating transaction. */
@@ -76,61 +114,191 @@ export class TimelineWriter {
     return this.messages.createConversation(conversation, members, firstEntry, directPair);
   }
 
-  private async appendWithTicket(conversationId: string, compose: ComposeEntry): Promise<AppendResult> {
+  private async appendQueued(conversationId: string, compose: ComposeEntry, isSend: boolean): Promise<AppendResult> {
     const deadline = Date.now() + this.timing.budgetMs;
-    let ticket = await this.messages.takeTicket(conversationId);
-    // Once the entry itself is settled (a duplicate, or refused effects), the ticket is filled with a void.
-    let settled: AppendResult | undefined;
-
     while (Date.now() < deadline) {
-      const { message, effects } = settled
-        ? { message: voidMessage(conversationId, ticket, this.now()), effects: undefined }
-        : this.entry(compose, ticket);
-      const outcome = await this.messages.commit(message, 'ticket', effects);
-      switch (outcome.kind) {
-        case 'stored':
-          return settled ?? outcome;
-        case 'duplicate':
-        case 'effectRejected':
-          settled = outcome;
-          break;
-        case 'conversationGone':
-          throw new NotFoundError('Conversation not found');
-        case 'notNext':
-          if (outcome.lastSeq >= ticket) {
-            // Our seq was presumed abandoned and filled; queue again.
-            ticket = await this.messages.takeTicket(conversationId);
-          } else {
-            await this.waitForTurn(conversationId, ticket, outcome.lastSeq, deadline);
-          }
-          break;
-      }
+      const { ticket, lastSeq } = await this.messages.takeTicket(conversationId);
+      const entry = this.entry(compose, ticket);
+      // Next in line at once: nothing to park, this writer commits it now.
+      const parked = isSend && lastSeq < ticket - 1;
+      if (parked) await this.messages.park(entry.message, entry.effects ?? {});
+      const queued: Queued = { ticket, entry, parked, carriesParked: isSend };
+      const settled = await this.awaitTurn(conversationId, queued, lastSeq, deadline);
+      if (settled !== 'requeue') return settled;
     }
-    throw new ConflictError('The conversation is busy; retry with the same clientMessageId');
+    throw busy();
   }
 
   /**
-   * Polls the committed seq (a cheap strong read, not a failing transaction) until the seq
-   * before `ticket` has committed. Far-back tickets poll slowly, the next in line quickly. A
-   * holder that makes no progress for the stall timeout is presumed dead and its seq filled.
+   * Waits for the ticket's turn, reading the queue (cheap strong reads, paced by how fast the
+   * committed seq moves, not failing transactions). An entry of our own that nobody else can commit
+   * (not parked) is committed when its seq is next; a parked one, by whoever commits the seqs
+   * before it, or by us when it is next and no writer has said it goes on committing runs. A seq
+   * ahead whose holder made no progress for the stall timeout is presumed abandoned: its parked
+   * entry is committed, or a void fills it.
    */
-  private async waitForTurn(conversationId: string, ticket: number, lastSeq: number, deadline: number): Promise<void> {
-    let committed = lastSeq;
+  private async awaitTurn(
+    conversationId: string,
+    queued: Queued,
+    lastSeq: number,
+    deadline: number,
+  ): Promise<AppendResult | 'requeue'> {
+    const { ticket } = queued;
+    const pace = new Pace(lastSeq);
+    let view: QueueView = { lastSeq, runLeaseUntil: 0, parked: 'parked' };
     let progressAt = Date.now();
-    while (committed < ticket - 1 && Date.now() < deadline) {
-      if (Date.now() - progressAt > this.timing.stallTimeoutMs) {
-        await this.messages.commit(voidMessage(conversationId, committed + 1, this.now()), 'ticket');
+    while (Date.now() < deadline) {
+      const settled = await this.settled(conversationId, queued, view);
+      if (settled) return settled;
+      const next = view.lastSeq === ticket - 1 && (!queued.parked || view.runLeaseUntil < Date.now());
+      const stalled = Date.now() - progressAt > this.timing.stallTimeoutMs && view.runLeaseUntil < Date.now();
+      if (next || stalled) {
+        const run = await this.leadRuns(conversationId, view.lastSeq, queued, next, deadline);
+        if (run.own) return run.own;
         progressAt = Date.now();
+        view = { ...view, lastSeq: Math.max(view.lastSeq, run.committed) };
+        continue;
       }
-      const ahead = ticket - 1 - committed;
-      await sleep((ahead <= 1 ? 2 : Math.min(250, ahead * 5)) * (0.75 + Math.random() / 2));
-      const now = await this.messages.committedSeq(conversationId);
-      if (now === undefined) return;
-      if (now !== committed) {
-        committed = now;
-        progressAt = Date.now();
-      }
+      await sleep(pace.delay(view.lastSeq, ticket));
+      const now = await this.view(conversationId, queued);
+      if (now.lastSeq !== view.lastSeq) progressAt = Date.now();
+      view = now;
     }
+    throw busy();
+  }
+
+  /** The queue as we see it: with our parked item, or the committed seq alone. */
+  private async view(conversationId: string, queued: Queued): Promise<QueueView> {
+    const view = queued.parked
+      ? await this.messages.queueView(conversationId, queued.ticket)
+      : await this.messages
+          .committedSeq(conversationId)
+          .then((lastSeq) =>
+            lastSeq === undefined ? undefined : { lastSeq, runLeaseUntil: 0, parked: 'parked' as const },
+          );
+    if (!view) throw notFound();
+    return view;
+  }
+
+  /** Our entry's answer once the queue shows it settled by another writer; undefined while it waits. */
+  private async settled(
+    conversationId: string,
+    queued: Queued,
+    view: QueueView,
+  ): Promise<AppendResult | 'requeue' | undefined> {
+    // A commit took our parked item away: our entry went in with someone else's run.
+    if (queued.parked && view.parked !== 'parked') {
+      if (view.parked === 'gone') return { kind: 'stored', message: queued.entry.message };
+      await this.messages.unpark(conversationId, queued.ticket);
+      return this.refused(view.parked, queued.entry.message);
+    }
+    if (view.lastSeq < queued.ticket) return undefined;
+    // Our seq was filled without our entry: as abandoned. (Read the parked item again on its own:
+    // the queue's two items are not read as one, and a commit may have fallen between them.)
+    if (!queued.parked) return 'requeue';
+    const parked = await this.messages.parkedState(conversationId, queued.ticket);
+    if (parked !== 'parked') return this.settled(conversationId, queued, { ...view, parked });
+    await this.messages.unpark(conversationId, queued.ticket);
+    return 'requeue';
+  }
+
+  /**
+   * Commits runs from the seq after `committed`. A send's writer goes on while tickets wait beyond
+   * its runs (saying so in each run, so parked senders leave the next one to it), waiting for their
+   * entries to be parked, until the queue is empty, another writer moves it, or the budget ends.
+   * Answers our own entry's result once a run has settled it, and how far the runs got.
+   */
+  private async leadRuns(
+    conversationId: string,
+    committed: number,
+    queued: Queued,
+    next: boolean,
+    deadline: number,
+  ): Promise<{ readonly committed: number; readonly own?: AppendResult }> {
+    let own: AppendResult | undefined;
+    let from = committed;
+    let voidFirst = !next;
+    let leading = false;
+    const pace = new Idle();
+    while (Date.now() < deadline) {
+      // A send's writer reads the queue; a system event's carries no one else's entry.
+      const queue = queued.carriesParked
+        ? ((await this.messages.queueFrom(conversationId, from + 1)) ?? null)
+        : undefined;
+      if (queue === null) throw notFound();
+      // Another writer moved the queue (it filled a stalled seq, or its entry was not parked).
+      if (queue && queue.lastSeq !== from) {
+        return { committed: Math.max(from, queue.lastSeq), ...(own ? { own } : {}) };
+      }
+      const entries = this.runEntries(conversationId, from, queued, queue?.parked, voidFirst);
+      if (entries.length === 0) {
+        // Leading, with tickets outstanding whose entries are not parked yet: wait for them (an
+        // abandoned one is filled once it stalls).
+        if (!leading || !queue || queue.nextSeq <= from) break;
+        if (pace.idleFor() > this.timing.stallTimeoutMs) voidFirst = true;
+        else await sleep(pace.next());
+        continue;
+      }
+      // Going on after this run keeps within the budget, with a stall's margin for the others.
+      const leaseUntil = Date.now() + this.timing.stallTimeoutMs;
+      const lease = queue && leaseUntil < deadline ? { leaseUntil, queueTail: queue.nextSeq } : undefined;
+      const run = await this.messages.commitRun(conversationId, from, entries, lease);
+      if (run.kind === 'conversationGone') throw notFound();
+      if (run.kind === 'notNext' && run.lastSeq === from) {
+        // Another transaction held an item: try again shortly (a lease we hold keeps the others waiting).
+        await sleep(jittered(2));
+        continue;
+      }
+      if (run.kind === 'notNext') return { committed: Math.max(from, run.lastSeq), ...(own ? { own } : {}) };
+      if (!own && run.through >= queued.ticket) own = await this.settleOwn(conversationId, queued, run.refused);
+      from = run.through;
+      voidFirst = false;
+      leading = run.leased;
+      pace.reset();
+      if (!leading) break;
+    }
+    return { committed: from, ...(own ? { own } : {}) };
+  }
+
+  /**
+   * One run's entries from the seq after `committed`: our own entry there if not parked, the
+   * entries parked there, without a gap; and, when `voidFirst` (the next seq stalled), a void for
+   * the first seq if nobody parked an entry there.
+   */
+  private runEntries(
+    conversationId: string,
+    committed: number,
+    queued: Queued,
+    parked: ReadonlyMap<number, RunEntry> | undefined,
+    voidFirst: boolean,
+  ): RunEntry[] {
+    const first = committed + 1;
+    const entries: RunEntry[] = [];
+    for (let seq = first; ; seq++) {
+      const entry =
+        (seq === queued.ticket && !queued.parked ? queued.entry : parked?.get(seq)) ??
+        (seq === first && voidFirst ? { message: voidMessage(conversationId, seq, this.now()) } : undefined);
+      if (!entry) return entries;
+      entries.push(entry);
+    }
+  }
+
+  /** Our entry was in a run we committed: stored, or refused (its seq then holds a void). */
+  private async settleOwn(conversationId: string, queued: Queued, refused: ReadonlyMap<number, Refusal>) {
+    const refusal = refused.get(queued.ticket);
+    if (!refusal) return { kind: 'stored' as const, message: queued.entry.message };
+    // The run recorded the refusal on our parked item; we know it already.
+    if (queued.parked) await this.messages.unpark(conversationId, queued.ticket);
+    return this.refused(refusal, queued.entry.message);
+  }
+
+  /** A refused entry's answer: the original of a duplicate, or the effects' refusal. */
+  private async refused(refusal: Refusal, message: StoredMessage): Promise<AppendResult> {
+    if (refusal === 'duplicate' && message.clientMessageId !== undefined) {
+      const original = await this.messages.findSent(message.conversationId, message.senderId, message.clientMessageId);
+      if (original) return { kind: 'duplicate', message: original };
+    }
+    return { kind: 'effectRejected' };
   }
 
   private entry(compose: ComposeEntry, seq: number) {
@@ -141,5 +309,65 @@ export class TimelineWriter {
     return this.clock.now().toISOString();
   }
 }
+
+/** Paces a leading writer's reads while the next ticket's entry is not parked yet. */
+class Idle {
+  private since = Date.now();
+  private waitMs = 0;
+
+  /** How long the queue has made no progress. */
+  idleFor(): number {
+    return Date.now() - this.since;
+  }
+
+  next(): number {
+    this.waitMs = Math.min(MAX_IDLE_MS, Math.max(MIN_POLL_MS, this.waitMs * 2));
+    return jittered(this.waitMs);
+  }
+
+  reset(): void {
+    this.since = Date.now();
+    this.waitMs = 0;
+  }
+}
+
+/** A leader waiting for an entry to be parked reads the queue at least this often. */
+const MAX_IDLE_MS = 50;
+
+/**
+ * Paces a queued writer's reads: by how fast the committed seq has moved since it queued; while it
+ * has not moved, from a first guess for our distance, doubling at each read that finds no move.
+ */
+class Pace {
+  private readonly since = Date.now();
+  private waitMs = 0;
+
+  constructor(private readonly fromSeq: number) {}
+
+  /** How long to wait before reading again, with our seq `ticket - committed` seqs away. */
+  delay(committed: number, ticket: number): number {
+    const ahead = ticket - committed;
+    const moved = committed - this.fromSeq;
+    const wait =
+      moved > 0
+        ? ((Date.now() - this.since) / moved) * ahead
+        : this.waitMs > 0
+          ? this.waitMs * 2
+          : ahead * GUESSED_MS_PER_SEQ;
+    this.waitMs = Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, wait));
+    return jittered(this.waitMs);
+  }
+}
+
+/** Before the committed seq has moved: runs of about 30 parked sends in 60 ms. */
+const GUESSED_MS_PER_SEQ = 2;
+const MIN_POLL_MS = 2;
+const MAX_POLL_MS = 250;
+
+const jittered = (ms: number) => ms * (0.75 + Math.random() / 2);
+
+const notFound = () => new NotFoundError('Conversation not found');
+
+const busy = () => new ConflictError('The conversation is busy; retry with the same clientMessageId');
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -123,6 +123,27 @@ describe('FanOutService.deliver', () => {
     expect(poster.textsPostedTo('order2-b-laptop')).toEqual(['s1', 's2']);
   });
 
+  it('delivers a run streamed out of seq order in seq order, and retries it whole from its first failure', async () => {
+    const { conversation } = await scene('run');
+    const [r1, r2, r3] = [
+      await sendStored(`alice-run`, 'laptop', conversation.id, 'r1'),
+      await sendStored(`alice-run`, 'laptop', conversation.id, 'r2'),
+      await sendStored(`alice-run`, 'laptop', conversation.id, 'r3'),
+    ] as [StoredMessage, StoredMessage, StoredMessage];
+    // One transaction's records, which DynamoDB Streams orders per item only.
+    const batch = [r3, r1, r2];
+
+    const delivered = new RecordingPoster();
+    await fanOutWith(delivered).deliver(batch);
+    const failing = new RecordingPoster({ failOnText: 'r2' });
+    const result = await fanOutWith(failing).deliver(batch);
+
+    expect(delivered.textsPostedTo('run-b-laptop')).toEqual(['r1', 'r2', 'r3']);
+    expect(failing.textsPostedTo('run-b-laptop')).toEqual(['r1']);
+    // r3 comes first in the stream and was not delivered: the retry starts there.
+    expect(result.firstFailedIndex).toBe(0);
+  });
+
   it('reads the member list once per conversation per batch', async () => {
     const { alice, conversation } = await scene('members');
     const batch = [

@@ -64,7 +64,7 @@ function textMessage(conversationId: string, seq: number): StoredMessage {
 async function appendMessages(conversationId: string, count: number, voids: readonly number[] = []): Promise<void> {
   for (let seq = 1; seq <= count; seq++) {
     const entry = voids.includes(seq) ? voidMessage(conversationId, seq, createdAt) : textMessage(conversationId, seq);
-    const outcome = await db.repositories.messages.commit(entry, 'optimistic');
+    const outcome = await db.repositories.messages.commit(entry);
     expect(outcome.kind).toBe('stored');
   }
 }
