@@ -4,6 +4,7 @@ import {
   type CeilingScene,
   type ceilingServices,
   type HotConversationRun,
+  hotConversationScene,
   measureHotBurst,
   measureHotConversation,
   runCeiling,
@@ -90,22 +91,37 @@ export async function measureCeiling(
 /**
  * One conversation's commit rate, with the stack's pollers held: many senders in a closed loop, and
  * one device's burst of concurrent sends (each size a few times on a fresh conversation, the median
- * reported).
+ * reported). Beside each rate, what a message cost: DynamoDB calls (by operation) and DynamoDB
+ * Local's CPU, which depend far less than the rate on what else the machine is running.
  */
 export function measureHotConversationAlone(context: PhaseContext, services: CeilingServices) {
   const { rig, settings } = context;
+  const metered = async (work: () => Promise<HotConversationRun>) => {
+    const before = readMeters(rig);
+    const run = await work();
+    const cost = costBetween(before, readMeters(rig), run.accepted);
+    return {
+      ...run,
+      dynamoDbCallsPerMessage: cost.dynamoDb.calls,
+      callsByOperation: Object.fromEntries(
+        Object.entries(cost.dynamoDb.byOperation).map(([operation, tally]) => [operation, tally.calls]),
+      ),
+      dynamoDbLocalCpuMsPerMessage: cost.cpuMsPerMessage.dynamoDbLocal,
+    };
+  };
   return aloneOnDynamoDb(rig, async () => {
-    const closedLoop = await measureHotConversation(
-      services,
-      settings.hotConversationSenders,
-      settings.hotConversationSeconds,
-      settings.textLength,
+    const { hotConversationSenders: senders } = settings;
+    const scene = await hotConversationScene(services, 'hot', senders);
+    const closedLoop = await metered(() =>
+      measureHotConversation(services, scene, senders, settings.hotConversationSeconds, settings.textLength),
     );
     const bursts = [];
     for (const messages of settings.hotConversationBursts) {
-      const runs: HotConversationRun[] = [];
+      const runs = [];
       for (let run = 0; run < settings.hotConversationBurstRuns; run++) {
-        runs.push(await measureHotBurst(services, messages, settings.textLength, `burst${messages}-r${run}`));
+        const label = `burst${messages}-r${run}`;
+        const burstScene = await hotConversationScene(services, label, 1);
+        runs.push(await metered(() => measureHotBurst(services, burstScene, messages, settings.textLength, label)));
       }
       const median = [...runs].sort((a, b) => a.messagesPerSecond - b.messagesPerSecond)[Math.floor(runs.length / 2)];
       bursts.push({
@@ -115,6 +131,9 @@ export function measureHotConversationAlone(context: PhaseContext, services: Cei
         failed: runs.reduce((sum, r) => sum + r.failed, 0),
         messagesPerSecond: round(median?.messagesPerSecond ?? 0, 1),
         eachMessagesPerSecond: runs.map((r) => round(r.messagesPerSecond, 1)),
+        dynamoDbCallsPerMessage: median?.dynamoDbCallsPerMessage ?? 0,
+        callsByOperation: median?.callsByOperation ?? {},
+        dynamoDbLocalCpuMsPerMessage: median?.dynamoDbLocalCpuMsPerMessage ?? null,
       });
     }
     return { ...closedLoop, bursts };

@@ -340,11 +340,11 @@ export interface HotConversationRun {
  */
 export async function measureHotConversation(
   services: Services,
+  { conversationId, senderOf }: HotScene,
   senders: number,
   seconds: number,
   textLength: number,
 ): Promise<HotConversationRun> {
-  const { conversationId, senderOf } = await hotConversationScene(services, 'hot', senders);
   let accepted = 0;
   let failed = 0;
   const started = performance.now();
@@ -378,11 +378,11 @@ export async function measureHotConversation(
  */
 export async function measureHotBurst(
   services: Services,
+  { conversationId, senderOf }: HotScene,
   messages: number,
   textLength: number,
   label: string,
 ): Promise<HotConversationRun> {
-  const { conversationId, senderOf } = await hotConversationScene(services, label, 1);
   const started = performance.now();
   const outcomes = await Promise.allSettled(
     Array.from({ length: messages }, (_, k) => {
@@ -400,8 +400,10 @@ export async function measureHotBurst(
   return { senders: 1, seconds: elapsed, accepted, failed: messages - accepted, messagesPerSecond: accepted / elapsed };
 }
 
-/** A fresh direct conversation whose two members send from `senders` devices, alternately. */
-async function hotConversationScene(services: Services, label: string, senders: number) {
+export type HotScene = Awaited<ReturnType<typeof hotConversationScene>>;
+
+/** A fresh direct conversation whose two members send from `senders` devices, alternately (not measured). */
+export async function hotConversationScene(services: Services, label: string, senders: number) {
   const [a, b] = [`${label}-a`, `${label}-b`];
   const senderOf = (i: number) => ({ senderId: i % 2 === 0 ? a : b, senderDeviceId: `d${i}` });
   await Promise.all(

@@ -40,10 +40,9 @@ export interface SummaryInput {
   readonly ceiling: {
     readonly direct: { readonly messagesPerSecond: number; readonly cost: CostLine };
     readonly group: { readonly messagesPerSecond: number; readonly cost: CostLine };
-    readonly hotConversation: {
-      readonly messagesPerSecond: number;
+    readonly hotConversation: HotRate & {
       readonly senders: number;
-      readonly bursts: readonly { readonly messages: number; readonly messagesPerSecond: number }[];
+      readonly bursts: readonly (HotRate & { readonly messages: number })[];
     };
     readonly messagingToCeilingRatio: { readonly direct: number; readonly group: number };
     readonly dynamoDbLocalCpuRatio: { readonly direct: number; readonly group: number };
@@ -54,6 +53,16 @@ export interface SummaryInput {
     readonly perMillionMessages: Readonly<Record<string, { readonly usdPerMillionMessages: number }>>;
   };
 }
+
+/** One conversation's commit rate and what each message cost. */
+interface HotRate {
+  readonly messagesPerSecond: number;
+  readonly dynamoDbCallsPerMessage: number;
+  readonly dynamoDbLocalCpuMsPerMessage: number | null;
+}
+
+const hotRate = (rate: HotRate) =>
+  `${rate.messagesPerSecond} msg/s (${rate.dynamoDbCallsPerMessage} DynamoDB calls, ${rate.dynamoDbLocalCpuMsPerMessage ?? '?'} ms of DynamoDB Local CPU a message)`;
 
 export function printSummary(result: SummaryInput): void {
   const out: string[] = [];
@@ -109,7 +118,7 @@ export function printSummary(result: SummaryInput): void {
     '',
     `Sustained with zero loss: 1:1 ${result.workloads.direct?.sustainedMessagesPerSecondZeroLoss} msg/s, group ${result.workloads.group?.sustainedMessagesPerSecondZeroLoss} msg/s`,
     `DynamoDB-limited ceiling: 1:1 ${result.ceiling.direct.messagesPerSecond} msg/s (ratio ${pct(result.ceiling.messagingToCeilingRatio.direct)}), group ${result.ceiling.group.messagesPerSecond} msg/s (ratio ${pct(result.ceiling.messagingToCeilingRatio.group)})`,
-    `One conversation, sends only: ${result.ceiling.hotConversation.senders} senders ${result.ceiling.hotConversation.messagesPerSecond} msg/s; ${result.ceiling.hotConversation.bursts.map((b) => `1 sender x ${b.messages} at once ${b.messagesPerSecond} msg/s`).join(', ')}`,
+    `One conversation, sends only: ${result.ceiling.hotConversation.senders} senders ${hotRate(result.ceiling.hotConversation)}; ${result.ceiling.hotConversation.bursts.map((b) => `1 sender x ${b.messages} at once ${hotRate(b)}`).join('; ')}`,
     `DynamoDB Local CPU at saturation, share of its CPU in the ceiling: 1:1 ${pct(result.ceiling.dynamoDbLocalCpuRatio.direct)}, group ${pct(result.ceiling.dynamoDbLocalCpuRatio.group)}`,
     `Cost per million messages at list prices: ${Object.entries(result.costModel.perMillionMessages)
       .map(([name, cost]) => `${name} $${cost.usdPerMillionMessages}`)

@@ -57,4 +57,10 @@ export const limits = {
     webSocket: { rateLimit: 1_000, burstLimit: 2_000 },
     http: { rateLimit: 200, burstLimit: 400 },
   },
+  /**
+   * A send into a conversation whose last commit is younger than this (or whose sends already queue)
+   * queues for its seq at once instead of first trying the optimistic commit, which would most likely
+   * fail there: a busy conversation's sends then cost no failed transactions.
+   */
+  seqQueueAfterCommitMs: 250,
 } as const;

@@ -9,8 +9,11 @@ const BY_MEMBER = tables.conversations.globalIndexes[0].indexName;
 
 /** What a send needs to know in one read: does the conversation exist, is the caller in it, what is its last seq. */
 export interface MembershipSnapshot {
-  /** With `nextSeq`, the last seq handed out: past lastSeq while sends queue for their seqs. */
-  readonly conversation?: Conversation & { readonly nextSeq: number };
+  /**
+   * With the meta item's `nextSeq`, the last seq handed out (past lastSeq while sends queue for their
+   * seqs), and `lastCommitAt`, when the newest entry committed (epoch ms): how busy the conversation is.
+   */
+  readonly conversation?: Conversation & { readonly nextSeq: number; readonly lastCommitAt?: number };
   readonly member?: Member;
 }
 
@@ -39,7 +42,13 @@ export class ConversationRepository {
     const member = memberItem ? toMember(memberItem) : undefined;
     return {
       ...(meta
-        ? { conversation: { ...toConversation(meta), nextSeq: Number(meta.nextSeq ?? meta.lastSeq ?? 0) } }
+        ? {
+            conversation: {
+              ...toConversation(meta),
+              nextSeq: Number(meta.nextSeq ?? meta.lastSeq ?? 0),
+              ...(typeof meta.lastCommitAt === 'number' ? { lastCommitAt: meta.lastCommitAt } : {}),
+            },
+          }
         : {}),
       ...(member && isCurrentMember(member) ? { member } : {}),
     };

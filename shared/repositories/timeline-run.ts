@@ -48,7 +48,10 @@ export interface RunEntry {
  *   which tickets wait records that its writer goes on (`runLeaseUntil`), so parked senders leave
  *   the next run to it; any other run clears the lease.
  */
-export type SeqGuard = { readonly kind: 'optimistic' } | ({ readonly kind: 'queued' } & Partial<RunLease>);
+export type SeqGuard = ({ readonly kind: 'optimistic' } | ({ readonly kind: 'queued' } & Partial<RunLease>)) & {
+  /** Epoch ms of the commit, kept on the meta item (`lastCommitAt`): how busy the conversation is. */
+  readonly committedAt?: number;
+};
 
 /** A writer that goes on committing runs while tickets wait beyond its run. */
 export interface RunLease {
@@ -173,7 +176,7 @@ export function planRun(
       ? guard.leaseUntil
       : undefined;
   const lease = guard.kind === 'optimistic' ? undefined : (goesOn ?? ('clear' as const));
-  const meta = metaUpdate(previous, previous + count, at, guard.kind, firstWrites, lease);
+  const meta = metaUpdate(previous, previous + count, at, guard.kind, firstWrites, lease, guard.committedAt);
   return {
     items: [
       {
@@ -298,6 +301,7 @@ function metaUpdate(
   guard: SeqGuard['kind'],
   effects: Omit<ReturnType<typeof effectWrites>, 'items'>,
   lease: number | 'clear' | undefined,
+  committedAt: number | undefined,
 ) {
   const names: Record<string, string> = {};
   const values: Record<string, unknown> = { ':seq': lastSeq, ':at': at, ':previous': previous };
@@ -306,6 +310,10 @@ function metaUpdate(
   if (typeof lease === 'number') {
     sets.push('runLeaseUntil = :lease');
     values[':lease'] = lease;
+  }
+  if (committedAt !== undefined) {
+    sets.push('lastCommitAt = :committedAt');
+    values[':committedAt'] = committedAt;
   }
   const conditions =
     guard === 'optimistic'

@@ -22,12 +22,16 @@ export type AppendResult =
 export interface SeqTiming {
   readonly budgetMs: number;
   readonly stallTimeoutMs: number;
+  /** See `limits.seqQueueAfterCommitMs`. */
+  readonly queueAfterCommitMs?: number;
 }
 
-/** A conversation's seqs as its meta item was read: committed, and handed out to queued appends. */
+/** A conversation's seqs as its meta item was read: committed, handed out to queued appends, and when. */
 export interface SeqPosition {
   readonly lastSeq: number;
   readonly nextSeq?: number;
+  /** Epoch ms of the newest commit. */
+  readonly lastCommitAt?: number;
 }
 
 /** Identifies a client send, so a retry finds the original instead of taking a seq. */
@@ -47,6 +51,8 @@ interface Queued {
    * nor carry others: their writers hold only their own grants, and the meta change is theirs alone.
    */
   readonly carriesParked: boolean;
+  /** Next in line with no ticket behind it when it took its own: its first run needs no read. */
+  readonly alone: boolean;
 }
 
 /**
@@ -64,12 +70,14 @@ export class TimelineWriter {
     private readonly timing: SeqTiming = {
       budgetMs: limits.seqAllocationBudgetMs,
       stallTimeoutMs: limits.seqStallTimeoutMs,
+      queueAfterCommitMs: limits.seqQueueAfterCommitMs,
     },
   ) {}
 
   /**
-   * `position` is the conversation's last seq as read, or its meta item's seqs: when they show sends
-   * queued for seqs (nextSeq past lastSeq), the optimistic attempt could not succeed and is skipped.
+   * `position` is the conversation's last seq as read, or its meta item as read: when it shows sends
+   * queued for seqs (nextSeq past lastSeq) or a commit younger than `queueAfterCommitMs`, the
+   * optimistic attempt would most likely fail, and the append queues at once.
    */
   async append(
     conversationId: string,
@@ -77,9 +85,14 @@ export class TimelineWriter {
     compose: ComposeEntry,
     send?: ClientSend,
   ): Promise<AppendResult> {
-    const { lastSeq, nextSeq = lastSeq } = typeof position === 'number' ? { lastSeq: position } : position;
-    if (nextSeq > lastSeq) {
-      // Behind a queue: a retry of a message already sent is found first, so it takes no ticket.
+    const {
+      lastSeq,
+      nextSeq = lastSeq,
+      lastCommitAt = 0,
+    } = typeof position === 'number' ? { lastSeq: position } : position;
+    const recent = Date.now() - lastCommitAt < (this.timing.queueAfterCommitMs ?? 0);
+    if (nextSeq > lastSeq || recent) {
+      // A retry of a message already sent is found first, so it takes no seq.
       if (send) {
         const original = await this.messages.findSent(conversationId, send.senderId, send.clientMessageId);
         if (original) return { kind: 'duplicate', message: original };
@@ -119,10 +132,12 @@ export class TimelineWriter {
     while (Date.now() < deadline) {
       const { ticket, lastSeq } = await this.messages.takeTicket(conversationId);
       const entry = this.entry(compose, ticket);
-      // Next in line at once: nothing to park, this writer commits it now.
-      const parked = isSend && lastSeq < ticket - 1;
+      // Next in line at once (the ticket is the newest, so nobody queued ahead or behind): nothing to
+      // park, this writer commits it now.
+      const alone = lastSeq === ticket - 1;
+      const parked = isSend && !alone;
       if (parked) await this.messages.park(entry.message, entry.effects ?? {});
-      const queued: Queued = { ticket, entry, parked, carriesParked: isSend };
+      const queued: Queued = { ticket, entry, parked, carriesParked: isSend, alone };
       const settled = await this.awaitTurn(conversationId, queued, lastSeq, deadline);
       if (settled !== 'requeue') return settled;
     }
@@ -221,10 +236,11 @@ export class TimelineWriter {
     let leading = false;
     const pace = new Idle();
     while (Date.now() < deadline) {
-      // A send's writer reads the queue; a system event's carries no one else's entry.
-      const queue = queued.carriesParked
-        ? ((await this.messages.queueFrom(conversationId, from + 1)) ?? null)
-        : undefined;
+      // A send's writer reads the queue (unless it was alone in it); a system event's carries no one else's entry.
+      const queue =
+        queued.carriesParked && !(queued.alone && from === committed)
+          ? ((await this.messages.queueFrom(conversationId, from + 1)) ?? null)
+          : undefined;
       if (queue === null) throw notFound();
       // Another writer moved the queue (it filled a stalled seq, or its entry was not parked).
       if (queue && queue.lastSeq !== from) {
@@ -354,7 +370,8 @@ class Pace {
         : this.waitMs > 0
           ? this.waitMs * 2
           : ahead * GUESSED_MS_PER_SEQ;
-    this.waitMs = Math.min(MAX_POLL_MS, Math.max(MIN_POLL_MS, wait));
+    // Near the front, never long: the run before ours may be the last before it is our turn.
+    this.waitMs = Math.min(MAX_POLL_MS, ahead * MAX_POLL_MS_PER_SEQ_AHEAD, Math.max(MIN_POLL_MS, wait));
     return jittered(this.waitMs);
   }
 }
@@ -363,6 +380,7 @@ class Pace {
 const GUESSED_MS_PER_SEQ = 2;
 const MIN_POLL_MS = 2;
 const MAX_POLL_MS = 250;
+const MAX_POLL_MS_PER_SEQ_AHEAD = 10;
 
 const jittered = (ms: number) => ms * (0.75 + Math.random() / 2);
 

@@ -7,6 +7,7 @@
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeStreamCommand, GetRecordsCommand, GetShardIteratorCommand } from '@aws-sdk/client-dynamodb-streams';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { limits } from '#shared/config/limits';
 import { NotFoundError } from '#shared/errors';
 import { messageIds } from '#shared/keys';
 import type { StoredMessage } from '#shared/model';
@@ -24,8 +25,12 @@ beforeAll(async () => {
 const names = uniqueNames('b');
 
 /** Sends as the handlers do, with room for a loaded test machine: no send gives up on its seq here. */
-function messaging(stallTimeoutMs = 3_000) {
-  const writer = new TimelineWriter(db.repositories.messages, fixedClock, { budgetMs: 45_000, stallTimeoutMs });
+function messaging(stallTimeoutMs: number = limits.seqStallTimeoutMs) {
+  const writer = new TimelineWriter(db.repositories.messages, fixedClock, {
+    budgetMs: 45_000,
+    stallTimeoutMs,
+    queueAfterCommitMs: limits.seqQueueAfterCommitMs,
+  });
   return new MessagingService(db.repositories.conversations, writer, db.services.sendableAttachments);
 }
 
@@ -195,6 +200,22 @@ describe('a burst into one conversation', () => {
       expect(entries[(forK[0]?.message.seq ?? 0) - 1]?.clientMessageId).toBe(`same-${k}`);
     }
     expect(await streamedSeqs(conversationId)).toEqual(entries.map((entry) => entry.seq));
+  });
+
+  it('answers a retry into a busy conversation with its original, taking no seq', async () => {
+    const { conversationId, alice, bob } = await direct();
+    const sender = messaging();
+    const first = await sender.send({ senderId: alice, conversationId, clientMessageId: 'once', text: 'once' });
+
+    // Right after a commit the send queues without trying the optimistic commit; the retry is found first.
+    const [retry] = await Promise.all([
+      sender.send({ senderId: alice, conversationId, clientMessageId: 'once', text: 'once' }),
+      sender.send({ senderId: bob, conversationId, clientMessageId: 'other', text: 'other' }),
+    ]);
+
+    expect(retry).toEqual({ duplicate: true, message: first.message });
+    const entries = await gapFreeTimeline(conversationId);
+    expect(entries.map((m) => m.type)).toEqual(['system', 'text', 'text']);
   });
 
   it('lands none of a removed sender’s queued sends after the removal', async () => {
