@@ -58,9 +58,9 @@ export const limits = {
     http: { rateLimit: 200, burstLimit: 400 },
   },
   /**
-   * A send into a conversation whose last commit is younger than this (or whose sends already queue)
-   * queues for its seq at once instead of first trying the optimistic commit, which would most likely
-   * fail there: a busy conversation's sends then cost no failed transactions.
+   * A send into a conversation where a run of queued sends committed less than this ago (or whose
+   * sends queue now) queues for its seq at once instead of first trying the optimistic commit, which
+   * would most likely fail there: a hot conversation's sends then cost no failed transactions.
    */
-  seqQueueAfterCommitMs: 250,
+  seqQueueAfterRunMs: 250,
 } as const;

@@ -11,9 +11,9 @@ const BY_MEMBER = tables.conversations.globalIndexes[0].indexName;
 export interface MembershipSnapshot {
   /**
    * With the meta item's `nextSeq`, the last seq handed out (past lastSeq while sends queue for their
-   * seqs), and `lastCommitAt`, when the newest entry committed (epoch ms): how busy the conversation is.
+   * seqs), and `lastRunAt`, when a run of queued sends last committed (epoch ms): how hot it is.
    */
-  readonly conversation?: Conversation & { readonly nextSeq: number; readonly lastCommitAt?: number };
+  readonly conversation?: Conversation & { readonly nextSeq: number; readonly lastRunAt?: number };
   readonly member?: Member;
 }
 
@@ -46,7 +46,7 @@ export class ConversationRepository {
             conversation: {
               ...toConversation(meta),
               nextSeq: Number(meta.nextSeq ?? meta.lastSeq ?? 0),
-              ...(typeof meta.lastCommitAt === 'number' ? { lastCommitAt: meta.lastCommitAt } : {}),
+              ...(typeof meta.lastRunAt === 'number' ? { lastRunAt: meta.lastRunAt } : {}),
             },
           }
         : {}),

@@ -246,7 +246,10 @@ export class MessageRepository extends MessageReader {
     offered: readonly RunEntry[],
     guard: SeqGuard,
   ): Promise<{ readonly kind: 'committed'; readonly count: number; readonly leased: boolean } | RunCancellation> {
-    const plan: RunPlan = planRun(this.tableNames, previous, offered, { ...guard, committedAt: Date.now() });
+    const plan: RunPlan = planRun(this.tableNames, previous, offered, {
+      ...guard,
+      ...(guard.kind === 'queued' ? { committedAt: Date.now() } : {}),
+    });
     try {
       await this.documentClient.send(new TransactWriteCommand({ TransactItems: [...plan.items] }));
       return { kind: 'committed', count: plan.count, leased: plan.leased };

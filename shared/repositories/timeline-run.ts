@@ -49,7 +49,7 @@ export interface RunEntry {
  *   the next run to it; any other run clears the lease.
  */
 export type SeqGuard = ({ readonly kind: 'optimistic' } | ({ readonly kind: 'queued' } & Partial<RunLease>)) & {
-  /** Epoch ms of the commit, kept on the meta item (`lastCommitAt`): how busy the conversation is. */
+  /** Epoch ms of a queued run's commit, kept on the meta item (`lastRunAt`): how hot the conversation is. */
   readonly committedAt?: number;
 };
 
@@ -312,7 +312,7 @@ function metaUpdate(
     values[':lease'] = lease;
   }
   if (committedAt !== undefined) {
-    sets.push('lastCommitAt = :committedAt');
+    sets.push('lastRunAt = :committedAt');
     values[':committedAt'] = committedAt;
   }
   const conditions =

@@ -22,16 +22,16 @@ export type AppendResult =
 export interface SeqTiming {
   readonly budgetMs: number;
   readonly stallTimeoutMs: number;
-  /** See `limits.seqQueueAfterCommitMs`. */
-  readonly queueAfterCommitMs?: number;
+  /** See `limits.seqQueueAfterRunMs`. */
+  readonly queueAfterRunMs?: number;
 }
 
 /** A conversation's seqs as its meta item was read: committed, handed out to queued appends, and when. */
 export interface SeqPosition {
   readonly lastSeq: number;
   readonly nextSeq?: number;
-  /** Epoch ms of the newest commit. */
-  readonly lastCommitAt?: number;
+  /** Epoch ms of the newest commit of a run of queued appends. */
+  readonly lastRunAt?: number;
 }
 
 /** Identifies a client send, so a retry finds the original instead of taking a seq. */
@@ -70,13 +70,13 @@ export class TimelineWriter {
     private readonly timing: SeqTiming = {
       budgetMs: limits.seqAllocationBudgetMs,
       stallTimeoutMs: limits.seqStallTimeoutMs,
-      queueAfterCommitMs: limits.seqQueueAfterCommitMs,
+      queueAfterRunMs: limits.seqQueueAfterRunMs,
     },
   ) {}
 
   /**
    * `position` is the conversation's last seq as read, or its meta item as read: when it shows sends
-   * queued for seqs (nextSeq past lastSeq) or a commit younger than `queueAfterCommitMs`, the
+   * queued for seqs (nextSeq past lastSeq) or a run of them younger than `queueAfterRunMs`, the
    * optimistic attempt would most likely fail, and the append queues at once.
    */
   async append(
@@ -88,9 +88,9 @@ export class TimelineWriter {
     const {
       lastSeq,
       nextSeq = lastSeq,
-      lastCommitAt = 0,
+      lastRunAt = 0,
     } = typeof position === 'number' ? { lastSeq: position } : position;
-    const recent = Date.now() - lastCommitAt < (this.timing.queueAfterCommitMs ?? 0);
+    const recent = Date.now() - lastRunAt < (this.timing.queueAfterRunMs ?? 0);
     if (nextSeq > lastSeq || recent) {
       // A retry of a message already sent is found first, so it takes no seq.
       if (send) {

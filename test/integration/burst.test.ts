@@ -29,7 +29,7 @@ function messaging(stallTimeoutMs: number = limits.seqStallTimeoutMs) {
   const writer = new TimelineWriter(db.repositories.messages, fixedClock, {
     budgetMs: 45_000,
     stallTimeoutMs,
-    queueAfterCommitMs: limits.seqQueueAfterCommitMs,
+    queueAfterRunMs: limits.seqQueueAfterRunMs,
   });
   return new MessagingService(db.repositories.conversations, writer, db.services.sendableAttachments);
 }
@@ -202,20 +202,25 @@ describe('a burst into one conversation', () => {
     expect(await streamedSeqs(conversationId)).toEqual(entries.map((entry) => entry.seq));
   });
 
-  it('answers a retry into a busy conversation with its original, taking no seq', async () => {
+  it('answers a retry into a hot conversation with its original, taking no seq', async () => {
     const { conversationId, alice, bob } = await direct();
     const sender = messaging();
-    const first = await sender.send({ senderId: alice, conversationId, clientMessageId: 'once', text: 'once' });
+    const burst = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        sender.send({ senderId: alice, conversationId, clientMessageId: `c${i}`, text: `burst ${i}` }),
+      ),
+    );
 
-    // Right after a commit the send queues without trying the optimistic commit; the retry is found first.
+    // Right after a run the sends queue without trying the optimistic commit; the retry is found first.
     const [retry] = await Promise.all([
-      sender.send({ senderId: alice, conversationId, clientMessageId: 'once', text: 'once' }),
+      sender.send({ senderId: alice, conversationId, clientMessageId: 'c3', text: 'burst 3' }),
       sender.send({ senderId: bob, conversationId, clientMessageId: 'other', text: 'other' }),
     ]);
 
-    expect(retry).toEqual({ duplicate: true, message: first.message });
+    expect(retry).toEqual({ duplicate: true, message: burst[3]?.message });
     const entries = await gapFreeTimeline(conversationId);
-    expect(entries.map((m) => m.type)).toEqual(['system', 'text', 'text']);
+    expect(entries.filter((m) => m.type === 'void')).toEqual([]);
+    expect(textsOf(entries)).toHaveLength(11);
   });
 
   it('lands none of a removed sender’s queued sends after the removal', async () => {
