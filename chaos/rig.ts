@@ -2,6 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { noFaults } from '../local/faults';
 import { type LocalStack, type LocalStackFaults, startLocalStack } from '../local/stack';
 import { createFanOutFaults, type FanOutFaults } from './fan-out-faults';
 import { type Random, seededRandom } from './random';
@@ -57,13 +58,14 @@ export function turnFaultsOn(rig: ChaosRig, settings: ChaosSettings): void {
     postError: settings.postError,
     postErrorAfterDelivery: settings.postErrorAfterDelivery,
     duplicateBatch: settings.duplicateBatch,
+    directRecordWrite: settings.directRecordWrite,
   });
   rig.fanOutFaults.flakyFailure = settings.flakyFailure;
 }
 
 /** Faults stop before anything is checked: what is missing then is lost, not merely late. */
 export function turnFaultsOff(rig: ChaosRig): void {
-  Object.assign(rig.faults.settings, { postGone: 0, postError: 0, postErrorAfterDelivery: 0, duplicateBatch: 0 });
+  Object.assign(rig.faults.settings, noFaults);
   rig.fanOutFaults.flakyFailure = 0;
 }
 
@@ -77,6 +79,7 @@ export function faultCounts(rig: ChaosRig, counters: Readonly<DropCounters>): Re
     fanOutFailures: rig.fanOutFaults.counts.flakyFailures,
     poisonFailures: rig.fanOutFaults.counts.poisonFailures,
     duplicateBatches: rig.faults.counts.duplicateBatch,
+    directRecordWriteFailures: rig.faults.counts.directRecordWrite,
     dynamoDbRestarts: rig.faults.counts.dynamoDbRestarts,
   };
 }

@@ -179,14 +179,16 @@ async function redrivePoison(
             poison.conversation.members.includes(device.userId) &&
             !(device.userId === poison.sender.userId && device.deviceId === poison.sender.deviceId),
         );
-  const heldBeforeRedrive = recipients.filter((device) => holds(device, message)).length;
   const framesBefore = new Map(
     recipients.map((device) => [device, message ? device.framesOf(message.conversationId, message.seq) : 0]),
   );
+  // A device the writer's direct delivery reached holds it already (fan-out skips it, the redrive too);
+  // every other recipient must get a new frame from the redrive.
+  const heldBefore = new Set(recipients.filter((device) => holds(device, message)));
   const reached = (device: ChaosDevice): boolean =>
     message !== undefined &&
     holds(device, message) &&
-    device.framesOf(message.conversationId, message.seq) > (framesBefore.get(device) ?? 0);
+    (heldBefore.has(device) || device.framesOf(message.conversationId, message.seq) > (framesBefore.get(device) ?? 0));
 
   // The fix is "deploy the real handler": the redrive runs this checkout's handler in another process.
   log('redriving the dead letters');
@@ -200,7 +202,7 @@ async function redrivePoison(
   );
   return {
     recipients,
-    heldBeforeRedrive,
+    heldBeforeRedrive: heldBefore.size,
     run,
     redriven: run.exitCode === 0 && run.redriven >= 1,
     reachedByRedrive: recipients.filter(reached).length,

@@ -21,6 +21,8 @@ export interface ChaosSettings {
   readonly postError: number;
   readonly postErrorAfterDelivery: number;
   readonly duplicateBatch: number;
+  /** Chance a writer's direct-delivery record write fails (fan-out then serves every device). */
+  readonly directRecordWrite: number;
   /** Mean pause between two cut connections (half of them without `$disconnect`). */
   readonly dropEveryMs: number;
   /** DynamoDB Local restarts, spread over the sending phase. */
@@ -47,6 +49,7 @@ const full: ChaosSettings = {
   postError: 0.005,
   postErrorAfterDelivery: 0.5,
   duplicateBatch: 0.05,
+  directRecordWrite: 0.01,
   dropEveryMs: 400,
   dynamoRestarts: 3,
   dynamoDownMs: 1_000,
@@ -66,6 +69,7 @@ const quick: ChaosSettings = {
   postGone: 0.005,
   postError: 0.01,
   duplicateBatch: 0.1,
+  directRecordWrite: 0.03,
   dropEveryMs: 500,
   dynamoRestarts: 1,
   settleTimeoutMs: 90_000,

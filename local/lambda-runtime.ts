@@ -40,6 +40,8 @@ export interface LambdaRuntimeOptions {
   /** The stack's name for each table: a function may use on it only the actions its catalog entry grants. */
   readonly tableName: (key: TableKey) => string;
   readonly overrides?: HandlerOverrides;
+  /** Chaos runs: shown each DynamoDB call a handler makes (after IAM's check); throws to fail it unsent. */
+  readonly dynamoDbFault?: DynamoDbAccessGuard;
 }
 
 const repositoryRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -75,7 +77,17 @@ export function createLambdaRuntime(options: LambdaRuntimeOptions): LambdaRuntim
   const counts: Partial<Record<FunctionName, InvocationCount>> = {};
   const guards = new Map<FunctionName, DynamoDbAccessGuard>();
   const guardFor = (functionName: FunctionName): DynamoDbAccessGuard => {
-    const guard = guards.get(functionName) ?? dynamoDbGuardFor(functionName, options.tableName, logger);
+    const known = guards.get(functionName);
+    if (known !== undefined) return known;
+    const iam = dynamoDbGuardFor(functionName, options.tableName, logger);
+    const { dynamoDbFault } = options;
+    const guard: DynamoDbAccessGuard =
+      dynamoDbFault === undefined
+        ? iam
+        : (accesses) => {
+            iam(accesses);
+            dynamoDbFault(accesses);
+          };
     guards.set(functionName, guard);
     return guard;
   };

@@ -16,7 +16,8 @@ const usage = `Usage: npm start -- [options]
   --dynamodb-port <n>   DynamoDB Local port (PARLEY_DYNAMODB_PORT, default ${defaultPorts.dynamo})
   --dynamodb-endpoint <url>  use a running DynamoDB instead (PARLEY_DYNAMODB_ENDPOINT)
   --data-dir <dir>      keep tables, media and dead letters in <dir> across restarts (PARLEY_DATA_DIR)
-  --log-level <level>   DEBUG, INFO, WARN, ERROR or SILENT (PARLEY_LOG_LEVEL, default WARN)`;
+  --log-level <level>   DEBUG, INFO, WARN, ERROR or SILENT (PARLEY_LOG_LEVEL, default WARN)
+  --no-fast-path        sends deliver nothing directly: every message goes through the stream's fan-out`;
 
 function parsePort(value: string | undefined, name: string): number | undefined {
   if (value === undefined || value === '') return undefined;
@@ -38,6 +39,7 @@ function readOptions(): LocalStackOptions {
       'dynamodb-endpoint': { type: 'string' },
       'data-dir': { type: 'string' },
       'log-level': { type: 'string' },
+      'no-fast-path': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -64,6 +66,7 @@ function readOptions(): LocalStackOptions {
     ...(dynamoEndpoint === undefined || dynamoEndpoint === '' ? {} : { dynamoEndpoint }),
     ...(dataDir === undefined || dataDir === '' ? {} : { dataDir }),
     logLevel: parseLogLevel(values['log-level'] ?? env.PARLEY_LOG_LEVEL, 'WARN'),
+    ...(values['no-fast-path'] === true ? { directDelivery: false } : {}),
   };
 }
 

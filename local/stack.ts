@@ -7,7 +7,13 @@ import { createLocalDynamoDbClient } from './aws-local';
 import { createDeadLetterQueue, type DeadLetter } from './dead-letters';
 import { type DynamoDbLocal, startDynamoDbLocal, waitForDynamoDb } from './dynamodb-local';
 import { applyHandlerEnvironment, handlerEnvironment } from './environment';
-import { createFaultInjector, type FaultCounts, type FaultSettings, type PostFaultHook } from './faults';
+import {
+  createFaultInjector,
+  directRecordFault,
+  type FaultCounts,
+  type FaultSettings,
+  type PostFaultHook,
+} from './faults';
 import { createHttpGateway } from './http-gateway';
 import { createLambdaRuntime, type HandlerOverrides, type InvocationCount } from './lambda-runtime';
 import { createLocalLogger, type LogLevel } from './log';
@@ -50,6 +56,8 @@ export interface LocalStackOptions {
   readonly handlerOverrides?: HandlerOverrides;
   /** Build and serve the web app on this port; 0 picks a free one. Absent: no web app (`npm start` passes 3004). */
   readonly webPort?: number;
+  /** False: sends deliver nothing directly, fan-out from the stream does it all (`--no-fast-path`). Default true. */
+  readonly directDelivery?: boolean;
   /** Chaos runs only: inject faults (local/faults.ts); absent, nothing is injected. */
   readonly faults?: LocalStackFaultOptions;
 }
@@ -106,6 +114,8 @@ export interface LocalStack {
   /** Holds every stream trigger after its current batch (records wait in the stream) until `resumeStreams`. */
   pauseStreams(): Promise<void>;
   resumeStreams(): void;
+  /** Resolves once every stream record written before the call has been through its function. */
+  streamsSettled(): Promise<void>;
   /** Lambda invocations so far, per function (benchmarks take differences). */
   invocationCounts(): Partial<Record<FunctionName, InvocationCount>>;
   /** `@connections` calls so far: postToConnection and friends. */
@@ -175,9 +185,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     const tokenIssuer = await createLocalTokenIssuer(httpUrl);
     // Created before the media stand-ins, which invoke and dead-letter through them; nothing is imported yet.
+    const faultInjector =
+      options.faults === undefined ? undefined : createFaultInjector(options.faults, options.faults.random);
     const runtime = createLambdaRuntime({
       logger,
       tableName: (key) => tables[key].tableName,
+      ...(faultInjector === undefined
+        ? {}
+        : { dynamoDbFault: directRecordFault(faultInjector, tables.directDeliveries.tableName) }),
       ...(options.handlerOverrides === undefined ? {} : { overrides: options.handlerOverrides }),
     });
     const deadLetters = createDeadLetterQueue({
@@ -217,6 +232,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       dynamoEndpoint,
       logLevel,
       metricsEnabled: options.metrics ?? false,
+      ...(options.directDelivery === undefined ? {} : { directDelivery: options.directDelivery }),
       media: {
         s3Endpoint: mediaS3.endpoint,
         secretsManagerEndpoint: mediaS3.endpoint,
@@ -227,8 +243,6 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       },
     });
     applyHandlerEnvironment(environment);
-    const faultInjector =
-      options.faults === undefined ? undefined : createFaultInjector(options.faults, options.faults.random);
 
     httpServer.on('request', createHttpGateway({ runtime, tokenIssuer, logger }));
     const webSocketGateway = createWebSocketGateway({
@@ -335,6 +349,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       streamStats: streamPoller.stats,
       pauseStreams: () => streamPoller.pause(),
       resumeStreams: () => streamPoller.resume(),
+      streamsSettled: () => streamPoller.settled(),
       invocationCounts: () => runtime.invocationCounts(),
       managementApiCounts,
       deadLetters: deadLetters.entries,

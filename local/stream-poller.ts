@@ -69,6 +69,12 @@ export interface StreamPoller {
    */
   pause(): Promise<void>;
   resume(): void;
+  /**
+   * Resolves once every trigger has finished a poll, begun after this call, that found nothing to read
+   * or deliver: everything written before the call has been through its function. For tests that must
+   * know fan-out is done (parking included), now that a marker's direct delivery no longer implies it.
+   */
+  settled(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -103,6 +109,7 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
     stats,
     pause: () => hold.hold(pollers.length),
     resume: () => hold.release(),
+    settled: () => Promise.all(pollers.map((poller) => poller.idleRoundAfterNow())).then(() => undefined),
     async stop() {
       stopping.abort();
       hold.release();
@@ -138,6 +145,9 @@ class TriggerPoller {
   private readonly shards = new Map<string, ShardState>();
   private discoveredOnce = false;
   private nextDiscoveryAt = 0;
+  /** Rounds of the loop begun, and waiters for an idle round numbered above a given one. */
+  private round = 0;
+  private readonly idleWaiters: { readonly after: number; readonly resolve: () => void }[] = [];
 
   constructor(
     private readonly binding: StreamTriggerBinding,
@@ -153,17 +163,36 @@ class TriggerPoller {
       await this.hold.wait();
       if (this.stopSignal.aborted) break;
       try {
+        const round = ++this.round;
         if (Date.now() >= this.nextDiscoveryAt) await this.discoverShards();
         let didWork = false;
         for (const shard of this.readyShards()) {
           if (shard.pending.length < this.binding.trigger.batchSize) didWork = (await this.read(shard)) || didWork;
           didWork = (await this.deliver(shard)) || didWork;
         }
-        if (!didWork) await this.pause(this.idleSleepMs());
+        if (!didWork) {
+          this.settleWaitersUpTo(round);
+          await this.pause(this.idleSleepMs());
+        }
       } catch (error) {
         if (this.stopSignal.aborted) break;
         this.options.logger.warn('stream poller error; retrying', { function: this.binding.trigger.function, error });
         await this.pause(errorBackoffMs);
+      }
+    }
+  }
+
+  /** Resolves after a round that starts later than now finds nothing to do. */
+  idleRoundAfterNow(): Promise<void> {
+    return new Promise((resolve) => this.idleWaiters.push({ after: this.round, resolve }));
+  }
+
+  private settleWaitersUpTo(idleRound: number): void {
+    for (let i = this.idleWaiters.length - 1; i >= 0; i--) {
+      const waiter = this.idleWaiters[i];
+      if (waiter && waiter.after < idleRound) {
+        this.idleWaiters.splice(i, 1);
+        waiter.resolve();
       }
     }
   }

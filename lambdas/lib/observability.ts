@@ -1,13 +1,14 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { Metrics } from '@aws-lambda-powertools/metrics';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { MiddlewareObj } from '@middy/core';
-import { metricsNamespace, serviceName } from '#shared/config/monitoring';
+import { appMetrics, metricsNamespace, serviceName } from '#shared/config/monitoring';
 import { correlationIdKey, correlationIdOf } from '#shared/correlation';
 import { redactForLog } from '#shared/log-hygiene';
 import type { Message } from '#shared/model';
+import type { SendMessageResult } from '#shared/services/messaging-service';
 
 /** One logger, metrics emitter and tracer per container; POWERTOOLS_* env settings tune them. */
 export const logger = new Logger({ serviceName, jsonReplacerFn: redactForLog });
@@ -55,4 +56,12 @@ export function noteMessageAccepted(message: Pick<Message, 'id' | 'conversationI
     seq: message.seq,
     ...(message.clientMessageId === undefined ? {} : { clientMessageId: message.clientMessageId }),
   });
+}
+
+/** The metrics of one send, WebSocket or HTTP alike: stored or a retry, and what its direct delivery reached. */
+export function countSend(sent: Pick<SendMessageResult, 'duplicate' | 'direct'>): void {
+  metrics.addMetric(sent.duplicate ? appMetrics.duplicateSends : appMetrics.messagesSent, MetricUnit.Count, 1);
+  if (!sent.direct) return;
+  metrics.addMetric(appMetrics.devicesReachedDirectly, MetricUnit.Count, sent.direct.reached);
+  metrics.addMetric(appMetrics.directPostsMissed, MetricUnit.Count, sent.direct.missed);
 }

@@ -28,4 +28,6 @@ export const envVars = {
   mediaKeyPairId: 'MEDIA_KEY_PAIR_ID',
   /** Secrets Manager secret holding that private key (PEM). */
   mediaSigningKeySecret: 'MEDIA_SIGNING_KEY_SECRET',
+  /** Overrides `limits.directDelivery.maxMembers` (`0` turns the fast path off); unset on AWS. */
+  directDeliveryMaxMembers: 'DIRECT_DELIVERY_MAX_MEMBERS',
 } as const;
