@@ -1,5 +1,6 @@
 /** `npm start`: the whole of Parley on this machine. Flags win over PARLEY_* variables. */
 import { parseArgs } from 'node:util';
+import type { LocalStackTiming } from './aws-timing';
 import { javaMissingHint } from './dynamodb-local';
 import { parseLogLevel } from './log';
 import { defaultPorts, type LocalStack, type LocalStackOptions, startLocalStack } from './stack';
@@ -17,7 +18,10 @@ const usage = `Usage: npm start -- [options]
   --dynamodb-endpoint <url>  use a running DynamoDB instead (PARLEY_DYNAMODB_ENDPOINT)
   --data-dir <dir>      keep tables, media and dead letters in <dir> across restarts (PARLEY_DATA_DIR)
   --log-level <level>   DEBUG, INFO, WARN, ERROR or SILENT (PARLEY_LOG_LEVEL, default WARN)
-  --no-fast-path        sends deliver nothing directly: every message goes through the stream's fan-out`;
+  --no-fast-path        sends deliver nothing directly: every message goes through the stream's fan-out
+  --aws-timing          wait as AWS does: stream polling, API Gateway, Lambda and DynamoDB latencies
+                        (PARLEY_AWS_TIMING=1; figures in local/aws-timing-profile.ts)
+  --timing-seed <n>     with --aws-timing: seed the latency draws (PARLEY_TIMING_SEED; default random)`;
 
 function parsePort(value: string | undefined, name: string): number | undefined {
   if (value === undefined || value === '') return undefined;
@@ -25,6 +29,22 @@ function parsePort(value: string | undefined, name: string): number | undefined 
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
     throw new Error(`${name} must be a port number, got "${value}"`);
   return port;
+}
+
+function parseSeed(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const seed = Number(value);
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`--timing-seed must be a whole number, got "${value}"`);
+  return seed;
+}
+
+function readTiming(awsTiming: boolean | undefined, seedText: string | undefined): LocalStackTiming | undefined {
+  const seed = parseSeed(seedText);
+  if (awsTiming !== true && process.env.PARLEY_AWS_TIMING !== '1') {
+    if (seed !== undefined) throw new Error('--timing-seed needs --aws-timing');
+    return undefined;
+  }
+  return seed === undefined ? 'aws' : { seed };
 }
 
 function readOptions(): LocalStackOptions {
@@ -40,6 +60,8 @@ function readOptions(): LocalStackOptions {
       'data-dir': { type: 'string' },
       'log-level': { type: 'string' },
       'no-fast-path': { type: 'boolean' },
+      'aws-timing': { type: 'boolean' },
+      'timing-seed': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -56,6 +78,7 @@ function readOptions(): LocalStackOptions {
   const dynamoPort = parsePort(values['dynamodb-port'] ?? env.PARLEY_DYNAMODB_PORT, '--dynamodb-port');
   const dynamoEndpoint = values['dynamodb-endpoint'] ?? env.PARLEY_DYNAMODB_ENDPOINT;
   const dataDir = values['data-dir'] ?? env.PARLEY_DATA_DIR;
+  const timing = readTiming(values['aws-timing'], values['timing-seed'] ?? env.PARLEY_TIMING_SEED);
   return {
     ...(httpPort === undefined ? {} : { httpPort }),
     ...(wsPort === undefined ? {} : { wsPort }),
@@ -67,6 +90,7 @@ function readOptions(): LocalStackOptions {
     ...(dataDir === undefined || dataDir === '' ? {} : { dataDir }),
     logLevel: parseLogLevel(values['log-level'] ?? env.PARLEY_LOG_LEVEL, 'WARN'),
     ...(values['no-fast-path'] === true ? { directDelivery: false } : {}),
+    ...(timing === undefined ? {} : { timing }),
   };
 }
 
@@ -102,6 +126,9 @@ async function main(): Promise<void> {
       `Media uploads (S3): ${stack.s3Endpoint} (bucket ${stack.mediaBucket})`,
       `Media downloads (CDN): ${stack.mediaCdnUrl}`,
       ...(stack.webUrl === undefined ? [] : [`Web app: ${stack.webUrl}`]),
+      ...(stack.timing === undefined
+        ? []
+        : [`Timing: AWS profile, seed ${stack.timing.seed} (local/aws-timing-profile.ts; a model, not a measurement)`]),
       '',
     ].join('\n'),
   );

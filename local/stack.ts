@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type FunctionName, streamTriggers } from '#shared/config/functions';
 import { createLocalDynamoDbClient } from './aws-local';
+import { type LocalStackTiming, resolveTiming, streamTiming, type TimingModel } from './aws-timing';
 import { createDeadLetterQueue, type DeadLetter } from './dead-letters';
 import { type DynamoDbLocal, startDynamoDbLocal, waitForDynamoDb } from './dynamodb-local';
 import { applyHandlerEnvironment, handlerEnvironment } from './environment';
@@ -48,8 +49,15 @@ export interface LocalStackOptions {
   readonly logLevel?: LogLevel;
   /** Let Powertools metrics write EMF lines (off by default: they are noise locally). */
   readonly metrics?: boolean;
-  /** Stream poller's pause after an empty poll. Default 20 ms. */
+  /** Stream poller's pause after an empty poll. Default 20 ms, or the timing profile's (250 ms on AWS). */
   readonly streamPollIntervalMs?: number;
+  /**
+   * `'aws'`: wait as AWS does (local/aws-timing-profile.ts): Lambda's stream polling pace and the
+   * stream's propagation, API Gateway's hops, Lambda's invoke overhead, DynamoDB's round trips, each
+   * drawn per call; `{ profile?, seed? }` for a repeatable run or another profile. `'local'` (default):
+   * nothing added, the 20 ms poller.
+   */
+  readonly timing?: LocalStackTiming;
   /** Shorter WebSocket timeouts for tests; API Gateway's quotas by default. */
   readonly webSocketLimits?: Partial<WebSocketLimits>;
   /** Replace catalog handlers (tests of the stack itself). */
@@ -123,6 +131,8 @@ export interface LocalStack {
   readonly deadLetters: readonly DeadLetter[];
   /** Fault controls, when the stack was started with `faults`. */
   readonly faults?: LocalStackFaults;
+  /** The timing profile and seed, when the stack was started with AWS timing. */
+  readonly timing?: Pick<TimingModel, 'profile' | 'seed'>;
   /** Stops everything this stack started (Java included); safe to call twice. */
   stop(): Promise<void>;
 }
@@ -184,6 +194,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     stopSteps.push({ name: 'WebSocket server', stop: () => closeServer(wsServer) });
 
     const tokenIssuer = await createLocalTokenIssuer(httpUrl);
+    const timing = resolveTiming(options.timing);
+    const timingOption = timing === undefined ? {} : { timing };
     // Created before the media stand-ins, which invoke and dead-letter through them; nothing is imported yet.
     const faultInjector =
       options.faults === undefined ? undefined : createFaultInjector(options.faults, options.faults.random);
@@ -194,6 +206,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         ? {}
         : { dynamoDbFault: directRecordFault(faultInjector, tables.directDeliveries.tableName) }),
       ...(options.handlerOverrides === undefined ? {} : { overrides: options.handlerOverrides }),
+      ...timingOption,
     });
     const deadLetters = createDeadLetterQueue({
       logger,
@@ -244,10 +257,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     applyHandlerEnvironment(environment);
 
-    httpServer.on('request', createHttpGateway({ runtime, tokenIssuer, logger }));
+    httpServer.on('request', createHttpGateway({ runtime, tokenIssuer, logger, ...timingOption }));
     const webSocketGateway = createWebSocketGateway({
       runtime,
       logger,
+      ...timingOption,
       ...(options.webSocketLimits === undefined ? {} : { limits: options.webSocketLimits }),
     });
     const managementApiCounts = createManagementApiCounts();
@@ -262,7 +276,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         if (!faultInjector.roll('postError')) return undefined;
         return faultInjector.random() < faultInjector.settings.postErrorAfterDelivery ? 'errorAfterDelivery' : 'error';
       });
-    wsServer.on('request', createManagementApi(webSocketGateway, logger, managementApiCounts, postFault));
+    wsServer.on('request', createManagementApi(webSocketGateway, logger, managementApiCounts, postFault, timing));
     wsServer.on('upgrade', webSocketGateway.handleUpgrade);
     stopSteps.push({ name: 'WebSocket connections', stop: () => webSocketGateway.close() });
 
@@ -281,7 +295,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       }),
       deadLetters,
       logger,
-      ...(options.streamPollIntervalMs === undefined ? {} : { idleSleepMs: options.streamPollIntervalMs }),
+      ...streamTiming(options.streamPollIntervalMs, timing),
       ...(faultInjector === undefined ? {} : { duplicateBatch: () => faultInjector.roll('duplicateBatch') }),
     });
     stopSteps.push({ name: 'stream poller', stop: () => streamPoller.stop() });
@@ -354,6 +368,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       managementApiCounts,
       deadLetters: deadLetters.entries,
       ...(faults === undefined ? {} : { faults }),
+      ...(timing === undefined ? {} : { timing: { profile: timing.profile, seed: timing.seed } }),
       stop: stopAll,
     };
   } catch (error) {

@@ -12,6 +12,7 @@ import {
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import type { StreamTriggerSpec } from '#shared/config/functions';
 import { createLocalStreamsClient } from './aws-local';
+import { awsTimingProfile } from './aws-timing-profile';
 import type { DeadLetterCondition, DeadLetterQueue } from './dead-letters';
 import type { LocalLogger } from './log';
 import { passesFilters, toLambdaRecord } from './stream-records';
@@ -35,14 +36,28 @@ export interface StreamPollerOptions {
   readonly logger: LocalLogger;
   /**
    * Pause after a poll that found nothing, for triggers without a batching window. AWS polls each shard
-   * about 4 times a second; locally the fan-out polls faster. Triggers that batch anyway poll at AWS's pace.
+   * about 4 times a second (the AWS timing profile passes that); locally the fan-out polls faster.
+   * Triggers that batch anyway poll at AWS's pace.
    */
   readonly idleSleepMs?: number;
   /** How often DescribeStream looks for new shards (DynamoDB rolls shards over). */
   readonly shardDiscoveryIntervalMs?: number;
   /** Chaos runs only: true when the next batch is to be delivered twice (see local/faults.ts). */
   readonly duplicateBatch?: () => boolean;
+  /**
+   * AWS timing: how long new records take to reach a GetRecords after their write (a draw per read that
+   * found some). Modelled as a hold before they are delivered: the same wait per message as AWS's
+   * "visible later, found by a later poll". Absent: none.
+   */
+  readonly propagationDelayMs?: () => number;
+  /** Tests: stands in for every pause of the trigger loops (how long, and why); the default sleeps, waking on stop. */
+  readonly sleep?: PollerSleep;
 }
+
+/** Why a trigger loop pauses: an empty poll, records still propagating, an error, DynamoDB away. */
+export type PollerPauseReason = 'idle' | 'propagation' | 'error' | 'outage';
+
+export type PollerSleep = (ms: number, reason: PollerPauseReason) => Promise<void>;
 
 /** Running totals over every trigger, for tests and benchmarks. */
 export interface StreamPollerStats {
@@ -59,6 +74,8 @@ export interface StreamPollerStats {
   filteredOut: number;
   /** Failed invocations retried without counting an attempt, because DynamoDB itself did not answer. */
   outageRetries: number;
+  /** GetRecords calls, empty ones included. */
+  polls: number;
 }
 
 export interface StreamPoller {
@@ -80,7 +97,7 @@ export interface StreamPoller {
 
 export const defaultIdleSleepMs = 20;
 /** Lambda's own polling pace for a DynamoDB stream shard: about four GetRecords a second. */
-const awsIdleSleepMs = 250;
+const awsIdleSleepMs = awsTimingProfile.streamPollInterval.ms;
 const defaultShardDiscoveryIntervalMs = 1_000;
 const errorBackoffMs = 1_000;
 const getRecordsLimit = 1_000;
@@ -96,6 +113,7 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
     deadLettered: 0,
     filteredOut: 0,
     outageRetries: 0,
+    polls: 0,
   };
   const stopping = new AbortController();
   const hold = new PollingHold();
@@ -170,14 +188,15 @@ class TriggerPoller {
           if (shard.pending.length < this.binding.trigger.batchSize) didWork = (await this.read(shard)) || didWork;
           didWork = (await this.deliver(shard)) || didWork;
         }
+        // After records, the next poll comes at once (Lambda "resumes polling until it receives more records").
         if (!didWork) {
           this.settleWaitersUpTo(round);
-          await this.pause(this.idleSleepMs());
+          await this.pause(this.idleSleepMs(), 'idle');
         }
       } catch (error) {
         if (this.stopSignal.aborted) break;
         this.options.logger.warn('stream poller error; retrying', { function: this.binding.trigger.function, error });
-        await this.pause(errorBackoffMs);
+        await this.pause(errorBackoffMs, 'error');
       }
     }
   }
@@ -272,6 +291,7 @@ class TriggerPoller {
   private async read(shard: ShardState): Promise<boolean> {
     if (shard.closed || shard.iterator === undefined) return false;
     let response: GetRecordsCommandOutput;
+    this.stats.polls += 1;
     try {
       response = await this.client.send(
         new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: getRecordsLimit }),
@@ -284,6 +304,7 @@ class TriggerPoller {
     shard.iterator = response.NextShardIterator;
     if (shard.iterator === undefined) shard.closed = true;
     const records = response.Records ?? [];
+    let queued = 0;
     for (const sdkRecord of records) {
       const record = toLambdaRecord(sdkRecord, this.binding.streamArn);
       shard.lastReadSequenceNumber = record.dynamodb?.SequenceNumber ?? shard.lastReadSequenceNumber;
@@ -293,7 +314,10 @@ class TriggerPoller {
       }
       shard.firstPendingAt ??= Date.now();
       shard.pending.push(record);
+      queued += 1;
     }
+    const { propagationDelayMs } = this.options;
+    if (queued > 0 && propagationDelayMs !== undefined) await this.pause(propagationDelayMs(), 'propagation');
     return records.length > 0;
   }
 
@@ -311,7 +335,7 @@ class TriggerPoller {
 
     if (outcome.kind !== 'success' && !(await this.streamReachable())) {
       this.retryAfterOutage(shard, batchSize, outcome);
-      await this.pause(errorBackoffMs);
+      await this.pause(errorBackoffMs, 'outage');
       return true;
     }
     if (outcome.kind === 'success') {
@@ -481,7 +505,8 @@ class TriggerPoller {
   }
 
   /** Sleeps, but wakes at once when the poller stops. */
-  private pause(ms: number): Promise<void> {
+  private pause(ms: number, reason: PollerPauseReason): Promise<void> {
+    if (this.options.sleep !== undefined) return this.options.sleep(ms, reason);
     const signal = this.stopSignal;
     return new Promise((resolve) => {
       if (signal.aborted) return resolve();
