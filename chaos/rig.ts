@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { noFaults } from '../local/faults';
+import { type Random, seededRandom } from '../local/seeded-random';
 import { type LocalStack, type LocalStackFaults, startLocalStack } from '../local/stack';
 import { createFanOutFaults, type FanOutFaults } from './fan-out-faults';
-import { type Random, seededRandom } from './random';
 import type { ChaosSettings } from './settings';
 
 export interface ChaosRig {

@@ -5,8 +5,8 @@
  * default, `timing: 'local'`) there is no model and nothing waits.
  */
 import { randomInt } from 'node:crypto';
-import { seededRandom } from '../chaos/random';
 import { awsTimingProfile, type LatencyFigure, type LatencyName, type TimingProfile } from './aws-timing-profile';
+import { seededRandom } from './seeded-random';
 import type { StreamPollerOptions } from './stream-poller';
 
 /** `'local'` (default): no added latency, the 20 ms poller. `'aws'`: the AWS profile, a random seed. */

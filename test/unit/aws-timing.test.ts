@@ -5,7 +5,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { seededRandom } from '../../chaos/random';
 import {
   createTimingModel,
   dynamoDbLatencyName,
@@ -15,6 +14,7 @@ import {
   streamTiming,
 } from '../../local/aws-timing';
 import { awsTimingProfile, type LatencyName } from '../../local/aws-timing-profile';
+import { seededRandom } from '../../local/seeded-random';
 import { defaultIdleSleepMs } from '../../local/stream-poller';
 
 const seed = 20_251_127;
