@@ -13,8 +13,10 @@ import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import type { StreamTriggerSpec } from '#shared/config/functions';
 import { createLocalStreamsClient } from './aws-local';
 import { awsTimingProfile } from './aws-timing-profile';
+import { type BatchOutcome, interpretBatchResponse, sequenceNumberOf } from './batch-response';
 import type { DeadLetterCondition, DeadLetterQueue } from './dead-letters';
 import type { LocalLogger } from './log';
+import { PollingHold } from './polling-hold';
 import { passesFilters, toLambdaRecord } from './stream-records';
 
 /** Receives one batch as Lambda would; resolves with the function's response, rejects when it fails. */
@@ -152,11 +154,6 @@ interface ShardState {
   readonly failedAttempts: Map<string, number>;
   firstPendingAt: number | undefined;
 }
-
-type BatchOutcome =
-  | { readonly kind: 'success' }
-  | { readonly kind: 'partialFailure'; readonly firstFailedIndex: number }
-  | { readonly kind: 'failure'; readonly error: string };
 
 /** One event source mapping: reads the trigger's stream shard by shard and invokes its function. */
 class TriggerPoller {
@@ -519,74 +516,4 @@ class TriggerPoller {
       signal.addEventListener('abort', done, { once: true });
     });
   }
-}
-
-/** Where the trigger loops wait while paused; a pause resolves once every loop is waiting here. */
-class PollingHold {
-  private held: { readonly released: Promise<void>; readonly release: () => void } | undefined;
-  private waitingLoops = 0;
-  private loopsToHold = 0;
-  private onAllWaiting: (() => void) | undefined;
-
-  hold(loops: number): Promise<void> {
-    if (this.held === undefined) {
-      let release = (): void => undefined;
-      const released = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      this.held = { released, release };
-    }
-    this.loopsToHold = loops;
-    if (this.waitingLoops >= loops) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.onAllWaiting = resolve;
-    });
-  }
-
-  release(): void {
-    this.held?.release();
-    this.held = undefined;
-    // A pause still waiting for its loops ends too: nothing is held any more.
-    this.onAllWaiting?.();
-    this.onAllWaiting = undefined;
-  }
-
-  async wait(): Promise<void> {
-    if (this.held === undefined) return;
-    this.waitingLoops += 1;
-    if (this.waitingLoops >= this.loopsToHold) this.onAllWaiting?.();
-    await this.held.released;
-    this.waitingLoops -= 1;
-  }
-}
-
-function sequenceNumberOf(record: DynamoDBRecord): string {
-  return record.dynamodb?.SequenceNumber ?? '';
-}
-
-/**
- * ReportBatchItemFailures: the lowest failed record is the checkpoint. A malformed response (not a list,
- * an identifier that is not in the batch) fails the whole batch, as on Lambda.
- */
-export function interpretBatchResponse(response: unknown, batch: readonly DynamoDBRecord[]): BatchOutcome {
-  if (typeof response !== 'object' || response === null || !('batchItemFailures' in response)) {
-    return { kind: 'success' };
-  }
-  const reported: unknown = response.batchItemFailures;
-  if (reported === null || reported === undefined) return { kind: 'success' };
-  if (!Array.isArray(reported)) return { kind: 'failure', error: 'batchItemFailures is not a list' };
-  const failures: readonly unknown[] = reported;
-  if (failures.length === 0) return { kind: 'success' };
-  const sequenceNumbers = batch.map(sequenceNumberOf);
-  let firstFailedIndex = batch.length;
-  for (const failure of failures) {
-    const identifier =
-      typeof failure === 'object' && failure !== null && 'itemIdentifier' in failure
-        ? failure.itemIdentifier
-        : undefined;
-    const index = typeof identifier === 'string' ? sequenceNumbers.indexOf(identifier) : -1;
-    if (index < 0) return { kind: 'failure', error: `Unknown itemIdentifier ${JSON.stringify(identifier)}` };
-    firstFailedIndex = Math.min(firstFailedIndex, index);
-  }
-  return { kind: 'partialFailure', firstFailedIndex };
 }
