@@ -5,6 +5,7 @@
 import { createConnectionPoster } from '#shared/aws/connection-poster';
 import { systemClock } from '#shared/clock';
 import { envVars, requireEnv, tableNameFromEnv } from '#shared/config/env';
+import { directRecordWaitMs } from '#shared/config/functions';
 import { limits } from '#shared/config/limits';
 import { AttachmentRepository } from '#shared/repositories/attachment-repository';
 import { ConnectionRepository } from '#shared/repositories/connection-repository';
@@ -96,7 +97,7 @@ export const createFanOutService = () =>
     connectionPoster(),
     systemClock,
     logger,
-    { records: directDeliveryRepository(), recordWaitMs: limits.directDelivery.recordWaitMs },
+    { records: directDeliveryRepository(), recordWaitMs: directRecordWaitMs },
   );
 
 export const createInboxService = () => new InboxService(inboxRepository(), connectionPoster(), logger);

@@ -88,6 +88,13 @@ const sendGrants: readonly TableGrant[] = withGrants(directDeliveryGrants, [
 /** A send may wait out its seq budget, then still needs room to commit and answer: never cut off while queued. */
 const sendTimeoutSeconds = Math.ceil(limits.seqAllocationBudgetMs / 1000) + 5;
 
+/**
+ * How long fan-out waits for a writer's direct-delivery record before serving every device itself: as
+ * long as a send can run (a membership change's run is shorter), so only a writer that died or failed
+ * to record is waited out, never a slow one that would then duplicate every post.
+ */
+export const directRecordWaitMs = sendTimeoutSeconds * 1000;
+
 export const functions = {
   wsAuthorizer: {
     entry: 'lambdas/ws-authorizer.ts',

@@ -38,11 +38,6 @@ export const limits = {
     postTimeoutMs: 1_000,
     /** The record of devices reached outlives any stream delay; then TTL reaps it. */
     recordTtlSeconds: 60 * 60,
-    /**
-     * Fan-out that finds no record yet waits this long after the commit for the writer to write it: far
-     * more than posting takes, so only a writer that died or failed to record costs the whole wait.
-     */
-    recordWaitMs: 5_000,
   },
   /** Concurrent postToConnection calls per fan-out invocation. */
   postConcurrency: 64,

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { directRecordWaitMs } from '#shared/config/functions';
 import { limits } from '#shared/config/limits';
 import type { StoredMessage } from '#shared/model';
 import { ConversationRepository } from '#shared/repositories/conversation-repository';
@@ -34,7 +35,7 @@ async function scene(tag: string) {
 const stored = async (conversationId: string, seq: number) =>
   (await db.repositories.messages.get(conversationId, seq, true)) as StoredMessage;
 
-const fanOutReading = (poster: RecordingPoster, recordWaitMs: number = limits.directDelivery.recordWaitMs) =>
+const fanOutReading = (poster: RecordingPoster, recordWaitMs: number = directRecordWaitMs) =>
   db.services.fanOut(poster, fixedClock, { records: db.repositories.directDeliveries, recordWaitMs });
 
 /** A records store whose writes wait for `release` (or fail), to stage the record arriving late or never. */

@@ -49,3 +49,19 @@ export async function startTestStack(label: string, testOptions: TestStackOption
     },
   };
 }
+
+/**
+ * Why the wire may legitimately carry a message twice so far, or undefined when it may not: a stream
+ * batch that failed part-way is retried from its first failed record (its posts are made again), and a
+ * writer's direct post that timed out may have landed while fan-out, not told, sends it again. Clients
+ * drop ids they hold; tests of raw frames set repeats aside only for these reasons.
+ */
+export function wireRepeatsAllowed(stack: LocalStack): string | undefined {
+  const reasons = [
+    stack.streamStats.failedBatches > 0 ? `${stack.streamStats.failedBatches} stream batch(es) retried` : '',
+    stack.managementApiCounts.postsAbandoned > 0
+      ? `${stack.managementApiCounts.postsAbandoned} direct post(s) abandoned at their timeout`
+      : '',
+  ].filter((reason) => reason !== '');
+  return reasons.length > 0 ? reasons.join(', ') : undefined;
+}
