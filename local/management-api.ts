@@ -28,17 +28,12 @@ export interface ManagementApiCounts {
   posts: number;
   /** postToConnection calls answered 410 (the connection was gone). */
   postsGone: number;
-  /**
-   * postToConnection calls whose caller hung up before the answer (a writer's per-post timeout): the
-   * frame may have gone out, and the stream's fan-out, not told it did, may send it again.
-   */
-  postsAbandoned: number;
   getConnections: number;
   deleteConnections: number;
 }
 
 export function createManagementApiCounts(): ManagementApiCounts {
-  return { posts: 0, postsGone: 0, postsAbandoned: 0, getConnections: 0, deleteConnections: 0 };
+  return { posts: 0, postsGone: 0, getConnections: 0, deleteConnections: 0 };
 }
 
 /** `/@connections/{id}`, with or without the stage prefix the real callback URL carries. */
@@ -69,9 +64,6 @@ export function createManagementApi(
     switch (request.method) {
       case 'POST': {
         counts.posts += 1;
-        response.on('close', () => {
-          if (!response.writableFinished) counts.postsAbandoned += 1;
-        });
         const data = await readBody(request, postToConnectionLimitBytes);
         const fault = postFault?.(connectionId);
         if (fault !== undefined) {

@@ -66,6 +66,8 @@ export interface LocalStackOptions {
   readonly webPort?: number;
   /** False: sends deliver nothing directly, fan-out from the stream does it all (`--no-fast-path`). Default true. */
   readonly directDelivery?: boolean;
+  /** Replaces the writers' per-post timeout of direct delivery (tests on loaded machines). */
+  readonly directPostTimeoutMs?: number;
   /** Chaos runs only: inject faults (local/faults.ts); absent, nothing is injected. */
   readonly faults?: LocalStackFaultOptions;
 }
@@ -246,6 +248,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       logLevel,
       metricsEnabled: options.metrics ?? false,
       ...(options.directDelivery === undefined ? {} : { directDelivery: options.directDelivery }),
+      ...(options.directPostTimeoutMs === undefined ? {} : { directPostTimeoutMs: options.directPostTimeoutMs }),
       media: {
         s3Endpoint: mediaS3.endpoint,
         secretsManagerEndpoint: mediaS3.endpoint,

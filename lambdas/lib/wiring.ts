@@ -59,14 +59,21 @@ const attachmentRepository = () => new AttachmentRepository(documentClient, tabl
 const directDeliveryRepository = () =>
   new DirectDeliveryRepository(documentClient, tableNameFromEnv('directDeliveries'));
 
-/** `limits.directDelivery`, with the local stack's switch (`--no-fast-path`) applied. */
+/** `limits.directDelivery`, with the local stack's overrides (`--no-fast-path`, a test's post timeout) applied. */
 export function directDeliverySettings(): DirectDeliverySettings {
-  const override = process.env[envVars.directDeliveryMaxMembers];
-  const maxMembers = override === undefined || override === '' ? limits.directDelivery.maxMembers : Number(override);
-  if (!Number.isInteger(maxMembers) || maxMembers < 0) {
-    throw new Error(`${envVars.directDeliveryMaxMembers} must be a whole number, not ${override}`);
-  }
-  return { ...limits.directDelivery, maxMembers };
+  return {
+    ...limits.directDelivery,
+    maxMembers: wholeNumberFromEnv(envVars.directDeliveryMaxMembers) ?? limits.directDelivery.maxMembers,
+    postTimeoutMs: wholeNumberFromEnv(envVars.directPostTimeoutMs) ?? limits.directDelivery.postTimeoutMs,
+  };
+}
+
+function wholeNumberFromEnv(name: string): number | undefined {
+  const value = process.env[name];
+  if (value === undefined || value === '') return undefined;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 0) throw new Error(`${name} must be a whole number, not ${value}`);
+  return number;
 }
 
 /** Every timeline entry of a small conversation is posted to its online devices by the writer itself. */

@@ -30,4 +30,6 @@ export const envVars = {
   mediaSigningKeySecret: 'MEDIA_SIGNING_KEY_SECRET',
   /** Overrides `limits.directDelivery.maxMembers` (`0` turns the fast path off); unset on AWS. */
   directDeliveryMaxMembers: 'DIRECT_DELIVERY_MAX_MEMBERS',
+  /** Overrides `limits.directDelivery.postTimeoutMs` (tests on loaded machines); unset on AWS. */
+  directPostTimeoutMs: 'DIRECT_POST_TIMEOUT_MS',
 } as const;

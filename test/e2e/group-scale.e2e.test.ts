@@ -81,9 +81,9 @@ let retriesReported = false;
 
 /**
  * The conversation's messages as the client received them. Fan-out is at-least-once: a batch that fails
- * part-way is retried from its first failed record, and the posts it had already made are made again;
- * a direct post that timed out may have landed anyway (clients drop ids they hold). So raw frames must be
- * exactly once while neither happened; only after one are repeats of an id set aside.
+ * part-way is retried from its first failed record, and the posts it had already made are made again
+ * (clients drop ids they hold). So raw frames must be exactly once while no stream batch has failed;
+ * only after one are repeats of an id set aside.
  */
 function messagesOf(client: ChatClient): WireMessage[] {
   const messages = client.frames
