@@ -2,6 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { LocalStackTiming } from '../local/aws-timing';
 import { noFaults } from '../local/faults';
 import { type Random, seededRandom } from '../local/seeded-random';
 import { type LocalStack, type LocalStackFaults, startLocalStack } from '../local/stack';
@@ -22,7 +23,10 @@ export interface DropCounters {
   dropsWithoutDisconnect: number;
 }
 
-export async function startStackWithFaults(settings: ChaosSettings): Promise<ChaosRig> {
+export async function startStackWithFaults(
+  settings: ChaosSettings,
+  timing: LocalStackTiming | undefined,
+): Promise<ChaosRig> {
   // Separate streams: the plan stays the same whatever the fault dice did.
   const random = seededRandom(settings.seed);
   const faultRandom = seededRandom(settings.seed ^ 0x5eed_f00d);
@@ -38,6 +42,7 @@ export async function startStackWithFaults(settings: ChaosSettings): Promise<Cha
     logLevel: 'SILENT',
     faults: { random: faultRandom.next },
     handlerOverrides: { streamFanOut: fanOutFaults.handler },
+    ...(timing === undefined ? {} : { timing }),
   });
   const faults = stack.faults;
   if (faults === undefined) {

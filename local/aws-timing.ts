@@ -95,6 +95,24 @@ export function resolveTiming(timing: LocalStackTiming | undefined): TimingModel
   return createTimingModel(profile, seed);
 }
 
+/** `--timing-seed <n>` (npm start, bench, chaos): a whole number, or undefined when absent. */
+export function parseTimingSeed(text: string | undefined): number | undefined {
+  if (text === undefined || text === '') return undefined;
+  const seed = Number(text);
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`--timing-seed must be a whole number, got "${text}"`);
+  return seed;
+}
+
+/** `--aws-timing [--timing-seed <n>]` as the stack's `timing` option; undefined (local timing) without the switch. */
+export function timingFromFlags(awsTiming: boolean, seedText: string | undefined): LocalStackTiming | undefined {
+  const seed = parseTimingSeed(seedText);
+  if (!awsTiming) {
+    if (seed !== undefined) throw new Error('--timing-seed needs --aws-timing');
+    return undefined;
+  }
+  return seed === undefined ? 'aws' : { seed };
+}
+
 /** The stream poller's pace: an explicit interval wins; AWS timing adds Lambda's pace and the stream's propagation. */
 export function streamTiming(
   pollIntervalMs: number | undefined,

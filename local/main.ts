@@ -1,6 +1,6 @@
 /** `npm start`: the whole of Parley on this machine. Flags win over PARLEY_* variables. */
 import { parseArgs } from 'node:util';
-import type { LocalStackTiming } from './aws-timing';
+import { timingFromFlags } from './aws-timing';
 import { javaMissingHint } from './dynamodb-local';
 import { parseLogLevel } from './log';
 import { defaultPorts, type LocalStack, type LocalStackOptions, startLocalStack } from './stack';
@@ -29,22 +29,6 @@ function parsePort(value: string | undefined, name: string): number | undefined 
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
     throw new Error(`${name} must be a port number, got "${value}"`);
   return port;
-}
-
-function parseSeed(value: string | undefined): number | undefined {
-  if (value === undefined || value === '') return undefined;
-  const seed = Number(value);
-  if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`--timing-seed must be a whole number, got "${value}"`);
-  return seed;
-}
-
-function readTiming(awsTiming: boolean | undefined, seedText: string | undefined): LocalStackTiming | undefined {
-  const seed = parseSeed(seedText);
-  if (awsTiming !== true && process.env.PARLEY_AWS_TIMING !== '1') {
-    if (seed !== undefined) throw new Error('--timing-seed needs --aws-timing');
-    return undefined;
-  }
-  return seed === undefined ? 'aws' : { seed };
 }
 
 function readOptions(): LocalStackOptions {
@@ -78,7 +62,10 @@ function readOptions(): LocalStackOptions {
   const dynamoPort = parsePort(values['dynamodb-port'] ?? env.PARLEY_DYNAMODB_PORT, '--dynamodb-port');
   const dynamoEndpoint = values['dynamodb-endpoint'] ?? env.PARLEY_DYNAMODB_ENDPOINT;
   const dataDir = values['data-dir'] ?? env.PARLEY_DATA_DIR;
-  const timing = readTiming(values['aws-timing'], values['timing-seed'] ?? env.PARLEY_TIMING_SEED);
+  const timing = timingFromFlags(
+    values['aws-timing'] === true || env.PARLEY_AWS_TIMING === '1',
+    values['timing-seed'] ?? env.PARLEY_TIMING_SEED,
+  );
   return {
     ...(httpPort === undefined ? {} : { httpPort }),
     ...(wsPort === undefined ? {} : { wsPort }),
