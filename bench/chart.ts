@@ -10,10 +10,21 @@ export interface ChartSeries {
 
 const width = 960;
 const height = 560;
-const margin = { top: 64, right: 300, bottom: 56, left: 72 };
+const margin = { top: 64, right: 340, bottom: 56, left: 72 };
 const plotWidth = width - margin.left - margin.right;
 const plotHeight = height - margin.top - margin.bottom;
-const colors = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
+const colors = [
+  '#1f77b4',
+  '#ff7f0e',
+  '#2ca02c',
+  '#d62728',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#17becf',
+  '#bcbd22',
+  '#7f7f7f',
+];
 /** Where p100 (the maximum) is drawn: just past 99.9. */
 const maxNines = 3.3;
 

@@ -111,6 +111,8 @@ export interface PhaseResult {
   readonly fanOutMs: readonly number[];
   /** Send to the first online recipient device, one entry per message that reached any. */
   readonly firstDeviceMs: readonly number[];
+  /** Send to the sender's `messageAccepted`, one entry per accepted message. */
+  readonly acceptedMs: readonly number[];
   /** Open loop: how late the driver itself got to a scheduled send (it should stay near zero). */
   readonly maxScheduleLagMs: number;
   readonly driverCpuMs: number;

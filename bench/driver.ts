@@ -95,6 +95,7 @@ class Phase {
   readonly latenciesMs: number[] = [];
   readonly fanOutMs: number[] = [];
   readonly firstDeviceMs: number[] = [];
+  readonly acceptedMs: number[] = [];
   readonly sends: Send[] = [];
   readonly errorCodes = new Set<string>();
   duplicates = 0;
@@ -165,6 +166,7 @@ function onFrame(device: Device, frame: Frame): void {
 function onAnswer(send: Send, frame: Frame): void {
   if (frame.type === 'messageAccepted') {
     send.state = 'accepted';
+    send.phase.acceptedMs.push(performance.now() - send.sentAt);
     const seq = (frame.message as WireMessage).seq;
     send.seq = seq;
     send.conversation.acceptedSeqs.push(seq);
@@ -297,6 +299,7 @@ function summarize(
     latenciesMs: phase.latenciesMs,
     fanOutMs: phase.fanOutMs,
     firstDeviceMs: phase.firstDeviceMs,
+    acceptedMs: phase.acceptedMs,
     maxScheduleLagMs: phase.maxScheduleLagMs,
     driverCpuMs: (cpu.user + cpu.system) / 1000,
   };

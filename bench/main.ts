@@ -3,11 +3,16 @@
  * 1. Handler bundles (esbuild as CDK builds them) and their module initialisation time.
  * 2. DynamoDB Local and the local stack in this process, with a tallying capacity recorder; the
  *    devices (500+ WebSocket clients) in a child process, bench/driver.ts.
- * 3. 1:1 and 100-member-group workloads: latency at the target rate, saturation (closed loop),
+ * 3. The latency phases (1:1 one at a time and at a modest open-loop rate, group one at a time), then
+ *    1:1 and 100-member-group workloads: latency at the target rate, saturation (closed loop),
  *    near capacity; every online device checked for every message, offline inboxes checked too.
  *    Per message: DynamoDB calls and units, postToConnection calls, Lambda invocations, CPU.
  * 4. The DynamoDB-limited ceiling for the same per-message work (bench/ceiling.ts), and the ratio.
+ * 5. The latency phases again under the other stack profiles (bench/profiles.ts), each in a child
+ *    process: AWS timing with and without the fast path, local timing with it.
  * Writes bench-results/bench-<date>-<commit>.json and .svg (the latency chart), and prints both paths.
+ * `--aws-timing` and `--no-fast-path` change this process's stack; `--phase-latency` runs step 3's
+ * latency phases alone (what a child does; `--json` prints them as one line).
  */
 import { round } from './capacity-tally';
 import { ceilingServices } from './ceiling';
@@ -17,28 +22,46 @@ import { type HandlerReport, measureHandlers } from './handlers';
 import { commitInfo, loadAverage, machineInfo } from './machine';
 import { measureIdle } from './meters';
 import { type Log, type PhaseContext, warmUp } from './phases';
+import { measureOwnProfile, measureProfiles, type ProfileLatency, profileName } from './profiles';
 import { measureReceipts } from './receipts';
+import { printProfileLatencies } from './report';
 import { benchResult, type RunFacts, writeReport } from './result';
-import { startBenchStack, stopBenchStack } from './rig';
+import { type BenchRig, startBenchStack, stopBenchStack } from './rig';
 import { type BenchSettings, benchSettings } from './settings';
 import { runDirectWorkload, runGroupWorkload, setUpDevices } from './workloads';
 
 async function main(): Promise<void> {
   const settings = benchSettings(process.argv.slice(2));
   const startedAt = performance.now();
-  const log: Log = (line) => console.log(`[bench +${Math.round((performance.now() - startedAt) / 1000)}s] ${line}`);
+  // With --json stdout carries the result line alone.
+  const print = settings.json ? console.error : console.log;
+  const prefix = settings.latencyOnly ? `bench, ${profileName(settings.profile)}` : 'bench';
+  const log: Log = (line) => print(`[${prefix} +${Math.round((performance.now() - startedAt) / 1000)}s] ${line}`);
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  if (settings.latencyOnly) {
+    await latencyOnly(settings, log);
+    return;
+  }
   const run = describeRun(settings, log);
   const handlers = await measureBundles(settings, log);
-  const rig = await startBenchStack();
+  const measured = await runOnStack(settings, log);
+  const profiles = await measureProfiles(settings, measured.ownProfile, log);
+  writeReport(benchResult({ ...measured, settings, run, startedAt, handlers, profiles }));
+}
+
+/** Everything measured on this process's stack, from setup to the receipts. */
+async function runOnStack(settings: BenchSettings, log: Log) {
+  const rig = await startStack(settings, log);
   const context: PhaseContext = { rig, settings, log, phases: [] };
   try {
     const setup = await setUpDevices(context);
     const idle = await measureIdleStack(context);
     await warmUp(context);
     const services = ceilingServices(rig.ceilingTables);
-    const direct = await runDirectWorkload(context, services);
-    const group = await runGroupWorkload(context, services);
+    const { latency, ownProfile } = await measureOwnProfile(context);
+    log(`throughput phases under ${profileName(settings.profile)} only`);
+    const direct = await runDirectWorkload(context, services, latency.directProbe);
+    const group = await runGroupWorkload(context, services, latency.groupProbe);
     const inboxes = await checkOfflineInboxes(context);
     const receipts = await measureReceipts(context);
     const hotConversation = await measureHotConversationAlone(context, services);
@@ -47,34 +70,52 @@ async function main(): Promise<void> {
     log(
       `ceiling: 1:1 ${direct.ceiling.messagesPerSecond} msg/s, group ${group.ceiling.messagesPerSecond} msg/s; hot conversation ${round(hotConversation.messagesPerSecond, 1)} msg/s with ${hotConversation.senders} senders, ${hotConversation.bursts.map((b) => `${b.messagesPerSecond} msg/s for a burst of ${b.messages}`).join(', ')}`,
     );
-    writeReport(
-      benchResult({
-        settings,
-        run,
-        startedAt,
-        loadAfter,
-        setup,
-        idle,
-        handlers,
-        phases: context.phases,
-        direct,
-        group,
-        inboxes,
-        receipts,
-        hotConversation,
-        outOfPhase,
-      }),
-    );
+    return {
+      loadAfter,
+      setup,
+      idle,
+      phases: context.phases,
+      direct,
+      group,
+      inboxes,
+      receipts,
+      hotConversation,
+      outOfPhase,
+      ownProfile,
+    };
   } finally {
     await stopBenchStack(rig);
   }
+}
+
+/** `--phase-latency`: this process's profile, the latency phases only; with `--json`, one line on stdout. */
+async function latencyOnly(settings: BenchSettings, log: Log): Promise<void> {
+  const rig = await startStack(settings, log);
+  const context: PhaseContext = { rig, settings, log, phases: [] };
+  let result: ProfileLatency;
+  try {
+    await setUpDevices(context);
+    await warmUp(context);
+    result = (await measureOwnProfile(context)).ownProfile;
+  } finally {
+    await stopBenchStack(rig);
+  }
+  if (settings.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+  else printProfileLatencies([result]);
+}
+
+async function startStack(settings: BenchSettings, log: Log): Promise<BenchRig> {
+  const rig = await startBenchStack(settings.profile, settings.timingSeed);
+  const seed = rig.stack.timing === undefined ? '' : ` (seed ${rig.stack.timing.seed})`;
+  log(`stack up: ${profileName(settings.profile)}${seed}`);
+  return rig;
 }
 
 /** Commit, machine and load before the run, logged as its first line. */
 function describeRun(settings: BenchSettings, log: Log): RunFacts {
   const run: RunFacts = { when: new Date(), commit: commitInfo(), machine: machineInfo(), loadBefore: loadAverage() };
   log(
-    `${settings.quick ? 'quick' : 'full'} run on ${run.machine.cpus} x ${run.machine.cpuModel}; load average ${run.loadBefore.join(' ')}`,
+    `${settings.quick ? 'quick' : 'full'} run on ${run.machine.cpus} x ${run.machine.cpuModel}; load average ${run.loadBefore.join(' ')}; AWS timing seed ${settings.timingSeed} (--timing-seed to repeat)`,
   );
   return run;
 }

@@ -57,9 +57,9 @@ export async function runPhase(
   return report;
 }
 
-/** The chart's lines: one latency curve per phase, in the order they ran. */
-export function chartSeriesOf(phases: readonly PhaseReport[]): ChartSeries[] {
-  return phases.map((report) => ({ name: chartName(report), points: report.latencyCdf }));
+/** The chart's lines: one latency curve per phase, in the order they ran; `suffix` names another profile's. */
+export function chartSeriesOf(phases: readonly PhaseReport[], suffix = ''): ChartSeries[] {
+  return phases.map((report) => ({ name: `${chartName(report)}${suffix}`, points: report.latencyCdf }));
 }
 
 function chartName(report: { label: string; mode: string; targetRate?: number; completedPerSecond: number }) {
@@ -97,6 +97,7 @@ function phaseReport(result: PhaseResult, cost: CostReport) {
     latencyMs: distribution(result.latenciesMs),
     fanOutToLastDeviceMs: distribution(result.fanOutMs),
     firstDeviceMs: distribution(result.firstDeviceMs),
+    acceptedMs: distribution(result.acceptedMs),
     maxScheduleLagMs: round(result.maxScheduleLagMs, 1),
     lostSamples: result.lostSamples,
     cost,

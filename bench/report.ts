@@ -1,5 +1,6 @@
 /** The console summary of a result (the JSON file has everything). */
 import type { HandlerReport } from './handlers';
+import type { ProfileLatency } from './profiles';
 import type { Distribution } from './stats';
 
 interface PhaseLine {
@@ -26,6 +27,8 @@ interface CostLine {
 
 export interface SummaryInput {
   readonly mode: string;
+  readonly profile: { readonly name: string };
+  readonly latencyByProfile: readonly ProfileLatency[];
   readonly durationSeconds: number;
   readonly commit: { readonly sha: string; readonly dirty: boolean };
   readonly machine: {
@@ -51,6 +54,20 @@ export interface SummaryInput {
   readonly targets: readonly { readonly target: string; readonly measured: string; readonly met: boolean }[];
   readonly costModel: {
     readonly perMillionMessages: Readonly<Record<string, { readonly usdPerMillionMessages: number }>>;
+    readonly fastPath: Readonly<Record<'direct' | 'group', FastPathPrice>> | null;
+  };
+}
+
+interface FastPathPrice {
+  readonly usdPerMillionMessages: {
+    readonly fastPath: number;
+    readonly streamOnly: number;
+    readonly difference: number;
+  };
+  readonly perMessageDifference: {
+    readonly dynamoDbCalls: number;
+    readonly readUnits: number;
+    readonly writeUnits: number;
   };
 }
 
@@ -70,6 +87,7 @@ export function printSummary(result: SummaryInput): void {
     '',
     `Parley bench (${result.mode}) at ${result.commit.sha.slice(0, 7)}${result.commit.dirty ? ' + uncommitted changes' : ''}, ${result.machine.cpus} x ${result.machine.cpuModel}, load ${result.machine.loadAverageBefore.join('/')} before, ${result.machine.loadAverageAfter.join('/')} after, ${result.durationSeconds} s`,
     '',
+    `Phases under ${result.profile.name} (throughput, saturation and ceiling phases run under this profile only):`,
     table(
       [
         'phase',
@@ -123,6 +141,9 @@ export function printSummary(result: SummaryInput): void {
     `Cost per million messages at list prices: ${Object.entries(result.costModel.perMillionMessages)
       .map(([name, cost]) => `${name} $${cost.usdPerMillionMessages}`)
       .join(', ')}`,
+    ...(result.costModel.fastPath === null ? [] : [fastPathLine(result.costModel.fastPath)]),
+    '',
+    profileLatencyTable(result.latencyByProfile),
     '',
     `Handlers (bundle as CDK builds it; import time in a fresh Node, median; an empty module takes ${result.handlers?.emptyModuleInitMs} ms here):`,
     table(
@@ -140,6 +161,64 @@ export function printSummary(result: SummaryInput): void {
     ...result.targets.map((t) => `  [${t.met ? 'met' : 'MISSED'}] ${t.target}: ${t.measured}`),
   );
   console.log(out.join('\n'));
+}
+
+/** The latency phases under each profile (what `--phase-latency` prints alone). */
+export function printProfileLatencies(profiles: readonly ProfileLatency[]): void {
+  console.log(`\n${profileLatencyTable(profiles)}`);
+}
+
+function profileLatencyTable(profiles: readonly ProfileLatency[]): string {
+  const rate = profiles[0]?.direct.rate;
+  return [
+    `Delivery latency by profile, ms (1:1: open loop at ${rate} msg/s, send to the other device; group: one message at a time, send to the last online device):`,
+    table(
+      [
+        'profile',
+        'seed',
+        '1:1 p50',
+        'p95',
+        'p99',
+        'max',
+        'accepted p50',
+        'unloaded p50',
+        'group p50',
+        'p95',
+        'p99',
+        'lost',
+        'dup',
+        'err',
+        'load',
+      ],
+      profiles.map((p) => [
+        p.name,
+        p.timingSeed ?? '-',
+        p.direct.latencyMs.p50,
+        p.direct.latencyMs.p95,
+        p.direct.latencyMs.p99,
+        p.direct.latencyMs.max,
+        p.direct.acceptedMs.p50,
+        p.directUnloaded.latencyMs.p50,
+        p.group.lastOnlineDeviceMs.p50,
+        p.group.lastOnlineDeviceMs.p95,
+        p.group.lastOnlineDeviceMs.p99,
+        p.direct.lost + p.directUnloaded.lost + p.group.lost,
+        p.direct.duplicates + p.directUnloaded.duplicates + p.group.duplicates,
+        p.direct.sendErrors + p.directUnloaded.sendErrors + p.group.sendErrors,
+        `${p.loadAverage.before[0]}-${p.loadAverage.after[0]}`,
+      ]),
+    ),
+  ].join('\n');
+}
+
+function fastPathLine(price: Readonly<Record<'direct' | 'group', FastPathPrice>>): string {
+  const part = (name: string, p: FastPathPrice) =>
+    `${name} $${p.usdPerMillionMessages.fastPath} vs $${p.usdPerMillionMessages.streamOnly} stream only (${signed(p.usdPerMillionMessages.difference, '$')}; ${signed(p.perMessageDifference.dynamoDbCalls)} DynamoDB calls, ${signed(p.perMessageDifference.readUnits)} RRU, ${signed(p.perMessageDifference.writeUnits)} WRU a message)`;
+  return `The fast path's price, both AWS-timing runs, one message at a time: ${part('1:1', price.direct)}; ${part('group', price.group)}`;
+}
+
+function signed(value: number, unit = ''): string {
+  return `${value >= 0 ? '+' : '-'}${unit}${Math.abs(value)}`;
 }
 
 function costCells(cost: CostLine): unknown[] {

@@ -12,6 +12,7 @@ import type { HandlerReport } from './handlers';
 import type { CommitInfo, machineInfo } from './machine';
 import type { CostReport, measureIdle } from './meters';
 import { chartSeriesOf, type PhaseReport } from './phases';
+import { type ProfileLatency, profileChartSeries, profileName } from './profiles';
 import type { ReceiptCosts } from './receipts';
 import { printSummary } from './report';
 import type { BenchSettings } from './settings';
@@ -41,12 +42,14 @@ export interface BenchMeasurements {
   readonly receipts: ReceiptCosts;
   readonly hotConversation: Awaited<ReturnType<typeof measureHotConversationAlone>>;
   readonly outOfPhase: unknown;
+  /** The latency phases under every profile of bench/profiles.ts (this run's own among them, when it is one). */
+  readonly profiles: readonly ProfileLatency[];
 }
 
 export type BenchResult = ReturnType<typeof benchResult>;
 
 export function benchResult(measured: BenchMeasurements) {
-  const { settings, run, direct, group, phases, receipts, hotConversation } = measured;
+  const { settings, run, direct, group, phases, receipts, hotConversation, profiles } = measured;
   const ratios = {
     direct: round(direct.saturation.completedPerSecond / direct.ceiling.messagesPerSecond, 3),
     group: round(group.saturation.completedPerSecond / group.ceiling.messagesPerSecond, 3),
@@ -58,6 +61,8 @@ export function benchResult(measured: BenchMeasurements) {
     mode: settings.quick ? 'quick' : 'full',
     machine: { ...run.machine, loadAverageBefore: run.loadBefore, loadAverageAfter: measured.loadAfter },
     settings,
+    /** The stack every phase of `phases` ran on; `latencyByProfile` has the latency phases under each profile. */
+    profile: { ...settings.profile, name: profileName(settings.profile) },
     durationSeconds: round((performance.now() - measured.startedAt) / 1000, 1),
     setup: measured.setup,
     idle: measured.idle,
@@ -72,6 +77,7 @@ export function benchResult(measured: BenchMeasurements) {
       },
     },
     phases,
+    latencyByProfile: profiles,
     receipts,
     ceiling: {
       description:
@@ -104,8 +110,11 @@ export function benchResult(measured: BenchMeasurements) {
       },
     },
     outOfPhaseOrderViolations: measured.outOfPhase,
-    costModel: costModel(direct, group, receipts),
-    targets: targets(settings, phases, direct.target, ratios, measured.handlers, measured.inboxes.missing),
+    costModel: costModel(direct, group, receipts, profiles),
+    targets: [
+      ...latencyTargets(settings, profiles),
+      ...targets(settings, phases, direct.target, ratios, measured.handlers, measured.inboxes.missing),
+    ],
   };
 }
 
@@ -118,9 +127,9 @@ export function writeReport(result: BenchResult): void {
   writeFileSync(
     `${base}.svg`,
     latencyChartSvg(
-      `Parley send-to-deliver latency, local stack (${result.mode} run)`,
+      `Parley send-to-deliver latency, local stack, ${result.profile.name} unless named (${result.mode} run)`,
       `${commit.sha.slice(0, 7)}${commit.dirty ? '+changes' : ''} · ${result.date.slice(0, 16)} · ${machine.cpus} x ${machine.cpuModel} · load ${machine.loadAverageBefore[0]} before, ${machine.loadAverageAfter[0]} after`,
-      chartSeriesOf(result.phases),
+      [...chartSeriesOf(result.phases), ...profileChartSeries(result.settings.profile, result.latencyByProfile)],
       100,
     ),
   );
@@ -180,18 +189,108 @@ function mixDifferences(
     .filter((d) => Math.abs(d.workload - d.ceiling) > 0.05);
 }
 
-function costModel(direct: DirectWorkload, group: GroupWorkload, receipts: ReceiptCosts) {
+function costModel(
+  direct: DirectWorkload,
+  group: GroupWorkload,
+  receipts: ReceiptCosts,
+  profiles: readonly ProfileLatency[],
+) {
+  const awsFastPath = profiles.find((p) => p.profile.timing === 'aws' && p.profile.fastPath);
+  const awsStreamOnly = profiles.find((p) => p.profile.timing === 'aws' && !p.profile.fastPath);
   return {
     prices,
     assumptions:
-      'Quantities measured in this run; each send is 2 billed frames (sendMessage in, messageAccepted out) plus its posts; each ack or read is 2 frames plus its receipt posts; Lambda durations are the local means.',
+      "Quantities measured in this run; each send is 2 billed frames (sendMessage in, messageAccepted out) plus its posts; each ack or read is 2 frames plus its receipt posts; Lambda durations are the local means. direct, directWithAckAndRead and the group lines come from this process's stack; directStreamOnly and groupStreamOnly from the AWS-timing run with the fast path off (its Lambda durations include the modelled waits); fastPath compares the two AWS-timing runs, fast path on and off, like for like.",
     perMillionMessages: {
       direct: dollarsPerMillion(direct.probe.cost, 2),
       directWithAckAndRead: dollarsPerMillion(sumMeasured([direct.probe.cost, receipts.perAck, receipts.perRead]), 6),
       groupUnbatched: dollarsPerMillion(group.probe.cost, 2),
       groupBatched: dollarsPerMillion(group.saturation.cost, 2),
+      ...(awsStreamOnly === undefined
+        ? {}
+        : {
+            directStreamOnly: dollarsPerMillion(awsStreamOnly.cost.direct, 2),
+            groupStreamOnly: dollarsPerMillion(awsStreamOnly.cost.group, 2),
+          }),
     },
+    /** What the fast path adds per message: AWS timing, one message at a time, on against off. */
+    fastPath:
+      awsFastPath === undefined || awsStreamOnly === undefined
+        ? null
+        : {
+            direct: fastPathPrice(awsFastPath.cost.direct, awsStreamOnly.cost.direct),
+            group: fastPathPrice(awsFastPath.cost.group, awsStreamOnly.cost.group),
+          },
   };
+}
+
+function fastPathPrice(on: CostReport, off: CostReport) {
+  const onUsd = dollarsPerMillion(on, 2).usdPerMillionMessages;
+  const offUsd = dollarsPerMillion(off, 2).usdPerMillionMessages;
+  const delta = (value: (cost: CostReport) => number) => round(value(on) - value(off), 3);
+  return {
+    usdPerMillionMessages: { fastPath: onUsd, streamOnly: offUsd, difference: round(onUsd - offUsd, 2) },
+    perMessageDifference: {
+      dynamoDbCalls: delta((cost) => cost.dynamoDb.calls),
+      readUnits: delta((cost) => cost.dynamoDb.readUnits),
+      writeUnits: delta((cost) => cost.dynamoDb.writeUnits),
+      postToConnection: delta((cost) => cost.postToConnection),
+      lambdaInvocations: delta((cost) => cost.lambdaInvocations.total),
+    },
+    /** DynamoDB calls per message by operation, on and off. */
+    byOperation: operationCalls(on, off),
+  };
+}
+
+function operationCalls(on: CostReport, off: CostReport) {
+  const operations = new Set([...Object.keys(on.dynamoDb.byOperation), ...Object.keys(off.dynamoDb.byOperation)]);
+  return Object.fromEntries(
+    [...operations].map((operation) => [
+      operation,
+      {
+        fastPath: on.dynamoDb.byOperation[operation]?.calls ?? 0,
+        streamOnly: off.dynamoDb.byOperation[operation]?.calls ?? 0,
+      },
+    ]),
+  );
+}
+
+/** The issue's latency goals under the AWS timing profile, and the check that the model bites without the fast path. */
+function latencyTargets(settings: BenchSettings, profiles: readonly ProfileLatency[]) {
+  const rate = settings.latencyRate;
+  const fast = profiles.find((p) => p.profile.timing === 'aws' && p.profile.fastPath);
+  const streamOnly = profiles.find((p) => p.profile.timing === 'aws' && !p.profile.fastPath);
+  const kept = (p: ProfileLatency) => p.direct.sendRate >= 0.95 * rate;
+  const direct = (p: ProfileLatency | undefined) =>
+    p === undefined
+      ? 'not measured'
+      : `p50 ${p.direct.latencyMs.p50}, p95 ${p.direct.latencyMs.p95}, p99 ${p.direct.latencyMs.p99} ms at ${p.direct.sendRate} msg/s`;
+  const group = fast?.group.lastOnlineDeviceMs;
+  return [
+    {
+      target: `AWS timing, fast path: 1:1 p99 send-to-deliver < 100 ms at ${rate} msg/s`,
+      measured: direct(fast),
+      met: fast !== undefined && kept(fast) && fast.direct.latencyMs.p99 < 100,
+    },
+    {
+      target: `AWS timing, fast path: 1:1 p50 < 50 ms at ${rate} msg/s`,
+      measured: direct(fast),
+      met: fast !== undefined && kept(fast) && fast.direct.latencyMs.p50 < 50,
+    },
+    {
+      target: 'AWS timing, fast path: group send to the last online device p99 < 150 ms',
+      measured:
+        group === undefined
+          ? 'not measured'
+          : `p50 ${group.p50}, p95 ${group.p95}, p99 ${group.p99} ms (${group.count} messages one at a time)`,
+      met: group !== undefined && group.count > 0 && group.p99 < 150,
+    },
+    {
+      target: `AWS timing, stream only: 1:1 p50 > 100 ms at ${rate} msg/s (the model bites)`,
+      measured: direct(streamOnly),
+      met: streamOnly !== undefined && streamOnly.direct.latencyMs.p50 > 100,
+    },
+  ];
 }
 
 /** Adds per-message costs: a message plus the acknowledgements it causes. */

@@ -12,6 +12,7 @@ import { CapacityTally } from './capacity-tally';
 import { anchorCeilingStreams } from './ceiling';
 import { type DriverClient, startDriver } from './driver-client';
 import { findDynamoDbLocalPid } from './machine';
+import type { StackProfile } from './settings';
 
 export const stackTablePrefix = 'bench-';
 export const ceilingTablePrefix = 'ceiling-';
@@ -26,7 +27,8 @@ export interface BenchRig {
   readonly driver: DriverClient;
 }
 
-export async function startBenchStack(): Promise<BenchRig> {
+/** The stack under `profile`: AWS timing draws from `timingSeed`; `fastPath: false` is `--no-fast-path`. */
+export async function startBenchStack(profile: StackProfile, timingSeed: number): Promise<BenchRig> {
   const tally = new CapacityTally();
   setCapacityRecorder(tally.record);
   const dynamo = await startDynamoDbLocal({ port: 0 });
@@ -42,6 +44,8 @@ export async function startBenchStack(): Promise<BenchRig> {
     s3Port: 0,
     cdnPort: 0,
     logLevel: 'ERROR',
+    timing: profile.timing === 'aws' ? { seed: timingSeed } : 'local',
+    directDelivery: profile.fastPath,
   });
   return { dynamo, dynamoPid, tally, ceilingTables, stack, driver: startDriver() };
 }

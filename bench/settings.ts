@@ -1,8 +1,27 @@
+/** The bench's command line: sizes, rates and durations of a run, and the stack profile of each process. */
+import { randomInt } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { parseTimingSeed } from '../local/aws-timing';
+
+/** How the stack of a process waits (local/aws-timing.ts) and whether sends deliver directly (the fast path). */
+export interface StackProfile {
+  readonly timing: 'local' | 'aws';
+  readonly fastPath: boolean;
+}
+
 /** What one `npm run bench` run does; `--quick` shortens every timed phase but keeps the same report. */
 export interface BenchSettings {
   readonly quick: boolean;
   /** `--skip-handlers` leaves out bundling and init timing (for iterating on the workloads). */
   readonly measureHandlers: boolean;
+  /** This process's stack: `--aws-timing` and `--no-fast-path` (default local timing, fast path on). */
+  readonly profile: StackProfile;
+  /** Seeds every AWS-timed stack of the run, this one's and the children's (`--timing-seed`, default random). */
+  readonly timingSeed: number;
+  /** `--phase-latency`: only the latency phases on this process's stack (how the other profiles run, as children). */
+  readonly latencyOnly: boolean;
+  /** `--json`: the latency-only result as one JSON line on stdout, progress on stderr. */
+  readonly json: boolean;
   /** 1:1 conversations; each user has one connected device, so devices = 2 x pairs. */
   readonly pairs: number;
   readonly groups: number;
@@ -13,6 +32,9 @@ export interface BenchSettings {
   readonly devicesPerOnlineMember: number;
   /** The 1:1 latency target is stated at this rate. */
   readonly targetRate: number;
+  /** The modest open-loop rate of the 1:1 latency phase run under every profile. */
+  readonly latencyRate: number;
+  readonly latencySeconds: number;
   readonly targetSeconds: number;
   /** Closed loop: every lane sends, waits until all recipients have the message, sends again. */
   readonly saturationSeconds: number;
@@ -56,22 +78,42 @@ export interface BenchSettings {
 }
 
 export function benchSettings(argv: readonly string[]): BenchSettings {
-  const quick = argv.includes('--quick');
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      quick: { type: 'boolean' },
+      'skip-handlers': { type: 'boolean' },
+      'aws-timing': { type: 'boolean' },
+      'timing-seed': { type: 'string' },
+      'no-fast-path': { type: 'boolean' },
+      'phase-latency': { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
+  });
+  const quick = values.quick === true;
+  const latencyOnly = values['phase-latency'] === true;
   return {
     quick,
-    measureHandlers: !argv.includes('--skip-handlers'),
-    pairs: 250,
-    groups: quick ? 2 : 5,
+    measureHandlers: values['skip-handlers'] !== true,
+    profile: { timing: values['aws-timing'] === true ? 'aws' : 'local', fastPath: values['no-fast-path'] !== true },
+    timingSeed: parseTimingSeed(values['timing-seed']) ?? randomInt(2 ** 31),
+    latencyOnly,
+    json: values.json === true,
+    // A latency-only stack needs fewer conversations: its open loop is modest and setup is most of its time.
+    pairs: latencyOnly ? 40 : 250,
+    groups: latencyOnly ? 1 : quick ? 2 : 5,
     groupSize: 100,
     groupOnlineShare: 0.3,
     devicesPerOnlineMember: 2,
     targetRate: 100,
+    latencyRate: 20,
+    latencySeconds: quick ? 10 : 30,
     targetSeconds: quick ? 5 : 30,
     saturationSeconds: quick ? 5 : 20,
     nearCapacityShare: 0.8,
     nearCapacitySeconds: quick ? 4 : 15,
-    groupProbeMessages: quick ? 10 : 30,
-    directProbeMessages: quick ? 50 : 200,
+    groupProbeMessages: quick ? 20 : 60,
+    directProbeMessages: quick ? 30 : 200,
     directSaturationLanes: 64,
     groupLanesPerGroup: 3,
     warmupSeconds: quick ? 1 : 5,

@@ -1,6 +1,7 @@
 /**
- * The devices, pairs and groups the driver sets up, and the two workloads run on them: 1:1 and group,
- * each as probe, load and saturation phases, its DynamoDB-limited ceiling, then a phase near capacity.
+ * The devices, pairs and groups the driver sets up, and what runs on them: the latency phases (under
+ * every stack profile), then the two workloads, 1:1 and group, each as load and saturation phases, its
+ * DynamoDB-limited ceiling, then a phase near capacity.
  */
 import { round } from './capacity-tally';
 import { type CeilingResult, type CeilingServices, ceilingScene, measureCeiling } from './ceiling-runs';
@@ -53,10 +54,38 @@ export async function setUpDevices(context: PhaseContext) {
   return { onlineDevices: connected.onlineDevices, offlineDevices: connected.offlineDevices, seconds, connectionRows };
 }
 
-/** 1:1: one message at a time, the target rate, saturation, the ceiling, then near the saturation rate. */
-export async function runDirectWorkload(context: PhaseContext, services: CeilingServices): Promise<DirectWorkload> {
+/** The phases every stack profile runs: the latency a user sees, without and with a modest load. */
+export interface LatencyPhases {
+  /** 1:1, one message at a time. */
+  readonly directProbe: PhaseReport;
+  /** 1:1, open loop at the modest `latencyRate`. */
+  readonly direct: PhaseReport;
+  /** Group, one message at a time: send to the last online device is its `fanOutToLastDeviceMs`. */
+  readonly groupProbe: PhaseReport;
+}
+
+export async function runLatencyPhases(context: PhaseContext): Promise<LatencyPhases> {
+  const { settings } = context;
+  const directProbe = await runProbe(context, 'direct', settings.directProbeMessages);
+  const direct = await runPhase(context, {
+    kind: 'openLoop',
+    workload: 'direct',
+    label: `direct-${settings.latencyRate}`,
+    rate: settings.latencyRate,
+    seconds: settings.latencySeconds,
+    drainTimeoutMs: settings.drainTimeoutMs,
+  });
+  const groupProbe = await runProbe(context, 'group', settings.groupProbeMessages);
+  return { directProbe, direct, groupProbe };
+}
+
+/** 1:1 after its latency phases: the target rate, saturation, the ceiling, then near the saturation rate. */
+export async function runDirectWorkload(
+  context: PhaseContext,
+  services: CeilingServices,
+  probe: PhaseReport,
+): Promise<DirectWorkload> {
   const { settings, log } = context;
-  const probe = await runProbe(context, 'direct', settings.directProbeMessages);
   const target = await runPhase(context, {
     kind: 'openLoop',
     workload: 'direct',
@@ -78,10 +107,13 @@ export async function runDirectWorkload(context: PhaseContext, services: Ceiling
   return { probe, target, saturation, ceiling };
 }
 
-/** Groups: one message at a time, saturation, the ceiling, then near the saturation rate. */
-export async function runGroupWorkload(context: PhaseContext, services: CeilingServices): Promise<GroupWorkload> {
+/** Groups after their probe: saturation, the ceiling, then near the saturation rate. */
+export async function runGroupWorkload(
+  context: PhaseContext,
+  services: CeilingServices,
+  probe: PhaseReport,
+): Promise<GroupWorkload> {
   const { settings, log } = context;
-  const probe = await runProbe(context, 'group', settings.groupProbeMessages);
   const saturation = await runSaturation(context, 'group', settings.groups, settings.groupLanesPerGroup);
   log('DynamoDB-limited ceiling, group');
   const ceiling = await measureCeiling(

@@ -1,9 +1,9 @@
 /** Who takes part in a chaos run: users with their devices, the conversations they share and what those hold. */
 import pLimit from 'p-limit';
 import type { Message } from '../client/index';
+import type { Random } from '../local/seeded-random';
 import type { LocalStack } from '../local/stack';
 import { ChaosDevice } from './device';
-import type { Random } from './random';
 import type { ChaosSettings } from './settings';
 import { retry, waitFor } from './wait';
 

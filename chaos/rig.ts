@@ -2,9 +2,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { LocalStackTiming } from '../local/aws-timing';
+import { noFaults } from '../local/faults';
+import { type Random, seededRandom } from '../local/seeded-random';
 import { type LocalStack, type LocalStackFaults, startLocalStack } from '../local/stack';
 import { createFanOutFaults, type FanOutFaults } from './fan-out-faults';
-import { type Random, seededRandom } from './random';
 import type { ChaosSettings } from './settings';
 
 export interface ChaosRig {
@@ -21,7 +23,10 @@ export interface DropCounters {
   dropsWithoutDisconnect: number;
 }
 
-export async function startStackWithFaults(settings: ChaosSettings): Promise<ChaosRig> {
+export async function startStackWithFaults(
+  settings: ChaosSettings,
+  timing: LocalStackTiming | undefined,
+): Promise<ChaosRig> {
   // Separate streams: the plan stays the same whatever the fault dice did.
   const random = seededRandom(settings.seed);
   const faultRandom = seededRandom(settings.seed ^ 0x5eed_f00d);
@@ -37,6 +42,7 @@ export async function startStackWithFaults(settings: ChaosSettings): Promise<Cha
     logLevel: 'SILENT',
     faults: { random: faultRandom.next },
     handlerOverrides: { streamFanOut: fanOutFaults.handler },
+    ...(timing === undefined ? {} : { timing }),
   });
   const faults = stack.faults;
   if (faults === undefined) {
@@ -57,13 +63,14 @@ export function turnFaultsOn(rig: ChaosRig, settings: ChaosSettings): void {
     postError: settings.postError,
     postErrorAfterDelivery: settings.postErrorAfterDelivery,
     duplicateBatch: settings.duplicateBatch,
+    directRecordWrite: settings.directRecordWrite,
   });
   rig.fanOutFaults.flakyFailure = settings.flakyFailure;
 }
 
 /** Faults stop before anything is checked: what is missing then is lost, not merely late. */
 export function turnFaultsOff(rig: ChaosRig): void {
-  Object.assign(rig.faults.settings, { postGone: 0, postError: 0, postErrorAfterDelivery: 0, duplicateBatch: 0 });
+  Object.assign(rig.faults.settings, noFaults);
   rig.fanOutFaults.flakyFailure = 0;
 }
 
@@ -77,6 +84,7 @@ export function faultCounts(rig: ChaosRig, counters: Readonly<DropCounters>): Re
     fanOutFailures: rig.fanOutFaults.counts.flakyFailures,
     poisonFailures: rig.fanOutFaults.counts.poisonFailures,
     duplicateBatches: rig.faults.counts.duplicateBatch,
+    directRecordWriteFailures: rig.faults.counts.directRecordWrite,
     dynamoDbRestarts: rig.faults.counts.dynamoDbRestarts,
   };
 }

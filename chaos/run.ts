@@ -24,6 +24,7 @@ async function main(): Promise<void> {
     log,
     keepData: commandLine.keepData,
     strictInbox: commandLine.strictInbox,
+    timing: commandLine.timing,
   });
   process.stdout.write(`${JSON.stringify(report)}\n`);
   if (!report.ok) {

@@ -7,6 +7,7 @@
  * and that the poison sits in the dead letters until `npm run redrive` delivers it to every device.
  */
 import type { Message } from '../client/index';
+import type { LocalStackTiming } from '../local/aws-timing';
 import type { LocalStack } from '../local/stack';
 import { type Cast, openDevices, readHistories } from './cast';
 import type { ChaosDevice } from './device';
@@ -25,6 +26,8 @@ export interface ChaosReport {
   readonly failures: readonly string[];
   readonly mode: ChaosSettings['name'];
   readonly seed: number;
+  /** `local`, or the AWS timing profile's seed (`--aws-timing`; the profile is local/aws-timing-profile.ts). */
+  readonly timing: 'local' | { readonly profile: 'aws'; readonly seed: number };
   readonly sent: number;
   /** Messages (history, voids excluded) of a device's conversations missing from its SDK cache. */
   readonly lost: number;
@@ -70,6 +73,8 @@ export interface ChaosRunOptions {
   readonly keepData?: boolean;
   /** Fail on any inbox item left after the run's acks, before the devices' next sync. */
   readonly strictInbox?: boolean;
+  /** The stack's timing (`--aws-timing`); absent: local. */
+  readonly timing?: LocalStackTiming | undefined;
 }
 
 interface PoisonRedrive {
@@ -112,11 +117,12 @@ interface Observations {
 export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
   const { settings, log } = options;
   const startedAt = performance.now();
-  const rig = await startStackWithFaults(settings);
+  const rig = await startStackWithFaults(settings, options.timing);
   const devices: ChaosDevice[] = [];
   try {
+    const timing = rig.stack.timing === undefined ? 'local timing' : `AWS timing, seed ${rig.stack.timing.seed}`;
     log(
-      `stack up (data in ${rig.dataDir}); ${settings.users} users, ${settings.users * settings.devicesPerUser} devices`,
+      `stack up (data in ${rig.dataDir}, ${timing}); ${settings.users} users, ${settings.users * settings.devicesPerUser} devices`,
     );
     const cast = await openDevices(rig.stack, settings, rig.random, devices, log);
     const sent = await sendWorkload(rig, cast, settings, log);
@@ -179,14 +185,16 @@ async function redrivePoison(
             poison.conversation.members.includes(device.userId) &&
             !(device.userId === poison.sender.userId && device.deviceId === poison.sender.deviceId),
         );
-  const heldBeforeRedrive = recipients.filter((device) => holds(device, message)).length;
   const framesBefore = new Map(
     recipients.map((device) => [device, message ? device.framesOf(message.conversationId, message.seq) : 0]),
   );
+  // A device the writer's direct delivery reached holds it already (fan-out skips it, the redrive too);
+  // every other recipient must get a new frame from the redrive.
+  const heldBefore = new Set(recipients.filter((device) => holds(device, message)));
   const reached = (device: ChaosDevice): boolean =>
     message !== undefined &&
     holds(device, message) &&
-    device.framesOf(message.conversationId, message.seq) > (framesBefore.get(device) ?? 0);
+    (heldBefore.has(device) || device.framesOf(message.conversationId, message.seq) > (framesBefore.get(device) ?? 0));
 
   // The fix is "deploy the real handler": the redrive runs this checkout's handler in another process.
   log('redriving the dead letters');
@@ -200,7 +208,7 @@ async function redrivePoison(
   );
   return {
     recipients,
-    heldBeforeRedrive,
+    heldBeforeRedrive: heldBefore.size,
     run,
     redriven: run.exitCode === 0 && run.redriven >= 1,
     reachedByRedrive: recipients.filter(reached).length,
@@ -301,6 +309,7 @@ function chaosReport(
     failures,
     mode: settings.name,
     seed: settings.seed,
+    timing: rig.stack.timing === undefined ? 'local' : { profile: 'aws', seed: rig.stack.timing.seed },
     sent: sent.accepted.length,
     lost: delivery.lost,
     duplicated: visible.duplicated,

@@ -1,5 +1,6 @@
 /** Sizes, rates and fault probabilities of a chaos run: the full run, `--quick`, and the test's smaller one. */
 import { parseArgs } from 'node:util';
+import { type LocalStackTiming, timingFromFlags } from '../local/aws-timing';
 
 export interface ChaosSettings {
   readonly name: 'full' | 'quick' | 'test';
@@ -21,6 +22,11 @@ export interface ChaosSettings {
   readonly postError: number;
   readonly postErrorAfterDelivery: number;
   readonly duplicateBatch: number;
+  /**
+   * Chance a writer's direct-delivery record write fails: fan-out then waits out the writer (a send's
+   * timeout, 15 s, holding its batch) and serves every device. Rare, as on AWS, or the run is all waiting.
+   */
+  readonly directRecordWrite: number;
   /** Mean pause between two cut connections (half of them without `$disconnect`). */
   readonly dropEveryMs: number;
   /** DynamoDB Local restarts, spread over the sending phase. */
@@ -47,6 +53,7 @@ const full: ChaosSettings = {
   postError: 0.005,
   postErrorAfterDelivery: 0.5,
   duplicateBatch: 0.05,
+  directRecordWrite: 0.001,
   dropEveryMs: 400,
   dynamoRestarts: 3,
   dynamoDownMs: 1_000,
@@ -66,6 +73,7 @@ const quick: ChaosSettings = {
   postGone: 0.005,
   postError: 0.01,
   duplicateBatch: 0.1,
+  directRecordWrite: 0.004,
   dropEveryMs: 500,
   dynamoRestarts: 1,
   settleTimeoutMs: 90_000,
@@ -86,12 +94,14 @@ export const testSettings: ChaosSettings = {
   settleTimeoutMs: 60_000,
 };
 
-export const chaosUsage = `Usage: npm run chaos -- [--quick] [--seed <n>] [--messages <n>] [--users <n>] [--keep-data]
+export const chaosUsage = `Usage: npm run chaos -- [--quick] [--seed <n>] [--messages <n>] [--users <n>] [--aws-timing] [--keep-data]
   --quick        10 users, 20 devices, 500 messages, one DynamoDB restart (a minute or two)
   --test         the smaller run test/e2e/chaos.e2e.test.ts uses (6 users, 150 messages)
   --seed <n>     the harness's and the fault dice's seed (timing still varies run to run)
   --messages <n> override the number of messages
   --users <n>    override the number of users (2 devices each)
+  --aws-timing   the stack waits as AWS does (local/aws-timing-profile.ts); the report gives the seed
+  --timing-seed <n>  with --aws-timing: seed the latency draws (default random)
   --keep-data    leave the run's data directory (DynamoDB files, dead-letters.jsonl) in place
   --strict-inbox fail on inbox items left after the run's acks even when the devices' next sync clears them`;
 
@@ -99,6 +109,8 @@ export interface ChaosCommandLine {
   readonly settings: ChaosSettings;
   readonly keepData: boolean;
   readonly strictInbox: boolean;
+  /** `--aws-timing [--timing-seed <n>]`; absent: local timing. */
+  readonly timing: LocalStackTiming | undefined;
   readonly help: boolean;
 }
 
@@ -113,6 +125,8 @@ export function parseChaosArgs(args: readonly string[]): ChaosCommandLine {
       users: { type: 'string' },
       'keep-data': { type: 'boolean' },
       'strict-inbox': { type: 'boolean' },
+      'aws-timing': { type: 'boolean' },
+      'timing-seed': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -127,6 +141,7 @@ export function parseChaosArgs(args: readonly string[]): ChaosCommandLine {
     settings,
     keepData: values['keep-data'] === true,
     strictInbox: values['strict-inbox'] === true,
+    timing: timingFromFlags(values['aws-timing'] === true, values['timing-seed']),
     help: values.help === true,
   };
 }

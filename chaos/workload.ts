@@ -5,11 +5,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import type { Message } from '../client/index';
+import type { Random } from '../local/seeded-random';
 import type { LocalStack } from '../local/stack';
 import type { Cast, Conversation } from './cast';
 import type { ChaosDevice } from './device';
 import { flakyMarker, poisonMarker } from './fan-out-faults';
-import type { Random } from './random';
 import { type ChaosRig, type DropCounters, turnFaultsOff, turnFaultsOn } from './rig';
 import type { ChaosSettings } from './settings';
 import { tallyErrors } from './tallies';

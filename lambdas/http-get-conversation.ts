@@ -1,8 +1,8 @@
 import { conversationPathSchema } from '#shared/protocol/conversations-http';
 import { callerIdOf, httpRoute, json, parsePath } from './lib/http-route';
-import { createConversationService } from './lib/wiring';
+import { createConversationReads } from './lib/wiring';
 
-const conversations = createConversationService();
+const conversations = createConversationReads();
 
 /** `GET /conversations/{id}`: members only; others get not_found. */
 export const handler = httpRoute(async (event) => {

@@ -1,9 +1,7 @@
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { appMetrics } from '#shared/config/monitoring';
 import { conversationPathSchema } from '#shared/protocol/conversations-http';
 import { sendMessageBodySchema } from '#shared/protocol/messages-http';
 import { callerIdOf, httpRoute, json, parseBody, parsePath } from './lib/http-route';
-import { metrics, noteMessageAccepted } from './lib/observability';
+import { countSend, metrics, noteMessageAccepted } from './lib/observability';
 import { createSendRateLimiter } from './lib/security-wiring';
 import { createMessagingService } from './lib/wiring';
 
@@ -11,8 +9,8 @@ const messaging = createMessagingService();
 const sendRate = createSendRateLimiter();
 
 /**
- * `POST /conversations/{id}/messages`: the WebSocket send over HTTP. No sending device, so fan-out
- * reaches every device of the sender. 201 for a new message, 200 with the original for a retry.
+ * `POST /conversations/{id}/messages`: the WebSocket send over HTTP. No sending device, so every
+ * device of the sender gets it too. 201 for a new message, 200 with the original for a retry.
  */
 export const handler = httpRoute(async (event) => {
   const senderId = callerIdOf(event);
@@ -20,15 +18,15 @@ export const handler = httpRoute(async (event) => {
   await sendRate.consume(senderId);
   const { id } = parsePath(conversationPathSchema, event);
   const body = parseBody(sendMessageBodySchema, event);
-  const { message, duplicate } = await messaging.send({
+  const sent = await messaging.send({
     senderId,
     conversationId: id,
     clientMessageId: body.clientMessageId,
     text: body.text ?? '',
     ...(body.attachmentIds ? { attachmentIds: body.attachmentIds } : {}),
   });
-  noteMessageAccepted(message);
-  metrics.addMetric(duplicate ? appMetrics.duplicateSends : appMetrics.messagesSent, MetricUnit.Count, 1);
+  noteMessageAccepted(sent.message);
+  countSend(sent);
   metrics.publishStoredMetrics();
-  return json(duplicate ? 200 : 201, { message });
+  return json(sent.duplicate ? 200 : 201, { message: sent.message });
 });

@@ -2,7 +2,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { S3Event } from 'aws-lambda';
-import { appMetrics } from '#shared/config/monitoring';
+import { uploadOutcomeMetric } from '#shared/config/monitoring';
 import { createMediaProcessingService } from './lib/media-processing-wiring';
 import { logger, metrics, observed } from './lib/observability';
 
@@ -23,6 +23,6 @@ export const handler = middy<S3Event, void>()
       const key = decodeKey(record.s3.object.key);
       const outcome = await processing.process({ key, size: record.s3.object.size });
       logger.info('upload processed', { key, outcome });
-      metrics.addMetric(appMetrics.uploadOutcome(outcome.kind), MetricUnit.Count, 1);
+      metrics.addMetric(uploadOutcomeMetric(outcome.kind), MetricUnit.Count, 1);
     }
   });

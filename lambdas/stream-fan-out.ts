@@ -26,6 +26,7 @@ export const handler = middy<DynamoDBStreamEvent, DynamoDBBatchResponse>()
     const result = await fanOut.deliver(messages);
     metrics.addMetric(appMetrics.messagesFannedOut, MetricUnit.Count, messages.length);
     metrics.addMetric(appMetrics.postsToConnections, MetricUnit.Count, result.posted);
+    metrics.addMetric(appMetrics.fanOutSkippedDirect, MetricUnit.Count, result.directlyReached);
     metrics.addMetric(appMetrics.inboxItemsParked, MetricUnit.Count, result.parked);
     metrics.addMetric(appMetrics.staleConnections, MetricUnit.Count, result.staleConnections);
     if (result.firstFailedIndex === undefined) return { batchItemFailures: [] };

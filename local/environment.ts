@@ -16,6 +16,10 @@ export interface HandlerEnvironmentSettings {
   readonly logLevel: LogLevel;
   readonly metricsEnabled: boolean;
   readonly media: MediaEnvironmentSettings;
+  /** False turns the send's direct delivery off (`--no-fast-path`): every message goes through the stream. */
+  readonly directDelivery?: boolean;
+  /** Replaces `limits.directDelivery.postTimeoutMs` (tests on loaded machines). */
+  readonly directPostTimeoutMs?: number;
 }
 
 /** Where the media handlers find the bucket, the CDN and the signing key: the local stand-ins. */
@@ -50,6 +54,10 @@ export function handlerEnvironment(settings: HandlerEnvironmentSettings): Record
     [envVars.mediaCdnUrl]: settings.media.cdnUrl.replace(/\/+$/, ''),
     [envVars.mediaKeyPairId]: settings.media.keyPairId,
     [envVars.mediaSigningKeySecret]: settings.media.signingKeySecret,
+    ...(settings.directDelivery === false ? { [envVars.directDeliveryMaxMembers]: '0' } : {}),
+    ...(settings.directPostTimeoutMs === undefined
+      ? {}
+      : { [envVars.directPostTimeoutMs]: String(settings.directPostTimeoutMs) }),
     POWERTOOLS_SERVICE_NAME: serviceName,
     POWERTOOLS_LOG_LEVEL: settings.logLevel,
     POWERTOOLS_METRICS_DISABLED: String(!settings.metricsEnabled),

@@ -1,10 +1,12 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { createTokenVerifier, type VerifiedIdentity } from '#shared/auth/jwt';
 import { type FunctionName, type HttpRouteSpec, httpCors, httpRoutes } from '#shared/config/functions';
 import { AppError } from '#shared/errors';
 import { buildOpenApiDocument } from '#shared/protocol/openapi';
 import { localAccountId } from './aws-local';
+import type { TimingModel } from './aws-timing';
 import {
   apiGatewayRequestTime,
   apiGatewayStyleId,
@@ -39,6 +41,8 @@ export interface HttpGatewayOptions {
   readonly runtime: LambdaRuntime;
   readonly tokenIssuer: LocalTokenIssuer;
   readonly logger: LocalLogger;
+  /** AWS timing: API Gateway's hops, request in -> invocation and answer -> response out. */
+  readonly timing?: TimingModel;
 }
 
 interface CompiledRoute {
@@ -56,7 +60,7 @@ interface RouteMatch {
 
 /** The HTTP API as API Gateway runs it: routes from the catalog, a JWT authorizer, payload v2.0, CORS. */
 export function createHttpGateway(options: HttpGatewayOptions): RequestListener {
-  const { runtime, tokenIssuer, logger } = options;
+  const { runtime, tokenIssuer, logger, timing } = options;
   const routes = httpRoutes.map(compileRoute);
   // The same verifier the handlers use, pointed at the local issuer: local and Lambda agree on validity.
   const verifier = createTokenVerifier(tokenIssuer.settings);
@@ -77,12 +81,16 @@ export function createHttpGateway(options: HttpGatewayOptions): RequestListener 
 
     const body = await readBody(request, httpBodyLimitBytes);
     const event = buildHttpApiEvent(request, url, match, identity, body);
+    if (timing !== undefined) await sleep(timing.draw('httpRequestIn'));
     let result: unknown;
+    let failed = false;
     try {
       result = await runtime.invoke(match.route.function, event);
     } catch {
-      return sendJson(response, 500, { message: 'Internal Server Error' }, requestHeaders(event));
+      failed = true;
     }
+    if (timing !== undefined) await sleep(timing.draw('httpResponseOut'));
+    if (failed) return sendJson(response, 500, { message: 'Internal Server Error' }, requestHeaders(event));
     sendHandlerResult(response, result, requestHeaders(event));
   };
 

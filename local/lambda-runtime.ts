@@ -1,13 +1,16 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { InvokeStore } from '@aws/lambda-invoke-store';
 import type { Context } from 'aws-lambda';
 import { type DynamoDbAccessGuard, setDynamoDbAccessGuard } from '#shared/aws/access-guard';
+import { setDynamoDbCallDelay } from '#shared/aws/call-delay';
 import { type FunctionName, type FunctionSpec, functionDefaults, functions } from '#shared/config/functions';
 import type { TableKey } from '#shared/config/tables';
 import { localAccountId, localRegion } from './aws-local';
+import type { TimingModel } from './aws-timing';
 import { dynamoDbGuardFor } from './iam';
 import type { LocalLogger } from './log';
 
@@ -40,6 +43,10 @@ export interface LambdaRuntimeOptions {
   /** The stack's name for each table: a function may use on it only the actions its catalog entry grants. */
   readonly tableName: (key: TableKey) => string;
   readonly overrides?: HandlerOverrides;
+  /** Chaos runs: shown each DynamoDB call a handler makes (after IAM's check); throws to fail it unsent. */
+  readonly dynamoDbFault?: DynamoDbAccessGuard;
+  /** AWS timing: each invocation waits Lambda's invoke overhead, each DynamoDB call in it AWS's round trip. */
+  readonly timing?: TimingModel;
 }
 
 const repositoryRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -54,12 +61,21 @@ const invokeStore = InvokeStore.getInstanceAsync(true).then((store) => {
   return store;
 });
 
+/** What a DynamoDB call made inside an invocation answers to. */
+interface InvocationScope {
+  /** The function's IAM stand-in (see local/iam.ts). */
+  readonly guard: DynamoDbAccessGuard;
+  /** Under AWS timing: how long the call is to take. */
+  readonly dynamoDbCallMs: ((operation: string) => number) | undefined;
+}
+
 /**
- * The IAM stand-in of the invocation a DynamoDB call is made in (see local/iam.ts). Calls outside any
- * invocation (table setup, tests, benchmarks) are not a function's and pass.
+ * The scope of the invocation a DynamoDB call is made in. Calls outside any invocation (table setup,
+ * tests, benchmarks) are not a function's: they pass, and never wait.
  */
-const invocationGuard = new AsyncLocalStorage<DynamoDbAccessGuard>();
-setDynamoDbAccessGuard((accesses) => invocationGuard.getStore()?.(accesses));
+const invocationScope = new AsyncLocalStorage<InvocationScope>();
+setDynamoDbAccessGuard((accesses) => invocationScope.getStore()?.guard(accesses));
+setDynamoDbCallDelay((operation) => invocationScope.getStore()?.dynamoDbCallMs?.(operation));
 
 /** Entries imported by any runtime in this process: Node caches modules, so their cold start ran once. */
 const importedEntries = new Set<string>();
@@ -73,11 +89,24 @@ export function createLambdaRuntime(options: LambdaRuntimeOptions): LambdaRuntim
   // One "container" per function: its module is imported once, on first use, like a cold start.
   const containers = new Map<FunctionName, Promise<LambdaHandler>>();
   const counts: Partial<Record<FunctionName, InvocationCount>> = {};
-  const guards = new Map<FunctionName, DynamoDbAccessGuard>();
-  const guardFor = (functionName: FunctionName): DynamoDbAccessGuard => {
-    const guard = guards.get(functionName) ?? dynamoDbGuardFor(functionName, options.tableName, logger);
-    guards.set(functionName, guard);
-    return guard;
+  const scopes = new Map<FunctionName, InvocationScope>();
+  const scopeFor = (functionName: FunctionName): InvocationScope => {
+    const known = scopes.get(functionName);
+    if (known !== undefined) return known;
+    const iam = dynamoDbGuardFor(functionName, options.tableName, logger);
+    const { dynamoDbFault } = options;
+    const scope: InvocationScope = {
+      guard:
+        dynamoDbFault === undefined
+          ? iam
+          : (accesses) => {
+              iam(accesses);
+              dynamoDbFault(accesses);
+            },
+      dynamoDbCallMs: options.timing?.dynamoDbCallMs,
+    };
+    scopes.set(functionName, scope);
+    return scope;
   };
 
   const handlerFor = (functionName: FunctionName): Promise<LambdaHandler> => {
@@ -97,6 +126,8 @@ export function createLambdaRuntime(options: LambdaRuntimeOptions): LambdaRuntim
     async invoke(functionName, event) {
       const spec: FunctionSpec = functions[functionName];
       const handler = await handlerFor(functionName);
+      // Lambda's own share of a warm invoke: routing the request to an environment and the answer back.
+      if (options.timing !== undefined) await sleep(options.timing.draw('lambdaInvoke'));
       const timeoutMs = (spec.timeoutSeconds ?? functionDefaults.timeoutSeconds) * 1000;
       const context = createContext(functionName, spec, Date.now() + timeoutMs);
       const startedAt = performance.now();
@@ -109,7 +140,7 @@ export function createLambdaRuntime(options: LambdaRuntimeOptions): LambdaRuntim
         // log keys, correlation ids and metrics per invocation though every handler here shares one process.
         const store = await invokeStore;
         const result = await withTimeout(
-          invocationGuard.run(guardFor(functionName), () => store.run({}, () => handler(jsonCopy(event), context))),
+          invocationScope.run(scopeFor(functionName), () => store.run({}, () => handler(jsonCopy(event), context))),
           timeoutMs,
         );
         count.totalMs += performance.now() - startedAt;

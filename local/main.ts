@@ -1,5 +1,6 @@
 /** `npm start`: the whole of Parley on this machine. Flags win over PARLEY_* variables. */
 import { parseArgs } from 'node:util';
+import { timingFromFlags } from './aws-timing';
 import { javaMissingHint } from './dynamodb-local';
 import { parseLogLevel } from './log';
 import { defaultPorts, type LocalStack, type LocalStackOptions, startLocalStack } from './stack';
@@ -16,7 +17,11 @@ const usage = `Usage: npm start -- [options]
   --dynamodb-port <n>   DynamoDB Local port (PARLEY_DYNAMODB_PORT, default ${defaultPorts.dynamo})
   --dynamodb-endpoint <url>  use a running DynamoDB instead (PARLEY_DYNAMODB_ENDPOINT)
   --data-dir <dir>      keep tables, media and dead letters in <dir> across restarts (PARLEY_DATA_DIR)
-  --log-level <level>   DEBUG, INFO, WARN, ERROR or SILENT (PARLEY_LOG_LEVEL, default WARN)`;
+  --log-level <level>   DEBUG, INFO, WARN, ERROR or SILENT (PARLEY_LOG_LEVEL, default WARN)
+  --no-fast-path        sends deliver nothing directly: every message goes through the stream's fan-out
+  --aws-timing          wait as AWS does: stream polling, API Gateway, Lambda and DynamoDB latencies
+                        (PARLEY_AWS_TIMING=1; figures in local/aws-timing-profile.ts)
+  --timing-seed <n>     with --aws-timing: seed the latency draws (PARLEY_TIMING_SEED; default random)`;
 
 function parsePort(value: string | undefined, name: string): number | undefined {
   if (value === undefined || value === '') return undefined;
@@ -38,6 +43,9 @@ function readOptions(): LocalStackOptions {
       'dynamodb-endpoint': { type: 'string' },
       'data-dir': { type: 'string' },
       'log-level': { type: 'string' },
+      'no-fast-path': { type: 'boolean' },
+      'aws-timing': { type: 'boolean' },
+      'timing-seed': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -54,6 +62,10 @@ function readOptions(): LocalStackOptions {
   const dynamoPort = parsePort(values['dynamodb-port'] ?? env.PARLEY_DYNAMODB_PORT, '--dynamodb-port');
   const dynamoEndpoint = values['dynamodb-endpoint'] ?? env.PARLEY_DYNAMODB_ENDPOINT;
   const dataDir = values['data-dir'] ?? env.PARLEY_DATA_DIR;
+  const timing = timingFromFlags(
+    values['aws-timing'] === true || env.PARLEY_AWS_TIMING === '1',
+    values['timing-seed'] ?? env.PARLEY_TIMING_SEED,
+  );
   return {
     ...(httpPort === undefined ? {} : { httpPort }),
     ...(wsPort === undefined ? {} : { wsPort }),
@@ -64,6 +76,8 @@ function readOptions(): LocalStackOptions {
     ...(dynamoEndpoint === undefined || dynamoEndpoint === '' ? {} : { dynamoEndpoint }),
     ...(dataDir === undefined || dataDir === '' ? {} : { dataDir }),
     logLevel: parseLogLevel(values['log-level'] ?? env.PARLEY_LOG_LEVEL, 'WARN'),
+    ...(values['no-fast-path'] === true ? { directDelivery: false } : {}),
+    ...(timing === undefined ? {} : { timing }),
   };
 }
 
@@ -99,6 +113,9 @@ async function main(): Promise<void> {
       `Media uploads (S3): ${stack.s3Endpoint} (bucket ${stack.mediaBucket})`,
       `Media downloads (CDN): ${stack.mediaCdnUrl}`,
       ...(stack.webUrl === undefined ? [] : [`Web app: ${stack.webUrl}`]),
+      ...(stack.timing === undefined
+        ? []
+        : [`Timing: AWS profile, seed ${stack.timing.seed} (local/aws-timing-profile.ts; a model, not a measurement)`]),
       '',
     ].join('\n'),
   );

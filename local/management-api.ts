@@ -1,4 +1,6 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { TimingModel } from './aws-timing';
 import type { PostFaultHook } from './faults';
 import { PayloadTooLargeError, readBody, sendJson } from './http-helpers';
 import type { LocalLogger } from './log';
@@ -47,6 +49,8 @@ export function createManagementApi(
   counts: ManagementApiCounts = createManagementApiCounts(),
   /** Chaos runs only: may turn a post into a 500 (see local/faults.ts). */
   postFault?: PostFaultHook,
+  /** AWS timing: each call is answered API Gateway's round trip after it came in (a post's frame has its own hop). */
+  timing?: TimingModel,
 ): RequestListener {
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const { pathname } = new URL(request.url ?? '/', 'http://local');
@@ -54,6 +58,8 @@ export function createManagementApi(
     if (encodedId === undefined) return sendJson(response, 404, { message: 'Not Found' });
     // The SDK percent-encodes the id (`=` is `%3D`).
     const connectionId = decodeURIComponent(encodedId);
+    // Started now, awaited before answering: the call's effect (a frame on its way) does not wait for it.
+    const answerHop = timing === undefined ? undefined : sleep(timing.draw('postToConnectionAnswer'));
 
     switch (request.method) {
       case 'POST': {
@@ -62,12 +68,13 @@ export function createManagementApi(
         const fault = postFault?.(connectionId);
         if (fault !== undefined) {
           if (fault === 'errorAfterDelivery') connections.post(connectionId, data);
+          if (answerHop !== undefined) await answerHop;
           return sendError(response, 500, 'InternalServerErrorException', 'Injected fault');
         }
-        if (!connections.post(connectionId, data)) {
-          counts.postsGone += 1;
-          return sendGone(response, connectionId);
-        }
+        const delivered = connections.post(connectionId, data);
+        if (!delivered) counts.postsGone += 1;
+        if (answerHop !== undefined) await answerHop;
+        if (!delivered) return sendGone(response, connectionId);
         response.writeHead(200, { 'content-length': 0 });
         response.end();
         return;
@@ -75,6 +82,7 @@ export function createManagementApi(
       case 'GET': {
         counts.getConnections += 1;
         const description = connections.describe(connectionId);
+        if (answerHop !== undefined) await answerHop;
         if (description === undefined) return sendGone(response, connectionId);
         // Wire names are camelCase (the SDK maps them to ConnectedAt, Identity.SourceIp, ...).
         return sendJson(response, 200, {
@@ -85,7 +93,9 @@ export function createManagementApi(
       }
       case 'DELETE': {
         counts.deleteConnections += 1;
-        if (!connections.disconnect(connectionId)) return sendGone(response, connectionId);
+        const disconnected = connections.disconnect(connectionId);
+        if (answerHop !== undefined) await answerHop;
+        if (!disconnected) return sendGone(response, connectionId);
         response.writeHead(204);
         response.end();
         return;

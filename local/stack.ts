@@ -4,10 +4,17 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type FunctionName, streamTriggers } from '#shared/config/functions';
 import { createLocalDynamoDbClient } from './aws-local';
+import { type LocalStackTiming, resolveTiming, streamTiming, type TimingModel } from './aws-timing';
 import { createDeadLetterQueue, type DeadLetter } from './dead-letters';
 import { type DynamoDbLocal, startDynamoDbLocal, waitForDynamoDb } from './dynamodb-local';
 import { applyHandlerEnvironment, handlerEnvironment } from './environment';
-import { createFaultInjector, type FaultCounts, type FaultSettings, type PostFaultHook } from './faults';
+import {
+  createFaultInjector,
+  directRecordFault,
+  type FaultCounts,
+  type FaultSettings,
+  type PostFaultHook,
+} from './faults';
 import { createHttpGateway } from './http-gateway';
 import { createLambdaRuntime, type HandlerOverrides, type InvocationCount } from './lambda-runtime';
 import { createLocalLogger, type LogLevel } from './log';
@@ -42,14 +49,25 @@ export interface LocalStackOptions {
   readonly logLevel?: LogLevel;
   /** Let Powertools metrics write EMF lines (off by default: they are noise locally). */
   readonly metrics?: boolean;
-  /** Stream poller's pause after an empty poll. Default 20 ms. */
+  /** Stream poller's pause after an empty poll. Default 20 ms, or the timing profile's (250 ms on AWS). */
   readonly streamPollIntervalMs?: number;
+  /**
+   * `'aws'`: wait as AWS does (local/aws-timing-profile.ts): Lambda's stream polling pace and the
+   * stream's propagation, API Gateway's hops, Lambda's invoke overhead, DynamoDB's round trips, each
+   * drawn per call; `{ profile?, seed? }` for a repeatable run or another profile. `'local'` (default):
+   * nothing added, the 20 ms poller.
+   */
+  readonly timing?: LocalStackTiming;
   /** Shorter WebSocket timeouts for tests; API Gateway's quotas by default. */
   readonly webSocketLimits?: Partial<WebSocketLimits>;
   /** Replace catalog handlers (tests of the stack itself). */
   readonly handlerOverrides?: HandlerOverrides;
   /** Build and serve the web app on this port; 0 picks a free one. Absent: no web app (`npm start` passes 3004). */
   readonly webPort?: number;
+  /** False: sends deliver nothing directly, fan-out from the stream does it all (`--no-fast-path`). Default true. */
+  readonly directDelivery?: boolean;
+  /** Replaces the writers' per-post timeout of direct delivery (tests on loaded machines). */
+  readonly directPostTimeoutMs?: number;
   /** Chaos runs only: inject faults (local/faults.ts); absent, nothing is injected. */
   readonly faults?: LocalStackFaultOptions;
 }
@@ -106,6 +124,8 @@ export interface LocalStack {
   /** Holds every stream trigger after its current batch (records wait in the stream) until `resumeStreams`. */
   pauseStreams(): Promise<void>;
   resumeStreams(): void;
+  /** Resolves once every stream record written before the call has been through its function. */
+  streamsSettled(): Promise<void>;
   /** Lambda invocations so far, per function (benchmarks take differences). */
   invocationCounts(): Partial<Record<FunctionName, InvocationCount>>;
   /** `@connections` calls so far: postToConnection and friends. */
@@ -113,6 +133,8 @@ export interface LocalStack {
   readonly deadLetters: readonly DeadLetter[];
   /** Fault controls, when the stack was started with `faults`. */
   readonly faults?: LocalStackFaults;
+  /** The timing profile and seed, when the stack was started with AWS timing. */
+  readonly timing?: Pick<TimingModel, 'profile' | 'seed'>;
   /** Stops everything this stack started (Java included); safe to call twice. */
   stop(): Promise<void>;
 }
@@ -174,11 +196,19 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     stopSteps.push({ name: 'WebSocket server', stop: () => closeServer(wsServer) });
 
     const tokenIssuer = await createLocalTokenIssuer(httpUrl);
+    const timing = resolveTiming(options.timing);
+    const timingOption = timing === undefined ? {} : { timing };
     // Created before the media stand-ins, which invoke and dead-letter through them; nothing is imported yet.
+    const faultInjector =
+      options.faults === undefined ? undefined : createFaultInjector(options.faults, options.faults.random);
     const runtime = createLambdaRuntime({
       logger,
       tableName: (key) => tables[key].tableName,
+      ...(faultInjector === undefined
+        ? {}
+        : { dynamoDbFault: directRecordFault(faultInjector, tables.directDeliveries.tableName) }),
       ...(options.handlerOverrides === undefined ? {} : { overrides: options.handlerOverrides }),
+      ...timingOption,
     });
     const deadLetters = createDeadLetterQueue({
       logger,
@@ -217,6 +247,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       dynamoEndpoint,
       logLevel,
       metricsEnabled: options.metrics ?? false,
+      ...(options.directDelivery === undefined ? {} : { directDelivery: options.directDelivery }),
+      ...(options.directPostTimeoutMs === undefined ? {} : { directPostTimeoutMs: options.directPostTimeoutMs }),
       media: {
         s3Endpoint: mediaS3.endpoint,
         secretsManagerEndpoint: mediaS3.endpoint,
@@ -227,13 +259,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       },
     });
     applyHandlerEnvironment(environment);
-    const faultInjector =
-      options.faults === undefined ? undefined : createFaultInjector(options.faults, options.faults.random);
 
-    httpServer.on('request', createHttpGateway({ runtime, tokenIssuer, logger }));
+    httpServer.on('request', createHttpGateway({ runtime, tokenIssuer, logger, ...timingOption }));
     const webSocketGateway = createWebSocketGateway({
       runtime,
       logger,
+      ...timingOption,
       ...(options.webSocketLimits === undefined ? {} : { limits: options.webSocketLimits }),
     });
     const managementApiCounts = createManagementApiCounts();
@@ -248,7 +279,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         if (!faultInjector.roll('postError')) return undefined;
         return faultInjector.random() < faultInjector.settings.postErrorAfterDelivery ? 'errorAfterDelivery' : 'error';
       });
-    wsServer.on('request', createManagementApi(webSocketGateway, logger, managementApiCounts, postFault));
+    wsServer.on('request', createManagementApi(webSocketGateway, logger, managementApiCounts, postFault, timing));
     wsServer.on('upgrade', webSocketGateway.handleUpgrade);
     stopSteps.push({ name: 'WebSocket connections', stop: () => webSocketGateway.close() });
 
@@ -267,7 +298,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       }),
       deadLetters,
       logger,
-      ...(options.streamPollIntervalMs === undefined ? {} : { idleSleepMs: options.streamPollIntervalMs }),
+      ...streamTiming(options.streamPollIntervalMs, timing),
       ...(faultInjector === undefined ? {} : { duplicateBatch: () => faultInjector.roll('duplicateBatch') }),
     });
     stopSteps.push({ name: 'stream poller', stop: () => streamPoller.stop() });
@@ -335,10 +366,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       streamStats: streamPoller.stats,
       pauseStreams: () => streamPoller.pause(),
       resumeStreams: () => streamPoller.resume(),
+      streamsSettled: () => streamPoller.settled(),
       invocationCounts: () => runtime.invocationCounts(),
       managementApiCounts,
       deadLetters: deadLetters.entries,
       ...(faults === undefined ? {} : { faults }),
+      ...(timing === undefined ? {} : { timing: { profile: timing.profile, seed: timing.seed } }),
       stop: stopAll,
     };
   } catch (error) {

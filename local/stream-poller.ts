@@ -12,8 +12,11 @@ import {
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import type { StreamTriggerSpec } from '#shared/config/functions';
 import { createLocalStreamsClient } from './aws-local';
+import { awsTimingProfile } from './aws-timing-profile';
+import { type BatchOutcome, interpretBatchResponse, sequenceNumberOf } from './batch-response';
 import type { DeadLetterCondition, DeadLetterQueue } from './dead-letters';
 import type { LocalLogger } from './log';
+import { PollingHold } from './polling-hold';
 import { passesFilters, toLambdaRecord } from './stream-records';
 
 /** Receives one batch as Lambda would; resolves with the function's response, rejects when it fails. */
@@ -35,14 +38,28 @@ export interface StreamPollerOptions {
   readonly logger: LocalLogger;
   /**
    * Pause after a poll that found nothing, for triggers without a batching window. AWS polls each shard
-   * about 4 times a second; locally the fan-out polls faster. Triggers that batch anyway poll at AWS's pace.
+   * about 4 times a second (the AWS timing profile passes that); locally the fan-out polls faster.
+   * Triggers that batch anyway poll at AWS's pace.
    */
   readonly idleSleepMs?: number;
   /** How often DescribeStream looks for new shards (DynamoDB rolls shards over). */
   readonly shardDiscoveryIntervalMs?: number;
   /** Chaos runs only: true when the next batch is to be delivered twice (see local/faults.ts). */
   readonly duplicateBatch?: () => boolean;
+  /**
+   * AWS timing: how long new records take to reach a GetRecords after their write (a draw per read that
+   * found some). Modelled as a hold before they are delivered: the same wait per message as AWS's
+   * "visible later, found by a later poll". Absent: none.
+   */
+  readonly propagationDelayMs?: () => number;
+  /** Tests: stands in for every pause of the trigger loops (how long, and why); the default sleeps, waking on stop. */
+  readonly sleep?: PollerSleep;
 }
+
+/** Why a trigger loop pauses: an empty poll, records still propagating, an error, DynamoDB away. */
+export type PollerPauseReason = 'idle' | 'propagation' | 'error' | 'outage';
+
+export type PollerSleep = (ms: number, reason: PollerPauseReason) => Promise<void>;
 
 /** Running totals over every trigger, for tests and benchmarks. */
 export interface StreamPollerStats {
@@ -59,6 +76,8 @@ export interface StreamPollerStats {
   filteredOut: number;
   /** Failed invocations retried without counting an attempt, because DynamoDB itself did not answer. */
   outageRetries: number;
+  /** GetRecords calls, empty ones included. */
+  polls: number;
 }
 
 export interface StreamPoller {
@@ -69,12 +88,18 @@ export interface StreamPoller {
    */
   pause(): Promise<void>;
   resume(): void;
+  /**
+   * Resolves once every trigger has finished a poll, begun after this call, that found nothing to read
+   * or deliver: everything written before the call has been through its function. For tests that must
+   * know fan-out is done (parking included), now that a marker's direct delivery no longer implies it.
+   */
+  settled(): Promise<void>;
   stop(): Promise<void>;
 }
 
 export const defaultIdleSleepMs = 20;
 /** Lambda's own polling pace for a DynamoDB stream shard: about four GetRecords a second. */
-const awsIdleSleepMs = 250;
+const awsIdleSleepMs = awsTimingProfile.streamPollInterval.ms;
 const defaultShardDiscoveryIntervalMs = 1_000;
 const errorBackoffMs = 1_000;
 const getRecordsLimit = 1_000;
@@ -90,6 +115,7 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
     deadLettered: 0,
     filteredOut: 0,
     outageRetries: 0,
+    polls: 0,
   };
   const stopping = new AbortController();
   const hold = new PollingHold();
@@ -103,6 +129,7 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
     stats,
     pause: () => hold.hold(pollers.length),
     resume: () => hold.release(),
+    settled: () => Promise.all(pollers.map((poller) => poller.idleRoundAfterNow())).then(() => undefined),
     async stop() {
       stopping.abort();
       hold.release();
@@ -128,16 +155,14 @@ interface ShardState {
   firstPendingAt: number | undefined;
 }
 
-type BatchOutcome =
-  | { readonly kind: 'success' }
-  | { readonly kind: 'partialFailure'; readonly firstFailedIndex: number }
-  | { readonly kind: 'failure'; readonly error: string };
-
 /** One event source mapping: reads the trigger's stream shard by shard and invokes its function. */
 class TriggerPoller {
   private readonly shards = new Map<string, ShardState>();
   private discoveredOnce = false;
   private nextDiscoveryAt = 0;
+  /** Rounds of the loop begun, and waiters for an idle round numbered above a given one. */
+  private round = 0;
+  private readonly idleWaiters: { readonly after: number; readonly resolve: () => void }[] = [];
 
   constructor(
     private readonly binding: StreamTriggerBinding,
@@ -153,17 +178,37 @@ class TriggerPoller {
       await this.hold.wait();
       if (this.stopSignal.aborted) break;
       try {
+        const round = ++this.round;
         if (Date.now() >= this.nextDiscoveryAt) await this.discoverShards();
         let didWork = false;
         for (const shard of this.readyShards()) {
           if (shard.pending.length < this.binding.trigger.batchSize) didWork = (await this.read(shard)) || didWork;
           didWork = (await this.deliver(shard)) || didWork;
         }
-        if (!didWork) await this.pause(this.idleSleepMs());
+        // After records, the next poll comes at once (Lambda "resumes polling until it receives more records").
+        if (!didWork) {
+          this.settleWaitersUpTo(round);
+          await this.pause(this.idleSleepMs(), 'idle');
+        }
       } catch (error) {
         if (this.stopSignal.aborted) break;
         this.options.logger.warn('stream poller error; retrying', { function: this.binding.trigger.function, error });
-        await this.pause(errorBackoffMs);
+        await this.pause(errorBackoffMs, 'error');
+      }
+    }
+  }
+
+  /** Resolves after a round that starts later than now finds nothing to do. */
+  idleRoundAfterNow(): Promise<void> {
+    return new Promise((resolve) => this.idleWaiters.push({ after: this.round, resolve }));
+  }
+
+  private settleWaitersUpTo(idleRound: number): void {
+    for (let i = this.idleWaiters.length - 1; i >= 0; i--) {
+      const waiter = this.idleWaiters[i];
+      if (waiter && waiter.after < idleRound) {
+        this.idleWaiters.splice(i, 1);
+        waiter.resolve();
       }
     }
   }
@@ -243,6 +288,7 @@ class TriggerPoller {
   private async read(shard: ShardState): Promise<boolean> {
     if (shard.closed || shard.iterator === undefined) return false;
     let response: GetRecordsCommandOutput;
+    this.stats.polls += 1;
     try {
       response = await this.client.send(
         new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: getRecordsLimit }),
@@ -255,6 +301,7 @@ class TriggerPoller {
     shard.iterator = response.NextShardIterator;
     if (shard.iterator === undefined) shard.closed = true;
     const records = response.Records ?? [];
+    let queued = 0;
     for (const sdkRecord of records) {
       const record = toLambdaRecord(sdkRecord, this.binding.streamArn);
       shard.lastReadSequenceNumber = record.dynamodb?.SequenceNumber ?? shard.lastReadSequenceNumber;
@@ -264,7 +311,10 @@ class TriggerPoller {
       }
       shard.firstPendingAt ??= Date.now();
       shard.pending.push(record);
+      queued += 1;
     }
+    const { propagationDelayMs } = this.options;
+    if (queued > 0 && propagationDelayMs !== undefined) await this.pause(propagationDelayMs(), 'propagation');
     return records.length > 0;
   }
 
@@ -282,7 +332,7 @@ class TriggerPoller {
 
     if (outcome.kind !== 'success' && !(await this.streamReachable())) {
       this.retryAfterOutage(shard, batchSize, outcome);
-      await this.pause(errorBackoffMs);
+      await this.pause(errorBackoffMs, 'outage');
       return true;
     }
     if (outcome.kind === 'success') {
@@ -452,7 +502,8 @@ class TriggerPoller {
   }
 
   /** Sleeps, but wakes at once when the poller stops. */
-  private pause(ms: number): Promise<void> {
+  private pause(ms: number, reason: PollerPauseReason): Promise<void> {
+    if (this.options.sleep !== undefined) return this.options.sleep(ms, reason);
     const signal = this.stopSignal;
     return new Promise((resolve) => {
       if (signal.aborted) return resolve();
@@ -465,74 +516,4 @@ class TriggerPoller {
       signal.addEventListener('abort', done, { once: true });
     });
   }
-}
-
-/** Where the trigger loops wait while paused; a pause resolves once every loop is waiting here. */
-class PollingHold {
-  private held: { readonly released: Promise<void>; readonly release: () => void } | undefined;
-  private waitingLoops = 0;
-  private loopsToHold = 0;
-  private onAllWaiting: (() => void) | undefined;
-
-  hold(loops: number): Promise<void> {
-    if (this.held === undefined) {
-      let release = (): void => undefined;
-      const released = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      this.held = { released, release };
-    }
-    this.loopsToHold = loops;
-    if (this.waitingLoops >= loops) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.onAllWaiting = resolve;
-    });
-  }
-
-  release(): void {
-    this.held?.release();
-    this.held = undefined;
-    // A pause still waiting for its loops ends too: nothing is held any more.
-    this.onAllWaiting?.();
-    this.onAllWaiting = undefined;
-  }
-
-  async wait(): Promise<void> {
-    if (this.held === undefined) return;
-    this.waitingLoops += 1;
-    if (this.waitingLoops >= this.loopsToHold) this.onAllWaiting?.();
-    await this.held.released;
-    this.waitingLoops -= 1;
-  }
-}
-
-function sequenceNumberOf(record: DynamoDBRecord): string {
-  return record.dynamodb?.SequenceNumber ?? '';
-}
-
-/**
- * ReportBatchItemFailures: the lowest failed record is the checkpoint. A malformed response (not a list,
- * an identifier that is not in the batch) fails the whole batch, as on Lambda.
- */
-export function interpretBatchResponse(response: unknown, batch: readonly DynamoDBRecord[]): BatchOutcome {
-  if (typeof response !== 'object' || response === null || !('batchItemFailures' in response)) {
-    return { kind: 'success' };
-  }
-  const reported: unknown = response.batchItemFailures;
-  if (reported === null || reported === undefined) return { kind: 'success' };
-  if (!Array.isArray(reported)) return { kind: 'failure', error: 'batchItemFailures is not a list' };
-  const failures: readonly unknown[] = reported;
-  if (failures.length === 0) return { kind: 'success' };
-  const sequenceNumbers = batch.map(sequenceNumberOf);
-  let firstFailedIndex = batch.length;
-  for (const failure of failures) {
-    const identifier =
-      typeof failure === 'object' && failure !== null && 'itemIdentifier' in failure
-        ? failure.itemIdentifier
-        : undefined;
-    const index = typeof identifier === 'string' ? sequenceNumbers.indexOf(identifier) : -1;
-    if (index < 0) return { kind: 'failure', error: `Unknown itemIdentifier ${JSON.stringify(identifier)}` };
-    firstFailedIndex = Math.min(firstFailedIndex, index);
-  }
-  return { kind: 'partialFailure', firstFailedIndex };
 }

@@ -1,12 +1,16 @@
 import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import {
+  type FunctionName,
   type WebSocketRouteSpec,
   webSocketAuthorizer,
   webSocketRouteSelection,
   webSocketRoutes,
 } from '#shared/config/functions';
+import type { TimingModel } from './aws-timing';
+import type { LatencyName } from './aws-timing-profile';
 import { apiGatewayStyleId, multiValueHeaders, multiValueQuery, singleValueHeaders, sourceIpOf } from './http-helpers';
 import type { LambdaRuntime } from './lambda-runtime';
 import type { LocalLogger } from './log';
@@ -40,6 +44,8 @@ export interface WebSocketGatewayOptions {
   readonly runtime: LambdaRuntime;
   readonly logger: LocalLogger;
   readonly limits?: Partial<WebSocketLimits>;
+  /** AWS timing: API Gateway's hops, frame in -> invocation and answer or post -> frame out. */
+  readonly timing?: TimingModel;
 }
 
 export interface DropConnectionOptions {
@@ -65,6 +71,8 @@ interface LiveConnection {
   /** Set once the client broke a size limit: frames still in flight are not routed. */
   refused: boolean;
   notifyDisconnect: boolean;
+  /** Under AWS timing: the frames on their way to the client, in the order they were sent. */
+  outbound: Promise<void>;
 }
 
 type AuthorizerVerdict =
@@ -76,7 +84,7 @@ const selectionField = routeSelectionField(webSocketRouteSelection);
 const identitySources = webSocketAuthorizer.identitySource.map(parseIdentitySource);
 
 export function createWebSocketGateway(options: WebSocketGatewayOptions): WebSocketGateway {
-  const { runtime, logger } = options;
+  const { runtime, logger, timing } = options;
   const limits = { ...apiGatewayWebSocketLimits, ...options.limits };
   const connections = new Map<string, LiveConnection>();
   const pendingDisconnects = new Set<Promise<unknown>>();
@@ -90,10 +98,31 @@ export function createWebSocketGateway(options: WebSocketGatewayOptions): WebSoc
     handleProtocols: (_protocols, request) => chosenProtocols.get(request) ?? false,
   });
 
+  /** API Gateway's hop from a frame (or handshake) in to the invocation, then the invocation. */
+  const invoke = (functionName: FunctionName, event: unknown): Promise<unknown> =>
+    timing === undefined
+      ? runtime.invoke(functionName, event)
+      : sleep(timing.draw('webSocketFrameIn')).then(() => runtime.invoke(functionName, event));
+
   const invokeRoute = (routeKey: string, event: unknown): Promise<unknown> => {
     const route = routesByKey.get(routeKey);
     if (route === undefined) return Promise.reject(new Error(`No WebSocket route ${routeKey}`));
-    return runtime.invoke(route.function, event);
+    return invoke(route.function, event);
+  };
+
+  /** A frame to the client: at once, or under AWS timing after API Gateway's hop out, behind the frames before it. */
+  const sendFrame = (connection: LiveConnection, data: string | Buffer, hop: LatencyName): void => {
+    if (timing === undefined) {
+      sendIfOpen(connection.socket, data);
+      return;
+    }
+    const dueAt = performance.now() + timing.draw(hop);
+    connection.outbound = connection.outbound
+      .then(() => sleep(Math.max(0, dueAt - performance.now())))
+      .then(() => sendIfOpen(connection.socket, data))
+      .catch((error: unknown) =>
+        logger.debug('WebSocket send failed', { connectionId: connection.handshake.connectionId, error }),
+      );
   };
 
   const notifyDisconnect = (handshake: HandshakeInfo, authorizer: AuthorizerContext, code: number, reason: string) => {
@@ -107,7 +136,7 @@ export function createWebSocketGateway(options: WebSocketGatewayOptions): WebSoc
   const authorize = async (handshake: HandshakeInfo): Promise<AuthorizerVerdict> => {
     const startedAt = performance.now();
     try {
-      const result = await runtime.invoke(webSocketAuthorizer.function, buildAuthorizerEvent(handshake));
+      const result = await invoke(webSocketAuthorizer.function, buildAuthorizerEvent(handshake));
       return interpretAuthorizerResult(result, Math.round(performance.now() - startedAt));
     } catch (error) {
       // The authorizer contract: throw "Unauthorized" for 401; anything else is API Gateway's 500.
@@ -160,6 +189,7 @@ export function createWebSocketGateway(options: WebSocketGatewayOptions): WebSoc
       lastActiveAt: handshake.connectedAt,
       refused: false,
       notifyDisconnect: true,
+      outbound: Promise.resolve(),
     };
     const { connectionId } = handshake;
     connections.set(connectionId, connection);
@@ -194,16 +224,17 @@ export function createWebSocketGateway(options: WebSocketGatewayOptions): WebSoc
     const route = routesByKey.get(routeKey);
     const event = buildMessageEvent(connection.handshake, connection.authorizer, routeKey, body, isBinary);
     const { connectionId, requestId } = event.requestContext;
+    const hop = 'webSocketRouteResponseOut';
     if (route === undefined) {
-      sendIfOpen(connection.socket, JSON.stringify({ message: 'Forbidden', connectionId, requestId }));
+      sendFrame(connection, JSON.stringify({ message: 'Forbidden', connectionId, requestId }), hop);
       return;
     }
     try {
-      const result = await runtime.invoke(route.function, event);
+      const result = await invoke(route.function, event);
       const responseBody = bodyOf(result);
-      if (route.returnResponse && responseBody !== undefined) sendIfOpen(connection.socket, responseBody);
+      if (route.returnResponse && responseBody !== undefined) sendFrame(connection, responseBody, hop);
     } catch {
-      sendIfOpen(connection.socket, JSON.stringify({ message: 'Internal server error', connectionId, requestId }));
+      sendFrame(connection, JSON.stringify({ message: 'Internal server error', connectionId, requestId }), hop);
     }
   };
 
@@ -227,7 +258,7 @@ export function createWebSocketGateway(options: WebSocketGatewayOptions): WebSoc
     post(connectionId, data) {
       const connection = connections.get(connectionId);
       if (connection === undefined || connection.socket.readyState !== connection.socket.OPEN) return false;
-      connection.socket.send(data, { binary: false });
+      sendFrame(connection, data, 'postToConnectionFrameOut');
       return true;
     },
     describe,
@@ -356,8 +387,9 @@ function closeGracefully(socket: WebSocket): Promise<void> {
   });
 }
 
-function sendIfOpen(socket: WebSocket, text: string): void {
-  if (socket.readyState === socket.OPEN) socket.send(text);
+/** A text frame (a post's bytes go out as text too, as API Gateway sends them). */
+function sendIfOpen(socket: WebSocket, data: string | Buffer): void {
+  if (socket.readyState === socket.OPEN) socket.send(data, { binary: false });
 }
 
 function toBuffer(data: RawData): Buffer {

@@ -35,12 +35,12 @@ import {
 import type { DynamoDBRecord } from 'aws-lambda';
 import { type FunctionName, functions, type StreamTriggerSpec, streamTriggers } from '#shared/config/functions';
 import { tables } from '#shared/config/tables';
+import { interpretBatchResponse } from '../local/batch-response';
 import type { DeadLetter } from '../local/dead-letters';
 import { applyHandlerEnvironment } from '../local/environment';
 import { createLambdaRuntime } from '../local/lambda-runtime';
 import { createLocalLogger } from '../local/log';
 import { type LocalStackDescription, stackDescriptionFile } from '../local/stack';
-import { interpretBatchResponse } from '../local/stream-poller';
 import { passesFilters, toLambdaRecord } from '../local/stream-records';
 
 export const deadLettersFile = 'dead-letters.jsonl';

@@ -50,8 +50,11 @@ export const conversationKeys = {
   memberPrefix: 'MEMBER#',
 };
 
+/** One device of one user, as inbox partitions and direct-delivery records name it. */
+export const deviceKey = (userId: string, deviceId: string) => `${userId}#${deviceId}`;
+
 export const inboxKeys = {
-  device: (userId: string, deviceId: string) => `${userId}#${deviceId}`,
+  device: deviceKey,
   /** Zero-padded so a device's items sort by conversation, then seq. */
   position: (conversationId: string, seq: number) => `${conversationId}#${String(seq).padStart(SEQ_DIGITS, '0')}`,
 };

@@ -54,6 +54,19 @@ export function belongedAt(member: Member, seq: number): boolean {
   );
 }
 
+/** Who belonged when a message was stored, in any of their membership periods: who gets it. */
+export function recipientsAt(message: Pick<Message, 'seq'>, members: readonly Member[]): string[] {
+  return members.filter((member) => belongedAt(member, message.seq)).map((member) => member.userId);
+}
+
+/** The device a message came from never gets it back; the sender's other devices do. */
+export function isSendingDevice(
+  message: Pick<StoredMessage, 'senderId' | 'senderDeviceId'>,
+  device: Pick<Device, 'userId' | 'deviceId'>,
+): boolean {
+  return device.userId === message.senderId && device.deviceId === message.senderDeviceId;
+}
+
 /** Delivery and read marks, per member and conversation; they only move forward. */
 export type ReceiptKind = 'delivered' | 'read';
 
@@ -154,6 +167,8 @@ export interface Attachment {
 export interface StoredMessage extends Message {
   /** The device that sent it; fan-out skips only this device of the sender. */
   readonly senderDeviceId?: string;
+  /** The send delivers it directly to online devices and records which took it; fan-out reads that record. */
+  readonly directDelivery?: boolean;
 }
 
 export interface Device {
@@ -171,6 +186,6 @@ export interface Connection {
 
 /** Strips storage-only fields before a message goes on the wire. */
 export function toWireMessage(stored: StoredMessage): Message {
-  const { senderDeviceId: _omitted, ...message } = stored;
+  const { senderDeviceId: _device, directDelivery: _direct, ...message } = stored;
   return message;
 }

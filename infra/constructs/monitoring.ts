@@ -102,6 +102,18 @@ export class Monitoring extends Construct {
           ]),
         ],
         [
+          this.graph('Direct delivery (the fast path)', [
+            appMetric(appMetrics.devicesReachedDirectly, this.period),
+            appMetric(appMetrics.directPostsMissed, this.period),
+            appMetric(appMetrics.fanOutSkippedDirect, this.period),
+          ]),
+          this.graph('Media', [
+            appMetric(appMetrics.uploadsStarted, this.period),
+            appMetric(appMetrics.mediaKept, this.period),
+            appMetric(appMetrics.sentMediaMissing, this.period),
+          ]),
+        ],
+        [
           this.graph('Stream iterator age (max, ms)', streams.iteratorAge),
           this.graph('Dead-letter queue depth', streams.deadLetters),
         ],

@@ -1,19 +1,51 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { Metrics } from '@aws-lambda-powertools/metrics';
-import { Tracer } from '@aws-lambda-powertools/tracer';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { MiddlewareObj } from '@middy/core';
-import { metricsNamespace, serviceName } from '#shared/config/monitoring';
+import { appMetrics, metricsNamespace, serviceName } from '#shared/config/monitoring';
 import { correlationIdKey, correlationIdOf } from '#shared/correlation';
 import { redactForLog } from '#shared/log-hygiene';
 import type { Message } from '#shared/model';
+import type { SendMessageResult } from '#shared/services/messaging-service';
 
 /** One logger, metrics emitter and tracer per container; POWERTOOLS_* env settings tune them. */
 export const logger = new Logger({ serviceName, jsonReplacerFn: redactForLog });
-export const metrics = new Metrics({ namespace: metricsNamespace, serviceName });
-/** Off outside Lambda (and with POWERTOOLS_TRACE_ENABLED=false): then every call below is a no-op. */
-export const tracer = new Tracer({ serviceName });
+// Pure: a bundle that adds no metrics (the authorizer) leaves Metrics out, and its init with it.
+export const metrics = /* @__PURE__ */ new Metrics({ namespace: metricsNamespace, serviceName });
+
+/** What handlers use of Powertools' tracer: SDK clients traced as subsegments, annotations on the handler's. */
+export interface HandlerTracer {
+  captureAWSv3Client<Client>(client: Client): Client;
+  putAnnotation(key: string, value: string): void;
+}
+
+/**
+ * Powertools' tracer is off outside Lambda (no AWS_EXECUTION_ENV) and with POWERTOOLS_TRACE_ENABLED=false;
+ * it then records nothing, so the X-Ray SDK it wraps (about a tenth of the send's init) is not loaded at all.
+ * On Lambda it is loaded here, during init, and decides the rest (SAM, Amplify) itself.
+ */
+function tracingMayBeOn(): boolean {
+  const executionEnvironment = process.env.AWS_EXECUTION_ENV ?? '';
+  return executionEnvironment !== '' && process.env.POWERTOOLS_TRACE_ENABLED?.toLowerCase() !== 'false';
+}
+
+async function loadTracing() {
+  const [{ Tracer }, { captureLambdaHandler }] = await Promise.all([
+    import('@aws-lambda-powertools/tracer'),
+    import('@aws-lambda-powertools/tracer/middleware'),
+  ]);
+  const tracer = new Tracer({ serviceName });
+  // Payloads stay out of traces: see observed().
+  return { tracer, middleware: () => captureLambdaHandler(tracer, { captureResponse: false }) };
+}
+
+const tracing = tracingMayBeOn() ? await loadTracing() : undefined;
+
+/** Where tracing is off, SDK clients pass through untouched and annotations go nowhere, as Powertools' own no-ops do. */
+export const tracer: HandlerTracer = tracing?.tracer ?? {
+  captureAWSv3Client: (client) => client,
+  putAnnotation: () => undefined,
+};
 
 /**
  * What every handler wears, outermost first: the trace segment spans everything else, then the
@@ -22,7 +54,7 @@ export const tracer = new Tracer({ serviceName });
  */
 export function observed<Event, Result>(): MiddlewareObj<Event, Result>[] {
   return [
-    captureLambdaHandler(tracer, { captureResponse: false }),
+    ...(tracing ? [tracing.middleware()] : []),
     injectLambdaContext(logger, { resetKeys: true, logEvent: false }),
   ];
 }
@@ -55,4 +87,12 @@ export function noteMessageAccepted(message: Pick<Message, 'id' | 'conversationI
     seq: message.seq,
     ...(message.clientMessageId === undefined ? {} : { clientMessageId: message.clientMessageId }),
   });
+}
+
+/** The metrics of one send, WebSocket or HTTP alike: stored or a retry, and what its direct delivery reached. */
+export function countSend(sent: Pick<SendMessageResult, 'duplicate' | 'direct'>): void {
+  metrics.addMetric(sent.duplicate ? appMetrics.duplicateSends : appMetrics.messagesSent, MetricUnit.Count, 1);
+  if (!sent.direct) return;
+  metrics.addMetric(appMetrics.devicesReachedDirectly, MetricUnit.Count, sent.direct.reached);
+  metrics.addMetric(appMetrics.directPostsMissed, MetricUnit.Count, sent.direct.missed);
 }

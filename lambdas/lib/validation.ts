@@ -1,7 +1,8 @@
-import type { z } from 'zod';
+// zod/mini's parse function takes classic and mini schemas alike (one core) and bundles none of classic zod.
+import { type core, safeParse } from 'zod/mini';
 import { BadRequestError } from '#shared/errors';
 
-type Issue = z.ZodError['issues'][number];
+type Issue = core.$ZodIssue;
 
 /** Issues named in one error: enough to fix a request, bounded however many a hostile input produces. */
 const maxIssuesNamed = 10;
@@ -33,8 +34,12 @@ function describeIssue(issue: Issue): string {
 }
 
 /** Validates untrusted input; the error names each bad field but never echoes values (or odd key names) back. */
-export function parseWith<Schema extends z.ZodType>(schema: Schema, input: unknown, what: string): z.infer<Schema> {
-  const result = schema.safeParse(input);
+export function parseWith<Schema extends core.$ZodType>(
+  schema: Schema,
+  input: unknown,
+  what: string,
+): core.output<Schema> {
+  const result = safeParse(schema, input);
   if (result.success) return result.data;
   throw new BadRequestError(`Invalid ${what}: ${listed(result.error.issues.map(describeIssue), '; ')}`);
 }

@@ -5,7 +5,7 @@ import type {
   APIGatewayProxyWebsocketEventV2WithRequestContext,
   Context,
 } from 'aws-lambda';
-import type { z } from 'zod';
+import type { core } from 'zod/mini';
 import { AppError, UnauthorizedError } from '#shared/errors';
 import type { Connection } from '#shared/model';
 import type { ServerFrame } from '#shared/protocol/frames';
@@ -32,7 +32,7 @@ export function connectionOf(event: WebSocketEvent): Connection {
   return { userId, deviceId, connectionId: event.requestContext.connectionId };
 }
 
-export function parseFrame<Schema extends z.ZodType>(schema: Schema, event: WebSocketEvent): z.infer<Schema> {
+export function parseFrame<Schema extends core.$ZodType>(schema: Schema, event: WebSocketEvent): core.output<Schema> {
   return parseWith(schema, parseJson(event.body, 'frame'), 'frame');
 }
 

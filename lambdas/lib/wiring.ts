@@ -5,11 +5,13 @@
 import { createConnectionPoster } from '#shared/aws/connection-poster';
 import { systemClock } from '#shared/clock';
 import { envVars, requireEnv, tableNameFromEnv } from '#shared/config/env';
+import { directRecordWaitMs } from '#shared/config/functions';
 import { limits } from '#shared/config/limits';
 import { AttachmentRepository } from '#shared/repositories/attachment-repository';
 import { ConnectionRepository } from '#shared/repositories/connection-repository';
 import { ConversationRepository } from '#shared/repositories/conversation-repository';
 import { DeviceRepository } from '#shared/repositories/device-repository';
+import { DirectDeliveryRepository } from '#shared/repositories/direct-delivery-repository';
 import { InboxRepository } from '#shared/repositories/inbox-repository';
 import { MessageReader, MessageRepository } from '#shared/repositories/message-repository';
 import { ReceiptRepository } from '#shared/repositories/receipt-repository';
@@ -19,6 +21,7 @@ import { SendableAttachments } from '#shared/services/attachment-service';
 import { ConnectionService } from '#shared/services/connection-service';
 import { ConversationListService } from '#shared/services/conversation-list-service';
 import { ConversationService } from '#shared/services/conversation-service';
+import { DirectDelivery, type DirectDeliverySettings } from '#shared/services/direct-delivery-service';
 import { FanOutService } from '#shared/services/fan-out-service';
 import { HistoryService } from '#shared/services/history-service';
 import { InboxService } from '#shared/services/inbox-service';
@@ -53,11 +56,44 @@ const timelineWriter = (carriesAttachments = false) =>
 
 const attachmentRepository = () => new AttachmentRepository(documentClient, tableNameFromEnv('attachments'));
 
+const directDeliveryRepository = () =>
+  new DirectDeliveryRepository(documentClient, tableNameFromEnv('directDeliveries'));
+
+/** `limits.directDelivery`, with the local stack's overrides (`--no-fast-path`, a test's post timeout) applied. */
+export function directDeliverySettings(): DirectDeliverySettings {
+  return {
+    ...limits.directDelivery,
+    maxMembers: wholeNumberFromEnv(envVars.directDeliveryMaxMembers) ?? limits.directDelivery.maxMembers,
+    postTimeoutMs: wholeNumberFromEnv(envVars.directPostTimeoutMs) ?? limits.directDelivery.postTimeoutMs,
+  };
+}
+
+function wholeNumberFromEnv(name: string): number | undefined {
+  const value = process.env[name];
+  if (value === undefined || value === '') return undefined;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 0) throw new Error(`${name} must be a whole number, not ${value}`);
+  return number;
+}
+
+/** Every timeline entry of a small conversation is posted to its online devices by the writer itself. */
+const directDelivery = () =>
+  new DirectDelivery(
+    conversationRepository(),
+    connectionRepository(),
+    directDeliveryRepository(),
+    connectionPoster(),
+    systemClock,
+    logger,
+    directDeliverySettings(),
+  );
+
 export const createMessagingService = () =>
   new MessagingService(
     conversationRepository(),
     timelineWriter(true),
     new SendableAttachments(attachmentRepository(), systemClock),
+    directDelivery(),
   );
 
 export const createFanOutService = () =>
@@ -68,6 +104,7 @@ export const createFanOutService = () =>
     connectionPoster(),
     systemClock,
     logger,
+    { records: directDeliveryRepository(), recordWaitMs: directRecordWaitMs },
   );
 
 export const createInboxService = () => new InboxService(inboxRepository(), connectionPoster(), logger);
@@ -76,6 +113,10 @@ export const createConnectionService = () =>
   new ConnectionService(deviceRepository(), connectionRepository(), systemClock);
 
 export const createConversationService = () =>
+  new ConversationService(conversationRepository(), timelineWriter(), systemClock, directDelivery());
+
+/** Reading a conversation writes nothing and posts nothing: no direct delivery, no callback URL. */
+export const createConversationReads = () =>
   new ConversationService(conversationRepository(), timelineWriter(), systemClock);
 
 export const createUserService = () =>

@@ -5,6 +5,7 @@
  * shared/config/functions.ts do not allow, as IAM would on AWS, where DynamoDB Local checks nothing.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { processSlot } from './process-slot';
 
 /** One IAM action on one table, as a policy would have to allow it. */
 export interface DynamoDbAccess {
@@ -16,16 +17,11 @@ export interface DynamoDbAccess {
 /** Throws to refuse the call; it is then never sent. */
 export type DynamoDbAccessGuard = (accesses: readonly DynamoDbAccess[]) => void;
 
-// A global symbol rather than a module variable: two copies of this module (bundles, test loaders) share one guard.
-const guardKey = Symbol.for('parley.dynamodb.accessGuard');
-type GuardSlot = { [guardKey]?: DynamoDbAccessGuard };
+const guardSlot = processSlot<DynamoDbAccessGuard>('parley.dynamodb.accessGuard');
 
 /** Installs the process-wide guard (`undefined` removes it); returns the previous one. */
 export function setDynamoDbAccessGuard(guard: DynamoDbAccessGuard | undefined): DynamoDbAccessGuard | undefined {
-  const slot = globalThis as GuardSlot;
-  const previous = slot[guardKey];
-  slot[guardKey] = guard;
-  return previous;
+  return guardSlot.set(guard);
 }
 
 /** Each transaction item needs the action of its kind on its table (DynamoDB's IAM reference). */
@@ -55,14 +51,18 @@ export function requiredAccess(operation: string, input: Readonly<Record<string,
   return typeof input.TableName === 'string' ? [{ action: operation, tableName: input.TableName }] : [];
 }
 
+/** The API name of the call a middleware sees: `GetItem`, `Query`, `TransactWriteItems`, ... */
+export function dynamoDbOperation(context: { readonly commandName?: string }): string {
+  return (context.commandName ?? 'Unknown').replace(/Command$/, '');
+}
+
 /** Adds the guard's check to `client`'s middleware stack (shared by every document client built on it). */
 export function addDynamoDbAccessGuard(client: DynamoDBClient): void {
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      const guard = (globalThis as GuardSlot)[guardKey];
+      const guard = guardSlot.get();
       if (guard !== undefined) {
-        const operation = (context.commandName ?? 'Unknown').replace(/Command$/, '');
-        guard(requiredAccess(operation, args.input as Readonly<Record<string, unknown>>));
+        guard(requiredAccess(dynamoDbOperation(context), args.input as Readonly<Record<string, unknown>>));
       }
       return next(args);
     },

@@ -6,7 +6,7 @@
  * one that emits metrics. The cost of keeping it on is a few bytes per response.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { requiredAccess } from './access-guard';
+import { dynamoDbOperation, requiredAccess } from './access-guard';
 
 /** Units one call consumed on one table (indexes included, as `TOTAL` reports them). */
 export interface TableUnits {
@@ -76,7 +76,7 @@ function currentRecorder(): CapacityRecorder {
 export function addCapacityMeter(client: DynamoDBClient): void {
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      const operation = (context.commandName ?? 'Unknown').replace(/Command$/, '');
+      const operation = dynamoDbOperation(context);
       const input = args.input as Readonly<Record<string, unknown>>;
       const askedFor = metered.has(operation) && input.ReturnConsumedCapacity === undefined;
       const forwarded = askedFor ? { ...args, input: { ...input, ReturnConsumedCapacity: 'TOTAL' } } : args;

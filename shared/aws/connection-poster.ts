@@ -12,10 +12,15 @@ import type { ServerFrame } from '../protocol/frames';
 
 export type PostOutcome = 'sent' | 'gone';
 
+export interface PostOptions {
+  /** Abandons the call after this long (it throws); the frame may still have been delivered. */
+  readonly timeoutMs?: number;
+}
+
 /** Pushes frames to WebSocket connections (the API Gateway management API). */
 export interface ConnectionPoster {
   /** 'gone' when the connection no longer exists (HTTP 410); other failures throw. */
-  post(connectionId: string, frame: ServerFrame): Promise<PostOutcome>;
+  post(connectionId: string, frame: ServerFrame, options?: PostOptions): Promise<PostOutcome>;
   disconnect(connectionId: string): Promise<void>;
 }
 
@@ -39,10 +44,11 @@ export function createConnectionPoster(
   );
   const encoder = new TextEncoder();
   return {
-    async post(connectionId, frame) {
+    async post(connectionId, frame, options = {}) {
       try {
         await client.send(
           new PostToConnectionCommand({ ConnectionId: connectionId, Data: encoder.encode(JSON.stringify(frame)) }),
+          options.timeoutMs === undefined ? {} : { abortSignal: AbortSignal.timeout(options.timeoutMs) },
         );
         return 'sent';
       } catch (error) {

@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { addDynamoDbAccessGuard } from './access-guard';
+import { addDynamoDbCallDelay } from './call-delay';
 import { addCapacityMeter } from './capacity-meter';
 
 /**
@@ -12,6 +13,8 @@ export function createDocumentClient(client: DynamoDBClient = new DynamoDBClient
   addCapacityMeter(client);
   // Every call is shown to the process-wide access guard first (none on Lambda; the local stack's IAM stand-in).
   addDynamoDbAccessGuard(client);
+  // Every call waits as long as the process-wide delay says (none on Lambda; the local stack's AWS timing profile).
+  addDynamoDbCallDelay(client);
   return DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true },
   });

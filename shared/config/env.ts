@@ -28,4 +28,8 @@ export const envVars = {
   mediaKeyPairId: 'MEDIA_KEY_PAIR_ID',
   /** Secrets Manager secret holding that private key (PEM). */
   mediaSigningKeySecret: 'MEDIA_SIGNING_KEY_SECRET',
+  /** Overrides `limits.directDelivery.maxMembers` (`0` turns the fast path off); unset on AWS. */
+  directDeliveryMaxMembers: 'DIRECT_DELIVERY_MAX_MEMBERS',
+  /** Overrides `limits.directDelivery.postTimeoutMs` (tests on loaded machines); unset on AWS. */
+  directPostTimeoutMs: 'DIRECT_POST_TIMEOUT_MS',
 } as const;

@@ -53,8 +53,49 @@ export interface FunctionSpec {
 /** What a function gets when its spec does not say. */
 export const functionDefaults = { memoryMb: 256, timeoutSeconds: 10 } as const;
 
+/** One grant per table: the actions of every list, in their first order (IAM reads them as one statement per table). */
+function withGrants(...lists: readonly (readonly TableGrant[])[]): readonly TableGrant[] {
+  const byTable = new Map<TableKey, DynamoAction[]>();
+  for (const grant of lists.flat()) {
+    const actions = byTable.get(grant.table) ?? [];
+    byTable.set(grant.table, [...actions, ...grant.actions.filter((action) => !actions.includes(action))]);
+  }
+  return [...byTable].map(([table, actions]) => ({ table, actions }));
+}
+
+/**
+ * Direct delivery (every timeline entry of a small conversation): the members again after the
+ * commit, their live connections, and the record of the devices that took the entry.
+ */
+const directDeliveryGrants: readonly TableGrant[] = [
+  { table: 'conversations', actions: ['Query'] },
+  { table: 'users', actions: ['Query'] },
+  { table: 'directDeliveries', actions: ['PutItem'] },
+];
+
+/** What a send uses, over WebSocket or HTTP alike. */
+const sendGrants: readonly TableGrant[] = withGrants(directDeliveryGrants, [
+  // The per-user send counter, bumped before anything else.
+  { table: 'rateLimits', actions: ['UpdateItem'] },
+  // Membership (a Query of the partition with the fast path on, a BatchGetItem without), seq tickets, the commit.
+  // A send that queues parks its entry in the conversation's partition (PutItem); the next in line reads
+  // the parked entries (Query) and commits them with its own, taking their items away (DeleteItem).
+  { table: 'conversations', actions: ['Query', 'BatchGetItem', 'GetItem', 'UpdateItem', 'PutItem', 'DeleteItem'] },
+  { table: 'messages', actions: ['PutItem', 'GetItem'] },
+  { table: 'idempotency', actions: ['PutItem', 'GetItem'] },
+  // Attached media is read, then marked sent (and kept) in the send transaction.
+  { table: 'attachments', actions: ['BatchGetItem', 'UpdateItem'] },
+]);
+
 /** A send may wait out its seq budget, then still needs room to commit and answer: never cut off while queued. */
 const sendTimeoutSeconds = Math.ceil(limits.seqAllocationBudgetMs / 1000) + 5;
+
+/**
+ * How long fan-out waits for a writer's direct-delivery record before serving every device itself: as
+ * long as a send can run (a membership change's run is shorter), so only a writer that died or failed
+ * to record is waited out, never a slow one that would then duplicate every post.
+ */
+export const directRecordWaitMs = sendTimeoutSeconds * 1000;
 
 export const functions = {
   wsAuthorizer: {
@@ -89,17 +130,8 @@ export const functions = {
   wsSendMessage: {
     entry: 'lambdas/ws-send-message.ts',
     description: 'WebSocket sendMessage: stores a message with the next per-conversation seq',
-    tables: [
-      // The per-user send counter, bumped before anything else.
-      { table: 'rateLimits', actions: ['UpdateItem'] },
-      // A send that queues parks its entry in the conversation's partition (PutItem); the next in line reads
-      // the parked entries (Query) and commits them with its own, taking their items away (DeleteItem).
-      { table: 'conversations', actions: ['BatchGetItem', 'GetItem', 'UpdateItem', 'PutItem', 'Query', 'DeleteItem'] },
-      { table: 'messages', actions: ['PutItem', 'GetItem'] },
-      { table: 'idempotency', actions: ['PutItem', 'GetItem'] },
-      // Attached media is read, then marked sent (and kept) in the send transaction.
-      { table: 'attachments', actions: ['BatchGetItem', 'UpdateItem'] },
-    ],
+    tables: sendGrants,
+    manageConnections: true,
     timeoutSeconds: sendTimeoutSeconds,
   },
   wsSync: {
@@ -138,13 +170,14 @@ export const functions = {
   httpCreateConversation: {
     entry: 'lambdas/http-create-conversation.ts',
     description: 'POST /conversations: the creation is the first timeline event',
-    tables: [
+    tables: withGrants(directDeliveryGrants, [
       // Neither the creator nor a member may be a deleted account.
       { table: 'users', actions: ['BatchGetItem'] },
       // Transactions of Puts (members, meta, direct pair claim); Query answers an existing direct conversation.
       { table: 'conversations', actions: ['PutItem', 'Query'] },
       { table: 'messages', actions: ['PutItem'] },
-    ],
+    ]),
+    manageConnections: true,
   },
   httpGetConversation: {
     entry: 'lambdas/http-get-conversation.ts',
@@ -154,40 +187,43 @@ export const functions = {
   httpUpdateConversation: {
     entry: 'lambdas/http-update-conversation.ts',
     description: 'PATCH /conversations/{id}: rename a group (admins)',
-    tables: [
+    tables: withGrants(directDeliveryGrants, [
       { table: 'conversations', actions: ['Query', 'GetItem', 'UpdateItem'] },
       { table: 'messages', actions: ['PutItem'] },
-    ],
+    ]),
+    manageConnections: true,
   },
   httpAddParticipants: {
     entry: 'lambdas/http-add-participants.ts',
     description: 'POST /conversations/{id}/participants: admins add members',
-    tables: [
+    tables: withGrants(directDeliveryGrants, [
       // A deleted account cannot be added back.
       { table: 'users', actions: ['BatchGetItem'] },
       { table: 'conversations', actions: ['Query', 'GetItem', 'UpdateItem', 'PutItem'] },
       { table: 'messages', actions: ['PutItem'] },
-    ],
+    ]),
+    manageConnections: true,
   },
   httpRemoveParticipant: {
     entry: 'lambdas/http-remove-participant.ts',
     description: 'DELETE /conversations/{id}/participants/{userId}: admins remove, anyone leaves',
-    tables: [
+    tables: withGrants(directDeliveryGrants, [
       // GetItem: a queued event polls the committed seq. ConditionCheckItem: an admin leaving counts on another staying.
       { table: 'conversations', actions: ['Query', 'GetItem', 'UpdateItem', 'ConditionCheckItem'] },
       { table: 'messages', actions: ['PutItem'] },
-    ],
+    ]),
+    manageConnections: true,
   },
   httpDeleteUser: {
     entry: 'lambdas/http-delete-user.ts',
     description: 'DELETE /users/{id}: self only; tombstone, leave every conversation, close connections',
-    tables: [
+    tables: withGrants(directDeliveryGrants, [
       // Profile tombstone and username claim, live connections (Query, DeleteItem), devices (Query, BatchWriteItem).
       { table: 'users', actions: ['GetItem', 'PutItem', 'DeleteItem', 'Query', 'BatchWriteItem'] },
       // Leaving each conversation, as httpRemoveParticipant does.
       { table: 'conversations', actions: ['Query', 'GetItem', 'UpdateItem', 'ConditionCheckItem'] },
       { table: 'messages', actions: ['PutItem'] },
-    ],
+    ]),
     manageConnections: true,
     timeoutSeconds: 60,
   },
@@ -202,17 +238,8 @@ export const functions = {
   httpSendMessage: {
     entry: 'lambdas/http-send-message.ts',
     description: 'POST /conversations/{id}/messages: the same send as the WebSocket action',
-    tables: [
-      // The per-user send counter, bumped before anything else.
-      { table: 'rateLimits', actions: ['UpdateItem'] },
-      // A send that queues parks its entry in the conversation's partition (PutItem); the next in line reads
-      // the parked entries (Query) and commits them with its own, taking their items away (DeleteItem).
-      { table: 'conversations', actions: ['BatchGetItem', 'GetItem', 'UpdateItem', 'PutItem', 'Query', 'DeleteItem'] },
-      { table: 'messages', actions: ['PutItem', 'GetItem'] },
-      { table: 'idempotency', actions: ['PutItem', 'GetItem'] },
-      // Attached media is read, then marked sent (and kept) in the send transaction.
-      { table: 'attachments', actions: ['BatchGetItem', 'UpdateItem'] },
-    ],
+    tables: sendGrants,
+    manageConnections: true,
     timeoutSeconds: sendTimeoutSeconds,
   },
   httpListMessages: {
@@ -327,6 +354,8 @@ export const functions = {
       // One Query per recipient reads devices and live connections; DeleteItem drops a connection that answered 410.
       { table: 'users', actions: ['Query', 'DeleteItem'] },
       { table: 'inbox', actions: ['BatchWriteItem'] },
+      // The send's records of the devices it reached directly, skipped here.
+      { table: 'directDeliveries', actions: ['BatchGetItem'] },
     ],
     manageConnections: true,
     memoryMb: 1024,

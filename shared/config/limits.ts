@@ -24,6 +24,21 @@ export const limits = {
   connectionHandshakeGraceSeconds: 5,
   /** Parked messages wait this long for their device (Signal and WhatsApp keep 30 days). */
   inboxRetentionDays: 30,
+  /**
+   * Direct delivery (the fast path): the send posts a message to its recipients' live connections
+   * itself, and records which devices took it; the stream's fan-out skips exactly those.
+   */
+  directDelivery: {
+    /** Conversations of at most this many members take the fast path; 0 turns it off. */
+    maxMembers: 100,
+    /**
+     * A post slower than this is left to the stream (if it lands anyway, the device drops the repeat).
+     * Far above a healthy post (tens of ms), so only a stuck one delays the sender's answer this long.
+     */
+    postTimeoutMs: 1_000,
+    /** The record of devices reached outlives any stream delay; then TTL reaps it. */
+    recordTtlSeconds: 60 * 60,
+  },
   /** Concurrent postToConnection calls per fan-out invocation. */
   postConcurrency: 64,
   /** Sockets for the management API client (the SDK default of 50 would queue fan-out). */

@@ -12,16 +12,22 @@ export const metricsNamespace = 'Parley';
 export const appMetrics = {
   messagesSent: 'MessagesSent',
   duplicateSends: 'DuplicateSends',
+  /** Devices a send reached directly (the fast path), and posts it left to the stream. */
+  devicesReachedDirectly: 'DevicesReachedDirectly',
+  directPostsMissed: 'DirectPostsMissed',
   messagesFannedOut: 'MessagesFannedOut',
   postsToConnections: 'PostsToConnections',
   inboxItemsParked: 'InboxItemsParked',
   staleConnections: 'StaleConnections',
+  /** Devices fan-out skipped because the send's record says they already have the message. */
+  fanOutSkippedDirect: 'FanOutSkippedDirect',
   uploadsStarted: 'UploadsStarted',
-  /** One per processed upload, by outcome (`Uploads_processed`, `Uploads_rejected` …). */
-  uploadOutcome: (kind: string) => `Uploads_${kind}`,
   mediaKept: 'MediaKept',
   sentMediaMissing: 'SentMediaMissing',
 } as const;
+
+/** One metric per processing outcome of an upload (`Uploads_processed`, `Uploads_rejected` …). */
+export const uploadOutcomeMetric = (kind: string) => `Uploads_${kind}`;
 
 export interface AlarmThresholds {
   /** Age of the oldest stream record a trigger has not yet processed (Lambda `IteratorAge`, maximum). */

@@ -104,6 +104,16 @@ export const tables = {
     stream: 'NEW_AND_OLD_IMAGES',
     ttlAttribute: 'expiresAt',
   },
+  /**
+   * Direct deliveries: for a message the send posted itself, the devices that took it
+   * (`userId#deviceId`), so fan-out skips exactly those. Read once per stream batch; TTL reaps them.
+   */
+  directDeliveries: {
+    logicalName: 'DirectDeliveries',
+    envVar: 'DIRECT_DELIVERIES_TABLE',
+    partitionKey: { name: 'messageId', type: 'S' },
+    ttlAttribute: 'expiresAt',
+  },
   /** Send idempotency: (conversation, sender, clientMessageId) -> the stored message's seq. */
   idempotency: {
     logicalName: 'Idempotency',

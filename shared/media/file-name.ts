@@ -16,7 +16,9 @@ const dotsAndSpacesAtEnds = /^[. ]+|[. ]+$/gu;
 const extensionPattern = /\.[^. ]{1,15}$/u;
 const fallbackName = 'file';
 
-const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+// Made on first use: building a Segmenter loads ICU's break data (15-40 ms here), which every handler
+// bundling this module (the send and the fan-out among them) would otherwise pay at each cold start.
+let graphemes: Intl.Segmenter | undefined;
 
 export function sanitizeFileName(name: string): string {
   const lastSeparator = Math.max(name.lastIndexOf('/'), name.lastIndexOf('\\'));
@@ -44,6 +46,7 @@ function cutToLength(name: string, maxLength: number): string {
 
 function takeGraphemes(text: string, maxLength: number): string {
   let taken = '';
+  graphemes ??= new Intl.Segmenter(undefined, { granularity: 'grapheme' });
   for (const { segment } of graphemes.segment(text)) {
     if (taken.length + segment.length > maxLength) break;
     taken += segment;

@@ -105,7 +105,7 @@ export const messageSchema = z.object({
   type: z.enum(['text', 'system', 'void']),
   text: z.string(),
   createdAt: serverTimeSchema,
-  clientMessageId: clientMessageIdSchema.optional(),
+  clientMessageId: z.optional(clientMessageIdSchema),
   event: timelineEventSchema.optional(),
   attachments: z.array(messageAttachmentSchema).optional(),
 });

@@ -15,8 +15,8 @@ const messagePageLimits = { default: 50, max: 100 } as const;
 export const sendMessageBodySchema = z
   .object({
     clientMessageId: clientMessageIdSchema,
-    text: messageTextSchema.optional(),
-    attachmentIds: attachmentIdsSchema.optional(),
+    text: z.optional(messageTextSchema),
+    attachmentIds: z.optional(attachmentIdsSchema),
   })
   .refine(hasContent, contentRule);
 

@@ -13,8 +13,18 @@ export interface MembershipSnapshot {
    * With the meta item's `nextSeq`, the last seq handed out (past lastSeq while sends queue for their
    * seqs), and `lastRunAt`, when a run of queued sends last committed (epoch ms): how hot it is.
    */
-  readonly conversation?: Conversation & { readonly nextSeq: number; readonly lastRunAt?: number };
+  readonly conversation?: QueuedConversation;
   readonly member?: Member;
+}
+
+export type QueuedConversation = Conversation & { readonly nextSeq: number; readonly lastRunAt?: number };
+
+function toQueuedConversation(meta: Record<string, unknown>): QueuedConversation {
+  return {
+    ...toConversation(meta),
+    nextSeq: Number(meta.nextSeq ?? meta.lastSeq ?? 0),
+    ...(typeof meta.lastRunAt === 'number' ? { lastRunAt: meta.lastRunAt } : {}),
+  };
 }
 
 export class ConversationRepository {
@@ -43,11 +53,7 @@ export class ConversationRepository {
     return {
       ...(meta
         ? {
-            conversation: {
-              ...toConversation(meta),
-              nextSeq: Number(meta.nextSeq ?? meta.lastSeq ?? 0),
-              ...(typeof meta.lastRunAt === 'number' ? { lastRunAt: meta.lastRunAt } : {}),
-            },
+            conversation: toQueuedConversation(meta),
           }
         : {}),
       ...(member && isCurrentMember(member) ? { member } : {}),
@@ -60,7 +66,7 @@ export class ConversationRepository {
    */
   async getWithMembers(
     conversationId: string,
-  ): Promise<{ conversation?: Conversation; members: Member[]; formerMembers: Member[] }> {
+  ): Promise<{ conversation?: QueuedConversation; members: Member[]; formerMembers: Member[] }> {
     const items = await queryAll(this.documentClient, {
       TableName: this.tableName,
       KeyConditionExpression: 'pk = :pk AND sk < :parked',
@@ -73,7 +79,7 @@ export class ConversationRepository {
     const meta = items.find((item) => item.sk === 'META');
     const rows = items.filter((item) => String(item.sk).startsWith(conversationKeys.memberPrefix)).map(toMember);
     return {
-      ...(meta ? { conversation: toConversation(meta) } : {}),
+      ...(meta ? { conversation: toQueuedConversation(meta) } : {}),
       members: rows.filter(isCurrentMember),
       formerMembers: rows.filter((member) => !isCurrentMember(member)),
     };

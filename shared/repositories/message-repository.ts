@@ -515,6 +515,7 @@ export function toStoredMessage(item: Record<string, unknown>): StoredMessage {
     createdAt: String(item.createdAt),
     ...(typeof item.clientMessageId === 'string' ? { clientMessageId: item.clientMessageId } : {}),
     ...(typeof item.senderDeviceId === 'string' ? { senderDeviceId: item.senderDeviceId } : {}),
+    ...(item.directDelivery === true ? { directDelivery: true } : {}),
     ...(typeof item.event === 'object' && item.event !== null ? { event: item.event as TimelineEvent } : {}),
     ...(Array.isArray(item.attachments) ? { attachments: item.attachments as MessageAttachment[] } : {}),
   };

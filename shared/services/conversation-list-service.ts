@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import { maxLength, minLength, object, type output, string } from 'zod/mini';
 import { ForbiddenError } from '../errors';
 import { type Conversation, type Member, type Message, toWireMessage } from '../model';
 import { cursorCodec } from '../protocol/cursor';
@@ -16,8 +16,11 @@ export interface ConversationPage {
   readonly cursor?: string;
 }
 
-const cursorSchema = z.object({ at: z.string().min(1).max(40), id: z.string().min(1).max(128) });
-type Position = z.infer<typeof cursorSchema>;
+const cursorSchema = object({
+  at: string().check(minLength(1), maxLength(40)),
+  id: string().check(minLength(1), maxLength(128)),
+});
+type Position = output<typeof cursorSchema>;
 const listCursor = cursorCodec(cursorSchema);
 
 /**

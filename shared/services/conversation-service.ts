@@ -6,6 +6,7 @@ import { messageIds } from '../keys';
 import type { Conversation, ConversationType, HistoryVisibility, Member, StoredMessage, TimelineEvent } from '../model';
 import type { ConversationRepository } from '../repositories/conversation-repository';
 import type { TimelineEffects } from '../repositories/message-repository';
+import type { DirectDelivery } from './direct-delivery-service';
 import type { TimelineWriter } from './timeline-writer';
 
 export interface CreateConversationInput {
@@ -32,6 +33,7 @@ export class ConversationService {
     private readonly conversations: ConversationRepository,
     private readonly timeline: TimelineWriter,
     private readonly clock: Clock,
+    private readonly direct?: DirectDelivery,
   ) {}
 
   /** Answers `created: false` with the existing conversation when a direct pair already has one. */
@@ -71,17 +73,28 @@ export class ConversationService {
       lastMessageAt: createdAt,
       memberCount: members.length,
     };
-    const created = systemMessage(id, 1, createdAt, {
-      kind: 'created',
-      actorId: input.creatorId,
-      memberIds: members.map((m) => m.userId),
-      ...(input.name !== undefined ? { name: input.name } : {}),
-    });
+    const direct = this.directFor(members.length);
+    const created = systemMessage(
+      id,
+      1,
+      createdAt,
+      {
+        kind: 'created',
+        actorId: input.creatorId,
+        memberIds: members.map((m) => m.userId),
+        ...(input.name !== undefined ? { name: input.name } : {}),
+      },
+      direct !== undefined,
+    );
     const pair = input.type === 'direct' ? ([input.creatorId, others[0] as string] as const) : undefined;
     const { existingConversationId } = await this.timeline.startConversation(conversation, members, created, pair);
     if (existingConversationId) {
       return { conversation: await this.get(existingConversationId, input.creatorId), created: false };
     }
+    await direct?.deliver(
+      created,
+      members.map((m) => m.userId),
+    );
     return { conversation: await this.get(id, input.creatorId), created: true };
   }
 
@@ -203,15 +216,30 @@ export class ConversationService {
     event: TimelineEvent,
     effects: (seq: number) => TimelineEffects = () => ({}),
   ): Promise<'stored' | 'effectRejected'> {
+    const direct = this.directFor(conversation.memberCount);
     const result = await this.timeline.append(conversation.id, conversation.lastSeq, (seq, at) => ({
-      message: systemMessage(conversation.id, seq, at, event),
+      message: systemMessage(conversation.id, seq, at, event, direct !== undefined),
       effects: effects(seq),
     }));
-    return result.kind === 'effectRejected' ? 'effectRejected' : 'stored';
+    if (result.kind === 'effectRejected') return 'effectRejected';
+    // Who gets the event (a removed member included) is read after the commit; none were read before it.
+    if (result.kind === 'stored') await direct?.deliver(result.message, []);
+    return 'stored';
+  }
+
+  /** The fast path, when it is on and takes a conversation of this size. */
+  private directFor(memberCount: number): DirectDelivery | undefined {
+    return this.direct?.covers(memberCount) ? this.direct : undefined;
   }
 }
 
-function systemMessage(conversationId: string, seq: number, createdAt: string, event: TimelineEvent): StoredMessage {
+function systemMessage(
+  conversationId: string,
+  seq: number,
+  createdAt: string,
+  event: TimelineEvent,
+  directDelivery: boolean,
+): StoredMessage {
   return {
     id: messageIds.format(conversationId, seq),
     conversationId,
@@ -221,6 +249,7 @@ function systemMessage(conversationId: string, seq: number, createdAt: string, e
     text: '',
     createdAt,
     event,
+    ...(directDelivery ? { directDelivery: true } : {}),
   };
 }
 

@@ -1,17 +1,30 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import type { ConnectionPoster } from '../aws/connection-poster';
 import { type Clock, epochSeconds } from '../clock';
 import { limits } from '../config/limits';
 import { correlationFields, correlationIdOf } from '../correlation';
-import { belongedAt, type Connection, type Device, type Member, type StoredMessage, toWireMessage } from '../model';
+import { deviceKey } from '../keys';
+import {
+  type Connection,
+  type Device,
+  isSendingDevice,
+  type Member,
+  recipientsAt,
+  type StoredMessage,
+  toWireMessage,
+} from '../model';
 import type { ConnectionRepository } from '../repositories/connection-repository';
 import type { ConversationRepository } from '../repositories/conversation-repository';
+import type { DirectDeliveryRepository } from '../repositories/direct-delivery-repository';
 import type { InboxRepository } from '../repositories/inbox-repository';
 
 export interface FanOutResult {
   /** Index (in the input) of the first message that could not be delivered; later ones were not attempted in its conversation. */
   readonly firstFailedIndex?: number;
   readonly posted: number;
+  /** Devices skipped because the send's direct delivery reached them. */
+  readonly directlyReached: number;
   readonly parked: number;
   readonly staleConnections: number;
 }
@@ -22,6 +35,12 @@ interface Reach {
 }
 
 /** Lines name messages by correlation id and carry counts only, never text. */
+/** Where fan-out learns which devices a send reached directly, and how long it waits for that record. */
+export interface DirectDeliveryRecords {
+  readonly records: DirectDeliveryRepository;
+  readonly recordWaitMs: number;
+}
+
 export interface FanOutLogger {
   info(message: string, details: Record<string, unknown>): void;
   warn(message: string, details: Record<string, unknown>): void;
@@ -39,6 +58,7 @@ export class FanOutService {
     private readonly poster: ConnectionPoster,
     private readonly clock: Clock,
     private readonly logger: FanOutLogger,
+    private readonly direct?: DirectDeliveryRecords,
   ) {}
 
   /**
@@ -47,7 +67,7 @@ export class FanOutService {
    * conversation (the caller reports it and the stream retries from there).
    */
   async deliver(messages: readonly StoredMessage[]): Promise<FanOutResult> {
-    const batch = new BatchState(this.connections);
+    const batch = new BatchState(this.connections, await this.readDirectRecords(messages));
     const byConversation = new Map<string, { index: number; message: StoredMessage }[]>();
     messages.forEach((message, index) => {
       const entries = byConversation.get(message.conversationId) ?? [];
@@ -61,6 +81,16 @@ export class FanOutService {
     const failedIndexes: number[] = [];
     await Promise.all(
       [...byConversation].map(async ([conversationId, entries]) => {
+        try {
+          await this.awaitDirectRecords(
+            entries.map((entry) => entry.message),
+            batch,
+          );
+        } catch (error) {
+          this.logger.warn('fan-out failed', { conversationId, error: String(error) });
+          failedIndexes.push(Math.min(...entries.map((entry) => entry.index)));
+          return;
+        }
         for (const [position, { index, message }] of entries.entries()) {
           try {
             // Member rows (past ones included) are read once per conversation per batch, not once per
@@ -85,9 +115,42 @@ export class FanOutService {
     return {
       ...(failedIndexes.length > 0 ? { firstFailedIndex: Math.min(...failedIndexes) } : {}),
       posted: batch.posted,
+      directlyReached: batch.directlyReached,
       parked: batch.parked,
       staleConnections: batch.stale,
     };
+  }
+
+  /** The records of every message the writer flagged for direct delivery, in one BatchGetItem per 100. */
+  private async readDirectRecords(messages: readonly StoredMessage[]): Promise<Map<string, ReadonlySet<string>>> {
+    const flagged = messages.filter((message) => message.directDelivery);
+    if (!this.direct || flagged.length === 0) return new Map();
+    return new Map(await this.direct.records.reached(flagged.map((message) => message.id)));
+  }
+
+  /**
+   * The writer records the devices it reached right after its posts. A fan-out that runs first (the
+   * local poller, or an early AWS poll) waits for the record, this conversation only, rather than
+   * posting to every device again; past `recordWaitMs` from the commit the writer is presumed dead.
+   */
+  private async awaitDirectRecords(messages: readonly StoredMessage[], batch: BatchState): Promise<void> {
+    if (!this.direct) return;
+    let missing = messages.filter((message) => message.directDelivery && !batch.hasDirectRecord(message.id));
+    if (missing.length === 0) return;
+    const youngest = Math.max(...missing.map((message) => Date.parse(message.createdAt)));
+    const deadline = Date.now() + this.direct.recordWaitMs - Math.max(0, this.clock.now().getTime() - youngest);
+    for (let pauseMs = 20; missing.length > 0 && Date.now() < deadline; pauseMs = Math.min(pauseMs * 2, 500)) {
+      await sleep(Math.min(pauseMs, deadline - Date.now()));
+      const found = await this.direct.records.reached(missing.map((message) => message.id));
+      for (const [messageId, devices] of found) batch.addDirectRecord(messageId, devices);
+      missing = missing.filter((message) => !found.has(message.id));
+    }
+    if (missing.length > 0) {
+      this.logger.info('no direct delivery record: serving every device', {
+        conversationId: missing[0]?.conversationId,
+        messages: missing.length,
+      });
+    }
   }
 
   private async deliverOne(
@@ -99,7 +162,8 @@ export class FanOutService {
     // A void only fills an abandoned seq; history shows it, devices need not hear of it.
     if (message.type === 'void') return;
     const frame = { type: 'message', message: toWireMessage(message) } as const;
-    const reaches = await Promise.all(recipientsOf(message, members).map((userId) => batch.reachOf(userId)));
+    const reaches = await Promise.all(recipientsAt(message, members).map((userId) => batch.reachOf(userId)));
+    const reachedDirectly = batch.reachedDirectly(message.id);
     const toPark: Device[] = [];
     let posted = 0;
     let stale = 0;
@@ -107,7 +171,12 @@ export class FanOutService {
     await Promise.all(
       reaches.flatMap((reach) =>
         reach.devices
-          .filter((device) => !(device.userId === message.senderId && device.deviceId === message.senderDeviceId))
+          .filter((device) => !isSendingDevice(message, device))
+          .filter((device) => {
+            const skip = reachedDirectly.has(deviceKey(device.userId, device.deviceId));
+            if (skip) batch.directlyReached++;
+            return !skip;
+          })
           .map(async (device) => {
             const live = reach.connections.filter((connection) => connection.deviceId === device.deviceId);
             const outcomes = await Promise.all(
@@ -201,6 +270,7 @@ export class FanOutService {
 class BatchState {
   readonly postLimit = pLimit(limits.postConcurrency);
   posted = 0;
+  directlyReached = 0;
   parked = 0;
   stale = 0;
   /** Posts to connections that appeared while the batch ran (see reachLateConnections). */
@@ -210,7 +280,23 @@ class BatchState {
   private readonly members = new Map<string, Promise<Member[]>>();
   private readonly reaches = new Map<string, Promise<Reach>>();
 
-  constructor(private readonly connections: ConnectionRepository) {}
+  constructor(
+    private readonly connections: ConnectionRepository,
+    private readonly direct: Map<string, ReadonlySet<string>>,
+  ) {}
+
+  /** Devices (`userId#deviceId`) the writer reached directly with this message. */
+  reachedDirectly(messageId: string): ReadonlySet<string> {
+    return this.direct.get(messageId) ?? noDevices;
+  }
+
+  hasDirectRecord(messageId: string): boolean {
+    return this.direct.has(messageId);
+  }
+
+  addDirectRecord(messageId: string, devices: ReadonlySet<string>): void {
+    this.direct.set(messageId, devices);
+  }
 
   noteParked(devices: readonly Device[], message: StoredMessage, index: number): void {
     this.parked += devices.length;
@@ -265,10 +351,7 @@ class BatchState {
   }
 }
 
-/** Who belonged when the message was stored, in any of their membership periods. */
-function recipientsOf(message: StoredMessage, members: readonly Member[]): string[] {
-  return members.filter((member) => belongedAt(member, message.seq)).map((member) => member.userId);
-}
+const noDevices: ReadonlySet<string> = new Set();
 
 function memoize<T>(cache: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> {
   let pending = cache.get(key);

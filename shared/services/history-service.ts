@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import { int, number, object, enum as oneOf, positive, string } from 'zod/mini';
 import { BadRequestError, NotFoundError } from '../errors';
 import { messageIds } from '../keys';
 import { type Message, toWireMessage, visibleFromSeq } from '../model';
@@ -30,10 +30,10 @@ export interface HistoryPage {
 type PagePosition = Pick<TimelinePageRequest, 'direction' | 'fromSeqExclusive'>;
 
 /** What a cursor carries; the conversation id ties it to the conversation it was issued for. */
-const cursorSchema = z.object({
-  conversationId: z.string(),
-  direction: z.enum(['ascending', 'descending']),
-  seq: z.number().int().positive(),
+const cursorSchema = object({
+  conversationId: string(),
+  direction: oneOf(['ascending', 'descending']),
+  seq: number().check(int(), positive()),
 });
 
 const historyCursor = cursorCodec(cursorSchema);

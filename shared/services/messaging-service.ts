@@ -1,7 +1,8 @@
 import { NotFoundError } from '../errors';
 import { messageIds } from '../keys';
 import { type Message, type MessageAttachment, toWireMessage } from '../model';
-import type { ConversationRepository } from '../repositories/conversation-repository';
+import type { ConversationRepository, MembershipSnapshot } from '../repositories/conversation-repository';
+import type { DirectDelivery, DirectDeliveryOutcome } from './direct-delivery-service';
 import type { TimelineWriter } from './timeline-writer';
 
 /** What a send needs of attachments: the check before the transaction (which re-checks each one). */
@@ -28,6 +29,8 @@ export interface SendMessageResult {
   readonly message: Message;
   /** True when this clientMessageId was already stored: the answer is the original message. */
   readonly duplicate: boolean;
+  /** What the fast path did, when the message took it. */
+  readonly direct?: DirectDeliveryOutcome;
 }
 
 /** Client sends: members only, idempotent per (conversation, sender, clientMessageId). */
@@ -36,12 +39,14 @@ export class MessagingService {
     private readonly conversations: ConversationRepository,
     private readonly timeline: TimelineWriter,
     private readonly attachments: AttachmentsForSend,
+    private readonly direct?: DirectDelivery,
   ) {}
 
   async send(input: SendMessageInput): Promise<SendMessageResult> {
-    const { conversation, member } = await this.conversations.getMembership(input.conversationId, input.senderId);
+    const { conversation, member, memberIds } = await this.readMembership(input.conversationId, input.senderId);
     // Same answer for "no such conversation" and "not yours": ids cannot be probed.
     if (!conversation || !member) throw new NotFoundError('Conversation not found');
+    const direct = memberIds && this.direct?.covers(conversation.memberCount) ? this.direct : undefined;
     const attachmentIds = input.attachmentIds ?? [];
     const attachments =
       attachmentIds.length > 0
@@ -70,6 +75,7 @@ export class MessagingService {
           clientMessageId: input.clientMessageId,
           ...(attachments.length > 0 ? { attachments } : {}),
           ...(input.senderDeviceId ? { senderDeviceId: input.senderDeviceId } : {}),
+          ...(direct ? { directDelivery: true } : {}),
         },
       }),
       { senderId: input.senderId, clientMessageId: input.clientMessageId },
@@ -81,6 +87,29 @@ export class MessagingService {
       }
       throw new NotFoundError('Conversation not found');
     }
-    return { message: toWireMessage(result.message), duplicate: result.kind === 'duplicate' };
+    const message = toWireMessage(result.message);
+    if (result.kind === 'duplicate' || !direct || !memberIds)
+      return { message, duplicate: result.kind === 'duplicate' };
+    return { message, duplicate: false, direct: await direct.deliver(result.message, memberIds) };
+  }
+
+  /**
+   * With the fast path on, one strongly consistent Query of the conversation's partition gives the
+   * members too (for a direct chat cheaper than the two-key BatchGetItem: one read unit, not two).
+   */
+  private async readMembership(
+    conversationId: string,
+    userId: string,
+  ): Promise<MembershipSnapshot & { readonly memberIds?: readonly string[] }> {
+    if (!this.direct || this.direct.settings.maxMembers === 0) {
+      return this.conversations.getMembership(conversationId, userId);
+    }
+    const { conversation, members } = await this.conversations.getWithMembers(conversationId);
+    const member = members.find((candidate) => candidate.userId === userId);
+    return {
+      ...(conversation ? { conversation } : {}),
+      ...(member ? { member } : {}),
+      memberIds: members.map((candidate) => candidate.userId),
+    };
   }
 }

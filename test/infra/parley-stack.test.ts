@@ -52,7 +52,8 @@ beforeAll(() => {
   stack = buildParleyStack({ bundle: true });
   template = Template.fromStack(stack);
   resources = template.toJSON().Resources as Record<string, TemplateResource>;
-}, 300_000);
+  // No timeout of its own: the infra project's hookTimeout (vitest.config.ts) is sized for a loaded runner.
+});
 
 function resourcesOfType(type: string): [string, TemplateResource][] {
   return Object.entries(resources).filter(([, resource]) => resource.Type === type);

@@ -3,14 +3,23 @@
  * ReportBatchItemFailures checkpoints, bisection, bounded retries and the dead-letter list.
  */
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteItemCommand, type DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type StreamTriggerSpec, streamTriggers } from '#shared/config/functions';
 import { createLocalDynamoDbClient } from '../../local/aws-local';
+import { createTimingModel, streamTiming } from '../../local/aws-timing';
+import { awsTimingProfile } from '../../local/aws-timing-profile';
 import { createDeadLetterQueue, type DeadLetterQueue } from '../../local/dead-letters';
 import { createLocalLogger } from '../../local/log';
-import { type StreamBatchHandler, type StreamPoller, startStreamPoller } from '../../local/stream-poller';
+import {
+  type PollerPauseReason,
+  type StreamBatchHandler,
+  type StreamPoller,
+  type StreamPollerOptions,
+  startStreamPoller,
+} from '../../local/stream-poller';
 import { toLambdaRecord } from '../../local/stream-records';
 import { createLocalTables, type LocalTables } from '../../local/tables';
 
@@ -52,6 +61,7 @@ async function poll(
   streamArn: string | undefined,
   trigger: Partial<StreamTriggerSpec>,
   invoke: StreamBatchHandler,
+  extra: Pick<StreamPollerOptions, 'idleSleepMs' | 'propagationDelayMs' | 'sleep'> = {},
 ): Promise<{ poller: StreamPoller; deadLetters: DeadLetterQueue }> {
   if (streamArn === undefined) throw new Error('table has no stream');
   const deadLetters = createDeadLetterQueue({ logger });
@@ -60,6 +70,7 @@ async function poll(
     logger,
     deadLetters,
     bindings: [{ trigger: { ...baseTrigger, ...trigger }, streamArn, startingPosition: 'TRIM_HORIZON', invoke }],
+    ...extra,
   });
   return { poller: running, deadLetters };
 }
@@ -271,5 +282,92 @@ describe('stream poller', () => {
         StreamViewType: 'NEW_AND_OLD_IMAGES',
       },
     });
+  });
+});
+
+type ScheduleEntry =
+  | { readonly kind: PollerPauseReason; readonly ms: number; readonly polls: number }
+  | { readonly kind: 'invoke'; readonly records: number; readonly polls: number };
+
+describe('stream poller under the AWS timing profile', () => {
+  // Asserted on the pauses the poller asks for and on the draws, never on elapsed time.
+  it('pauses its idle interval after every empty poll, holds new records by a propagation draw, and polls again at once after them', async () => {
+    const seed = 7;
+    const tables = await freshTables();
+    const schedule: ScheduleEntry[] = [];
+    const polls = (): number => running?.stats.polls ?? 0;
+
+    await poll(
+      tables.messages.streamArn,
+      {},
+      async (event) => {
+        schedule.push({ kind: 'invoke', records: event.Records.length, polls: polls() });
+      },
+      {
+        ...streamTiming(undefined, createTimingModel(awsTimingProfile, seed)),
+        // Records what the poller asks for; a short real pause keeps the loop from spinning.
+        sleep: async (ms, reason) => {
+          schedule.push({ kind: reason, ms, polls: polls() });
+          await sleep(3);
+        },
+      },
+    );
+
+    const idles = (): number => schedule.filter((entry) => entry.kind === 'idle').length;
+    await expect.poll(idles).toBeGreaterThanOrEqual(3);
+    await putMessages(tables, 3);
+    const delivered = (): number =>
+      schedule.reduce((sum, entry) => sum + (entry.kind === 'invoke' ? entry.records : 0), 0);
+    await expect.poll(delivered).toBe(3);
+    const idlesAfterDelivery = idles() + 3;
+    await expect.poll(idles).toBeGreaterThanOrEqual(idlesAfterDelivery);
+    await running?.stop();
+
+    const pauses = schedule.filter((entry) => entry.kind !== 'invoke');
+    // Every idle pause is Lambda's interval, and between two pauses exactly one GetRecords ran: no poll
+    // happens without its pause when nothing is found, and none waits after records.
+    for (const pause of pauses) {
+      if (pause.kind === 'idle') expect(pause.ms).toBe(250);
+      expect(['idle', 'propagation']).toContain(pause.kind);
+    }
+    for (let i = 1; i < pauses.length; i += 1) expect(pauses[i]?.polls).toBe((pauses[i - 1]?.polls ?? 0) + 1);
+
+    // Each read that found records held them by the next propagation draw, then invoked at once.
+    const expected = createTimingModel(awsTimingProfile, seed);
+    const holds = schedule.flatMap((entry, index) => (entry.kind === 'propagation' ? [index] : []));
+    expect(holds.length).toBeGreaterThanOrEqual(1);
+    for (const index of holds) {
+      const hold = schedule[index];
+      expect(hold?.kind === 'propagation' ? hold.ms : undefined).toBe(expected.draw('streamPropagation'));
+      expect(schedule[index + 1]).toMatchObject({ kind: 'invoke', polls: hold?.polls });
+      // The next pause comes after one more poll: the re-poll after a batch did not wait.
+      const next = schedule.slice(index + 1).find((entry) => entry.kind !== 'invoke');
+      expect(next?.polls).toBe((hold?.polls ?? 0) + 1);
+    }
+  });
+
+  it('pauses its 20 ms after an empty poll and holds nothing without the switch', async () => {
+    const tables = await freshTables();
+    const pauses: Array<{ ms: number; reason: PollerPauseReason }> = [];
+    let invoked = 0;
+    await poll(
+      tables.messages.streamArn,
+      {},
+      async () => {
+        invoked += 1;
+      },
+      {
+        ...streamTiming(undefined, undefined),
+        sleep: async (ms, reason) => {
+          pauses.push({ ms, reason });
+          await sleep(3);
+        },
+      },
+    );
+    await putMessages(tables, 2);
+    await expect.poll(() => invoked).toBeGreaterThanOrEqual(1);
+    await running?.stop();
+    expect(pauses.length).toBeGreaterThan(0);
+    expect(pauses.every((pause) => pause.reason === 'idle' && pause.ms === 20)).toBe(true);
   });
 });

@@ -17,6 +17,7 @@ import { AttachmentRepository } from '#shared/repositories/attachment-repository
 import { ConnectionRepository } from '#shared/repositories/connection-repository';
 import { ConversationRepository } from '#shared/repositories/conversation-repository';
 import { DeviceRepository } from '#shared/repositories/device-repository';
+import { DirectDeliveryRepository } from '#shared/repositories/direct-delivery-repository';
 import { InboxRepository } from '#shared/repositories/inbox-repository';
 import { MessageRepository } from '#shared/repositories/message-repository';
 import { ReceiptRepository } from '#shared/repositories/receipt-repository';
@@ -24,7 +25,8 @@ import { UserRepository } from '#shared/repositories/user-repository';
 import { SendableAttachments } from '#shared/services/attachment-service';
 import { ConnectionService } from '#shared/services/connection-service';
 import { ConversationService } from '#shared/services/conversation-service';
-import { FanOutService } from '#shared/services/fan-out-service';
+import { DirectDelivery, type DirectDeliverySettings } from '#shared/services/direct-delivery-service';
+import { type DirectDeliveryRecords, FanOutService } from '#shared/services/fan-out-service';
 import { MessagingService } from '#shared/services/messaging-service';
 import { TimelineWriter } from '#shared/services/timeline-writer';
 import { createLocalDynamoDbClient } from '../../local/aws-local';
@@ -75,6 +77,7 @@ export async function useTestTables(label: string) {
     inbox: new InboxRepository(documentClient, name('inbox'), limits.inboxRetentionDays * 86_400),
     receipts: new ReceiptRepository(documentClient, name('conversations'), name('receipts')),
     attachments: new AttachmentRepository(documentClient, name('attachments')),
+    directDeliveries: new DirectDeliveryRepository(documentClient, name('directDeliveries')),
   };
   const sendableAttachments = new SendableAttachments(repositories.attachments, fixedClock);
   const timeline = new TimelineWriter(repositories.messages, fixedClock);
@@ -99,11 +102,36 @@ export async function useTestTables(label: string) {
       sendableAttachments,
       messaging: new MessagingService(repositories.conversations, timeline, sendableAttachments),
       connections: new ConnectionService(repositories.devices, repositories.connections, fixedClock),
-      fanOut: (poster: ConnectionPoster, clock: Clock = fixedClock) =>
-        new FanOutService(repositories.conversations, repositories.connections, repositories.inbox, poster, clock, {
-          info: () => undefined,
-          warn: () => undefined,
-        }),
+      fanOut: (poster: ConnectionPoster, clock: Clock = fixedClock, direct?: DirectDeliveryRecords) =>
+        new FanOutService(
+          repositories.conversations,
+          repositories.connections,
+          repositories.inbox,
+          poster,
+          clock,
+          { info: () => undefined, warn: () => undefined },
+          direct,
+        ),
+      /** Sends that deliver directly through `poster` (the fast path), with the catalog's settings unless given. */
+      messagingWithDirectDelivery: (
+        poster: ConnectionPoster,
+        settings: Partial<DirectDeliverySettings> = {},
+        records: DirectDeliveryRepository = repositories.directDeliveries,
+      ) =>
+        new MessagingService(
+          repositories.conversations,
+          timeline,
+          sendableAttachments,
+          new DirectDelivery(
+            repositories.conversations,
+            repositories.connections,
+            records,
+            poster,
+            fixedClock,
+            { warn: () => undefined },
+            { ...limits.directDelivery, ...settings },
+          ),
+        ),
     },
     raw: {
       /** Full connection rows of a user (`USER#id`/`CONNECTION#…` in the users table), TTL included. */
@@ -131,14 +159,15 @@ export async function useTestTables(label: string) {
 
 export type TestTables = Awaited<ReturnType<typeof useTestTables>>;
 
-/** A ConnectionPoster double that records frames; configured ids answer gone, a text can fail. */
+/** A ConnectionPoster double that records frames; configured ids answer gone or fail, a text can fail. */
 export class RecordingPoster implements ConnectionPoster {
   readonly posts: { connectionId: string; frame: ServerFrame }[] = [];
 
-  constructor(private readonly behaviour: { gone?: string[]; failOnText?: string } = {}) {}
+  constructor(private readonly behaviour: { gone?: string[]; failOnText?: string; failFor?: string[] } = {}) {}
 
   async post(connectionId: string, frame: ServerFrame): Promise<PostOutcome> {
     if (this.behaviour.gone?.includes(connectionId)) return 'gone';
+    if (this.behaviour.failFor?.includes(connectionId)) throw new Error('injected post timeout');
     if (frame.type === 'message' && frame.message.text === this.behaviour.failOnText) {
       throw new Error('injected 500 from the management API');
     }

@@ -1,0 +1,124 @@
+import pLimit from 'p-limit';
+import type { ConnectionPoster } from '../aws/connection-poster';
+import { type Clock, epochSeconds } from '../clock';
+import { limits } from '../config/limits';
+import { correlationFields, correlationIdOf } from '../correlation';
+import { deviceKey } from '../keys';
+import { type Connection, isSendingDevice, recipientsAt, type StoredMessage, toWireMessage } from '../model';
+import type { ConnectionRepository } from '../repositories/connection-repository';
+import type { ConversationRepository } from '../repositories/conversation-repository';
+import type { DirectDeliveryRepository } from '../repositories/direct-delivery-repository';
+
+export interface DirectDeliverySettings {
+  /** Conversations of at most this many members take the fast path; 0 turns it off. */
+  readonly maxMembers: number;
+  readonly postTimeoutMs: number;
+  readonly recordTtlSeconds: number;
+}
+
+export interface DirectDeliveryOutcome {
+  /** Devices that took the frame (listed in the record fan-out reads). */
+  readonly reached: number;
+  /** Posts that failed, timed out or found the connection gone: the stream path serves those devices. */
+  readonly missed: number;
+  /** The record was written; without it fan-out serves every device (a device may then see the message twice). */
+  readonly recorded: boolean;
+}
+
+/** Lines carry ids and counts, never text. */
+export interface DirectDeliveryLogger {
+  warn(message: string, details: Record<string, unknown>): void;
+}
+
+/**
+ * The fast path: right after a send commits, post the message to the live connections of every
+ * device that should get it, then record which devices took it. The stream's fan-out still runs
+ * for every message and skips exactly the recorded devices, so nothing here can lose a message:
+ * a failed read, post or record only leaves more for fan-out (and maybe a repeat the device drops).
+ */
+export class DirectDelivery {
+  private readonly postLimit = pLimit(limits.postConcurrency);
+
+  constructor(
+    private readonly conversations: ConversationRepository,
+    private readonly connections: ConnectionRepository,
+    private readonly records: DirectDeliveryRepository,
+    private readonly poster: ConnectionPoster,
+    private readonly clock: Clock,
+    private readonly logger: DirectDeliveryLogger,
+    readonly settings: DirectDeliverySettings,
+  ) {}
+
+  /** Whether a conversation of this many members takes the fast path (never when it is off). */
+  covers(memberCount: number): boolean {
+    return this.settings.maxMembers > 0 && memberCount <= this.settings.maxMembers;
+  }
+
+  /**
+   * `likelyRecipients` are the members read before the commit: their connections are read while the
+   * members are read again, strongly, after it; only who belonged at the message's seq is posted to.
+   */
+  async deliver(message: StoredMessage, likelyRecipients: readonly string[]): Promise<DirectDeliveryOutcome> {
+    const reached: string[] = [];
+    let missed = 0;
+    try {
+      const connectionsOf = new Map(
+        likelyRecipients.map((userId) => {
+          const read = this.connections.listForUser(userId);
+          // A read nobody awaits (its user left meanwhile, or the member read failed) must not fail the process.
+          read.catch(() => undefined);
+          return [userId, read] as const;
+        }),
+      );
+      // After the commit: a member removed before this seq must not get it, one added before it must.
+      const members = await this.conversations.listMembers(message.conversationId);
+      const recipients = recipientsAt(message, members);
+      const reads = await Promise.allSettled(
+        recipients.map((userId) => connectionsOf.get(userId) ?? this.connections.listForUser(userId)),
+      );
+      const frame = { type: 'message', message: toWireMessage(message) } as const;
+      // A recipient whose connections could not be read is left to fan-out.
+      missed += reads.filter((read) => read.status === 'rejected').length;
+      const targets = reads.flatMap((read) =>
+        read.status === 'fulfilled' ? read.value.filter((connection) => !isSendingDevice(message, connection)) : [],
+      );
+      const outcomes = await Promise.allSettled(
+        targets.map((connection) =>
+          this.postLimit(() =>
+            this.poster.post(connection.connectionId, frame, { timeoutMs: this.settings.postTimeoutMs }),
+          ),
+        ),
+      );
+      const took = new Set<string>();
+      outcomes.forEach((outcome, i) => {
+        const connection = targets[i] as Connection;
+        if (outcome.status === 'fulfilled' && outcome.value === 'sent')
+          took.add(deviceKey(connection.userId, connection.deviceId));
+        else missed++;
+      });
+      reached.push(...took);
+    } catch (error) {
+      // Nothing posted is lost: fan-out serves every device the record does not list.
+      this.logger.warn('direct delivery failed', {
+        ...correlationFields(correlationIdOf(message)),
+        error: String(error),
+      });
+    }
+    return { reached: reached.length, missed, recorded: await this.record(message, reached) };
+  }
+
+  private async record(message: StoredMessage, reached: readonly string[]): Promise<boolean> {
+    try {
+      const expiresAt = epochSeconds(this.clock.now()) + this.settings.recordTtlSeconds;
+      await this.records.record(message.id, reached, expiresAt);
+      return true;
+    } catch (error) {
+      this.logger.warn('direct delivery record failed', {
+        ...correlationFields(correlationIdOf(message)),
+        reached: reached.length,
+        error: String(error),
+      });
+      return false;
+    }
+  }
+}
