@@ -17,14 +17,23 @@ export interface MembershipSnapshot {
   readonly member?: Member;
 }
 
-export type QueuedConversation = Conversation & { readonly nextSeq: number; readonly lastRunAt?: number };
+/** The meta item's seq queue: the last seq handed out as a ticket, and when a run last committed (epoch ms). */
+export interface SeqQueue {
+  readonly nextSeq: number;
+  readonly lastRunAt?: number;
+}
 
-function toQueuedConversation(meta: Record<string, unknown>): QueuedConversation {
+export type QueuedConversation = Conversation & SeqQueue;
+
+function toSeqQueue(meta: Record<string, unknown>): SeqQueue {
   return {
-    ...toConversation(meta),
     nextSeq: Number(meta.nextSeq ?? meta.lastSeq ?? 0),
     ...(typeof meta.lastRunAt === 'number' ? { lastRunAt: meta.lastRunAt } : {}),
   };
+}
+
+function toQueuedConversation(meta: Record<string, unknown>): QueuedConversation {
+  return { ...toConversation(meta), ...toSeqQueue(meta) };
 }
 
 export class ConversationRepository {
@@ -66,7 +75,7 @@ export class ConversationRepository {
    */
   async getWithMembers(
     conversationId: string,
-  ): Promise<{ conversation?: QueuedConversation; members: Member[]; formerMembers: Member[] }> {
+  ): Promise<{ conversation?: Conversation; queue?: SeqQueue; members: Member[]; formerMembers: Member[] }> {
     const items = await queryAll(this.documentClient, {
       TableName: this.tableName,
       KeyConditionExpression: 'pk = :pk AND sk < :parked',
@@ -79,7 +88,7 @@ export class ConversationRepository {
     const meta = items.find((item) => item.sk === 'META');
     const rows = items.filter((item) => String(item.sk).startsWith(conversationKeys.memberPrefix)).map(toMember);
     return {
-      ...(meta ? { conversation: toQueuedConversation(meta) } : {}),
+      ...(meta ? { conversation: toConversation(meta), queue: toSeqQueue(meta) } : {}),
       members: rows.filter(isCurrentMember),
       formerMembers: rows.filter((member) => !isCurrentMember(member)),
     };

@@ -104,10 +104,10 @@ export class MessagingService {
     if (!this.direct || this.direct.settings.maxMembers === 0) {
       return this.conversations.getMembership(conversationId, userId);
     }
-    const { conversation, members } = await this.conversations.getWithMembers(conversationId);
+    const { conversation, queue, members } = await this.conversations.getWithMembers(conversationId);
     const member = members.find((candidate) => candidate.userId === userId);
     return {
-      ...(conversation ? { conversation } : {}),
+      ...(conversation && queue ? { conversation: { ...conversation, ...queue } } : {}),
       ...(member ? { member } : {}),
       memberIds: members.map((candidate) => candidate.userId),
     };
