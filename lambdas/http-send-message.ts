@@ -2,7 +2,7 @@ import { conversationPathSchema } from '#shared/protocol/conversations-http';
 import { sendMessageBodySchema } from '#shared/protocol/messages-http';
 import { callerIdOf, httpRoute, json, parseBody, parsePath } from './lib/http-route';
 import { countSend, metrics, noteMessageAccepted } from './lib/observability';
-import { createSendRateLimiter } from './lib/security-wiring';
+import { createSendRateLimiter, parsedAfterCharge } from './lib/security-wiring';
 import { createMessagingService } from './lib/wiring';
 
 const messaging = createMessagingService();
@@ -14,17 +14,22 @@ const sendRate = createSendRateLimiter();
  */
 export const handler = httpRoute(async (event) => {
   const senderId = callerIdOf(event);
-  // First: a flood is cut off at one write per request, malformed ones included.
-  await sendRate.consume(senderId);
-  const { id } = parsePath(conversationPathSchema, event);
-  const body = parseBody(sendMessageBodySchema, event);
-  const sent = await messaging.send({
-    senderId,
-    conversationId: id,
-    clientMessageId: body.clientMessageId,
-    text: body.text ?? '',
-    ...(body.attachmentIds ? { attachmentIds: body.attachmentIds } : {}),
-  });
+  // A flood is cut off at one write per request, malformed ones included; it runs while the send reads.
+  const admission = sendRate.consume(senderId);
+  const { id, body } = await parsedAfterCharge(admission, () => ({
+    ...parsePath(conversationPathSchema, event),
+    body: parseBody(sendMessageBodySchema, event),
+  }));
+  const sent = await messaging.send(
+    {
+      senderId,
+      conversationId: id,
+      clientMessageId: body.clientMessageId,
+      text: body.text ?? '',
+      ...(body.attachmentIds ? { attachmentIds: body.attachmentIds } : {}),
+    },
+    admission,
+  );
   noteMessageAccepted(sent.message);
   countSend(sent);
   metrics.publishStoredMetrics();

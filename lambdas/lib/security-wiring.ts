@@ -20,3 +20,16 @@ export const createAccountStanding = () =>
 
 export const createSendRateLimiter = () =>
   new SendRateLimiter(new RateCounterRepository(documentClient, tableNameFromEnv('rateLimits')), systemClock);
+
+/**
+ * Parses a send under way while its rate-limit charge runs: a malformed one is still charged, and a
+ * refused charge (`rate_limited`) is the answer before any parse error.
+ */
+export async function parsedAfterCharge<T>(charge: Promise<void>, parse: () => T): Promise<T> {
+  try {
+    return parse();
+  } catch (error) {
+    await charge;
+    throw error;
+  }
+}

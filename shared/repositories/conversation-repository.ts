@@ -71,7 +71,9 @@ export class ConversationRepository {
 
   /**
    * Meta, current members and former members (rows kept with leftSeq) in one Query of the partition,
-   * short of the sends parked there during a burst (they sort last).
+   * short of the sends parked there during a burst (they sort last). Read from the top, so META
+   * ('META' > 'MEMBER#') comes before the member rows: the rows then show at least every membership
+   * change up to META's lastSeq, and exactly those if the next entry to commit is the reader's own.
    */
   async getWithMembers(
     conversationId: string,
@@ -84,9 +86,14 @@ export class ConversationRepository {
         ':parked': conversationKeys.parkedPrefix,
       },
       ConsistentRead: true,
+      ScanIndexForward: false,
     });
     const meta = items.find((item) => item.sk === 'META');
-    const rows = items.filter((item) => String(item.sk).startsWith(conversationKeys.memberPrefix)).map(toMember);
+    const rows = items
+      .filter((item) => String(item.sk).startsWith(conversationKeys.memberPrefix))
+      .map(toMember)
+      // In the key order readers have always had.
+      .reverse();
     return {
       ...(meta ? { conversation: toConversation(meta), queue: toSeqQueue(meta) } : {}),
       members: rows.filter(isCurrentMember),

@@ -4,7 +4,14 @@ import { type Clock, epochSeconds } from '../clock';
 import { limits } from '../config/limits';
 import { correlationFields, correlationIdOf } from '../correlation';
 import { deviceKey } from '../keys';
-import { type Connection, isSendingDevice, recipientsAt, type StoredMessage, toWireMessage } from '../model';
+import {
+  type Connection,
+  isSendingDevice,
+  type Member,
+  recipientsAt,
+  type StoredMessage,
+  toWireMessage,
+} from '../model';
 import type { ConnectionRepository } from '../repositories/connection-repository';
 import type { ConversationRepository } from '../repositories/conversation-repository';
 import type { DirectDeliveryRepository } from '../repositories/direct-delivery-repository';
@@ -24,6 +31,15 @@ export interface DirectDeliveryOutcome {
   /** The record was written; without it fan-out serves every device (a device may then see the message twice). */
   readonly recorded: boolean;
 }
+
+/** The current members as one read saw them, with the conversation's lastSeq read before them (META first). */
+export interface MembersAsOf {
+  readonly members: readonly Member[];
+  readonly lastSeq: number;
+}
+
+/** Reads of likely recipients' connections, started before the commit so they are in hand when it lands. */
+export type ConnectionPrefetch = ReadonlyMap<string, Promise<Connection[]>>;
 
 /** Lines carry ids and counts, never text. */
 export interface DirectDeliveryLogger {
@@ -54,24 +70,39 @@ export class DirectDelivery {
     return this.settings.maxMembers > 0 && memberCount <= this.settings.maxMembers;
   }
 
+  /** Starts reading each likely recipient's connections now, to overlap the commit. */
+  prefetch(likelyRecipients: readonly string[]): ConnectionPrefetch {
+    return new Map(
+      likelyRecipients.map((userId) => {
+        const read = this.connections.listForUser(userId);
+        // A read nobody awaits (the send failed, or its user left meanwhile) must not fail the process.
+        read.catch(() => undefined);
+        return [userId, read] as const;
+      }),
+    );
+  }
+
   /**
-   * `likelyRecipients` are the members read before the commit: their connections are read while the
-   * members are read again, strongly, after it; only who belonged at the message's seq is posted to.
+   * Posts `message` to its recipients' live connections and records who took it. Who belonged at the
+   * message's seq comes from `readBefore` when the message took the seq right after that read's
+   * lastSeq (no membership change can lie between them), else from a strong read after the commit: a
+   * member removed before this seq must not get it, one added before it must.
    */
-  async deliver(message: StoredMessage, likelyRecipients: readonly string[]): Promise<DirectDeliveryOutcome> {
+  async deliver(
+    message: StoredMessage,
+    likelyRecipients: readonly string[] | ConnectionPrefetch,
+    readBefore?: MembersAsOf,
+  ): Promise<DirectDeliveryOutcome> {
     const reached: string[] = [];
     let missed = 0;
     try {
-      const connectionsOf = new Map(
-        likelyRecipients.map((userId) => {
-          const read = this.connections.listForUser(userId);
-          // A read nobody awaits (its user left meanwhile, or the member read failed) must not fail the process.
-          read.catch(() => undefined);
-          return [userId, read] as const;
-        }),
-      );
-      // After the commit: a member removed before this seq must not get it, one added before it must.
-      const members = await this.conversations.listMembers(message.conversationId);
+      const connectionsOf = Array.isArray(likelyRecipients)
+        ? this.prefetch(likelyRecipients)
+        : (likelyRecipients as ConnectionPrefetch);
+      const members =
+        readBefore && message.seq === readBefore.lastSeq + 1
+          ? readBefore.members
+          : await this.conversations.listMembers(message.conversationId);
       const recipients = recipientsAt(message, members);
       const reads = await Promise.allSettled(
         recipients.map((userId) => connectionsOf.get(userId) ?? this.connections.listForUser(userId)),

@@ -1,5 +1,6 @@
 import { NotFoundError } from '../errors';
 import { messageIds } from '../keys';
+import type { Member } from '../model';
 import { type Message, type MessageAttachment, toWireMessage } from '../model';
 import type { ConversationRepository, MembershipSnapshot } from '../repositories/conversation-repository';
 import type { DirectDelivery, DirectDeliveryOutcome } from './direct-delivery-service';
@@ -42,11 +43,20 @@ export class MessagingService {
     private readonly direct?: DirectDelivery,
   ) {}
 
-  async send(input: SendMessageInput): Promise<SendMessageResult> {
-    const { conversation, member, memberIds } = await this.readMembership(input.conversationId, input.senderId);
+  /**
+   * `admission` is the sender's rate-limit charge, already under way: membership is read while it
+   * runs, and nothing is written unless it passes.
+   */
+  async send(input: SendMessageInput, admission?: Promise<void>): Promise<SendMessageResult> {
+    const [, { conversation, member, members }] = await Promise.all([
+      admission,
+      this.readMembership(input.conversationId, input.senderId),
+    ]);
     // Same answer for "no such conversation" and "not yours": ids cannot be probed.
     if (!conversation || !member) throw new NotFoundError('Conversation not found');
-    const direct = memberIds && this.direct?.covers(conversation.memberCount) ? this.direct : undefined;
+    const direct = members && this.direct?.covers(conversation.memberCount) ? this.direct : undefined;
+    // The recipients' connections are read while the message commits.
+    const prefetched = direct && members ? direct.prefetch(members.map((candidate) => candidate.userId)) : undefined;
     const attachmentIds = input.attachmentIds ?? [];
     const attachments =
       attachmentIds.length > 0
@@ -88,9 +98,13 @@ export class MessagingService {
       throw new NotFoundError('Conversation not found');
     }
     const message = toWireMessage(result.message);
-    if (result.kind === 'duplicate' || !direct || !memberIds)
+    if (result.kind === 'duplicate' || !direct || !members || !prefetched)
       return { message, duplicate: result.kind === 'duplicate' };
-    return { message, duplicate: false, direct: await direct.deliver(result.message, memberIds) };
+    return {
+      message,
+      duplicate: false,
+      direct: await direct.deliver(result.message, prefetched, { members, lastSeq: conversation.lastSeq }),
+    };
   }
 
   /**
@@ -100,7 +114,7 @@ export class MessagingService {
   private async readMembership(
     conversationId: string,
     userId: string,
-  ): Promise<MembershipSnapshot & { readonly memberIds?: readonly string[] }> {
+  ): Promise<MembershipSnapshot & { readonly members?: readonly Member[] }> {
     if (!this.direct || this.direct.settings.maxMembers === 0) {
       return this.conversations.getMembership(conversationId, userId);
     }
@@ -109,7 +123,7 @@ export class MessagingService {
     return {
       ...(conversation && queue ? { conversation: { ...conversation, ...queue } } : {}),
       ...(member ? { member } : {}),
-      memberIds: members.map((candidate) => candidate.userId),
+      members,
     };
   }
 }
