@@ -10,6 +10,11 @@ export const userKeys = {
   profile: (userId: string) => ({ pk: `USER#${userId}`, sk: 'PROFILE' }),
   device: (userId: string, deviceId: string) => ({ pk: `USER#${userId}`, sk: `DEVICE#${deviceId}` }),
   connection: (userId: string, connectionId: string) => ({ pk: `USER#${userId}`, sk: `CONNECTION#${connectionId}` }),
+  /**
+   * The user's live connections in one item, one attribute per device (`device#<id>`): what the fast
+   * path reads for a whole group in one BatchGetItem. Sorts between the device rows and the profile.
+   */
+  liveConnections: (userId: string) => ({ pk: `USER#${userId}`, sk: 'LIVE' }),
   userPartition: (userId: string) => `USER#${userId}`,
   /** The user id of a `USER#<id>` partition key; undefined for any other partition. */
   userIdOf: (pk: string) =>

@@ -38,8 +38,11 @@ export interface MembersAsOf {
   readonly lastSeq: number;
 }
 
-/** Reads of likely recipients' connections, started before the commit so they are in hand when it lands. */
-export type ConnectionPrefetch = ReadonlyMap<string, Promise<Connection[]>>;
+/** The likely recipients' live connections, read before the commit so they are in hand when it lands. */
+export interface ConnectionPrefetch {
+  readonly userIds: ReadonlySet<string>;
+  readonly connections: Promise<ReadonlyMap<string, Connection[]>>;
+}
 
 /** Lines carry ids and counts, never text. */
 export interface DirectDeliveryLogger {
@@ -70,16 +73,12 @@ export class DirectDelivery {
     return this.settings.maxMembers > 0 && memberCount <= this.settings.maxMembers;
   }
 
-  /** Starts reading each likely recipient's connections now, to overlap the commit. */
+  /** Starts reading the likely recipients' connections now (one BatchGetItem per 100), to overlap the commit. */
   prefetch(likelyRecipients: readonly string[]): ConnectionPrefetch {
-    return new Map(
-      likelyRecipients.map((userId) => {
-        const read = this.connections.listForUser(userId);
-        // A read nobody awaits (the send failed, or its user left meanwhile) must not fail the process.
-        read.catch(() => undefined);
-        return [userId, read] as const;
-      }),
-    );
+    const connections = this.liveConnectionsOf(likelyRecipients);
+    // A read nobody awaits (the send failed) must not fail the process.
+    connections.catch(() => undefined);
+    return { userIds: new Set(likelyRecipients), connections };
   }
 
   /**
@@ -96,22 +95,21 @@ export class DirectDelivery {
     const reached: string[] = [];
     let missed = 0;
     try {
-      const connectionsOf = Array.isArray(likelyRecipients)
-        ? this.prefetch(likelyRecipients)
-        : (likelyRecipients as ConnectionPrefetch);
+      const prefetched = isPrefetch(likelyRecipients) ? likelyRecipients : this.prefetch(likelyRecipients);
       const members =
         readBefore && message.seq === readBefore.lastSeq + 1
           ? readBefore.members
           : await this.conversations.listMembers(message.conversationId);
       const recipients = recipientsAt(message, members);
-      const reads = await Promise.allSettled(
-        recipients.map((userId) => connectionsOf.get(userId) ?? this.connections.listForUser(userId)),
-      );
+      // Members who joined after the likely recipients were read are read now.
+      const joined = recipients.filter((userId) => !prefetched.userIds.has(userId));
+      const [known, late] = await Promise.all([
+        prefetched.connections,
+        joined.length > 0 ? this.liveConnectionsOf(joined) : new Map<string, Connection[]>(),
+      ]);
       const frame = { type: 'message', message: toWireMessage(message) } as const;
-      // A recipient whose connections could not be read is left to fan-out.
-      missed += reads.filter((read) => read.status === 'rejected').length;
-      const targets = reads.flatMap((read) =>
-        read.status === 'fulfilled' ? read.value.filter((connection) => !isSendingDevice(message, connection)) : [],
+      const targets = recipients.flatMap((userId) =>
+        (known.get(userId) ?? late.get(userId) ?? []).filter((connection) => !isSendingDevice(message, connection)),
       );
       const outcomes = await Promise.allSettled(
         targets.map((connection) =>
@@ -138,6 +136,10 @@ export class DirectDelivery {
     return { reached: reached.length, missed, recorded: await this.record(message, reached) };
   }
 
+  private liveConnectionsOf(userIds: readonly string[]): Promise<ReadonlyMap<string, Connection[]>> {
+    return this.connections.listLiveForUsers(userIds, epochSeconds(this.clock.now()));
+  }
+
   private async record(message: StoredMessage, reached: readonly string[]): Promise<boolean> {
     try {
       const expiresAt = epochSeconds(this.clock.now()) + this.settings.recordTtlSeconds;
@@ -152,4 +154,8 @@ export class DirectDelivery {
       return false;
     }
   }
+}
+
+function isPrefetch(value: readonly string[] | ConnectionPrefetch): value is ConnectionPrefetch {
+  return !Array.isArray(value);
 }

@@ -135,3 +135,51 @@ describe('ConnectionRepository.listDevicesAndConnections', () => {
     expect(await db.repositories.connections.listDevicesAndConnections('u7')).toEqual({ devices: [], connections: [] });
   });
 });
+
+describe('ConnectionRepository.listLiveForUsers', () => {
+  const connectedAt = fixedClock.now().toISOString();
+  const now = epochSeconds(fixedClock.now());
+
+  it("reads many users' newest connection per device in one strongly consistent BatchGetItem", async () => {
+    await connections.connect({ userId: 'l1', deviceId: 'phone', connectionId: 'l1-phone' });
+    await connections.connect({ userId: 'l1', deviceId: 'laptop', connectionId: 'l1-laptop-old' });
+    // A reconnect of the same device replaces its entry.
+    await connections.connect({ userId: 'l1', deviceId: 'laptop', connectionId: 'l1-laptop-new' });
+    await connections.connect({ userId: 'l2', deviceId: 'phone', connectionId: 'l2-phone' });
+
+    const send = vi.spyOn(db.documentClient, 'send');
+    const live = await db.repositories.connections.listLiveForUsers(['l1', 'l2', 'l3-offline', 'l1'], now);
+
+    expect(send).toHaveBeenCalledTimes(1);
+    expect(send.mock.calls[0]?.[0]?.input).toMatchObject({
+      RequestItems: { [db.tableName('users')]: { ConsistentRead: true } },
+    });
+    expect([...live].map(([userId, found]) => [userId, found.map((c) => c.connectionId).sort()] as const)).toEqual([
+      ['l1', ['l1-laptop-new', 'l1-phone']],
+      ['l2', ['l2-phone']],
+      ['l3-offline', []],
+    ]);
+    expect(live.get('l2')).toEqual([{ userId: 'l2', deviceId: 'phone', connectionId: 'l2-phone', connectedAt }]);
+  });
+
+  it("drops a device's entry on disconnect, but not when an older connection of it closes late", async () => {
+    await connections.connect({ userId: 'l4', deviceId: 'phone', connectionId: 'l4-old' });
+    await connections.connect({ userId: 'l4', deviceId: 'phone', connectionId: 'l4-new' });
+
+    await connections.disconnect('l4-old', 'l4');
+    expect((await db.repositories.connections.listLiveForUsers(['l4'], now)).get('l4')).toEqual([
+      { userId: 'l4', deviceId: 'phone', connectionId: 'l4-new', connectedAt },
+    ]);
+
+    await connections.disconnect('l4-new');
+    expect((await db.repositories.connections.listLiveForUsers(['l4'], now)).get('l4')).toEqual([]);
+  });
+
+  it('leaves out entries past their connection TTL (a missed $disconnect)', async () => {
+    await connections.connect({ userId: 'l5', deviceId: 'phone', connectionId: 'l5-phone' });
+    const later = now + limits.connectionTtlSeconds;
+
+    expect((await db.repositories.connections.listLiveForUsers(['l5'], later - 1)).get('l5')).toHaveLength(1);
+    expect((await db.repositories.connections.listLiveForUsers(['l5'], later)).get('l5')).toEqual([]);
+  });
+});
