@@ -11,10 +11,11 @@ export const userKeys = {
   device: (userId: string, deviceId: string) => ({ pk: `USER#${userId}`, sk: `DEVICE#${deviceId}` }),
   connection: (userId: string, connectionId: string) => ({ pk: `USER#${userId}`, sk: `CONNECTION#${connectionId}` }),
   /**
-   * The user's live connections in one item, one attribute per device (`device#<id>`): what the fast
-   * path reads for a whole group in one BatchGetItem. Sorts between the device rows and the profile.
+   * The user's reach in one item: one attribute per known device (`device#<id>`), holding its newest
+   * live connection while it has one. What a send's fast path and fan-out read for a whole group in one
+   * BatchGetItem. Sorts after the profile.
    */
-  liveConnections: (userId: string) => ({ pk: `USER#${userId}`, sk: 'LIVE' }),
+  reach: (userId: string) => ({ pk: `USER#${userId}`, sk: 'REACH' }),
   userPartition: (userId: string) => `USER#${userId}`,
   /** The user id of a `USER#<id>` partition key; undefined for any other partition. */
   userIdOf: (pk: string) =>

@@ -69,7 +69,7 @@ function withGrants(...lists: readonly (readonly TableGrant[])[]): readonly Tabl
  */
 const directDeliveryGrants: readonly TableGrant[] = [
   { table: 'conversations', actions: ['Query'] },
-  // The recipients' live-connections items, one BatchGetItem for a whole group.
+  // The recipients' reach items (live connections), one BatchGetItem for a whole group.
   { table: 'users', actions: ['BatchGetItem'] },
   { table: 'directDeliveries', actions: ['PutItem'] },
 ];
@@ -114,13 +114,14 @@ export const functions = {
   wsConnect: {
     entry: 'lambdas/ws-connect.ts',
     description: 'WebSocket $connect: registers the device and records the connection',
-    // The device row and the connection row, both in the user's partition, and the device's live entry.
-    tables: [{ table: 'users', actions: ['PutItem', 'UpdateItem'] }],
+    // The device row and the connection row, both in the user's partition, and the device's reach entry;
+    // a user's first connect with an incomplete reach item reads the device rows (Query) into it.
+    tables: [{ table: 'users', actions: ['PutItem', 'UpdateItem', 'Query'] }],
   },
   wsDisconnect: {
     entry: 'lambdas/ws-disconnect.ts',
     description: 'WebSocket $disconnect: removes the connection row',
-    // Deletes the connection row and its live entry; Query on the byConnectionId index finds its owner when the context lacks it.
+    // Deletes the connection row and sets its reach entry offline; Query on the byConnectionId index finds its owner when the context lacks it.
     tables: [{ table: 'users', actions: ['DeleteItem', 'UpdateItem', 'Query'] }],
   },
   wsDefault: {
@@ -219,8 +220,8 @@ export const functions = {
     entry: 'lambdas/http-delete-user.ts',
     description: 'DELETE /users/{id}: self only; tombstone, leave every conversation, close connections',
     tables: withGrants(directDeliveryGrants, [
-      // Profile tombstone and username claim, live connections (Query, DeleteItem, UpdateItem for the live
-      // entry), devices (Query, BatchWriteItem).
+      // Profile tombstone and username claim, live connections (Query, DeleteItem, UpdateItem for the reach
+      // entry), devices (Query, BatchWriteItem), the reach item (DeleteItem).
       { table: 'users', actions: ['GetItem', 'PutItem', 'DeleteItem', 'UpdateItem', 'Query', 'BatchWriteItem'] },
       // Leaving each conversation, as httpRemoveParticipant does.
       { table: 'conversations', actions: ['Query', 'GetItem', 'UpdateItem', 'ConditionCheckItem'] },
@@ -353,9 +354,9 @@ export const functions = {
     description: 'Messages stream: delivers each new message to every member device, live or via inbox',
     tables: [
       { table: 'conversations', actions: ['Query'] },
-      // One Query per recipient reads devices and live connections; a connection that answered 410 is dropped
-      // (DeleteItem) with its live entry (UpdateItem).
-      { table: 'users', actions: ['Query', 'DeleteItem', 'UpdateItem'] },
+      // One BatchGetItem of reach items per batch (a Query per recipient without a complete one); a connection
+      // that answered 410 is dropped (DeleteItem) and its reach entry set offline (UpdateItem).
+      { table: 'users', actions: ['BatchGetItem', 'Query', 'DeleteItem', 'UpdateItem'] },
       { table: 'inbox', actions: ['BatchWriteItem'] },
       // The send's records of the devices it reached directly, skipped here.
       { table: 'directDeliveries', actions: ['BatchGetItem'] },

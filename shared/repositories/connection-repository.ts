@@ -14,20 +14,22 @@ import { queryAll } from './query-all';
 
 const BY_CONNECTION_ID = tables.users.globalIndexes[0].indexName;
 
-/** What one Query of a user's partition tells fan-out: the registered devices and the live connections. */
-export interface DevicesAndConnections {
+/** The attribute of a user's reach item that holds one device (and its live connection, if any). */
+const REACH_DEVICE_PREFIX = 'device#';
+
+/** A user's devices and live connections: what delivering a message to the user needs. */
+export interface Reach {
   readonly devices: Device[];
   readonly connections: Connection[];
 }
 
-/** The attribute of a user's live-connections item that holds one device's connection. */
-const LIVE_DEVICE_PREFIX = 'device#';
-
 /**
  * Live WebSocket connections live in the users table, in the user's own partition beside the
- * devices (`USER#<userId>`/`CONNECTION#<connectionId>`), so one Query reads both. Each device's
- * newest connection is also kept in the user's live-connections item, so the connections of a whole
- * group's members are one BatchGetItem, not a Query per member.
+ * devices (`USER#<userId>`/`CONNECTION#<connectionId>`), so one Query reads both. The user's reach
+ * item (`USER#<userId>`/`REACH`) keeps the same in one item, each known device with its newest live
+ * connection, so a whole group's reach is one BatchGetItem, not a Query per member. It counts as
+ * complete once a connect has copied every device row into it (users who have not connected since
+ * it was introduced have none, and are read by Query).
  */
 export class ConnectionRepository {
   constructor(
@@ -35,8 +37,13 @@ export class ConnectionRepository {
     private readonly tableName: string,
   ) {}
 
-  async put(connection: Connection, connectedAt: string, expiresAtEpochSeconds: number): Promise<void> {
-    await Promise.all([
+  /** Records the connection; answers whether the user's reach item already lists every device. */
+  async put(
+    connection: Connection,
+    connectedAt: string,
+    expiresAtEpochSeconds: number,
+  ): Promise<{ reachComplete: boolean }> {
+    const [, reach] = await Promise.all([
       this.documentClient.send(
         new PutCommand({
           TableName: this.tableName,
@@ -53,19 +60,40 @@ export class ConnectionRepository {
       this.documentClient.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: userKeys.liveConnections(connection.userId),
+          Key: userKeys.reach(connection.userId),
           // A reconnect replaces the device's older connection, which is on its way out.
-          UpdateExpression: 'SET #device = :live',
-          ExpressionAttributeNames: { '#device': `${LIVE_DEVICE_PREFIX}${connection.deviceId}` },
+          UpdateExpression: 'SET #device = :live, complete = if_not_exists(complete, :incomplete)',
+          ExpressionAttributeNames: { '#device': `${REACH_DEVICE_PREFIX}${connection.deviceId}` },
           ExpressionAttributeValues: {
             ':live': { connectionId: connection.connectionId, connectedAt, expiresAt: expiresAtEpochSeconds },
+            ':incomplete': false,
           },
+          ReturnValues: 'UPDATED_OLD',
         }),
       ),
     ]);
+    return { reachComplete: reach.Attributes?.complete === true };
   }
 
-  /** Removes the connection row, and the device's live entry while it still names this connection. */
+  /** Adds devices known from their rows (offline unless already live) and marks the reach item complete. */
+  async completeReach(userId: string, deviceIds: readonly string[]): Promise<void> {
+    const names: Record<string, string> = {};
+    const sets = deviceIds.map((deviceId, i) => {
+      names[`#d${i}`] = `${REACH_DEVICE_PREFIX}${deviceId}`;
+      return `#d${i} = if_not_exists(#d${i}, :offline)`;
+    });
+    await this.documentClient.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: userKeys.reach(userId),
+        UpdateExpression: `SET ${[...sets, 'complete = :complete'].join(', ')}`,
+        ...(deviceIds.length > 0 ? { ExpressionAttributeNames: names } : {}),
+        ExpressionAttributeValues: { ':offline': {}, ':complete': true },
+      }),
+    );
+  }
+
+  /** Removes the connection row; the device's reach entry goes offline while it still names this connection. */
   async delete(userId: string, connectionId: string): Promise<void> {
     const removed = await this.documentClient.send(
       new DeleteCommand({
@@ -80,11 +108,11 @@ export class ConnectionRepository {
       await this.documentClient.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: userKeys.liveConnections(userId),
-          UpdateExpression: 'REMOVE #device',
+          Key: userKeys.reach(userId),
+          UpdateExpression: 'SET #device = :offline',
           ConditionExpression: '#device.connectionId = :connectionId',
-          ExpressionAttributeNames: { '#device': `${LIVE_DEVICE_PREFIX}${deviceId}` },
-          ExpressionAttributeValues: { ':connectionId': connectionId },
+          ExpressionAttributeNames: { '#device': `${REACH_DEVICE_PREFIX}${deviceId}` },
+          ExpressionAttributeValues: { ':connectionId': connectionId, ':offline': {} },
         }),
       );
     } catch (error) {
@@ -94,36 +122,35 @@ export class ConnectionRepository {
   }
 
   /**
-   * The live connections of many users in one strongly consistent BatchGetItem per 100 (a device
-   * that just connected is seen by the next send): each device's newest connection, expired ones left
-   * out. Every user asked for has an entry, empty when offline.
+   * Many users' reach in one strongly consistent BatchGetItem per 100 (a device that just connected
+   * is seen by the next send): each known device, with its newest connection unless expired. A user
+   * whose reach item is missing or not yet complete maps to `undefined` (read them by Query); with
+   * `liveOnly`, the live connections of an incomplete item are answered all the same.
    */
-  async listLiveForUsers(userIds: readonly string[], nowEpochSeconds: number): Promise<Map<string, Connection[]>> {
+  async readReach(
+    userIds: readonly string[],
+    nowEpochSeconds: number,
+    liveOnly = false,
+  ): Promise<Map<string, Reach | undefined>> {
     const unique = [...new Set(userIds)];
     const items = await batchGetAll(
       this.documentClient,
       this.tableName,
-      unique.map((userId) => userKeys.liveConnections(userId)),
+      unique.map((userId) => userKeys.reach(userId)),
       true,
     );
-    const live = new Map<string, Connection[]>(unique.map((userId) => [userId, []]));
+    const reaches = new Map<string, Reach | undefined>(unique.map((userId) => [userId, undefined]));
     for (const item of items) {
       const userId = userKeys.userIdOf(String(item.pk));
-      const connections = userId === undefined ? undefined : live.get(userId);
-      if (userId === undefined || connections === undefined) continue;
-      for (const [attribute, value] of Object.entries(item)) {
-        if (!attribute.startsWith(LIVE_DEVICE_PREFIX) || typeof value !== 'object' || value === null) continue;
-        const entry = value as { connectionId?: unknown; connectedAt?: unknown; expiresAt?: unknown };
-        if (typeof entry.connectionId !== 'string' || Number(entry.expiresAt) <= nowEpochSeconds) continue;
-        connections.push({
-          userId,
-          deviceId: attribute.slice(LIVE_DEVICE_PREFIX.length),
-          connectionId: entry.connectionId,
-          ...(typeof entry.connectedAt === 'string' ? { connectedAt: entry.connectedAt } : {}),
-        });
-      }
+      if (userId === undefined || !reaches.has(userId) || (item.complete !== true && !liveOnly)) continue;
+      reaches.set(userId, toReach(userId, item, nowEpochSeconds));
     }
-    return live;
+    return reaches;
+  }
+
+  /** Forgets the user's reach item (account deletion, after every connection is gone). */
+  async deleteReach(userId: string): Promise<void> {
+    await this.documentClient.send(new DeleteCommand({ TableName: this.tableName, Key: userKeys.reach(userId) }));
   }
 
   /** Strongly consistent: a device that just connected must be seen by the next post to its user. */
@@ -143,7 +170,7 @@ export class ConnectionRepository {
    * `CONNECTION#…` to `DEVICE#…` of the user's partition (the profile sorts after it). Strong, so a
    * device that just connected is seen by the next fan-out.
    */
-  async listDevicesAndConnections(userId: string): Promise<DevicesAndConnections> {
+  async listDevicesAndConnections(userId: string): Promise<Reach> {
     const items = await queryAll(this.documentClient, {
       TableName: this.tableName,
       KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
@@ -191,4 +218,24 @@ function toConnection(userId: string, item: Record<string, unknown>): Connection
     connectionId: String(item.connectionId),
     ...(typeof item.connectedAt === 'string' ? { connectedAt: item.connectedAt } : {}),
   };
+}
+
+function toReach(userId: string, item: Record<string, unknown>, nowEpochSeconds: number): Reach {
+  const devices: Device[] = [];
+  const connections: Connection[] = [];
+  for (const [attribute, value] of Object.entries(item)) {
+    if (!attribute.startsWith(REACH_DEVICE_PREFIX) || typeof value !== 'object' || value === null) continue;
+    const deviceId = attribute.slice(REACH_DEVICE_PREFIX.length);
+    devices.push({ userId, deviceId });
+    const entry = value as { connectionId?: unknown; connectedAt?: unknown; expiresAt?: unknown };
+    // Past its TTL the connection row is gone (a missed $disconnect): the device is offline.
+    if (typeof entry.connectionId !== 'string' || Number(entry.expiresAt) <= nowEpochSeconds) continue;
+    connections.push({
+      userId,
+      deviceId,
+      connectionId: entry.connectionId,
+      ...(typeof entry.connectedAt === 'string' ? { connectedAt: entry.connectedAt } : {}),
+    });
+  }
+  return { devices, connections };
 }

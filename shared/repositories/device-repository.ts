@@ -32,6 +32,8 @@ export class DeviceRepository {
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
       ExpressionAttributeValues: { ':pk': userKeys.userPartition(userId), ':prefix': userKeys.devicePrefix },
       ProjectionExpression: 'userId, deviceId',
+      // A device registered a moment ago (a connect copying the rows into the reach item) must be seen.
+      ConsistentRead: true,
     });
     return items.map((item) => ({ userId: String(item.userId), deviceId: String(item.deviceId) }));
   }

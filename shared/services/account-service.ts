@@ -42,5 +42,6 @@ export class AccountService {
       }),
     );
     await this.devices.remove(await this.devices.listForUser(userId));
+    await this.connections.deleteReach(userId);
   }
 }

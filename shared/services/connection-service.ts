@@ -11,13 +11,22 @@ export class ConnectionService {
     private readonly clock: Clock,
   ) {}
 
-  /** Registers the device (first connect) and records the live connection, in parallel. */
+  /**
+   * Registers the device (first connect) and records the live connection, in parallel. The first
+   * connect of a user whose reach item does not list every device yet copies the device rows into it.
+   */
   async connect(connection: Connection): Promise<void> {
     const now = this.clock.now();
-    await Promise.all([
+    const [, { reachComplete }] = await Promise.all([
       this.devices.register({ userId: connection.userId, deviceId: connection.deviceId }, now.toISOString()),
       this.connections.put(connection, now.toISOString(), epochSeconds(now) + limits.connectionTtlSeconds),
     ]);
+    if (reachComplete) return;
+    const devices = await this.devices.listForUser(connection.userId);
+    await this.connections.completeReach(
+      connection.userId,
+      devices.map((device) => device.deviceId),
+    );
   }
 
   /** `$disconnect` is best effort on AWS; rows it misses are removed on the next 410 or by TTL. */

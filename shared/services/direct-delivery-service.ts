@@ -136,8 +136,10 @@ export class DirectDelivery {
     return { reached: reached.length, missed, recorded: await this.record(message, reached) };
   }
 
-  private liveConnectionsOf(userIds: readonly string[]): Promise<ReadonlyMap<string, Connection[]>> {
-    return this.connections.listLiveForUsers(userIds, epochSeconds(this.clock.now()));
+  private async liveConnectionsOf(userIds: readonly string[]): Promise<ReadonlyMap<string, Connection[]>> {
+    // Live entries count even while the reach item does not list every device yet.
+    const reaches = await this.connections.readReach(userIds, epochSeconds(this.clock.now()), true);
+    return new Map([...reaches].map(([userId, reach]) => [userId, reach?.connections ?? []]));
   }
 
   private async record(message: StoredMessage, reached: readonly string[]): Promise<boolean> {

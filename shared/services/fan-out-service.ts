@@ -14,7 +14,7 @@ import {
   type StoredMessage,
   toWireMessage,
 } from '../model';
-import type { ConnectionRepository } from '../repositories/connection-repository';
+import type { ConnectionRepository, Reach } from '../repositories/connection-repository';
 import type { ConversationRepository } from '../repositories/conversation-repository';
 import type { DirectDeliveryRepository } from '../repositories/direct-delivery-repository';
 import type { InboxRepository } from '../repositories/inbox-repository';
@@ -27,11 +27,6 @@ export interface FanOutResult {
   readonly directlyReached: number;
   readonly parked: number;
   readonly staleConnections: number;
-}
-
-interface Reach {
-  readonly devices: Device[];
-  readonly connections: Connection[];
 }
 
 /** Lines name messages by correlation id and carry counts only, never text. */
@@ -67,7 +62,9 @@ export class FanOutService {
    * conversation (the caller reports it and the stream retries from there).
    */
   async deliver(messages: readonly StoredMessage[]): Promise<FanOutResult> {
-    const batch = new BatchState(this.connections, await this.readDirectRecords(messages));
+    const batch = new BatchState(this.connections, await this.readDirectRecords(messages), () =>
+      epochSeconds(this.clock.now()),
+    );
     const byConversation = new Map<string, { index: number; message: StoredMessage }[]>();
     messages.forEach((message, index) => {
       const entries = byConversation.get(message.conversationId) ?? [];
@@ -162,7 +159,7 @@ export class FanOutService {
     // A void only fills an abandoned seq; history shows it, devices need not hear of it.
     if (message.type === 'void') return;
     const frame = { type: 'message', message: toWireMessage(message) } as const;
-    const reaches = await Promise.all(recipientsAt(message, members).map((userId) => batch.reachOf(userId)));
+    const reaches = await batch.reachesOf(recipientsAt(message, members));
     const reachedDirectly = batch.reachedDirectly(message.id);
     const toPark: Device[] = [];
     let posted = 0;
@@ -216,16 +213,20 @@ export class FanOutService {
    * once (maybe before the device's `$connect`), and the device's `sync` may have read its inbox before
    * the park landed. `$connect` writes the connection row before `sync` reads the inbox, and this
    * reads the rows again after the parks, so one of the two always sees the other: a connection that
-   * appeared meanwhile gets the parked messages posted, in order. One Query per user with parked
-   * devices per batch. Answers the batch indexes to retry (a user whose re-read or posts failed).
+   * appeared meanwhile gets the parked messages posted, in order. One BatchGetItem per batch for the
+   * users with parked devices (a Query for each whose reach item is incomplete). Answers the batch indexes to retry (a user whose re-read or posts failed).
    */
   private async reachLateConnections(batch: BatchState): Promise<number[]> {
     const retry: number[] = [];
+    const parkedUsers = [...batch.parkedByUser().keys()];
+    // Read again, all at once: one BatchGetItem for the users with complete reach items.
+    const reread = batch.freshReaches(parkedUsers);
+    reread.catch(() => undefined);
     await Promise.all(
       [...batch.parkedByUser()].map(async ([userId, parkedByDevice]) => {
         try {
           const known = new Set((await batch.reachOf(userId)).connections.map((c) => c.connectionId));
-          const { connections } = await this.connections.listDevicesAndConnections(userId);
+          const { connections } = await reachIn(await reread, userId);
           for (const connection of connections) {
             const parked = parkedByDevice.get(connection.deviceId);
             if (known.has(connection.connectionId) || batch.isGone(connection) || parked === undefined) continue;
@@ -283,6 +284,7 @@ class BatchState {
   constructor(
     private readonly connections: ConnectionRepository,
     private readonly direct: Map<string, ReadonlySet<string>>,
+    private readonly nowEpochSeconds: () => number,
   ) {}
 
   /** Devices (`userId#deviceId`) the writer reached directly with this message. */
@@ -317,17 +319,48 @@ class BatchState {
     return memoize(this.members, conversationId, load);
   }
 
-  /** One strongly consistent Query per recipient per batch: devices and live connections share the user's partition. */
+  /** A recipient's reach, read once per batch (see {@link reachesOf}). */
   reachOf(userId: string): Promise<Reach> {
-    return memoize(this.reaches, userId, async () => {
-      const { devices, connections } = await this.connections.listDevicesAndConnections(userId);
-      // A connection whose device row is missing still names a device that must be served.
-      const known = new Set(devices.map((device) => device.deviceId));
-      const extra = connections
-        .filter((connection) => !known.has(connection.deviceId))
-        .map((connection) => ({ userId, deviceId: connection.deviceId }));
-      return { devices: [...devices, ...dedupeDevices(extra)], connections };
-    });
+    return memoize(this.reaches, userId, async () => reachIn(await this.freshReaches([userId]), userId));
+  }
+
+  /**
+   * The reach of each recipient, read once per batch: every recipient not read yet in one strongly
+   * consistent BatchGetItem of reach items, by Query those without a complete one.
+   */
+  reachesOf(userIds: readonly string[]): Promise<Reach[]> {
+    const unread = [...new Set(userIds)].filter((userId) => !this.reaches.has(userId));
+    if (unread.length > 0) {
+      const read = this.freshReaches(unread);
+      for (const userId of unread) {
+        memoize(this.reaches, userId, async () => reachIn(await read, userId));
+      }
+    }
+    return Promise.all(userIds.map((userId) => this.reachOf(userId)));
+  }
+
+  /** Reads the users' reach now, bypassing the batch's cache. */
+  async freshReaches(userIds: readonly string[]): Promise<Map<string, Promise<Reach>>> {
+    if (userIds.length === 0) return new Map();
+    const items = await this.connections.readReach(userIds, this.nowEpochSeconds());
+    return new Map(
+      [...items].map(([userId, reach]) => {
+        const read = reach ? Promise.resolve(reach) : this.queryReach(userId);
+        // Whoever needs this user awaits it; one nobody needs must not fail the process.
+        read.catch(() => undefined);
+        return [userId, read];
+      }),
+    );
+  }
+
+  private async queryReach(userId: string): Promise<Reach> {
+    const { devices, connections } = await this.connections.listDevicesAndConnections(userId);
+    // A connection whose device row is missing still names a device that must be served.
+    const known = new Set(devices.map((device) => device.deviceId));
+    const extra = connections
+      .filter((connection) => !known.has(connection.deviceId))
+      .map((connection) => ({ userId, deviceId: connection.deviceId }));
+    return { devices: [...devices, ...dedupeDevices(extra)], connections };
   }
 
   /** Connections this batch found gone (410), whether or not their rows were deleted. */
@@ -362,6 +395,12 @@ function memoize<T>(cache: Map<string, Promise<T>>, key: string, load: () => Pro
     cache.set(key, pending);
   }
   return pending;
+}
+
+function reachIn(reaches: ReadonlyMap<string, Promise<Reach>>, userId: string): Promise<Reach> {
+  const reach = reaches.get(userId);
+  if (!reach) throw new Error(`no reach read for user ${userId}`);
+  return reach;
 }
 
 function dedupeDevices(devices: Device[]): Device[] {

@@ -136,11 +136,13 @@ describe('ConnectionRepository.listDevicesAndConnections', () => {
   });
 });
 
-describe('ConnectionRepository.listLiveForUsers', () => {
+describe('ConnectionRepository.readReach', () => {
   const connectedAt = fixedClock.now().toISOString();
   const now = epochSeconds(fixedClock.now());
+  const reachOf = async (userId: string, at = now) =>
+    (await db.repositories.connections.readReach([userId], at)).get(userId);
 
-  it("reads many users' newest connection per device in one strongly consistent BatchGetItem", async () => {
+  it("reads many users' devices and newest connection per device in one strongly consistent BatchGetItem", async () => {
     await connections.connect({ userId: 'l1', deviceId: 'phone', connectionId: 'l1-phone' });
     await connections.connect({ userId: 'l1', deviceId: 'laptop', connectionId: 'l1-laptop-old' });
     // A reconnect of the same device replaces its entry.
@@ -148,38 +150,78 @@ describe('ConnectionRepository.listLiveForUsers', () => {
     await connections.connect({ userId: 'l2', deviceId: 'phone', connectionId: 'l2-phone' });
 
     const send = vi.spyOn(db.documentClient, 'send');
-    const live = await db.repositories.connections.listLiveForUsers(['l1', 'l2', 'l3-offline', 'l1'], now);
+    const reaches = await db.repositories.connections.readReach(['l1', 'l2', 'l3-never-connected', 'l1'], now);
 
     expect(send).toHaveBeenCalledTimes(1);
     expect(send.mock.calls[0]?.[0]?.input).toMatchObject({
       RequestItems: { [db.tableName('users')]: { ConsistentRead: true } },
     });
-    expect([...live].map(([userId, found]) => [userId, found.map((c) => c.connectionId).sort()] as const)).toEqual([
-      ['l1', ['l1-laptop-new', 'l1-phone']],
-      ['l2', ['l2-phone']],
-      ['l3-offline', []],
-    ]);
-    expect(live.get('l2')).toEqual([{ userId: 'l2', deviceId: 'phone', connectionId: 'l2-phone', connectedAt }]);
+    expect([...reaches.keys()]).toEqual(['l1', 'l2', 'l3-never-connected']);
+    expect(
+      reaches
+        .get('l1')
+        ?.devices.map((device) => device.deviceId)
+        .sort(),
+    ).toEqual(['laptop', 'phone']);
+    expect(
+      reaches
+        .get('l1')
+        ?.connections.map((connection) => connection.connectionId)
+        .sort(),
+    ).toEqual(['l1-laptop-new', 'l1-phone']);
+    expect(reaches.get('l2')).toEqual({
+      devices: [{ userId: 'l2', deviceId: 'phone' }],
+      connections: [{ userId: 'l2', deviceId: 'phone', connectionId: 'l2-phone', connectedAt }],
+    });
+    // No reach item: the caller reads that user by Query.
+    expect(reaches.get('l3-never-connected')).toBeUndefined();
   });
 
-  it("drops a device's entry on disconnect, but not when an older connection of it closes late", async () => {
+  it("keeps a device known but offline after its disconnect, and ignores an older connection's late disconnect", async () => {
     await connections.connect({ userId: 'l4', deviceId: 'phone', connectionId: 'l4-old' });
     await connections.connect({ userId: 'l4', deviceId: 'phone', connectionId: 'l4-new' });
 
     await connections.disconnect('l4-old', 'l4');
-    expect((await db.repositories.connections.listLiveForUsers(['l4'], now)).get('l4')).toEqual([
-      { userId: 'l4', deviceId: 'phone', connectionId: 'l4-new', connectedAt },
-    ]);
+    expect(await reachOf('l4')).toEqual({
+      devices: [{ userId: 'l4', deviceId: 'phone' }],
+      connections: [{ userId: 'l4', deviceId: 'phone', connectionId: 'l4-new', connectedAt }],
+    });
 
     await connections.disconnect('l4-new');
-    expect((await db.repositories.connections.listLiveForUsers(['l4'], now)).get('l4')).toEqual([]);
+    expect(await reachOf('l4')).toEqual({ devices: [{ userId: 'l4', deviceId: 'phone' }], connections: [] });
   });
 
-  it('leaves out entries past their connection TTL (a missed $disconnect)', async () => {
+  it('treats a connection past its TTL (a missed $disconnect) as offline', async () => {
     await connections.connect({ userId: 'l5', deviceId: 'phone', connectionId: 'l5-phone' });
-    const later = now + limits.connectionTtlSeconds;
+    const expiry = now + limits.connectionTtlSeconds;
 
-    expect((await db.repositories.connections.listLiveForUsers(['l5'], later - 1)).get('l5')).toHaveLength(1);
-    expect((await db.repositories.connections.listLiveForUsers(['l5'], later)).get('l5')).toEqual([]);
+    expect((await reachOf('l5', expiry - 1))?.connections).toHaveLength(1);
+    expect(await reachOf('l5', expiry)).toEqual({ devices: [{ userId: 'l5', deviceId: 'phone' }], connections: [] });
+  });
+
+  it('copies devices registered before the reach item existed into it on the next connect', async () => {
+    // Devices known from rows alone, as a deployment from before reach items has them.
+    await db.repositories.devices.register({ userId: 'l6', deviceId: 'tablet' }, connectedAt);
+    await db.repositories.devices.register({ userId: 'l6', deviceId: 'phone' }, connectedAt);
+    expect(await reachOf('l6')).toBeUndefined();
+
+    await connections.connect({ userId: 'l6', deviceId: 'phone', connectionId: 'l6-phone' });
+
+    const reach = await reachOf('l6');
+    expect(reach?.devices.map((device) => device.deviceId).sort()).toEqual(['phone', 'tablet']);
+    expect(reach?.connections).toEqual([{ userId: 'l6', deviceId: 'phone', connectionId: 'l6-phone', connectedAt }]);
+  });
+
+  it('answers the live connections of an incomplete reach item when only they are asked for', async () => {
+    await db.repositories.connections.put(
+      { userId: 'l7', deviceId: 'phone', connectionId: 'l7-phone' },
+      connectedAt,
+      now + 60,
+    );
+
+    expect(await reachOf('l7')).toBeUndefined();
+    expect((await db.repositories.connections.readReach(['l7'], now, true)).get('l7')?.connections).toEqual([
+      { userId: 'l7', deviceId: 'phone', connectionId: 'l7-phone', connectedAt },
+    ]);
   });
 });

@@ -1,6 +1,7 @@
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DeleteCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { limits } from '#shared/config/limits';
+import { userKeys } from '#shared/keys';
 import type { StoredMessage } from '#shared/model';
 import type { ConnectionService } from '#shared/services/connection-service';
 import type { ConversationService } from '#shared/services/conversation-service';
@@ -159,27 +160,47 @@ describe('FanOutService.deliver', () => {
     listMembers.mockRestore();
   });
 
-  it("reads each recipient's devices and live connections with one Query per batch", async () => {
+  it("reads every recipient's reach in one BatchGetItem per batch, however many messages", async () => {
     const { alice, conversation } = await scene('reach');
     const batch = [
       await sendStored(alice, 'laptop', conversation.id, 'r1'),
       await sendStored(alice, 'laptop', conversation.id, 'r2'),
     ];
     const send = vi.spyOn(db.documentClient, 'send');
-    const reach = vi.spyOn(db.repositories.connections, 'listDevicesAndConnections');
+    const reach = vi.spyOn(db.repositories.connections, 'readReach');
     const poster = new RecordingPoster();
 
     await fanOutWith(poster).deliver(batch);
 
-    const queries = send.mock.calls.filter(([command]) => command instanceof QueryCommand);
-    // One for the members, one per recipient user (alice, for her phone, and bob), however many messages,
-    // and one more for bob after the batch: his tablet got parked messages (see the next test).
-    expect(queries).toHaveLength(4);
-    expect(reach.mock.calls.map(([userId]) => userId).sort()).toEqual([alice, 'bob-reach', 'bob-reach'].sort());
+    // One Query, for the members: no recipient is read by Query.
+    expect(send.mock.calls.filter(([command]) => command instanceof QueryCommand)).toHaveLength(1);
+    // One read of alice (for her phone) and bob together, and one more of bob after the batch: his tablet
+    // got parked messages (see the next test).
+    expect(reach.mock.calls.map(([userIds]) => [...userIds].sort())).toEqual([
+      [alice, 'bob-reach'].sort(),
+      ['bob-reach'],
+    ]);
+    expect(send.mock.calls.filter(([command]) => command instanceof BatchGetCommand)).toHaveLength(2);
     expect(poster.textsPostedTo('reach-a-phone')).toEqual(['r1', 'r2']);
     expect(poster.textsPostedTo('reach-b-laptop')).toEqual(['r1', 'r2']);
     send.mockRestore();
     reach.mockRestore();
+  });
+
+  it('reads by Query a recipient whose reach item does not list every device yet', async () => {
+    const { alice, bob, conversation } = await scene('legacy');
+    // As a deployment from before reach items left it: device and connection rows, no reach item.
+    await db.documentClient.send(new DeleteCommand({ TableName: db.tableName('users'), Key: userKeys.reach(bob) }));
+    const query = vi.spyOn(db.repositories.connections, 'listDevicesAndConnections');
+    const poster = new RecordingPoster();
+
+    await fanOutWith(poster).deliver([await sendStored(alice, 'laptop', conversation.id, 'g1')]);
+
+    expect(query.mock.calls.map(([userId]) => userId)).toEqual([bob, bob]);
+    expect(poster.textsPostedTo('legacy-b-laptop')).toEqual(['g1']);
+    const parked = await db.repositories.inbox.readPage({ userId: bob, deviceId: 'tablet' }, 10);
+    expect(parked.messages.map((m) => m.text)).toEqual(['g1']);
+    query.mockRestore();
   });
 
   it('posts parked messages, in order, to a device that connected while the batch ran', async () => {
@@ -188,13 +209,13 @@ describe('FanOutService.deliver', () => {
       await sendStored(alice, 'laptop', conversation.id, 'l1'),
       await sendStored(alice, 'laptop', conversation.id, 'l2'),
     ];
-    // Bob's tablet connects (and its sync reads an empty inbox) right after the batch read bob's rows.
+    // Bob's tablet connects (and its sync reads an empty inbox) right after the batch read bob's reach.
     const repository = db.repositories.connections;
-    const read = repository.listDevicesAndConnections.bind(repository);
+    const read = repository.readReach.bind(repository);
     let reconnected = false;
-    const reach = vi.spyOn(repository, 'listDevicesAndConnections').mockImplementation(async (userId) => {
-      const result = await read(userId);
-      if (userId === bob && !reconnected) {
+    const reach = vi.spyOn(repository, 'readReach').mockImplementation(async (userIds, now, liveOnly) => {
+      const result = await read(userIds, now, liveOnly);
+      if (userIds.includes(bob) && !reconnected) {
         reconnected = true;
         await connections.connect({ userId: bob, deviceId: 'tablet', connectionId: 'late-b-tablet-again' });
       }
