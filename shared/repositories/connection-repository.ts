@@ -93,8 +93,12 @@ export class ConnectionRepository {
     );
   }
 
-  /** Removes the connection row; the device's reach entry goes offline while it still names this connection. */
-  async delete(userId: string, connectionId: string): Promise<void> {
+  /**
+   * Removes the connection row; the device's reach entry goes offline while it still names this
+   * connection. `deviceId`, when the caller knows it, clears the entry even if the row is already gone
+   * (an earlier attempt deleted it and then failed on the entry), so a retry finishes the job.
+   */
+  async delete(userId: string, connectionId: string, deviceId?: string): Promise<void> {
     const removed = await this.documentClient.send(
       new DeleteCommand({
         TableName: this.tableName,
@@ -102,8 +106,9 @@ export class ConnectionRepository {
         ReturnValues: 'ALL_OLD',
       }),
     );
-    const deviceId = removed.Attributes?.deviceId;
-    if (typeof deviceId !== 'string') return;
+    const rowDeviceId = removed.Attributes?.deviceId;
+    const entryDeviceId = typeof rowDeviceId === 'string' ? rowDeviceId : deviceId;
+    if (entryDeviceId === undefined) return;
     try {
       await this.documentClient.send(
         new UpdateCommand({
@@ -111,7 +116,7 @@ export class ConnectionRepository {
           Key: userKeys.reach(userId),
           UpdateExpression: 'SET #device = :offline',
           ConditionExpression: '#device.connectionId = :connectionId',
-          ExpressionAttributeNames: { '#device': `${REACH_DEVICE_PREFIX}${deviceId}` },
+          ExpressionAttributeNames: { '#device': `${REACH_DEVICE_PREFIX}${entryDeviceId}` },
           ExpressionAttributeValues: { ':connectionId': connectionId, ':offline': {} },
         }),
       );

@@ -38,7 +38,7 @@ export class AccountService {
     await Promise.all(
       live.map(async (connection) => {
         await this.poster.disconnect(connection.connectionId);
-        await this.connections.delete(userId, connection.connectionId);
+        await this.connections.delete(userId, connection.connectionId, connection.deviceId);
       }),
     );
     await this.devices.remove(await this.devices.listForUser(userId));

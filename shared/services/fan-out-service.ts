@@ -263,7 +263,7 @@ export class FanOutService {
     batch.dropConnection(connection);
     const graceEndsAt = Date.parse(connection.connectedAt ?? '') + limits.connectionHandshakeGraceSeconds * 1000;
     if (graceEndsAt > this.clock.now().getTime()) return;
-    await this.connections.delete(connection.userId, connection.connectionId);
+    await this.connections.delete(connection.userId, connection.connectionId, connection.deviceId);
   }
 }
 

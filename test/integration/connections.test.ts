@@ -1,4 +1,4 @@
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { epochSeconds } from '#shared/clock';
 import { limits } from '#shared/config/limits';
@@ -189,6 +189,18 @@ describe('ConnectionRepository.readReach', () => {
 
     await connections.disconnect('l4-new');
     expect(await reachOf('l4')).toEqual({ devices: [{ userId: 'l4', deviceId: 'phone' }], connections: [] });
+  });
+
+  it('clears the reach entry on a retried delete whose row an earlier attempt already removed', async () => {
+    await connections.connect({ userId: 'l8', deviceId: 'phone', connectionId: 'l8-phone' });
+    // The first attempt deleted the row, then failed (a throttle, a timeout) before the entry.
+    await db.documentClient.send(
+      new DeleteCommand({ TableName: db.tableName('users'), Key: userKeys.connection('l8', 'l8-phone') }),
+    );
+
+    await db.repositories.connections.delete('l8', 'l8-phone', 'phone');
+
+    expect(await reachOf('l8')).toEqual({ devices: [{ userId: 'l8', deviceId: 'phone' }], connections: [] });
   });
 
   it('treats a connection past its TTL (a missed $disconnect) as offline', async () => {
