@@ -65,7 +65,15 @@ export const limits = {
    * 30/s sustained, bursts of 300: far above a person or an offline queue's flush, so it only stops
    * runaway or hostile clients from buying unbounded writes and fan-out with one account.
    */
-  sendRateLimit: { windowSeconds: 10, maxSends: 300 },
+  sendRateLimit: {
+    windowSeconds: 10,
+    maxSends: 300,
+    /**
+     * A warm handler takes this many sends of the window in one write and spends them from memory, so
+     * most sends pay no write and wait on none; a handler that goes cold strands at most this many less one.
+     */
+    leaseSends: 10,
+  },
   /** API Gateway stage default route throttling (requests per second and burst), per stage. */
   stageThrottling: {
     /** Headroom under the 10,000 RPS account quota the WebSocket API, the HTTP API and postToConnection share. */

@@ -9,19 +9,24 @@ export class RateCounterRepository {
   ) {}
 
   /**
-   * Adds one to the counter in one conditional UpdateItem, only while it is below `max`.
-   * Answers false (and writes nothing) when the window is already full.
+   * Adds `count` to the counter in one conditional UpdateItem, only while the sum stays within `max`.
+   * Answers false (and writes nothing) when it would not.
    */
-  async incrementBelow(counterKey: string, max: number, expiresAtEpochSeconds: number): Promise<boolean> {
+  async incrementWithin(
+    counterKey: string,
+    count: number,
+    max: number,
+    expiresAtEpochSeconds: number,
+  ): Promise<boolean> {
     try {
       await this.documentClient.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { counterKey },
-          UpdateExpression: 'SET #expiresAt = if_not_exists(#expiresAt, :windowEnd) ADD #sends :one',
-          ConditionExpression: 'attribute_not_exists(#sends) OR #sends < :max',
+          UpdateExpression: 'SET #expiresAt = if_not_exists(#expiresAt, :windowEnd) ADD #sends :count',
+          ConditionExpression: 'attribute_not_exists(#sends) OR #sends <= :ceiling',
           ExpressionAttributeNames: { '#sends': 'sends', '#expiresAt': 'expiresAt' },
-          ExpressionAttributeValues: { ':one': 1, ':max': max, ':windowEnd': expiresAtEpochSeconds },
+          ExpressionAttributeValues: { ':count': count, ':ceiling': max - count, ':windowEnd': expiresAtEpochSeconds },
         }),
       );
       return true;

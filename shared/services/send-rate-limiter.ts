@@ -6,17 +6,36 @@ import type { RateCounterRepository } from '../repositories/rate-counter-reposit
 export interface RateLimit {
   readonly windowSeconds: number;
   readonly maxSends: number;
+  /** Sends one handler claims from the window's counter at a time (capped at `maxSends`). */
+  readonly leaseSends: number;
 }
 
 /** The counter item of one user's sends in the window starting at `windowStart` (epoch seconds). */
 export const sendCounterKey = (userId: string, windowStart: number) => `send#${userId}#${windowStart}`;
 
+/** What this handler holds of one user's current window. */
+interface Lease {
+  readonly windowStart: number;
+  remaining: number;
+  /** The counter refused even one more: every further send of the window is refused without a write. */
+  full: boolean;
+}
+
+/** Leases kept before those of past windows are dropped (a warm handler serves many users). */
+const leasesBeforePruning = 10_000;
+
 /**
- * Per-user send rate limit: a fixed-window counter item per user and window, bumped by one
- * conditional UpdateItem (ADD, only while under the limit) before a send does anything else.
- * One write per send; a refused send costs that write and nothing more.
+ * Per-user send rate limit: a fixed-window counter item per user and window that never passes
+ * `maxSends`. A handler claims sends from it in leases (one conditional UpdateItem: ADD lease, only
+ * while the sum stays within the limit; then ADD 1 for the window's last few) and spends each lease
+ * from memory, so a burst pays one write per lease, not per send, and a flood once its window is full
+ * pays none. Sends a handler claimed but never made still count: it only ever refuses early, never late.
  */
 export class SendRateLimiter {
+  private readonly leases = new Map<string, Lease>();
+  /** One claim at a time per user: concurrent sends in this process wait for it instead of claiming too. */
+  private readonly claims = new Map<string, Promise<void>>();
+
   constructor(
     private readonly counters: RateCounterRepository,
     private readonly clock: Clock,
@@ -25,14 +44,57 @@ export class SendRateLimiter {
 
   /** Counts one send for the user; throws `rate_limited` (429) when the window is full. */
   async consume(userId: string): Promise<void> {
-    const now = epochSeconds(this.clock.now());
-    const windowStart = now - (now % this.limit.windowSeconds);
+    for (;;) {
+      const now = epochSeconds(this.clock.now());
+      const windowStart = now - (now % this.limit.windowSeconds);
+      const lease = this.leases.get(userId);
+      if (lease?.windowStart === windowStart) {
+        if (lease.remaining > 0) {
+          lease.remaining -= 1;
+          return;
+        }
+        if (lease.full) throw this.refusal(windowStart + this.limit.windowSeconds - now);
+      }
+      const pending = this.claims.get(userId);
+      if (pending !== undefined) {
+        await pending;
+        continue;
+      }
+      const claim = this.claim(userId, windowStart).finally(() => this.claims.delete(userId));
+      this.claims.set(userId, claim);
+      await claim;
+    }
+  }
+
+  /** Takes a lease of the window (or its last sends one at a time) into memory, or marks the window full. */
+  private async claim(userId: string, windowStart: number): Promise<void> {
+    const key = sendCounterKey(userId, windowStart);
     const windowEnd = windowStart + this.limit.windowSeconds;
-    if (await this.counters.incrementBelow(sendCounterKey(userId, windowStart), this.limit.maxSends, windowEnd)) return;
-    throw new AppError(
+    const size = Math.max(1, Math.min(this.limit.leaseSends, this.limit.maxSends));
+    let granted = 0;
+    if (await this.counters.incrementWithin(key, size, this.limit.maxSends, windowEnd)) granted = size;
+    else if (size > 1 && (await this.counters.incrementWithin(key, 1, this.limit.maxSends, windowEnd))) granted = 1;
+    const held = this.leases.get(userId);
+    if (held?.windowStart === windowStart) {
+      held.remaining += granted;
+      held.full ||= granted === 0;
+      return;
+    }
+    if (this.leases.size >= leasesBeforePruning) this.prune(windowStart);
+    this.leases.set(userId, { windowStart, remaining: granted, full: granted === 0 });
+  }
+
+  private prune(currentWindowStart: number): void {
+    for (const [userId, lease] of this.leases) {
+      if (lease.windowStart < currentWindowStart) this.leases.delete(userId);
+    }
+  }
+
+  private refusal(retryAfterSeconds: number): AppError {
+    return new AppError(
       'rate_limited',
       `At most ${this.limit.maxSends} messages per ${this.limit.windowSeconds} seconds; retry later`,
-      { retryAfterSeconds: windowEnd - now },
+      { retryAfterSeconds },
     );
   }
 }

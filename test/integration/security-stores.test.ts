@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { AccountStanding } from '#shared/auth/account-standing';
 import { ConnectTicketStore, connectTicketPattern, hashConnectTicket } from '#shared/auth/connect-tickets';
 import { createDocumentClient } from '#shared/aws/dynamodb';
@@ -215,7 +215,8 @@ describe('AccountStanding', () => {
 });
 
 describe('SendRateLimiter', () => {
-  const limit = { windowSeconds: 10, maxSends: 3 };
+  // Leases of 2 out of 3: the window's third send is claimed on its own, after a lease no longer fits.
+  const limit = { windowSeconds: 10, maxSends: 3, leaseSends: 2 };
 
   /** The start of a window, so a test's sends all fall in one. */
   function windowStartClock(): ManualClock {
@@ -273,6 +274,46 @@ describe('SendRateLimiter', () => {
       sends: 2,
       expiresAt: windowStart + limit.windowSeconds,
     });
-    expect((await read(ben)).Item?.sends).toBe(1);
+    expect((await read(ben)).Item?.sends).toBe(limit.leaseSends);
+  });
+
+  it('claims a lease with one write and spends it from memory; a full window refuses without writing', async () => {
+    const clock = windowStartClock();
+    const repository = new RateCounterRepository(documentClient, name('rateLimits'));
+    const writes = vi.spyOn(repository, 'incrementWithin');
+    const limiter = new SendRateLimiter(repository, clock, limit);
+    const userId = `lease-${randomUUID()}`;
+
+    await limiter.consume(userId);
+    await limiter.consume(userId);
+    expect(writes.mock.calls.map(([, count]) => count)).toEqual([2]);
+    await limiter.consume(userId);
+    expect(writes.mock.calls.map(([, count]) => count)).toEqual([2, 2, 1]);
+    for (let i = 0; i < 3; i++) await expect(limiter.consume(userId)).rejects.toMatchObject({ code: 'rate_limited' });
+    expect(writes.mock.calls.map(([, count]) => count)).toEqual([2, 2, 1, 2, 1]);
+  });
+
+  it('never lets more than maxSends through across handlers that each hold leases', async () => {
+    const clock = windowStartClock();
+    const handlers = Array.from(
+      { length: 3 },
+      () => new SendRateLimiter(new RateCounterRepository(documentClient, name('rateLimits')), clock, limit),
+    );
+    const userId = `spread-${randomUUID()}`;
+
+    const outcomes = await Promise.allSettled(
+      handlers.flatMap((handler) => Array.from({ length: 4 }, () => handler.consume(userId))),
+    );
+    const counted = await documentClient.send(
+      new GetCommand({
+        TableName: name('rateLimits'),
+        Key: { counterKey: sendCounterKey(userId, epochSeconds(clock.now())) },
+      }),
+    );
+
+    const through = outcomes.filter((outcome) => outcome.status === 'fulfilled').length;
+    expect(through).toBeGreaterThan(0);
+    expect(through).toBeLessThanOrEqual(limit.maxSends);
+    expect(counted.Item?.sends).toBeLessThanOrEqual(limit.maxSends);
   });
 });
