@@ -3,8 +3,9 @@
  * per-user send rate limit (`rate_limited` on WebSocket and HTTP, nothing stored), API Gateway's
  * frame and message sizes, message text size, members per group and attachments per message.
  */
-import { PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+
 import { setTimeout as sleep } from 'node:timers/promises';
+import { PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createDocumentClient } from '#shared/aws/dynamodb';
