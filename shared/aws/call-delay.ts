@@ -1,8 +1,8 @@
 /**
  * A process-wide pause around each DynamoDB call, so a machine without AWS can wait as AWS makes a
  * caller wait. A client middleware asks one process-wide delay for the call's duration and makes the
- * call last at least that long: half before the request is sent, the rest after the answer, less
- * whatever the call itself took. On Lambda nothing is installed and every call goes straight through;
+ * call last at least that long: half before the request is sent (less what such a call typically
+ * takes here), the rest after the answer, less whatever the call itself took. On Lambda nothing is installed and every call goes straight through;
  * the local stack installs one under its AWS timing profile (local/aws-timing.ts).
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -19,18 +19,31 @@ export function setDynamoDbCallDelay(delay: DynamoDbCallDelay | undefined): Dyna
   return delaySlot.set(delay);
 }
 
+/** How long each operation's local call typically takes: a moving mean, per process. */
+const typicalLocalMs = new Map<string, number>();
+/** Weight of the newest call in that mean: about the last twenty calls count. */
+const smoothing = 0.05;
+
 /** Adds the delay to `client`'s middleware stack (shared by every document client built on it). */
 export function addDynamoDbCallDelay(client: DynamoDBClient): void {
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      const delayMs = delaySlot.get()?.(dynamoDbOperation(context)) ?? 0;
+      const operation = dynamoDbOperation(context);
+      const delayMs = delaySlot.get()?.(operation) ?? 0;
       if (!(delayMs > 0)) return next(args);
       const startedAt = performance.now();
-      // The request's way there, then the answer's way back: a write lands in the table (and its stream) mid-way.
-      await pause(delayMs / 2);
+      // The drawn time is AWS's whole round trip, its own processing included, and the local call's
+      // processing stands in for that part: the request's way there is shortened by what the call
+      // typically takes here, so a write still lands in the table (and its stream) about mid-way and
+      // the call lasts the drawn time, or longer only when this machine is slower than usual.
+      const typicalMs = typicalLocalMs.get(operation) ?? 0;
+      await pause(delayMs / 2 - typicalMs);
+      const calledAt = performance.now();
       try {
         return await next(args);
       } finally {
+        const tookMs = performance.now() - calledAt;
+        typicalLocalMs.set(operation, typicalMs === 0 ? tookMs : typicalMs + (tookMs - typicalMs) * smoothing);
         await pause(delayMs - (performance.now() - startedAt));
       }
     },

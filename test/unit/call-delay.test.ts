@@ -4,18 +4,19 @@
  * is sent. Fake timers: nothing here depends on how fast this machine is.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { setDynamoDbCallDelay } from '#shared/aws/call-delay';
 import { createDocumentClient } from '#shared/aws/dynamodb';
 
 let sentAt: number[];
 
-/** A document client whose requests never leave the process: each answers `{}` at once. */
-function stubbedClient() {
+/** A document client whose requests never leave the process: each answers `{}`, at once or after `takesMs`. */
+function stubbedClient(takesMs = 0) {
   const requestHandler = {
     handle: async () => {
       sentAt.push(Date.now());
+      if (takesMs > 0) await new Promise((resolve) => setTimeout(resolve, takesMs));
       return {
         response: {
           statusCode: 200,
@@ -102,5 +103,23 @@ describe('the DynamoDB call delay middleware', () => {
     expect(await settled(call)).toBe(false);
     await vi.advanceTimersByTimeAsync(1);
     expect(await settled(call)).toBe(true);
+  });
+
+  it("counts the local call's own time as part of the drawn time: sent that much earlier, done on time", async () => {
+    setDynamoDbCallDelay((operation) => (operation === 'PutItem' ? 40 : undefined));
+    const client = stubbedClient(12);
+    const first = client.send(new PutCommand({ TableName: 't', Item: { pk: 'a' } }));
+    await vi.advanceTimersByTimeAsync(40);
+    expect(await settled(first)).toBe(true);
+    sentAt = [];
+
+    const startedAt = Date.now();
+    const second = client.send(new PutCommand({ TableName: 't', Item: { pk: 'a' } }));
+    await vi.advanceTimersByTimeAsync(8);
+    expect(sentAt).toEqual([startedAt + 8]);
+    await vi.advanceTimersByTimeAsync(31);
+    expect(await settled(second)).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await settled(second)).toBe(true);
   });
 });
