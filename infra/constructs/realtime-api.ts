@@ -107,10 +107,16 @@ export class RealtimeApi extends Construct implements ConnectionsEndpoint {
     const authorizer = new WebSocketLambdaAuthorizer('ConnectAuthorizer', handlers[webSocketAuthorizer.function], {
       identitySource: [...webSocketAuthorizer.identitySource],
     });
+    // One integration per function: routes served by the same Lambda (sendMessage, sendMessages) share it.
+    const integrations = new Map<string, WebSocketLambdaIntegration>();
     for (const route of webSocketRoutes) {
       const isConnect = route.routeKey === '$connect';
+      const integration =
+        integrations.get(route.function) ??
+        new WebSocketLambdaIntegration(`${route.routeKey}Integration`, handlers[route.function]);
+      integrations.set(route.function, integration);
       const webSocketRoute = this.api.addRoute(route.routeKey, {
-        integration: new WebSocketLambdaIntegration(`${route.routeKey}Integration`, handlers[route.function]),
+        integration,
         returnResponse: route.returnResponse,
         authorizer: isConnect ? authorizer : undefined,
       });

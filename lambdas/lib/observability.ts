@@ -89,6 +89,18 @@ export function noteMessageAccepted(message: Pick<Message, 'id' | 'conversationI
   });
 }
 
+/** A burst stored: one line for all of it (its first message's correlation id), never a line per message. */
+export function noteMessagesAccepted(messages: readonly Pick<Message, 'id' | 'conversationId' | 'seq'>[]): void {
+  const [first] = messages;
+  if (!first) return;
+  correlateWith(correlationIdOf(first));
+  logger.info('messages accepted', {
+    conversationId: first.conversationId,
+    count: messages.length,
+    seqs: messages.map((message) => message.seq),
+  });
+}
+
 /** The metrics of one send, WebSocket or HTTP alike: stored or a retry, and what its direct delivery reached. */
 export function countSend(sent: Pick<SendMessageResult, 'duplicate' | 'direct'>): void {
   metrics.addMetric(sent.duplicate ? appMetrics.duplicateSends : appMetrics.messagesSent, MetricUnit.Count, 1);

@@ -9,7 +9,7 @@ import type { core } from 'zod/mini';
 import { AppError, UnauthorizedError } from '#shared/errors';
 import type { Connection } from '#shared/model';
 import type { ServerFrame } from '#shared/protocol/frames';
-import { logger, noteMessageAccepted, observed, publishAddedMetrics } from './observability';
+import { logger, noteMessageAccepted, noteMessagesAccepted, observed, publishAddedMetrics } from './observability';
 import { parseJson, parseWith } from './validation';
 
 /** What the $connect authorizer put in its context; API Gateway repeats it on every later event. */
@@ -112,6 +112,7 @@ export function webSocketRoute(answer: (event: WebSocketEvent) => Promise<Server
         throw error;
       }
       if (frame.type === 'messageAccepted') noteMessageAccepted(frame.message);
+      else if (frame.type === 'messagesAccepted') noteMessagesAccepted(frame.messages);
       return frameResponse(frame);
     });
 }

@@ -394,6 +394,7 @@ export const webSocketRoutes = [
   { routeKey: '$disconnect', function: 'wsDisconnect', returnResponse: false },
   { routeKey: '$default', function: 'wsDefault', returnResponse: true },
   { routeKey: 'sendMessage', function: 'wsSendMessage', returnResponse: true },
+  { routeKey: 'sendMessages', function: 'wsSendMessage', returnResponse: true },
   { routeKey: 'sync', function: 'wsSync', returnResponse: true },
   { routeKey: 'ack', function: 'wsAck', returnResponse: true },
   { routeKey: 'read', function: 'wsRead', returnResponse: true },

@@ -2,6 +2,11 @@
 export const limits = {
   /** Characters of message text (a 32 KB WebSocket frame holds this with room to spare). */
   maxTextLength: 4000,
+  /**
+   * Messages one `sendMessages` frame may carry (a burst committed in one transaction: 2 items each
+   * plus the conversation's, within TransactWriteItems' 100). Text only, and the frame within 32 KB.
+   */
+  maxMessagesPerSend: 25,
   maxClientMessageIdLength: 64,
   maxGroupMembers: 100,
   maxGroupNameLength: 100,

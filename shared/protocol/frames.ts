@@ -75,6 +75,26 @@ export const sendMessageFrameSchema = object({
   attachmentIds: optional(attachmentIdsSchema),
 }).check(refine(hasContent, contentRule));
 
+/** A burst of text messages to one conversation, committed in the order given at consecutive seqs. */
+export const sendMessagesFrameSchema = object({
+  action: literal('sendMessages'),
+  conversationId: idSchema,
+  messages: array(
+    object({
+      clientMessageId: clientMessageIdSchema,
+      text: messageTextSchema.check(refine((text: string) => text.trim().length > 0, 'must not be blank')),
+    }),
+  ).check(
+    minLength(1),
+    maxLength(limits.maxMessagesPerSend),
+    refine(
+      (messages: readonly { clientMessageId: string }[]) =>
+        new Set(messages.map((message) => message.clientMessageId)).size === messages.length,
+      'clientMessageIds must be distinct',
+    ),
+  ),
+});
+
 export const syncFrameSchema = object({
   action: literal('sync'),
   /** Continues a replay that answered `syncComplete` with a cursor (an inbox position: id characters and `#`). */
@@ -98,11 +118,14 @@ export const readFrameSchema = object({
 export const pingFrameSchema = object({ action: literal('ping') });
 
 export type SendMessageFrame = output<typeof sendMessageFrameSchema>;
+export type SendMessagesFrame = output<typeof sendMessagesFrameSchema>;
 export type AckFrame = output<typeof ackFrameSchema>;
 
 export type ServerFrame =
   | { readonly type: 'message'; readonly message: Message }
   | { readonly type: 'messageAccepted'; readonly clientMessageId: string; readonly message: Message }
+  /** A `sendMessages` frame's messages, stored (or found already stored), in the order sent. */
+  | { readonly type: 'messagesAccepted'; readonly conversationId: string; readonly messages: readonly Message[] }
   | { readonly type: 'syncComplete'; readonly delivered: number; readonly cursor?: string }
   | { readonly type: 'acked'; readonly conversationId: string; readonly upToSeq: number; readonly removed: number }
   | { readonly type: 'readAcked'; readonly conversationId: string; readonly upToSeq: number }

@@ -43,6 +43,15 @@ export type CommitOutcome =
   /** A bound in `metaAtMost` or a condition of an extra item failed; nothing was written. */
   | { readonly kind: 'effectRejected' };
 
+/** What one optimistic transaction of a burst did (see `commitMany`). */
+export type ManyOutcome =
+  /** The first `count` entries were committed. */
+  | { readonly kind: 'stored'; readonly count: number }
+  /** These entries (by index) were refused by their own conditions; nothing was written. */
+  | { readonly kind: 'refused'; readonly refused: ReadonlyMap<number, Refusal> }
+  | { readonly kind: 'notNext'; readonly lastSeq: number }
+  | { readonly kind: 'conversationGone' };
+
 export type RunOutcome =
   /** Seqs up to `through` committed; those in `refused` hold voids (their entries' conditions failed). */
   | {
@@ -195,6 +204,27 @@ export class MessageRepository extends MessageReader {
         return cancellation.refused.get(0) === 'duplicate' && cancellation.original
           ? { kind: 'duplicate', message: await this.original(cancellation.original) }
           : { kind: 'effectRejected' };
+    }
+  }
+
+  /**
+   * Commits entries at the seqs after `previous` optimistically (the meta item must still say
+   * `previous`, with nothing queued), as many as one transaction holds: answers how many went in, or
+   * which entries' own conditions refused them (nothing was written then), or that the seq moved.
+   */
+  async commitMany(previous: number, entries: readonly RunEntry[]): Promise<ManyOutcome> {
+    const cancellation = await this.transact(previous, entries, { kind: 'optimistic' });
+    switch (cancellation.kind) {
+      case 'committed':
+        return { kind: 'stored', count: cancellation.count };
+      case 'conversationGone':
+        return cancellation;
+      case 'notNext':
+        return { kind: 'notNext', lastSeq: cancellation.lastSeq };
+      case 'conflict':
+        return { kind: 'notNext', lastSeq: previous };
+      case 'refused':
+        return { kind: 'refused', refused: cancellation.refused };
     }
   }
 

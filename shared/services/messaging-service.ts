@@ -34,6 +34,14 @@ export interface SendMessageResult {
   readonly direct?: DirectDeliveryOutcome;
 }
 
+/** A burst of one sender's text messages to one conversation (`sendMessages`). */
+export interface SendBurstInput {
+  readonly senderId: string;
+  readonly senderDeviceId?: string;
+  readonly conversationId: string;
+  readonly messages: readonly { readonly clientMessageId: string; readonly text: string }[];
+}
+
 /** Client sends: members only, idempotent per (conversation, sender, clientMessageId). */
 export class MessagingService {
   constructor(
@@ -105,6 +113,67 @@ export class MessagingService {
       duplicate: false,
       direct: await direct.deliver(result.message, prefetched, { members, lastSeq: conversation.lastSeq }),
     };
+  }
+
+  /**
+   * A burst: one membership read, then the messages at consecutive seqs in the order sent (one
+   * transaction per `planRun` chunk when uncontended), then the fast path for each. All are the
+   * sender's text messages, so the members read before hold for every seq of an unbroken run.
+   */
+  /** Answers in the order sent; a retried clientMessageId answers with its original. */
+  async sendMany(input: SendBurstInput, admission?: Promise<void>): Promise<SendMessageResult[]> {
+    const [, { conversation, member, members }] = await Promise.all([
+      admission,
+      this.readMembership(input.conversationId, input.senderId),
+    ]);
+    if (!conversation || !member) throw new NotFoundError('Conversation not found');
+    const direct = members && this.direct?.covers(conversation.memberCount) ? this.direct : undefined;
+    const prefetched = direct && members ? direct.prefetch(members.map((candidate) => candidate.userId)) : undefined;
+    const results = await this.timeline.appendMany(
+      input.conversationId,
+      conversation,
+      input.messages.map(({ clientMessageId, text }) => ({
+        send: { senderId: input.senderId, clientMessageId },
+        compose: (seq: number, at: string) => ({
+          effects: { sentBy: input.senderId },
+          message: {
+            id: messageIds.format(input.conversationId, seq),
+            conversationId: input.conversationId,
+            seq,
+            senderId: input.senderId,
+            type: 'text' as const,
+            text,
+            createdAt: at,
+            clientMessageId,
+            ...(input.senderDeviceId ? { senderDeviceId: input.senderDeviceId } : {}),
+            ...(direct ? { directDelivery: true } : {}),
+          },
+        }),
+      })),
+    );
+    const accepted = results.map((result) => {
+      // The sender was removed since the read: the transaction's member check refused the entries.
+      if (result.kind === 'effectRejected') throw new NotFoundError('Conversation not found');
+      return result;
+    });
+    const stored = accepted.flatMap((result) => (result.kind === 'stored' ? [result.message] : []));
+    // The members read before hold for each seq of the unbroken run right after the read's lastSeq.
+    let unbrokenThrough = conversation.lastSeq;
+    for (const message of [...stored].sort((a, b) => a.seq - b.seq)) {
+      if (message.seq === unbrokenThrough + 1) unbrokenThrough = message.seq;
+    }
+    return Promise.all(
+      accepted.map(async ({ kind, message }) => {
+        if (kind === 'duplicate' || !direct || !members || !prefetched)
+          return { message: toWireMessage(message), duplicate: kind === 'duplicate' };
+        const readBefore = message.seq <= unbrokenThrough ? { members, lastSeq: message.seq - 1 } : undefined;
+        return {
+          message: toWireMessage(message),
+          duplicate: false,
+          direct: await direct.deliver(message, prefetched, readBefore),
+        };
+      }),
+    );
   }
 
   /**

@@ -34,7 +34,7 @@ const leasesBeforePruning = 10_000;
 export class SendRateLimiter {
   private readonly leases = new Map<string, Lease>();
   /** One claim at a time per user: concurrent sends in this process wait for it instead of claiming too. */
-  private readonly claims = new Map<string, Promise<void>>();
+  private readonly claims = new Map<string, Promise<boolean>>();
 
   constructor(
     private readonly counters: RateCounterRepository,
@@ -42,46 +42,59 @@ export class SendRateLimiter {
     private readonly limit: RateLimit = limits.sendRateLimit,
   ) {}
 
-  /** Counts one send for the user; throws `rate_limited` (429) when the window is full. */
-  async consume(userId: string): Promise<void> {
+  /**
+   * Counts `sends` sends (a burst frame's messages) for the user, all or none; throws `rate_limited`
+   * (429) when the window has no room for them.
+   */
+  async consume(userId: string, sends = 1): Promise<void> {
     for (;;) {
       const now = epochSeconds(this.clock.now());
       const windowStart = now - (now % this.limit.windowSeconds);
       const lease = this.leases.get(userId);
-      if (lease?.windowStart === windowStart) {
-        if (lease.remaining > 0) {
-          lease.remaining -= 1;
-          return;
-        }
-        if (lease.full) throw this.refusal(windowStart + this.limit.windowSeconds - now);
+      const held = lease?.windowStart === windowStart ? lease : undefined;
+      if (held && held.remaining >= sends) {
+        held.remaining -= sends;
+        return;
       }
+      if (held?.full || sends > this.limit.maxSends) throw this.refusal(windowStart + this.limit.windowSeconds - now);
       const pending = this.claims.get(userId);
       if (pending !== undefined) {
         await pending;
         continue;
       }
-      const claim = this.claim(userId, windowStart).finally(() => this.claims.delete(userId));
+      const claim = this.claim(userId, windowStart, sends - (held?.remaining ?? 0)).finally(() =>
+        this.claims.delete(userId),
+      );
       this.claims.set(userId, claim);
-      await claim;
+      if (!(await claim)) throw this.refusal(windowStart + this.limit.windowSeconds - now);
     }
   }
 
-  /** Takes a lease of the window (or its last sends one at a time) into memory, or marks the window full. */
-  private async claim(userId: string, windowStart: number): Promise<void> {
+  /**
+   * Takes a lease of the window (at least `needed` sends; then just `needed` when a lease no longer
+   * fits) into memory; false when not even that fits. A window that cannot take one more is full.
+   */
+  private async claim(userId: string, windowStart: number, needed: number): Promise<boolean> {
     const key = sendCounterKey(userId, windowStart);
     const windowEnd = windowStart + this.limit.windowSeconds;
-    const size = Math.max(1, Math.min(this.limit.leaseSends, this.limit.maxSends));
+    const size = Math.min(Math.max(needed, this.limit.leaseSends), this.limit.maxSends);
     let granted = 0;
     if (await this.counters.incrementWithin(key, size, this.limit.maxSends, windowEnd)) granted = size;
-    else if (size > 1 && (await this.counters.incrementWithin(key, 1, this.limit.maxSends, windowEnd))) granted = 1;
+    else if (size > needed && (await this.counters.incrementWithin(key, needed, this.limit.maxSends, windowEnd)))
+      granted = needed;
+    this.hold(userId, windowStart, granted, granted === 0 && needed === 1);
+    return granted > 0;
+  }
+
+  private hold(userId: string, windowStart: number, granted: number, full: boolean): void {
     const held = this.leases.get(userId);
     if (held?.windowStart === windowStart) {
       held.remaining += granted;
-      held.full ||= granted === 0;
+      held.full ||= full;
       return;
     }
     if (this.leases.size >= leasesBeforePruning) this.prune(windowStart);
-    this.leases.set(userId, { windowStart, remaining: granted, full: granted === 0 });
+    this.leases.set(userId, { windowStart, remaining: granted, full });
   }
 
   private prune(currentWindowStart: number): void {

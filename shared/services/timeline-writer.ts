@@ -117,6 +117,65 @@ export class TimelineWriter {
     return this.appendQueued(conversationId, compose, send !== undefined);
   }
 
+  /**
+   * Appends a burst of one sender's entries at consecutive seqs, in the order given, as few
+   * transactions as TransactWriteItems holds (see `planRun`). A retried entry (its clientMessageId
+   * already sent) is answered with its original and takes no seq; the entries after it close up.
+   * When the conversation is contended (queued sends, another writer in between), the rest go one by
+   * one through {@link append}, in order, so the burst still lands in the order sent.
+   */
+  async appendMany(
+    conversationId: string,
+    position: SeqPosition,
+    bursts: readonly { readonly compose: ComposeEntry; readonly send: ClientSend }[],
+  ): Promise<AppendResult[]> {
+    const results: AppendResult[] = [];
+    let pending = bursts.map((burst, index) => ({ ...burst, index }));
+    let lastSeq = position.lastSeq;
+    const contended = (position.nextSeq ?? lastSeq) > lastSeq;
+    const recent = Date.now() - (position.lastRunAt ?? 0) < (this.timing.queueAfterRunMs ?? 0);
+    let optimistic = !contended && !recent;
+    while (pending.length > 0 && optimistic) {
+      const at = this.now();
+      const entries = pending.map((burst, k) => burst.compose(lastSeq + 1 + k, at));
+      const outcome = await this.messages.commitMany(lastSeq, entries);
+      switch (outcome.kind) {
+        case 'stored':
+          for (const [k, burst] of pending.slice(0, outcome.count).entries()) {
+            results[burst.index] = { kind: 'stored', message: (entries[k] as RunEntry).message };
+          }
+          pending = pending.slice(outcome.count);
+          lastSeq += outcome.count;
+          break;
+        case 'refused':
+          // Refused entries are answered now; the others are offered again at closed-up seqs.
+          for (const [k, refusal] of outcome.refused) {
+            const burst = pending[k];
+            if (!burst) continue;
+            const original =
+              refusal === 'duplicate'
+                ? await this.messages.findSent(conversationId, burst.send.senderId, burst.send.clientMessageId)
+                : undefined;
+            results[burst.index] = original ? { kind: 'duplicate', message: original } : { kind: 'effectRejected' };
+          }
+          pending = pending.filter((_, k) => !outcome.refused.has(k));
+          break;
+        case 'conversationGone':
+          throw notFound();
+        case 'notNext':
+          lastSeq = outcome.lastSeq;
+          optimistic = false;
+          break;
+      }
+    }
+    for (const burst of pending) {
+      const result = await this.append(conversationId, lastSeq, burst.compose, burst.send);
+      if (result.kind === 'stored') lastSeq = Math.max(lastSeq, result.message.seq);
+      results[burst.index] = result;
+    }
+    return results;
+  }
+
   /** Creates a conversation whose timeline starts with `firstEntry` (seq 1), in the creating transaction. */
   startConversation(
     conversation: Conversation,

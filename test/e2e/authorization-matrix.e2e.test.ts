@@ -65,7 +65,7 @@ const requestRecipes: Partial<Record<FunctionName, RequestRecipe>> = {
   httpCreateAttachment: { body: () => ({ fileName: 'intrusion.png', contentType: 'image/png', size: 10 }) },
 };
 
-/** docs/protocol.md: sendMessage and read need membership; sync and ack only ever touch the calling device's inbox. */
+/** docs/protocol.md: sendMessage, sendMessages and read need membership; sync and ack only ever touch the calling device's inbox. */
 type ActionScope =
   | { readonly scope: 'conversation'; readonly answer: string; readonly frame: (conversationId: string) => Frame }
   | { readonly scope: 'device inbox' };
@@ -79,6 +79,18 @@ const webSocketActionScopes: Record<string, ActionScope> = {
       conversationId,
       clientMessageId: 'intrusion-ws',
       text: 'let me in',
+    }),
+  },
+  sendMessages: {
+    scope: 'conversation',
+    answer: 'messagesAccepted',
+    frame: (conversationId) => ({
+      action: 'sendMessages',
+      conversationId,
+      messages: [
+        { clientMessageId: 'intrusion-burst-1', text: 'let me in' },
+        { clientMessageId: 'intrusion-burst-2', text: 'and again' },
+      ],
     }),
   },
   read: {

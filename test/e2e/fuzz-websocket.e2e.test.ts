@@ -22,6 +22,7 @@ import {
   pingFrameSchema,
   readFrameSchema,
   sendMessageFrameSchema,
+  sendMessagesFrameSchema,
   syncFrameSchema,
 } from '#shared/protocol/frames';
 import { createLocalDynamoDbClient } from '../../local/aws-local';
@@ -54,6 +55,7 @@ const stableCodes = Object.keys(errorCodes).filter((code) => code !== 'internal'
 const pushTypes = new Set(['message', 'receipt']);
 const frameSchemas = {
   sendMessage: sendMessageFrameSchema,
+  sendMessages: sendMessagesFrameSchema,
   sync: syncFrameSchema,
   ack: ackFrameSchema,
   read: readFrameSchema,
@@ -61,6 +63,7 @@ const frameSchemas = {
 } as const;
 const successTypes = {
   sendMessage: 'messageAccepted',
+  sendMessages: 'messagesAccepted',
   sync: 'syncComplete',
   ack: 'acked',
   read: 'readAcked',
@@ -199,6 +202,19 @@ function expectSuccessFrame(routeKey: RoutedKey, answer: Frame, sent: unknown): 
       marks = { ...marks, [groupId]: { lastSeq: Math.max(group.lastSeq, seq), nextSeq: Math.max(group.nextSeq, seq) } };
       return;
     }
+    case 'sendMessages': {
+      const messages = answer.messages as Record<string, unknown>[];
+      const sentIds = (frame.messages as Record<string, unknown>[]).map((message) => message.clientMessageId);
+      expect(messages.map((message) => message.clientMessageId)).toEqual(sentIds);
+      for (const message of messages) {
+        expect(message.senderId).toBe(alice.userId);
+        expect(message.conversationId).toBe(frame.conversationId);
+      }
+      const seq = Math.max(...messages.map((message) => Number(message.seq)));
+      const group = marks[groupId] ?? { lastSeq: 0, nextSeq: 0 };
+      marks = { ...marks, [groupId]: { lastSeq: Math.max(group.lastSeq, seq), nextSeq: Math.max(group.nextSeq, seq) } };
+      return;
+    }
     case 'ack':
     case 'read':
       expect(answer.conversationId).toBe(frame.conversationId);
@@ -259,7 +275,7 @@ async function exchange(frame: WireFrame): Promise<void> {
     if (frame.kind === 'text') expectSuccessFrame(routeKey, answer, JSON.parse(frame.text));
     record(routeKey, String(answer.type));
   }
-  const refusedSend = answer.type === 'error' && routeKey === 'sendMessage';
+  const refusedSend = answer.type === 'error' && (routeKey === 'sendMessage' || routeKey === 'sendMessages');
   await Promise.all([expectUsable(client), refusedSend ? expectNoMessageStored() : undefined]);
   expect(Object.getOwnPropertyNames(Object.prototype).sort(), 'Object.prototype was polluted').toEqual(
     prototypeKeysAtStart,
@@ -392,6 +408,18 @@ function validEntries(action: string, clientMessageId: string, seq: number): Ent
         ['clientMessageId', JSON.stringify(clientMessageId)],
         ['text', '"fuzz"'],
       ];
+    case 'sendMessages':
+      return [
+        ...base,
+        ['conversationId', JSON.stringify(groupId)],
+        [
+          'messages',
+          JSON.stringify([
+            { clientMessageId, text: 'fuzz one' },
+            { clientMessageId: `${clientMessageId}-2`, text: 'fuzz two' },
+          ]),
+        ],
+      ];
     case 'ack':
     case 'read':
       return [...base, ['conversationId', JSON.stringify(groupId)], ['upToSeq', String(seq)]];
@@ -517,6 +545,7 @@ describe('valid frames mutated field by field', () => {
     $disconnect: 30,
     $default: 30,
     sendMessage: 120,
+    sendMessages: 100,
     sync: 100,
     ack: 120,
     read: 120,

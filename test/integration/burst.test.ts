@@ -6,7 +6,7 @@
  */
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeStreamCommand, GetRecordsCommand, GetShardIteratorCommand } from '@aws-sdk/client-dynamodb-streams';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { limits } from '#shared/config/limits';
 import { NotFoundError } from '#shared/errors';
 import { messageIds } from '#shared/keys';
@@ -334,5 +334,92 @@ describe('a burst into one conversation', () => {
     expect(conversation).toMatchObject({ name: 'Renamed mid-burst', memberCount: 5 });
     expect(now.map((m) => m.userId).sort()).toEqual([admin, a, b, x, y].sort());
     expect(await streamedSeqs(conversationId)).toEqual(entries.map((entry) => entry.seq));
+  });
+});
+
+describe('a burst in one frame (sendMany)', () => {
+  const burst = (prefix: string, count: number, from = 0) =>
+    Array.from({ length: count }, (_, i) => ({
+      clientMessageId: `${prefix}${from + i}`,
+      text: `${prefix} ${from + i}`,
+    }));
+
+  it('commits a frame of 25 in the order sent, at consecutive seqs, in one transaction', async () => {
+    const { conversationId, alice } = await direct();
+    const writes = vi.spyOn(db.repositories.messages, 'commitMany');
+
+    const sent = await messaging().sendMany({ senderId: alice, conversationId, messages: burst('f', 25) });
+
+    expect(sent.map((one) => [one.message.clientMessageId, one.message.seq, one.duplicate])).toEqual(
+      burst('f', 25).map((m, i) => [m.clientMessageId, i + 2, false]),
+    );
+    expect(writes).toHaveBeenCalledTimes(1);
+    writes.mockRestore();
+    const entries = await gapFreeTimeline(conversationId);
+    expect(textsOf(entries).map((m) => m.text)).toEqual(burst('f', 25).map((m) => m.text));
+    const { members } = await db.repositories.conversations.getWithMembers(conversationId);
+    expect(members.find((m) => m.userId === alice)?.lastSentSeq).toBe(26);
+    expect(await streamedSeqs(conversationId)).toEqual(entries.map((entry) => entry.seq));
+  });
+
+  it('answers a retried frame with the originals and closes up around the ones already sent', async () => {
+    const { conversationId, alice, bob } = await direct();
+    const sender = messaging();
+    const first = await sender.sendMany({ senderId: alice, conversationId, messages: burst('r', 5) });
+    await sender.send({ senderId: bob, conversationId, clientMessageId: 'between', text: 'between' });
+
+    // Its answer lost, the client sends the frame again with more queued behind it.
+    const again = await sender.sendMany({ senderId: alice, conversationId, messages: burst('r', 8) });
+
+    expect(again.slice(0, 5)).toEqual(first.map((one) => ({ message: one.message, duplicate: true })));
+    expect(again.slice(5).map((one) => [one.message.seq, one.duplicate])).toEqual([
+      [8, false],
+      [9, false],
+      [10, false],
+    ]);
+    const entries = await gapFreeTimeline(conversationId);
+    expect(textsOf(entries).map((m) => m.clientMessageId)).toEqual([
+      ...burst('r', 5).map((m) => m.clientMessageId),
+      'between',
+      'r5',
+      'r6',
+      'r7',
+    ]);
+  });
+
+  it('keeps each frame in its order when frames from two senders and single sends race', async () => {
+    const { conversationId, members } = await group(3);
+    const [a, b, c] = members as [string, string, string];
+    const sender = messaging();
+
+    await Promise.all([
+      ...[0, 1, 2, 3].map((k) => sender.sendMany({ senderId: a, conversationId, messages: burst(`a${k}-`, 20) })),
+      ...[0, 1, 2].map((k) => sender.sendMany({ senderId: b, conversationId, messages: burst(`b${k}-`, 25) })),
+      ...Array.from({ length: 20 }, (_, i) =>
+        sender.send({ senderId: c, conversationId, clientMessageId: `c${i}`, text: `c ${i}` }),
+      ),
+    ]);
+
+    const entries = await gapFreeTimeline(conversationId);
+    const ids = textsOf(entries).map((m) => String(m.clientMessageId));
+    expect(ids).toHaveLength(4 * 20 + 3 * 25 + 20);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const [prefix, count] of [
+      ...[0, 1, 2, 3].map((k) => [`a${k}-`, 20] as const),
+      ...[0, 1, 2].map((k) => [`b${k}-`, 25] as const),
+    ]) {
+      expect(ids.filter((id) => id.startsWith(prefix))).toEqual(burst(prefix, count).map((m) => m.clientMessageId));
+    }
+    expect(await streamedSeqs(conversationId)).toEqual(entries.map((entry) => entry.seq));
+  });
+
+  it('stores nothing for a sender who is not a member', async () => {
+    const { conversationId } = await direct();
+    const [mallory] = names('mallory');
+
+    await expect(
+      messaging().sendMany({ senderId: mallory, conversationId, messages: burst('m', 3) }),
+    ).rejects.toBeInstanceOf(NotFoundError);
+    expect(await gapFreeTimeline(conversationId)).toHaveLength(1);
   });
 });

@@ -293,6 +293,24 @@ describe('SendRateLimiter', () => {
     expect(writes.mock.calls.map(([, count]) => count)).toEqual([2, 2, 1, 2, 1]);
   });
 
+  it('charges a burst all or none: it takes what it needs beyond the lease, and a burst that does not fit is refused whole', async () => {
+    const clock = windowStartClock();
+    const roomy = { windowSeconds: 10, maxSends: 12, leaseSends: 2 };
+    const repository = new RateCounterRepository(documentClient, name('rateLimits'));
+    const writes = vi.spyOn(repository, 'incrementWithin');
+    const limiter = new SendRateLimiter(repository, clock, roomy);
+    const userId = `burst-${randomUUID()}`;
+
+    await limiter.consume(userId, 5);
+    await limiter.consume(userId, 6);
+    const tooMany = await limiter.consume(userId, 2).catch((error: unknown) => error);
+    await limiter.consume(userId);
+
+    expect(writes.mock.calls.map(([, count]) => count)).toEqual([5, 6, 2, 2, 1]);
+    expect(tooMany).toMatchObject({ code: 'rate_limited' });
+    await expect(limiter.consume(userId)).rejects.toMatchObject({ code: 'rate_limited' });
+  });
+
   it('never lets more than maxSends through across handlers that each hold leases', async () => {
     const clock = windowStartClock();
     const handlers = Array.from(
