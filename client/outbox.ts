@@ -1,7 +1,10 @@
 /**
- * Messages waiting to be sent: queued while offline, one in flight per conversation, and resent
- * with the same clientMessageId after a reconnect, a timeout or a retryable refusal until answered.
+ * Messages waiting to be sent: queued while offline, one frame in flight per conversation, and
+ * resent with the same clientMessageIds after a reconnect, a timeout or a retryable refusal until
+ * answered. Text messages queued behind one another go out together in one `sendMessages` frame (a
+ * burst the server commits in one transaction, in order); a message with attachments goes alone.
  */
+import { limits } from '#shared/config/limits';
 import type { Message } from '#shared/model';
 import type { Connection } from './connection';
 import type { MessageContent } from './types';
@@ -9,14 +12,19 @@ import type { MessageContent } from './types';
 interface PendingSend {
   readonly clientMessageId: string;
   readonly conversationId: string;
-  readonly frame: Record<string, unknown>;
+  readonly content: MessageContent;
   readonly resolve: (message: Message) => void;
   readonly reject: (error: Error) => void;
-  /** Connection generation the frame is in flight on; undefined while it waits to be (re)sent. */
-  sentOn: number | undefined;
   attempts: number;
-  /** While set the send waits: for its answer (in flight) or for a retry delay. */
-  timer: ReturnType<typeof setTimeout> | undefined;
+  /** Refused as part of a burst for a reason that may be its own: it goes alone from now on. */
+  alone: boolean;
+}
+
+/** The frame in flight for one conversation: the sends it carries, waiting for their answer. */
+interface Flight {
+  readonly sends: PendingSend[];
+  readonly generation: number;
+  readonly timer: ReturnType<typeof setTimeout>;
 }
 
 export interface OutboxSettings {
@@ -26,36 +34,27 @@ export interface OutboxSettings {
   readonly onError: (error: Error) => void;
 }
 
+/** A burst frame stays within one 32 KB WebSocket frame, with room for the envelope. */
+const maxBurstFrameBytes = 30 * 1024;
+const utf8 = new TextEncoder();
+
 export class Outbox {
   private readonly queues = new Map<string, PendingSend[]>();
+  private readonly flights = new Map<string, Flight>();
+  /** Conversations waiting out a retry delay before their next frame. */
+  private readonly backoffs = new Map<string, ReturnType<typeof setTimeout>>();
 
   constructor(private readonly settings: OutboxSettings) {}
 
   send(conversationId: string, content: MessageContent): { clientMessageId: string; accepted: Promise<Message> } {
     const clientMessageId = crypto.randomUUID();
-    const frame: Record<string, unknown> = {
-      action: 'sendMessage',
-      conversationId,
-      clientMessageId,
-      ...(content.text === undefined ? {} : { text: content.text }),
-      ...(content.attachmentIds === undefined ? {} : { attachmentIds: content.attachmentIds }),
-    };
     const accepted = new Promise<Message>((resolve, reject) => {
       if (this.settings.connection.isClosed()) {
         reject(this.settings.closedError());
         return;
       }
       const queue = this.queues.get(conversationId) ?? [];
-      queue.push({
-        clientMessageId,
-        conversationId,
-        frame,
-        resolve,
-        reject,
-        sentOn: undefined,
-        attempts: 0,
-        timer: undefined,
-      });
+      queue.push({ clientMessageId, conversationId, content, resolve, reject, attempts: 0, alone: false });
       this.queues.set(conversationId, queue);
     });
     // Marks the promise handled, so an app that ignores it gets an `error` event rather than an unhandled rejection.
@@ -67,19 +66,24 @@ export class Outbox {
   pump(): void {
     const { connection, responseTimeoutMs } = this.settings;
     if (connection.state !== 'connected') return;
-    for (const queue of this.queues.values()) {
-      const head = queue[0];
-      // One send in flight per conversation keeps this device's messages in the order they were sent.
-      if (head === undefined || head.timer !== undefined || head.sentOn === connection.generation) continue;
-      if (!connection.write(head.frame)) return;
-      head.sentOn = connection.generation;
-      head.attempts++;
-      head.timer = setTimeout(() => {
-        // No answer: send again with the same id; the server answers the original if it had it.
-        head.timer = undefined;
-        head.sentOn = undefined;
-        this.pump();
-      }, responseTimeoutMs);
+    for (const [conversationId, queue] of this.queues) {
+      // One frame in flight per conversation keeps this device's messages in the order they were sent.
+      const flight = this.flights.get(conversationId);
+      if (flight?.generation === connection.generation || this.backoffs.has(conversationId)) continue;
+      if (flight) this.land(conversationId);
+      const sends = nextFrameOf(queue);
+      if (sends.length === 0) continue;
+      if (!connection.write(frameOf(conversationId, sends))) return;
+      for (const pending of sends) pending.attempts++;
+      this.flights.set(conversationId, {
+        sends,
+        generation: connection.generation,
+        // No answer: send again with the same ids; the server answers the originals if it had them.
+        timer: setTimeout(() => {
+          this.flights.delete(conversationId);
+          this.pump();
+        }, responseTimeoutMs),
+      });
     }
   }
 
@@ -87,23 +91,34 @@ export class Outbox {
   accept(clientMessageId: string, message: Message): void {
     const pending = this.find(clientMessageId);
     if (pending === undefined) return;
-    clearTimeout(pending.timer);
     this.remove(pending);
     pending.resolve(message);
   }
 
-  /** The server refused a send: a retryable refusal sends it again after a backoff, any other rejects it. */
+  /**
+   * The server refused a frame (named by its first send): a retryable refusal sends it again after a
+   * backoff; any other rejects a lone send, and splits a burst so each send learns its own answer.
+   */
   refuse(clientMessageId: string, error: Error, retryable: boolean): void {
     const pending = this.find(clientMessageId);
     if (pending === undefined) return; // An answer to a retry of a send already settled.
-    clearTimeout(pending.timer);
-    pending.timer = undefined;
-    pending.sentOn = undefined;
+    const { conversationId } = pending;
+    const flight = this.flights.get(conversationId);
+    const carried = flight?.sends.includes(pending) ? flight.sends : [pending];
+    this.land(conversationId);
     if (retryable) {
-      pending.timer = setTimeout(() => {
-        pending.timer = undefined;
-        this.pump();
-      }, this.settings.connection.backoffDelay(pending.attempts));
+      this.backoffs.set(
+        conversationId,
+        setTimeout(() => {
+          this.backoffs.delete(conversationId);
+          this.pump();
+        }, this.settings.connection.backoffDelay(pending.attempts)),
+      );
+      return;
+    }
+    if (carried.length > 1) {
+      for (const send of carried) send.alone = true;
+      this.pump();
       return;
     }
     this.remove(pending);
@@ -114,24 +129,25 @@ export class Outbox {
 
   /** The connection dropped: what was in flight on it goes out again on the next one. */
   onConnectionLost(): void {
-    for (const queue of this.queues.values()) {
-      const head = queue[0];
-      if (head?.sentOn !== undefined) {
-        clearTimeout(head.timer);
-        head.timer = undefined;
-        head.sentOn = undefined;
-      }
-    }
+    for (const conversationId of [...this.flights.keys()]) this.land(conversationId);
   }
 
   rejectAll(error: Error): void {
+    for (const conversationId of [...this.flights.keys()]) this.land(conversationId);
+    for (const timer of this.backoffs.values()) clearTimeout(timer);
+    this.backoffs.clear();
     for (const queue of this.queues.values()) {
-      for (const pending of queue) {
-        clearTimeout(pending.timer);
-        pending.reject(error);
-      }
+      for (const pending of queue) pending.reject(error);
     }
     this.queues.clear();
+  }
+
+  /** Ends the conversation's flight without settling what it carried (those go out again). */
+  private land(conversationId: string): void {
+    const flight = this.flights.get(conversationId);
+    if (flight === undefined) return;
+    clearTimeout(flight.timer);
+    this.flights.delete(conversationId);
   }
 
   private find(clientMessageId: string): PendingSend | undefined {
@@ -143,10 +159,64 @@ export class Outbox {
   }
 
   private remove(pending: PendingSend): void {
-    const queue = this.queues.get(pending.conversationId);
+    const { conversationId } = pending;
+    const flight = this.flights.get(conversationId);
+    if (flight) {
+      const index = flight.sends.indexOf(pending);
+      if (index >= 0) flight.sends.splice(index, 1);
+      // Every send the frame carried is answered: the next frame may go.
+      if (flight.sends.length === 0) this.land(conversationId);
+    }
+    const queue = this.queues.get(conversationId);
     if (queue === undefined) return;
     const index = queue.indexOf(pending);
     if (index >= 0) queue.splice(index, 1);
-    if (queue.length === 0) this.queues.delete(pending.conversationId);
+    if (queue.length === 0) this.queues.delete(conversationId);
   }
+}
+
+/** The sends the next frame carries: the head alone, or the text-only sends queued behind it as one burst. */
+function nextFrameOf(queue: readonly PendingSend[]): PendingSend[] {
+  const head = queue[0];
+  if (head === undefined) return [];
+  if (!burstable(head)) return [head];
+  const burst = [head];
+  let bytes = burstBytes(head);
+  for (const pending of queue.slice(1, limits.maxMessagesPerSend)) {
+    if (!burstable(pending)) break;
+    bytes += burstBytes(pending);
+    if (bytes > maxBurstFrameBytes) break;
+    burst.push(pending);
+  }
+  return burst;
+}
+
+function burstable(pending: PendingSend): boolean {
+  const { text, attachmentIds } = pending.content;
+  return !pending.alone && attachmentIds === undefined && text !== undefined && text.trim().length > 0;
+}
+
+/** A burst member's share of the frame: its JSON with room for the separators. */
+function burstBytes(pending: PendingSend): number {
+  return (
+    utf8.encode(JSON.stringify({ clientMessageId: pending.clientMessageId, text: pending.content.text })).length + 2
+  );
+}
+
+function frameOf(conversationId: string, sends: readonly PendingSend[]): Record<string, unknown> {
+  const [head] = sends;
+  if (sends.length > 1 || head === undefined) {
+    return {
+      action: 'sendMessages',
+      conversationId,
+      messages: sends.map((pending) => ({ clientMessageId: pending.clientMessageId, text: pending.content.text })),
+    };
+  }
+  return {
+    action: 'sendMessage',
+    conversationId,
+    clientMessageId: head.clientMessageId,
+    ...(head.content.text === undefined ? {} : { text: head.content.text }),
+    ...(head.content.attachmentIds === undefined ? {} : { attachmentIds: head.content.attachmentIds }),
+  };
 }

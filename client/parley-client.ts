@@ -196,6 +196,13 @@ export class ParleyClient {
       case 'messageAccepted':
         if (isMessage(frame.message)) this.onAccepted(frame.clientMessageId, frame.message);
         return;
+      case 'messagesAccepted':
+        if (!Array.isArray(frame.messages)) return;
+        for (const message of frame.messages) {
+          if (isMessage(message) && message.clientMessageId !== undefined)
+            this.onAccepted(message.clientMessageId, message);
+        }
+        return;
       case 'syncComplete':
         this.onSyncComplete(frame.cursor);
         return;

@@ -52,7 +52,12 @@ function frameIds(body: string | undefined): { clientMessageId?: string; action?
   try {
     const frame: unknown = JSON.parse(body ?? '');
     if (typeof frame !== 'object' || frame === null) return {};
-    const { clientMessageId, action, conversationId } = frame as Record<string, unknown>;
+    const { action, conversationId, messages } = frame as Record<string, unknown>;
+    // A burst (`sendMessages`) is named by its first message's id: the client finds the whole burst by it.
+    const first: unknown = Array.isArray(messages) ? messages[0] : undefined;
+    const clientMessageId =
+      Reflect.get(frame, 'clientMessageId') ??
+      (typeof first === 'object' && first !== null ? Reflect.get(first, 'clientMessageId') : undefined);
     return {
       ...(typeof clientMessageId === 'string' && clientMessageId.length <= 128 ? { clientMessageId } : {}),
       ...(typeof action === 'string' && action.length <= 64 ? { action } : {}),

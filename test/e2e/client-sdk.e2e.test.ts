@@ -169,6 +169,42 @@ describe('ParleyClient on the local stack', () => {
     expect(texts(alicePhone.client.messages(conversationId)).filter((t) => t === 'offline hello')).toHaveLength(1);
   });
 
+  it('sends 60 messages made at once as a few burst frames, received once each, in order, everywhere', async () => {
+    const group = await alicePhone.client.api.createConversation({
+      type: 'group',
+      name: 'Burst',
+      memberIds: [bob.userId],
+    });
+    const before = stack.invocationCounts().wsSendMessage?.invocations ?? 0;
+    const texts = Array.from({ length: 60 }, (_, i) => `burst ${i}`);
+
+    const sends = texts.map((text) => alicePhone.client.send(group.id, { text }));
+    const accepted = await Promise.all(sends.map((sent) => sent.accepted));
+
+    // The first goes alone (nothing queued behind it yet); the rest wait for it and go 25 to a frame.
+    const frames = (stack.invocationCounts().wsSendMessage?.invocations ?? 0) - before;
+    expect(frames).toBeLessThanOrEqual(4);
+    expect(accepted.map((message) => message.text)).toEqual(texts);
+    const seqs = accepted.map((message) => message.seq);
+    expect(seqs).toEqual(seqs.map((_, i) => (seqs[0] as number) + i));
+    for (const entry of [bobPhone, bobLaptop, aliceLaptop]) {
+      await expect
+        .poll(() => entry.client.messages(group.id).filter((m) => m.type === 'text').length, {
+          timeout: 15_000,
+        })
+        .toBe(60);
+      expect(
+        entry.client
+          .messages(group.id)
+          .filter((m) => m.type === 'text')
+          .map((m) => m.text),
+      ).toEqual(texts);
+      expect(
+        entry.emitted.filter((m) => m.conversationId === group.id && m.type === 'text').map((m) => m.text),
+      ).toEqual(texts);
+    }
+  });
+
   it('pages through older history with loadOlder on a device that joins later', async () => {
     const group = await alicePhone.client.api.createConversation({
       type: 'group',

@@ -347,50 +347,114 @@ describe('ParleyClient ordering', () => {
 });
 
 describe('ParleyClient sends and reads', () => {
-  it('queues sends offline, keeps one in flight per conversation, and retries with the same id until accepted', async () => {
+  it('queues sends offline, sends them as one burst, keeps one frame in flight, and retries with the same ids until accepted', async () => {
     const h = harness();
     const first = h.client.send(conversationId, { text: 'first' });
     const second = h.client.send(conversationId, { text: 'second' });
     const connected = h.client.connect();
     const socket = await h.connect(0);
     await connected;
+    const burst = {
+      action: 'sendMessages',
+      conversationId,
+      messages: [
+        { clientMessageId: first.clientMessageId, text: 'first' },
+        { clientMessageId: second.clientMessageId, text: 'second' },
+      ],
+    };
 
-    expect(socket.framesOf('sendMessage')).toEqual([
-      { action: 'sendMessage', conversationId, clientMessageId: first.clientMessageId, text: 'first' },
-    ]);
-    // A busy conversation: retried with the same id after a backoff.
+    expect(socket.framesOf('sendMessages')).toEqual([burst]);
+    // Sent while the burst is in flight: it waits for the answer, so the order holds.
+    const third = h.client.send(conversationId, { text: 'third' });
+    expect(socket.framesOf('sendMessage')).toEqual([]);
+    // A busy conversation (an error names a burst by its first id): retried whole after a backoff.
     socket.push({ type: 'error', code: 'conflict', message: 'busy', clientMessageId: first.clientMessageId });
-    await vi.waitFor(() => expect(socket.framesOf('sendMessage')).toHaveLength(2));
-    expect(socket.framesOf('sendMessage')[1]?.clientMessageId).toBe(first.clientMessageId);
+    await vi.waitFor(() => expect(socket.framesOf('sendMessages')).toHaveLength(2));
+    expect(socket.framesOf('sendMessages')[1]?.messages).toEqual([
+      ...burst.messages,
+      { clientMessageId: third.clientMessageId, text: 'third' },
+    ]);
 
-    // The connection dies before the answer: the next connection sends the same id again, after its sync.
+    // The connection dies before the answer: the next connection sends the same ids again, after its sync.
     socket.drop();
     const next = await h.socket(1);
     next.open();
     expect(next.sent).toEqual([{ action: 'sync' }]);
     next.push({ type: 'syncComplete', delivered: 0 });
-    expect(next.framesOf('sendMessage').map((frame) => frame.clientMessageId)).toEqual([first.clientMessageId]);
-
-    const stored = message(5, { senderId: me, text: 'first', clientMessageId: first.clientMessageId });
-    next.push({ type: 'messageAccepted', clientMessageId: first.clientMessageId, message: stored });
-    await expect(first.accepted).resolves.toEqual(stored);
-    // The device's own message joins the ordered cache and the stream.
-    await vi.waitFor(() => expect(h.client.messages(conversationId)).toEqual([stored]));
-    expect(h.emitted).toEqual([stored]);
-    expect(next.framesOf('sendMessage').map((frame) => frame.clientMessageId)).toEqual([
-      first.clientMessageId,
-      second.clientMessageId,
+    expect(next.framesOf('sendMessages').map((frame) => frame.messages)).toEqual([
+      [...burst.messages, { clientMessageId: third.clientMessageId, text: 'third' }],
     ]);
 
-    next.push({
+    const stored = [first, second].map((sent, i) =>
+      message(5 + i, { senderId: me, text: i === 0 ? 'first' : 'second', clientMessageId: sent.clientMessageId }),
+    );
+    // An answer that leaves one out (Parley's server answers a whole burst): the rest stay in flight.
+    next.push({ type: 'messagesAccepted', conversationId, messages: stored });
+    await expect(first.accepted).resolves.toEqual(stored[0]);
+    await expect(second.accepted).resolves.toEqual(stored[1]);
+    // The device's own messages join the ordered cache and the stream.
+    await vi.waitFor(() => expect(h.client.messages(conversationId)).toEqual(stored));
+    expect(h.emitted).toEqual(stored);
+    // The third is still unanswered: it goes again only when its frame times out or the connection changes.
+    expect(next.framesOf('sendMessage')).toEqual([]);
+
+    next.drop();
+    const last = await h.socket(2);
+    last.open();
+    last.push({ type: 'syncComplete', delivered: 0 });
+    expect(last.framesOf('sendMessage').map((frame) => frame.clientMessageId)).toEqual([third.clientMessageId]);
+    last.push({
       type: 'error',
       code: 'not_found',
       message: 'Conversation not found',
-      clientMessageId: second.clientMessageId,
+      clientMessageId: third.clientMessageId,
     });
-    await expect(second.accepted).rejects.toBeInstanceOf(ParleyServerError);
-    await expect(second.accepted).rejects.toMatchObject({ code: 'not_found', clientMessageId: second.clientMessageId });
-    expect(h.states).toEqual(['connecting', 'syncing', 'connected', 'offline', 'connecting', 'syncing', 'connected']);
+    await expect(third.accepted).rejects.toBeInstanceOf(ParleyServerError);
+    await expect(third.accepted).rejects.toMatchObject({ code: 'not_found', clientMessageId: third.clientMessageId });
+  });
+
+  it('splits a burst the server refuses outright, so each message gets its own answer', async () => {
+    const h = harness();
+    const connected = h.client.connect();
+    const socket = await h.connect(0);
+    await connected;
+    const good = h.client.send(conversationId, { text: 'fine' });
+    expect(socket.framesOf('sendMessage').map((frame) => frame.clientMessageId)).toEqual([good.clientMessageId]);
+    const tooLong = h.client.send(conversationId, { text: 'x'.repeat(5000) });
+    const after = h.client.send(conversationId, { text: 'after' });
+    socket.push({
+      type: 'messageAccepted',
+      clientMessageId: good.clientMessageId,
+      message: message(2, { senderId: me, text: 'fine', clientMessageId: good.clientMessageId }),
+    });
+    await good.accepted;
+    expect(socket.framesOf('sendMessages').map((frame) => frame.messages)).toEqual([
+      [
+        { clientMessageId: tooLong.clientMessageId, text: 'x'.repeat(5000) },
+        { clientMessageId: after.clientMessageId, text: 'after' },
+      ],
+    ]);
+
+    socket.push({ type: 'error', code: 'bad_request', message: 'too long', clientMessageId: tooLong.clientMessageId });
+    await vi.waitFor(() =>
+      expect(socket.framesOf('sendMessage').map((frame) => frame.clientMessageId)).toEqual([
+        good.clientMessageId,
+        tooLong.clientMessageId,
+      ]),
+    );
+    socket.push({ type: 'error', code: 'bad_request', message: 'too long', clientMessageId: tooLong.clientMessageId });
+    await expect(tooLong.accepted).rejects.toMatchObject({ code: 'bad_request' });
+    await vi.waitFor(() =>
+      expect(
+        socket
+          .framesOf('sendMessage')
+          .map((frame) => frame.clientMessageId)
+          .at(-1),
+      ).toBe(after.clientMessageId),
+    );
+    const stored = message(3, { senderId: me, text: 'after', clientMessageId: after.clientMessageId });
+    socket.push({ type: 'messageAccepted', clientMessageId: after.clientMessageId, message: stored });
+    await expect(after.accepted).resolves.toEqual(stored);
   });
 
   it('answers a duplicate accept (a retry the server already had) without emitting twice', async () => {
