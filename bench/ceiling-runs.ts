@@ -7,6 +7,7 @@ import {
   hotConversationScene,
   measureHotBurst,
   measureHotConversation,
+  measureHotFramedBurst,
   runCeiling,
   seedCeilingScene,
 } from './ceiling';
@@ -116,26 +117,31 @@ export function measureHotConversationAlone(context: PhaseContext, services: Cei
       measureHotConversation(services, scene, senders, settings.hotConversationSeconds, settings.textLength),
     );
     const bursts = [];
-    for (const messages of settings.hotConversationBursts) {
-      const runs = [];
-      for (let run = 0; run < settings.hotConversationBurstRuns; run++) {
-        const label = `burst${messages}-r${run}`;
-        const burstScene = await hotConversationScene(services, label, 1);
-        runs.push(await metered(() => measureHotBurst(services, burstScene, messages, settings.textLength, label)));
+    for (const [framing, measure] of [
+      ['concurrent sendMessage', measureHotBurst],
+      ['sendMessages frames, as the SDK sends', measureHotFramedBurst],
+    ] as const)
+      for (const messages of settings.hotConversationBursts) {
+        const runs = [];
+        for (let run = 0; run < settings.hotConversationBurstRuns; run++) {
+          const label = `burst${messages}-${framing.split(' ')[0]}-r${run}`;
+          const burstScene = await hotConversationScene(services, label, 1);
+          runs.push(await metered(() => measure(services, burstScene, messages, settings.textLength, label)));
+        }
+        const median = [...runs].sort((a, b) => a.messagesPerSecond - b.messagesPerSecond)[Math.floor(runs.length / 2)];
+        bursts.push({
+          framing,
+          messages,
+          runs: runs.length,
+          seconds: round(median?.seconds ?? 0, 3),
+          failed: runs.reduce((sum, r) => sum + r.failed, 0),
+          messagesPerSecond: round(median?.messagesPerSecond ?? 0, 1),
+          eachMessagesPerSecond: runs.map((r) => round(r.messagesPerSecond, 1)),
+          dynamoDbCallsPerMessage: median?.dynamoDbCallsPerMessage ?? 0,
+          callsByOperation: median?.callsByOperation ?? {},
+          dynamoDbLocalCpuMsPerMessage: median?.dynamoDbLocalCpuMsPerMessage ?? null,
+        });
       }
-      const median = [...runs].sort((a, b) => a.messagesPerSecond - b.messagesPerSecond)[Math.floor(runs.length / 2)];
-      bursts.push({
-        messages,
-        runs: runs.length,
-        seconds: round(median?.seconds ?? 0, 3),
-        failed: runs.reduce((sum, r) => sum + r.failed, 0),
-        messagesPerSecond: round(median?.messagesPerSecond ?? 0, 1),
-        eachMessagesPerSecond: runs.map((r) => round(r.messagesPerSecond, 1)),
-        dynamoDbCallsPerMessage: median?.dynamoDbCallsPerMessage ?? 0,
-        callsByOperation: median?.callsByOperation ?? {},
-        dynamoDbLocalCpuMsPerMessage: median?.dynamoDbLocalCpuMsPerMessage ?? null,
-      });
-    }
     return { ...closedLoop, bursts };
   });
 }

@@ -400,6 +400,38 @@ export async function measureHotBurst(
   return { senders: 1, seconds: elapsed, accepted, failed: messages - accepted, messagesPerSecond: accepted / elapsed };
 }
 
+/**
+ * The same burst as the SDK sends it: the first message alone (nothing queued behind it yet), then
+ * `sendMessages` frames of up to `limits.maxMessagesPerSend`, one in flight at a time.
+ */
+export async function measureHotFramedBurst(
+  services: Services,
+  { conversationId, senderOf }: HotScene,
+  messages: number,
+  textLength: number,
+  label: string,
+): Promise<HotConversationRun> {
+  const all = Array.from({ length: messages }, (_, k) => {
+    const clientMessageId = `${label}-${k}`;
+    return { clientMessageId, text: messageText(clientMessageId, textLength) };
+  });
+  const frames = [all.slice(0, 1)];
+  for (let at = 1; at < all.length; at += limits.maxMessagesPerSend) {
+    frames.push(all.slice(at, at + limits.maxMessagesPerSend));
+  }
+  const started = performance.now();
+  let accepted = 0;
+  for (const frame of frames) {
+    try {
+      accepted += (await services.messaging.sendMany({ ...senderOf(0), conversationId, messages: frame })).length;
+    } catch {
+      // Counted as failed below.
+    }
+  }
+  const elapsed = (performance.now() - started) / 1000;
+  return { senders: 1, seconds: elapsed, accepted, failed: messages - accepted, messagesPerSecond: accepted / elapsed };
+}
+
 export type HotScene = Awaited<ReturnType<typeof hotConversationScene>>;
 
 /** A fresh direct conversation whose two members send from `senders` devices, alternately (not measured). */

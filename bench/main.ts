@@ -68,7 +68,7 @@ async function runOnStack(settings: BenchSettings, log: Log) {
     const outOfPhase = await rig.driver.stop();
     const loadAfter = loadAverage();
     log(
-      `ceiling: 1:1 ${direct.ceiling.messagesPerSecond} msg/s, group ${group.ceiling.messagesPerSecond} msg/s; hot conversation ${round(hotConversation.messagesPerSecond, 1)} msg/s with ${hotConversation.senders} senders, ${hotConversation.bursts.map((b) => `${b.messagesPerSecond} msg/s for a burst of ${b.messages}`).join(', ')}`,
+      `ceiling: 1:1 ${direct.ceiling.messagesPerSecond} msg/s, group ${group.ceiling.messagesPerSecond} msg/s; hot conversation ${round(hotConversation.messagesPerSecond, 1)} msg/s with ${hotConversation.senders} senders, ${hotConversation.bursts.map((b) => `${b.messagesPerSecond} msg/s for a burst of ${b.messages} (${b.framing})`).join(', ')}`,
     );
     return {
       loadAfter,

@@ -45,7 +45,7 @@ export interface SummaryInput {
     readonly group: { readonly messagesPerSecond: number; readonly cost: CostLine };
     readonly hotConversation: HotRate & {
       readonly senders: number;
-      readonly bursts: readonly (HotRate & { readonly messages: number })[];
+      readonly bursts: readonly (HotRate & { readonly messages: number; readonly framing: string })[];
     };
     readonly messagingToCeilingRatio: { readonly direct: number; readonly group: number };
     readonly dynamoDbLocalCpuRatio: { readonly direct: number; readonly group: number };
@@ -136,7 +136,7 @@ export function printSummary(result: SummaryInput): void {
     '',
     `Sustained with zero loss: 1:1 ${result.workloads.direct?.sustainedMessagesPerSecondZeroLoss} msg/s, group ${result.workloads.group?.sustainedMessagesPerSecondZeroLoss} msg/s`,
     `DynamoDB-limited ceiling: 1:1 ${result.ceiling.direct.messagesPerSecond} msg/s (ratio ${pct(result.ceiling.messagingToCeilingRatio.direct)}), group ${result.ceiling.group.messagesPerSecond} msg/s (ratio ${pct(result.ceiling.messagingToCeilingRatio.group)})`,
-    `One conversation, sends only: ${result.ceiling.hotConversation.senders} senders ${hotRate(result.ceiling.hotConversation)}; ${result.ceiling.hotConversation.bursts.map((b) => `1 sender x ${b.messages} at once ${hotRate(b)}`).join('; ')}`,
+    `One conversation, sends only: ${result.ceiling.hotConversation.senders} senders ${hotRate(result.ceiling.hotConversation)}; ${result.ceiling.hotConversation.bursts.map((b) => `1 sender x ${b.messages} at once (${b.framing}) ${hotRate(b)}`).join('; ')}`,
     `DynamoDB Local CPU at saturation, share of its CPU in the ceiling: 1:1 ${pct(result.ceiling.dynamoDbLocalCpuRatio.direct)}, group ${pct(result.ceiling.dynamoDbLocalCpuRatio.group)}`,
     `Cost per million messages at list prices: ${Object.entries(result.costModel.perMillionMessages)
       .map(([name, cost]) => `${name} $${cost.usdPerMillionMessages}`)
