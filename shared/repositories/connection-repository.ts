@@ -153,6 +153,28 @@ export class ConnectionRepository {
     return reaches;
   }
 
+  /**
+   * Records that a user with no device and no connection has a complete (empty) reach, so fan-out
+   * reads it in its batch instead of querying the user's partition for every message. Only where no
+   * reach item exists: a connect that got there first already created one, and a connect after this
+   * adds its device to it as to any complete reach.
+   */
+  async markReachEmpty(userId: string): Promise<void> {
+    try {
+      await this.documentClient.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: userKeys.reach(userId),
+          UpdateExpression: 'SET complete = :complete',
+          ConditionExpression: 'attribute_not_exists(pk)',
+          ExpressionAttributeValues: { ':complete': true },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
   /** Forgets the user's reach item (account deletion, after every connection is gone). */
   async deleteReach(userId: string): Promise<void> {
     await this.documentClient.send(new DeleteCommand({ TableName: this.tableName, Key: userKeys.reach(userId) }));

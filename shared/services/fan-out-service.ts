@@ -355,6 +355,11 @@ class BatchState {
 
   private async queryReach(userId: string): Promise<Reach> {
     const { devices, connections } = await this.connections.listDevicesAndConnections(userId);
+    // A member who never connected: once marked, later batches read them in the BatchGetItem. Best
+    // effort: a failed mark only leaves this Query for the next batch too.
+    if (devices.length === 0 && connections.length === 0) {
+      await this.connections.markReachEmpty(userId).catch(() => undefined);
+    }
     // A connection whose device row is missing still names a device that must be served.
     const known = new Set(devices.map((device) => device.deviceId));
     const extra = connections

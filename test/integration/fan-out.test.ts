@@ -203,6 +203,25 @@ describe('FanOutService.deliver', () => {
     query.mockRestore();
   });
 
+  it('queries a member who never connected once, then reads them in the batch read; their first connect is served', async () => {
+    const alice = 'alice-never';
+    const newcomer = 'newcomer-never';
+    const { conversation } = await conversations.create({ creatorId: alice, type: 'direct', memberIds: [newcomer] });
+    await connections.connect({ userId: alice, deviceId: 'laptop', connectionId: 'never-a-laptop' });
+    const query = vi.spyOn(db.repositories.connections, 'listDevicesAndConnections');
+
+    await fanOutWith(new RecordingPoster()).deliver([await sendStored(alice, 'laptop', conversation.id, 'n1')]);
+    await fanOutWith(new RecordingPoster()).deliver([await sendStored(alice, 'laptop', conversation.id, 'n2')]);
+    const queried = query.mock.calls.map(([userId]) => userId);
+    query.mockRestore();
+    await connections.connect({ userId: newcomer, deviceId: 'phone', connectionId: 'never-n-phone' });
+    const poster = new RecordingPoster();
+    await fanOutWith(poster).deliver([await sendStored(alice, 'laptop', conversation.id, 'n3')]);
+
+    expect(queried).toEqual([newcomer]);
+    expect(poster.textsPostedTo('never-n-phone')).toEqual(['n3']);
+  });
+
   it('posts parked messages, in order, to a device that connected while the batch ran', async () => {
     const { alice, bob, conversation } = await scene('late');
     const batch = [
