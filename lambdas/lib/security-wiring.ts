@@ -6,10 +6,11 @@ import { AccountStanding } from '#shared/auth/account-standing';
 import { ConnectTicketStore } from '#shared/auth/connect-tickets';
 import { systemClock } from '#shared/clock';
 import { tableNameFromEnv } from '#shared/config/env';
+import { limits } from '#shared/config/limits';
 import { AccountStandingRepository } from '#shared/repositories/account-standing-repository';
 import { ConnectTicketRepository } from '#shared/repositories/connect-ticket-repository';
 import { RateCounterRepository } from '#shared/repositories/rate-counter-repository';
-import { SendRateLimiter } from '#shared/services/send-rate-limiter';
+import { SendRateLimiter, searchCounterKey } from '#shared/services/send-rate-limiter';
 import { documentClient } from './dynamodb-client';
 
 export const createConnectTicketStore = () =>
@@ -20,6 +21,17 @@ export const createAccountStanding = () =>
 
 export const createSendRateLimiter = () =>
   new SendRateLimiter(new RateCounterRepository(documentClient, tableNameFromEnv('rateLimits')), systemClock);
+
+/** Username searches per user: the same leased window counters as sends, under their own keys. */
+export const createUserSearchRateLimiter = () => {
+  const { windowSeconds, maxSearches, leaseSearches } = limits.userSearch;
+  return new SendRateLimiter(
+    new RateCounterRepository(documentClient, tableNameFromEnv('rateLimits')),
+    systemClock,
+    { windowSeconds, maxSends: maxSearches, leaseSends: leaseSearches },
+    { keyOf: searchCounterKey, noun: 'searches' },
+  );
+};
 
 /**
  * Parses a send under way while its rate-limit charge runs: a malformed one is still charged, and a

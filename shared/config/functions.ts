@@ -298,6 +298,15 @@ export const functions = {
     // One TransactWriteItems: Put profile + Put username claim.
     tables: [{ table: 'users', actions: ['PutItem'] }],
   },
+  httpSearchUsers: {
+    entry: 'lambdas/http-search-users.ts',
+    description: 'GET /users?username=: find people by username prefix',
+    tables: [
+      // Query of the byUsernamePrefix index, then BatchGetItem of the matches' profiles.
+      { table: 'users', actions: ['Query', 'BatchGetItem'] },
+      { table: 'rateLimits', actions: ['UpdateItem'] },
+    ],
+  },
   httpGetUser: {
     entry: 'lambdas/http-get-user.ts',
     description: 'GET /users/{id}',
@@ -429,6 +438,7 @@ export const httpRoutes = [
   { method: 'POST', path: '/messages/{id}/read_receipts', function: 'httpMarkRead' },
   { method: 'GET', path: '/messages/{id}/read_receipts', function: 'httpListReadReceipts' },
   { method: 'POST', path: '/users', function: 'httpCreateUser' },
+  { method: 'GET', path: '/users', function: 'httpSearchUsers' },
   { method: 'GET', path: '/users/{id}', function: 'httpGetUser' },
   { method: 'PUT', path: '/users/{id}', function: 'httpUpdateUser' },
   { method: 'DELETE', path: '/users/{id}', function: 'httpDeleteUser' },

@@ -79,6 +79,11 @@ export const limits = {
      */
     leaseSends: 10,
   },
+  /**
+   * Finding people by username (`GET /users?username=`): results per page, and searches per user per
+   * window, so one account cannot read the directory out quickly (a 3-letter prefix per second at most).
+   */
+  userSearch: { pageSize: 20, windowSeconds: 60, maxSearches: 60, leaseSearches: 5 },
   /** API Gateway stage default route throttling (requests per second and burst), per stage. */
   stageThrottling: {
     /** Headroom under the 10,000 RPS account quota the WebSocket API, the HTTP API and postToConnection share. */

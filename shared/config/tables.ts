@@ -36,6 +36,7 @@ export const tables = {
    * A user's devices and connections share a partition, so fan-out reads both in one Query. Only
    * connection rows carry `expiresAt` (they expire past API Gateway's 2-hour cap) and `connectionId`,
    * so the TTL reaps nothing else and the `byConnectionId` index is sparse: connection rows only.
+   * Likewise only username claims carry `searchPrefix`, so `byUsernamePrefix` holds live usernames only.
    */
   users: {
     logicalName: 'Users',
@@ -48,6 +49,14 @@ export const tables = {
         indexName: 'byConnectionId',
         partitionKey: { name: 'connectionId', type: 'S' },
         projection: 'KEYS_ONLY',
+      },
+      {
+        // Username claims only: their first 3 characters (the shortest search) spread the index's
+        // partitions, and the whole username sorts within one, so a prefix is one Query, exact match first.
+        indexName: 'byUsernamePrefix',
+        partitionKey: { name: 'searchPrefix', type: 'S' },
+        sortKey: { name: 'searchName', type: 'S' },
+        projection: 'ALL',
       },
     ],
   },

@@ -29,10 +29,11 @@ import {
   serverErrorBodySchema,
   uploadTicketSchema,
   userProfileSchema,
+  userSearchPageSchema,
   userViewSchema,
 } from './http-responses';
 import { listMessagesQuerySchema, messagePathSchema, sendMessageBodySchema } from './messages-http';
-import { createUserBodySchema, updateUserBodySchema, userPathSchema } from './users-http';
+import { createUserBodySchema, searchUsersQuerySchema, updateUserBodySchema, userPathSchema } from './users-http';
 
 export type HttpStatus = 200 | 201 | 204 | 400 | 401 | 403 | 404 | 409 | 413 | 415 | 429 | 500;
 
@@ -200,6 +201,21 @@ export const httpContract = {
       400: badInput,
       409: refused('The caller already has a profile, or the username is taken'),
       ...everyRouteResponses,
+    },
+  },
+  httpSearchUsers: {
+    summary: 'Find people by username prefix: public profiles, the caller left out, exact match first',
+    query: searchUsersQuerySchema,
+    responses: {
+      200: { description: 'A page of matches; follow `cursor` for the next', body: userSearchPageSchema },
+      400: refused(
+        'The prefix is shorter than 3 characters or holds other characters than a username may, or a bad cursor',
+      ),
+      ...everyRouteResponses,
+      429: {
+        description: 'The caller’s search rate limit (`rate_limited`, details.retryAfterSeconds) or stage throttling',
+        body: gatewayOrParleyErrorSchema,
+      },
     },
   },
   httpGetUser: {

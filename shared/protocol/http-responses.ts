@@ -149,6 +149,12 @@ export const publicUserProfileSchema = userProfileSchema.pick({ id: true, name: 
 
 export const deletedUserSchema = z.object({ id: userIdSchema, deleted: z.literal(true), name: z.string() });
 
+/** People found by username, in username order (an exact match first), and the next page's cursor. */
+export const userSearchPageSchema = z.object({
+  users: z.array(publicUserProfileSchema),
+  cursor: z.string().optional(),
+});
+
 /** The owner gets the whole profile, anyone else the public view, everyone a deleted user's placeholder. */
 export const userViewSchema = z.union([userProfileSchema, publicUserProfileSchema, deletedUserSchema]);
 
@@ -197,6 +203,7 @@ export const httpResponseSchemas = {
   PublicUserProfile: publicUserProfileSchema,
   DeletedUser: deletedUserSchema,
   UserView: userViewSchema,
+  UserSearchPage: userSearchPageSchema,
   ErrorBody: errorBodySchema,
   ApiGatewayError: apiGatewayErrorSchema,
   GatewayOrParleyError: gatewayOrParleyErrorSchema,

@@ -54,3 +54,13 @@ export const updateUserBodySchema = z
 export type UpdateUserBody = z.infer<typeof updateUserBodySchema>;
 
 export const userPathSchema = z.object({ id: userIdSchema });
+
+/** `GET /users?username=<prefix>`: a username prefix (any case, at least 3 characters) and a page cursor. */
+export const searchUsersQuerySchema = z.strictObject({
+  username: z
+    .string()
+    .min(limits.userProfile.minUsernameLength)
+    .max(limits.userProfile.maxUsernameLength)
+    .regex(/^[A-Za-z0-9_.]+$/, 'may hold only letters, digits, "_" and "."'),
+  cursor: z.string().min(1).max(200).optional(),
+});

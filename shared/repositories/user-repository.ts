@@ -6,6 +6,7 @@ import {
 import {
   type DynamoDBDocumentClient,
   GetCommand,
+  QueryCommand,
   TransactWriteCommand,
   type TransactWriteCommandInput,
   UpdateCommand,
@@ -13,6 +14,7 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { ConflictError } from '../errors';
 import { userKeys } from '../keys';
+import { batchGetAll } from './batch-get';
 
 export interface UserProfile {
   readonly id: string;
@@ -63,6 +65,52 @@ export class UserRepository {
     private readonly documentClient: DynamoDBDocumentClient,
     private readonly tableName: string,
   ) {}
+
+  /**
+   * Live usernames starting with `prefix` (lowercase, at least `usernameSearchPrefixLength`
+   * characters), in username order (an exact match first), a page at a time. The index is
+   * eventually consistent: a username claimed a moment ago may show a moment later.
+   */
+  async searchUsernames(
+    prefix: string,
+    limit: number,
+    after?: string,
+  ): Promise<{ readonly matches: { readonly userId: string; readonly username: string }[]; readonly next?: string }> {
+    const result = await this.documentClient.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: 'byUsernamePrefix',
+        KeyConditionExpression: 'searchPrefix = :bucket AND begins_with(searchName, :prefix)',
+        ExpressionAttributeValues: { ':bucket': prefix.slice(0, usernameSearchPrefixLength), ':prefix': prefix },
+        Limit: limit,
+        ...(after === undefined
+          ? {}
+          : {
+              ExclusiveStartKey: {
+                ...userKeys.usernameClaim(after),
+                searchPrefix: after.slice(0, usernameSearchPrefixLength),
+                searchName: after,
+              },
+            }),
+      }),
+    );
+    const matches = (result.Items ?? []).map((item) => ({
+      userId: String(item.userId),
+      username: String(item.searchName),
+    }));
+    const last = result.LastEvaluatedKey?.searchName;
+    return { matches, ...(typeof last === 'string' ? { next: last } : {}) };
+  }
+
+  /** Profiles of many users (eventually consistent, as search results are): missing and deleted ones are left out. */
+  async activeProfiles(userIds: readonly string[]): Promise<UserProfile[]> {
+    const items = await batchGetAll(
+      this.documentClient,
+      this.tableName,
+      userIds.map((userId) => userKeys.profile(userId)),
+    );
+    return items.map(toStoredUser).flatMap((stored) => (stored.status === 'active' ? [stored.profile] : []));
+  }
 
   /** Strongly consistent, so an owner reads their own update right after making it. */
   async get(userId: string): Promise<StoredUser | undefined> {
@@ -233,8 +281,16 @@ const failedCondition = (reason: CancellationReason | undefined) => reason?.Code
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function claimItem(username: string, userId: string): Record<string, unknown> {
-  return { ...userKeys.usernameClaim(username), userId };
+  return {
+    ...userKeys.usernameClaim(username),
+    userId,
+    searchPrefix: username.slice(0, usernameSearchPrefixLength),
+    searchName: username,
+  };
 }
+
+/** Searches name at least this many characters; the index is partitioned by a username's first this many. */
+export const usernameSearchPrefixLength = 3;
 
 /** `SET` for the given fields and updatedAt, `REMOVE` for the nulled ones; names aliased (`name` is reserved). */
 function updateAssignment(changes: ProfileChanges, updatedAt: string) {

@@ -13,6 +13,17 @@ export interface RateLimit {
 /** The counter item of one user's sends in the window starting at `windowStart` (epoch seconds). */
 export const sendCounterKey = (userId: string, windowStart: number) => `send#${userId}#${windowStart}`;
 
+/** The counter item of one user's username searches in a window. */
+export const searchCounterKey = (userId: string, windowStart: number) => `search#${userId}#${windowStart}`;
+
+/** What a limiter counts: its counter items' keys, and the word its refusal uses. */
+export interface Counted {
+  readonly keyOf: (userId: string, windowStart: number) => string;
+  readonly noun: string;
+}
+
+const sends: Counted = { keyOf: sendCounterKey, noun: 'messages' };
+
 /** What this handler holds of one user's current window. */
 interface Lease {
   readonly windowStart: number;
@@ -40,6 +51,7 @@ export class SendRateLimiter {
     private readonly counters: RateCounterRepository,
     private readonly clock: Clock,
     private readonly limit: RateLimit = limits.sendRateLimit,
+    private readonly counted: Counted = sends,
   ) {}
 
   /**
@@ -75,7 +87,7 @@ export class SendRateLimiter {
    * fits) into memory; false when not even that fits. A window that cannot take one more is full.
    */
   private async claim(userId: string, windowStart: number, needed: number): Promise<boolean> {
-    const key = sendCounterKey(userId, windowStart);
+    const key = this.counted.keyOf(userId, windowStart);
     const windowEnd = windowStart + this.limit.windowSeconds;
     const size = Math.min(Math.max(needed, this.limit.leaseSends), this.limit.maxSends);
     let granted = 0;
@@ -106,7 +118,7 @@ export class SendRateLimiter {
   private refusal(retryAfterSeconds: number): AppError {
     return new AppError(
       'rate_limited',
-      `At most ${this.limit.maxSends} messages per ${this.limit.windowSeconds} seconds; retry later`,
+      `At most ${this.limit.maxSends} ${this.counted.noun} per ${this.limit.windowSeconds} seconds; retry later`,
       { retryAfterSeconds },
     );
   }

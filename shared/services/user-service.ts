@@ -1,5 +1,8 @@
+import { object, string } from 'zod/mini';
 import type { Clock } from '../clock';
-import { ConflictError, ForbiddenError, NotFoundError } from '../errors';
+import { limits } from '../config/limits';
+import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../errors';
+import { cursorCodec } from '../protocol/cursor';
 import {
   concurrentChangeError,
   type ProfileChanges,
@@ -25,6 +28,14 @@ export interface DeletedUser {
 export type UserView = UserProfile | PublicProfile | DeletedUser;
 
 export const deletedUserName = 'Deleted user';
+
+/** A page of people found by username, and where the next one starts. */
+export interface UserSearchPage {
+  readonly users: readonly PublicProfile[];
+  readonly cursor?: string;
+}
+
+const searchCursor = cursorCodec(object({ after: string() }));
 
 /** Reads again when a concurrent username change made the one read stale. */
 const MAX_UPDATE_ATTEMPTS = 3;
@@ -52,6 +63,27 @@ export class UserService {
     if (outcome === 'profileExists') throw new ConflictError('Profile already exists');
     if (outcome === 'usernameTaken') throw usernameTaken();
     return profile;
+  }
+
+  /**
+   * Live users whose username starts with `prefix` (case ignored), the caller left out, in username
+   * order (an exact match first), `limits.userSearch.pageSize` to a page.
+   */
+  async search(callerId: string, prefix: string, cursor?: string): Promise<UserSearchPage> {
+    const normalized = normalizeUsername(prefix);
+    const after = cursor === undefined ? undefined : searchCursor.decode(cursor).after;
+    if (after !== undefined && !after.startsWith(normalized)) throw new BadRequestError('Invalid cursor');
+    const { matches, next } = await this.users.searchUsernames(normalized, limits.userSearch.pageSize, after);
+    const profiles = new Map(
+      (await this.users.activeProfiles(matches.map((match) => match.userId))).map((profile) => [profile.id, profile]),
+    );
+    const users = matches.flatMap(({ userId, username }) => {
+      const profile = profiles.get(userId);
+      // A claim the index still shows after a rename or deletion is not who the user is now.
+      if (!profile || profile.username !== username || userId === callerId) return [];
+      return [{ id: profile.id, name: profile.name, username: profile.username }];
+    });
+    return { users, ...(next === undefined ? {} : { cursor: searchCursor.encode({ after: next }) }) };
   }
 
   /** The owner gets the whole profile, anyone else the public view, and a deleted user a placeholder. */

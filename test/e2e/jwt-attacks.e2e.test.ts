@@ -236,7 +236,11 @@ describe('a token for a deleted user', () => {
   /** Every HTTP route as the deleted user would try it: her own ids, her former conversation. */
   const attempts: Record<
     HttpFunctionName,
-    { readonly path: Readonly<Record<string, () => string>>; readonly body?: () => unknown }
+    {
+      readonly path: Readonly<Record<string, () => string>>;
+      readonly query?: string;
+      readonly body?: () => unknown;
+    }
   > = {
     httpCreateConversation: { path: {}, body: () => ({ type: 'direct', memberIds: [ava.userId] }) },
     httpGetConversation: { path: { id: () => groupId } },
@@ -249,6 +253,7 @@ describe('a token for a deleted user', () => {
     httpMarkRead: { path: { id: () => messageId } },
     httpListReadReceipts: { path: { id: () => messageId } },
     httpCreateUser: { path: {}, body: () => ({ name: 'Dora again', username: 'dora_again' }) },
+    httpSearchUsers: { path: {}, query: 'username=ava' },
     httpGetUser: { path: { id: () => ava.userId } },
     httpUpdateUser: { path: { id: () => dora.userId }, body: () => ({ name: 'Dora' }) },
     httpDeleteUser: { path: { id: () => dora.userId } },
@@ -267,6 +272,7 @@ describe('a token for a deleted user', () => {
    */
   const stillAnswered: Partial<Record<HttpFunctionName, string>> = {
     httpGetUser: 'public profiles are a directory any signed-in token may read until it expires',
+    httpSearchUsers: 'the same public directory, searched by username',
     httpListUserConversations: 'answers her own (now empty) list',
     httpDeleteUser: 'a retry of the deletion finishes a partial one; it changes nothing more',
   };
@@ -278,7 +284,8 @@ describe('a token for a deleted user', () => {
       if (value === undefined) throw new Error(`${route.path}: no value for {${name}}`);
       return encodeURIComponent(value());
     });
-    return api(stack.httpUrl, dora.token, route.method, path, attempt.body?.());
+    const query = attempt.query === undefined ? '' : `?${attempt.query}`;
+    return api(stack.httpUrl, dora.token, route.method, `${path}${query}`, attempt.body?.());
   }
 
   beforeAll(async () => {

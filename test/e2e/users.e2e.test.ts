@@ -1,7 +1,10 @@
 /** User profiles over the local HTTP API: the real gateway (JWT authorizer), handlers and tables. */
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDocumentClient } from '#shared/aws/dynamodb';
+import { limits } from '#shared/config/limits';
 import { UserRepository } from '#shared/repositories/user-repository';
+import { searchCounterKey } from '#shared/services/send-rate-limiter';
 import { createLocalDynamoDbClient } from '../../local/aws-local';
 import { api, issueToken } from '../support/chat-client';
 import { startTestStack, type TestStack } from '../support/local-stack';
@@ -162,6 +165,71 @@ describe('POST /users', () => {
 
     expect(answer.status).toBe(400);
     expect(answer.body.error).toMatchObject({ code: 'bad_request' });
+  });
+});
+
+describe('GET /users?username= (find people)', () => {
+  it('answers public profiles by username prefix, exact match first, without the caller', async () => {
+    const cal = await newUser('cal');
+    for (const [user, username] of [
+      [cal, 'annabel'],
+      [await newUser('anne'), 'ann.sm'],
+    ] as const) {
+      expect((await call(user, 'POST', '/users', { name: username, username })).status).toBe(201);
+    }
+
+    const fromBen = await call(ben, 'GET', '/users?username=ANN');
+    const fromAnn = await call(ann, 'GET', '/users?username=ann.sm');
+
+    expect(fromBen.status).toBe(200);
+    expect((fromBen.body.users as { username: string }[]).map((user) => user.username)).toEqual([
+      'ann.sm',
+      'ann.smith',
+      'annabel',
+    ]);
+    expect(fromBen.body.users).toContainEqual({ id: ann.userId, name: 'Ann Smith', username: 'ann.smith' });
+    expect(fromAnn.body).toEqual({ users: [expect.objectContaining({ username: 'ann.sm' })] });
+  });
+
+  it.each([
+    ['a prefix under 3 characters', '/users?username=an'],
+    ['no prefix', '/users'],
+    ['a character no username has', '/users?username=an%25'],
+    ['a forged cursor', '/users?username=ann&cursor=forged'],
+  ])('refuses %s with 400 bad_request', async (_case, path) => {
+    const answer = await call(ben, 'GET', path);
+
+    expect(answer).toMatchObject({ status: 400, body: { error: { code: 'bad_request' } } });
+  });
+
+  it('answers 429 rate_limited once the caller’s searches for the window are used up', async () => {
+    const searcher = await newUser('searcher');
+    const { windowSeconds, maxSearches } = limits.userSearch;
+    const now = Math.floor(Date.now() / 1000);
+    const windowStart = now - (now % windowSeconds);
+    const documentClient = createDocumentClient(createLocalDynamoDbClient(stack.dynamoEndpoint));
+    // The current window and the next are full, whichever one the request lands in.
+    await Promise.all(
+      [0, 1].map((k) =>
+        documentClient.send(
+          new PutCommand({
+            TableName: stack.tables.rateLimits.tableName,
+            Item: {
+              counterKey: searchCounterKey(searcher.userId, windowStart + k * windowSeconds),
+              sends: maxSearches,
+              expiresAt: windowStart + (k + 1) * windowSeconds,
+            },
+          }),
+        ),
+      ),
+    );
+
+    const answer = await call(searcher, 'GET', '/users?username=ann');
+
+    expect(answer).toMatchObject({
+      status: 429,
+      body: { error: { code: 'rate_limited', details: { retryAfterSeconds: expect.any(Number) } } },
+    });
   });
 });
 

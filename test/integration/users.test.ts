@@ -258,3 +258,62 @@ describe('UserRepository.markDeleted', () => {
     );
   });
 });
+
+describe('UserService.search', () => {
+  /** Users whose usernames share a fresh 3-letter-plus prefix, so the shared tables hold no others. */
+  async function people(prefix: string, suffixes: readonly string[]) {
+    const created = [];
+    for (const suffix of suffixes) {
+      const id = freshId(`s${suffix}`);
+      created.push(await users.create(id, { name: `Person ${suffix}`, username: `${prefix}${suffix}` }));
+    }
+    return created;
+  }
+
+  const freshPrefix = () => `q${Math.random().toString(36).slice(2, 7)}`;
+
+  it('finds live users by username prefix, any case, exact match first, the caller left out', async () => {
+    const prefix = freshPrefix();
+    const [exact, , , caller] = await people(prefix, ['', '_b', '.a', 'zz']);
+
+    const page = await users.search(caller?.id ?? '', prefix.toUpperCase());
+
+    expect(page.users.map((user) => user.username)).toEqual([prefix, `${prefix}.a`, `${prefix}_b`]);
+    expect(page.users[0]).toEqual({ id: exact?.id, name: exact?.name, username: exact?.username });
+    expect(page.users[0]).not.toHaveProperty('email');
+    expect(page.cursor).toBeUndefined();
+  });
+
+  it('pages with a cursor, every match once, in order', async () => {
+    const prefix = freshPrefix();
+    const suffixes = Array.from({ length: 45 }, (_, i) => String(i).padStart(2, '0'));
+    await people(prefix, suffixes);
+
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await users.search('someone-else', prefix, cursor);
+      seen.push(...page.users.map((user) => user.username));
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+
+    expect(seen).toEqual(suffixes.map((suffix) => `${prefix}${suffix}`));
+  });
+
+  it('never shows a deleted account, and shows a renamed one under its new name only', async () => {
+    const prefix = freshPrefix();
+    const [gone, renamed] = await people(prefix, ['gone', 'old']);
+    await db.repositories.users.markDeleted(gone?.id ?? '', fixedClock.now().toISOString());
+    await users.update(renamed?.id ?? '', renamed?.id ?? '', { username: `${prefix}new` });
+
+    const page = await users.search('someone-else', prefix);
+
+    expect(page.users.map((user) => user.username)).toEqual([`${prefix}new`]);
+  });
+
+  it('refuses a cursor that is not one it gave for this prefix', async () => {
+    await expect(users.search('x', 'abc', 'not-a-cursor')).rejects.toMatchObject({ code: 'bad_request' });
+    const other = Buffer.from(JSON.stringify({ after: 'zzz' })).toString('base64url');
+    await expect(users.search('x', 'abc', other)).rejects.toMatchObject({ code: 'bad_request' });
+  });
+});
