@@ -94,6 +94,8 @@ export function createApi(http: HttpCaller, me: () => Promise<string>): ParleyAp
   return {
     createUser: (body) => http.request('POST', '/users', body),
     getUser: (id) => http.request('GET', `/users/${segment(id)}`),
+    searchUsers: (prefix, options = {}) =>
+      http.request('GET', '/users', undefined, { username: prefix, cursor: options.cursor }),
     updateUser: (id, body) => http.request('PUT', `/users/${segment(id)}`, body),
     deleteUser: (id) => http.request('DELETE', `/users/${segment(id)}`),
     createConversation: (body) => http.request('POST', '/conversations', body),

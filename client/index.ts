@@ -37,6 +37,7 @@ export type {
   UploadOptions,
   UploadTicket,
   UserProfile,
+  UserSearchPage,
   UserView,
   WebSocketConstructor,
   WebSocketLike,

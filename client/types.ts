@@ -15,6 +15,7 @@ import type {
   messageReceiptsSchema,
   uploadTicketSchema,
   userProfileSchema,
+  userSearchPageSchema,
   userViewSchema,
 } from '#shared/protocol/http-responses';
 import type { CreateUserBody, UpdateUserBody } from '#shared/protocol/users-http';
@@ -47,6 +48,7 @@ export type ConnectTicket = z.output<typeof connectTicketSchema>;
 export type UserProfile = z.output<typeof userProfileSchema>;
 /** The whole profile (own), the public view (others') or a deleted user's placeholder. */
 export type UserView = z.output<typeof userViewSchema>;
+export type UserSearchPage = z.output<typeof userSearchPageSchema>;
 
 /** Where the SDK keeps the device id; `localStorage` fits. */
 export interface KeyValueStore {
@@ -146,6 +148,8 @@ export interface UploadOptions {
 export interface ParleyApi {
   createUser(body: CreateUserBody): Promise<UserProfile>;
   getUser(id: string): Promise<UserView>;
+  /** People whose username starts with `prefix` (3+ characters, any case), exact match first, without the caller. */
+  searchUsers(prefix: string, options?: { cursor?: string }): Promise<UserSearchPage>;
   updateUser(id: string, body: UpdateUserBody): Promise<UserProfile>;
   deleteUser(id: string): Promise<void>;
   createConversation(body: CreateConversationBody): Promise<ConversationView>;

@@ -130,8 +130,11 @@ describe('web app in Chromium', () => {
     'starts a direct chat; the sender sees delivered, then read once the other opens it',
     async () => {
       await alice.page.getByRole('button', { name: 'New chat' }).click();
-      await alice.page.getByLabel('User id', { exact: true }).fill(bob.userId);
-      await alice.page.getByRole('button', { name: 'Start chat' }).click();
+      // Found by username as she types, not by an id copied from his window.
+      await alice.page.getByLabel('Find people').fill('nobody_here');
+      await alice.page.getByText('No one with that username.').waitFor(shown);
+      await alice.page.getByLabel('Find people').fill('BOB');
+      await alice.page.getByRole('button', { name: 'Bob @bob' }).click();
       await alice.page.getByRole('heading', { name: 'Bob', level: 2 }).waitFor(shown);
       await send(alice.page, 'Hi Bob!');
       // Bob is online but has not opened the chat: delivered, not read.
@@ -199,7 +202,11 @@ describe('web app in Chromium', () => {
       carol = await signIn('carol', 'Carol');
       await alice.page.getByRole('button', { name: 'New group' }).click();
       await alice.page.getByLabel('Group name').fill('Climbing');
-      await alice.page.getByLabel('Members’ user ids').fill(`${bob.userId}\n${carol.userId}`);
+      // One found by username, one by a pasted user id.
+      await alice.page.getByLabel('Add people').fill('bob');
+      await alice.page.getByRole('button', { name: 'Bob @bob' }).click();
+      await alice.page.getByRole('list', { name: 'Members chosen' }).getByText('Bob').waitFor(shown);
+      await alice.page.getByLabel('Or members’ user ids').fill(carol.userId);
       await alice.page.getByRole('button', { name: 'Create group' }).click();
       await alice.page.getByRole('heading', { name: 'Climbing', level: 2 }).waitFor(shown);
       await alice.page.getByText('3 members').waitFor(shown);
@@ -264,8 +271,8 @@ describe('web app in Chromium', () => {
       await conversationButton(carol.page, 'Climbing').waitFor({ state: 'detached', ...shown });
       await messageWithText(carol.page, 'Summit!').waitFor({ state: 'detached', ...shown });
 
-      await panel.getByLabel('Add members (user ids)').fill(carol.userId);
-      await panel.getByRole('button', { name: 'Add', exact: true }).click();
+      await panel.getByLabel('Add people').fill('car');
+      await panel.getByRole('button', { name: 'Carol @carol' }).click();
       await panel.getByRole('heading', { name: 'Members (3)' }).waitFor(shown);
       await conversationButton(carol.page, 'Climbing').waitFor(shown);
       await screenshot(alice.page, 'alice-members');

@@ -2,6 +2,7 @@
 import { type FormEvent, useState } from 'react';
 import { ErrorAlert, useAction } from './action';
 import { parseUserIds } from './NewConversation';
+import { PeopleSearch } from './PeopleSearch';
 import type { ChatStore } from './store';
 
 export function MembersPanel(props: {
@@ -96,8 +97,17 @@ export function MembersPanel(props: {
         })}
       </ul>
       {admin ? (
+        <PeopleSearch
+          store={store}
+          id="group-add-find"
+          label="Add people"
+          exclude={new Set(conversation?.members.map((member) => member.userId) ?? [])}
+          onPick={(person) => void run(() => store.addMembers(conversationId, [person.id]))}
+        />
+      ) : null}
+      {admin ? (
         <form className="stack" onSubmit={add}>
-          <label htmlFor="group-add-members">Add members (user ids)</label>
+          <label htmlFor="group-add-members">Or add by user ids</label>
           <textarea
             id="group-add-members"
             rows={2}

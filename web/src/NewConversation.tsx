@@ -1,8 +1,9 @@
-/** Start a direct chat by user id, or create a group with a name and members. */
+/** Start a direct chat with someone found by username (or by user id), or create a group with a name and members. */
 import { type FormEvent, useState } from 'react';
 import { ErrorAlert, useAction } from './action';
 import { Dialog } from './Dialog';
-import type { ChatStore } from './store';
+import { PeopleSearch } from './PeopleSearch';
+import type { ChatStore, PersonFound } from './store';
 
 /** User ids pasted as a list: separated by spaces, commas or new lines. */
 export function parseUserIds(text: string): string[] {
@@ -31,8 +32,15 @@ export function NewDirectDialog({ store, onClose, onCreated }: DialogProps) {
 
   return (
     <Dialog title="New chat" onClose={onClose}>
+      <PeopleSearch
+        store={store}
+        id="direct-find"
+        label="Find people"
+        exclude={new Set([store.myId])}
+        onPick={(person) => void run(async () => onCreated(await store.createDirect(person.id)))}
+      />
       <form onSubmit={submit} className="stack">
-        <label htmlFor="direct-user-id">User id</label>
+        <label htmlFor="direct-user-id">Or their user id</label>
         <input
           id="direct-user-id"
           required
@@ -62,11 +70,13 @@ export function NewDirectDialog({ store, onClose, onCreated }: DialogProps) {
 export function NewGroupDialog({ store, onClose, onCreated }: DialogProps) {
   const [name, setName] = useState('');
   const [members, setMembers] = useState('');
+  const [picked, setPicked] = useState<readonly PersonFound[]>([]);
   const { busy, error, run } = useAction({ busyAfterSuccess: true });
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
-    const memberIds = parseUserIds(members).filter((id) => id !== store.myId);
+    const chosen = new Set([...picked.map((person) => person.id), ...parseUserIds(members)]);
+    const memberIds = [...chosen].filter((id) => id !== store.myId);
     await run(async () => onCreated(await store.createGroup(name.trim(), memberIds)));
   };
 
@@ -82,7 +92,31 @@ export function NewGroupDialog({ store, onClose, onCreated }: DialogProps) {
           value={name}
           onChange={(event) => setName(event.target.value)}
         />
-        <label htmlFor="group-members">Members’ user ids</label>
+        <PeopleSearch
+          store={store}
+          id="group-find"
+          label="Add people"
+          exclude={new Set([store.myId, ...picked.map((person) => person.id)])}
+          onPick={(person) => setPicked((chosen) => [...chosen, person])}
+        />
+        {picked.length > 0 ? (
+          <ul className="people-picked" aria-label="Members chosen">
+            {picked.map((person) => (
+              <li key={person.id}>
+                {person.name} <span className="person-username">@{person.username}</span>{' '}
+                <button
+                  type="button"
+                  className="small"
+                  aria-label={`Remove ${person.name}`}
+                  onClick={() => setPicked((chosen) => chosen.filter((other) => other.id !== person.id))}
+                >
+                  ×
+                </button>
+              </li>
+            ))}
+          </ul>
+        ) : null}
+        <label htmlFor="group-members">Or members’ user ids</label>
         <textarea
           id="group-members"
           rows={3}

@@ -10,6 +10,7 @@ export type {
   MessageAttachment,
   MessageReceipts,
   ReceiptEvent,
+  UserSearchPage,
   UserView,
   WebSocketLike,
 } from '../../client/index';

@@ -15,8 +15,12 @@ import {
   type ParleyClient,
   ParleyServerError,
   type ReceiptEvent,
+  type UserSearchPage,
   type UserView,
 } from './sdk';
+
+/** Someone found by username: their public profile. */
+export type PersonFound = UserSearchPage['users'][number];
 
 export interface PendingAttachment {
   readonly id: string;
@@ -257,6 +261,11 @@ export class ChatStore {
   isAdmin(conversationId: string): boolean {
     const member = this.details.get(conversationId)?.members.find((candidate) => candidate.userId === this.myId);
     return member?.role === 'admin';
+  }
+
+  /** People by username prefix, for starting a chat or adding members. */
+  async searchPeople(prefix: string): Promise<PersonFound[]> {
+    return (await this.client.api.searchUsers(prefix)).users;
   }
 
   async createDirect(userId: string): Promise<string> {
