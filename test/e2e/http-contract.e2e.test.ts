@@ -147,6 +147,16 @@ describe('user profiles', () => {
     expectStatus(noProfile, 404);
   });
 
+  it('GET /users?username= answers a page of public profiles (200); 400 for a short prefix', async () => {
+    const found = await callRoute('httpSearchUsers', ben, {}, { query: 'username=ANN' });
+    const short = await callRoute('httpSearchUsers', ben, {}, { query: 'username=an' });
+
+    expectStatus(found, 200);
+    expect(field(found, 'users')).toEqual([{ id: ann.userId, name: 'Ann', username: 'ann' }]);
+    expectStatus(short, 400);
+    expect(errorCodeOf(short)).toBe('bad_request');
+  });
+
   it('PUT /users/{id} answers the changed profile (200); 403 for another user', async () => {
     const changed = await callRoute(
       'httpUpdateUser',
