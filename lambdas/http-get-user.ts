@@ -1,5 +1,5 @@
 import { userPathSchema } from '#shared/protocol/users-http';
-import { callerIdOf, httpRoute, json, parsePath } from './lib/http-route';
+import { callerIdOf, httpRoute, json, parsePath, userIdFromPath } from './lib/http-route';
 import { createUserService } from './lib/wiring';
 
 const users = createUserService();
@@ -7,6 +7,6 @@ const users = createUserService();
 /** `GET /users/{id}`: the whole profile for its owner, the public view for anyone else. */
 export const handler = httpRoute(async (event) => {
   const callerId = callerIdOf(event);
-  const { id } = parsePath(userPathSchema, event);
+  const id = userIdFromPath(parsePath(userPathSchema, event).id, callerId);
   return json(200, await users.get(callerId, id));
 });

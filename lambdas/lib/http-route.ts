@@ -2,6 +2,7 @@ import middy, { type MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2WithJWTAuthorizer, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { AppError, UnauthorizedError } from '#shared/errors';
+import { selfAlias } from '#shared/protocol/users-http';
 import { logger, observed, publishAddedMetrics } from './observability';
 import { parseJson, parseWith } from './validation';
 
@@ -21,6 +22,11 @@ export function callerIdOf(event: HttpEvent): string {
   const sub = event.requestContext.authorizer?.jwt?.claims?.sub;
   if (typeof sub !== 'string' || sub === '') throw new UnauthorizedError();
   return sub;
+}
+
+/** A user id from a path: `me` is the caller. */
+export function userIdFromPath(pathId: string, callerId: string): string {
+  return pathId === selfAlias ? callerId : pathId;
 }
 
 export function parseBody<Schema extends z.ZodType>(schema: Schema, event: HttpEvent): z.infer<Schema> {

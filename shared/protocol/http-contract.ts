@@ -45,6 +45,8 @@ export interface ResponseContract {
 
 export interface RouteContract {
   readonly summary: string;
+  /** What the route does and who may call it, beyond the summary (the OpenAPI operation's description). */
+  readonly description: string;
   /** Parsed from the path parameters; its keys are the names in the route's path template. */
   readonly path?: z.ZodType;
   /** Parsed from the query string (every value a string, as API Gateway passes them). */
@@ -77,6 +79,8 @@ const busy = refused('The conversation was too busy to take the change; retry');
 export const httpContract = {
   httpCreateConversation: {
     summary: 'Create a conversation; the caller joins it (as a group’s admin)',
+    description:
+      'A direct conversation names exactly one other user and is unique per pair: creating it again answers the existing one with 200. A group takes a name and up to 99 other members; its creator is its admin. Deleted users cannot be added.',
     body: createConversationBodySchema,
     responses: {
       201: { description: 'The new conversation', body: conversationViewSchema },
@@ -88,6 +92,8 @@ export const httpContract = {
   },
   httpGetConversation: {
     summary: 'Read a conversation with its members (members only)',
+    description:
+      "The conversation's settings, lastSeq and members with their roles and join seqs. Anyone who is not a member gets 404, as for a conversation that does not exist, so ids cannot be probed.",
     path: conversationPathSchema,
     responses: {
       200: { description: 'The conversation', body: conversationViewSchema },
@@ -98,6 +104,8 @@ export const httpContract = {
   },
   httpUpdateConversation: {
     summary: 'Rename a group (admins)',
+    description:
+      "Renames a group; the change is a timeline event every member's devices receive. Direct conversations have no name to change.",
     path: conversationPathSchema,
     body: updateConversationBodySchema,
     responses: {
@@ -111,6 +119,8 @@ export const httpContract = {
   },
   httpAddParticipants: {
     summary: 'Add members to a group (admins); members already present are ignored',
+    description:
+      'Adds users to a group up to its 100-member limit, as one timeline event. Members already present are ignored; deleted users are refused.',
     path: conversationPathSchema,
     body: addParticipantsBodySchema,
     responses: {
@@ -125,6 +135,8 @@ export const httpContract = {
   },
   httpRemoveParticipant: {
     summary: 'Remove a member from a group (admins), or leave it (anyone, naming themselves)',
+    description:
+      'An admin removes a member, or a member leaves by naming themselves. The removal is a timeline event; the removed member gets it and nothing after it.',
     path: participantPathSchema,
     responses: {
       204: { description: 'Removed' },
@@ -137,6 +149,8 @@ export const httpContract = {
   },
   httpSendMessage: {
     summary: 'Send a message: the WebSocket send over HTTP, idempotent per clientMessageId',
+    description:
+      "Stores a message at the conversation's next seq and delivers it to every member's devices, as the WebSocket sendMessage does. A retry with the same clientMessageId answers the original with 200 and stores nothing.",
     path: conversationPathSchema,
     body: sendMessageBodySchema,
     responses: {
@@ -154,6 +168,8 @@ export const httpContract = {
   },
   httpListMessages: {
     summary: 'One page of history by seq, from the caller’s visible floor',
+    description:
+      "Pages the timeline by seq, after or before a seq or from a cursor, never below the caller's visible floor (the seq they joined at, unless the group shares its history).",
     path: conversationPathSchema,
     query: listMessagesQuerySchema,
     responses: {
@@ -165,6 +181,7 @@ export const httpContract = {
   },
   httpGetMessage: {
     summary: 'One message by id (members, from their visible floor)',
+    description: 'Reads one message by its id (`<conversationId>-<seq>`), for members who may see that seq.',
     path: messagePathSchema,
     responses: {
       200: { description: 'The message', body: messageEnvelopeSchema },
@@ -175,6 +192,8 @@ export const httpContract = {
   },
   httpMarkRead: {
     summary: 'Mark the conversation read up to this message, for the caller',
+    description:
+      "Moves the caller's read mark (and delivered mark) for the message's conversation up to the message's seq. Marks only move forward.",
     path: messagePathSchema,
     responses: {
       204: { description: 'Read up to the message (repeating it is harmless)' },
@@ -185,6 +204,8 @@ export const httpContract = {
   },
   httpListReadReceipts: {
     summary: 'When each other member had this message delivered and read (null where not yet)',
+    description:
+      'For each other member: when the message was first delivered to and read by them, or null. Members who turned read receipts off only ever show a delivery.',
     path: messagePathSchema,
     responses: {
       200: { description: 'One row per other member who belonged when it was sent', body: messageReceiptsSchema },
@@ -195,6 +216,8 @@ export const httpContract = {
   },
   httpCreateUser: {
     summary: 'Create the caller’s profile, under the token’s user id',
+    description:
+      "Creates the profile of the token's user with a unique username (case ignored). Every user creates theirs once; PUT changes it.",
     body: createUserBodySchema,
     responses: {
       201: { description: 'The profile', body: userProfileSchema },
@@ -205,6 +228,8 @@ export const httpContract = {
   },
   httpSearchUsers: {
     summary: 'Find people by username prefix: public profiles, the caller left out, exact match first',
+    description:
+      'Finds people to start a chat with by the start of their username (3 characters or more, any case), 20 a page. Deleted accounts never appear. Each user may search 60 times a minute.',
     query: searchUsersQuerySchema,
     responses: {
       200: { description: 'A page of matches; follow `cursor` for the next', body: userSearchPageSchema },
@@ -220,6 +245,8 @@ export const httpContract = {
   },
   httpGetUser: {
     summary: 'Read a profile: whole for its owner, public for anyone else',
+    description:
+      'The owner gets the whole profile; anyone else gets the public view (id, name, username). A deleted user answers with a placeholder so old messages keep an author. `me` names the caller.',
     path: userPathSchema,
     responses: {
       200: { description: 'The profile, its public view, or a deleted user’s placeholder', body: userViewSchema },
@@ -230,6 +257,7 @@ export const httpContract = {
   },
   httpUpdateUser: {
     summary: 'Change the caller’s own profile; null clears email or phone',
+    description: "Changes the caller's own profile fields; a new username must be free. `me` names the caller.",
     path: userPathSchema,
     body: updateUserBodySchema,
     responses: {
@@ -243,6 +271,8 @@ export const httpContract = {
   },
   httpDeleteUser: {
     summary: 'Delete the caller’s account: the profile becomes a tombstone, every conversation is left',
+    description:
+      'Self only. The profile becomes a tombstone, the username is freed, the account leaves every conversation and its connections close. A retry finishes a partial deletion. `me` names the caller.',
     path: userPathSchema,
     responses: {
       204: { description: 'Deleted (also when it already was)' },
@@ -254,6 +284,8 @@ export const httpContract = {
   },
   httpListUserConversations: {
     summary: 'The caller’s conversations, newest activity first, with last message and unread count',
+    description:
+      "The caller's conversations, most recently active first, each with its last message and the caller's unread count, a page at a time. Self only; `me` names the caller.",
     path: userPathSchema,
     query: listConversationsQuerySchema,
     responses: {
@@ -265,6 +297,8 @@ export const httpContract = {
   },
   httpCreateAttachment: {
     summary: 'Start an upload: a pending attachment and a presigned PUT (and one for a video’s poster)',
+    description:
+      'Registers an upload to a conversation the caller belongs to and answers presigned PUT URLs; the attachment becomes ready once the uploaded bytes have been checked and processed.',
     path: conversationPathSchema,
     body: createAttachmentBodySchema,
     responses: {
@@ -278,6 +312,8 @@ export const httpContract = {
   },
   httpGetAttachment: {
     summary: 'An attachment’s metadata and status; signed download URLs once it is ready',
+    description:
+      "Members of the attachment's conversation read its status and metadata; once it is ready the answer carries signed download URLs for the file and its thumbnail.",
     path: attachmentPathSchema,
     responses: {
       200: { description: 'The attachment, with url and thumbnailUrl when ready', body: attachmentViewSchema },
@@ -288,6 +324,8 @@ export const httpContract = {
   },
   httpCreateConnectTicket: {
     summary: 'A single-use ticket that opens one WebSocket (`$connect?ticket=…&deviceId=…`) within seconds',
+    description:
+      'Answers a ticket to open the WebSocket with, so no token ever sits in a URL. It opens one connection within seconds and never again.',
     responses: {
       201: { description: 'The ticket and when it stops working', body: connectTicketSchema },
       ...everyRouteResponses,

@@ -32,7 +32,7 @@ export interface OpenApiResponse {
 export interface OpenApiOperation {
   readonly operationId: string;
   readonly summary: string;
-  readonly description?: string;
+  readonly description: string;
   readonly tags: readonly string[];
   readonly parameters?: readonly OpenApiParameter[];
   readonly requestBody?: { readonly required: true; readonly content: Record<'application/json', OpenApiMediaType> };
@@ -43,7 +43,19 @@ export type OpenApiPathItem = Partial<Record<Lowercase<HttpMethod>, OpenApiOpera
 
 export interface OpenApiDocument {
   readonly openapi: '3.1.0';
-  readonly info: { readonly title: string; readonly version: string; readonly description: string };
+  readonly info: {
+    readonly title: string;
+    readonly version: string;
+    readonly description: string;
+    readonly contact: { readonly name: string };
+    readonly license: { readonly name: string; readonly identifier: string };
+  };
+  readonly servers: readonly {
+    readonly url: string;
+    readonly description: string;
+    readonly variables?: Readonly<Record<string, { readonly default: string; readonly description: string }>>;
+  }[];
+  readonly tags: readonly { readonly name: string; readonly description: string }[];
   readonly jsonSchemaDialect: string;
   readonly security: readonly Record<string, readonly string[]>[];
   readonly paths: Readonly<Record<string, OpenApiPathItem>>;
@@ -86,8 +98,25 @@ export function buildOpenApiDocument(): OpenApiDocument {
       version: packageJson.version,
       description:
         'Generated from the zod schemas the handlers validate with (shared/protocol/http-contract.ts); ' +
-        'the prose contract is docs/protocol.md. Response objects may gain fields; clients ignore unknown ones.',
+        'the prose contract is docs/protocol.md. Response objects may gain fields; clients ignore unknown ones. ' +
+        'The local stack (`npm start`) serves the same API on port 3000.',
+      contact: { name: 'The Parley maintainers (see the repository README)' },
+      license: { name: 'Apache License 2.0', identifier: packageJson.license },
     },
+    servers: [
+      {
+        url: 'https://{apiId}.execute-api.{region}.amazonaws.com',
+        description: 'A deployment: the stack output HttpApiUrl',
+        variables: {
+          apiId: { default: 'abc123defg', description: 'The HTTP API id from the stack output' },
+          region: { default: 'us-east-1', description: 'The region the stack is deployed in' },
+        },
+      },
+    ],
+    tags: [...new Set(httpRoutes.map((route) => tagOf(route.path)))].map((name) => ({
+      name,
+      description: tagDescriptions[name] ?? name,
+    })),
     jsonSchemaDialect,
     // Every route sits behind API Gateway's JWT authorizer.
     security: [{ [bearerJwtScheme]: [] }],
@@ -122,9 +151,10 @@ function operationOf(
   return {
     operationId: operationIdOf(route.function),
     summary: contract.summary,
-    ...(contract.query !== undefined && requestSchemaOf(contract.query).additionalProperties === false
-      ? { description: 'Unknown query parameters are refused with 400 bad_request.' }
-      : {}),
+    description:
+      contract.query !== undefined && requestSchemaOf(contract.query).additionalProperties === false
+        ? `${contract.description} Unknown query parameters are refused with 400 bad_request.`
+        : contract.description,
     tags: [tagOf(route.path)],
     ...(parameters.length > 0 ? { parameters } : {}),
     ...(contract.body === undefined
@@ -230,6 +260,15 @@ function operationIdOf(functionName: HttpFunctionName): string {
 }
 
 /** `/users/{id}/conversations` → `users`: routes group by the resource they start from. */
+/** What each group of routes (a path's first segment) is about. */
+const tagDescriptions: Readonly<Record<string, string>> = {
+  conversations: 'Direct and group conversations, their members and their messages',
+  messages: 'Single messages and their read receipts',
+  users: 'Profiles, finding people, and each user’s conversation list',
+  attachments: 'Uploaded images, videos and files',
+  'connect-ticket': 'Tickets that open the WebSocket without a token in the URL',
+};
+
 function tagOf(path: string): string {
   return path.split('/')[1] ?? path;
 }

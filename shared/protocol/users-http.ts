@@ -53,7 +53,12 @@ export const updateUserBodySchema = z
 
 export type UpdateUserBody = z.infer<typeof updateUserBodySchema>;
 
-export const userPathSchema = z.object({ id: userIdSchema });
+/** In a user's path, the caller's own id may be written `me` (what people try first). */
+export const selfAlias = 'me';
+
+export const userPathSchema = z.object({
+  id: userIdSchema.describe(`A user id, or \`${selfAlias}\` for the caller`),
+});
 
 /** `GET /users?username=<prefix>`: a username prefix (any case, at least 3 characters) and a page cursor. */
 export const searchUsersQuerySchema = z.strictObject({

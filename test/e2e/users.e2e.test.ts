@@ -233,6 +233,19 @@ describe('GET /users?username= (find people)', () => {
   });
 });
 
+describe('`me` in a user path', () => {
+  it('names the caller wherever a route takes their own user id', async () => {
+    const own = await call(ann, 'GET', '/users/me');
+    // Ben's name as the other tests expect it: the answer shows whose profile changed.
+    const changed = await call(ben, 'PUT', '/users/me', { name: 'Ben' });
+    const list = await call(ben, 'GET', '/users/me/conversations');
+
+    expect(own).toMatchObject({ status: 200, body: { id: ann.userId, email: 'ann@example.com' } });
+    expect(changed).toMatchObject({ status: 200, body: { id: ben.userId, name: 'Ben', username: 'ben' } });
+    expect(list).toMatchObject({ status: 200, body: { conversations: expect.any(Array) } });
+  });
+});
+
 describe('GET /users/{id}', () => {
   it('shows another caller only the public view: no email, no phone', async () => {
     const answer = await call(ben, 'GET', `/users/${ann.userId}`);

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { createConfig, lintFromString } from '@redocly/openapi-core';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { describe, expect, it } from 'vitest';
 import { httpRoutes } from '#shared/config/functions';
@@ -15,6 +16,13 @@ const operationOf = (route: (typeof httpRoutes)[number]) =>
   document.paths[route.path]?.[openApiMethodKeys[route.method]];
 
 describe('buildOpenApiDocument', () => {
+  it("passes redocly's recommended lint with no error and no warning (spectral's oas ruleset agrees, docs/protocol.md)", async () => {
+    const config = await createConfig({ extends: ['recommended'] });
+    const problems = await lintFromString({ source: JSON.stringify(document), absoluteRef: 'openapi.json', config });
+
+    expect(problems.map((problem) => `${problem.severity} ${problem.ruleId}: ${problem.message}`)).toEqual([]);
+  });
+
   it('documents exactly the routes of httpRoutes, none missing and none extra', () => {
     const documented = Object.entries(document.paths).flatMap(([path, item]) =>
       Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`),
