@@ -9,6 +9,7 @@ export async function batchGetAll(
   tableName: string,
   keys: readonly Record<string, unknown>[],
   consistentRead = false,
+  projection?: string,
 ): Promise<Record<string, unknown>[]> {
   const chunks: Record<string, unknown>[][] = [];
   for (let start = 0; start < keys.length; start += MAX_KEYS_PER_BATCH) {
@@ -22,7 +23,15 @@ export async function batchGetAll(
         if (attempt > MAX_ATTEMPTS) throw new Error(`BatchGetItem left ${pending.length} keys unread in ${tableName}`);
         if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, Math.random() * 25 * 2 ** attempt));
         const result = await documentClient.send(
-          new BatchGetCommand({ RequestItems: { [tableName]: { Keys: pending, ConsistentRead: consistentRead } } }),
+          new BatchGetCommand({
+            RequestItems: {
+              [tableName]: {
+                Keys: pending,
+                ConsistentRead: consistentRead,
+                ...(projection === undefined ? {} : { ProjectionExpression: projection }),
+              },
+            },
+          }),
         );
         items.push(...(result.Responses?.[tableName] ?? []));
         pending = (result.UnprocessedKeys?.[tableName]?.Keys ?? []) as Record<string, unknown>[];

@@ -1,4 +1,4 @@
-import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { tables } from '../config/tables';
 import { conversationKeys } from '../keys';
 import { type Conversation, type ConversationType, isCurrentMember, type Member, type MemberRole } from '../model';
@@ -46,16 +46,8 @@ export class ConversationRepository {
   async getMembership(conversationId: string, userId: string): Promise<MembershipSnapshot> {
     const metaKey = conversationKeys.meta(conversationId);
     const memberKey = conversationKeys.member(conversationId, userId);
-    const result = await this.documentClient.send(
-      new BatchGetCommand({
-        RequestItems: { [this.tableName]: { Keys: [metaKey, memberKey], ConsistentRead: true } },
-      }),
-    );
-    // Two small keys cannot exceed BatchGetItem's limits; an unprocessed key means throttling.
-    if ((result.UnprocessedKeys?.[this.tableName]?.Keys?.length ?? 0) > 0) {
-      throw new Error('BatchGetItem throttled reading conversation membership');
-    }
-    const items = result.Responses?.[this.tableName] ?? [];
+    // Under throttling DynamoDB answers part of a batch (UnprocessedKeys): batchGetAll asks again for the rest.
+    const items = await batchGetAll(this.documentClient, this.tableName, [metaKey, memberKey], true);
     const meta = items.find((item) => item.sk === metaKey.sk);
     const memberItem = items.find((item) => item.sk === memberKey.sk);
     const member = memberItem ? toMember(memberItem) : undefined;

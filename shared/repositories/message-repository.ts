@@ -1,6 +1,5 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
-  BatchGetCommand,
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
@@ -10,6 +9,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { retryingTransactionConflicts } from '../aws/transaction-conflicts';
 import { conversationKeys, idempotencyKey, messageIds } from '../keys';
 import type { Conversation, Member, MessageAttachment, MessageType, StoredMessage, TimelineEvent } from '../model';
 import { batchGetAll } from './batch-get';
@@ -346,16 +346,19 @@ export class MessageRepository extends MessageReader {
    * committed at that moment: a ticket right after it is next in line at once.
    */
   async takeTicket(conversationId: string): Promise<{ readonly ticket: number; readonly lastSeq: number }> {
-    const result = await this.documentClient.send(
-      new UpdateCommand({
-        TableName: this.tableNames.conversations,
-        Key: conversationKeys.meta(conversationId),
-        // A ticket must follow both what has committed and what is queued.
-        UpdateExpression: 'SET nextSeq = if_not_exists(nextSeq, lastSeq) + :one',
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeValues: { ':one': 1 },
-        ReturnValues: 'ALL_NEW',
-      }),
+    // The meta item is in every commit transaction: meeting one is the common case under load.
+    const result = await retryingTransactionConflicts(() =>
+      this.documentClient.send(
+        new UpdateCommand({
+          TableName: this.tableNames.conversations,
+          Key: conversationKeys.meta(conversationId),
+          // A ticket must follow both what has committed and what is queued.
+          UpdateExpression: 'SET nextSeq = if_not_exists(nextSeq, lastSeq) + :one',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':one': 1 },
+          ReturnValues: 'ALL_NEW',
+        }),
+      ),
     );
     return { ticket: Number(result.Attributes?.nextSeq), lastSeq: Number(result.Attributes?.lastSeq ?? 0) };
   }
@@ -365,11 +368,13 @@ export class MessageRepository extends MessageReader {
    * commits the seqs before it finds it and commits it in the same transaction as theirs.
    */
   async park(message: StoredMessage, effects: TimelineEffects): Promise<void> {
-    await this.documentClient.send(
-      new PutCommand({
-        TableName: this.tableNames.conversations,
-        Item: { ...conversationKeys.parked(message.conversationId, message.seq), message: { ...message }, effects },
-      }),
+    await retryingTransactionConflicts(() =>
+      this.documentClient.send(
+        new PutCommand({
+          TableName: this.tableNames.conversations,
+          Item: { ...conversationKeys.parked(message.conversationId, message.seq), message: { ...message }, effects },
+        }),
+      ),
     );
   }
 
@@ -414,20 +419,14 @@ export class MessageRepository extends MessageReader {
     const table = this.tableNames.conversations;
     const metaKey = conversationKeys.meta(conversationId);
     const parkedKey = conversationKeys.parked(conversationId, parkedSeq);
-    const result = await this.documentClient.send(
-      new BatchGetCommand({
-        RequestItems: {
-          [table]: {
-            Keys: [metaKey, parkedKey],
-            ConsistentRead: true,
-            ProjectionExpression: 'sk, lastSeq, runLeaseUntil, outcome',
-          },
-        },
-      }),
+    // Under throttling DynamoDB answers part of a batch (UnprocessedKeys): batchGetAll asks again for the rest.
+    const items = await batchGetAll(
+      this.documentClient,
+      table,
+      [metaKey, parkedKey],
+      true,
+      'sk, lastSeq, runLeaseUntil, outcome',
     );
-    // Two small keys cannot exceed BatchGetItem's limits; an unprocessed key means throttling.
-    if ((result.UnprocessedKeys?.[table]?.Keys?.length ?? 0) > 0) throw new Error('BatchGetItem throttled');
-    const items = result.Responses?.[table] ?? [];
     const meta = items.find((item) => item.sk === metaKey.sk);
     const parked = items.find((item) => item.sk === parkedKey.sk);
     if (!meta) return undefined;
@@ -453,11 +452,14 @@ export class MessageRepository extends MessageReader {
 
   /** Removes a parked item its sender has read the outcome of. */
   async unpark(conversationId: string, seq: number): Promise<void> {
-    await this.documentClient.send(
-      new DeleteCommand({
-        TableName: this.tableNames.conversations,
-        Key: conversationKeys.parked(conversationId, seq),
-      }),
+    // A run's transaction may hold the parked item (committing or voiding it) at this moment.
+    await retryingTransactionConflicts(() =>
+      this.documentClient.send(
+        new DeleteCommand({
+          TableName: this.tableNames.conversations,
+          Key: conversationKeys.parked(conversationId, seq),
+        }),
+      ),
     );
   }
 
