@@ -1,3 +1,4 @@
+import { limits } from '#shared/config/limits';
 import { syncFrameSchema } from '#shared/protocol/frames';
 import { connectionOf, parseFrame, webSocketRoute } from './lib/websocket';
 import { createInboxService } from './lib/wiring';
@@ -5,10 +6,12 @@ import { createInboxService } from './lib/wiring';
 const inbox = createInboxService();
 
 /** `sync`: replays the device's inbox as `message` frames, then answers `syncComplete`. */
-export const handler = webSocketRoute(async (event) => {
+export const handler = webSocketRoute(async (event, context) => {
   const { connectionId, ...device } = connectionOf(event);
   const frame = parseFrame(syncFrameSchema, event);
-  const result = await inbox.sync(device, connectionId, frame.cursor);
+  // API Gateway stops waiting at 29 s: answer with a cursor while there is time to, and the client syncs on.
+  const outOfTime = () => context.getRemainingTimeInMillis() < limits.syncAnswerReserveMs;
+  const result = await inbox.sync(device, connectionId, frame.cursor, outOfTime);
   return {
     type: 'syncComplete',
     delivered: result.delivered,

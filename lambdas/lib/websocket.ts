@@ -101,16 +101,16 @@ const faultFrames = (): MiddlewareObj<WebSocketEvent, WebSocketResult> => ({
  * Every log line of the invocation names the frame's ids; an accepted send names its message's
  * correlation id (see shared/correlation.ts) from then on.
  */
-export function webSocketRoute(answer: (event: WebSocketEvent) => Promise<ServerFrame>) {
+export function webSocketRoute(answer: (event: WebSocketEvent, context: Context) => Promise<ServerFrame>) {
   return middy<WebSocketEvent, WebSocketResult, Error, Context>()
     .use(observed<WebSocketEvent, WebSocketResult>())
     .use(publishAddedMetrics<WebSocketEvent, WebSocketResult>())
     .use(faultFrames())
-    .handler(async (event) => {
+    .handler(async (event, context) => {
       logger.appendKeys(frameIds(event.body));
       let frame: ServerFrame;
       try {
-        frame = await answer(event);
+        frame = await answer(event, context);
       } catch (error) {
         // Refusals are answers, not faults: answered here, they never mark the trace as failed.
         if (error instanceof AppError) return errorFrame(error, event.body);

@@ -228,7 +228,8 @@ export const functions = {
       { table: 'messages', actions: ['PutItem'] },
     ]),
     manageConnections: true,
-    timeoutSeconds: 60,
+    // The HTTP API stops waiting at 30 s; a deletion cut off there is finished by the client's retry.
+    timeoutSeconds: 29,
   },
   httpListUserConversations: {
     entry: 'lambdas/http-list-user-conversations.ts',

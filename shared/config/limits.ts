@@ -48,6 +48,11 @@ export const limits = {
   postConcurrency: 64,
   /** Sockets for the management API client (the SDK default of 50 would queue fan-out). */
   managementApiMaxSockets: 128,
+  /**
+   * A sync stops replaying (and answers with a cursor) once its invocation has less time left than
+   * this: API Gateway cuts WebSocket integrations at 29 s, and one more page of posts must still fit.
+   */
+  syncAnswerReserveMs: 8_000,
   /** Inbox items read per Query page during sync. */
   syncPageSize: 100,
   /** How long a send may wait for its seq before it answers `conflict` (API Gateway waits 29 s). */

@@ -30,7 +30,12 @@ export class InboxService {
   ) {}
 
   /** Replays the device's parked messages to its connection, in order, one frame each. */
-  async sync(device: Device, connectionId: string, cursor?: string): Promise<SyncResult> {
+  async sync(
+    device: Device,
+    connectionId: string,
+    cursor?: string,
+    outOfTime: () => boolean = () => false,
+  ): Promise<SyncResult> {
     let delivered = 0;
     let next = cursor;
     do {
@@ -48,7 +53,8 @@ export class InboxService {
         });
       }
       next = page.cursor;
-    } while (next !== undefined && delivered < MAX_MESSAGES_PER_SYNC);
+      // Stops between pages only: a cursor marks where a page ends.
+    } while (next !== undefined && delivered < MAX_MESSAGES_PER_SYNC && !outOfTime());
     return { delivered, connectionGone: false, ...(next !== undefined ? { cursor: next } : {}) };
   }
 

@@ -10,6 +10,7 @@ import { envVars } from '#shared/config/env';
 import {
   type FunctionName,
   type FunctionSpec,
+  functionDefaults,
   functions,
   httpCors,
   httpRoutes,
@@ -203,6 +204,19 @@ describe('Lambda functions', () => {
     });
     if (spec.memoryMb) expect(fn.Properties.MemorySize).toBe(spec.memoryMb);
     if (spec.timeoutSeconds) expect(fn.Properties.Timeout).toBe(spec.timeoutSeconds);
+  });
+
+  it('gives every function behind an API a timeout within what API Gateway waits (29 s WebSocket, 30 s HTTP)', () => {
+    const routed = new Set<string>([
+      ...webSocketRoutes.map((route) => route.function),
+      ...httpRoutes.map((route) => route.function),
+    ]);
+    const tooLong = [...routed].filter((name) => {
+      const spec: FunctionSpec = functions[name as FunctionName];
+      return (spec.timeoutSeconds ?? functionDefaults.timeoutSeconds) > 29;
+    });
+
+    expect(tooLong).toEqual([]);
   });
 
   it.each(functionNames)('deploys %s as a bundle that loads on its own, as at a cold start', async (name) => {

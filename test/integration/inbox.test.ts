@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { epochSeconds } from '#shared/clock';
+import { limits } from '#shared/config/limits';
 import type { Message } from '#shared/model';
 import { InboxService } from '#shared/services/inbox-service';
 import { fixedClock, RecordingPoster, type TestTables, useTestTables } from '../support/test-tables';
@@ -81,5 +82,24 @@ describe('InboxService', () => {
     expect(first.delivered + second.delivered).toBe(1101);
     const seqs = poster.framesTo('conn-long').map((frame) => (frame.type === 'message' ? frame.message.seq : -1));
     expect(seqs).toEqual(Array.from({ length: 1101 }, (_, i) => i + 1));
+  });
+
+  it('answers with a cursor at a page boundary once the invocation runs short of time, and goes on from it', async () => {
+    const device = { userId: 'bob', deviceId: 'slow' };
+    await Promise.all(
+      Array.from({ length: 250 }, (_, i) =>
+        db.repositories.inbox.park(message('c2', i + 1), [device], epochSeconds(fixedClock.now())),
+      ),
+    );
+    const poster = new RecordingPoster();
+    const inbox = new InboxService(db.repositories.inbox, poster);
+    // Short of time from the start: one page still goes (the check runs between pages), so every sync progresses.
+    const first = await inbox.sync(device, 'conn-slow', undefined, () => true);
+    const rest = await inbox.sync(device, 'conn-slow', first.cursor);
+
+    expect(first).toEqual({ delivered: limits.syncPageSize, connectionGone: false, cursor: expect.any(String) });
+    expect(rest).toEqual({ delivered: 250 - limits.syncPageSize, connectionGone: false });
+    const seqs = poster.framesTo('conn-slow').map((frame) => (frame.type === 'message' ? frame.message.seq : -1));
+    expect(seqs).toEqual(Array.from({ length: 250 }, (_, i) => i + 1));
   });
 });
