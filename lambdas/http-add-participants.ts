@@ -1,9 +1,10 @@
 import { addParticipantsBodySchema, conversationPathSchema } from '#shared/protocol/conversations-http';
 import { callerIdOf, httpRoute, json, parseBody, parsePath } from './lib/http-route';
-import { createAccountStanding } from './lib/security-wiring';
+import { createAccountStanding, createSendRateLimiter } from './lib/security-wiring';
 import { createConversationService } from './lib/wiring';
 
 const conversations = createConversationService();
+const timelineWrites = createSendRateLimiter();
 const standing = createAccountStanding();
 
 /** `POST /conversations/{id}/participants`: admins add members (already-present ones are ignored). */
@@ -11,6 +12,8 @@ export const handler = httpRoute(async (event) => {
   const callerId = callerIdOf(event);
   const { id } = parsePath(conversationPathSchema, event);
   const { userIds } = parseBody(addParticipantsBodySchema, event);
+  // A timeline event with fan-out: it counts against the caller's limit as a send does.
+  await timelineWrites.consume(callerId);
   // A deleted account left every conversation; it cannot be added back.
   await standing.refuseDeletedParticipants(callerId, userIds);
   return json(200, await conversations.addMembers(id, callerId, userIds));

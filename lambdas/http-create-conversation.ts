@@ -1,15 +1,19 @@
 import { createConversationBodySchema } from '#shared/protocol/conversations-http';
 import { callerIdOf, httpRoute, json, parseBody } from './lib/http-route';
-import { createAccountStanding } from './lib/security-wiring';
+import { createAccountStanding, createConversationCreationLimiter, createSendRateLimiter } from './lib/security-wiring';
 import { createConversationService } from './lib/wiring';
 
 const conversations = createConversationService();
 const standing = createAccountStanding();
+const timelineWrites = createSendRateLimiter();
+const creations = createConversationCreationLimiter();
 
 /** `POST /conversations`: the caller becomes a member (and a group's admin). */
 export const handler = httpRoute(async (event) => {
   const creatorId = callerIdOf(event);
   const body = parseBody(createConversationBodySchema, event);
+  // Its creation event counts as a timeline write, and creations have a daily cap of their own.
+  await Promise.all([timelineWrites.consume(creatorId), creations.consume(creatorId)]);
   // A deleted account's unexpired token starts nothing, and nobody starts one with a deleted account.
   await standing.refuseDeletedParticipants(creatorId, body.memberIds);
   const { conversation, created } = await conversations.create({

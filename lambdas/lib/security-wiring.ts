@@ -10,7 +10,7 @@ import { limits } from '#shared/config/limits';
 import { AccountStandingRepository } from '#shared/repositories/account-standing-repository';
 import { ConnectTicketRepository } from '#shared/repositories/connect-ticket-repository';
 import { RateCounterRepository } from '#shared/repositories/rate-counter-repository';
-import { SendRateLimiter, searchCounterKey } from '#shared/services/send-rate-limiter';
+import { creationCounterKey, SendRateLimiter, searchCounterKey } from '#shared/services/send-rate-limiter';
 import { documentClient } from './dynamodb-client';
 
 export const createConnectTicketStore = () =>
@@ -21,6 +21,15 @@ export const createAccountStanding = () =>
 
 export const createSendRateLimiter = () =>
   new SendRateLimiter(new RateCounterRepository(documentClient, tableNameFromEnv('rateLimits')), systemClock);
+
+/** Conversations created per user per day, beside the timeline-write limit every creation also counts against. */
+export const createConversationCreationLimiter = () =>
+  new SendRateLimiter(
+    new RateCounterRepository(documentClient, tableNameFromEnv('rateLimits')),
+    systemClock,
+    limits.conversationCreationLimit,
+    { keyOf: creationCounterKey, noun: 'new conversations' },
+  );
 
 /** Username searches per user: the same leased window counters as sends, under their own keys. */
 export const createUserSearchRateLimiter = () => {

@@ -173,6 +173,8 @@ export const functions = {
     entry: 'lambdas/http-create-conversation.ts',
     description: 'POST /conversations: the creation is the first timeline event',
     tables: withGrants(directDeliveryGrants, [
+      // The caller's timeline-write counter (the send limit), before anything else.
+      { table: 'rateLimits', actions: ['UpdateItem'] },
       // Neither the creator nor a member may be a deleted account.
       { table: 'users', actions: ['BatchGetItem'] },
       // Transactions of Puts (members, meta, direct pair claim); Query answers an existing direct conversation.
@@ -190,6 +192,8 @@ export const functions = {
     entry: 'lambdas/http-update-conversation.ts',
     description: 'PATCH /conversations/{id}: rename a group (admins)',
     tables: withGrants(directDeliveryGrants, [
+      // The caller's timeline-write counter (the send limit), before anything else.
+      { table: 'rateLimits', actions: ['UpdateItem'] },
       { table: 'conversations', actions: ['Query', 'GetItem', 'UpdateItem'] },
       { table: 'messages', actions: ['PutItem'] },
     ]),
@@ -199,6 +203,8 @@ export const functions = {
     entry: 'lambdas/http-add-participants.ts',
     description: 'POST /conversations/{id}/participants: admins add members',
     tables: withGrants(directDeliveryGrants, [
+      // The caller's timeline-write counter (the send limit), before anything else.
+      { table: 'rateLimits', actions: ['UpdateItem'] },
       // A deleted account cannot be added back.
       { table: 'users', actions: ['BatchGetItem'] },
       { table: 'conversations', actions: ['Query', 'GetItem', 'UpdateItem', 'PutItem'] },
@@ -210,6 +216,8 @@ export const functions = {
     entry: 'lambdas/http-remove-participant.ts',
     description: 'DELETE /conversations/{id}/participants/{userId}: admins remove, anyone leaves',
     tables: withGrants(directDeliveryGrants, [
+      // The caller's timeline-write counter (the send limit), before anything else.
+      { table: 'rateLimits', actions: ['UpdateItem'] },
       // GetItem: a queued event polls the committed seq. ConditionCheckItem: an admin leaving counts on another staying.
       { table: 'conversations', actions: ['Query', 'GetItem', 'UpdateItem', 'ConditionCheckItem'] },
       { table: 'messages', actions: ['PutItem'] },

@@ -71,7 +71,14 @@ export const limits = {
   /** Devices unseen for this long stop counting towards the limit (their inbox has expired by then too). */
   deviceActivityWindowDays: 30,
   /**
-   * Per-user sends (WebSocket and HTTP together) per fixed window; more answer `rate_limited`.
+   * Conversations one user may create per day (UTC), groups and direct chats together; more answer
+   * `rate_limited`. A person starts a handful; this stops a script filling others' lists with groups.
+   */
+  conversationCreationLimit: { windowSeconds: 24 * 60 * 60, maxSends: 100, leaseSends: 5 },
+  /**
+   * Per-user sends (WebSocket and HTTP together), and every other write that puts an event in a
+   * timeline (creating a conversation, renaming, adding and removing members), per fixed window;
+   * more answer `rate_limited`.
    * 30/s sustained, bursts of 300: far above a person or an offline queue's flush, so it only stops
    * runaway or hostile clients from buying unbounded writes and fan-out with one account.
    */

@@ -74,6 +74,13 @@ const deletedCallerRefused = {
 } as const satisfies ResponseContract;
 
 const badInput = refused('A path parameter, query parameter or body field fails validation');
+
+/** For routes that put an event in a timeline: they count against the caller's send limit. */
+const timelineWriteLimited = {
+  description:
+    'The caller’s limit on sends and other timeline writes (`rate_limited`, details.retryAfterSeconds) or stage throttling',
+  body: gatewayOrParleyErrorSchema,
+} as const satisfies ResponseContract;
 const busy = refused('The conversation was too busy to take the change; retry');
 
 export const httpContract = {
@@ -87,6 +94,10 @@ export const httpContract = {
       200: { description: 'The direct conversation this pair already has', body: conversationViewSchema },
       400: refused('Invalid body, members that do not fit the conversation type or group limit, or a deleted member'),
       ...everyRouteResponses,
+      429: {
+        ...timelineWriteLimited,
+        description: `${timelineWriteLimited.description}, or the daily cap on new conversations`,
+      },
       401: deletedCallerRefused,
     },
   },
@@ -115,6 +126,7 @@ export const httpContract = {
       404: refused('No such conversation, or the caller is not a member'),
       409: busy,
       ...everyRouteResponses,
+      429: timelineWriteLimited,
     },
   },
   httpAddParticipants: {
@@ -130,6 +142,7 @@ export const httpContract = {
       404: refused('No such conversation, or the caller is not a member'),
       409: refused('The group would exceed its member limit, or was too busy; retry'),
       ...everyRouteResponses,
+      429: timelineWriteLimited,
       401: deletedCallerRefused,
     },
   },
@@ -145,6 +158,7 @@ export const httpContract = {
       404: refused('No such conversation, the caller is not a member, or the user named is not one'),
       409: busy,
       ...everyRouteResponses,
+      429: timelineWriteLimited,
     },
   },
   httpSendMessage: {

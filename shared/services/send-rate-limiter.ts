@@ -13,6 +13,9 @@ export interface RateLimit {
 /** The counter item of one user's sends in the window starting at `windowStart` (epoch seconds). */
 export const sendCounterKey = (userId: string, windowStart: number) => `send#${userId}#${windowStart}`;
 
+/** The counter item of the conversations one user created in a window (a day). */
+export const creationCounterKey = (userId: string, windowStart: number) => `create#${userId}#${windowStart}`;
+
 /** The counter item of one user's username searches in a window. */
 export const searchCounterKey = (userId: string, windowStart: number) => `search#${userId}#${windowStart}`;
 

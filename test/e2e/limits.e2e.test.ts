@@ -11,7 +11,7 @@ import WebSocket from 'ws';
 import { createDocumentClient } from '#shared/aws/dynamodb';
 import { limits } from '#shared/config/limits';
 import { media } from '#shared/config/media';
-import { sendCounterKey } from '#shared/services/send-rate-limiter';
+import { creationCounterKey, sendCounterKey } from '#shared/services/send-rate-limiter';
 import { createLocalDynamoDbClient } from '../../local/aws-local';
 import { apiGatewayWebSocketLimits } from '../../local/websocket-gateway';
 import { api, ChatClient, HandshakeRefused, issueToken } from '../support/chat-client';
@@ -148,17 +148,17 @@ describe(`per-user send rate limit (${limits.sendRateLimit.maxSends} per ${limit
     );
   }
 
-  it('charges WebSocket and HTTP sends to the user’s one counter, a lease per handler', async () => {
+  it('charges WebSocket and HTTP sends and the conversation’s creation to the user’s one counter, a lease per handler', async () => {
     const counted = await issueToken(stack.httpUrl, 'counted');
+    // All in one window when it can be: each handler claims one lease for the window and spends it.
+    const { windowSeconds, leaseSends } = limits.sendRateLimit;
+    const msIntoWindow = Date.now() % (windowSeconds * 1000);
+    if (msIntoWindow > (windowSeconds - 8) * 1000) await sleep(windowSeconds * 1000 - msIntoWindow + 50);
     const group = await api(stack.httpUrl, counted.token, 'POST', '/conversations', {
       type: 'direct',
       memberIds: [ann.userId],
     });
     const phone = await connect(counted, 'phone');
-    // All three sends in one window: each handler claims one lease for the window and spends it.
-    const { windowSeconds, leaseSends } = limits.sendRateLimit;
-    const msIntoWindow = Date.now() % (windowSeconds * 1000);
-    if (msIntoWindow > (windowSeconds - 5) * 1000) await sleep(windowSeconds * 1000 - msIntoWindow + 50);
 
     await phone.sendMessage(String(group.body.id), 'ws-1', 'one');
     await phone.sendMessage(String(group.body.id), 'ws-2', 'two');
@@ -172,9 +172,9 @@ describe(`per-user send rate limit (${limits.sendRateLimit.maxSends} per ${limit
     const claimed = mine.map((item) => Number(item.sends));
     expect(claimed.every((sends) => sends % leaseSends === 0)).toBe(true);
     const leases = claimed.reduce((sum, sends) => sum + sends, 0) / leaseSends;
-    // One window: a lease each for the WebSocket and the HTTP handler. A window that turned mid-test
-    // (a very slow machine) may make the WebSocket handler claim again: three leases, still whole ones.
-    expect(mine.length === 1 ? [2] : [2, 3]).toContain(leases);
+    // One window: a lease each for the create, WebSocket send and HTTP send handlers. A window that
+    // turned mid-test (a very slow machine) makes a handler claim again: four leases, still whole ones.
+    expect(mine.length === 1 ? [3] : [3, 4]).toContain(leases);
   });
 
   it('answers a WebSocket send over the limit with a rate_limited error frame and stores nothing', async () => {
@@ -209,6 +209,56 @@ describe(`per-user send rate limit (${limits.sendRateLimit.maxSends} per ${limit
       error: { code: 'rate_limited', details: { retryAfterSeconds: expect.any(Number) } },
     });
     expect(await lastSeq()).toBe(before);
+  });
+
+  it('counts a rename against the same limit: a flood of them answers 429 and adds no event', async () => {
+    const renamer = await issueToken(stack.httpUrl, 'renamer');
+    const group = await api(stack.httpUrl, renamer.token, 'POST', '/conversations', {
+      type: 'group',
+      name: 'Quiet',
+      memberIds: [ben.userId],
+    });
+    const groupId = String(group.body.id);
+    const before = Number((await api(stack.httpUrl, ben.token, 'GET', `/conversations/${groupId}`)).body.lastSeq);
+    await fillWindows(renamer.userId);
+
+    const answer = await api(stack.httpUrl, renamer.token, 'PATCH', `/conversations/${groupId}`, { name: 'SPAM' });
+
+    expect(answer).toMatchObject({ status: 429, body: { error: { code: 'rate_limited' } } });
+    const after = (await api(stack.httpUrl, ben.token, 'GET', `/conversations/${groupId}`)).body;
+    expect(after).toMatchObject({ name: 'Quiet', lastSeq: before });
+  });
+
+  it(`caps the conversations a user creates at ${limits.conversationCreationLimit.maxSends} a day`, async () => {
+    const spammer = await issueToken(stack.httpUrl, 'spammer');
+    const { windowSeconds, maxSends } = limits.conversationCreationLimit;
+    const now = Math.floor(Date.now() / 1000);
+    const dayStart = now - (now % windowSeconds);
+    // Today and tomorrow full, whichever day the request lands in.
+    await Promise.all(
+      [0, 1].map((k) =>
+        documentClient.send(
+          new PutCommand({
+            TableName: stack.tables.rateLimits.tableName,
+            Item: {
+              counterKey: creationCounterKey(spammer.userId, dayStart + k * windowSeconds),
+              sends: maxSends,
+              expiresAt: dayStart + (k + 1) * windowSeconds,
+            },
+          }),
+        ),
+      ),
+    );
+
+    const answer = await api(stack.httpUrl, spammer.token, 'POST', '/conversations', {
+      type: 'group',
+      name: 'Spam',
+      memberIds: [ann.userId, ben.userId],
+    });
+
+    expect(answer).toMatchObject({ status: 429, body: { error: { code: 'rate_limited' } } });
+    const annsList = await api(stack.httpUrl, ann.token, 'GET', `/users/${ann.userId}/conversations`);
+    expect((annsList.body.conversations as { name?: string }[]).some((c) => c.name === 'Spam')).toBe(false);
   });
 
   it('limits each user on their own: another user still sends', async () => {
@@ -289,7 +339,8 @@ describe('message, group and attachment limits', () => {
   it(`refuses a group of more than ${limits.maxGroupMembers} members, creator included`, async () => {
     const others = Array.from({ length: limits.maxGroupMembers }, (_, i) => `member-${i}`);
 
-    const tooBig = await api(stack.httpUrl, ann.token, 'POST', '/conversations', {
+    // Ben: Ann's timeline-write windows were filled by the rate-limit tests above.
+    const tooBig = await api(stack.httpUrl, ben.token, 'POST', '/conversations', {
       type: 'group',
       name: 'Too big',
       memberIds: others,
