@@ -1,11 +1,22 @@
 /** Conversation routes (`/conversations`, participants): request bodies, paths and queries, validated with zod at the edge. */
 import * as z from 'zod';
 import { limits } from '../config/limits';
-import { idSchema, isWellFormedText, notWellFormed } from './frames';
+import { idSchema } from './frames';
+import { hasNoBidiControls, hasNoControlsInName, isVisible, isWellFormed, textRuleMessages } from './text-rules';
 import { userIdSchema } from './users-http';
 
 /** Shown to every member: well-formed Unicode, like message text. */
-const groupNameSchema = z.string().trim().min(1).max(limits.maxGroupNameLength).refine(isWellFormedText, notWellFormed);
+/** A group's name as every member sees it: the rules of shared/protocol/text-rules.ts for names. */
+const groupNameSchema = z
+  .string()
+  .trim()
+  .min(1)
+  .max(limits.maxGroupNameLength)
+  .refine(isWellFormed, textRuleMessages.loneSurrogate)
+  .refine(hasNoControlsInName, textRuleMessages.control)
+  .refine(hasNoBidiControls, textRuleMessages.bidiControl)
+  .refine(isVisible, textRuleMessages.invisible)
+  .normalize('NFC');
 
 export const createConversationBodySchema = z.object({
   type: z.enum(['direct', 'group']),

@@ -17,6 +17,7 @@ import {
   maxLength,
   minLength,
   nonnegative,
+  normalize,
   number,
   object,
   optional,
@@ -29,6 +30,7 @@ import { limits } from '../config/limits';
 import { media } from '../config/media';
 import type { ErrorCode } from '../errors';
 import type { Message, ReceiptKind } from '../model';
+import { hasNoBidiControls, hasNoControlsInText, isVisible, isWellFormed, textRuleMessages } from './text-rules';
 
 // zod/mini loads no locale; classic zod sets this same one, so messages read alike wherever a frame is refused.
 config(en());
@@ -41,17 +43,13 @@ export const clientMessageIdSchema = string().check(
   regex(/^[A-Za-z0-9_.:-]+$/, 'must be URL-safe'),
 );
 
-/** A lone UTF-16 surrogate has no UTF-8 form: strict JSON decoders (Swift, Rust) reject the whole frame or page holding it. */
-const loneSurrogate = /\p{Cs}/u;
-
-/** For text every member's client decodes: well-formed Unicode only. */
-export const isWellFormedText = (text: string) => !loneSurrogate.test(text);
-
-export const notWellFormed = 'must be valid Unicode (no lone surrogates)';
-
+/** Message text as shared/protocol/text-rules.ts allows it, stored in NFC. */
 export const messageTextSchema = string().check(
   maxLength(limits.maxTextLength, `text is limited to ${limits.maxTextLength} characters`),
-  refine(isWellFormedText, notWellFormed),
+  refine(isWellFormed, textRuleMessages.loneSurrogate),
+  refine(hasNoControlsInText, textRuleMessages.control),
+  refine(hasNoBidiControls, textRuleMessages.bidiControl),
+  normalize('NFC'),
 );
 
 export const attachmentIdsSchema = array(idSchema).check(
@@ -61,9 +59,12 @@ export const attachmentIdsSchema = array(idSchema).check(
 
 /** A message says something: non-blank text, or attachments (then text may be absent or empty). */
 export const hasContent = (content: { text?: string | undefined; attachmentIds?: readonly string[] | undefined }) =>
-  (content.text ?? '').trim().length > 0 || (content.attachmentIds?.length ?? 0) > 0;
+  isVisible(content.text ?? '') || (content.attachmentIds?.length ?? 0) > 0;
 
-export const contentRule = { message: 'text must not be blank unless attachments are sent', path: ['text'] };
+export const contentRule = {
+  message: 'text must hold something visible unless attachments are sent',
+  path: ['text'],
+};
 
 export const seqSchema = number().check(int(), nonnegative(), maximum(Number.MAX_SAFE_INTEGER));
 
@@ -82,7 +83,7 @@ export const sendMessagesFrameSchema = object({
   messages: array(
     object({
       clientMessageId: clientMessageIdSchema,
-      text: messageTextSchema.check(refine((text: string) => text.trim().length > 0, 'must not be blank')),
+      text: messageTextSchema.check(refine(isVisible, textRuleMessages.invisible)),
     }),
   ).check(
     minLength(1),

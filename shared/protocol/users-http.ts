@@ -1,7 +1,7 @@
 /** User profile routes (`/users`): request bodies and path parameters, validated with zod at the edge. */
 import * as z from 'zod';
 import { limits } from '../config/limits';
-import { isWellFormedText, notWellFormed } from './frames';
+import { hasNoBidiControls, hasNoControlsInName, isVisible, isWellFormed, textRuleMessages } from './text-rules';
 
 export const userIdSchema = z
   .string()
@@ -9,13 +9,17 @@ export const userIdSchema = z
   .max(128)
   .regex(/^[A-Za-z0-9_-]+$/, 'must be a user id');
 
-/** Shown to everyone who sees the user: well-formed Unicode, like message text. */
+/** Shown to everyone who sees the user: the rules of shared/protocol/text-rules.ts for names. */
 export const profileNameSchema = z
   .string()
   .trim()
   .min(1)
   .max(limits.userProfile.maxNameLength)
-  .refine(isWellFormedText, notWellFormed);
+  .refine(isWellFormed, textRuleMessages.loneSurrogate)
+  .refine(hasNoControlsInName, textRuleMessages.control)
+  .refine(hasNoBidiControls, textRuleMessages.bidiControl)
+  .refine(isVisible, textRuleMessages.invisible)
+  .normalize('NFC');
 
 /** Any case on the wire; the service stores it lowercased (uniqueness ignores case). */
 export const usernameSchema = z

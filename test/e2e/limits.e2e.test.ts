@@ -365,3 +365,56 @@ describe('message, group and attachment limits', () => {
     });
   });
 });
+
+describe('text that would deceive its readers (shared/protocol/text-rules.ts)', () => {
+  it.each([
+    ['a bidi override in a profile name', 'alice\u202E'],
+    ['a zero-width-only profile name', '\u200B'],
+  ])('refuses %s with 400 and creates no profile', async (_case, name) => {
+    const someone = await issueToken(stack.httpUrl, `deceiver-${name.length}`);
+
+    const answer = await api(stack.httpUrl, someone.token, 'POST', '/users', {
+      name,
+      username: `deceiver${name.length}`,
+    });
+
+    expect(answer).toMatchObject({ status: 400, body: { error: { code: 'bad_request' } } });
+    expect((await api(stack.httpUrl, someone.token, 'GET', `/users/${someone.userId}`)).status).toBe(404);
+  });
+
+  it('refuses a group name with a bidi override and leaves the name as it was', async () => {
+    const group = await api(stack.httpUrl, ben.token, 'POST', '/conversations', {
+      type: 'group',
+      name: 'Honest',
+      memberIds: [ann.userId],
+    });
+
+    const renamed = await api(stack.httpUrl, ben.token, 'PATCH', `/conversations/${String(group.body.id)}`, {
+      name: 'pay \u202Eexe.txt',
+    });
+
+    expect(renamed).toMatchObject({ status: 400, body: { error: { code: 'bad_request' } } });
+    expect((await api(stack.httpUrl, ben.token, 'GET', `/conversations/${String(group.body.id)}`)).body.name).toBe(
+      'Honest',
+    );
+  });
+
+  it.each([
+    ['only a zero-width space', '\u200B'],
+    ['an ANSI escape', '\u001b[31mred'],
+    ['a NUL', 'a\u0000b'],
+  ])('refuses a message of %s over WebSocket and HTTP, storing nothing', async (_case, text) => {
+    const phone = await connect(ben, `text-${text.length}`);
+    const before = await lastSeq();
+
+    const overWebSocket = await phone.sendMessage(conversationId, `deceive-ws-${text.length}`, text);
+    const overHttp = await api(stack.httpUrl, ben.token, 'POST', `/conversations/${conversationId}/messages`, {
+      clientMessageId: `deceive-http-${text.length}`,
+      text,
+    });
+
+    expect(overWebSocket).toMatchObject({ type: 'error', code: 'bad_request' });
+    expect(overHttp).toMatchObject({ status: 400, body: { error: { code: 'bad_request' } } });
+    expect(await lastSeq()).toBe(before);
+  });
+});

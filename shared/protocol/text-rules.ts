@@ -1,0 +1,33 @@
+/**
+ * What text others will see may hold, in one place: message text, profile names and group names.
+ * Refused (never silently changed): lone surrogates (no UTF-8 form), control characters (C0 and C1;
+ * message text keeps newline, carriage return and tab), bidirectional embedding, override and isolate controls
+ * (`alice\u202E` reads as someone else), and text with nothing visible in it (only whitespace,
+ * zero-width or other format characters). Accepted text is stored in Unicode NFC.
+ */
+
+/** A lone UTF-16 surrogate has no UTF-8 form: strict JSON decoders (Swift, Rust) reject the whole frame or page holding it. */
+const loneSurrogate = /\p{Cs}/u;
+/** C0 and C1 controls and DEL (Unicode's Cc); newline, carriage return and tab are allowed where multi-line text is. */
+const controlInName = /\p{Cc}/u;
+const controlInText = /(?![\n\r\t])\p{Cc}/u;
+/** LRE, RLE, PDF, LRO, RLO and LRI, RLI, FSI, PDI: they reorder what comes after them. */
+const bidiControl = /[\u202A-\u202E\u2066-\u2069]/u;
+/** What takes no visible place: whitespace, format characters (zero-width space and joiners, BOM, ...), controls. */
+const invisible = /[\s\p{Cf}\p{Cc}\u115F\u1160\u3164\uFFA0\u2800]/gu;
+
+export const textRuleMessages = {
+  loneSurrogate: 'must be valid Unicode (no lone surrogates)',
+  control: 'must not hold control characters',
+  bidiControl: 'must not hold bidirectional override or isolate characters',
+  invisible: 'must hold something visible',
+} as const;
+
+export const isWellFormed = (text: string) => !loneSurrogate.test(text);
+/** Names: no controls at all. */
+export const hasNoControlsInName = (text: string) => !controlInName.test(text);
+/** Message text: newline and tab only. */
+export const hasNoControlsInText = (text: string) => !controlInText.test(text);
+export const hasNoBidiControls = (text: string) => !bidiControl.test(text);
+/** Whether `text` shows anything: blank, zero-width-only and format-only text does not. */
+export const isVisible = (text: string) => text.replace(invisible, '').length > 0;
