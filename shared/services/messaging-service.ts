@@ -56,15 +56,7 @@ export class MessagingService {
    * runs, and nothing is written unless it passes.
    */
   async send(input: SendMessageInput, admission?: Promise<void>): Promise<SendMessageResult> {
-    const [, { conversation, member, members }] = await Promise.all([
-      admission,
-      this.readMembership(input.conversationId, input.senderId),
-    ]);
-    // Same answer for "no such conversation" and "not yours": ids cannot be probed.
-    if (!conversation || !member) throw new NotFoundError('Conversation not found');
-    const direct = members && this.direct?.covers(conversation.memberCount) ? this.direct : undefined;
-    // The recipients' connections are read while the message commits.
-    const prefetched = direct && members ? direct.prefetch(members.map((candidate) => candidate.userId)) : undefined;
+    const { conversation, fastPath } = await this.admit(input.conversationId, input.senderId, admission);
     const attachmentIds = input.attachmentIds ?? [];
     const attachments =
       attachmentIds.length > 0
@@ -93,7 +85,7 @@ export class MessagingService {
           clientMessageId: input.clientMessageId,
           ...(attachments.length > 0 ? { attachments } : {}),
           ...(input.senderDeviceId ? { senderDeviceId: input.senderDeviceId } : {}),
-          ...(direct ? { directDelivery: true } : {}),
+          ...(fastPath ? { directDelivery: true } : {}),
         },
       }),
       { senderId: input.senderId, clientMessageId: input.clientMessageId },
@@ -106,12 +98,12 @@ export class MessagingService {
       throw new NotFoundError('Conversation not found');
     }
     const message = toWireMessage(result.message);
-    if (result.kind === 'duplicate' || !direct || !members || !prefetched)
-      return { message, duplicate: result.kind === 'duplicate' };
+    if (result.kind === 'duplicate' || !fastPath) return { message, duplicate: result.kind === 'duplicate' };
+    const readBefore = { members: fastPath.members, lastSeq: conversation.lastSeq };
     return {
       message,
       duplicate: false,
-      direct: await direct.deliver(result.message, prefetched, { members, lastSeq: conversation.lastSeq }),
+      direct: await fastPath.direct.deliver(result.message, fastPath.prefetched, readBefore),
     };
   }
 
@@ -119,16 +111,10 @@ export class MessagingService {
    * A burst: one membership read, then the messages at consecutive seqs in the order sent (one
    * transaction per `planRun` chunk when uncontended), then the fast path for each. All are the
    * sender's text messages, so the members read before hold for every seq of an unbroken run.
+   * Answers in the order sent; a retried clientMessageId answers with its original.
    */
-  /** Answers in the order sent; a retried clientMessageId answers with its original. */
   async sendMany(input: SendBurstInput, admission?: Promise<void>): Promise<SendMessageResult[]> {
-    const [, { conversation, member, members }] = await Promise.all([
-      admission,
-      this.readMembership(input.conversationId, input.senderId),
-    ]);
-    if (!conversation || !member) throw new NotFoundError('Conversation not found');
-    const direct = members && this.direct?.covers(conversation.memberCount) ? this.direct : undefined;
-    const prefetched = direct && members ? direct.prefetch(members.map((candidate) => candidate.userId)) : undefined;
+    const { conversation, fastPath } = await this.admit(input.conversationId, input.senderId, admission);
     const results = await this.timeline.appendMany(
       input.conversationId,
       conversation,
@@ -146,7 +132,7 @@ export class MessagingService {
             createdAt: at,
             clientMessageId,
             ...(input.senderDeviceId ? { senderDeviceId: input.senderDeviceId } : {}),
-            ...(direct ? { directDelivery: true } : {}),
+            ...(fastPath ? { directDelivery: true } : {}),
           },
         }),
       })),
@@ -164,16 +150,37 @@ export class MessagingService {
     }
     return Promise.all(
       accepted.map(async ({ kind, message }) => {
-        if (kind === 'duplicate' || !direct || !members || !prefetched)
+        if (kind === 'duplicate' || !fastPath)
           return { message: toWireMessage(message), duplicate: kind === 'duplicate' };
-        const readBefore = message.seq <= unbrokenThrough ? { members, lastSeq: message.seq - 1 } : undefined;
+        const readBefore =
+          message.seq <= unbrokenThrough ? { members: fastPath.members, lastSeq: message.seq - 1 } : undefined;
         return {
           message: toWireMessage(message),
           duplicate: false,
-          direct: await direct.deliver(message, prefetched, readBefore),
+          direct: await fastPath.direct.deliver(message, fastPath.prefetched, readBefore),
         };
       }),
     );
+  }
+
+  /**
+   * Reads membership while `admission` (the sender's rate-limit charge) runs, so nothing is written
+   * unless it passes, and refuses a non-member. With the fast path on for this conversation, starts
+   * reading the recipients' connections, so they are in hand when the commit lands.
+   */
+  private async admit(conversationId: string, senderId: string, admission?: Promise<void>) {
+    const [, { conversation, member, members }] = await Promise.all([
+      admission,
+      this.readMembership(conversationId, senderId),
+    ]);
+    // Same answer for "no such conversation" and "not yours": ids cannot be probed.
+    if (!conversation || !member) throw new NotFoundError('Conversation not found');
+    const direct = members && this.direct?.covers(conversation.memberCount) ? this.direct : undefined;
+    const fastPath =
+      direct && members
+        ? { direct, members, prefetched: direct.prefetch(members.map((candidate) => candidate.userId)) }
+        : undefined;
+    return { conversation, fastPath };
   }
 
   /**

@@ -16,6 +16,7 @@ import { createLocalDynamoDbClient } from '../../local/aws-local';
 import { apiGatewayWebSocketLimits } from '../../local/websocket-gateway';
 import { api, ChatClient, HandshakeRefused, issueToken } from '../support/chat-client';
 import { startTestStack, type TestStack } from '../support/local-stack';
+import { fillRateCounters } from '../support/rate-counters';
 
 interface User {
   readonly token: string;
@@ -128,25 +129,14 @@ describe(`devices per user (${limits.maxDevicesPerUser})`, () => {
 
 describe(`per-user send rate limit (${limits.sendRateLimit.maxSends} per ${limits.sendRateLimit.windowSeconds} s)`, () => {
   /** Fills the user's counter for the current window and the next two, so the test runs in a full one. */
-  async function fillWindows(userId: string): Promise<void> {
-    const now = Math.floor(Date.now() / 1000);
-    const { windowSeconds, maxSends } = limits.sendRateLimit;
-    const windowStart = now - (now % windowSeconds);
-    await Promise.all(
-      [0, 1, 2].map((k) =>
-        documentClient.send(
-          new PutCommand({
-            TableName: stack.tables.rateLimits.tableName,
-            Item: {
-              counterKey: sendCounterKey(userId, windowStart + k * windowSeconds),
-              sends: maxSends,
-              expiresAt: windowStart + (k + 1) * windowSeconds,
-            },
-          }),
-        ),
-      ),
+  const fillWindows = (userId: string) =>
+    fillRateCounters(
+      documentClient,
+      stack.tables.rateLimits.tableName,
+      userId,
+      { keyOf: sendCounterKey, ...limits.sendRateLimit },
+      2,
     );
-  }
 
   it('charges WebSocket and HTTP sends and the conversation’s creation to the user’s one counter, a lease per handler', async () => {
     const counted = await issueToken(stack.httpUrl, 'counted');
@@ -231,24 +221,11 @@ describe(`per-user send rate limit (${limits.sendRateLimit.maxSends} per ${limit
 
   it(`caps the conversations a user creates at ${limits.conversationCreationLimit.maxSends} a day`, async () => {
     const spammer = await issueToken(stack.httpUrl, 'spammer');
-    const { windowSeconds, maxSends } = limits.conversationCreationLimit;
-    const now = Math.floor(Date.now() / 1000);
-    const dayStart = now - (now % windowSeconds);
     // Today and tomorrow full, whichever day the request lands in.
-    await Promise.all(
-      [0, 1].map((k) =>
-        documentClient.send(
-          new PutCommand({
-            TableName: stack.tables.rateLimits.tableName,
-            Item: {
-              counterKey: creationCounterKey(spammer.userId, dayStart + k * windowSeconds),
-              sends: maxSends,
-              expiresAt: dayStart + (k + 1) * windowSeconds,
-            },
-          }),
-        ),
-      ),
-    );
+    await fillRateCounters(documentClient, stack.tables.rateLimits.tableName, spammer.userId, {
+      keyOf: creationCounterKey,
+      ...limits.conversationCreationLimit,
+    });
 
     const answer = await api(stack.httpUrl, spammer.token, 'POST', '/conversations', {
       type: 'group',

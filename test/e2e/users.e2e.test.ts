@@ -1,5 +1,4 @@
 /** User profiles over the local HTTP API: the real gateway (JWT authorizer), handlers and tables. */
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDocumentClient } from '#shared/aws/dynamodb';
 import { limits } from '#shared/config/limits';
@@ -8,6 +7,7 @@ import { searchCounterKey } from '#shared/services/send-rate-limiter';
 import { createLocalDynamoDbClient } from '../../local/aws-local';
 import { api, issueToken } from '../support/chat-client';
 import { startTestStack, type TestStack } from '../support/local-stack';
+import { fillRateCounters } from '../support/rate-counters';
 
 type User = { token: string; userId: string };
 
@@ -205,24 +205,13 @@ describe('GET /users?username= (find people)', () => {
   it('answers 429 rate_limited once the caller’s searches for the window are used up', async () => {
     const searcher = await newUser('searcher');
     const { windowSeconds, maxSearches } = limits.userSearch;
-    const now = Math.floor(Date.now() / 1000);
-    const windowStart = now - (now % windowSeconds);
     const documentClient = createDocumentClient(createLocalDynamoDbClient(stack.dynamoEndpoint));
     // The current window and the next are full, whichever one the request lands in.
-    await Promise.all(
-      [0, 1].map((k) =>
-        documentClient.send(
-          new PutCommand({
-            TableName: stack.tables.rateLimits.tableName,
-            Item: {
-              counterKey: searchCounterKey(searcher.userId, windowStart + k * windowSeconds),
-              sends: maxSearches,
-              expiresAt: windowStart + (k + 1) * windowSeconds,
-            },
-          }),
-        ),
-      ),
-    );
+    await fillRateCounters(documentClient, stack.tables.rateLimits.tableName, searcher.userId, {
+      keyOf: searchCounterKey,
+      windowSeconds,
+      maxSends: maxSearches,
+    });
 
     const answer = await call(searcher, 'GET', '/users?username=ann');
 
