@@ -85,13 +85,15 @@ export class InjectedInternalServerError extends Error {
 }
 
 /**
- * A DynamoDB fault hook for the Lambda runtime: fails a direct-delivery record write (a PutItem on
- * `directDeliveriesTable`) when the dice say so, before it is sent.
+ * A DynamoDB fault hook for the Lambda runtime: fails a direct-delivery record write (a send's PutItem
+ * or a burst's BatchWriteItem on `directDeliveriesTable`) when the dice say so, before it is sent.
  */
 export function directRecordFault(injector: FaultInjector, directDeliveriesTable: string): DynamoDbAccessGuard {
   return (accesses) => {
     const recordWrite = accesses.some(
-      (access) => access.action === 'PutItem' && access.tableName === directDeliveriesTable,
+      (access) =>
+        (access.action === 'PutItem' || access.action === 'BatchWriteItem') &&
+        access.tableName === directDeliveriesTable,
     );
     if (recordWrite && injector.roll('directRecordWrite')) {
       throw new InjectedInternalServerError('Injected: DynamoDB failed the direct-delivery record write');

@@ -71,7 +71,8 @@ const directDeliveryGrants: readonly TableGrant[] = [
   { table: 'conversations', actions: ['Query'] },
   // The recipients' reach items (live connections), one BatchGetItem for a whole group.
   { table: 'users', actions: ['BatchGetItem'] },
-  { table: 'directDeliveries', actions: ['PutItem'] },
+  // A send's record (PutItem); a burst's records together (BatchWriteItem).
+  { table: 'directDeliveries', actions: ['PutItem', 'BatchWriteItem'] },
 ];
 
 /** What a send uses, over WebSocket or HTTP alike. */

@@ -1,5 +1,6 @@
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { batchGetAll } from './batch-get';
+import { batchWriteAll } from './batch-write';
 
 /** Which devices (`userId#deviceId`) took a message straight from its send, by message id. */
 export class DirectDeliveryRepository {
@@ -16,6 +17,20 @@ export class DirectDeliveryRepository {
         // An empty list is still a record: it tells fan-out the send is done, so it need not wait.
         Item: { messageId, devices: [...deviceKeys], expiresAt: expiresAtEpochSeconds },
       }),
+    );
+  }
+
+  /** Records of a burst's messages, written together after their posts (BatchWriteItem, 25 a call). */
+  async recordMany(
+    records: readonly { readonly messageId: string; readonly deviceKeys: readonly string[] }[],
+    expiresAtEpochSeconds: number,
+  ): Promise<void> {
+    await batchWriteAll(
+      this.documentClient,
+      this.tableName,
+      records.map(({ messageId, deviceKeys }) => ({
+        PutRequest: { Item: { messageId, devices: [...deviceKeys], expiresAt: expiresAtEpochSeconds } },
+      })),
     );
   }
 

@@ -92,6 +92,33 @@ export class DirectDelivery {
     likelyRecipients: readonly string[] | ConnectionPrefetch,
     readBefore?: MembersAsOf,
   ): Promise<DirectDeliveryOutcome> {
+    const { reached, missed } = await this.post(message, likelyRecipients, readBefore);
+    return { reached: reached.length, missed, recorded: await this.record(message, reached) };
+  }
+
+  /**
+   * A burst's messages, each as {@link deliver} does, their posts all under way together, then their
+   * records in one BatchWriteItem instead of a PutItem each. Outcomes in the order given.
+   */
+  async deliverMany(
+    messages: readonly { readonly message: StoredMessage; readonly readBefore?: MembersAsOf }[],
+    prefetched: ConnectionPrefetch,
+  ): Promise<DirectDeliveryOutcome[]> {
+    const posted = await Promise.all(
+      messages.map(({ message, readBefore }) => this.post(message, prefetched, readBefore)),
+    );
+    const recorded = await this.recordMany(
+      messages.map(({ message }, i) => ({ message, reached: posted[i]?.reached ?? [] })),
+    );
+    return posted.map(({ reached, missed }) => ({ reached: reached.length, missed, recorded }));
+  }
+
+  /** Posts `message` to its recipients' live connections; which devices took it (`userId#deviceId`). */
+  private async post(
+    message: StoredMessage,
+    likelyRecipients: readonly string[] | ConnectionPrefetch,
+    readBefore?: MembersAsOf,
+  ): Promise<{ readonly reached: readonly string[]; readonly missed: number }> {
     const reached: string[] = [];
     let missed = 0;
     try {
@@ -133,13 +160,35 @@ export class DirectDelivery {
         error: String(error),
       });
     }
-    return { reached: reached.length, missed, recorded: await this.record(message, reached) };
+    return { reached, missed };
   }
 
   private async liveConnectionsOf(userIds: readonly string[]): Promise<ReadonlyMap<string, Connection[]>> {
     // Live entries count even while the reach item does not list every device yet.
     const reaches = await this.connections.readReach(userIds, epochSeconds(this.clock.now()), true);
     return new Map([...reaches].map(([userId, reach]) => [userId, reach?.connections ?? []]));
+  }
+
+  private async recordMany(
+    posted: readonly { readonly message: StoredMessage; readonly reached: readonly string[] }[],
+  ): Promise<boolean> {
+    try {
+      const expiresAt = epochSeconds(this.clock.now()) + this.settings.recordTtlSeconds;
+      await this.records.recordMany(
+        posted.map(({ message, reached }) => ({ messageId: message.id, deviceKeys: reached })),
+        expiresAt,
+      );
+      return true;
+    } catch (error) {
+      // Without the records fan-out serves every device of these messages (the SDK drops the repeats).
+      const [first] = posted;
+      this.logger.warn('direct delivery records failed', {
+        ...(first ? correlationFields(correlationIdOf(first.message)) : {}),
+        messages: posted.length,
+        error: String(error),
+      });
+      return false;
+    }
   }
 
   private async record(message: StoredMessage, reached: readonly string[]): Promise<boolean> {

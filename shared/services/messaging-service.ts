@@ -148,19 +148,22 @@ export class MessagingService {
     for (const message of [...stored].sort((a, b) => a.seq - b.seq)) {
       if (message.seq === unbrokenThrough + 1) unbrokenThrough = message.seq;
     }
-    return Promise.all(
-      accepted.map(async ({ kind, message }) => {
-        if (kind === 'duplicate' || !fastPath)
-          return { message: toWireMessage(message), duplicate: kind === 'duplicate' };
-        const readBefore =
-          message.seq <= unbrokenThrough ? { members: fastPath.members, lastSeq: message.seq - 1 } : undefined;
-        return {
-          message: toWireMessage(message),
-          duplicate: false,
-          direct: await fastPath.direct.deliver(message, fastPath.prefetched, readBefore),
-        };
-      }),
-    );
+    const outcomes = fastPath
+      ? await fastPath.direct.deliverMany(
+          stored.map((message) => ({
+            message,
+            ...(message.seq <= unbrokenThrough
+              ? { readBefore: { members: fastPath.members, lastSeq: message.seq - 1 } }
+              : {}),
+          })),
+          fastPath.prefetched,
+        )
+      : [];
+    const outcomeOf = new Map(stored.map((message, i) => [message.seq, outcomes[i]]));
+    return accepted.map(({ kind, message }) => {
+      const direct = kind === 'stored' ? outcomeOf.get(message.seq) : undefined;
+      return { message: toWireMessage(message), duplicate: kind === 'duplicate', ...(direct ? { direct } : {}) };
+    });
   }
 
   /**

@@ -25,7 +25,7 @@ export interface Counted {
   readonly noun: string;
 }
 
-const sends: Counted = { keyOf: sendCounterKey, noun: 'messages' };
+const countedSends: Counted = { keyOf: sendCounterKey, noun: 'messages' };
 
 /** What this handler holds of one user's current window. */
 interface Lease {
@@ -54,7 +54,7 @@ export class SendRateLimiter {
     private readonly counters: RateCounterRepository,
     private readonly clock: Clock,
     private readonly limit: RateLimit = limits.sendRateLimit,
-    private readonly counted: Counted = sends,
+    private readonly counted: Counted = countedSends,
   ) {}
 
   /**

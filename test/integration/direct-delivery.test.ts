@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { directRecordWaitMs } from '#shared/config/functions';
 import { limits } from '#shared/config/limits';
 import type { StoredMessage } from '#shared/model';
@@ -79,6 +79,36 @@ describe('direct delivery (the fast path)', () => {
     expect([...(records.get(message.id) ?? [])].sort()).toEqual([`${alice}#phone`, `${bob}#laptop`]);
     expect((await stored(conversation.id, message.seq)).directDelivery).toBe(true);
     expect(poster.framesTo('live-b-laptop')).toEqual([{ type: 'message', message }]);
+  });
+
+  it("posts each of a burst's messages to every other device and records them all in one batch write", async () => {
+    const { alice, bob, conversation } = await scene('burst');
+    const poster = new RecordingPoster();
+    const records = new DirectDeliveryRepository(db.documentClient, db.tableName('directDeliveries'));
+    const batches = vi.spyOn(records, 'recordMany');
+    const singles = vi.spyOn(records, 'record');
+
+    const sent = await db.services.messagingWithDirectDelivery(poster, {}, records).sendMany({
+      senderId: alice,
+      senderDeviceId: 'laptop',
+      conversationId: conversation.id,
+      messages: ['one', 'two', 'three'].map((text) => ({ clientMessageId: text, text })),
+    });
+
+    expect(sent.map((one) => one.direct)).toEqual(Array(3).fill({ reached: 2, missed: 0, recorded: true }));
+    expect([batches.mock.calls.length, singles.mock.calls.length]).toEqual([1, 0]);
+    const reached = await db.repositories.directDeliveries.reached(sent.map((one) => one.message.id));
+    for (const { message } of sent) {
+      expect([...(reached.get(message.id) ?? [])].sort()).toEqual([`${alice}#phone`, `${bob}#laptop`]);
+    }
+    const seqsTo = (connectionId: string) =>
+      poster.framesTo(connectionId).map((frame) => (frame.type === 'message' ? frame.message.seq : -1));
+    expect(seqsTo('burst-b-laptop').sort((a, b) => a - b)).toEqual(sent.map((one) => one.message.seq));
+    const fanOutPoster = new RecordingPoster();
+    await fanOutReading(fanOutPoster).deliver(
+      await Promise.all(sent.map((one) => stored(conversation.id, one.message.seq))),
+    );
+    expect(fanOutPoster.postedTo()).toEqual([]);
   });
 
   it('leaves fan-out exactly the devices it did not reach: the offline one is parked, nothing is posted twice', async () => {
