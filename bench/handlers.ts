@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { build, type Metafile } from 'esbuild';
 import pLimit from 'p-limit';
-import { handlerBundling } from '#shared/config/bundling';
+import { bundleDefines, handlerBundling } from '#shared/config/bundling';
 import { type FunctionName, type FunctionSpec, functions } from '#shared/config/functions';
 import { tableKeys, tables } from '#shared/config/tables';
 import { handlerEnvironment } from '../local/environment';
@@ -25,6 +25,7 @@ const run = promisify(execFile);
 export const bundleSettings = {
   ...handlerBundling,
   externals: 'each function spec nativeModules (sharp for mediaProcess); the AWS SDK is bundled',
+  defines: 'per function spec: sdkTracing false fixes POWERTOOLS_TRACE_ENABLED, leaving the X-Ray SDK out',
 } as const;
 
 export interface HandlerMeasurement {
@@ -78,16 +79,17 @@ export async function measureHandlers(
   mkdirSync(outputRoot, { recursive: true });
 
   const names = Object.keys(functions) as FunctionName[];
-  // One esbuild call per set of externals: entries are bundled independently (no splitting), parsing is shared.
-  const byExternals = new Map<string, FunctionName[]>();
+  // One esbuild call per set of externals and defines: entries are bundled independently (no splitting), parsing is shared.
+  const byBuild = new Map<string, FunctionName[]>();
   for (const name of names) {
     const spec: FunctionSpec = functions[name];
-    const key = [...(spec.nativeModules ?? [])].sort().join(',');
-    byExternals.set(key, [...(byExternals.get(key) ?? []), name]);
+    const key = JSON.stringify([[...(spec.nativeModules ?? [])].sort(), bundleDefines(spec)]);
+    byBuild.set(key, [...(byBuild.get(key) ?? []), name]);
   }
   const started = performance.now();
   const metafiles = await Promise.all(
-    [...byExternals].map(async ([externals, group]) => {
+    [...byBuild].map(async ([key, group]) => {
+      const [externals, define] = JSON.parse(key) as [string[], Record<string, string>];
       const result = await build({
         entryPoints: Object.fromEntries(
           group.map((name) => [`${name}/index`, join(repositoryRoot, functions[name].entry)]),
@@ -102,7 +104,11 @@ export async function measureHandlers(
         sourcemap: bundleSettings.sourceMap,
         mainFields: [...bundleSettings.mainFields],
         banner: { js: bundleSettings.banner },
-        external: externals === '' ? [] : externals.split(','),
+        external: externals,
+        define,
+        alias: Object.fromEntries(
+          Object.entries(bundleSettings.aliases).map(([module, path]) => [module, join(repositoryRoot, path)]),
+        ),
         absWorkingDir: repositoryRoot,
         metafile: true,
         logLevel: 'error',
@@ -195,6 +201,21 @@ export async function coldImportMs(
  * placeholders: module initialisation only reads settings, it calls nothing.
  */
 export function coldStartEnvironment(): Record<string, string> {
+  const { POWERTOOLS_TRACE_ENABLED, AWS_XRAY_MANUAL_MODE, ...handlerSettings } = localHandlerEnvironment();
+  return {
+    ...handlerSettings,
+    // As Lambda sets them for an actively traced function: Powertools' tracer loads unless the bundle left it out.
+    AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
+    AWS_XRAY_DAEMON_ADDRESS: '169.254.79.129:2000',
+    AWS_XRAY_CONTEXT_MISSING: 'LOG_ERROR',
+    // Lambda runs Node 22, where the SDK has nothing to warn about; on Node 20 the warning would be timed too.
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    AWS_LAMBDA_FUNCTION_NAME: 'parley-bench',
+  };
+}
+
+/** The local stack's handler settings (tables, endpoints, JWT and media), pointed at placeholders. */
+function localHandlerEnvironment(): Record<string, string> {
   const placeholder = 'http://127.0.0.1:9';
   const localTables = Object.fromEntries(
     tableKeys.map((key) => [
@@ -219,9 +240,6 @@ export function coldStartEnvironment(): Record<string, string> {
         signingKeySecret: 'bench/media-signing-key',
       },
     }),
-    // Lambda runs Node 22, where the SDK has nothing to warn about; on Node 20 the warning would be timed too.
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    AWS_LAMBDA_FUNCTION_NAME: 'parley-bench',
   };
 }
 

@@ -11,7 +11,7 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference.js';
 import { Construct } from 'constructs';
 import type { JwtSettings } from '#shared/auth/jwt';
-import { handlerBundling } from '#shared/config/bundling';
+import { bundleDefines, handlerBundling } from '#shared/config/bundling';
 import { envVars } from '#shared/config/env';
 import { type FunctionName, type FunctionSpec, functionDefaults, functions } from '#shared/config/functions';
 import { serviceName } from '#shared/config/monitoring';
@@ -75,6 +75,8 @@ export interface BundledFunctionProps {
    * @default false
    */
   readonly tracing?: boolean;
+  /** esbuild `define` values for this function's bundle (see `bundleDefines`). */
+  readonly define?: Readonly<Record<string, string>>;
 }
 
 export interface BundledFunction {
@@ -123,6 +125,13 @@ export function createBundledFunction(scope: Construct, props: BundledFunctionPr
       sourceMap: handlerBundling.sourceMap,
       mainFields: [...handlerBundling.mainFields],
       banner: handlerBundling.banner,
+      ...(props.define ? { define: { ...props.define } } : {}),
+      esbuildArgs: Object.fromEntries(
+        Object.entries(handlerBundling.aliases).map(([module, path]) => [
+          `--alias:${module}`,
+          `${repositoryRoot}${path}`,
+        ]),
+      ),
       // Only native modules stay out; the AWS SDK v3 is bundled too: a pinned, tree-shaken copy, not the runtime's.
       externalModules: [...nativeModules],
       ...(nativeModules.length > 0 ? { commandHooks: installForLambda(nativeModules) } : {}),
@@ -181,8 +190,9 @@ export class ParleyFunction extends Construct {
       timeoutSeconds: spec.timeoutSeconds ?? functionDefaults.timeoutSeconds,
       environment: environmentFor(spec, props),
       nativeModules: spec.nativeModules,
-      // Every handler is traced: Powertools' tracer records the handler and each AWS SDK call.
+      // Every handler is traced; Powertools' tracer also records each AWS SDK call unless the spec leaves it out.
       tracing: true,
+      define: bundleDefines(spec),
     });
     this.function = fn;
     Validations.of(role).acknowledge({

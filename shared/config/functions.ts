@@ -48,6 +48,12 @@ export interface FunctionSpec {
   readonly nativeModules?: readonly string[];
   readonly memoryMb?: number;
   readonly timeoutSeconds?: number;
+  /**
+   * Powertools' tracer in the bundle, recording each AWS call as an X-Ray subsegment. `false` leaves it
+   * and the X-Ray SDK out at bundle time (a sixth of a delivery-path cold start); Lambda's active tracing
+   * still records the invocation and its init. @default true
+   */
+  readonly sdkTracing?: boolean;
 }
 
 /** What a function gets when its spec does not say. */
@@ -111,6 +117,8 @@ export const functions = {
       { table: 'connectTickets', actions: ['DeleteItem'] },
     ],
     verifiesJwt: true,
+    // The delivery path: every cold start lands on some message's latency (see docs/performance.md).
+    sdkTracing: false,
   },
   wsConnect: {
     entry: 'lambdas/ws-connect.ts',
@@ -136,6 +144,8 @@ export const functions = {
     tables: sendGrants,
     manageConnections: true,
     timeoutSeconds: sendTimeoutSeconds,
+    // The delivery path: every cold start lands on some message's latency (see docs/performance.md).
+    sdkTracing: false,
   },
   wsSync: {
     entry: 'lambdas/ws-sync.ts',
@@ -383,6 +393,8 @@ export const functions = {
     manageConnections: true,
     memoryMb: 1024,
     timeoutSeconds: 60,
+    // The delivery path: every cold start lands on some message's latency (see docs/performance.md).
+    sdkTracing: false,
   },
 } as const satisfies Record<string, FunctionSpec>;
 

@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { App } from 'aws-cdk-lib';
@@ -232,6 +232,24 @@ describe('Lambda functions', () => {
       rmSync(staged, { recursive: true, force: true });
     }
   });
+
+  it.each(functionNames)('bundles the X-Ray SDK into %s only where its spec keeps SDK tracing', (name) => {
+    const spec: FunctionSpec = functions[name];
+    const bundle = readFileSync(join(assetDirectoryOf(name), 'index.mjs'), 'utf8');
+
+    // The X-Ray SDK reads its daemon's address from this variable; nothing else in a bundle names it.
+    expect(bundle.includes('AWS_XRAY_DAEMON_ADDRESS')).toBe(spec.sdkTracing !== false);
+  });
+
+  it.each(functionNames)(
+    'leaves the default credential chain out of %s (Lambda passes credentials in the environment)',
+    (name) => {
+      const bundle = readFileSync(join(assetDirectoryOf(name), 'index.mjs'), 'utf8');
+
+      // The chain's web identity link calls STS by this name; the environment provider needs no client.
+      expect(bundle).not.toContain('AssumeRoleWithWebIdentity');
+    },
+  );
 
   it.each(functionNames)('gives %s exactly the settings it reads from the environment', (name) => {
     const spec: FunctionSpec = functions[name];
