@@ -194,7 +194,9 @@ export class ParleyClient {
         if (isMessage(frame.message)) this.delivery.receive(frame.message);
         return;
       case 'messageAccepted':
-        if (isMessage(frame.message)) this.onAccepted(frame.clientMessageId, frame.message);
+        // A change sent without a clientMessageId (never by this SDK) has no outbox entry to settle.
+        if (isMessage(frame.message) && frame.clientMessageId !== undefined)
+          this.onAccepted(frame.clientMessageId, frame.message);
         return;
       case 'messagesAccepted':
         if (!Array.isArray(frame.messages)) return;

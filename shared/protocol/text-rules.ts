@@ -31,3 +31,25 @@ export const hasNoControlsInText = (text: string) => !controlInText.test(text);
 export const hasNoBidiControls = (text: string) => !bidiControl.test(text);
 /** Whether `text` shows anything: blank, zero-width-only and format-only text does not. */
 export const isVisible = (text: string) => text.replace(invisible, '').length > 0;
+
+/** An emoji as Unicode recommends it for general interchange (RGI), whole: one grapheme cluster. */
+// The `v` flag (Node 20, every current browser) is newer than the compile target: passed as a plain string.
+const unicodeSets: string = 'v';
+const rgiEmoji = new RegExp('^\\p{RGI_Emoji}$', unicodeSets);
+const graphemes = new Intl.Segmenter('en', { granularity: 'grapheme' });
+
+/**
+ * A reaction's emoji in the form it is stored and counted in, or undefined when `text` is not exactly
+ * one emoji. A symbol typed without its emoji presentation selector (U+2764 for ❤️) takes it, so
+ * both spellings count as one reaction.
+ */
+export function canonicalEmoji(text: string): string | undefined {
+  if (text.length === 0 || text.length > 64) return undefined;
+  const clusters = [...graphemes.segment(text)];
+  if (clusters.length !== 1) return undefined;
+  if (rgiEmoji.test(text)) return text;
+  const presented = `${text}\uFE0F`;
+  return rgiEmoji.test(presented) ? presented : undefined;
+}
+
+export const emojiRuleMessage = 'must be exactly one emoji';
