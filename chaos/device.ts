@@ -25,6 +25,11 @@ export class ChaosDevice {
   readonly client: ParleyClient;
   /** `message` frames received per conversation#seq (live pushes and sync replays), before dedupe. */
   readonly frames = new Map<string, number>();
+  /**
+   * Frames for a message not received before whose seq is below one already received in its
+   * conversation: the wire's disorder, which the SDK must put right (informational).
+   */
+  readonly wire = { outOfOrder: 0, highestSeq: new Map<string, number>() };
   /** `message` events the SDK emitted per conversation#seq: more than one is a visible duplicate. */
   readonly emitted = new Map<string, number>();
   /** Emitted events whose seq was not above the previous one in their conversation. */
@@ -47,7 +52,7 @@ export class ChaosDevice {
       tokenProvider: async () => token,
       deviceId,
       storage: new MemoryStore(),
-      WebSocket: countingWebSocket(this.frames),
+      WebSocket: countingWebSocket(this.frames, this.wire),
       // Quicker reconnects than an app's defaults: faults come every few hundred milliseconds here.
       backoff: { initialMs: 100, maxMs: 2_000 },
       gapFillDelayMs: 1_000,
@@ -84,7 +89,7 @@ function errorKey(error: Error): string {
 }
 
 /** `ws`'s WebSocket, counting incoming `message` frames by conversation#seq on the way to the SDK. */
-function countingWebSocket(frames: Map<string, number>): WebSocketConstructor {
+function countingWebSocket(frames: Map<string, number>, wire: ChaosDevice['wire']): WebSocketConstructor {
   return class CountingWebSocket implements WebSocketLike {
     private readonly inner: WebSocket;
     onopen: ((event: unknown) => void) | null = null;
@@ -96,7 +101,7 @@ function countingWebSocket(frames: Map<string, number>): WebSocketConstructor {
       this.inner = new WebSocket(url);
       this.inner.onopen = (event) => this.onopen?.(event);
       this.inner.onmessage = (event) => {
-        count(frames, event.data);
+        count(frames, wire, event.data);
         this.onmessage?.(event);
       };
       this.inner.onclose = (event) => this.onclose?.(event);
@@ -117,7 +122,7 @@ function countingWebSocket(frames: Map<string, number>): WebSocketConstructor {
   };
 }
 
-function count(frames: Map<string, number>, data: unknown): void {
+function count(frames: Map<string, number>, wire: ChaosDevice['wire'], data: unknown): void {
   // Only message frames matter; the cheap test spares parsing every ack, receipt and answer twice.
   if (typeof data !== 'string' || !data.includes('"type":"message"')) return;
   try {
@@ -128,7 +133,11 @@ function count(frames: Map<string, number>, data: unknown): void {
     const seq: unknown = Reflect.get(message, 'seq');
     if (typeof conversationId !== 'string' || typeof seq !== 'number') return;
     const key = messageKey(conversationId, seq);
-    frames.set(key, (frames.get(key) ?? 0) + 1);
+    const before = frames.get(key) ?? 0;
+    frames.set(key, before + 1);
+    const highest = wire.highestSeq.get(conversationId) ?? 0;
+    if (before === 0 && seq < highest) wire.outOfOrder += 1;
+    wire.highestSeq.set(conversationId, Math.max(highest, seq));
   } catch {
     // Not JSON: the SDK reports it; nothing to count.
   }

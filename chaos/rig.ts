@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LocalStackTiming } from '../local/aws-timing';
 import { noFaults } from '../local/faults';
+import { parseLogLevel } from '../local/log';
 import { type Random, seededRandom } from '../local/seeded-random';
 import { type LocalStack, type LocalStackFaults, startLocalStack } from '../local/stack';
 import { createFanOutFaults, type FanOutFaults } from './fan-out-faults';
@@ -39,8 +40,21 @@ export async function startStackWithFaults(
     wsPort: 0,
     s3Port: 0,
     cdnPort: 0,
-    logLevel: 'SILENT',
+    logLevel: parseLogLevel(process.env.PARLEY_LOG_LEVEL, 'SILENT'),
     faults: { random: faultRandom.next },
+    // The proxy and the runtime's hooks are on from the start; their rates stay 0 until the sending phase.
+    ...(settings.awsFaults
+      ? {
+          awsFaults: {
+            postThrottle: 0,
+            throttle: 0,
+            dynamoDbInternalError: 0,
+            unprocessed: 0,
+            lambdaTimeout: 0,
+            transactionHoldMs: settings.transactionHoldMs,
+          },
+        }
+      : {}),
     handlerOverrides: { streamFanOut: fanOutFaults.handler },
     ...(timing === undefined ? {} : { timing }),
   });
@@ -64,27 +78,56 @@ export function turnFaultsOn(rig: ChaosRig, settings: ChaosSettings): void {
     postErrorAfterDelivery: settings.postErrorAfterDelivery,
     duplicateBatch: settings.duplicateBatch,
     directRecordWrite: settings.directRecordWrite,
+    ...(settings.awsFaults
+      ? {
+          postThrottle: settings.postThrottle,
+          throttle: settings.throttle,
+          dynamoDbInternalError: settings.dynamoDbInternalError,
+          unprocessed: settings.unprocessed,
+          lambdaTimeout: settings.lambdaTimeout,
+        }
+      : {}),
   });
   rig.fanOutFaults.flakyFailure = settings.flakyFailure;
 }
 
-/** Faults stop before anything is checked: what is missing then is lost, not merely late. */
+/**
+ * Faults stop before anything is checked: what is missing then is lost, not merely late. (Transactions
+ * still conflict as they do on AWS: that is no fault of the run's.)
+ */
 export function turnFaultsOff(rig: ChaosRig): void {
-  Object.assign(rig.faults.settings, noFaults);
+  Object.assign(rig.faults.settings, { ...noFaults, transactionHoldMs: rig.faults.settings.transactionHoldMs });
   rig.fanOutFaults.flakyFailure = 0;
 }
 
-/** Every fault the run injected, by kind, as the report lists them. */
-export function faultCounts(rig: ChaosRig, counters: Readonly<DropCounters>): Record<string, number> {
+/** Every fault the run injected, by kind, as the report lists them (AWS's kinds with `--aws-faults`). */
+export function faultCounts(
+  rig: ChaosRig,
+  counters: Readonly<DropCounters>,
+  settings: Pick<ChaosSettings, 'awsFaults'>,
+): Record<string, number> {
+  const counts = rig.faults.counts;
   return {
     connectionDrops: counters.drops,
     connectionDropsWithoutDisconnect: counters.dropsWithoutDisconnect,
-    postGone410: rig.faults.counts.postGone,
-    postError500: rig.faults.counts.postError,
+    postGone410: counts.postGone,
+    postError500: counts.postError,
     fanOutFailures: rig.fanOutFaults.counts.flakyFailures,
     poisonFailures: rig.fanOutFaults.counts.poisonFailures,
-    duplicateBatches: rig.faults.counts.duplicateBatch,
-    directRecordWriteFailures: rig.faults.counts.directRecordWrite,
-    dynamoDbRestarts: rig.faults.counts.dynamoDbRestarts,
+    duplicateBatches: counts.duplicateBatch,
+    directRecordWriteFailures: counts.directRecordWrite,
+    dynamoDbRestarts: counts.dynamoDbRestarts,
+    ...(settings.awsFaults
+      ? {
+          transactionConflicts: counts.transactionConflict,
+          transactionsCancelledByConflict: counts.transactionCancelledByConflict,
+          throttles: counts.throttle,
+          dynamoDbInternalErrors: counts.dynamoDbInternalError,
+          unprocessedKeys: counts.unprocessedKeys,
+          unprocessedItems: counts.unprocessedItems,
+          postThrottled429: counts.postThrottle,
+          lambdaTimeouts: counts.lambdaTimeout,
+        }
+      : {}),
   };
 }

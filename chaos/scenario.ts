@@ -16,7 +16,15 @@ import { describeLeftovers, inboxItems } from './inbox';
 import { type ChaosRig, faultCounts, startStackWithFaults, stopStackWithFaults } from './rig';
 import { type RedriveRun, runRedrive } from './run-redrive';
 import type { ChaosSettings } from './settings';
-import { countDuplicateFrames, countMissing, countVisibleFaults, holds, tallyErrors } from './tallies';
+import {
+  countDuplicateFrames,
+  countMissing,
+  countVisibleFaults,
+  findGapFills,
+  findLost,
+  holds,
+  tallyErrors,
+} from './tallies';
 import { waitFor } from './wait';
 import { type Poison, type SentWorkload, sendWorkload } from './workload';
 
@@ -29,13 +37,28 @@ export interface ChaosReport {
   /** `local`, or the AWS timing profile's seed (`--aws-timing`; the profile is local/aws-timing-profile.ts). */
   readonly timing: 'local' | { readonly profile: 'aws'; readonly seed: number };
   readonly sent: number;
-  /** Messages (history, voids excluded) of a device's conversations missing from its SDK cache. */
+  /**
+   * Messages whose sender was told they were accepted (`messageAccepted`) that some recipient device
+   * (every member's, the sending device aside) never received at all: not pushed, replayed nor fetched.
+   */
   readonly lost: number;
+  /** Of those, messages the history does not hold either (accepted, never stored). */
+  readonly acceptedNotStored: number;
+  /** History messages (voids aside) some member device lacks: what the run used to call lost. */
+  readonly missingFromCaches: number;
+  /**
+   * Messages a device holds only because it filled a gap from history (push and inbox both missed
+   * them), summed over devices; each is listed in the progress log (docs/operations.md explains them).
+   */
+  readonly gapFills: number;
   /** The same message emitted or cached twice on one device, after the SDK's dedupe. */
   readonly duplicated: number;
-  /** `message` frames a device received for a message it had already received. */
+  /** `message` frames a device received for a message it had already received (on the wire, before the SDK). */
   readonly duplicatesBeforeDedupe: number;
+  /** At the app, after the SDK: a `message` event or cache entry not above the previous seq. */
   readonly outOfOrder: number;
+  /** On the wire, before the SDK: a first frame for a message below one already received in its conversation. */
+  readonly outOfOrderOnWire: number;
   readonly faults: Readonly<Record<string, number>>;
   /** Inbox items left once every device synced and acked after the faults. */
   readonly inboxLeft: number;
@@ -90,6 +113,8 @@ interface Delivery {
   /** Every conversation's history (voids left out), read after the redrive. */
   readonly history: ReadonlyMap<string, readonly Message[]>;
   readonly lost: number;
+  readonly acceptedNotStored: number;
+  readonly missingFromCaches: number;
 }
 
 interface InboxDrain {
@@ -102,6 +127,8 @@ interface VisibleFaults {
   readonly duplicated: number;
   readonly outOfOrder: number;
   readonly duplicatesBeforeDedupe: number;
+  readonly outOfOrderOnWire: number;
+  readonly gapFills: number;
 }
 
 /** What the steps observed: the invariants are judged on it and the report lists it. */
@@ -128,9 +155,9 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosReport> {
     const sent = await sendWorkload(rig, cast, settings, log);
     const poisonDeadLettered = await awaitConvergence(rig.stack, cast, sent.poison, settings, log);
     const redrive = await redrivePoison(rig.dataDir, cast, sent.poison, log);
-    const delivery = await countLost(cast);
+    const delivery = await countLost(cast, sent, log);
     const inbox = await drainAndResync(rig.stack, devices, log);
-    const visible = countDuplicatesAndOrder(cast);
+    const visible = countDuplicatesAndOrder(cast, sent, log);
     const observations: Observations = { sent, poisonDeadLettered, redrive, delivery, inbox, visible };
     const failures = judgeInvariants(observations, settings, options.strictInbox === true);
     return chaosReport(observations, failures, rig, cast, settings, startedAt);
@@ -215,10 +242,27 @@ async function redrivePoison(
   };
 }
 
-/** Counted before anything else reconnects: a message must arrive without help from a later sync. */
-async function countLost(cast: Cast): Promise<Delivery> {
+/**
+ * Counted before anything else reconnects: a message must arrive without help from a later sync. Lost
+ * is judged against what senders were told was accepted, not against the history, which would miss a
+ * message accepted and never stored.
+ */
+async function countLost(cast: Cast, sent: SentWorkload, log: (line: string) => void): Promise<Delivery> {
   const history = await readHistories(cast.conversations, cast.usersDevices);
-  return { history, lost: countMissing(cast.devices, cast.conversations, history, () => true) };
+  const lost = findLost(cast.devices, cast.conversations, sent.accepted, sent.senders);
+  const stored = (message: Message): boolean =>
+    (history.get(message.conversationId) ?? []).some((entry) => entry.seq === message.seq && entry.id === message.id);
+  for (const { message, missingOn } of lost.slice(0, 20)) {
+    log(
+      `lost: ${message.conversationId}#${message.seq} (${message.text.slice(0, 30)}) on ${missingOn.map((device) => device.deviceId).join(', ')}${stored(message) ? '' : ', not in history'}`,
+    );
+  }
+  return {
+    history,
+    lost: lost.length,
+    acceptedNotStored: sent.accepted.filter((message) => !stored(message)).length,
+    missingFromCaches: countMissing(cast.devices, cast.conversations, history, () => true),
+  };
 }
 
 /**
@@ -260,11 +304,24 @@ async function drainAndResync(
   };
 }
 
-/** Duplicates and order as the devices saw them, the replays of that last sync included. */
-function countDuplicatesAndOrder(cast: Cast): VisibleFaults {
+/**
+ * Duplicates and order as the devices saw them, on the wire and after the SDK, the replays of that last
+ * sync included; and the messages a device only has from history (each logged, for the explanation).
+ */
+function countDuplicatesAndOrder(cast: Cast, sent: SentWorkload, log: (line: string) => void): VisibleFaults {
+  const poison = sent.poison.message;
+  const gapFills = findGapFills(
+    cast.devices,
+    cast.conversations,
+    sent.senders,
+    (message) => poison !== undefined && message.conversationId === poison.conversationId && message.seq === poison.seq,
+  );
+  for (const fill of gapFills.slice(0, 50)) log(`gap fill: ${JSON.stringify(fill)}`);
   return {
     ...countVisibleFaults(cast.devices, cast.conversations),
     duplicatesBeforeDedupe: countDuplicateFrames(cast.devices),
+    outOfOrderOnWire: cast.devices.reduce((sum, device) => sum + device.wire.outOfOrder, 0),
+    gapFills: gapFills.length,
   };
 }
 
@@ -280,7 +337,15 @@ function judgeInvariants(observed: Observations, settings: ChaosSettings, strict
   else if (redrive.reachedByRedrive < redrive.recipients.length) {
     failures.push(`the redriven poison reached ${redrive.reachedByRedrive} of ${redrive.recipients.length} devices`);
   }
-  if (observed.delivery.lost > 0) failures.push(`${observed.delivery.lost} messages missing from device caches`);
+  if (observed.delivery.lost > 0) {
+    failures.push(`${observed.delivery.lost} accepted messages never reached some recipient device`);
+  }
+  if (observed.delivery.acceptedNotStored > 0) {
+    failures.push(`${observed.delivery.acceptedNotStored} accepted messages are not in the history`);
+  }
+  if (observed.delivery.missingFromCaches > 0) {
+    failures.push(`${observed.delivery.missingFromCaches} history messages missing from device caches`);
+  }
   if (inbox.itemsForMissingMessages > 0) {
     failures.push(`${inbox.itemsForMissingMessages} inbox items left for messages their device lacks`);
   }
@@ -312,10 +377,14 @@ function chaosReport(
     timing: rig.stack.timing === undefined ? 'local' : { profile: 'aws', seed: rig.stack.timing.seed },
     sent: sent.accepted.length,
     lost: delivery.lost,
+    acceptedNotStored: delivery.acceptedNotStored,
+    missingFromCaches: delivery.missingFromCaches,
+    gapFills: visible.gapFills,
     duplicated: visible.duplicated,
     duplicatesBeforeDedupe: visible.duplicatesBeforeDedupe,
     outOfOrder: visible.outOfOrder,
-    faults: faultCounts(rig, sent.drops),
+    outOfOrderOnWire: visible.outOfOrderOnWire,
+    faults: faultCounts(rig, sent.drops, settings),
     inboxLeft: inbox.left,
     inboxLeftBeforeResync: inbox.leftBeforeResync,
     inboxItemsForMissingMessages: inbox.itemsForMissingMessages,
@@ -340,6 +409,7 @@ function chaosReport(
       failedBatches: streamStats.failedBatches,
       outageRetries: streamStats.outageRetries,
       deadLettered: streamStats.deadLettered,
+      concurrentBatches: streamStats.concurrentBatches,
     },
     seconds: Math.round((performance.now() - startedAt) / 1000),
   };

@@ -27,6 +27,23 @@ export interface ChaosSettings {
    * timeout, 15 s, holding its batch) and serves every device. Rare, as on AWS, or the run is all waiting.
    */
   readonly directRecordWrite: number;
+  /**
+   * `--aws-faults`: AWS's own failures too (local/dynamodb-faults.ts, local/faults.ts): transactions
+   * conflict as they do on AWS (modelled), and these rates apply while messages go out.
+   */
+  readonly awsFaults: boolean;
+  /** postToConnection answers 429 LimitExceededException. */
+  readonly postThrottle: number;
+  /** A DynamoDB request attempt is throttled (ThrottlingException / ProvisionedThroughputExceededException). */
+  readonly throttle: number;
+  /** A DynamoDB request attempt answers 500 InternalServerError. */
+  readonly dynamoDbInternalError: number;
+  /** A BatchGetItem / BatchWriteItem of two or more keys is answered in part. */
+  readonly unprocessed: number;
+  /** An AWS call inside an invocation is where its timeout stops it (before it is sent, or after, its answer lost). */
+  readonly lambdaTimeout: number;
+  /** How long a transaction holds its items past DynamoDB Local's answer (ms, drawn from half to 1.5 times). */
+  readonly transactionHoldMs: number;
   /** Mean pause between two cut connections (half of them without `$disconnect`). */
   readonly dropEveryMs: number;
   /** DynamoDB Local restarts, spread over the sending phase. */
@@ -54,6 +71,13 @@ const full: ChaosSettings = {
   postErrorAfterDelivery: 0.5,
   duplicateBatch: 0.05,
   directRecordWrite: 0.001,
+  awsFaults: false,
+  postThrottle: 0.005,
+  throttle: 0.005,
+  dynamoDbInternalError: 0.002,
+  unprocessed: 0.03,
+  lambdaTimeout: 0.0005,
+  transactionHoldMs: 20,
   dropEveryMs: 400,
   dynamoRestarts: 3,
   dynamoDownMs: 1_000,
@@ -74,6 +98,11 @@ const quick: ChaosSettings = {
   postError: 0.01,
   duplicateBatch: 0.1,
   directRecordWrite: 0.004,
+  postThrottle: 0.01,
+  throttle: 0.01,
+  dynamoDbInternalError: 0.005,
+  unprocessed: 0.05,
+  lambdaTimeout: 0.002,
   dropEveryMs: 500,
   dynamoRestarts: 1,
   settleTimeoutMs: 90_000,
@@ -90,16 +119,25 @@ export const testSettings: ChaosSettings = {
   messages: 150,
   sendConcurrency: 8,
   flakyShare: 0.05,
+  // Enough that every kind fires in 150 messages (a direct record write that fails holds its fan-out lane 15 s).
+  directRecordWrite: 0.02,
+  postThrottle: 0.02,
+  throttle: 0.02,
+  dynamoDbInternalError: 0.01,
+  unprocessed: 0.3,
+  lambdaTimeout: 0.004,
   dropEveryMs: 800,
   settleTimeoutMs: 60_000,
 };
 
-export const chaosUsage = `Usage: npm run chaos -- [--quick] [--seed <n>] [--messages <n>] [--users <n>] [--aws-timing] [--keep-data]
+export const chaosUsage = `Usage: npm run chaos -- [--quick] [--seed <n>] [--messages <n>] [--users <n>] [--aws-faults] [--aws-timing] [--keep-data]
   --quick        10 users, 20 devices, 500 messages, one DynamoDB restart (a minute or two)
   --test         the smaller run test/e2e/chaos.e2e.test.ts uses (6 users, 150 messages)
   --seed <n>     the harness's and the fault dice's seed (timing still varies run to run)
   --messages <n> override the number of messages
   --users <n>    override the number of users (2 devices each)
+  --aws-faults   AWS's own failures too: modelled transaction conflicts, throttles, partial batches,
+                 DynamoDB 500s, @connections 429s, Lambda timeouts that stop an invocation where it is
   --aws-timing   the stack waits as AWS does (local/aws-timing-profile.ts); the report gives the seed
   --timing-seed <n>  with --aws-timing: seed the latency draws (default random)
   --keep-data    leave the run's data directory (DynamoDB files, dead-letters.jsonl) in place
@@ -126,6 +164,7 @@ export function parseChaosArgs(args: readonly string[]): ChaosCommandLine {
       'keep-data': { type: 'boolean' },
       'strict-inbox': { type: 'boolean' },
       'aws-timing': { type: 'boolean' },
+      'aws-faults': { type: 'boolean' },
       'timing-seed': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -136,6 +175,7 @@ export function parseChaosArgs(args: readonly string[]): ChaosCommandLine {
     ...(values.seed === undefined ? {} : { seed: positiveInteger(values.seed, '--seed') }),
     ...(values.messages === undefined ? {} : { messages: positiveInteger(values.messages, '--messages') }),
     ...(values.users === undefined ? {} : { users: Math.max(3, positiveInteger(values.users, '--users')) }),
+    ...(values['aws-faults'] === true ? { awsFaults: true } : {}),
   };
   return {
     settings,

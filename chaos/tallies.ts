@@ -1,7 +1,7 @@
 /** What the devices hold and saw, counted against the history: losses, duplicates, order and errors. */
 import type { Message } from '../client/index';
 import { type Conversation, conversationsOf } from './cast';
-import type { ChaosDevice } from './device';
+import { type ChaosDevice, messageKey } from './device';
 
 export function holds(device: ChaosDevice, message: Message | undefined): boolean {
   if (message === undefined) return false;
@@ -25,6 +25,75 @@ export function countMissing(
     }
   }
   return missing;
+}
+
+/** An accepted message, and the devices that should hold it and do not. */
+export interface LostMessage {
+  readonly message: Message;
+  readonly missingOn: readonly ChaosDevice[];
+}
+
+/**
+ * Messages a sender was told were accepted that some recipient device (every device of every member,
+ * the sending device aside) does not hold: lost, whatever the server's history says.
+ */
+export function findLost(
+  devices: readonly ChaosDevice[],
+  conversations: readonly Conversation[],
+  accepted: readonly Message[],
+  senders: ReadonlyMap<string, ChaosDevice>,
+): LostMessage[] {
+  const byId = new Map(conversations.map((conversation) => [conversation.id, conversation]));
+  const lost: LostMessage[] = [];
+  for (const message of accepted) {
+    const conversation = byId.get(message.conversationId);
+    if (conversation === undefined) continue;
+    const sender = senders.get(messageKey(message.conversationId, message.seq));
+    const missingOn = devices.filter(
+      (device) => device !== sender && conversation.members.includes(device.userId) && !holds(device, message),
+    );
+    if (missingOn.length > 0) lost.push({ message, missingOn });
+  }
+  return lost;
+}
+
+/** One message a device holds only because it filled a gap from history (no push or inbox replay brought it). */
+export interface GapFill {
+  readonly device: string;
+  readonly conversationId: string;
+  readonly seq: number;
+  readonly type: string;
+  readonly text: string;
+}
+
+/**
+ * Messages (voids and the device's own sends aside, `excluded` too) a device holds that never came to it
+ * as a `message` frame: it fetched them from history to fill a gap, so push and inbox both missed them.
+ */
+export function findGapFills(
+  devices: readonly ChaosDevice[],
+  conversations: readonly Conversation[],
+  senders: ReadonlyMap<string, ChaosDevice>,
+  excluded: (message: Message) => boolean,
+): GapFill[] {
+  const fills: GapFill[] = [];
+  for (const device of devices) {
+    for (const conversation of conversationsOf(conversations, device)) {
+      for (const message of device.client.messages(conversation.id)) {
+        if (message.type === 'void' || excluded(message)) continue;
+        const key = messageKey(message.conversationId, message.seq);
+        if (senders.get(key) === device || (device.frames.get(key) ?? 0) > 0) continue;
+        fills.push({
+          device: device.deviceId,
+          conversationId: message.conversationId,
+          seq: message.seq,
+          type: message.type,
+          text: message.text.slice(0, 40),
+        });
+      }
+    }
+  }
+  return fills;
 }
 
 /** Duplicates and order as the app sees them: `message` events and the cache. */

@@ -8,7 +8,7 @@ import type { Message } from '../client/index';
 import type { Random } from '../local/seeded-random';
 import type { LocalStack } from '../local/stack';
 import type { Cast, Conversation } from './cast';
-import type { ChaosDevice } from './device';
+import { type ChaosDevice, messageKey } from './device';
 import { flakyMarker, poisonMarker } from './fan-out-faults';
 import { type ChaosRig, type DropCounters, turnFaultsOff, turnFaultsOn } from './rig';
 import type { ChaosSettings } from './settings';
@@ -29,7 +29,9 @@ export interface Poison {
 }
 
 export interface SentWorkload {
+  /** Every message a sender was told was accepted (`messageAccepted`), with the device that sent it. */
   readonly accepted: readonly Message[];
+  readonly senders: ReadonlyMap<string, ChaosDevice>;
   readonly sendsFailed: number;
   /** False when sends made no progress for the settle timeout and the rest were dropped. */
   readonly sendsSettled: boolean;
@@ -65,6 +67,7 @@ export async function sendWorkload(
   const restarts: Promise<void>[] = [];
   const dropper = dropConnections(stack, random, settings.dropEveryMs, () => sending, counters, devices);
   const accepted: Message[] = [];
+  const senders = new Map<string, ChaosDevice>();
   let sendsFailed = 0;
   let poisonMessage: Message | undefined;
   let lastProgressAt = Date.now();
@@ -87,6 +90,7 @@ export async function sendWorkload(
       pendingSends.delete(index);
       lastProgressAt = Date.now();
       accepted.push(message);
+      senders.set(messageKey(message.conversationId, message.seq), planned.device);
       if (planned.conversation.kind === 'poison') poisonMessage = message;
     } catch (error) {
       pendingSends.delete(index);
@@ -123,6 +127,7 @@ export async function sendWorkload(
   log(`sending done (${accepted.length} accepted, ${sendsFailed} failed); faults off, settling`);
   return {
     accepted,
+    senders,
     sendsFailed,
     sendsSettled,
     poison: { conversation: poisonConversation, sender: poisonSender, message: poisonMessage },

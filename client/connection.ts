@@ -5,7 +5,7 @@
 import type { ServerFrame } from '#shared/protocol/frames';
 import { ParleyClientError } from './errors';
 import type { HttpCaller } from './http-api';
-import { parseFrame } from './server-frames';
+import { isIntegrationFailure, parseFrame } from './server-frames';
 import type { ConnectionState, ConnectTicket, WebSocketConstructor, WebSocketLike } from './types';
 
 /** WebSocket.OPEN, WebSocket.CLOSING and WebSocket.CLOSED, identical in browsers and `ws`. */
@@ -36,6 +36,8 @@ export interface ConnectionEvents {
   /** A socket opened; its sync is requested right after. */
   opened(): void;
   frame(frame: ServerFrame): void;
+  /** API Gateway answered a request with its own failure: the request in flight may be lost. */
+  integrationFailed(): void;
   /** The socket is gone: whatever was in flight on it is owed again on the next one. */
   lost(): void;
 }
@@ -194,6 +196,10 @@ export class Connection {
     if (this.currentState === 'syncing') this.armWatchdog();
     const frame = parseFrame(data);
     if (frame === undefined) {
+      if (isIntegrationFailure(data)) {
+        this.events.integrationFailed();
+        return;
+      }
       this.events.error(new ParleyClientError('bad_frame', 'Ignored a frame that is not a Parley server frame'));
       return;
     }

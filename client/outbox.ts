@@ -107,13 +107,7 @@ export class Outbox {
     const carried = flight?.sends.includes(pending) ? flight.sends : [pending];
     this.land(conversationId);
     if (retryable) {
-      this.backoffs.set(
-        conversationId,
-        setTimeout(() => {
-          this.backoffs.delete(conversationId);
-          this.pump();
-        }, this.settings.connection.backoffDelay(pending.attempts)),
-      );
+      this.backOff(conversationId, pending.attempts);
       return;
     }
     if (carried.length > 1) {
@@ -125,6 +119,15 @@ export class Outbox {
     pending.reject(error);
     this.settings.onError(error);
     this.pump();
+  }
+
+  /** A request failed without saying which: every frame in flight goes again (same ids) after a backoff. */
+  retryInFlight(): void {
+    for (const [conversationId, flight] of [...this.flights]) {
+      this.land(conversationId);
+      const attempts = Math.max(0, ...flight.sends.map((pending) => pending.attempts));
+      this.backOff(conversationId, attempts);
+    }
   }
 
   /** The connection dropped: what was in flight on it goes out again on the next one. */
@@ -140,6 +143,17 @@ export class Outbox {
       for (const pending of queue) pending.reject(error);
     }
     this.queues.clear();
+  }
+
+  private backOff(conversationId: string, attempts: number): void {
+    if (this.backoffs.has(conversationId)) return;
+    this.backoffs.set(
+      conversationId,
+      setTimeout(() => {
+        this.backoffs.delete(conversationId);
+        this.pump();
+      }, this.settings.connection.backoffDelay(attempts)),
+    );
   }
 
   /** Ends the conversation's flight without settling what it carried (those go out again). */

@@ -93,6 +93,11 @@ export class ParleyClient {
         error: onError,
         opened: () => this.acks.onNewConnection(),
         frame: (frame) => this.onFrame(frame),
+        // Sends and reads are idempotent: everything in flight goes again rather than wait out its timeout.
+        integrationFailed: () => {
+          this.outbox.retryInFlight();
+          this.reads.retryInFlight();
+        },
         lost: () => {
           this.reads.onConnectionLost();
           this.outbox.onConnectionLost();
@@ -194,7 +199,9 @@ export class ParleyClient {
         if (isMessage(frame.message)) this.delivery.receive(frame.message);
         return;
       case 'messageAccepted':
-        if (isMessage(frame.message)) this.onAccepted(frame.clientMessageId, frame.message);
+        // A change sent without a clientMessageId (never by this SDK) has no outbox entry to settle.
+        if (isMessage(frame.message) && frame.clientMessageId !== undefined)
+          this.onAccepted(frame.clientMessageId, frame.message);
         return;
       case 'messagesAccepted':
         if (!Array.isArray(frame.messages)) return;

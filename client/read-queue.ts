@@ -59,19 +59,32 @@ export class ReadQueue {
     clearTimeout(timer);
     this.inFlight = undefined;
     if (retryable) {
-      this.retryTimer = setTimeout(
-        () => {
-          this.retryTimer = undefined;
-          this.pump();
-        },
-        this.settings.connection.backoffDelay(this.attempts++),
-      );
+      this.retryLater();
       return true;
     }
     if ((this.pending.get(conversationId) ?? 0) <= upToSeq) this.pending.delete(conversationId);
     this.settings.onError(error);
     this.pump();
     return true;
+  }
+
+  /** A request failed without saying which: the read in flight goes again after a backoff. */
+  retryInFlight(): void {
+    if (this.inFlight === undefined) return;
+    clearTimeout(this.inFlight.timer);
+    this.inFlight = undefined;
+    this.retryLater();
+  }
+
+  private retryLater(): void {
+    if (this.retryTimer !== undefined) return;
+    this.retryTimer = setTimeout(
+      () => {
+        this.retryTimer = undefined;
+        this.pump();
+      },
+      this.settings.connection.backoffDelay(this.attempts++),
+    );
   }
 
   /** The connection dropped: the read in flight goes out again on the next one. */

@@ -15,6 +15,24 @@ export function parseFrame(data: unknown): ServerFrame | undefined {
   return value as ServerFrame;
 }
 
+/**
+ * API Gateway's own answer when a route's function failed or ran past the integration timeout
+ * (`{"message": "Internal server error", "connectionId", "requestId"}`): it names no request of the
+ * SDK's, so whatever is in flight may have been the one that failed. `Forbidden` (no such route) is not one.
+ */
+export function isIntegrationFailure(data: unknown): boolean {
+  if (typeof data !== 'string') return false;
+  let value: unknown;
+  try {
+    value = JSON.parse(data);
+  } catch {
+    return false;
+  }
+  if (typeof value !== 'object' || value === null || typeof Reflect.get(value, 'requestId') !== 'string') return false;
+  const message = Reflect.get(value, 'message');
+  return message === 'Internal server error' || message === 'Endpoint request timed out';
+}
+
 export function isMessage(value: unknown): value is Message {
   if (typeof value !== 'object' || value === null) return false;
   const { conversationId, seq, id, type } = value as Record<string, unknown>;

@@ -1,18 +1,35 @@
-import { type SendMessagesFrame, sendMessageFrameSchema, sendMessagesFrameSchema } from '#shared/protocol/frames';
+import {
+  deleteMessageFrameSchema,
+  editMessageFrameSchema,
+  reactFrameSchema,
+  type SendMessagesFrame,
+  sendMessageFrameSchema,
+  sendMessagesFrameSchema,
+} from '#shared/protocol/frames';
+import type { SendMessageResult } from '#shared/services/messaging-service';
 import { countSend, metrics } from './lib/observability';
 import { createSendRateLimiter, parsedAfterCharge } from './lib/security-wiring';
 import { connectionOf, parseFrame, type WebSocketEvent, webSocketRoute } from './lib/websocket';
-import { createMessagingService } from './lib/wiring';
+import { createMessageChangeService, createMessagingService } from './lib/wiring';
 
 const messaging = createMessagingService();
+const changes = createMessageChangeService();
 const sendRate = createSendRateLimiter();
 
 /**
- * `sendMessage` and `sendMessages` (a burst, one function so both stay warm together): stores the
- * messages and delivers them directly to online devices; the stream's fan-out does the rest.
+ * `sendMessage`, `sendMessages` (a burst) and the changes `editMessage`, `deleteMessage` and `react`:
+ * one function, so all stay warm together and any of them may commit the others' queued entries.
+ * Stores the entries and delivers them directly to online devices; the stream's fan-out does the rest.
  */
 export const handler = webSocketRoute(async (event) => {
-  if (event.requestContext.routeKey === 'sendMessages') return sendBurst(event);
+  switch (event.requestContext.routeKey) {
+    case 'sendMessages':
+      return sendBurst(event);
+    case 'editMessage':
+    case 'deleteMessage':
+    case 'react':
+      return change(event);
+  }
   const { userId, deviceId } = connectionOf(event);
   // A flood is cut off at one write per frame, malformed frames included; it runs while the send reads.
   const admission = sendRate.consume(userId);
@@ -25,6 +42,7 @@ export const handler = webSocketRoute(async (event) => {
       clientMessageId: frame.clientMessageId,
       text: frame.text ?? '',
       ...(frame.attachmentIds ? { attachmentIds: frame.attachmentIds } : {}),
+      ...(frame.replyTo !== undefined ? { replyTo: frame.replyTo } : {}),
     },
     admission,
   );
@@ -53,5 +71,51 @@ async function sendBurst(event: WebSocketEvent) {
     type: 'messagesAccepted' as const,
     conversationId: frame.conversationId,
     messages: sent.map((one) => one.message),
+  };
+}
+
+/** An edit, a delete or a reaction: charged like a send (it puts an event in the timeline), answered like one. */
+async function change(event: WebSocketEvent) {
+  const { userId, deviceId } = connectionOf(event);
+  const admission = sendRate.consume(userId);
+  const routeKey = event.requestContext.routeKey;
+  let sent: SendMessageResult;
+  let clientMessageId: string | undefined;
+  if (routeKey === 'editMessage') {
+    const frame = await parsedAfterCharge(admission, () => parseFrame(editMessageFrameSchema, event));
+    clientMessageId = frame.clientMessageId;
+    sent = await changes.edit({ ...changeOf(frame, userId, deviceId), text: frame.text }, admission);
+  } else if (routeKey === 'deleteMessage') {
+    const frame = await parsedAfterCharge(admission, () => parseFrame(deleteMessageFrameSchema, event));
+    clientMessageId = frame.clientMessageId;
+    sent = await changes.delete(changeOf(frame, userId, deviceId), admission);
+  } else {
+    const frame = await parsedAfterCharge(admission, () => parseFrame(reactFrameSchema, event));
+    clientMessageId = frame.clientMessageId;
+    sent = await changes.react(
+      { ...changeOf(frame, userId, deviceId), emoji: frame.emoji, ...(frame.remove ? { remove: true } : {}) },
+      admission,
+    );
+  }
+  countSend(sent);
+  metrics.publishStoredMetrics();
+  return {
+    type: 'messageAccepted' as const,
+    ...(clientMessageId !== undefined ? { clientMessageId } : {}),
+    message: sent.message,
+  };
+}
+
+function changeOf(
+  frame: { conversationId: string; seq: number; clientMessageId?: string | undefined },
+  userId: string,
+  deviceId: string,
+) {
+  return {
+    actorId: userId,
+    actorDeviceId: deviceId,
+    conversationId: frame.conversationId,
+    seq: frame.seq,
+    ...(frame.clientMessageId !== undefined ? { clientMessageId: frame.clientMessageId } : {}),
   };
 }

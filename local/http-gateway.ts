@@ -19,6 +19,7 @@ import {
 import type { LambdaRuntime } from './lambda-runtime';
 import type { LocalLogger } from './log';
 import { jwksPath, type LocalTokenIssuer } from './token-issuer';
+import { integrationTimedOut, withinIntegrationTimeout } from './websocket-gateway';
 
 /** API Gateway's HTTP API payload limit. */
 export const httpBodyLimitBytes = 10 * 1024 * 1024;
@@ -43,7 +44,12 @@ export interface HttpGatewayOptions {
   readonly logger: LocalLogger;
   /** AWS timing: API Gateway's hops, request in -> invocation and answer -> response out. */
   readonly timing?: TimingModel;
+  /** How long the HTTP API waits for an integration: 30 s on AWS (tests shorten it). */
+  readonly integrationTimeoutMs?: number;
 }
+
+/** The HTTP API's maximum integration timeout. */
+export const httpIntegrationTimeoutMs = 30_000;
 
 interface CompiledRoute {
   readonly routeKey: string;
@@ -85,11 +91,18 @@ export function createHttpGateway(options: HttpGatewayOptions): RequestListener 
     let result: unknown;
     let failed = false;
     try {
-      result = await runtime.invoke(match.route.function, event);
+      result = await withinIntegrationTimeout(
+        runtime.invoke(match.route.function, event),
+        options.integrationTimeoutMs ?? httpIntegrationTimeoutMs,
+      );
     } catch {
       failed = true;
     }
     if (timing !== undefined) await sleep(timing.draw('httpResponseOut'));
+    // The function runs on; the client is told the service did not answer in time.
+    if (result === integrationTimedOut) {
+      return sendJson(response, 503, { message: 'Service Unavailable' }, requestHeaders(event));
+    }
     if (failed) return sendJson(response, 500, { message: 'Internal Server Error' }, requestHeaders(event));
     sendHandlerResult(response, result, requestHeaders(event));
   };

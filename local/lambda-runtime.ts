@@ -7,6 +7,7 @@ import { InvokeStore } from '@aws/lambda-invoke-store';
 import type { Context } from 'aws-lambda';
 import { type DynamoDbAccessGuard, setDynamoDbAccessGuard } from '#shared/aws/access-guard';
 import { setDynamoDbCallDelay } from '#shared/aws/call-delay';
+import { setAwsCallGate } from '#shared/aws/call-gate';
 import { type FunctionName, type FunctionSpec, functionDefaults, functions } from '#shared/config/functions';
 import type { TableKey } from '#shared/config/tables';
 import { localAccountId, localRegion } from './aws-local';
@@ -47,6 +48,12 @@ export interface LambdaRuntimeOptions {
   readonly dynamoDbFault?: DynamoDbAccessGuard;
   /** AWS timing: each invocation waits Lambda's invoke overhead, each DynamoDB call in it AWS's round trip. */
   readonly timing?: TimingModel;
+  /**
+   * `--aws-faults`: asked at each AWS call an invocation makes; says when the invocation runs out of
+   * time right there, before the call is sent or once it took effect (see `FaultSettings.lambdaTimeout`).
+   * Absent: only a real timeout stops one.
+   */
+  readonly timeoutAt?: () => InjectedTimeout | undefined;
 }
 
 const repositoryRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -69,6 +76,54 @@ interface InvocationScope {
   readonly dynamoDbCallMs: ((operation: string) => number) | undefined;
 }
 
+/** Where an injected timeout falls on the call it hits. */
+export type InjectedTimeout = 'beforeSend' | 'afterEffect';
+
+/**
+ * One invocation's life: once stopped (its timeout, real or injected), its AWS calls never go out and
+ * never answer, so its code stops where it is, as Lambda's does; what it already did stays done.
+ */
+class InvocationLife {
+  stopped = false;
+  /** An injected timeout falls after this call took effect: its answer, and every later one, never comes. */
+  private stopAfterAnswer = false;
+  private onStop: (() => void) | undefined;
+
+  constructor(private readonly timeoutAt: (() => InjectedTimeout | undefined) | undefined) {}
+
+  /** Resolves when the invocation is stopped by an injected timeout. */
+  readonly injectedTimeout = new Promise<void>((resolve) => {
+    this.onStop = resolve;
+  });
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  admit(): boolean {
+    if (this.stopped || this.stopAfterAnswer) return false;
+    const timeout = this.timeoutAt?.();
+    if (timeout === undefined) return true;
+    if (timeout === 'beforeSend') {
+      this.stopped = true;
+      this.onStop?.();
+      return false;
+    }
+    this.stopAfterAnswer = true;
+    return true;
+  }
+
+  deliver(): boolean {
+    if (this.stopAfterAnswer && !this.stopped) {
+      this.stopped = true;
+      this.onStop?.();
+    }
+    return !this.stopped;
+  }
+}
+
+const invocationLife = new AsyncLocalStorage<InvocationLife>();
+
 /**
  * The scope of the invocation a DynamoDB call is made in. Calls outside any invocation (table setup,
  * tests, benchmarks) are not a function's: they pass, and never wait.
@@ -76,6 +131,10 @@ interface InvocationScope {
 const invocationScope = new AsyncLocalStorage<InvocationScope>();
 setDynamoDbAccessGuard((accesses) => invocationScope.getStore()?.guard(accesses));
 setDynamoDbCallDelay((operation) => invocationScope.getStore()?.dynamoDbCallMs?.(operation));
+setAwsCallGate({
+  admit: () => invocationLife.getStore()?.admit() ?? true,
+  deliver: () => invocationLife.getStore()?.deliver() ?? true,
+});
 
 /** Entries imported by any runtime in this process: Node caches modules, so their cold start ran once. */
 const importedEntries = new Set<string>();
@@ -139,9 +198,13 @@ export function createLambdaRuntime(options: LambdaRuntimeOptions): LambdaRuntim
         // One store context per invocation, as Lambda's multi-concurrency runtime does: Powertools keeps
         // log keys, correlation ids and metrics per invocation though every handler here shares one process.
         const store = await invokeStore;
+        const life = new InvocationLife(options.timeoutAt);
         const result = await withTimeout(
-          invocationScope.run(scopeFor(functionName), () => store.run({}, () => handler(jsonCopy(event), context))),
+          invocationLife.run(life, () =>
+            invocationScope.run(scopeFor(functionName), () => store.run({}, () => handler(jsonCopy(event), context))),
+          ),
           timeoutMs,
+          life,
         );
         count.totalMs += performance.now() - startedAt;
         count.running -= 1;
@@ -200,14 +263,20 @@ function jsonCopy(value: unknown): unknown {
   return value === undefined ? null : JSON.parse(JSON.stringify(value));
 }
 
-/** Lambda stops a function at its timeout; here the promise is abandoned with Lambda's message. */
-function withTimeout<T>(work: Promise<T>, timeoutMs: number): Promise<T> {
+/**
+ * Lambda stops a function at its timeout: the result is abandoned with Lambda's message, and the
+ * invocation's AWS calls from then on never go out nor answer (`InvocationLife`). An injected timeout
+ * stops it at once, wherever it is.
+ */
+function withTimeout<T>(work: Promise<T>, timeoutMs: number, life: InvocationLife): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  const message = `Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`;
   const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`)),
-      timeoutMs,
-    );
+    timer = setTimeout(() => {
+      life.stop();
+      reject(new Error(message));
+    }, timeoutMs);
+    void life.injectedTimeout.then(() => reject(new Error(message)));
   });
   return Promise.race([work, timedOut]).finally(() => clearTimeout(timer));
 }

@@ -21,7 +21,10 @@ const usage = `Usage: npm start -- [options]
   --no-fast-path        sends deliver nothing directly: every message goes through the stream's fan-out
   --aws-timing          wait as AWS does: stream polling, API Gateway, Lambda and DynamoDB latencies
                         (PARLEY_AWS_TIMING=1; figures in local/aws-timing-profile.ts)
-  --timing-seed <n>     with --aws-timing: seed the latency draws (PARLEY_TIMING_SEED; default random)`;
+  --timing-seed <n>     with --aws-timing: seed the latency draws (PARLEY_TIMING_SEED; default random)
+  --aws-faults          fail as AWS does where DynamoDB Local never does (PARLEY_AWS_FAULTS=1): transaction
+                        conflicts, throttles, partial batches, 500s, @connections 429s, Lambda timeouts
+                        (rates: awsFaultDefaults in local/faults.ts)`;
 
 function parsePort(value: string | undefined, name: string): number | undefined {
   if (value === undefined || value === '') return undefined;
@@ -46,6 +49,7 @@ function readOptions(): LocalStackOptions {
       'no-fast-path': { type: 'boolean' },
       'aws-timing': { type: 'boolean' },
       'timing-seed': { type: 'string' },
+      'aws-faults': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -78,6 +82,7 @@ function readOptions(): LocalStackOptions {
     logLevel: parseLogLevel(values['log-level'] ?? env.PARLEY_LOG_LEVEL, 'WARN'),
     ...(values['no-fast-path'] === true ? { directDelivery: false } : {}),
     ...(timing === undefined ? {} : { timing }),
+    ...(values['aws-faults'] === true || env.PARLEY_AWS_FAULTS === '1' ? { awsFaults: true } : {}),
   };
 }
 
@@ -90,6 +95,7 @@ function stopOnSignals(stack: LocalStack): void {
     }
     stopping = true;
     process.stderr.write(`\n${signal}: stopping Parley's local stack...\n`);
+    if (stack.faults !== undefined) process.stderr.write(`Faults injected: ${JSON.stringify(stack.faults.counts)}\n`);
     stack.stop().then(
       () => process.exit(0),
       (error: unknown) => {
@@ -116,6 +122,7 @@ async function main(): Promise<void> {
       ...(stack.timing === undefined
         ? []
         : [`Timing: AWS profile, seed ${stack.timing.seed} (local/aws-timing-profile.ts; a model, not a measurement)`]),
+      ...(stack.faults === undefined ? [] : ['AWS faults: on (local/faults.ts; counts in the log on Ctrl-C)']),
       '',
     ].join('\n'),
   );

@@ -47,7 +47,7 @@ export function createManagementApi(
   connections: ManagedConnections,
   logger: LocalLogger,
   counts: ManagementApiCounts = createManagementApiCounts(),
-  /** Chaos runs only: may turn a post into a 500 (see local/faults.ts). */
+  /** Chaos runs only: may turn a post into a 500 or a 429 (see local/faults.ts). */
   postFault?: PostFaultHook,
   /** AWS timing: each call is answered API Gateway's round trip after it came in (a post's frame has its own hop). */
   timing?: TimingModel,
@@ -69,6 +69,8 @@ export function createManagementApi(
         if (fault !== undefined) {
           if (fault === 'errorAfterDelivery') connections.post(connectionId, data);
           if (answerHop !== undefined) await answerHop;
+          // API Gateway's throttle (the account's or the stage's rate): the SDK retries it with backoff.
+          if (fault === 'throttled') return sendError(response, 429, 'LimitExceededException', 'Rate exceeded');
           return sendError(response, 500, 'InternalServerErrorException', 'Injected fault');
         }
         const delivered = connections.post(connectionId, data);

@@ -6,7 +6,7 @@
 import { createPublicKey, createVerify, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { isIPv4 } from 'node:net';
-import { media } from '#shared/config/media';
+import { media, mediaResponseHeaders } from '#shared/config/media';
 import type { LocalLogger } from './log';
 import { closeServer, listenOnLoopback } from './ports';
 import type { ObjectOrigin } from './s3/object-origin';
@@ -69,9 +69,12 @@ const passedHeaders = [
   'last-modified',
   'accept-ranges',
 ];
-const corsHeaders = {
-  'access-control-allow-origin': '*',
-  'access-control-expose-headers': 'content-length, content-range, content-disposition, etag',
+const { security, cors } = mediaResponseHeaders;
+/** What the distribution's response headers policy adds to every answer (infra/constructs/media.ts builds it from the same). */
+const policyHeaders = {
+  ...security,
+  'access-control-allow-origin': cors.allowOrigins.join(', '),
+  'access-control-expose-headers': cors.exposeHeaders.join(', '),
 } as const;
 
 export async function startMediaCdn(options: MediaCdnOptions): Promise<MediaCdn> {
@@ -90,10 +93,10 @@ export async function startMediaCdn(options: MediaCdnOptions): Promise<MediaCdn>
     const method = request.method ?? 'GET';
     if (method === 'OPTIONS') {
       response.writeHead(200, {
-        ...corsHeaders,
-        'access-control-allow-methods': 'GET, HEAD',
-        'access-control-allow-headers': headerValue(request, 'access-control-request-headers') ?? '',
-        'access-control-max-age': '86400',
+        ...policyHeaders,
+        'access-control-allow-methods': cors.allowMethods.join(', '),
+        'access-control-allow-headers': cors.allowHeaders.join(', '),
+        'access-control-max-age': String(cors.maxAgeSeconds),
         'content-length': '0',
       });
       response.end();
@@ -140,7 +143,7 @@ export async function startMediaCdn(options: MediaCdnOptions): Promise<MediaCdn>
       deny(response, 403, 'AccessDenied', 'Access Denied (no such object)');
       return;
     }
-    const headers: OutgoingHttpHeaders = { ...corsHeaders, 'x-cache': 'Miss from cloudfront' };
+    const headers: OutgoingHttpHeaders = { 'x-cache': 'Miss from cloudfront' };
     for (const name of passedHeaders) {
       const value = reply.headers[name];
       if (value !== undefined) headers[name] = value;
@@ -148,6 +151,8 @@ export async function startMediaCdn(options: MediaCdnOptions): Promise<MediaCdn>
     for (const [name, value] of Object.entries(reply.headers)) {
       if (name.startsWith('x-amz-meta-') && value !== undefined) headers[name] = value;
     }
+    // The policy's headers override what the origin sent, as the CloudFront policy's `override` does.
+    Object.assign(headers, policyHeaders);
     await sendReply(response, { statusCode: reply.statusCode, headers: {}, body: reply.body }, headers);
   }
 
@@ -295,7 +300,7 @@ function wildcardMatch(pattern: string, value: string): boolean {
 function deny(response: ServerResponse, status: number, code: string, message: string): void {
   const xml = `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${escapeXml(code)}</Code><Message>${escapeXml(message)}</Message></Error>`;
   response.writeHead(status, {
-    ...corsHeaders,
+    ...policyHeaders,
     'content-type': 'text/xml',
     'content-length': String(Buffer.byteLength(xml)),
     'x-cache': 'Error from cloudfront',

@@ -5,6 +5,11 @@ export class PollingHold {
   private loopsToHold = 0;
   private onAllWaiting: (() => void) | undefined;
 
+  /** A pause was asked for and not released: loops finish what is in flight and wait. */
+  get requested(): boolean {
+    return this.held !== undefined;
+  }
+
   hold(loops: number): Promise<void> {
     if (this.held === undefined) {
       let release = (): void => undefined;

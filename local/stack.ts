@@ -3,20 +3,29 @@ import { createServer } from 'node:http';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type FunctionName, streamTriggers } from '#shared/config/functions';
+import type { TableKey } from '#shared/config/tables';
 import { createLocalDynamoDbClient } from './aws-local';
 import { type LocalStackTiming, resolveTiming, streamTiming, type TimingModel } from './aws-timing';
 import { createDeadLetterQueue, type DeadLetter } from './dead-letters';
+import { startDynamoDbFaultProxy } from './dynamodb-faults';
 import { type DynamoDbLocal, startDynamoDbLocal, waitForDynamoDb } from './dynamodb-local';
 import { applyHandlerEnvironment, handlerEnvironment } from './environment';
 import {
+  awsFaultDefaults,
   createFaultInjector,
   directRecordFault,
   type FaultCounts,
+  type FaultInjector,
   type FaultSettings,
   type PostFaultHook,
 } from './faults';
 import { createHttpGateway } from './http-gateway';
-import { createLambdaRuntime, type HandlerOverrides, type InvocationCount } from './lambda-runtime';
+import {
+  createLambdaRuntime,
+  type HandlerOverrides,
+  type InjectedTimeout,
+  type InvocationCount,
+} from './lambda-runtime';
 import { createLocalLogger, type LogLevel } from './log';
 import { createManagementApi, createManagementApiCounts, type ManagementApiCounts } from './management-api';
 import { generateMediaSigningKeyPair, startMediaCdn } from './media-cdn';
@@ -58,8 +67,10 @@ export interface LocalStackOptions {
    * nothing added, the 20 ms poller.
    */
   readonly timing?: LocalStackTiming;
-  /** Shorter WebSocket timeouts for tests; API Gateway's quotas by default. */
+  /** Shorter WebSocket timeouts for tests (the 29 s integration timeout included); API Gateway's quotas by default. */
   readonly webSocketLimits?: Partial<WebSocketLimits>;
+  /** The HTTP API's integration timeout; 30 s as on AWS by default (tests shorten it). */
+  readonly httpIntegrationTimeoutMs?: number;
   /** Replace catalog handlers (tests of the stack itself). */
   readonly handlerOverrides?: HandlerOverrides;
   /** Build and serve the web app on this port; 0 picks a free one. Absent: no web app (`npm start` passes 3004). */
@@ -70,6 +81,15 @@ export interface LocalStackOptions {
   readonly directPostTimeoutMs?: number;
   /** Chaos runs only: inject faults (local/faults.ts); absent, nothing is injected. */
   readonly faults?: LocalStackFaultOptions;
+  /**
+   * `--aws-faults`: DynamoDB and API Gateway fail as AWS does and DynamoDB Local never does. Handlers
+   * reach DynamoDB through a proxy (local/dynamodb-faults.ts) that answers a write to an item of an
+   * in-flight transaction with TransactionConflictException (modelled, always on with this option),
+   * and throttles, answers batches in part and fails requests at the rates given (`true`: the rates
+   * of `awsFaultDefaults`); postToConnection answers 429 at `postThrottle`; invocations are cut off
+   * where they are at `lambdaTimeout`. Rates join `faults` in `stack.faults.settings`.
+   */
+  readonly awsFaults?: boolean | Partial<FaultSettings>;
 }
 
 export interface LocalStackFaultOptions extends Partial<FaultSettings> {
@@ -110,6 +130,8 @@ export interface LocalStack {
   readonly dynamoEndpoint: string;
   /** The S3 stand-in (what AWS_ENDPOINT_URL_S3 holds); Secrets Manager answers here too. */
   readonly s3Endpoint: string;
+  /** s3rver's own port behind the verifying proxy: it answers nothing without the stand-ins' origin key. */
+  readonly s3BackendUrl: string;
   readonly mediaBucket: string;
   /** The CloudFront stand-in's base URL, no trailing slash (MEDIA_CDN_URL). */
   readonly mediaCdnUrl: string;
@@ -199,8 +221,26 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const timing = resolveTiming(options.timing);
     const timingOption = timing === undefined ? {} : { timing };
     // Created before the media stand-ins, which invoke and dead-letter through them; nothing is imported yet.
+    const awsFaults =
+      options.awsFaults === undefined || options.awsFaults === false
+        ? undefined
+        : { ...awsFaultDefaults, ...(options.awsFaults === true ? {} : options.awsFaults) };
     const faultInjector =
-      options.faults === undefined ? undefined : createFaultInjector(options.faults, options.faults.random);
+      options.faults === undefined && awsFaults === undefined
+        ? undefined
+        : createFaultInjector({ ...awsFaults, ...options.faults }, options.faults?.random);
+    // Handlers reach DynamoDB through the fault proxy; the stack's own reads and the stream poller do not.
+    let handlerDynamoEndpoint = dynamoEndpoint;
+    if (awsFaults !== undefined && faultInjector !== undefined) {
+      const proxy = await startDynamoDbFaultProxy({
+        upstream: dynamoEndpoint,
+        tableNames: tableNamesOf(tables),
+        injector: faultInjector,
+        logger,
+      });
+      stopSteps.push({ name: 'DynamoDB fault proxy', stop: () => proxy.stop() });
+      handlerDynamoEndpoint = proxy.endpoint;
+    }
     const runtime = createLambdaRuntime({
       logger,
       tableName: (key) => tables[key].tableName,
@@ -208,6 +248,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         ? {}
         : { dynamoDbFault: directRecordFault(faultInjector, tables.directDeliveries.tableName) }),
       ...(options.handlerOverrides === undefined ? {} : { overrides: options.handlerOverrides }),
+      ...(faultInjector === undefined ? {} : { timeoutAt: injectedTimeouts(faultInjector) }),
       ...timingOption,
     });
     const deadLetters = createDeadLetterQueue({
@@ -244,7 +285,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       tables,
       callbackUrl: wsHttpUrl,
       jwt: tokenIssuer.settings,
-      dynamoEndpoint,
+      dynamoEndpoint: handlerDynamoEndpoint,
       logLevel,
       metricsEnabled: options.metrics ?? false,
       ...(options.directDelivery === undefined ? {} : { directDelivery: options.directDelivery }),
@@ -260,7 +301,18 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     applyHandlerEnvironment(environment);
 
-    httpServer.on('request', createHttpGateway({ runtime, tokenIssuer, logger, ...timingOption }));
+    httpServer.on(
+      'request',
+      createHttpGateway({
+        runtime,
+        tokenIssuer,
+        logger,
+        ...timingOption,
+        ...(options.httpIntegrationTimeoutMs === undefined
+          ? {}
+          : { integrationTimeoutMs: options.httpIntegrationTimeoutMs }),
+      }),
+    );
     const webSocketGateway = createWebSocketGateway({
       runtime,
       logger,
@@ -276,6 +328,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           webSocketGateway.dropConnection(connectionId, { notify: faultInjector.random() < 0.5 });
           return undefined;
         }
+        if (faultInjector.roll('postThrottle')) return 'throttled';
         if (!faultInjector.roll('postError')) return undefined;
         return faultInjector.random() < faultInjector.settings.postErrorAfterDelivery ? 'errorAfterDelivery' : 'error';
       });
@@ -356,6 +409,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       callbackUrl: wsHttpUrl,
       dynamoEndpoint,
       s3Endpoint: mediaS3.endpoint,
+      s3BackendUrl: mediaS3.backendUrl,
       mediaBucket: mediaS3.bucket,
       mediaCdnUrl: mediaCdn.url,
       ...(webUrl === undefined ? {} : { webUrl }),
@@ -378,4 +432,19 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     await stopAll();
     throw error;
   }
+}
+
+function tableNamesOf(tables: LocalTables): Record<TableKey, string> {
+  return Object.fromEntries(Object.entries(tables).map(([key, table]) => [key, table.tableName])) as Record<
+    TableKey,
+    string
+  >;
+}
+
+/** `lambdaTimeout` per AWS call of an invocation; where on the call it falls is a coin toss. */
+function injectedTimeouts(injector: FaultInjector): () => InjectedTimeout | undefined {
+  return () => {
+    if (!injector.roll('lambdaTimeout')) return undefined;
+    return injector.random() < 0.5 ? 'beforeSend' : 'afterEffect';
+  };
 }

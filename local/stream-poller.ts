@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import type { StreamTriggerSpec } from '#shared/config/functions';
+import { tables } from '#shared/config/tables';
 import { createLocalStreamsClient } from './aws-local';
 import { awsTimingProfile } from './aws-timing-profile';
 import { type BatchOutcome, interpretBatchResponse, sequenceNumberOf } from './batch-response';
@@ -78,6 +79,8 @@ export interface StreamPollerStats {
   outageRetries: number;
   /** GetRecords calls, empty ones included. */
   polls: number;
+  /** Batches started while another batch of the same shard was in flight (ParallelizationFactor above 1). */
+  concurrentBatches: number;
 }
 
 export interface StreamPoller {
@@ -116,6 +119,7 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
     filteredOut: 0,
     outageRetries: 0,
     polls: 0,
+    concurrentBatches: 0,
   };
   const stopping = new AbortController();
   const hold = new PollingHold();
@@ -147,12 +151,24 @@ interface ShardState {
   /** DynamoDB said the shard is closed and every record in it has been read. */
   closed: boolean;
   lastReadSequenceNumber: string | undefined;
+  /**
+   * ParallelizationFactor: the shard's records split by partition key into this many lanes, each
+   * delivered one batch at a time, in order, beside the others (order holds per partition key).
+   */
+  readonly lanes: readonly Lane[];
+}
+
+/** One of a shard's concurrent batch streams (all of it with ParallelizationFactor 1). */
+interface Lane {
+  readonly shard: ShardState;
   /** Read but not yet completed, in stream order; the head is the checkpoint. */
   readonly pending: DynamoDBRecord[];
   /** Sizes of the next batches, set by a failure: a retry of the same records or bisected halves. */
   readonly plannedBatchSizes: number[];
   readonly failedAttempts: Map<string, number>;
   firstPendingAt: number | undefined;
+  /** The batch being delivered, if any. */
+  delivering: Promise<void> | undefined;
 }
 
 /** One event source mapping: reads the trigger's stream shard by shard and invokes its function. */
@@ -175,6 +191,8 @@ class TriggerPoller {
 
   async run(): Promise<void> {
     while (!this.stopSignal.aborted) {
+      // A pause holds the loop once no batch is in flight.
+      if (this.hold.requested) await Promise.all(this.busyLanes());
       await this.hold.wait();
       if (this.stopSignal.aborted) break;
       try {
@@ -182,8 +200,16 @@ class TriggerPoller {
         if (Date.now() >= this.nextDiscoveryAt) await this.discoverShards();
         let didWork = false;
         for (const shard of this.readyShards()) {
-          if (shard.pending.length < this.binding.trigger.batchSize) didWork = (await this.read(shard)) || didWork;
-          didWork = (await this.deliver(shard)) || didWork;
+          if (queued(shard) < this.binding.trigger.batchSize * shard.lanes.length) {
+            didWork = (await this.read(shard)) || didWork;
+          }
+          didWork = this.startDeliveries(shard) || didWork;
+        }
+        const busy = this.busyLanes();
+        if (!didWork && busy.length > 0) {
+          // Batches in flight: read again when one ends, or at the idle pace for the other lanes.
+          await Promise.race([...busy, this.wait(this.idleSleepMs())]);
+          continue;
         }
         // After records, the next poll comes at once (Lambda "resumes polling until it receives more records").
         if (!didWork) {
@@ -196,6 +222,60 @@ class TriggerPoller {
         await this.pause(errorBackoffMs, 'error');
       }
     }
+    await Promise.all(this.busyLanes());
+  }
+
+  private parallelization(): number {
+    return Math.max(1, Math.floor(this.binding.trigger.parallelizationFactor));
+  }
+
+  private busyLanes(): Promise<void>[] {
+    return [...this.shards.values()].flatMap((shard) =>
+      shard.lanes.flatMap((lane) => (lane.delivering === undefined ? [] : [lane.delivering])),
+    );
+  }
+
+  /** Starts a batch on every lane that is free and has one to deliver; true when any started. */
+  private startDeliveries(shard: ShardState): boolean {
+    let started = false;
+    for (const lane of shard.lanes) {
+      if (lane.delivering !== undefined || !this.hasBatch(lane)) continue;
+      started = true;
+      const others = shard.lanes.filter((other) => other.delivering !== undefined).length;
+      if (others > 0) this.stats.concurrentBatches += 1;
+      lane.delivering = this.deliver(lane)
+        .catch((error: unknown) =>
+          this.options.logger.warn('stream poller delivery error', { function: this.binding.trigger.function, error }),
+        )
+        .finally(() => {
+          lane.delivering = undefined;
+        });
+    }
+    return started;
+  }
+
+  /** Which lane a record goes to: by its partition key, so one key's records keep their order. */
+  private laneOf(shard: ShardState, record: DynamoDBRecord): Lane {
+    const lanes = shard.lanes;
+    if (lanes.length === 1) return lanes[0] as Lane;
+    const partitionKey = tables[this.binding.trigger.table].partitionKey.name;
+    const key = JSON.stringify(record.dynamodb?.Keys?.[partitionKey] ?? record.dynamodb?.Keys ?? '');
+    return lanes[hashOf(key) % lanes.length] as Lane;
+  }
+
+  /** A real timer (not the test's `sleep`): the wait between rounds while batches are in flight. */
+  private wait(ms: number): Promise<void> {
+    const signal = this.stopSignal;
+    return new Promise((resolve) => {
+      if (signal.aborted) return resolve();
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
+    });
   }
 
   /** Resolves after a round that starts later than now finds nothing to do. */
@@ -232,11 +312,9 @@ class TriggerPoller {
         iterator: undefined,
         closed: false,
         lastReadSequenceNumber: undefined,
-        pending: [],
-        plannedBatchSizes: [],
-        failedAttempts: new Map(),
-        firstPendingAt: undefined,
+        lanes: [],
       };
+      (state.lanes as Lane[]).push(...Array.from({ length: this.parallelization() }, (): Lane => newLane(state)));
       // Taken now rather than when the shard's turn comes: LATEST means "from start-up on".
       state.iterator = await this.shardIterator(state);
       this.shards.set(shardId, state);
@@ -273,7 +351,7 @@ class TriggerPoller {
   }
 
   private isFinished(shard: ShardState): boolean {
-    return shard.closed && shard.pending.length === 0;
+    return shard.closed && shard.lanes.every((lane) => lane.pending.length === 0 && lane.delivering === undefined);
   }
 
   /** Order across a reshard: a child waits until its parent is drained (or gone from the stream). */
@@ -309,8 +387,9 @@ class TriggerPoller {
         this.stats.filteredOut += 1;
         continue;
       }
-      shard.firstPendingAt ??= Date.now();
-      shard.pending.push(record);
+      const lane = this.laneOf(shard, record);
+      lane.firstPendingAt ??= Date.now();
+      lane.pending.push(record);
       queued += 1;
     }
     const { propagationDelayMs } = this.options;
@@ -318,39 +397,41 @@ class TriggerPoller {
     return records.length > 0;
   }
 
-  private async deliver(shard: ShardState): Promise<boolean> {
-    this.dropExpiredRecords(shard);
-    if (shard.pending.length === 0) return false;
-    const isRetry = shard.plannedBatchSizes.length > 0;
-    if (!isRetry && this.keepsBatching(shard)) return false;
+  /** The lane has records to deliver now (not waiting out a batching window). */
+  private hasBatch(lane: Lane): boolean {
+    this.dropExpiredRecords(lane);
+    if (lane.pending.length === 0) return false;
+    return lane.plannedBatchSizes.length > 0 || !this.keepsBatching(lane);
+  }
 
-    const batchSize = Math.min(shard.plannedBatchSizes.shift() ?? this.binding.trigger.batchSize, shard.pending.length);
-    const batch = shard.pending.slice(0, batchSize);
+  private async deliver(lane: Lane): Promise<void> {
+    const isRetry = lane.plannedBatchSizes.length > 0;
+    const batchSize = Math.min(lane.plannedBatchSizes.shift() ?? this.binding.trigger.batchSize, lane.pending.length);
+    const batch = lane.pending.slice(0, batchSize);
     this.stats.batches += 1;
     if (isRetry) this.stats.retries += 1;
     const outcome = await this.invoke(batch);
 
     if (outcome.kind !== 'success' && !(await this.streamReachable())) {
-      this.retryAfterOutage(shard, batchSize, outcome);
+      this.retryAfterOutage(lane, batchSize, outcome);
       await this.pause(errorBackoffMs, 'outage');
-      return true;
+      return;
     }
     if (outcome.kind === 'success') {
-      this.complete(shard, batchSize);
+      this.complete(lane, batchSize);
     } else if (outcome.kind === 'partialFailure') {
       this.stats.failedBatches += 1;
-      this.complete(shard, outcome.firstFailedIndex);
-      this.retryFromCheckpoint(shard, batchSize - outcome.firstFailedIndex, 'Reported in batchItemFailures');
+      this.complete(lane, outcome.firstFailedIndex);
+      this.retryFromCheckpoint(lane, batchSize - outcome.firstFailedIndex, 'Reported in batchItemFailures');
     } else {
       this.stats.failedBatches += 1;
       if (this.binding.trigger.bisectBatchOnError && batchSize > 1) {
         // Emulates Lambda's bisection: first half, then second half; splitting is not counted as a retry.
-        shard.plannedBatchSizes.unshift(Math.ceil(batchSize / 2), Math.floor(batchSize / 2));
+        lane.plannedBatchSizes.unshift(Math.ceil(batchSize / 2), Math.floor(batchSize / 2));
       } else {
-        this.retryWholeBatch(shard, batchSize, outcome.error);
+        this.retryWholeBatch(lane, batchSize, outcome.error);
       }
     }
-    return true;
   }
 
   private async invoke(batch: DynamoDBRecord[]): Promise<BatchOutcome> {
@@ -389,45 +470,41 @@ class TriggerPoller {
    * A failure while DynamoDB itself is down (DynamoDB Local restarting) is not the records' fault: the
    * same records are retried without counting an attempt, so an outage never dead-letters good records.
    */
-  private retryAfterOutage(
-    shard: ShardState,
-    batchSize: number,
-    outcome: Exclude<BatchOutcome, { kind: 'success' }>,
-  ): void {
+  private retryAfterOutage(lane: Lane, batchSize: number, outcome: Exclude<BatchOutcome, { kind: 'success' }>): void {
     this.stats.outageRetries += 1;
     const done = outcome.kind === 'partialFailure' ? outcome.firstFailedIndex : 0;
-    this.complete(shard, done);
-    shard.plannedBatchSizes.unshift(batchSize - done);
+    this.complete(lane, done);
+    lane.plannedBatchSizes.unshift(batchSize - done);
   }
 
   /** The head failed (reported by the function): count it; retry from it, or give it up and go on. */
-  private retryFromCheckpoint(shard: ShardState, retryBatchSize: number, reason: string): void {
-    const head = shard.pending[0];
+  private retryFromCheckpoint(lane: Lane, retryBatchSize: number, reason: string): void {
+    const head = lane.pending[0];
     if (head === undefined) return;
-    const attempts = this.countFailure(shard, head);
+    const attempts = this.countFailure(lane, head);
     if (!this.retriesExhausted(attempts)) {
-      shard.plannedBatchSizes.unshift(retryBatchSize);
+      lane.plannedBatchSizes.unshift(retryBatchSize);
       return;
     }
-    this.deadLetter(shard, [head], 'RetryAttemptsExhausted', attempts, reason);
-    if (retryBatchSize > 1) shard.plannedBatchSizes.unshift(retryBatchSize - 1);
+    this.deadLetter(lane, [head], 'RetryAttemptsExhausted', attempts, reason);
+    if (retryBatchSize > 1) lane.plannedBatchSizes.unshift(retryBatchSize - 1);
   }
 
   /** The whole batch failed: retry it as it was, or discard it when its retries are used up. */
-  private retryWholeBatch(shard: ShardState, batchSize: number, error: string): void {
-    const batch = shard.pending.slice(0, batchSize);
-    const attempts = Math.max(...batch.map((record) => this.countFailure(shard, record)));
+  private retryWholeBatch(lane: Lane, batchSize: number, error: string): void {
+    const batch = lane.pending.slice(0, batchSize);
+    const attempts = Math.max(...batch.map((record) => this.countFailure(lane, record)));
     if (!this.retriesExhausted(attempts)) {
-      shard.plannedBatchSizes.unshift(batchSize);
+      lane.plannedBatchSizes.unshift(batchSize);
       return;
     }
-    this.deadLetter(shard, batch, 'RetryAttemptsExhausted', attempts, error);
+    this.deadLetter(lane, batch, 'RetryAttemptsExhausted', attempts, error);
   }
 
-  private countFailure(shard: ShardState, record: DynamoDBRecord): number {
+  private countFailure(lane: Lane, record: DynamoDBRecord): number {
     const key = sequenceNumberOf(record);
-    const attempts = (shard.failedAttempts.get(key) ?? 0) + 1;
-    shard.failedAttempts.set(key, attempts);
+    const attempts = (lane.failedAttempts.get(key) ?? 0) + 1;
+    lane.failedAttempts.set(key, attempts);
     return attempts;
   }
 
@@ -437,14 +514,14 @@ class TriggerPoller {
     return retryAttempts >= 0 && failedAttempts > retryAttempts;
   }
 
-  private complete(shard: ShardState, count: number): void {
-    for (const record of shard.pending.splice(0, count)) shard.failedAttempts.delete(sequenceNumberOf(record));
+  private complete(lane: Lane, count: number): void {
+    for (const record of lane.pending.splice(0, count)) lane.failedAttempts.delete(sequenceNumberOf(record));
     this.stats.records += count;
-    if (shard.pending.length === 0) shard.firstPendingAt = undefined;
+    if (lane.pending.length === 0) lane.firstPendingAt = undefined;
   }
 
   private deadLetter(
-    shard: ShardState,
+    lane: Lane,
     records: readonly DynamoDBRecord[],
     condition: DeadLetterCondition,
     attempts: number,
@@ -456,49 +533,49 @@ class TriggerPoller {
         source: 'stream',
         function: this.binding.trigger.function,
         streamArn: this.binding.streamArn,
-        shardId: shard.shardId,
+        shardId: lane.shard.shardId,
         condition,
         attempts,
         ...(lastError === undefined ? {} : { lastError }),
         record,
         at,
       });
-      shard.failedAttempts.delete(sequenceNumberOf(record));
+      lane.failedAttempts.delete(sequenceNumberOf(record));
     }
-    shard.pending.splice(0, records.length);
+    lane.pending.splice(0, records.length);
     this.stats.deadLettered += records.length;
-    if (shard.pending.length === 0) shard.firstPendingAt = undefined;
+    if (lane.pending.length === 0) lane.firstPendingAt = undefined;
   }
 
   /** Lambda skips records older than MaximumRecordAgeInSeconds (-1: no limit) and reports them. */
-  private dropExpiredRecords(shard: ShardState): void {
+  private dropExpiredRecords(lane: Lane): void {
     const { maxRecordAgeSeconds } = this.binding.trigger;
     if (maxRecordAgeSeconds < 0) return;
     const oldestAllowed = Date.now() / 1000 - maxRecordAgeSeconds;
     for (;;) {
-      const head = shard.pending[0];
+      const head = lane.pending[0];
       const createdAt = head?.dynamodb?.ApproximateCreationDateTime;
       if (head === undefined || createdAt === undefined || createdAt >= oldestAllowed) return;
       this.deadLetter(
-        shard,
+        lane,
         [head],
         'RecordAgeExceeded',
-        shard.failedAttempts.get(sequenceNumberOf(head)) ?? 0,
+        lane.failedAttempts.get(sequenceNumberOf(head)) ?? 0,
         undefined,
       );
-      const planned = shard.plannedBatchSizes[0];
+      const planned = lane.plannedBatchSizes[0];
       if (planned !== undefined) {
-        if (planned > 1) shard.plannedBatchSizes[0] = planned - 1;
-        else shard.plannedBatchSizes.shift();
+        if (planned > 1) lane.plannedBatchSizes[0] = planned - 1;
+        else lane.plannedBatchSizes.shift();
       }
     }
   }
 
   /** MaximumBatchingWindowInSeconds: wait for a full batch, at most that long after the first record. */
-  private keepsBatching(shard: ShardState): boolean {
+  private keepsBatching(lane: Lane): boolean {
     const windowMs = this.binding.trigger.maxBatchingWindowSeconds * 1000;
-    if (windowMs <= 0 || shard.closed || shard.pending.length >= this.binding.trigger.batchSize) return false;
-    return Date.now() - (shard.firstPendingAt ?? Date.now()) < windowMs;
+    if (windowMs <= 0 || lane.shard.closed || lane.pending.length >= this.binding.trigger.batchSize) return false;
+    return Date.now() - (lane.firstPendingAt ?? Date.now()) < windowMs;
   }
 
   /** Sleeps, but wakes at once when the poller stops. */
@@ -516,4 +593,27 @@ class TriggerPoller {
       signal.addEventListener('abort', done, { once: true });
     });
   }
+}
+
+function newLane(shard: ShardState): Lane {
+  return {
+    shard,
+    pending: [],
+    plannedBatchSizes: [],
+    failedAttempts: new Map(),
+    firstPendingAt: undefined,
+    delivering: undefined,
+  };
+}
+
+/** Records read and not yet completed, over the shard's lanes. */
+function queued(shard: ShardState): number {
+  return shard.lanes.reduce((sum, lane) => sum + lane.pending.length, 0);
+}
+
+/** FNV-1a of a partition key's JSON. */
+function hashOf(text: string): number {
+  let hash = 0x81_1c_9d_c5;
+  for (let i = 0; i < text.length; i += 1) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01_00_01_93);
+  return hash >>> 0;
 }

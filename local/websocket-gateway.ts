@@ -30,6 +30,8 @@ export interface WebSocketLimits {
   readonly maxMessageBytes: number;
   readonly idleTimeoutMs: number;
   readonly maxConnectionMs: number;
+  /** API Gateway stops waiting for a route's integration after this long (the function runs on). */
+  readonly integrationTimeoutMs: number;
 }
 
 /** API Gateway WebSocket quotas; tests shorten the timeouts. */
@@ -38,6 +40,7 @@ export const apiGatewayWebSocketLimits: WebSocketLimits = {
   maxMessageBytes: 128 * 1024,
   idleTimeoutMs: 10 * 60 * 1000,
   maxConnectionMs: 2 * 60 * 60 * 1000,
+  integrationTimeoutMs: 29_000,
 };
 
 export interface WebSocketGatewayOptions {
@@ -230,7 +233,11 @@ export function createWebSocketGateway(options: WebSocketGatewayOptions): WebSoc
       return;
     }
     try {
-      const result = await invoke(route.function, event);
+      const result = await withinIntegrationTimeout(invoke(route.function, event), limits.integrationTimeoutMs);
+      if (result === integrationTimedOut) {
+        sendFrame(connection, JSON.stringify({ message: 'Endpoint request timed out', connectionId, requestId }), hop);
+        return;
+      }
       const responseBody = bodyOf(result);
       if (route.returnResponse && responseBody !== undefined) sendFrame(connection, responseBody, hop);
     } catch {
@@ -283,6 +290,26 @@ export function createWebSocketGateway(options: WebSocketGatewayOptions): WebSoc
       server.close();
     },
   };
+}
+
+/** What an integration answers once API Gateway stopped waiting for it. */
+export const integrationTimedOut = Symbol('integration timed out');
+
+/**
+ * API Gateway's integration timeout (29 s for WebSocket routes, 30 s for HTTP APIs): it answers the
+ * client without the result, and the function runs on, its late result discarded.
+ */
+export function withinIntegrationTimeout<T>(
+  work: Promise<T>,
+  timeoutMs: number,
+): Promise<T | typeof integrationTimedOut> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<typeof integrationTimedOut>((resolve) => {
+    timer = setTimeout(() => resolve(integrationTimedOut), timeoutMs);
+  });
+  // A failure after the answer went out is the function's own (the runtime logs it).
+  work.catch(() => undefined);
+  return Promise.race([work, timedOut]).finally(() => clearTimeout(timer));
 }
 
 function readHandshake(request: IncomingMessage): HandshakeInfo {

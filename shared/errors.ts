@@ -8,6 +8,10 @@ export const errorCodes = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,
+  /** A username that looks like another user's (the same UTS #39 skeleton): details.lookAlikeOf names it. */
+  username_confusable: 409,
+  /** A user named for a group does not let the caller add them (their `groupAdds` setting): details.userIds. */
+  add_not_allowed: 403,
   internal: 500,
 } as const;
 

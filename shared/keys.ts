@@ -30,6 +30,12 @@ export const userKeys = {
   devicesAndConnectionsRange: { from: 'CONNECTION#', to: 'DEVICE$' },
   /** One item per taken (lowercased) username, so a conditional Put makes it unique. */
   usernameClaim: (username: string) => ({ pk: `USERNAME#${username}`, sk: 'USERNAME' }),
+  /**
+   * One item per taken username skeleton (shared/protocol/username-skeleton.ts), so no two users hold
+   * look-alike usernames. Beside the exact claims, under its own sort key: `a1ice`'s skeleton claim
+   * and `alice`'s exact claim share a partition, never an item.
+   */
+  usernameSkeletonClaim: (skeleton: string) => ({ pk: `USERNAME#${skeleton}`, sk: 'SKELETON' }),
 };
 
 export const conversationKeys = {

@@ -2,8 +2,20 @@
 import type { AttachmentKind, AttachmentPart } from './config/media';
 
 export type ConversationType = 'direct' | 'group';
-/** `void` fills a seq whose send was abandoned, so seqs never skip; it is never delivered live. */
-export type MessageType = 'text' | 'system' | 'void';
+/**
+ * `void` fills a seq whose send was abandoned, so seqs never skip; it is never delivered live.
+ * `edit`, `delete` and `reaction` are changes to an earlier text message (its `targetSeq`): entries of
+ * their own, so every device converges through the same delivery, inbox and sync.
+ */
+export type MessageType = 'text' | 'system' | 'void' | ChangeType;
+
+/** Entries that change an earlier message. They raise no unread count and do not move a conversation up. */
+export type ChangeType = 'edit' | 'delete' | 'reaction';
+
+export const changeTypes: readonly ChangeType[] = ['edit', 'delete', 'reaction'];
+
+export const isChange = (message: Pick<Message, 'type'>): boolean =>
+  (changeTypes as readonly string[]).includes(message.type);
 export type MemberRole = 'admin' | 'member';
 
 /** What a member who joins later may read: from their join on (the default) or the whole history. */
@@ -18,9 +30,13 @@ export interface Conversation {
   readonly createdAt: string;
   /** Seq of the newest message; 0 before the first one. */
   readonly lastSeq: number;
-  /** Server time of the newest timeline entry. */
+  /** Server time of the newest entry that is not a change (edits, deletes and reactions leave it). */
   readonly lastMessageAt?: string;
   readonly memberCount: number;
+  /** Seq of the newest entry that is not a change: what the conversation list shows and counts to. */
+  readonly lastMessageSeq?: number;
+  /** Seq of the newest change (edit, delete, reaction); absent before the first. */
+  readonly lastChangeSeq?: number;
 }
 
 export interface Member {
@@ -106,6 +122,41 @@ export interface Message {
   readonly event?: TimelineEvent;
   /** Media sent with the message (text may then be empty); URLs come from `GET /attachments/{id}`. */
   readonly attachments?: readonly MessageAttachment[];
+  /** A reply: the message it answers (history shows that message's current preview, or `deleted`). */
+  readonly replyTo?: ReplyRef;
+  /** A change (`edit`, `delete`, `reaction`): the seq of the text message it changes. */
+  readonly targetSeq?: number;
+  /** A `reaction`: the emoji (one grapheme cluster), and whether the reactor took it back. */
+  readonly emoji?: string;
+  readonly removed?: boolean;
+  /** A text message edited since it was sent: when, by server time (its text is the edited one). */
+  readonly editedAt?: string;
+  /** A deleted text message (a tombstone: no text, attachments, reactions or reply): when and by whom. */
+  readonly deletedAt?: string;
+  readonly deletedBy?: string;
+  /** Reactions on a text message, per emoji, with who reacted (at most `limits.maxReactionKinds`). */
+  readonly reactions?: readonly Reaction[];
+  /** Seq of the newest change this message already shows: a device skips change events up to it. */
+  readonly changedSeq?: number;
+}
+
+/** What a reply carries of the message it answers. */
+export interface ReplyRef {
+  readonly seq: number;
+  readonly senderId: string;
+  /** The start of its text (`limits.replyPreviewLength` characters); empty once deleted. */
+  readonly preview: string;
+  /** It carries attachments (a preview of a photo alone is empty). */
+  readonly hasAttachments?: boolean;
+  /** It was deleted: nothing of it is shown. */
+  readonly deleted?: boolean;
+}
+
+export interface Reaction {
+  readonly emoji: string;
+  readonly count: number;
+  /** Who reacted with it, in id order. */
+  readonly userIds: readonly string[];
 }
 
 export type AttachmentStatus = 'pending' | 'ready' | 'rejected';
@@ -161,6 +212,8 @@ export interface Attachment {
   readonly rejection?: AttachmentRejection;
   /** Seq of the first message that carried it: from then on it is kept, and visible per history rules. */
   readonly sentSeq?: number;
+  /** Seq of the deletion of the message that carried it: from then on it is never served. */
+  readonly withdrawnSeq?: number;
 }
 
 /** A message as stored: adds what fan-out needs but clients do not see. */

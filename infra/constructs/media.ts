@@ -4,6 +4,8 @@ import {
   CachedMethods,
   CachePolicy,
   Distribution,
+  HeadersFrameOption,
+  HeadersReferrerPolicy,
   HttpVersion,
   KeyGroup,
   type OriginBindConfig,
@@ -33,7 +35,7 @@ import { Provider } from 'aws-cdk-lib/custom-resources';
 import { S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY } from 'aws-cdk-lib/cx-api';
 import { Construct, type IConstruct } from 'constructs';
 import { bucketTriggers } from '#shared/config/functions';
-import { media } from '#shared/config/media';
+import { media, mediaResponseHeaders } from '#shared/config/media';
 import { createBundledFunction, type Handlers, type MediaEndpoint, wildcardResourceFinding } from './lambda-function';
 
 export interface MediaProps {
@@ -141,8 +143,7 @@ export class Media extends Construct implements MediaEndpoint {
         cachedMethods: CachedMethods.CACHE_GET_HEAD,
         // Keys are unique per attachment and never rewritten; no query string, header or cookie in the key.
         cachePolicy: CachePolicy.CACHING_OPTIMIZED,
-        // nosniff keeps browsers from running uploaded bytes as another type; CORS lets web clients fetch().
-        responseHeadersPolicy: ResponseHeadersPolicy.CORS_ALLOW_ALL_ORIGINS_AND_SECURITY_HEADERS,
+        responseHeadersPolicy: mediaHeadersPolicy(this),
         trustedKeyGroups: [this.signingKey.keyGroup],
         compress: true,
       },
@@ -186,6 +187,40 @@ export class Media extends Construct implements MediaEndpoint {
       });
     }
   }
+}
+
+/**
+ * `mediaResponseHeaders` as a CloudFront policy, overriding whatever the object carries: nosniff keeps
+ * browsers from running uploaded bytes as another type, the CSP sandboxes anything opened from the
+ * media origin, CORS lets web clients fetch(). The local CDN sends the same values.
+ */
+function mediaHeadersPolicy(scope: Construct): ResponseHeadersPolicy {
+  const { security, cors } = mediaResponseHeaders;
+  const frameOption = { DENY: HeadersFrameOption.DENY, SAMEORIGIN: HeadersFrameOption.SAMEORIGIN }[
+    security['x-frame-options']
+  ];
+  const referrerPolicy = Object.values(HeadersReferrerPolicy).find((value) => value === security['referrer-policy']);
+  if (referrerPolicy === undefined) throw new Error(`Unknown referrer policy ${security['referrer-policy']}`);
+  if (security['x-content-type-options'] !== 'nosniff') throw new Error('CloudFront can only set nosniff');
+  return new ResponseHeadersPolicy(scope, 'ResponseHeaders', {
+    comment: 'Parley media: nosniff, a sandboxing CSP, no framing, no referrer, CORS for fetch()',
+    securityHeadersBehavior: {
+      contentTypeOptions: { override: true },
+      contentSecurityPolicy: { contentSecurityPolicy: security['content-security-policy'], override: true },
+      frameOptions: { frameOption, override: true },
+      referrerPolicy: { referrerPolicy, override: true },
+      strictTransportSecurity: { accessControlMaxAge: Duration.days(365), includeSubdomains: true, override: true },
+    },
+    corsBehavior: {
+      accessControlAllowCredentials: false,
+      accessControlAllowOrigins: [...cors.allowOrigins],
+      accessControlAllowMethods: [...cors.allowMethods],
+      accessControlAllowHeaders: [...cors.allowHeaders],
+      accessControlExposeHeaders: [...cors.exposeHeaders],
+      accessControlMaxAge: Duration.seconds(cors.maxAgeSeconds),
+      originOverride: true,
+    },
+  });
 }
 
 /**

@@ -4,11 +4,13 @@
  */
 import { AccountStanding } from '#shared/auth/account-standing';
 import { ConnectTicketStore } from '#shared/auth/connect-tickets';
+import { GroupAddConsent } from '#shared/auth/group-add-consent';
 import { systemClock } from '#shared/clock';
 import { tableNameFromEnv } from '#shared/config/env';
 import { limits } from '#shared/config/limits';
 import { AccountStandingRepository } from '#shared/repositories/account-standing-repository';
 import { ConnectTicketRepository } from '#shared/repositories/connect-ticket-repository';
+import { DirectChatRepository } from '#shared/repositories/direct-chat-repository';
 import { RateCounterRepository } from '#shared/repositories/rate-counter-repository';
 import { creationCounterKey, SendRateLimiter, searchCounterKey } from '#shared/services/send-rate-limiter';
 import { documentClient } from './dynamodb-client';
@@ -18,6 +20,10 @@ export const createConnectTicketStore = () =>
 
 export const createAccountStanding = () =>
   new AccountStanding(new AccountStandingRepository(documentClient, tableNameFromEnv('users')), systemClock);
+
+/** Consent to be added to a group: reads the direct chats of those who allow only people they chat with. */
+export const createGroupAddConsent = () =>
+  new GroupAddConsent(new DirectChatRepository(documentClient, tableNameFromEnv('conversations')));
 
 export const createSendRateLimiter = () =>
   new SendRateLimiter(new RateCounterRepository(documentClient, tableNameFromEnv('rateLimits')), systemClock);

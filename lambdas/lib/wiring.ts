@@ -25,6 +25,7 @@ import { DirectDelivery, type DirectDeliverySettings } from '#shared/services/di
 import { FanOutService } from '#shared/services/fan-out-service';
 import { HistoryService } from '#shared/services/history-service';
 import { InboxService } from '#shared/services/inbox-service';
+import { MessageChangeService } from '#shared/services/message-change-service';
 import { MessagingService } from '#shared/services/messaging-service';
 import { ReceiptService } from '#shared/services/receipt-service';
 import { TimelineWriter } from '#shared/services/timeline-writer';
@@ -95,6 +96,10 @@ export const createMessagingService = () =>
     new SendableAttachments(attachmentRepository(), systemClock),
     directDelivery(),
   );
+
+/** Edits, deletes and reactions: the send's writer (any send may commit them when they queue), and its fast path. */
+export const createMessageChangeService = () =>
+  new MessageChangeService(conversationRepository(), timelineWriter(true), systemClock, directDelivery());
 
 export const createFanOutService = () =>
   new FanOutService(

@@ -3,7 +3,14 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { loopbackHost } from '../ports';
 
-/** Unsigned access to s3rver itself, for the other local stand-ins (the CDN reads objects through it). */
+/**
+ * The header that opens s3rver: it answers only requests carrying its per-start key, which only the
+ * stand-ins in this process hold (the verifying proxy, the CDN as CloudFront's origin access), so
+ * nothing else on the machine reads or writes the bucket past the signature checks.
+ */
+export const originKeyHeader = 'x-parley-origin-key';
+
+/** Access to s3rver itself without a signature, for the other local stand-ins (the CDN reads objects through it). */
 export interface ObjectOrigin {
   readonly bucket: string;
   request(
@@ -20,13 +27,23 @@ export interface ObjectOriginConnection {
   close(): void;
 }
 
-export function connectObjectOrigin(bucket: string, s3rverPort: number): ObjectOriginConnection {
+export function connectObjectOrigin(bucket: string, s3rverPort: number, originKey: string): ObjectOriginConnection {
   const agent = new Agent({ keepAlive: true });
   const origin: ObjectOrigin = {
     bucket,
     request: (method, path, headers = {}, body) =>
       new Promise((resolve, reject) => {
-        const upstream = httpRequest({ agent, host: loopbackHost, port: s3rverPort, method, path, headers }, resolve);
+        const upstream = httpRequest(
+          {
+            agent,
+            host: loopbackHost,
+            port: s3rverPort,
+            method,
+            path,
+            headers: { ...headers, [originKeyHeader]: originKey },
+          },
+          resolve,
+        );
         upstream.on('error', reject);
         if (body === undefined) upstream.end();
         else if (Buffer.isBuffer(body)) upstream.end(body);

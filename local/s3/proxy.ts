@@ -1,10 +1,13 @@
 /**
- * The media bucket on a laptop. s3rver stores the objects on an internal loopback port; in front of
- * it a reverse proxy on the public port behaves like S3 where s3rver does not: it verifies SigV4
- * (presigned and header-signed), answers CORS from `media.uploadCors`, applies `x-amz-tagging` on
- * PUT and copy, serves byte ranges correctly, and sends S3 ObjectCreated notifications to the
- * catalog's `bucketTriggers` the way S3 invokes Lambda: asynchronously, with two retries.
+ * The media bucket on a laptop. s3rver stores the objects behind an internal loopback port that
+ * answers only requests carrying a per-start key (object-origin.ts), so nothing reaches the bucket
+ * without a signature. In front of it a reverse proxy on the public port behaves like S3 where
+ * s3rver does not: it verifies SigV4 (presigned and header-signed), answers CORS from
+ * `media.uploadCors`, applies `x-amz-tagging` on PUT and copy, serves byte ranges correctly, and
+ * sends S3 ObjectCreated notifications to the catalog's `bucketTriggers` the way S3 invokes Lambda:
+ * asynchronously, with two retries.
  */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -13,10 +16,11 @@ import S3rver from 's3rver';
 import { type BucketTriggerSpec, bucketTriggers } from '#shared/config/functions';
 import type { DeadLetterQueue } from '../dead-letters';
 import type { LocalLogger } from '../log';
-import { closeServer, listenOnLoopback, loopbackHost } from '../ports';
+import { closeServer, listenOnLoopback } from '../ports';
 import { createNotifier, type NotificationInvoker } from './notifications';
-import { connectObjectOrigin, type ObjectOrigin } from './object-origin';
+import { connectObjectOrigin, type ObjectOrigin, originKeyHeader } from './object-origin';
 import { createS3Proxy, type LocalAwsService } from './request-handler';
+import { sendS3Error } from './s3-errors';
 
 export const defaultMediaBucket = 'parley-local-media';
 
@@ -44,6 +48,8 @@ export interface MediaS3 {
   readonly bucketArn: string;
   readonly directory: string;
   readonly origin: ObjectOrigin;
+  /** s3rver's own loopback address: it refuses every request without the origin key (tests knock on it). */
+  readonly backendUrl: string;
   /** Resolves once every notification sent so far was delivered or given up on. */
   settled(): Promise<void>;
   stop(): Promise<void>;
@@ -58,15 +64,28 @@ export async function startMediaS3(options: MediaS3Options): Promise<MediaS3> {
   mkdirSync(directory, { recursive: true });
 
   const s3rver = new S3rver({
-    address: loopbackHost,
-    port: 0,
     silent: true,
     directory,
     vhostBuckets: false,
     configureBuckets: [{ name: bucket, configs: [] }],
   });
-  const s3rverAddress = await s3rver.run();
-  const connection = connectObjectOrigin(bucket, s3rverAddress.port);
+  await s3rver.configureBuckets();
+  // s3rver checks no signature and serves anonymous requests: it is served only to holders of the key.
+  const originKey = randomBytes(32);
+  const handleInS3rver = s3rver.callback();
+  const backend = createServer((request, response) => {
+    const presented = Buffer.from(String(request.headers[originKeyHeader] ?? ''), 'hex');
+    if (presented.length !== originKey.length || !timingSafeEqual(presented, originKey)) {
+      request.resume();
+      sendS3Error(response, request.method ?? 'GET', { status: 403, code: 'AccessDenied', message: 'Access Denied' });
+      return;
+    }
+    delete request.headers[originKeyHeader];
+    handleInS3rver(request, response);
+  });
+  backend.requestTimeout = 60 * 60 * 1000;
+  const backendUrl = await listenOnLoopback(backend, 0);
+  const connection = connectObjectOrigin(bucket, Number(new URL(backendUrl).port), originKey.toString('hex'));
   const { origin } = connection;
   const notifier = createNotifier({
     origin,
@@ -90,7 +109,7 @@ export async function startMediaS3(options: MediaS3Options): Promise<MediaS3> {
     endpoint = await listenOnLoopback(server, options.port);
   } catch (error) {
     connection.close();
-    await s3rver.close();
+    await closeServer(backend);
     if (temporary) rmSync(directory, { recursive: true, force: true });
     throw error;
   }
@@ -102,6 +121,7 @@ export async function startMediaS3(options: MediaS3Options): Promise<MediaS3> {
     bucketArn,
     directory,
     origin,
+    backendUrl,
     settled: notifier.settled,
     stop() {
       stopped ??= (async () => {
@@ -110,7 +130,7 @@ export async function startMediaS3(options: MediaS3Options): Promise<MediaS3> {
         await notifier.settled();
         await closeServer(server);
         connection.close();
-        await s3rver.close();
+        await closeServer(backend);
         if (temporary) rmSync(directory, { recursive: true, force: true });
       })();
       return stopped;

@@ -130,6 +130,17 @@ export async function checkSigV4(request: IncomingMessage, check: SigV4Check): P
       return { status: 403, code: 'AccessDenied', message: 'Request is not valid yet' };
     }
     const names = (signedHeaders ?? '').split(';').filter((name) => name !== '');
+    // S3 refuses a presigned request carrying an x-amz-* header its signature does not cover
+    // (x-amz-meta-*, x-amz-tagging, x-amz-acl...): the URL grants only what was signed.
+    const notSigned = Object.keys(request.headers).filter((name) => name.startsWith('x-amz-') && !names.includes(name));
+    if (notSigned.length > 0) {
+      return {
+        status: 403,
+        code: 'AccessDenied',
+        message: 'There were headers present in the request which were not signed',
+        details: { HeadersNotSigned: notSigned.join(', ') },
+      };
+    }
     const headers = signedHeaderValues(request, names);
     // A presigned request's payload is always UNSIGNED-PAYLOAD; the signer reads it from this header.
     const unsignable = new Set<string>();

@@ -1,7 +1,7 @@
 import type { Clock } from '../clock';
 import { limits } from '../config/limits';
 import { BadRequestError, UnauthorizedError } from '../errors';
-import type { AccountStandingRepository } from '../repositories/account-standing-repository';
+import type { AccountStandingRepository, ParticipantStanding } from '../repositories/account-standing-repository';
 
 /** Whether a user may open a connection for a device. */
 export type ConnectStanding =
@@ -44,12 +44,24 @@ export class AccountStanding {
    * A deleted account has left every conversation; this keeps anyone from adding it back.
    */
   async refuseDeletedParticipants(callerId: string, memberIds: readonly string[]): Promise<void> {
-    const deleted = await this.accounts.deletedAmong([...new Set([callerId, ...memberIds])]);
-    if (deleted.has(callerId)) throw deletedCaller();
-    const deletedMembers = memberIds.filter((id) => deleted.has(id));
+    await this.participants(callerId, memberIds);
+  }
+
+  /**
+   * The same check, answering what it read of the users named (their group-add setting among it), so
+   * the consent check that follows reads no profile again.
+   */
+  async participants(
+    callerId: string,
+    memberIds: readonly string[],
+  ): Promise<ReadonlyMap<string, ParticipantStanding>> {
+    const standings = await this.accounts.participantsAmong([...new Set([callerId, ...memberIds])]);
+    if (standings.get(callerId)?.deleted) throw deletedCaller();
+    const deletedMembers = memberIds.filter((id) => standings.get(id)?.deleted);
     if (deletedMembers.length > 0) {
       throw new BadRequestError('Deleted users cannot join a conversation', { userIds: [...new Set(deletedMembers)] });
     }
+    return standings;
   }
 }
 

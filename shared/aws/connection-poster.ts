@@ -9,6 +9,7 @@ import {
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { limits } from '../config/limits';
 import type { ServerFrame } from '../protocol/frames';
+import { addAwsCallGate } from './call-gate';
 
 export type PostOutcome = 'sent' | 'gone';
 
@@ -32,16 +33,17 @@ export function createConnectionPoster(
   instrument: ClientInstrumentation = (client) => client,
 ): ConnectionPoster {
   const agentOptions = { keepAlive: true, maxSockets: limits.managementApiMaxSockets };
-  const client = instrument(
-    new ApiGatewayManagementApiClient({
-      endpoint: callbackUrl,
-      // The SDK's default of 50 sockets would queue a group's fan-out behind itself.
-      requestHandler: new NodeHttpHandler({
-        httpAgent: new HttpAgent(agentOptions),
-        httpsAgent: new HttpsAgent(agentOptions),
-      }),
+  const sdkClient = new ApiGatewayManagementApiClient({
+    endpoint: callbackUrl,
+    // The SDK's default of 50 sockets would queue a group's fan-out behind itself.
+    requestHandler: new NodeHttpHandler({
+      httpAgent: new HttpAgent(agentOptions),
+      httpsAgent: new HttpsAgent(agentOptions),
     }),
-  );
+  });
+  // A no-op on Lambda; locally, a post after the invocation's timeout is never made (shared/aws/call-gate.ts).
+  addAwsCallGate(sdkClient);
+  const client = instrument(sdkClient);
   const encoder = new TextEncoder();
   return {
     async post(connectionId, frame, options = {}) {

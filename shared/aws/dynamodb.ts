@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { addDynamoDbAccessGuard } from './access-guard';
 import { addDynamoDbCallDelay } from './call-delay';
+import { addAwsCallGate } from './call-gate';
 import { addCapacityMeter } from './capacity-meter';
 
 /**
@@ -15,6 +16,8 @@ export function createDocumentClient(client: DynamoDBClient = new DynamoDBClient
   addDynamoDbAccessGuard(client);
   // Every call waits as long as the process-wide delay says (none on Lambda; the local stack's AWS timing profile).
   addDynamoDbCallDelay(client);
+  // Every call passes the process-wide gate (none on Lambda; the local runtime's model of a timeout stopping an invocation).
+  addAwsCallGate(client);
   return DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true },
   });

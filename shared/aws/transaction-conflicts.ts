@@ -14,8 +14,16 @@ export async function retryingTransactionConflicts<T>(write: () => Promise<T>): 
       return await write();
     } catch (error) {
       if (!(error instanceof TransactionConflictException) || attempt >= attemptsBeforeGivingUp) throw error;
-      // A transaction holds its items for tens of milliseconds: 10-20, 20-40, 40-80 ms ...
-      await new Promise((resolve) => setTimeout(resolve, 5 * 2 ** attempt * (1 + Math.random())));
+      await pauseAfterConflict(attempt);
     }
   }
+}
+
+/**
+ * The pause before attempt `attempt + 1` of a write that met an in-flight transaction: a transaction
+ * holds its items for tens of milliseconds, so 10-20, 20-40, 40-80 ms ... (asking again at once
+ * meets the same transaction).
+ */
+export function pauseAfterConflict(attempt: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 5 * 2 ** attempt * (1 + Math.random())));
 }

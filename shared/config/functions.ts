@@ -89,9 +89,12 @@ const sendGrants: readonly TableGrant[] = withGrants(directDeliveryGrants, [
   // A send that queues parks its entry in the conversation's partition (PutItem); the next in line reads
   // the parked entries (Query) and commits them with its own, taking their items away (DeleteItem).
   { table: 'conversations', actions: ['Query', 'BatchGetItem', 'GetItem', 'UpdateItem', 'PutItem', 'DeleteItem'] },
-  { table: 'messages', actions: ['PutItem', 'GetItem'] },
+  // UpdateItem: an edit, delete or reaction updates the message it changes (any send may commit a queued one).
+  // ConditionCheckItem: a change's author still belongs (as an admin, for an admin's delete).
+  { table: 'conversations', actions: ['ConditionCheckItem'] },
+  { table: 'messages', actions: ['PutItem', 'GetItem', 'UpdateItem'] },
   { table: 'idempotency', actions: ['PutItem', 'GetItem'] },
-  // Attached media is read, then marked sent (and kept) in the send transaction.
+  // Attached media is read, then marked sent (and kept) in the send transaction, or withdrawn with a delete.
   { table: 'attachments', actions: ['BatchGetItem', 'UpdateItem'] },
 ]);
 
@@ -140,7 +143,8 @@ export const functions = {
   },
   wsSendMessage: {
     entry: 'lambdas/ws-send-message.ts',
-    description: 'WebSocket sendMessage: stores a message with the next per-conversation seq',
+    description:
+      'WebSocket sendMessage(s), editMessage, deleteMessage, react: stores an entry with the next per-conversation seq',
     tables: sendGrants,
     manageConnections: true,
     timeoutSeconds: sendTimeoutSeconds,
@@ -186,10 +190,11 @@ export const functions = {
     tables: withGrants(directDeliveryGrants, [
       // The caller's timeline-write counter (the send limit), before anything else.
       { table: 'rateLimits', actions: ['UpdateItem'] },
-      // Neither the creator nor a member may be a deleted account.
+      // Neither the creator nor a member may be a deleted account; each member's consent to be added to a group.
       { table: 'users', actions: ['BatchGetItem'] },
-      // Transactions of Puts (members, meta, direct pair claim); Query answers an existing direct conversation.
-      { table: 'conversations', actions: ['PutItem', 'Query'] },
+      // Transactions of Puts (members, meta, direct pair claim); Query answers an existing direct conversation;
+      // BatchGetItem reads the direct chats of members who let only people they chat with add them.
+      { table: 'conversations', actions: ['PutItem', 'Query', 'BatchGetItem'] },
       { table: 'messages', actions: ['PutItem'] },
     ]),
     manageConnections: true,
@@ -216,9 +221,10 @@ export const functions = {
     tables: withGrants(directDeliveryGrants, [
       // The caller's timeline-write counter (the send limit), before anything else.
       { table: 'rateLimits', actions: ['UpdateItem'] },
-      // A deleted account cannot be added back.
+      // A deleted account cannot be added back; each joining user's consent to be added.
       { table: 'users', actions: ['BatchGetItem'] },
-      { table: 'conversations', actions: ['Query', 'GetItem', 'UpdateItem', 'PutItem'] },
+      // BatchGetItem: the direct chats of users who let only people they chat with add them.
+      { table: 'conversations', actions: ['Query', 'GetItem', 'UpdateItem', 'PutItem', 'BatchGetItem'] },
       { table: 'messages', actions: ['PutItem'] },
     ]),
     manageConnections: true,
@@ -255,7 +261,8 @@ export const functions = {
     description: "GET /users/{id}/conversations: the caller's conversations, newest activity first",
     tables: [
       { table: 'conversations', actions: ['Query', 'BatchGetItem'] },
-      { table: 'messages', actions: ['BatchGetItem'] },
+      // BatchGetItem: each conversation's last message; Query: the count of changes an unread range holds.
+      { table: 'messages', actions: ['BatchGetItem', 'Query'] },
     ],
   },
   httpSendMessage: {
@@ -265,12 +272,34 @@ export const functions = {
     manageConnections: true,
     timeoutSeconds: sendTimeoutSeconds,
   },
+  httpEditMessage: {
+    entry: 'lambdas/http-edit-message.ts',
+    description: 'PATCH /messages/{id}: the sender edits a message (the WebSocket editMessage)',
+    tables: sendGrants,
+    manageConnections: true,
+    timeoutSeconds: sendTimeoutSeconds,
+  },
+  httpDeleteMessage: {
+    entry: 'lambdas/http-delete-message.ts',
+    description: 'DELETE /messages/{id}: the sender or a group admin deletes a message for everyone',
+    tables: sendGrants,
+    manageConnections: true,
+    timeoutSeconds: sendTimeoutSeconds,
+  },
+  httpReactToMessage: {
+    entry: 'lambdas/http-react-to-message.ts',
+    description: 'POST /messages/{id}/reactions: react to a message with an emoji, or take it back',
+    tables: sendGrants,
+    manageConnections: true,
+    timeoutSeconds: sendTimeoutSeconds,
+  },
   httpListMessages: {
     entry: 'lambdas/http-list-messages.ts',
     description: 'GET /conversations/{id}/messages: history paged by seq',
     tables: [
       { table: 'conversations', actions: ['BatchGetItem'] },
-      { table: 'messages', actions: ['Query'] },
+      // Query: the page; BatchGetItem: the messages its replies and edits name, as they are now.
+      { table: 'messages', actions: ['Query', 'BatchGetItem'] },
     ],
   },
   httpGetMessage: {
@@ -429,6 +458,9 @@ export const webSocketRoutes = [
   { routeKey: 'sync', function: 'wsSync', returnResponse: true },
   { routeKey: 'ack', function: 'wsAck', returnResponse: true },
   { routeKey: 'read', function: 'wsRead', returnResponse: true },
+  { routeKey: 'editMessage', function: 'wsSendMessage', returnResponse: true },
+  { routeKey: 'deleteMessage', function: 'wsSendMessage', returnResponse: true },
+  { routeKey: 'react', function: 'wsSendMessage', returnResponse: true },
 ] as const satisfies readonly WebSocketRouteSpec[];
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -457,6 +489,9 @@ export const httpRoutes = [
   { method: 'POST', path: '/conversations/{id}/messages', function: 'httpSendMessage' },
   { method: 'GET', path: '/conversations/{id}/messages', function: 'httpListMessages' },
   { method: 'GET', path: '/messages/{id}', function: 'httpGetMessage' },
+  { method: 'PATCH', path: '/messages/{id}', function: 'httpEditMessage' },
+  { method: 'DELETE', path: '/messages/{id}', function: 'httpDeleteMessage' },
+  { method: 'POST', path: '/messages/{id}/reactions', function: 'httpReactToMessage' },
   { method: 'POST', path: '/messages/{id}/read_receipts', function: 'httpMarkRead' },
   { method: 'GET', path: '/messages/{id}/read_receipts', function: 'httpListReadReceipts' },
   { method: 'POST', path: '/users', function: 'httpCreateUser' },

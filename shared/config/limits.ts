@@ -8,6 +8,12 @@ export const limits = {
    */
   maxMessagesPerSend: 25,
   maxClientMessageIdLength: 64,
+  /** How long after sending the sender may edit a message (deleting has no window). */
+  editWindowMs: 15 * 60 * 1000,
+  /** Distinct emoji one message may carry; each user reacts at most once per emoji. */
+  maxReactionKinds: 20,
+  /** Characters of the replied-to message's text a reply carries as its preview. */
+  replyPreviewLength: 100,
   maxGroupMembers: 100,
   maxGroupNameLength: 100,
   /** Profile fields shown to everyone who sees the user. */

@@ -1,7 +1,7 @@
 /**
  * Media limits, accepted types and the bucket layout, declared once: the upload handler refuses
  * by them, the processor checks bytes against them, and the CDK bucket (CORS, lifecycle,
- * notification prefix) and the local S3 stand-in are configured from them.
+ * notification prefix), the CDN's response headers and the local stand-ins are configured from them.
  */
 export type AttachmentKind = 'image' | 'video' | 'file';
 
@@ -12,10 +12,19 @@ export type SniffRule =
   /** No magic number exists: the bytes must be UTF-8 text without NUL characters. */
   | { readonly text: true };
 
+/** A container format whose structure the processor walks past the magic number (shared/media/container.ts). */
+export type ContainerFormat = 'isobmff' | 'ebml';
+
+export type TypeSpec = SniffRule & {
+  /** File name extensions of the type, lowercase, the usual one first: a served name always ends with one. */
+  readonly extensions: readonly [string, ...string[]];
+  readonly container?: ContainerFormat;
+};
+
 export interface KindSpec {
   /** Largest accepted upload; one presigned PUT (S3's single PUT allows 5 GB). */
   readonly maxBytes: number;
-  readonly contentTypes: Readonly<Record<string, SniffRule>>;
+  readonly contentTypes: Readonly<Record<string, TypeSpec>>;
 }
 
 const MiB = 1024 * 1024;
@@ -24,39 +33,42 @@ export const mediaKinds = {
   image: {
     maxBytes: 25 * MiB,
     contentTypes: {
-      'image/jpeg': { magic: ['image/jpeg'] },
-      'image/png': { magic: ['image/png'] },
-      'image/webp': { magic: ['image/webp'] },
-      'image/gif': { magic: ['image/gif'] },
+      'image/jpeg': { magic: ['image/jpeg'], extensions: ['jpg', 'jpeg'] },
+      'image/png': { magic: ['image/png'], extensions: ['png'] },
+      'image/webp': { magic: ['image/webp'], extensions: ['webp'] },
+      'image/gif': { magic: ['image/gif'], extensions: ['gif'] },
     },
   },
   video: {
     maxBytes: 250 * MiB,
     contentTypes: {
-      'video/mp4': { magic: ['video/mp4'] },
-      'video/quicktime': { magic: ['video/quicktime'] },
-      'video/webm': { magic: ['video/webm'] },
+      'video/mp4': { magic: ['video/mp4'], extensions: ['mp4', 'm4v'], container: 'isobmff' },
+      'video/quicktime': { magic: ['video/quicktime'], extensions: ['mov', 'qt'], container: 'isobmff' },
+      'video/webm': { magic: ['video/webm'], extensions: ['webm'], container: 'ebml' },
     },
   },
   file: {
     maxBytes: 100 * MiB,
     contentTypes: {
-      'application/pdf': { magic: ['application/pdf'] },
-      'application/zip': { magic: ['application/zip'] },
-      'text/plain': { text: true },
-      'text/csv': { text: true },
+      'application/pdf': { magic: ['application/pdf'], extensions: ['pdf'] },
+      'application/zip': { magic: ['application/zip'], extensions: ['zip'] },
+      'text/plain': { text: true, extensions: ['txt', 'text', 'log', 'md'] },
+      'text/csv': { text: true, extensions: ['csv'] },
       'application/vnd.openxmlformats-officedocument.wordprocessingml.document': {
         magic: ['application/vnd.openxmlformats-officedocument.wordprocessingml.document'],
+        extensions: ['docx'],
       },
       'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': {
         magic: ['application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'],
+        extensions: ['xlsx'],
       },
       'application/vnd.openxmlformats-officedocument.presentationml.presentation': {
         magic: ['application/vnd.openxmlformats-officedocument.presentationml.presentation'],
+        extensions: ['pptx'],
       },
-      'audio/mpeg': { magic: ['audio/mpeg'] },
+      'audio/mpeg': { magic: ['audio/mpeg'], extensions: ['mp3'] },
       // Opus voice notes are detected as `audio/ogg; codecs=opus`; parameters are ignored when comparing.
-      'audio/ogg': { magic: ['audio/ogg'] },
+      'audio/ogg': { magic: ['audio/ogg'], extensions: ['ogg', 'oga', 'opus'] },
     },
   },
 } as const satisfies Record<AttachmentKind, KindSpec>;
@@ -68,11 +80,12 @@ export function kindOfContentType(contentType: string): AttachmentKind | undefin
   return attachmentKinds.find((kind) => Object.hasOwn(mediaKinds[kind].contentTypes, contentType));
 }
 
-export function sniffRuleFor(contentType: string): SniffRule | undefined {
+/** How an accepted type is checked and named; undefined for a type no kind accepts. */
+export function typeSpecFor(contentType: string): TypeSpec | undefined {
   const kind = kindOfContentType(contentType);
   return kind === undefined
     ? undefined
-    : (mediaKinds[kind].contentTypes as Readonly<Record<string, SniffRule>>)[contentType];
+    : (mediaKinds[kind].contentTypes as Readonly<Record<string, TypeSpec>>)[contentType];
 }
 
 /** The parts one attachment is uploaded in: the file itself, and for videos a poster image. */
@@ -117,6 +130,29 @@ export const media = {
     allowedHeaders: ['content-type'],
     exposedHeaders: ['etag'],
     maxAgeSeconds: 3000,
+  },
+} as const;
+
+/**
+ * What every answer of the media CDN carries, on CloudFront (its response headers policy, built from
+ * this) and the local CDN alike. Browsers take the confirmed type as it is (no sniffing), and a file
+ * a browser opens from the media origin runs nothing: the CSP sandboxes it (no scripts, forms,
+ * plugins or fetches; only images and media of its own origin), and no page may frame it.
+ */
+export const mediaResponseHeaders = {
+  security: {
+    'x-content-type-options': 'nosniff',
+    'content-security-policy': "default-src 'none'; img-src 'self'; media-src 'self'; sandbox; frame-ancestors 'none'",
+    'x-frame-options': 'DENY',
+    'referrer-policy': 'no-referrer',
+  },
+  /** Web clients fetch() media (and read its name and ranges); credentials are never sent. */
+  cors: {
+    allowOrigins: ['*'],
+    allowMethods: ['GET', 'HEAD'],
+    allowHeaders: ['range'],
+    exposeHeaders: ['content-length', 'content-range', 'content-disposition', 'etag'],
+    maxAgeSeconds: 86400,
   },
 } as const;
 

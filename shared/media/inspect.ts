@@ -3,7 +3,7 @@
  * rules of `shared/config/media`. Pure: the caller fetches the bytes.
  */
 import { fileTypeFromBuffer } from 'file-type';
-import { sniffRuleFor } from '../config/media';
+import { typeSpecFor } from '../config/media';
 
 /** Leading bytes callers pass: file-type needs about this many to recognise every format it knows. */
 export const sniffByteCount = 4100;
@@ -17,7 +17,7 @@ export type Inspection =
  * taken to be the whole file; a full-length one may end inside a multi-byte character.
  */
 export async function inspectUpload(head: Uint8Array, declaredContentType: string): Promise<Inspection> {
-  const rule = sniffRuleFor(declaredContentType);
+  const rule = typeSpecFor(declaredContentType);
   if (rule === undefined) return { ok: false, reason: 'unsupported_type' };
 
   let detected: string | undefined;

@@ -10,6 +10,7 @@
 import { en } from 'zod/locales';
 import {
   array,
+  boolean,
   config,
   int,
   literal,
@@ -22,6 +23,8 @@ import {
   object,
   optional,
   type output,
+  overwrite,
+  positive,
   refine,
   regex,
   string,
@@ -30,7 +33,15 @@ import { limits } from '../config/limits';
 import { media } from '../config/media';
 import type { ErrorCode } from '../errors';
 import type { Message, ReceiptKind } from '../model';
-import { hasNoBidiControls, hasNoControlsInText, isVisible, isWellFormed, textRuleMessages } from './text-rules';
+import {
+  canonicalEmoji,
+  emojiRuleMessage,
+  hasNoBidiControls,
+  hasNoControlsInText,
+  isVisible,
+  isWellFormed,
+  textRuleMessages,
+} from './text-rules';
 
 // zod/mini loads no locale; classic zod sets this same one, so messages read alike wherever a frame is refused.
 config(en());
@@ -68,13 +79,53 @@ export const contentRule = {
 
 export const seqSchema = number().check(int(), nonnegative(), maximum(Number.MAX_SAFE_INTEGER));
 
+/** A message's seq as a request names it (seq 0 holds nothing). */
+export const messageSeqSchema = number().check(int(), positive(), maximum(Number.MAX_SAFE_INTEGER));
+
 export const sendMessageFrameSchema = object({
   action: literal('sendMessage'),
   conversationId: idSchema,
   clientMessageId: clientMessageIdSchema,
   text: optional(messageTextSchema),
   attachmentIds: optional(attachmentIdsSchema),
+  /** The seq of the message this one answers. */
+  replyTo: optional(messageSeqSchema),
 }).check(refine(hasContent, contentRule));
+
+/** One emoji (a single grapheme cluster that is an RGI emoji), stored in its emoji presentation. */
+export const emojiSchema = string().check(
+  refine((text: string) => canonicalEmoji(text) !== undefined, emojiRuleMessage),
+  overwrite((text: string) => canonicalEmoji(text) ?? text),
+);
+
+/**
+ * Changes to an earlier message. `clientMessageId` is optional: with it, a retry answers the change
+ * first stored for it instead of making another (the SDK always sends one).
+ */
+export const editMessageFrameSchema = object({
+  action: literal('editMessage'),
+  conversationId: idSchema,
+  seq: messageSeqSchema,
+  text: messageTextSchema,
+  clientMessageId: optional(clientMessageIdSchema),
+});
+
+export const deleteMessageFrameSchema = object({
+  action: literal('deleteMessage'),
+  conversationId: idSchema,
+  seq: messageSeqSchema,
+  clientMessageId: optional(clientMessageIdSchema),
+});
+
+export const reactFrameSchema = object({
+  action: literal('react'),
+  conversationId: idSchema,
+  seq: messageSeqSchema,
+  emoji: emojiSchema,
+  /** Takes the caller's reaction with this emoji back. */
+  remove: optional(boolean()),
+  clientMessageId: optional(clientMessageIdSchema),
+});
 
 /** A burst of text messages to one conversation, committed in the order given at consecutive seqs. */
 export const sendMessagesFrameSchema = object({
@@ -121,10 +172,14 @@ export const pingFrameSchema = object({ action: literal('ping') });
 export type SendMessageFrame = output<typeof sendMessageFrameSchema>;
 export type SendMessagesFrame = output<typeof sendMessagesFrameSchema>;
 export type AckFrame = output<typeof ackFrameSchema>;
+export type EditMessageFrame = output<typeof editMessageFrameSchema>;
+export type DeleteMessageFrame = output<typeof deleteMessageFrameSchema>;
+export type ReactFrame = output<typeof reactFrameSchema>;
 
 export type ServerFrame =
   | { readonly type: 'message'; readonly message: Message }
-  | { readonly type: 'messageAccepted'; readonly clientMessageId: string; readonly message: Message }
+  /** A send, or a change (edit, delete, reaction; its clientMessageId echoed when it had one), stored. */
+  | { readonly type: 'messageAccepted'; readonly clientMessageId?: string; readonly message: Message }
   /** A `sendMessages` frame's messages, stored (or found already stored), in the order sent. */
   | { readonly type: 'messagesAccepted'; readonly conversationId: string; readonly messages: readonly Message[] }
   | { readonly type: 'syncComplete'; readonly delivered: number; readonly cursor?: string }

@@ -32,7 +32,13 @@ import {
   userSearchPageSchema,
   userViewSchema,
 } from './http-responses';
-import { listMessagesQuerySchema, messagePathSchema, sendMessageBodySchema } from './messages-http';
+import {
+  editMessageBodySchema,
+  listMessagesQuerySchema,
+  messagePathSchema,
+  reactBodySchema,
+  sendMessageBodySchema,
+} from './messages-http';
 import { createUserBodySchema, searchUsersQuerySchema, updateUserBodySchema, userPathSchema } from './users-http';
 
 export type HttpStatus = 200 | 201 | 204 | 400 | 401 | 403 | 404 | 409 | 413 | 415 | 429 | 500;
@@ -83,16 +89,29 @@ const timelineWriteLimited = {
 } as const satisfies ResponseContract;
 const busy = refused('The conversation was too busy to take the change; retry');
 
+/** What the three changes to a message answer, beside their own refusals. */
+const changeResponses = {
+  201: { description: 'The change, stored as a timeline entry at its own seq', body: messageEnvelopeSchema },
+  200: { description: 'A retry: the change first stored for this clientMessageId', body: messageEnvelopeSchema },
+  400: badInput,
+  404: refused('No such text message, not one the caller may see, or the caller is not a member'),
+  ...everyRouteResponses,
+  429: timelineWriteLimited,
+} as const satisfies RouteContract['responses'];
+
 export const httpContract = {
   httpCreateConversation: {
     summary: 'Create a conversation; the caller joins it (as a group’s admin)',
     description:
-      'A direct conversation names exactly one other user and is unique per pair: creating it again answers the existing one with 200. A group takes a name and up to 99 other members; its creator is its admin. Deleted users cannot be added.',
+      'A direct conversation names exactly one other user and is unique per pair: creating it again answers the existing one with 200. A group takes a name and up to 99 other members, each of whom must let the caller add them (their `groupAdds` setting); its creator is its admin. Deleted users cannot be added.',
     body: createConversationBodySchema,
     responses: {
       201: { description: 'The new conversation', body: conversationViewSchema },
       200: { description: 'The direct conversation this pair already has', body: conversationViewSchema },
       400: refused('Invalid body, members that do not fit the conversation type or group limit, or a deleted member'),
+      403: refused(
+        'A member of the group does not let the caller add them (`add_not_allowed`, details.userIds; their `groupAdds` setting)',
+      ),
       ...everyRouteResponses,
       429: {
         ...timelineWriteLimited,
@@ -132,13 +151,15 @@ export const httpContract = {
   httpAddParticipants: {
     summary: 'Add members to a group (admins); members already present are ignored',
     description:
-      'Adds users to a group up to its 100-member limit, as one timeline event. Members already present are ignored; deleted users are refused.',
+      'Adds users to a group up to its 100-member limit, as one timeline event. Members already present are ignored; deleted users, and users who do not let the caller add them (their `groupAdds` setting), are refused and nothing is written.',
     path: conversationPathSchema,
     body: addParticipantsBodySchema,
     responses: {
       200: { description: 'The conversation with its members now', body: conversationViewSchema },
       400: refused('Invalid input, the conversation is not a group, or a deleted user named'),
-      403: refused('The caller is not an admin of the group'),
+      403: refused(
+        'The caller is not an admin of the group, or a user named does not let the caller add them (`add_not_allowed`, details.userIds)',
+      ),
       404: refused('No such conversation, or the caller is not a member'),
       409: refused('The group would exceed its member limit, or was too busy; retry'),
       ...everyRouteResponses,
@@ -164,20 +185,58 @@ export const httpContract = {
   httpSendMessage: {
     summary: 'Send a message: the WebSocket send over HTTP, idempotent per clientMessageId',
     description:
-      "Stores a message at the conversation's next seq and delivers it to every member's devices, as the WebSocket sendMessage does. A retry with the same clientMessageId answers the original with 200 and stores nothing.",
+      "Stores a message at the conversation's next seq and delivers it to every member's devices, as the WebSocket sendMessage does. A retry with the same clientMessageId answers the original with 200 and stores nothing. With `replyTo` (a seq), the message carries that message's sender and a short preview.",
     path: conversationPathSchema,
     body: sendMessageBodySchema,
     responses: {
       201: { description: 'The new message', body: messageEnvelopeSchema },
       200: { description: 'A retry: the message first stored for this clientMessageId', body: messageEnvelopeSchema },
       400: badInput,
-      404: refused('No such conversation, or the caller is not a member'),
+      404: refused('No such conversation, the caller is not a member, or `replyTo` names no message they may see'),
       409: refused('The conversation was too busy to allocate a seq; retry with the same clientMessageId'),
       ...everyRouteResponses,
       429: {
         description: 'The caller’s send rate limit (`rate_limited`, details.retryAfterSeconds) or stage throttling',
         body: gatewayOrParleyErrorSchema,
       },
+    },
+  },
+  httpEditMessage: {
+    summary: 'Edit a message: the sender, within 15 minutes of sending',
+    description:
+      "Replaces the text of the caller's own message while the edit window (15 minutes) lasts. The edit is an entry of its own in the timeline (type `edit`, `targetSeq`): every device applies it, and history shows the message with its new text and `editedAt`. It raises no unread count. With a clientMessageId, a retry answers the edit it made.",
+    path: messagePathSchema,
+    body: editMessageBodySchema,
+    responses: {
+      ...changeResponses,
+      400: refused('Invalid text (the text rules of a send), or an id that names no message'),
+      403: refused('Not the sender (`details.reason: not_sender`), or the edit window passed (`edit_window_passed`)'),
+      409: refused('The message was deleted (`details.reason: deleted`), or it kept changing; retry'),
+    },
+  },
+  httpDeleteMessage: {
+    summary: 'Delete a message for everyone: its sender, or an admin of the group',
+    description:
+      'Turns the message into a tombstone for everyone: no text, attachments, reactions or reply, with `deletedAt` and `deletedBy`. Its attachments are no longer served. The deletion is an entry of its own in the timeline (type `delete`, `targetSeq`) and raises no unread count.',
+    path: messagePathSchema,
+    responses: {
+      ...changeResponses,
+      403: refused('Neither the sender nor an admin of the group (`details.reason: not_sender`)'),
+      409: refused('Already deleted (`details.reason: deleted`), or the group kept changing; retry'),
+    },
+  },
+  httpReactToMessage: {
+    summary: 'React to a message with an emoji, or take the reaction back',
+    description:
+      'Any member reacts once per emoji per message, at most 20 different emoji a message; `remove: true` takes the reaction back. The emoji is one grapheme cluster that is an emoji. The reaction is an entry of its own in the timeline (type `reaction`, `targetSeq`, `emoji`, `removed`) and history shows each message with its reactions per emoji and who reacted. It raises no unread count.',
+    path: messagePathSchema,
+    body: reactBodySchema,
+    responses: {
+      ...changeResponses,
+      400: refused('Not exactly one emoji, or another invalid field'),
+      409: refused(
+        'Already reacted with it (`details.reason: already_reacted`), no such reaction to take back (`not_reacted`), the message has 20 different emoji (`too_many_reactions`) or was deleted (`deleted`)',
+      ),
     },
   },
   httpListMessages: {
@@ -236,7 +295,9 @@ export const httpContract = {
     responses: {
       201: { description: 'The profile', body: userProfileSchema },
       400: badInput,
-      409: refused('The caller already has a profile, or the username is taken'),
+      409: refused(
+        'The caller already has a profile, the username is taken, or it looks like one that is (`username_confusable`, details.lookAlikeOf)',
+      ),
       ...everyRouteResponses,
     },
   },
@@ -279,7 +340,9 @@ export const httpContract = {
       400: badInput,
       403: refused('The profile is not the caller’s'),
       404: refused('The caller has no profile'),
-      409: refused('The username is taken, or the change kept losing races to others; retry'),
+      409: refused(
+        'The username is taken or looks like one that is (`username_confusable`), or the change kept losing races to others; retry',
+      ),
       ...everyRouteResponses,
     },
   },

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { type ErrorCode, errorCodes } from '../errors';
 import { clientMessageIdSchema, idSchema, seqSchema } from './frames';
-import { emailSchema, phoneSchema, userIdSchema } from './users-http';
+import { emailSchema, groupAddsSchema, phoneSchema, userIdSchema } from './users-http';
 
 /** Server time, as `Date.prototype.toISOString()` writes it. */
 const serverTimeSchema = z.iso.datetime();
@@ -32,8 +32,13 @@ export const conversationSchema = z.object({
   createdBy: userIdSchema,
   createdAt: serverTimeSchema,
   lastSeq: seqSchema,
+  /** Server time of the newest entry that is not a change (edits, deletes and reactions leave it). */
   lastMessageAt: serverTimeSchema.optional(),
   memberCount: countSchema,
+  /** Seq of the newest entry that is not a change. */
+  lastMessageSeq: z.optional(seqSchema),
+  /** Seq of the newest change (edit, delete, reaction). */
+  lastChangeSeq: z.optional(seqSchema),
 });
 
 export const conversationViewSchema = conversationSchema.extend({ members: z.array(memberSchema) });
@@ -96,18 +101,45 @@ export const attachmentViewSchema = messageAttachmentSchema.extend({
   expiresAt: serverTimeSchema.optional(),
 });
 
+/** What a reply carries of the message it answers: its current preview in history, or `deleted`. */
+export const replyRefSchema = z.object({
+  seq: seqSchema,
+  senderId: userIdSchema,
+  preview: z.string(),
+  hasAttachments: z.boolean().optional(),
+  deleted: z.boolean().optional(),
+});
+
+export const reactionSchema = z.object({
+  emoji: z.string(),
+  count: countSchema,
+  userIds: z.array(userIdSchema),
+});
+
 export const messageSchema = z.object({
   id: idSchema,
   conversationId: idSchema,
   seq: seqSchema,
   senderId: userIdSchema,
-  /** `system` carries an `event`; `void` fills an abandoned seq and has empty text. */
-  type: z.enum(['text', 'system', 'void']),
+  /**
+   * `system` carries an `event`; `void` fills an abandoned seq and has empty text; `edit`, `delete`
+   * and `reaction` change the text message at `targetSeq` (an edit's text is the new text).
+   */
+  type: z.enum(['text', 'system', 'void', 'edit', 'delete', 'reaction']),
   text: z.string(),
   createdAt: serverTimeSchema,
   clientMessageId: z.optional(clientMessageIdSchema),
   event: timelineEventSchema.optional(),
   attachments: z.array(messageAttachmentSchema).optional(),
+  replyTo: replyRefSchema.optional(),
+  targetSeq: z.optional(seqSchema),
+  emoji: z.string().optional(),
+  removed: z.boolean().optional(),
+  editedAt: serverTimeSchema.optional(),
+  deletedAt: serverTimeSchema.optional(),
+  deletedBy: userIdSchema.optional(),
+  reactions: z.array(reactionSchema).optional(),
+  changedSeq: z.optional(seqSchema),
 });
 
 /** `POST /conversations/{id}/messages` and `GET /messages/{id}` wrap the message. */
@@ -141,6 +173,8 @@ export const userProfileSchema = z.object({
   email: emailSchema.optional(),
   phone: phoneSchema.optional(),
   readReceipts: z.boolean(),
+  /** Who may add the user to a group: `everyone`, `directChats` (people they started or wrote in a direct chat with), `nobody`. */
+  groupAdds: groupAddsSchema,
   createdAt: serverTimeSchema,
   updatedAt: serverTimeSchema,
 });
@@ -191,6 +225,8 @@ export const httpResponseSchemas = {
   ConversationView: conversationViewSchema,
   TimelineEvent: timelineEventSchema,
   Message: messageSchema,
+  ReplyRef: replyRefSchema,
+  Reaction: reactionSchema,
   MessageAttachment: messageAttachmentSchema,
   UploadTicket: uploadTicketSchema,
   AttachmentView: attachmentViewSchema,

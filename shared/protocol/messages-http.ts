@@ -4,8 +4,10 @@ import {
   attachmentIdsSchema,
   clientMessageIdSchema,
   contentRule,
+  emojiSchema,
   hasContent,
   idSchema,
+  messageSeqSchema,
   messageTextSchema,
   seqSchema,
 } from './frames';
@@ -17,8 +19,23 @@ export const sendMessageBodySchema = z
     clientMessageId: clientMessageIdSchema,
     text: z.optional(messageTextSchema),
     attachmentIds: z.optional(attachmentIdsSchema),
+    /** The seq of the message this one answers. */
+    replyTo: z.optional(messageSeqSchema),
   })
   .refine(hasContent, contentRule);
+
+/** `PATCH /messages/{id}`: the new text; with a clientMessageId, a retry answers the edit it made. */
+export const editMessageBodySchema = z.object({
+  text: messageTextSchema,
+  clientMessageId: z.optional(clientMessageIdSchema),
+});
+
+/** `POST /messages/{id}/reactions`: one emoji, added (or taken back with `remove`). */
+export const reactBodySchema = z.object({
+  emoji: emojiSchema,
+  remove: z.optional(z.boolean()),
+  clientMessageId: z.optional(clientMessageIdSchema),
+});
 
 export const messagePathSchema = z.object({ id: idSchema });
 

@@ -31,3 +31,33 @@ export const hasNoControlsInText = (text: string) => !controlInText.test(text);
 export const hasNoBidiControls = (text: string) => !bidiControl.test(text);
 /** Whether `text` shows anything: blank, zero-width-only and format-only text does not. */
 export const isVisible = (text: string) => text.replace(invisible, '').length > 0;
+
+/** An emoji as Unicode recommends it for general interchange (RGI), whole: one grapheme cluster. */
+// The `v` flag (Node 20, every current browser) is newer than the compile target: passed as a plain string.
+const unicodeSets: string = 'v';
+// Both made on first use: compiling the emoji set and loading ICU's break data cost tens of ms, which
+// every handler bundling this module (the send and the fan-out among them) would pay at each cold start.
+let rgiEmoji: RegExp | undefined;
+let graphemeSegmenter: Intl.Segmenter | undefined;
+
+/** The grapheme clusters of `text`: what a reader counts as characters. */
+export function graphemeClusters(text: string): string[] {
+  graphemeSegmenter ??= new Intl.Segmenter('en', { granularity: 'grapheme' });
+  return Array.from(graphemeSegmenter.segment(text), (cluster) => cluster.segment);
+}
+
+/**
+ * A reaction's emoji in the form it is stored and counted in, or undefined when `text` is not exactly
+ * one emoji. A symbol typed without its emoji presentation selector (U+2764 for ❤️) takes it, so
+ * both spellings count as one reaction.
+ */
+export function canonicalEmoji(text: string): string | undefined {
+  if (text.length === 0 || text.length > 64) return undefined;
+  if (graphemeClusters(text).length !== 1) return undefined;
+  rgiEmoji ??= new RegExp('^\\p{RGI_Emoji}$', unicodeSets);
+  if (rgiEmoji.test(text)) return text;
+  const presented = `${text}\uFE0F`;
+  return rgiEmoji.test(presented) ? presented : undefined;
+}
+
+export const emojiRuleMessage = 'must be exactly one emoji';

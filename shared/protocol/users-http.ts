@@ -28,6 +28,14 @@ export const usernameSchema = z
   .max(limits.userProfile.maxUsernameLength)
   .regex(/^[A-Za-z0-9_.]+$/, 'may hold only letters, digits, "_" and "."');
 
+/**
+ * Who may add the user to a group (WhatsApp's setting): anyone, only people they have a direct chat
+ * with that they started or wrote in, or nobody. Direct chats are not groups: anyone may start one.
+ */
+export const groupAddsSettings = ['everyone', 'directChats', 'nobody'] as const;
+export type GroupAdds = (typeof groupAddsSettings)[number];
+export const groupAddsSchema = z.enum(groupAddsSettings);
+
 export const emailSchema = z.email().max(limits.userProfile.maxEmailLength);
 
 /** E.164: "+", a country code and the number, at most 15 digits (e.g. +14155550123). */
@@ -40,6 +48,8 @@ export const createUserBodySchema = z.strictObject({
   phone: phoneSchema.optional(),
   /** Others see this user's reads (default true); their own devices always do. */
   readReceipts: z.boolean().optional(),
+  /** Who may add this user to a group (default `everyone`). */
+  groupAdds: groupAddsSchema.optional(),
 });
 
 export type CreateUserBody = z.infer<typeof createUserBodySchema>;
@@ -52,6 +62,7 @@ export const updateUserBodySchema = z
     email: emailSchema.nullable().optional(),
     phone: phoneSchema.nullable().optional(),
     readReceipts: z.boolean().optional(),
+    groupAdds: groupAddsSchema.optional(),
   })
   .refine((body) => Object.values(body).some((value) => value !== undefined), 'must change at least one field');
 

@@ -1,5 +1,6 @@
 import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { userKeys } from '../keys';
+import type { GroupAdds } from '../protocol/users-http';
 import { batchGetAll } from './batch-get';
 import { queryAll } from './query-all';
 
@@ -7,6 +8,11 @@ import { queryAll } from './query-all';
 export interface ConnectRecord {
   readonly deleted: boolean;
   readonly devices: readonly { readonly deviceId: string; readonly lastConnectedAt?: string }[];
+}
+
+export interface ParticipantStanding {
+  readonly deleted: boolean;
+  readonly groupAdds: GroupAdds;
 }
 
 /**
@@ -55,14 +61,24 @@ export class AccountStandingRepository {
     return result.Item?.deleted === true;
   }
 
-  /** Which of these users are deleted accounts, in one BatchGetItem per 100. */
-  async deletedAmong(userIds: readonly string[]): Promise<Set<string>> {
+  /**
+   * What a membership change must know of the users it names, in one BatchGetItem per 100: who is a
+   * deleted account, and who lets whom add them to a group. Users with no profile are left out.
+   */
+  async participantsAmong(userIds: readonly string[]): Promise<Map<string, ParticipantStanding>> {
     const items = await batchGetAll(
       this.documentClient,
       this.tableName,
       userIds.map((id) => userKeys.profile(id)),
       true,
     );
-    return new Set(items.filter((item) => item.deleted === true).map((item) => String(item.id)));
+    return new Map(
+      items.map((item) => [String(item.id), { deleted: item.deleted === true, groupAdds: groupAddsOf(item) }]),
+    );
   }
+}
+
+/** The setting a profile item holds; profiles written before it existed let everyone add them, the default. */
+export function groupAddsOf(item: Record<string, unknown>): GroupAdds {
+  return item.groupAdds === 'directChats' || item.groupAdds === 'nobody' ? item.groupAdds : 'everyone';
 }

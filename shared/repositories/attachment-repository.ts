@@ -135,7 +135,8 @@ export function attachmentSendWrite(
       TableName: tableName,
       Key: { attachmentId },
       UpdateExpression: 'SET sentSeq = if_not_exists(sentSeq, :seq) REMOVE expiresAt',
-      ConditionExpression: 'conversationId = :conversationId AND uploaderId = :senderId AND #status = :ready',
+      ConditionExpression:
+        'conversationId = :conversationId AND uploaderId = :senderId AND #status = :ready AND attribute_not_exists(withdrawnSeq)',
       ExpressionAttributeNames: { '#status': 'status' },
       ExpressionAttributeValues: {
         ':seq': seq,
@@ -143,6 +144,19 @@ export function attachmentSendWrite(
         ':senderId': senderId,
         ':ready': 'ready',
       },
+    },
+  };
+}
+
+/** The delete transaction's write for one attachment of the deleted message: from now on it is not served. */
+export function attachmentWithdrawWrite(tableName: string, attachmentId: string, seq: number): TransactItem {
+  return {
+    Update: {
+      TableName: tableName,
+      Key: { attachmentId },
+      UpdateExpression: 'SET withdrawnSeq = if_not_exists(withdrawnSeq, :seq)',
+      ConditionExpression: 'attribute_exists(attachmentId)',
+      ExpressionAttributeValues: { ':seq': seq },
     },
   };
 }
@@ -180,6 +194,7 @@ export function toAttachment(item: Record<string, unknown>): Attachment {
     ...(item.thumbnail ? { thumbnail: toThumbnail(item.thumbnail as Record<string, unknown>) } : {}),
     ...(item.rejection === undefined ? {} : { rejection: item.rejection as AttachmentRejection }),
     ...optionalNumber('sentSeq'),
+    ...optionalNumber('withdrawnSeq'),
   } as Attachment;
 }
 

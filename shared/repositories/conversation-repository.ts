@@ -190,6 +190,14 @@ export const memberWrites = {
       ExpressionAttributeValues: { ':seq': seq },
     },
   }),
+  /** In a change's transaction: its author is still a member at this seq (nothing of theirs moves). */
+  belongs: (tableName: string, conversationId: string, userId: string) => ({
+    ConditionCheck: {
+      TableName: tableName,
+      Key: conversationKeys.member(conversationId, userId),
+      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(leftSeq)',
+    },
+  }),
   promote: (tableName: string, conversationId: string, userId: string) => ({
     Update: {
       TableName: tableName,
@@ -218,6 +226,7 @@ function metaItem(conversation: Conversation): Record<string, unknown> {
     ...conversationKeys.meta(conversation.id),
     ...conversation,
     nextSeq: conversation.lastSeq,
+    lastMessageSeq: conversation.lastMessageSeq ?? conversation.lastSeq,
     entity: 'conversation',
   };
 }
@@ -247,6 +256,8 @@ function toConversation(item: Record<string, unknown>): Conversation {
     lastSeq: Number(item.lastSeq ?? 0),
     ...(typeof item.lastMessageAt === 'string' ? { lastMessageAt: item.lastMessageAt } : {}),
     memberCount: Number(item.memberCount ?? 0),
+    ...(item.lastMessageSeq !== undefined ? { lastMessageSeq: Number(item.lastMessageSeq) } : {}),
+    ...(item.lastChangeSeq !== undefined ? { lastChangeSeq: Number(item.lastChangeSeq) } : {}),
   };
 }
 

@@ -30,10 +30,15 @@ export class MediaStore {
   ) {}
 
   /** Up to `maxBytes` from the start of the object (all of it when it is smaller), or undefined if it is gone. */
-  async read(key: string, maxBytes: number): Promise<Uint8Array | undefined> {
+  read(key: string, maxBytes: number): Promise<Uint8Array | undefined> {
+    return this.readRange(key, 0, maxBytes);
+  }
+
+  /** Up to `length` bytes from `offset` (fewer at the end of the object), or undefined if it is gone. */
+  async readRange(key: string, offset: number, length: number): Promise<Uint8Array | undefined> {
     try {
       const result = await this.s3.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=0-${maxBytes - 1}` }),
+        new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: `bytes=${offset}-${offset + length - 1}` }),
       );
       return result.Body ? await result.Body.transformToByteArray() : new Uint8Array();
     } catch (error) {

@@ -11,9 +11,21 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { retryingTransactionConflicts } from '../aws/transaction-conflicts';
 import { conversationKeys, idempotencyKey, messageIds } from '../keys';
-import type { Conversation, Member, MessageAttachment, MessageType, StoredMessage, TimelineEvent } from '../model';
+import {
+  type ChangeType,
+  type Conversation,
+  changeTypes,
+  type Member,
+  type MessageAttachment,
+  type MessageType,
+  type Reaction,
+  type ReplyRef,
+  type StoredMessage,
+  type TimelineEvent,
+} from '../model';
 import { batchGetAll } from './batch-get';
 import { conversationWrites } from './conversation-repository';
+import { reactionAttributePrefix } from './message-changes';
 import { queryAll } from './query-all';
 import type { TimelineEffects } from './timeline-effects';
 import {
@@ -157,6 +169,37 @@ export class MessageReader {
       ProjectionExpression: 'senderId, #type',
     });
     return new Set(items.filter((item) => item.type === 'text').map((item) => String(item.senderId)));
+  }
+
+  /**
+   * How many changes (edits, deletes, reactions) lie in seqs (fromExclusive, toInclusive]: one Query
+   * of that range that returns only the count. What an unread count leaves out.
+   */
+  async countChanges(conversationId: string, fromExclusive: number, toInclusive: number): Promise<number> {
+    if (toInclusive <= fromExclusive) return 0;
+    let count = 0;
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const result = await this.documentClient.send(
+        new QueryCommand({
+          TableName: this.messagesTable,
+          KeyConditionExpression: 'conversationId = :conversationId AND seq BETWEEN :from AND :to',
+          FilterExpression: '#type IN (:edit, :delete, :reaction)',
+          ExpressionAttributeNames: { '#type': 'type' },
+          ExpressionAttributeValues: {
+            ':conversationId': conversationId,
+            ':from': fromExclusive + 1,
+            ':to': toInclusive,
+            ...Object.fromEntries(changeTypes.map((type: ChangeType) => [`:${type}`, type])),
+          },
+          Select: 'COUNT',
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      count += result.Count ?? 0;
+      startKey = result.LastEvaluatedKey;
+    } while (startKey);
+    return count;
   }
 
   /** The messages at these (conversation, seq) keys, in one BatchGetItem per 100. */
@@ -537,6 +580,8 @@ function parkedState(item: Record<string, unknown>): ParkedState {
 
 /** Reads a message item (from GetItem or a stream image) into the domain type. */
 export function toStoredMessage(item: Record<string, unknown>): StoredMessage {
+  const deleted = typeof item.deletedAt === 'string';
+  const reactions = reactionsOf(item);
   return {
     id: String(item.id),
     conversationId: String(item.conversationId),
@@ -549,6 +594,27 @@ export function toStoredMessage(item: Record<string, unknown>): StoredMessage {
     ...(typeof item.senderDeviceId === 'string' ? { senderDeviceId: item.senderDeviceId } : {}),
     ...(item.directDelivery === true ? { directDelivery: true } : {}),
     ...(typeof item.event === 'object' && item.event !== null ? { event: item.event as TimelineEvent } : {}),
-    ...(Array.isArray(item.attachments) ? { attachments: item.attachments as MessageAttachment[] } : {}),
+    ...(Array.isArray(item.attachments) && !deleted ? { attachments: item.attachments as MessageAttachment[] } : {}),
+    ...(typeof item.replyTo === 'object' && item.replyTo !== null && !deleted
+      ? { replyTo: item.replyTo as ReplyRef }
+      : {}),
+    ...(typeof item.targetSeq === 'number' ? { targetSeq: item.targetSeq } : {}),
+    ...(typeof item.emoji === 'string' ? { emoji: item.emoji } : {}),
+    ...(item.removed === true ? { removed: true } : {}),
+    ...(typeof item.editedAt === 'string' ? { editedAt: item.editedAt } : {}),
+    ...(deleted ? { deletedAt: String(item.deletedAt), deletedBy: String(item.deletedBy) } : {}),
+    ...(reactions.length > 0 && !deleted ? { reactions } : {}),
+    ...(item.changedSeq !== undefined ? { changedSeq: Number(item.changedSeq) } : {}),
   };
+}
+
+/** A message's reactions from its `react#<emoji>` sets: most reacted first, then by emoji; users in id order. */
+function reactionsOf(item: Record<string, unknown>): Reaction[] {
+  const reactions: Reaction[] = [];
+  for (const [attribute, value] of Object.entries(item)) {
+    if (!attribute.startsWith(reactionAttributePrefix) || !(value instanceof Set) || value.size === 0) continue;
+    const userIds = [...value].map(String).sort();
+    reactions.push({ emoji: attribute.slice(reactionAttributePrefix.length), count: userIds.length, userIds });
+  }
+  return reactions.sort((a, b) => b.count - a.count || (a.emoji < b.emoji ? -1 : a.emoji > b.emoji ? 1 : 0));
 }

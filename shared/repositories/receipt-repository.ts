@@ -1,5 +1,6 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { pauseAfterConflict } from '../aws/transaction-conflicts';
 import { conversationKeys, receiptKeys } from '../keys';
 import type { ReceiptKind } from '../model';
 
@@ -13,7 +14,7 @@ export interface MarkAdvance {
 
 const markAttribute: Record<ReceiptKind, string> = { delivered: 'deliveredSeq', read: 'readSeq' };
 const MAX_SEQ = Number.MAX_SAFE_INTEGER;
-const MAX_CONFLICT_ATTEMPTS = 3;
+const MAX_CONFLICT_ATTEMPTS = 8;
 
 /**
  * A member's delivered and read marks live on their member row and only move forward (a
@@ -51,6 +52,8 @@ export class ReceiptRepository {
         const conflict = (error.CancellationReasons ?? []).some((reason) => reason.Code === 'TransactionConflict');
         if (!conflict) return undefined;
         if (attempt >= MAX_CONFLICT_ATTEMPTS) throw error;
+        // Asked again at once, the same transaction still holds the row.
+        await pauseAfterConflict(attempt);
       }
     }
   }

@@ -1,6 +1,7 @@
 import type { Member } from '../model';
-import { attachmentSendWrite } from './attachment-repository';
+import { attachmentSendWrite, attachmentWithdrawWrite } from './attachment-repository';
 import { memberWrites } from './conversation-repository';
+import { type MessageUpdate, messageUpdateWrite } from './message-changes';
 import type { TransactItem } from './transact-item';
 
 /**
@@ -25,12 +26,20 @@ export interface TimelineEffects {
   readonly promotes?: string;
   /** Must still be a current admin when the entry commits (the admin a departure counts on). */
   readonly adminRemains?: string;
+  /** A change's author: still a member at this seq (and an admin, when `asAdmin`); their last send stays. */
+  readonly actor?: { readonly userId: string; readonly asAdmin?: boolean };
+  /** The earlier text message a change entry updates, under the conditions it was decided on. */
+  readonly changes?: { readonly seq: number; readonly update: MessageUpdate };
+  /** A deleted message's attachments: from now on no longer served. */
+  readonly attachmentsWithdrawn?: readonly string[];
 }
 
 export interface EffectTables {
   readonly conversations: string;
   /** Only writers of messages with attachments know the attachments table. */
   readonly attachments?: string;
+  /** Writers of change entries update the message they change. */
+  readonly messages?: string;
 }
 
 /** The meta item's changes and the extra transaction items that carry out `effects` at `seq`. */
@@ -38,9 +47,12 @@ export function effectWrites(tables: EffectTables, conversationId: string, seq: 
   const joins = effects.joins ?? [];
   const memberCountChange = joins.length - (effects.leaves ? 1 : 0);
   const attachments = effects.attachmentsSent ?? [];
-  if (attachments.length > 0 && !tables.attachments) {
-    throw new Error('effectWrites: attachments sent by a writer without the attachments table');
+  const withdrawn = effects.attachmentsWithdrawn ?? [];
+  if ((attachments.length > 0 || withdrawn.length > 0) && !tables.attachments) {
+    throw new Error('effectWrites: attachments changed by a writer without the attachments table');
   }
+  if (effects.changes && !tables.messages)
+    throw new Error('effectWrites: a change by a writer without the messages table');
   const items: TransactItem[] = [
     ...(effects.sentBy ? [memberWrites.send(tables.conversations, conversationId, effects.sentBy, seq)] : []),
     ...attachments.map((attachmentId) =>
@@ -52,6 +64,17 @@ export function effectWrites(tables: EffectTables, conversationId: string, seq: 
     ...(effects.adminRemains
       ? [memberWrites.staysAdmin(tables.conversations, conversationId, effects.adminRemains)]
       : []),
+    ...(effects.actor
+      ? [
+          effects.actor.asAdmin
+            ? memberWrites.staysAdmin(tables.conversations, conversationId, effects.actor.userId)
+            : memberWrites.belongs(tables.conversations, conversationId, effects.actor.userId),
+        ]
+      : []),
+    ...(effects.changes
+      ? [messageUpdateWrite(tables.messages ?? '', conversationId, effects.changes.seq, seq, effects.changes.update)]
+      : []),
+    ...withdrawn.map((attachmentId) => attachmentWithdrawWrite(tables.attachments ?? '', attachmentId, seq)),
   ];
   return {
     metaSet: effects.rename !== undefined ? { name: effects.rename } : {},

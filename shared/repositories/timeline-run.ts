@@ -9,7 +9,7 @@ import type { CancellationReason } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { tables } from '../config/tables';
 import { conversationKeys, idempotencyKey } from '../keys';
-import type { StoredMessage } from '../model';
+import { isChange, type StoredMessage } from '../model';
 import { memberWrites } from './conversation-repository';
 import { effectWrites, type TimelineEffects } from './timeline-effects';
 import type { TransactItem } from './transact-item';
@@ -108,12 +108,15 @@ export function planRun(
       throw new Error(`planRun: entry ${index} is not at seq ${previous + index + 1}`);
     const writes = effectWrites(tableNames, message.conversationId, message.seq, effects);
     const changesMeta = [writes.metaSet, writes.metaAdd, writes.metaAtMost].some((m) => Object.keys(m).length > 0);
-    const unwritable = (effects.attachmentsSent?.length ?? 0) > 0 && tableNames.attachments === undefined;
+    const unwritable =
+      ((effects.attachmentsSent?.length ?? 0) > 0 || (effects.attachmentsWithdrawn?.length ?? 0) > 0) &&
+      tableNames.attachments === undefined;
     if (index > 0 && (changesMeta || unwritable)) break;
 
     const own: { item: TransactItem; role: ActionRole }[] = [
       { item: messagePut(tableNames, message), role: { kind: 'message' } },
-      ...(message.type === 'text'
+      // Sends, and changes that came with a clientMessageId: a retry finds what it made.
+      ...(message.clientMessageId !== undefined
         ? [{ item: claimPut(tableNames, message), role: { kind: 'claim' as const, entries: [index] } }]
         : []),
     ];
@@ -165,18 +168,24 @@ export function planRun(
   const first = committed[0];
   if (!first) throw new Error('planRun: nothing to commit');
   const firstWrites = effectWrites(tableNames, first.message.conversationId, first.message.seq, first.effects ?? {});
-  // ISO times sort as text: the run's newest.
-  const at =
-    committed
+  // Changes (edits, deletes, reactions) move neither the conversation's last message nor its activity time.
+  const messages = committed.filter((entry) => !isChange(entry.message));
+  const changes = committed.filter((entry) => isChange(entry.message));
+  const progress: RunProgress = {
+    // ISO times sort as text: the run's newest.
+    lastMessageAt: messages
       .map((entry) => entry.message.createdAt)
       .sort()
-      .at(-1) ?? first.message.createdAt;
+      .at(-1),
+    lastMessageSeq: messages.at(-1)?.message.seq,
+    lastChangeSeq: changes.at(-1)?.message.seq,
+  };
   const goesOn =
     guard.kind === 'queued' && guard.queueTail !== undefined && previous + count < guard.queueTail
       ? guard.leaseUntil
       : undefined;
   const lease = guard.kind === 'optimistic' ? undefined : (goesOn ?? ('clear' as const));
-  const meta = metaUpdate(previous, previous + count, at, guard.kind, firstWrites, lease, guard.committedAt);
+  const meta = metaUpdate(previous, previous + count, progress, guard.kind, firstWrites, lease, guard.committedAt);
   return {
     items: [
       {
@@ -293,20 +302,38 @@ function itemKeyReader(tableNames: TableNames) {
   };
 }
 
+/** What a run moves on the meta item besides lastSeq: the newest message (not change) and the newest change. */
+interface RunProgress {
+  readonly lastMessageAt: string | undefined;
+  readonly lastMessageSeq: number | undefined;
+  readonly lastChangeSeq: number | undefined;
+}
+
 /** The meta item's update: move lastSeq from `previous` to `lastSeq`, plus whatever the effects change. */
 function metaUpdate(
   previous: number,
   lastSeq: number,
-  at: string,
+  progress: RunProgress,
   guard: SeqGuard['kind'],
   effects: Omit<ReturnType<typeof effectWrites>, 'items'>,
   lease: number | 'clear' | undefined,
   committedAt: number | undefined,
 ) {
   const names: Record<string, string> = {};
-  const values: Record<string, unknown> = { ':seq': lastSeq, ':at': at, ':previous': previous };
+  const values: Record<string, unknown> = { ':seq': lastSeq, ':previous': previous };
   const sets = guard === 'optimistic' ? ['lastSeq = :seq', 'nextSeq = :seq'] : ['lastSeq = :seq'];
-  sets.push('lastMessageAt = :at');
+  if (progress.lastMessageSeq !== undefined && progress.lastMessageAt !== undefined) {
+    sets.push('lastMessageAt = :at', 'lastMessageSeq = :messageSeq');
+    values[':at'] = progress.lastMessageAt;
+    values[':messageSeq'] = progress.lastMessageSeq;
+  } else {
+    // Changes alone: a conversation from before changes existed had every seq up to `previous` a message.
+    sets.push('lastMessageSeq = if_not_exists(lastMessageSeq, :previous)');
+  }
+  if (progress.lastChangeSeq !== undefined) {
+    sets.push('lastChangeSeq = :changeSeq');
+    values[':changeSeq'] = progress.lastChangeSeq;
+  }
   if (typeof lease === 'number') {
     sets.push('runLeaseUntil = :lease');
     values[':lease'] = lease;

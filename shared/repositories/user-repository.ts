@@ -14,6 +14,9 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { ConflictError } from '../errors';
 import { userKeys } from '../keys';
+import { usernameSkeleton } from '../protocol/username-skeleton';
+import type { GroupAdds } from '../protocol/users-http';
+import { groupAddsOf } from './account-standing-repository';
 import { batchGetAll } from './batch-get';
 
 export interface UserProfile {
@@ -25,6 +28,8 @@ export interface UserProfile {
   readonly phone?: string;
   /** Whether others see this user's reads (WhatsApp's privacy setting); their own devices always do. */
   readonly readReceipts: boolean;
+  /** Who may add this user to a group. */
+  readonly groupAdds: GroupAdds;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -41,21 +46,25 @@ export interface ProfileChanges {
   readonly email?: string | null;
   readonly phone?: string | null;
   readonly readReceipts?: boolean;
+  readonly groupAdds?: GroupAdds;
 }
 
-export type CreateProfileOutcome = 'created' | 'profileExists' | 'usernameTaken';
+/** The username is someone else's, or looks like someone else's (the same skeleton): `lookAlikeOf` names theirs. */
+export type UsernameRefusal = 'usernameTaken' | { readonly lookAlikeOf: string };
+
+export type CreateProfileOutcome = 'created' | 'profileExists' | UsernameRefusal;
 
 /**
  * `notFound`: no profile, or a tombstone. `stale`: the profile's username is no longer the one
  * the caller read (a concurrent update moved it); read again and retry.
  */
-export type UpdateProfileOutcome = 'updated' | 'notFound' | 'usernameTaken' | 'stale';
+export type UpdateProfileOutcome = 'updated' | 'notFound' | 'stale' | UsernameRefusal;
 
 export type MarkDeletedOutcome = 'deleted' | 'alreadyDeleted' | 'noProfile';
 
 type TransactItems = NonNullable<TransactWriteCommandInput['TransactItems']>;
 
-const changeableFields = ['name', 'username', 'email', 'phone', 'readReceipts'] as const;
+const changeableFields = ['name', 'username', 'email', 'phone', 'readReceipts', 'groupAdds'] as const;
 const MAX_ATTEMPTS = 5;
 const LIVE_PROFILE = 'attribute_exists(pk) AND attribute_not_exists(#deleted)';
 
@@ -126,7 +135,10 @@ export class UserRepository {
     return stored?.status !== 'active' || stored.profile.readReceipts;
   }
 
-  /** Profile and username claim together, each only if absent: one profile per user, one user per username. */
+  /**
+   * Profile, username claim and skeleton claim together, each only if absent: one profile per user,
+   * one user per username, and per look of a username.
+   */
   async create(profile: UserProfile): Promise<CreateProfileOutcome> {
     const reasons = await this.transact([
       {
@@ -143,9 +155,12 @@ export class UserRepository {
           ConditionExpression: 'attribute_not_exists(pk)',
         },
       },
+      putSkeletonClaim(this.tableName, profile.username, profile.id),
     ]);
     if (reasons === undefined) return 'created';
-    return failedCondition(reasons[0]) ? 'profileExists' : 'usernameTaken';
+    const [profileItem, claim, skeletonClaim] = reasons;
+    if (failedCondition(profileItem)) return 'profileExists';
+    return usernameRefusal(claim, skeletonClaim);
   }
 
   /**
@@ -173,6 +188,9 @@ export class UserRepository {
       }
     }
 
+    // The skeleton claim moves only when the look changes; `a1ice` to `alice` keeps it and renames it.
+    const skeletonMoves = usernameSkeleton(changes.username) !== usernameSkeleton(current.username);
+    const releasesOldLook = skeletonMoves && (await this.holdsLookOf(current.username, current.id));
     const reasons = await this.transact([
       {
         Delete: {
@@ -189,6 +207,8 @@ export class UserRepository {
           ConditionExpression: 'attribute_not_exists(pk)',
         },
       },
+      ...(releasesOldLook ? [deleteSkeletonClaim(this.tableName, current.username, current.id)] : []),
+      putSkeletonClaim(this.tableName, changes.username, current.id, skeletonMoves ? 'free' : 'ownedOrFree'),
       {
         Update: {
           TableName: this.tableName,
@@ -206,14 +226,17 @@ export class UserRepository {
       },
     ]);
     if (reasons === undefined) return 'updated';
-    const [oldClaim, newClaim, profile] = reasons;
+    const [oldClaim, newClaim] = reasons;
+    const [oldSkeletonClaim, newSkeletonClaim] = releasesOldLook ? reasons.slice(2, 4) : [undefined, reasons[2]];
+    const profile = reasons.at(-1);
     if (failedCondition(profile)) {
       const stored = profile?.Item ? unmarshall(profile.Item) : undefined;
       return stored === undefined || stored.deleted === true ? 'notFound' : 'stale';
     }
     // A stale read first: the "taken" username may be the one this user moved to meanwhile.
-    if (failedCondition(oldClaim)) return 'stale';
-    if (failedCondition(newClaim)) return 'usernameTaken';
+    if (failedCondition(oldClaim) || failedCondition(oldSkeletonClaim)) return 'stale';
+    if (failedCondition(newClaim) || failedCondition(newSkeletonClaim))
+      return usernameRefusal(newClaim, newSkeletonClaim);
     throw new Error('User update cancelled without a failed condition');
   }
 
@@ -227,6 +250,7 @@ export class UserRepository {
       if (stored === undefined) return 'noProfile';
       if (stored.status === 'deleted') return 'alreadyDeleted';
       const { username } = stored.profile;
+      const releasesLook = await this.holdsLookOf(username, userId);
       const reasons = await this.transact([
         {
           Put: {
@@ -245,10 +269,27 @@ export class UserRepository {
             ExpressionAttributeValues: { ':userId': userId },
           },
         },
+        ...(releasesLook ? [deleteSkeletonClaim(this.tableName, username, userId)] : []),
       ]);
       if (reasons === undefined) return 'deleted';
     }
     throw concurrentChangeError();
+  }
+
+  /**
+   * Whether the user holds the skeleton claim of their username: a username claimed before skeleton
+   * claims existed may have none, or a look-alike claimed since may hold it, and freeing it must
+   * neither fail on the first nor take the second's.
+   */
+  private async holdsLookOf(username: string, userId: string): Promise<boolean> {
+    const result = await this.documentClient.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: userKeys.usernameSkeletonClaim(usernameSkeleton(username)),
+        ConsistentRead: true,
+      }),
+    );
+    return result.Item?.userId === userId;
   }
 
   /**
@@ -287,6 +328,50 @@ function claimItem(username: string, userId: string): Record<string, unknown> {
     searchPrefix: username.slice(0, usernameSearchPrefixLength),
     searchName: username,
   };
+}
+
+/**
+ * The claim on a username's look, with whose it is and the username that holds it (what a refused
+ * look-alike is told). Not in the search index: it carries no search attributes. `free`: only if
+ * nobody holds the look; `ownedOrFree`: also over the user's own claim, renaming it (a username
+ * claimed before skeleton claims existed gets its claim then).
+ */
+function putSkeletonClaim(tableName: string, username: string, userId: string, when: 'free' | 'ownedOrFree' = 'free') {
+  return {
+    Put: {
+      TableName: tableName,
+      Item: { ...userKeys.usernameSkeletonClaim(usernameSkeleton(username)), userId, username },
+      ...(when === 'free'
+        ? { ConditionExpression: 'attribute_not_exists(pk)' }
+        : {
+            ConditionExpression: 'attribute_not_exists(pk) OR userId = :userId',
+            ExpressionAttributeValues: { ':userId': userId },
+          }),
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+    },
+  };
+}
+
+/** Frees a look the user holds (holdsLookOf said so; the condition holds it to that). */
+function deleteSkeletonClaim(tableName: string, username: string, userId: string) {
+  return {
+    Delete: {
+      TableName: tableName,
+      Key: userKeys.usernameSkeletonClaim(usernameSkeleton(username)),
+      ConditionExpression: 'userId = :userId',
+      ExpressionAttributeValues: { ':userId': userId },
+    },
+  };
+}
+
+/** Taken when the exact username is claimed; else a look-alike of the username holding the skeleton. */
+function usernameRefusal(
+  claim: CancellationReason | undefined,
+  skeletonClaim: CancellationReason | undefined,
+): UsernameRefusal {
+  if (failedCondition(claim) || !failedCondition(skeletonClaim)) return 'usernameTaken';
+  const holder = skeletonClaim?.Item ? unmarshall(skeletonClaim.Item) : undefined;
+  return typeof holder?.username === 'string' ? { lookAlikeOf: holder.username } : 'usernameTaken';
 }
 
 /** Searches name at least this many characters; the index is partitioned by a username's first this many. */
@@ -329,6 +414,7 @@ function toStoredUser(item: Record<string, unknown>): StoredUser {
       ...(typeof item.phone === 'string' ? { phone: item.phone } : {}),
       // Profiles written before the setting existed share reads, the default.
       readReceipts: item.readReceipts !== false,
+      groupAdds: groupAddsOf(item),
       createdAt: String(item.createdAt),
       updatedAt: String(item.updatedAt),
     },

@@ -8,7 +8,7 @@ import {
   PayloadTooLargeError,
   UnsupportedMediaTypeError,
 } from '../errors';
-import { sanitizeFileName } from '../media/file-name';
+import { servedFileName } from '../media/file-name';
 import type { DownloadUrlSigner, UploadUrlSigner } from '../media/url-signers';
 import { type Attachment, type MessageAttachment, visibleFromSeq } from '../model';
 import type { AttachmentRepository } from '../repositories/attachment-repository';
@@ -91,7 +91,8 @@ export class AttachmentUploads {
         conversationId: input.conversationId,
         uploaderId: input.uploaderId,
         kind,
-        fileName: sanitizeFileName(input.fileName),
+        // Named for the declared type, which processing must confirm from the bytes or reject.
+        fileName: servedFileName(input.fileName, contentType),
         declaredContentType: contentType,
         declaredSize: input.size,
         ...(poster ? { poster } : {}),
@@ -132,11 +133,12 @@ export class AttachmentReads {
 
   /**
    * A current member sees an attachment once it was sent at a seq their history covers; before
-   * that only its uploader does. Everyone else gets the same 404 as for an unknown id.
+   * that only its uploader does. Everyone else gets the same 404 as for an unknown id, and so does
+   * everyone once the message that carried it was deleted.
    */
   async get(callerId: string, attachmentId: string): Promise<AttachmentView> {
     const attachment = await this.attachments.get(attachmentId);
-    if (!attachment) throw new NotFoundError('Attachment not found');
+    if (!attachment || attachment.withdrawnSeq !== undefined) throw new NotFoundError('Attachment not found');
     const { conversation, member } = await this.conversations.getMembership(attachment.conversationId, callerId);
     if (!conversation || !member) throw new NotFoundError('Attachment not found');
     const visible =
@@ -188,7 +190,12 @@ export class SendableAttachments {
     const oldestSendable = this.clock.now().getTime() - media.sendableForSeconds * 1000;
     return attachmentIds.map((attachmentId) => {
       const attachment = found.get(attachmentId);
-      if (!attachment || attachment.conversationId !== conversationId || attachment.uploaderId !== senderId) {
+      if (
+        !attachment ||
+        attachment.conversationId !== conversationId ||
+        attachment.uploaderId !== senderId ||
+        attachment.withdrawnSeq !== undefined
+      ) {
         throw new BadRequestError('Unknown attachment', { attachmentId });
       }
       if (attachment.status === 'pending') {

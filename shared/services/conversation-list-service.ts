@@ -47,17 +47,22 @@ export class ConversationListService {
       .filter(({ position }) => after === undefined || compareNewestFirst(position, after) > 0);
     const page = ordered.slice(0, limit);
 
-    const lastMessages = await this.messages.getMany(
-      page
-        .filter(({ conversation }) => conversation.lastSeq > 0)
-        .map(({ conversation }) => ({
-          conversationId: conversation.id,
-          seq: conversation.lastSeq,
-        })),
-    );
+    // The last message, not the last change: an edit, delete or reaction shows in the message it changed.
+    const [lastMessages, unreadCounts] = await Promise.all([
+      this.messages.getMany(
+        page
+          .filter(({ conversation }) => lastMessageSeqOf(conversation) > 0)
+          .map(({ conversation }) => ({ conversationId: conversation.id, seq: lastMessageSeqOf(conversation) })),
+      ),
+      Promise.all(
+        page.map(({ conversation }) =>
+          unreadOf(this.messages, conversation, membershipOf.get(conversation.id) as Member),
+        ),
+      ),
+    ]);
     const lastMessageOf = new Map(lastMessages.map((message) => [message.conversationId, message]));
 
-    const conversations = page.map(({ conversation }): ConversationSummary => {
+    const conversations = page.map(({ conversation }, i): ConversationSummary => {
       const member = membershipOf.get(conversation.id) as Member;
       const last = lastMessageOf.get(conversation.id);
       return {
@@ -65,11 +70,7 @@ export class ConversationListService {
         role: member.role,
         // A void only fills an abandoned seq; there is nothing to show for it.
         ...(last && last.type !== 'void' ? { lastMessage: toWireMessage(last) } : {}),
-        // Everything after the member's read mark, their latest send or, before either, their join.
-        unreadCount: Math.max(
-          0,
-          conversation.lastSeq - Math.max(member.joinedSeq, member.readSeq ?? 0, member.lastSentSeq ?? 0),
-        ),
+        unreadCount: unreadCounts[i] ?? 0,
       };
     });
     const lastOnPage = page.at(-1);
@@ -79,6 +80,26 @@ export class ConversationListService {
     };
   }
 }
+
+/**
+ * Entries after the member's read mark, their latest send or, before either, their join, less the
+ * changes (edits, deletes, reactions) among them. The meta item tells when none lie there; only a
+ * conversation with both messages and changes since the mark pays one Query, of at most
+ * `maxCountedUnread` seqs, that counts the changes (changes older than that are not subtracted).
+ */
+async function unreadOf(messages: MessageReader, conversation: Conversation, member: Member): Promise<number> {
+  const mark = Math.max(member.joinedSeq, member.readSeq ?? 0, member.lastSentSeq ?? 0);
+  const lastMessageSeq = lastMessageSeqOf(conversation);
+  if (lastMessageSeq <= mark) return 0;
+  if ((conversation.lastChangeSeq ?? 0) <= mark) return lastMessageSeq - mark;
+  const from = Math.max(mark, lastMessageSeq - maxCountedUnread);
+  return Math.max(0, lastMessageSeq - mark - (await messages.countChanges(conversation.id, from, lastMessageSeq)));
+}
+
+/** Counts this large show as "99+" anyway: changes further back than this are not looked for. */
+const maxCountedUnread = 500;
+
+const lastMessageSeqOf = (conversation: Conversation) => conversation.lastMessageSeq ?? conversation.lastSeq;
 
 function positionOf(conversation: Conversation): Position {
   return { at: conversation.lastMessageAt ?? conversation.createdAt, id: conversation.id };

@@ -23,6 +23,9 @@ export interface ConversationView extends Conversation {
 
 const notFound = () => new NotFoundError('Conversation not found');
 
+/** Runs before anyone joins a group, with the users about to join: throws to refuse them (consent to be added). */
+export type AdmitToGroup = (joining: readonly string[]) => Promise<void>;
+
 /**
  * Conversations and their membership. Every change (creation, members added, removed or leaving,
  * renaming) is also a `system` message in the conversation's timeline, committed in the same
@@ -37,7 +40,10 @@ export class ConversationService {
   ) {}
 
   /** Answers `created: false` with the existing conversation when a direct pair already has one. */
-  async create(input: CreateConversationInput): Promise<{ conversation: ConversationView; created: boolean }> {
+  async create(
+    input: CreateConversationInput,
+    admitToGroup?: AdmitToGroup,
+  ): Promise<{ conversation: ConversationView; created: boolean }> {
     const others = [...new Set(input.memberIds)].filter((userId) => userId !== input.creatorId);
     if (input.type === 'direct') {
       if (others.length !== 1) throw new BadRequestError('A direct conversation has exactly one other member');
@@ -48,6 +54,7 @@ export class ConversationService {
     if (others.length + 1 > limits.maxGroupMembers) {
       throw new BadRequestError(`A group holds at most ${limits.maxGroupMembers} members`);
     }
+    if (input.type === 'group') await admitToGroup?.(others);
     const id = ulid();
     const createdAt = this.clock.now().toISOString();
     // The creation event is the first entry, seq 1: every founding member sees it.
@@ -116,12 +123,19 @@ export class ConversationService {
    * same transaction). A transaction holds 100 actions, so one event adds at most 98 members; a
    * larger add is recorded as several events.
    */
-  async addMembers(conversationId: string, callerId: string, userIds: readonly string[]): Promise<ConversationView> {
+  async addMembers(
+    conversationId: string,
+    callerId: string,
+    userIds: readonly string[],
+    admitToGroup?: AdmitToGroup,
+  ): Promise<ConversationView> {
     const { conversation, members, formerMembers } = await this.adminOfGroup(conversationId, callerId);
     const present = new Set(members.map((m) => m.userId));
     const joining = [...new Set(userIds)].filter((userId) => !present.has(userId));
     if (joining.length === 0) return view(conversation, members);
     if (conversation.memberCount + joining.length > limits.maxGroupMembers) throw groupFull();
+    // Members already present are not asked again: only who would join.
+    await admitToGroup?.(joining);
     const batch = joining.slice(0, MAX_MEMBERS_PER_EVENT);
     const at = this.clock.now().toISOString();
     const former = new Map(formerMembers.map((m) => [m.userId, m]));
@@ -143,9 +157,11 @@ export class ConversationService {
       if (stillJoining.length > 0 && again.members.length + stillJoining.length > limits.maxGroupMembers) {
         throw groupFull();
       }
-      return this.addMembers(conversationId, callerId, userIds);
+      return this.addMembers(conversationId, callerId, userIds, admitToGroup);
     }
-    if (joining.length > batch.length) return this.addMembers(conversationId, callerId, joining.slice(batch.length));
+    if (joining.length > batch.length) {
+      return this.addMembers(conversationId, callerId, joining.slice(batch.length), admitToGroup);
+    }
     return this.get(conversationId, callerId);
   }
 

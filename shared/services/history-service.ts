@@ -5,6 +5,7 @@ import { type Message, toWireMessage, visibleFromSeq } from '../model';
 import { cursorCodec } from '../protocol/cursor';
 import type { ConversationRepository } from '../repositories/conversation-repository';
 import type { MessageReader, TimelinePageRequest } from '../repositories/message-repository';
+import { withCurrentReferences } from './replies';
 
 /** Where a history page starts: after or before a seq, where a previous page's cursor left off, or at the newest message. */
 export type HistoryStart =
@@ -55,12 +56,13 @@ export class HistoryService {
     if (floorSeq === undefined) throw new NotFoundError('Conversation not found');
 
     const page = await this.messages.page(input.conversationId, { ...position, floorSeq, limit: input.limit });
+    const messages = await withCurrentReferences(page.messages, (seqs) => this.lookup(input.conversationId, seqs));
     const last = page.messages.at(-1);
     const cursor =
       page.hasMore && last
         ? historyCursor.encode({ conversationId: input.conversationId, direction: position.direction, seq: last.seq })
         : undefined;
-    return { messages: page.messages.map(toWireMessage), ...(cursor ? { cursor } : {}) };
+    return { messages: messages.map(toWireMessage), ...(cursor ? { cursor } : {}) };
   }
 
   async get(messageId: string, callerId: string): Promise<Message> {
@@ -72,7 +74,12 @@ export class HistoryService {
       this.messages.get(key.conversationId, key.seq),
     ]);
     if (floorSeq === undefined || key.seq < floorSeq || !stored) throw new NotFoundError('Message not found');
-    return toWireMessage(stored);
+    const [current] = await withCurrentReferences([stored], (seqs) => this.lookup(key.conversationId, seqs));
+    return toWireMessage(current ?? stored);
+  }
+
+  private lookup(conversationId: string, seqs: readonly number[]) {
+    return this.messages.getMany(seqs.map((seq) => ({ conversationId, seq })));
   }
 
   /** The first seq the caller may read, or undefined when the conversation is unknown or not theirs. */

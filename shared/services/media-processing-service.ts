@@ -1,5 +1,6 @@
-import { type AttachmentPart, media, mediaKeys } from '../config/media';
-import { contentDispositionFor, dispositionForKind } from '../media/file-name';
+import { type AttachmentPart, type ContainerFormat, media, mediaKeys, typeSpecFor } from '../config/media';
+import { type ContainerVerdict, checkContainer } from '../media/container';
+import { contentDispositionFor, dispositionForKind, servedFileName } from '../media/file-name';
 import { cleanImage, makeThumbnail, UnreadableImageError } from '../media/image';
 import { inspectUpload, sniffByteCount } from '../media/inspect';
 import type { Attachment, AttachmentRejection } from '../model';
@@ -66,9 +67,24 @@ export class MediaProcessingService {
     const inspection = await inspectUpload(bytes.subarray(0, sniffByteCount), declaredType);
     if (!inspection.ok) return this.reject(attachment, object.key, inspection.reason);
 
+    // A magic number only says how a file starts: a container is walked past it, and one that does
+    // not hold is refused; one too long to walk (a fragmented recording) is served as a download.
+    const container = part === 'original' ? typeSpecFor(inspection.contentType)?.container : undefined;
+    const verdict = container === undefined ? 'valid' : await this.walk(container, object.key, bytes, declaredSize);
+    if (verdict === 'gone') return { kind: 'gone', attachmentId };
+    if (verdict === 'malformed') return this.reject(attachment, object.key, 'unreadable');
+    const containerVerified = verdict === 'valid';
+
     let processed: ProcessedPart;
     try {
-      processed = await this.writeServed(attachment, part, object.key, bytes, inspection.contentType);
+      processed = await this.writeServed(
+        attachment,
+        part,
+        object.key,
+        bytes,
+        inspection.contentType,
+        containerVerified,
+      );
     } catch (error) {
       if (error instanceof UnreadableImageError) return this.reject(attachment, object.key, 'unreadable');
       throw error;
@@ -80,6 +96,25 @@ export class MediaProcessingService {
     return { kind: 'processed', attachmentId, part, ready };
   }
 
+  /** The upload's container structure, reading box headers past the head it has; `gone` if the upload vanished. */
+  private async walk(
+    format: ContainerFormat,
+    key: string,
+    head: Uint8Array,
+    size: number,
+  ): Promise<ContainerVerdict | 'gone'> {
+    try {
+      return await checkContainer(format, head, size, async (offset, length) => {
+        const range = await this.store.readRange(key, offset, length);
+        if (range === undefined) throw new UploadGoneError();
+        return range;
+      });
+    } catch (error) {
+      if (error instanceof UploadGoneError) return 'gone';
+      throw error;
+    }
+  }
+
   /** Writes the served objects for one part and says what they are. */
   private async writeServed(
     attachment: Attachment,
@@ -87,18 +122,21 @@ export class MediaProcessingService {
     uploadKey: string,
     bytes: Uint8Array,
     contentType: string,
+    containerVerified: boolean,
   ): Promise<ProcessedPart> {
     const originalKey = mediaKeys.original(attachment.conversationId, attachment.id);
     const thumbnailKey = mediaKeys.thumbnail(attachment.conversationId, attachment.id);
+    // Named for the confirmed type (the upload route named it for the declared one, which is the same).
+    const fileName = servedFileName(attachment.fileName, contentType);
     const servedAs = {
       contentType,
-      contentDisposition: contentDispositionFor(attachment.fileName, dispositionForKind(attachment.kind)),
-      fileName: attachment.fileName,
+      contentDisposition: contentDispositionFor(fileName, dispositionForKind(attachment.kind, containerVerified)),
+      fileName,
     };
     const thumbnailServedAs = {
       contentType: media.thumbnail.contentType,
-      contentDisposition: contentDispositionFor(`${attachment.fileName}.thumbnail.webp`, 'inline'),
-      fileName: attachment.fileName,
+      contentDisposition: contentDispositionFor(`${fileName}.thumbnail.webp`, 'inline'),
+      fileName,
     };
 
     if (part === 'poster') {
@@ -135,6 +173,11 @@ export class MediaProcessingService {
     await this.store.delete(uploadKey);
     return { kind: 'rejected', attachmentId: attachment.id, rejection };
   }
+}
+
+/** The upload vanished while its container was walked: another run of a repeated notification took it. */
+class UploadGoneError extends Error {
+  override readonly name = 'UploadGoneError';
 }
 
 function thumbnailInfo(image: { width: number; height: number; contentType: string }) {

@@ -1,9 +1,18 @@
 import { NotFoundError } from '../errors';
 import { messageIds } from '../keys';
-import type { Member } from '../model';
-import { type Message, type MessageAttachment, toWireMessage } from '../model';
-import type { ConversationRepository, MembershipSnapshot } from '../repositories/conversation-repository';
+import {
+  type Conversation,
+  type Member,
+  type Message,
+  type MessageAttachment,
+  type ReplyRef,
+  toWireMessage,
+} from '../model';
+import type { ConversationRepository } from '../repositories/conversation-repository';
 import type { DirectDelivery, DirectDeliveryOutcome } from './direct-delivery-service';
+import { admitMember } from './member-admission';
+import { visibleTextMessage } from './message-change-service';
+import { replyRefOf } from './replies';
 import type { TimelineWriter } from './timeline-writer';
 
 /** What a send needs of attachments: the check before the transaction (which re-checks each one). */
@@ -24,6 +33,8 @@ export interface SendMessageInput {
   /** May be empty when attachments are present (the edge validates that). */
   readonly text: string;
   readonly attachmentIds?: readonly string[];
+  /** The seq of the message this one answers: it must be a text message the sender may see. */
+  readonly replyTo?: number;
 }
 
 export interface SendMessageResult {
@@ -56,12 +67,24 @@ export class MessagingService {
    * runs, and nothing is written unless it passes.
    */
   async send(input: SendMessageInput, admission?: Promise<void>): Promise<SendMessageResult> {
-    const { conversation, fastPath } = await this.admit(input.conversationId, input.senderId, admission);
+    const { conversation, member, fastPath } = await this.admit(input.conversationId, input.senderId, admission);
     const attachmentIds = input.attachmentIds ?? [];
-    const attachments =
+    const [attachments, replyTo] = await Promise.all([
       attachmentIds.length > 0
-        ? await this.attachments.resolveForSend(input.conversationId, input.senderId, attachmentIds)
-        : [];
+        ? this.attachments.resolveForSend(input.conversationId, input.senderId, attachmentIds)
+        : [],
+      input.replyTo === undefined
+        ? undefined
+        : this.repliedTo(conversation, member, input).catch(async (error: unknown) => {
+            // A retry of a reply whose original was deleted since still answers the reply.
+            const original = await this.timeline.sentBefore(input.conversationId, {
+              senderId: input.senderId,
+              clientMessageId: input.clientMessageId,
+            });
+            if (original) return undefined;
+            throw error;
+          }),
+    ]);
 
     const result = await this.timeline.append(
       input.conversationId,
@@ -84,6 +107,7 @@ export class MessagingService {
           createdAt: at,
           clientMessageId: input.clientMessageId,
           ...(attachments.length > 0 ? { attachments } : {}),
+          ...(replyTo ? { replyTo } : {}),
           ...(input.senderDeviceId ? { senderDeviceId: input.senderDeviceId } : {}),
           ...(fastPath ? { directDelivery: true } : {}),
         },
@@ -166,43 +190,12 @@ export class MessagingService {
     });
   }
 
-  /**
-   * Reads membership while `admission` (the sender's rate-limit charge) runs, so nothing is written
-   * unless it passes, and refuses a non-member. With the fast path on for this conversation, starts
-   * reading the recipients' connections, so they are in hand when the commit lands.
-   */
-  private async admit(conversationId: string, senderId: string, admission?: Promise<void>) {
-    const [, { conversation, member, members }] = await Promise.all([
-      admission,
-      this.readMembership(conversationId, senderId),
-    ]);
-    // Same answer for "no such conversation" and "not yours": ids cannot be probed.
-    if (!conversation || !member) throw new NotFoundError('Conversation not found');
-    const direct = members && this.direct?.covers(conversation.memberCount) ? this.direct : undefined;
-    const fastPath =
-      direct && members
-        ? { direct, members, prefetched: direct.prefetch(members.map((candidate) => candidate.userId)) }
-        : undefined;
-    return { conversation, fastPath };
+  /** The message a reply answers, as it is now: a text message the sender may see (a deleted one is marked so). */
+  private async repliedTo(conversation: Conversation, member: Member, input: SendMessageInput): Promise<ReplyRef> {
+    return replyRefOf(await visibleTextMessage(this.timeline, conversation, member, input.replyTo ?? 0));
   }
 
-  /**
-   * With the fast path on, one strongly consistent Query of the conversation's partition gives the
-   * members too (for a direct chat cheaper than the two-key BatchGetItem: one read unit, not two).
-   */
-  private async readMembership(
-    conversationId: string,
-    userId: string,
-  ): Promise<MembershipSnapshot & { readonly members?: readonly Member[] }> {
-    if (!this.direct || this.direct.settings.maxMembers === 0) {
-      return this.conversations.getMembership(conversationId, userId);
-    }
-    const { conversation, queue, members } = await this.conversations.getWithMembers(conversationId);
-    const member = members.find((candidate) => candidate.userId === userId);
-    return {
-      ...(conversation && queue ? { conversation: { ...conversation, ...queue } } : {}),
-      ...(member ? { member } : {}),
-      members,
-    };
+  private admit(conversationId: string, senderId: string, admission?: Promise<void>) {
+    return admitMember(this.conversations, this.direct, conversationId, senderId, admission);
   }
 }

@@ -176,6 +176,16 @@ export class TimelineWriter {
     return results;
   }
 
+  /** The entry at `seq`, read strongly: what a reply or a change is decided on. */
+  messageAt(conversationId: string, seq: number): Promise<StoredMessage | undefined> {
+    return this.messages.get(conversationId, seq, true);
+  }
+
+  /** What a client's clientMessageId already made, if anything: a refused retry answers it instead. */
+  sentBefore(conversationId: string, send: ClientSend): Promise<StoredMessage | undefined> {
+    return this.messages.findSent(conversationId, send.senderId, send.clientMessageId);
+  }
+
   /** Creates a conversation whose timeline starts with `firstEntry` (seq 1), in the creating transaction. */
   startConversation(
     conversation: Conversation,

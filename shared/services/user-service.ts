@@ -1,18 +1,20 @@
 import { object, string } from 'zod/mini';
 import type { Clock } from '../clock';
 import { limits } from '../config/limits';
-import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../errors';
+import { AppError, BadRequestError, ConflictError, ForbiddenError, NotFoundError } from '../errors';
 import { cursorCodec } from '../protocol/cursor';
 import {
   concurrentChangeError,
   type ProfileChanges,
+  type UsernameRefusal,
   type UserProfile,
   type UserRepository,
 } from '../repositories/user-repository';
 
 /** What a client chooses; id and times are the server's. */
-export type ProfileFields = Omit<UserProfile, 'id' | 'createdAt' | 'updatedAt' | 'readReceipts'> & {
+export type ProfileFields = Omit<UserProfile, 'id' | 'createdAt' | 'updatedAt' | 'readReceipts' | 'groupAdds'> & {
   readonly readReceipts?: boolean;
+  readonly groupAdds?: UserProfile['groupAdds'];
 };
 
 /** What other users see: email and phone are private to the owner. */
@@ -56,12 +58,13 @@ export class UserService {
       ...(fields.email !== undefined ? { email: fields.email } : {}),
       ...(fields.phone !== undefined ? { phone: fields.phone } : {}),
       readReceipts: fields.readReceipts ?? true,
+      groupAdds: fields.groupAdds ?? 'everyone',
       createdAt: now,
       updatedAt: now,
     };
     const outcome = await this.users.create(profile);
     if (outcome === 'profileExists') throw new ConflictError('Profile already exists');
-    if (outcome === 'usernameTaken') throw usernameTaken();
+    if (outcome !== 'created') throw usernameRefused(outcome);
     return profile;
   }
 
@@ -107,7 +110,7 @@ export class UserService {
       const outcome = await this.users.update(stored.profile, changes, updatedAt);
       if (outcome === 'updated') return applyChanges(stored.profile, changes, updatedAt);
       if (outcome === 'notFound') throw userNotFound();
-      if (outcome === 'usernameTaken') throw usernameTaken();
+      if (outcome !== 'stale') throw usernameRefused(outcome);
     }
     throw concurrentChangeError();
   }
@@ -117,7 +120,12 @@ export class UserService {
 const normalizeUsername = (username: string) => username.toLowerCase();
 
 const userNotFound = () => new NotFoundError('User not found');
-const usernameTaken = () => new ConflictError('Username is taken');
+function usernameRefused(refusal: UsernameRefusal): AppError {
+  if (refusal === 'usernameTaken') return new ConflictError('Username is taken');
+  return new AppError('username_confusable', `Username looks like ${refusal.lookAlikeOf}, which is taken`, {
+    lookAlikeOf: refusal.lookAlikeOf,
+  });
+}
 
 function applyChanges(profile: UserProfile, changes: ProfileChanges, updatedAt: string): UserProfile {
   const email = changes.email === undefined ? profile.email : changes.email;
@@ -129,6 +137,7 @@ function applyChanges(profile: UserProfile, changes: ProfileChanges, updatedAt: 
     ...(typeof email === 'string' ? { email } : {}),
     ...(typeof phone === 'string' ? { phone } : {}),
     readReceipts: changes.readReceipts ?? profile.readReceipts,
+    groupAdds: changes.groupAdds ?? profile.groupAdds,
     createdAt: profile.createdAt,
     updatedAt,
   };

@@ -401,6 +401,32 @@ describe('web app in Chromium', () => {
     stepTimeout,
   );
 
+  it(
+    'lets a user choose who may add them to groups; a group with them is then refused with the reason',
+    async () => {
+      const erin = await signIn('erin', 'Erin');
+      const frank = await signIn('frank', 'Frank');
+      await erin.page.getByRole('button', { name: 'Privacy' }).click();
+      const groupAdds = erin.page.getByLabel('Who can add me to groups');
+      await expect.poll(() => groupAdds.inputValue(), shown).toBe('everyone');
+      await groupAdds.selectOption('nobody');
+      await screenshot(erin.page, 'privacy-settings');
+      await erin.page.getByRole('button', { name: 'Save' }).click();
+      await groupAdds.waitFor({ state: 'detached', ...shown });
+
+      await frank.page.getByRole('button', { name: 'New group' }).click();
+      await frank.page.getByLabel('Group name').fill('Surprise');
+      await frank.page.getByLabel('Or members’ user ids').fill(erin.userId);
+      await frank.page.getByRole('button', { name: 'Create group' }).click();
+      await frank.page.getByRole('alert').getByText('do not let you add them to groups').waitFor(shown);
+      await screenshot(frank.page, 'group-add-refused');
+      expect(await conversationButton(erin.page, 'Surprise').count()).toBe(0);
+      expect([...erin.pageErrors, ...frank.pageErrors]).toEqual([]);
+      await Promise.all([erin.context.close(), frank.context.close()]);
+    },
+    stepTimeout,
+  );
+
   it('raised no errors in any page', () => {
     for (const user of [alice, bob, carol]) expect(user.pageErrors).toEqual([]);
   });

@@ -60,6 +60,9 @@ const requestRecipes: Partial<Record<FunctionName, RequestRecipe>> = {
   httpSendMessage: { body: () => ({ clientMessageId: 'intrusion-http', text: 'let me in' }) },
   httpListMessages: {},
   httpGetMessage: {},
+  httpEditMessage: { body: () => ({ text: 'taken over' }) },
+  httpDeleteMessage: {},
+  httpReactToMessage: { body: () => ({ emoji: '👍' }) },
   httpMarkRead: { body: () => ({}) },
   httpListReadReceipts: {},
   httpCreateAttachment: { body: () => ({ fileName: 'intrusion.png', contentType: 'image/png', size: 10 }) },
@@ -91,6 +94,33 @@ const webSocketActionScopes: Record<string, ActionScope> = {
         { clientMessageId: 'intrusion-burst-1', text: 'let me in' },
         { clientMessageId: 'intrusion-burst-2', text: 'and again' },
       ],
+    }),
+  },
+  editMessage: {
+    scope: 'conversation',
+    answer: 'messageAccepted',
+    frame: (conversationId) => ({
+      action: 'editMessage',
+      conversationId,
+      seq: 2,
+      text: 'taken over',
+      clientMessageId: 'intrusion-edit',
+    }),
+  },
+  deleteMessage: {
+    scope: 'conversation',
+    answer: 'messageAccepted',
+    frame: (conversationId) => ({ action: 'deleteMessage', conversationId, seq: 2, clientMessageId: 'intrusion-del' }),
+  },
+  react: {
+    scope: 'conversation',
+    answer: 'messageAccepted',
+    frame: (conversationId) => ({
+      action: 'react',
+      conversationId,
+      seq: 2,
+      emoji: '👍',
+      clientMessageId: 'intrusion-react',
     }),
   },
   read: {

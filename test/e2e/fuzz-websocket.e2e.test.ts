@@ -15,11 +15,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createDocumentClient } from '#shared/aws/dynamodb';
 import { webSocketRoutes } from '#shared/config/functions';
+import { limits } from '#shared/config/limits';
 import { errorCodes } from '#shared/errors';
 import { conversationKeys } from '#shared/keys';
 import {
   ackFrameSchema,
+  deleteMessageFrameSchema,
+  editMessageFrameSchema,
   pingFrameSchema,
+  reactFrameSchema,
   readFrameSchema,
   sendMessageFrameSchema,
   sendMessagesFrameSchema,
@@ -56,6 +60,9 @@ const pushTypes = new Set(['message', 'receipt']);
 const frameSchemas = {
   sendMessage: sendMessageFrameSchema,
   sendMessages: sendMessagesFrameSchema,
+  editMessage: editMessageFrameSchema,
+  deleteMessage: deleteMessageFrameSchema,
+  react: reactFrameSchema,
   sync: syncFrameSchema,
   ack: ackFrameSchema,
   read: readFrameSchema,
@@ -64,6 +71,9 @@ const frameSchemas = {
 const successTypes = {
   sendMessage: 'messageAccepted',
   sendMessages: 'messagesAccepted',
+  editMessage: 'messageAccepted',
+  deleteMessage: 'messageAccepted',
+  react: 'messageAccepted',
   sync: 'syncComplete',
   ack: 'acked',
   read: 'readAcked',
@@ -187,6 +197,12 @@ async function expectNoMessageStored(): Promise<void> {
   expect(await sequenceMarks(), 'a refused frame moved a conversation').toEqual(marks);
 }
 
+/** Waits for the next fixed window of the per-user send limit (never more than one window). */
+async function nextSendWindow(): Promise<void> {
+  const windowMs = limits.sendRateLimit.windowSeconds * 1000;
+  await new Promise((resolve) => setTimeout(resolve, windowMs - (Date.now() % windowMs) + 50));
+}
+
 function expectSuccessFrame(routeKey: RoutedKey, answer: Frame, sent: unknown): void {
   const frame = sent as Record<string, unknown>;
   switch (routeKey) {
@@ -197,6 +213,19 @@ function expectSuccessFrame(routeKey: RoutedKey, answer: Frame, sent: unknown): 
       expect(message.senderId).toBe(alice.userId);
       expect(message.conversationId).toBe(frame.conversationId);
       expect(message.seq).toEqual(expect.any(Number));
+      const seq = Number(message.seq);
+      const group = marks[groupId] ?? { lastSeq: 0, nextSeq: 0 };
+      marks = { ...marks, [groupId]: { lastSeq: Math.max(group.lastSeq, seq), nextSeq: Math.max(group.nextSeq, seq) } };
+      return;
+    }
+    case 'editMessage':
+    case 'deleteMessage':
+    case 'react': {
+      const message = answer.message as Record<string, unknown>;
+      expect(answer.clientMessageId).toBe(frame.clientMessageId);
+      expect(message.senderId).toBe(alice.userId);
+      // A clientMessageId used before answers what it made, as a send's retry does.
+      expect(message.conversationId).toBe(frame.conversationId);
       const seq = Number(message.seq);
       const group = marks[groupId] ?? { lastSeq: 0, nextSeq: 0 };
       marks = { ...marks, [groupId]: { lastSeq: Math.max(group.lastSeq, seq), nextSeq: Math.max(group.nextSeq, seq) } };
@@ -275,7 +304,9 @@ async function exchange(frame: WireFrame): Promise<void> {
     if (frame.kind === 'text') expectSuccessFrame(routeKey, answer, JSON.parse(frame.text));
     record(routeKey, String(answer.type));
   }
-  const refusedSend = answer.type === 'error' && (routeKey === 'sendMessage' || routeKey === 'sendMessages');
+  const refusedSend =
+    answer.type === 'error' &&
+    ['sendMessage', 'sendMessages', 'editMessage', 'deleteMessage', 'react'].includes(routeKey);
   await Promise.all([expectUsable(client), refusedSend ? expectNoMessageStored() : undefined]);
   expect(Object.getOwnPropertyNames(Object.prototype).sort(), 'Object.prototype was polluted').toEqual(
     prototypeKeysAtStart,
@@ -420,6 +451,17 @@ function validEntries(action: string, clientMessageId: string, seq: number): Ent
           ]),
         ],
       ];
+    case 'editMessage':
+    case 'deleteMessage':
+    case 'react':
+      return [
+        ...base,
+        ['conversationId', JSON.stringify(groupId)],
+        ['seq', String(seq)],
+        ...(action === 'editMessage' ? [['text', '"fuzz edit"'] as const] : []),
+        ...(action === 'react' ? [['emoji', JSON.stringify('👍')] as const] : []),
+        ['clientMessageId', JSON.stringify(clientMessageId)],
+      ];
     case 'ack':
     case 'read':
       return [...base, ['conversationId', JSON.stringify(groupId)], ['upToSeq', String(seq)]];
@@ -546,6 +588,9 @@ describe('valid frames mutated field by field', () => {
     $default: 30,
     sendMessage: 120,
     sendMessages: 100,
+    editMessage: 20,
+    deleteMessage: 20,
+    react: 20,
     sync: 100,
     ack: 120,
     read: 120,
@@ -553,6 +598,8 @@ describe('valid frames mutated field by field', () => {
   };
 
   it.each(actions)('%s: wrong types, huge strings, unicode, odd numbers, extra and polluting keys', async (action) => {
+    // The sends before used up alice's send window; changes are charged against it too, so start a fresh one.
+    if (action === 'editMessage') await nextSendWindow();
     await holds(
       fc.asyncProperty(mutatedFrame(fc.constant(action)), async (frame) => {
         await exchange(frame);

@@ -292,6 +292,39 @@ describe('messages', () => {
     expectStatus(missing, 404);
   });
 
+  it('PATCH, DELETE and POST reactions on /messages/{id} answer 201 or a retry 200; 403, 404 and 409 refuse', async () => {
+    const sent = await callRoute(
+      'httpSendMessage',
+      ben,
+      { id: groupId },
+      { body: { clientMessageId: 'c-chg', text: 'draft' } },
+    );
+    const id = String((sent.body as { message: { id: string } }).message.id);
+
+    const edited = await callRoute('httpEditMessage', ben, { id }, { body: { text: 'final', clientMessageId: 'e-1' } });
+    const retried = await callRoute(
+      'httpEditMessage',
+      ben,
+      { id },
+      { body: { text: 'final', clientMessageId: 'e-1' } },
+    );
+    const notSender = await callRoute('httpEditMessage', cat, { id }, { body: { text: 'mine now' } });
+    const reacted = await callRoute('httpReactToMessage', cat, { id }, { body: { emoji: '👍' } });
+    const twice = await callRoute('httpReactToMessage', cat, { id }, { body: { emoji: '👍' } });
+    const badEmoji = await callRoute('httpReactToMessage', cat, { id }, { body: { emoji: 'ok' } });
+    const missing = await callRoute('httpDeleteMessage', ben, { id: `${groupId}-999` });
+    const deleted = await callRoute('httpDeleteMessage', ben, { id });
+
+    expectStatus(edited, 201);
+    expectStatus(retried, 200);
+    expectStatus(notSender, 403);
+    expectStatus(reacted, 201);
+    expectStatus(twice, 409);
+    expectStatus(badEmoji, 400);
+    expectStatus(missing, 404);
+    expectStatus(deleted, 201);
+  });
+
   it('POST and GET /messages/{id}/read_receipts mark read (204) and list who had it (200); 404 for one that does not exist', async () => {
     const marked = await callRoute('httpMarkRead', cat, { id: `${groupId}-1` });
     const listed = await callRoute('httpListReadReceipts', ann, { id: `${groupId}-1` });

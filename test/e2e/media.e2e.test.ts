@@ -8,11 +8,11 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createS3Client } from '#shared/aws/s3';
-import { media, mediaKeys } from '#shared/config/media';
+import { media, mediaKeys, mediaResponseHeaders } from '#shared/config/media';
 import { localCredentials, localRegion } from '../../local/aws-local';
 import { api, ChatClient, type Frame, issueToken } from '../support/chat-client';
 import { startTestStack, type TestStack } from '../support/local-stack';
-import { jpegWithGps, mp4Video, pdfDocument, pngImage, readGps } from '../support/media-fixtures';
+import { htmlBehindFtyp, jpegWithGps, mp4Video, pdfDocument, pngImage, readGps } from '../support/media-fixtures';
 
 interface User {
   token: string;
@@ -343,5 +343,77 @@ describe('documents and videos', () => {
     const download = await fetch(view.url ?? '', { headers: { range: 'bytes=0-7' } });
     expect(download.status).toBe(206);
     expect(Buffer.from(await download.arrayBuffer()).equals(video.subarray(0, 8))).toBe(true);
+  });
+});
+
+/** Issue 20: what an attacker tried to make a member's browser or file manager take for something else. */
+describe('deceptive files', () => {
+  const page = Buffer.from('<html><script>alert(document.domain)</script></html>');
+
+  function expectMediaPolicyHeaders(answer: Response) {
+    for (const [name, value] of Object.entries(mediaResponseHeaders.security)) {
+      expect(answer.headers.get(name)).toBe(value);
+    }
+  }
+
+  it('serves x.html uploaded as text/plain as a download named x.txt, never x.html, with nosniff and a sandboxing CSP', async () => {
+    const ticket = await ticketFor(alice, 'x.html', 'text/plain', page);
+    expect((await put(ticket.uploadUrl, ticket.uploadHeaders, page)).status).toBe(200);
+    const view = (await settled(alice, ticket.attachmentId)) as AttachmentView & { fileName?: string };
+    expect(view).toMatchObject({ status: 'ready', fileName: 'x.txt' });
+
+    const download = await fetch(view.url ?? '');
+    expect(download.status).toBe(200);
+    expect(download.headers.get('content-type')).toBe('text/plain');
+    expect(download.headers.get('content-disposition')).toBe('attachment; filename="x.txt"');
+    expect(download.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(download.headers.get('content-security-policy')).toContain('sandbox');
+    expectMediaPolicyHeaders(download);
+  });
+
+  it.each([
+    ['a NUL hiding the real extension', 'x.png\u0000.html'],
+    ['a right-to-left override reversing it', 'x\u202Egnp.exe'],
+    ['an ANSI escape', '\u001b[31mx.png'],
+    ['nothing visible', '\u200B'],
+  ])('refuses a file name with %s before signing anything', async (_case, fileName) => {
+    const answer = await startUpload(alice, { fileName, contentType: 'image/png', size: 100 });
+
+    expect(answer.status).toBe(400);
+    expect(answer.body).toMatchObject({ error: { code: 'bad_request' } });
+    expect(answer.body.uploadUrl).toBeUndefined();
+  });
+
+  it('names a real PNG uploaded as x.svg by what it is: x.png, inline', async () => {
+    const png = await pngImage(32, 32);
+    const ticket = await ticketFor(alice, 'x.svg', 'image/png', png);
+    expect((await put(ticket.uploadUrl, ticket.uploadHeaders, png)).status).toBe(200);
+    const view = await settled(alice, ticket.attachmentId);
+    const download = await fetch(view.url ?? '');
+
+    expect(download.headers.get('content-disposition')).toBe('inline; filename="x.png"');
+    expectMediaPolicyHeaders(download);
+  });
+
+  it('rejects a "video/mp4" that is a 24-byte ftyp header followed by <html><script>: it never reaches ready', async () => {
+    const fake = htmlBehindFtyp();
+    const poster = await pngImage(64, 36);
+    const ticket = await ticketFor(alice, 'clip.mp4', 'video/mp4', fake, {
+      poster: { contentType: 'image/png', size: poster.byteLength },
+    });
+    expect((await put(ticket.uploadUrl, ticket.uploadHeaders, fake)).status).toBe(200);
+    expect((await put(ticket.poster?.uploadUrl ?? '', ticket.poster?.uploadHeaders ?? {}, poster)).status).toBe(200);
+
+    const view = await settled(alice, ticket.attachmentId);
+    expect(view).toMatchObject({ status: 'rejected', rejection: 'unreadable' });
+    expect(view.url).toBeUndefined();
+    expect(await objectExists(mediaKeys.original(conversationId, ticket.attachmentId))).toBe(false);
+  });
+
+  it('sends the policy headers on refusals too', async () => {
+    const refused = await fetch(`${stack.mediaCdnUrl}/${mediaKeys.original(conversationId, '01NOSUCHATTACHMENT')}`);
+
+    expect(refused.status).toBe(403);
+    expectMediaPolicyHeaders(refused);
   });
 });

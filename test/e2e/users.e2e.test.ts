@@ -62,6 +62,7 @@ describe('POST /users', () => {
       email: 'ann@example.com',
       phone: '+14155550123',
       readReceipts: true,
+      groupAdds: 'everyone',
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
     });
@@ -80,6 +81,7 @@ describe('POST /users', () => {
       name: 'Cat',
       username: 'cat',
       readReceipts: true,
+      groupAdds: 'everyone',
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
     });
@@ -293,6 +295,7 @@ describe('PUT /users/{id}', () => {
       username: 'hal',
       phone: '+4930123456',
       readReceipts: false,
+      groupAdds: 'everyone',
       createdAt: created.body.createdAt,
       updatedAt: expect.any(String),
     });
@@ -355,5 +358,70 @@ describe('PUT /users/{id}', () => {
 
     expect(answer.status).toBe(400);
     expect(answer.body.error).toMatchObject({ code: 'bad_request', message: expect.stringContaining(hint) });
+  });
+});
+
+/** Issue 20: a username that looks like someone else's (the same UTS #39 skeleton) is refused with its own code. */
+describe('look-alike usernames', () => {
+  let alice: User;
+
+  beforeAll(async () => {
+    alice = await newUser('alice-lookalikes');
+    expect((await call(alice, 'POST', '/users', { name: 'Alice', username: 'alice' })).status).toBe(201);
+    const mallory = await newUser('mallory-lookalikes');
+    expect((await call(mallory, 'POST', '/users', { name: 'Mallory', username: 'mallory' })).status).toBe(201);
+  });
+
+  it.each([
+    ['a1ice', 'alice'],
+    ['A1ICE', 'alice'],
+    ['rnallory', 'mallory'],
+  ])(
+    'refuses %j beside %j: 409 username_confusable naming whose it looks like, no profile',
+    async (username, taken) => {
+      const copycat = await newUser(`copycat-${username}`);
+
+      const answer = await call(copycat, 'POST', '/users', { name: 'Totally Legit', username });
+
+      expect(answer.status).toBe(409);
+      expect(answer.body).toEqual({
+        error: { code: 'username_confusable', message: expect.any(String), details: { lookAlikeOf: taken } },
+      });
+      expect((await call(copycat, 'GET', `/users/${copycat.userId}`)).status).toBe(404);
+    },
+  );
+
+  it('refuses a Cyrillic look-alike outright: a username is ASCII letters, digits, "_" and "."', async () => {
+    const copycat = await newUser('copycat-cyrillic');
+
+    const answer = await call(copycat, 'POST', '/users', { name: 'Alice', username: '\u0430lice' });
+
+    expect(answer.status).toBe(400);
+  });
+
+  it('refuses a rename to a look-alike of someone else’s username', async () => {
+    const answer = await call(ben, 'PUT', '/users/me', { username: 'a1ice' });
+
+    expect(answer.status).toBe(409);
+    expect(answer.body).toMatchObject({ error: { code: 'username_confusable', details: { lookAlikeOf: 'alice' } } });
+    expect((await call(ben, 'GET', '/users/me')).body.username).toBe('ben');
+  });
+
+  it('lets the holder move between their own look-alikes, and keeps the look theirs', async () => {
+    expect((await call(alice, 'PUT', '/users/me', { username: 'a1ice' })).status).toBe(200);
+    const copycat = await newUser('copycat-after-move');
+
+    const answer = await call(copycat, 'POST', '/users', { name: 'Alice', username: 'alice' });
+
+    expect(answer.body).toMatchObject({ error: { code: 'username_confusable', details: { lookAlikeOf: 'a1ice' } } });
+  });
+
+  it('frees the look with the account', async () => {
+    const mae = await newUser('mae-lookalikes');
+    expect((await call(mae, 'POST', '/users', { name: 'Mae', username: 'rnae' })).status).toBe(201);
+    expect((await call(mae, 'DELETE', '/users/me')).status).toBe(204);
+    const newcomer = await newUser('newcomer-lookalikes');
+
+    expect((await call(newcomer, 'POST', '/users', { name: 'Mae', username: 'mae' })).status).toBe(201);
   });
 });

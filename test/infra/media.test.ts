@@ -13,7 +13,7 @@ import {
   type FunctionSpec,
   functions,
 } from '#shared/config/functions';
-import { media } from '#shared/config/media';
+import { media, mediaResponseHeaders } from '#shared/config/media';
 import { Data } from '../../infra/constructs/data';
 import { lockedVersion, ParleyFunction } from '../../infra/constructs/lambda-function';
 import { Media, signingKeyResourceType } from '../../infra/constructs/media';
@@ -310,6 +310,34 @@ describe('media CDN', () => {
     expect(config.CacheBehaviors).toBeUndefined();
     expect(config).toMatchObject({ HttpVersion: 'http2and3', PriceClass: 'PriceClass_100', Enabled: true });
     expect(resources[keyGroupId]?.Properties.KeyGroupConfig).toMatchObject({ Items: [ref(publicKeyId)] });
+  });
+
+  it('answers with nosniff, a sandboxing CSP, no framing and CORS from mediaResponseHeaders, overriding the object', () => {
+    const policyId = (distributionConfig().DefaultCacheBehavior as { ResponseHeadersPolicyId: { Ref: string } })
+      .ResponseHeadersPolicyId.Ref;
+    expect(resources[policyId]?.Type).toBe('AWS::CloudFront::ResponseHeadersPolicy');
+    const config = resources[policyId]?.Properties.ResponseHeadersPolicyConfig as Record<string, unknown>;
+    const { security, cors } = mediaResponseHeaders;
+
+    expect(config.SecurityHeadersConfig).toEqual({
+      ContentTypeOptions: { Override: true },
+      ContentSecurityPolicy: { ContentSecurityPolicy: security['content-security-policy'], Override: true },
+      FrameOptions: { FrameOption: security['x-frame-options'], Override: true },
+      ReferrerPolicy: { ReferrerPolicy: security['referrer-policy'], Override: true },
+      StrictTransportSecurity: { AccessControlMaxAgeSec: 31_536_000, IncludeSubdomains: true, Override: true },
+    });
+    expect(security['x-content-type-options']).toBe('nosniff');
+    expect(security['content-security-policy']).toMatch(/(^|; )sandbox(;|$)/);
+    expect(security['content-security-policy']).toMatch(/(^|; )default-src 'none'(;|$)/);
+    expect(config.CorsConfig).toEqual({
+      AccessControlAllowCredentials: false,
+      AccessControlAllowOrigins: { Items: cors.allowOrigins },
+      AccessControlAllowMethods: { Items: cors.allowMethods },
+      AccessControlAllowHeaders: { Items: cors.allowHeaders },
+      AccessControlExposeHeaders: { Items: cors.exposeHeaders },
+      AccessControlMaxAgeSec: cors.maxAgeSeconds,
+      OriginOverride: true,
+    });
   });
 
   it('writes standard logs to the log bucket', () => {

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ConflictError, ForbiddenError, NotFoundError } from '#shared/errors';
 import { userKeys } from '#shared/keys';
+import { usernameSkeleton } from '#shared/protocol/username-skeleton';
 import { UserService } from '#shared/services/user-service';
 import { fixedClock, type TestTables, useTestTables } from '../support/test-tables';
 
@@ -34,6 +35,7 @@ describe('UserService.create', () => {
       email: 'ann@example.com',
       phone: '+14155550123',
       readReceipts: true,
+      groupAdds: 'everyone',
       createdAt: now,
       updatedAt: now,
     });
@@ -107,6 +109,7 @@ describe('UserService.update', () => {
       username,
       phone: '+442071838750',
       readReceipts: false,
+      groupAdds: 'everyone',
       createdAt: fixedClock.now().toISOString(),
       updatedAt: later.toISOString(),
     };
@@ -315,5 +318,60 @@ describe('UserService.search', () => {
     await expect(users.search('x', 'abc', 'not-a-cursor')).rejects.toMatchObject({ code: 'bad_request' });
     const other = Buffer.from(JSON.stringify({ after: 'zzz' })).toString('base64url');
     await expect(users.search('x', 'abc', other)).rejects.toMatchObject({ code: 'bad_request' });
+  });
+});
+
+describe('look-alike usernames', () => {
+  const letters = () =>
+    Math.random()
+      .toString(36)
+      .replace(/[^a-z]/g, '')
+      .slice(0, 6)
+      .padEnd(3, 'q');
+  const lookOf = async (username: string) =>
+    (await db.raw.usersItem(userKeys.usernameSkeletonClaim(usernameSkeleton(username))))?.userId;
+
+  it('claims the look with the username, refuses a look-alike naming whose it is, and frees the look on deletion', async () => {
+    const [owner, copycat] = [freshId('bill'), freshId('copycat')];
+    const suffix = letters();
+    await users.create(owner, { name: 'Bill', username: `bill.${suffix}` });
+
+    const refused = users.create(copycat, { name: 'Bill', username: `bi1l.${suffix}` });
+
+    await expect(refused).rejects.toMatchObject({
+      code: 'username_confusable',
+      details: { lookAlikeOf: `bill.${suffix}` },
+    });
+    expect(await lookOf(`bill.${suffix}`)).toBe(owner);
+    await expect(db.repositories.users.markDeleted(owner, fixedClock.now().toISOString())).resolves.toBe('deleted');
+    expect(await lookOf(`bill.${suffix}`)).toBeUndefined();
+    await expect(users.create(copycat, { name: 'Bill', username: `bi1l.${suffix}` })).resolves.toBeDefined();
+  });
+
+  it('lets a user whose username predates look claims rename and leave, even when a look-alike took their look since', async () => {
+    const [legacy, newcomer] = [freshId('legacy'), freshId('newcomer')];
+    const suffix = letters();
+    await users.create(legacy, { name: 'Old', username: `bi1l.${suffix}` });
+    // As stored before look claims existed: the exact claim only.
+    await db.raw.deleteUsersItem(userKeys.usernameSkeletonClaim(usernameSkeleton(`bi1l.${suffix}`)));
+    await users.create(newcomer, { name: 'New', username: `bill.${suffix}` });
+
+    await expect(users.update(legacy, legacy, { username: `bi1l.${suffix}.x` })).resolves.toMatchObject({
+      username: `bi1l.${suffix}.x`,
+    });
+    expect(await lookOf(`bill.${suffix}`)).toBe(newcomer);
+    expect(await lookOf(`bi1l.${suffix}.x`)).toBe(legacy);
+    await expect(db.repositories.users.markDeleted(legacy, fixedClock.now().toISOString())).resolves.toBe('deleted');
+    // Leaving without a rename first: the look-alike's claim is not theirs to free.
+    const stillLegacy = freshId('legacy2');
+    await users.create(stillLegacy, { name: 'Old', username: `bill.${suffix}.old` });
+    await db.raw.deleteUsersItem(userKeys.usernameSkeletonClaim(usernameSkeleton(`bill.${suffix}.old`)));
+    const taker = freshId('taker');
+    await users.create(taker, { name: 'Taker', username: `bi1l.${suffix}.old` });
+
+    await expect(db.repositories.users.markDeleted(stillLegacy, fixedClock.now().toISOString())).resolves.toBe(
+      'deleted',
+    );
+    expect(await lookOf(`bi1l.${suffix}.old`)).toBe(taker);
   });
 });

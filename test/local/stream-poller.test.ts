@@ -371,4 +371,41 @@ describe('stream poller under the AWS timing profile', () => {
     await running?.stop();
     expect(pauses.every((pause) => pause.reason === 'idle' && pause.ms === 20)).toBe(true);
   });
+
+  it('delivers batches of one shard concurrently, up to its ParallelizationFactor, in order per partition key', async () => {
+    const tables = await freshTables();
+    const conversations = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7', 'c8'];
+    for (const conversationId of conversations) await putMessages(tables, 6, conversationId);
+    const delivered = new Map<string, number[]>();
+    const inFlight = new Set<string>();
+    let mostAtOnce = 0;
+    let sharedKeyInFlight = false;
+    let inFlightBatches = 0;
+
+    const { poller } = await poll(
+      tables.messages.streamArn,
+      { batchSize: 3, parallelizationFactor: 3 },
+      async (event) => {
+        const keys = new Set(event.Records.map((record) => String(record.dynamodb?.Keys?.conversationId?.S)));
+        if ([...keys].some((key) => inFlight.has(key))) sharedKeyInFlight = true;
+        for (const key of keys) inFlight.add(key);
+        mostAtOnce = Math.max(mostAtOnce, inFlightBatches + 1);
+        inFlightBatches += 1;
+        await sleep(60);
+        inFlightBatches -= 1;
+        for (const key of keys) inFlight.delete(key);
+        for (const record of event.Records) {
+          const key = String(record.dynamodb?.Keys?.conversationId?.S);
+          delivered.set(key, [...(delivered.get(key) ?? []), seqOf(record)]);
+        }
+      },
+    );
+
+    await expect.poll(() => [...delivered.values()].flat().length, { timeout: 20_000 }).toBe(48);
+    for (const conversationId of conversations) expect(delivered.get(conversationId)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(sharedKeyInFlight).toBe(false);
+    expect(mostAtOnce).toBeGreaterThan(1);
+    expect(mostAtOnce).toBeLessThanOrEqual(3);
+    expect(poller.stats.concurrentBatches).toBeGreaterThan(0);
+  });
 });

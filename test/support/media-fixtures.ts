@@ -111,17 +111,26 @@ export function pdfDocument(): Buffer {
 }
 
 /**
- * The start of an MP4: an `ftyp` box (major brand isom), a `free` box and a small `mdat`. Not
- * playable, but it is what magic-number checks look at, and file-type calls it video/mp4.
+ * The shape of an MP4: an `ftyp` box (major brand isom), a `moov` with an empty `mvhd`, a `free` box
+ * and a small `mdat`, chained to the last byte. Not playable, but it is what magic-number checks and
+ * the container walk look at, and file-type calls it video/mp4.
  */
 export function mp4Video(): Buffer {
   const ftyp = box('ftyp', Buffer.concat([ascii('isom'), uint32(0x200), ascii('isomiso2avc1mp41')]));
+  const moov = box('moov', box('mvhd', Buffer.alloc(100)));
   const free = box('free', Buffer.alloc(8));
   const mdat = box('mdat', Buffer.alloc(256, 0x5a));
-  return Buffer.concat([ftyp, free, mdat]);
+  return Buffer.concat([ftyp, moov, free, mdat]);
 }
 
-function box(type: string, payload: Buffer): Buffer {
+/** The issue-20 finding: a 24-byte `ftyp` header (magic numbers of video/mp4), then a web page. */
+export function htmlBehindFtyp(): Buffer {
+  const ftyp = box('ftyp', Buffer.concat([ascii('isom'), uint32(0x200), ascii('isomavc1')]));
+  return Buffer.concat([ftyp, ascii('<html><script>alert(document.domain)</script></html>')]);
+}
+
+/** An ISO BMFF box: its size, its four-character type, its payload. */
+export function box(type: string, payload: Buffer): Buffer {
   return Buffer.concat([uint32(8 + payload.length), ascii(type), payload]);
 }
 

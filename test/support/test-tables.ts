@@ -3,7 +3,7 @@
  * the local stack) in the run's shared DynamoDB Local, under a prefix unique to the calling file.
  */
 import { randomUUID } from 'node:crypto';
-import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { inject } from 'vitest';
 import type { ConnectionPoster, PostOutcome } from '#shared/aws/connection-poster';
 import { createDocumentClient } from '#shared/aws/dynamodb';
@@ -145,6 +145,10 @@ export async function useTestTables(label: string) {
           }),
         );
         return result.Items ?? [];
+      },
+      /** Deletes one users-table item, as if it had never been written (data from before a change). */
+      async deleteUsersItem(key: { pk: string; sk: string }) {
+        await documentClient.send(new DeleteCommand({ TableName: name('users'), Key: key }));
       },
       /** One users-table item as stored (profile, tombstone, username claim), read strongly. */
       async usersItem(key: { pk: string; sk: string }) {

@@ -560,6 +560,39 @@ describe('ParleyClient sends and reads', () => {
     expect(recycling.errors).toEqual([]);
   });
 
+  it('sends again what was in flight when API Gateway answers with its own failure, not after the answer timeout', async () => {
+    // The default 30 s answer timeout: a resend within this test can only come from the failure frame.
+    const h = harness({}, { responseTimeoutMs: 30_000 });
+    const connected = h.client.connect();
+    const socket = await h.connect(0);
+    await connected;
+    const sent = h.client.send(conversationId, { text: 'hello' });
+    h.client.markRead(conversationId, 4);
+    expect(socket.framesOf('sendMessage')).toHaveLength(1);
+    expect(socket.framesOf('read')).toHaveLength(1);
+
+    // What API Gateway sends when the route's function fails or runs past 29 s: no type, no request of ours.
+    socket.push({ message: 'Internal server error', connectionId: 'c-1', requestId: 'r-1' });
+
+    await vi.waitFor(() => expect(socket.framesOf('sendMessage')).toHaveLength(2));
+    await vi.waitFor(() => expect(socket.framesOf('read')).toHaveLength(2));
+    const [first, second] = socket.framesOf('sendMessage');
+    expect(second?.clientMessageId).toBe(first?.clientMessageId);
+    expect(socket.framesOf('read')[1]).toEqual({ action: 'read', conversationId, upToSeq: 4 });
+    socket.push({
+      type: 'messageAccepted',
+      clientMessageId: sent.clientMessageId,
+      message: message(5, { senderId: me, text: 'hello', clientMessageId: sent.clientMessageId }),
+    });
+    await expect(sent.accepted).resolves.toMatchObject({ seq: 5 });
+    expect(h.errors).toEqual([]);
+
+    // "Forbidden" (no such route) is not a lost request: nothing goes again, and it is reported.
+    socket.push({ message: 'Forbidden', connectionId: 'c-1', requestId: 'r-2' });
+    expect(h.errors).toMatchObject([{ code: 'bad_frame' }]);
+    expect(socket.framesOf('sendMessage')).toHaveLength(2);
+  });
+
   it('rejects a refused send and reports it as an error event too', async () => {
     const h = harness();
     const connected = h.client.connect();

@@ -1,7 +1,7 @@
 import contentDisposition from 'content-disposition';
 import { describe, expect, it } from 'vitest';
 import { media } from '#shared/config/media';
-import { contentDispositionFor, dispositionForKind, sanitizeFileName } from '#shared/media/file-name';
+import { contentDispositionFor, dispositionForKind, sanitizeFileName, servedFileName } from '#shared/media/file-name';
 
 const loneSurrogate = /\p{Cs}/u;
 
@@ -95,6 +95,38 @@ describe('sanitizeFileName', () => {
   });
 });
 
+describe('servedFileName', () => {
+  it.each([
+    ['x.html', 'text/plain', 'x.txt'],
+    ['x.svg', 'image/png', 'x.png'],
+    ['invoice.pdf.exe', 'application/pdf', 'invoice.pdf.pdf'],
+    ['notes', 'text/plain', 'notes.txt'],
+    ['v1.2', 'application/zip', 'v1.2.zip'],
+    ['clip.MOV', 'video/mp4', 'clip.mp4'],
+    ['.html', 'text/plain', 'html.txt'],
+    ['x.png.html', 'image/png', 'x.png.png'],
+  ])('names %j as a %s: %j', (name, contentType, expected) => {
+    expect(servedFileName(name, contentType)).toBe(expected);
+  });
+
+  it.each([
+    ['Holiday photo (1).JPG', 'image/jpeg'],
+    ['scan.jpeg', 'image/jpeg'],
+    ['Q3 report.pdf', 'application/pdf'],
+    ['voice.opus', 'audio/ogg'],
+  ])('keeps %j, which already ends with an extension of %s', (name, contentType) => {
+    expect(servedFileName(name, contentType)).toBe(name);
+  });
+
+  it('keeps the extension when a long name is cut, and is stable when applied again', () => {
+    const served = servedFileName(`${'a'.repeat(300)}.html`, 'text/plain');
+
+    expect(served.length).toBeLessThanOrEqual(media.maxFileNameLength);
+    expect(served).toMatch(/^a{190,}\.txt$/);
+    expect(servedFileName(served, 'text/plain')).toBe(served);
+  });
+});
+
 describe('contentDispositionFor', () => {
   it('gives a Unicode name both an ASCII filename and an RFC 5987 filename*', () => {
     const name = 'Grüße 会議.pdf';
@@ -134,5 +166,6 @@ describe('dispositionForKind', () => {
     expect(dispositionForKind('image')).toBe('inline');
     expect(dispositionForKind('video')).toBe('inline');
     expect(dispositionForKind('file')).toBe('attachment');
+    expect(dispositionForKind('video', false)).toBe('attachment');
   });
 });

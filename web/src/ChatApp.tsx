@@ -3,6 +3,7 @@ import { useCallback, useEffect, useState } from 'react';
 import { ChatView } from './ChatView';
 import { ConversationList } from './ConversationList';
 import { NewDirectDialog, NewGroupDialog } from './NewConversation';
+import { PrivacySettings } from './PrivacySettings';
 import type { ConnectionState, UserView } from './sdk';
 import { type ChatStore, useStore } from './store';
 
@@ -14,7 +15,7 @@ export function ChatApp(props: {
   const { store, profile } = props;
   useStore(store);
   useEffect(() => store.start(), [store]);
-  const [dialog, setDialog] = useState<'direct' | 'group' | undefined>(undefined);
+  const [dialog, setDialog] = useState<'direct' | 'group' | 'privacy' | undefined>(undefined);
   const closeDialog = useCallback(() => setDialog(undefined), []);
   const openConversation = useCallback(
     (conversationId: string) => {
@@ -30,6 +31,9 @@ export function ChatApp(props: {
       <header className="topbar">
         <h1 className="brand">Parley</h1>
         <MyIdentity profile={profile} />
+        <button type="button" onClick={() => setDialog('privacy')}>
+          Privacy
+        </button>
         <button type="button" onClick={props.onSignOut}>
           Sign out
         </button>
@@ -63,6 +67,7 @@ export function ChatApp(props: {
         <NewDirectDialog store={store} onClose={closeDialog} onCreated={openConversation} />
       ) : null}
       {dialog === 'group' ? <NewGroupDialog store={store} onClose={closeDialog} onCreated={openConversation} /> : null}
+      {dialog === 'privacy' ? <PrivacySettings store={store} onClose={closeDialog} /> : null}
     </div>
   );
 }

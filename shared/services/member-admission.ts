@@ -1,0 +1,56 @@
+import { NotFoundError } from '../errors';
+import type { Member } from '../model';
+import type { ConversationRepository, MembershipSnapshot } from '../repositories/conversation-repository';
+import type { DirectDelivery } from './direct-delivery-service';
+
+/**
+ * Reads membership while `admission` (the writer's rate-limit charge) runs, so nothing is written
+ * unless it passes, and refuses a non-member. With the fast path on for this conversation, starts
+ * reading the recipients' connections, so they are in hand when the commit lands.
+ */
+export async function admitMember(
+  conversations: ConversationRepository,
+  direct: DirectDelivery | undefined,
+  conversationId: string,
+  userId: string,
+  admission?: Promise<void>,
+) {
+  const [, { conversation, member, members }] = await Promise.all([
+    admission,
+    readMembership(conversations, direct, conversationId, userId),
+  ]);
+  // Same answer for "no such conversation" and "not yours": ids cannot be probed.
+  if (!conversation || !member) throw new NotFoundError('Conversation not found');
+  const covering = members && direct?.covers(conversation.memberCount) ? direct : undefined;
+  const fastPath =
+    covering && members
+      ? {
+          direct: covering,
+          members,
+          prefetched: covering.prefetch(members.map((candidate) => candidate.userId)),
+        }
+      : undefined;
+  return { conversation, member, fastPath };
+}
+
+/**
+ * With the fast path on, one strongly consistent Query of the conversation's partition gives the
+ * members too (for a direct chat cheaper than the two-key BatchGetItem: one read unit, not two).
+ */
+async function readMembership(
+  conversations: ConversationRepository,
+  direct: DirectDelivery | undefined,
+  conversationId: string,
+  userId: string,
+): Promise<MembershipSnapshot & { readonly members?: readonly Member[] }> {
+  if (!direct || direct.settings.maxMembers === 0) {
+    return conversations.getMembership(conversationId, userId);
+  }
+  const { conversation, queue, members } = await conversations.getWithMembers(conversationId);
+  const member = members.find((candidate) => candidate.userId === userId);
+  return {
+    ...(conversation && queue ? { conversation: { ...conversation, ...queue } } : {}),
+    ...(member ? { member } : {}),
+    members,
+  };
+}

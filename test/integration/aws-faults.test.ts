@@ -1,0 +1,71 @@
+/**
+ * What the `--aws-faults` layer showed, each reproduced against DynamoDB Local through the fault proxy
+ * (a write to an item an in-flight transaction holds is refused, as on AWS).
+ */
+import { randomUUID } from 'node:crypto';
+import { PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { conversationKeys } from '#shared/keys';
+import { ReceiptRepository } from '#shared/repositories/receipt-repository';
+import { type FaultProxy, startFaultProxy } from '../support/fault-proxy';
+import { useTestTables } from '../support/test-tables';
+
+let tables: Awaited<ReturnType<typeof useTestTables>>;
+let proxy: FaultProxy;
+
+beforeAll(async () => {
+  tables = await useTestTables('aws-faults');
+  // Long enough that asking again at once always meets the same transaction.
+  proxy = await startFaultProxy(tables.tableName, { transactionHoldMs: 40 });
+});
+
+afterAll(async () => {
+  await proxy?.stop();
+});
+
+/** A member row, and a transaction through the proxy that holds it for a while (a send moving lastSentSeq). */
+async function memberRowHeldByATransaction(
+  conversationId: string,
+  userId: string,
+): Promise<{ readonly done: Promise<unknown> }> {
+  const key = conversationKeys.member(conversationId, userId);
+  const table = tables.tableName('conversations');
+  await tables.documentClient.send(
+    new PutCommand({ TableName: table, Item: { ...key, entity: 'member', memberUserId: userId, role: 'member' } }),
+  );
+  const transaction = proxy.documentClient.send(
+    new TransactWriteCommand({
+      TransactItems: [
+        {
+          Update: {
+            TableName: table,
+            Key: key,
+            UpdateExpression: 'SET lastSentSeq = :seq',
+            ExpressionAttributeValues: { ':seq': 5 },
+          },
+        },
+      ],
+    }),
+  );
+  await proxy.transactionInFlight();
+  // Wrapped: an async function returning the promise itself would wait for it.
+  return { done: transaction };
+}
+
+describe('a delivered or read mark meeting an in-flight transaction on the member row', () => {
+  it('is moved once that transaction is done, not answered internal', async () => {
+    const conversationId = randomUUID();
+    const held = await memberRowHeldByATransaction(conversationId, 'u1');
+    const receipts = new ReceiptRepository(
+      proxy.documentClient,
+      tables.tableName('conversations'),
+      tables.tableName('receipts'),
+    );
+
+    const advance = await receipts.advance(conversationId, 'u1', 'delivered', 0, 5, new Date().toISOString());
+
+    expect(advance).toMatchObject({ kind: 'delivered', fromSeq: 0, toSeq: 5 });
+    await held.done;
+    expect(proxy.injector.counts.transactionCancelledByConflict).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,69 @@
+/** The owner's privacy settings: who may add them to a group (`groupAdds` on their profile). */
+import { type FormEvent, useEffect, useState } from 'react';
+import { ErrorAlert, messageOf, useAction } from './action';
+import { Dialog } from './Dialog';
+import type { ChatStore } from './store';
+
+type GroupAdds = 'everyone' | 'directChats' | 'nobody';
+
+const choices: readonly { readonly value: GroupAdds; readonly label: string }[] = [
+  { value: 'everyone', label: 'Everyone' },
+  { value: 'directChats', label: 'People I chat with (a direct chat I started or wrote in)' },
+  { value: 'nobody', label: 'Nobody' },
+];
+
+export function PrivacySettings({ store, onClose }: { readonly store: ChatStore; readonly onClose: () => void }) {
+  const [groupAdds, setGroupAdds] = useState<GroupAdds | undefined>(undefined);
+  const { busy, error, setError, run } = useAction({ busyAfterSuccess: true });
+
+  // The owner's own profile carries the setting (nobody else's view does).
+  useEffect(() => {
+    let open = true;
+    store.client.api.getUser(store.myId).then(
+      (me) => open && setGroupAdds('groupAdds' in me ? me.groupAdds : 'everyone'),
+      (failure: unknown) => open && setError(messageOf(failure)),
+    );
+    return () => {
+      open = false;
+    };
+  }, [store, setError]);
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    if (groupAdds === undefined) return;
+    await run(async () => {
+      await store.client.api.updateUser(store.myId, { groupAdds });
+      onClose();
+    });
+  };
+
+  return (
+    <Dialog title="Privacy" onClose={onClose}>
+      <form onSubmit={submit} className="stack">
+        <label htmlFor="privacy-group-adds">Who can add me to groups</label>
+        <select
+          id="privacy-group-adds"
+          value={groupAdds ?? 'everyone'}
+          disabled={groupAdds === undefined}
+          onChange={(event) => setGroupAdds(event.target.value as GroupAdds)}
+        >
+          {choices.map((choice) => (
+            <option key={choice.value} value={choice.value}>
+              {choice.label}
+            </option>
+          ))}
+        </select>
+        <p className="hint">Anyone can still start a direct chat with you.</p>
+        <ErrorAlert error={error} />
+        <div className="row end">
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="primary" disabled={busy || groupAdds === undefined}>
+            Save
+          </button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}
