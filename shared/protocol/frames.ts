@@ -36,6 +36,7 @@ import type { Message, ReceiptKind } from '../model';
 import {
   canonicalEmoji,
   emojiRuleMessage,
+  hasContent,
   hasNoBidiControls,
   hasNoControlsInText,
   isVisible,
@@ -69,9 +70,6 @@ export const attachmentIdsSchema = array(idSchema).check(
 );
 
 /** A message says something: non-blank text, or attachments (then text may be absent or empty). */
-export const hasContent = (content: { text?: string | undefined; attachmentIds?: readonly string[] | undefined }) =>
-  isVisible(content.text ?? '') || (content.attachmentIds?.length ?? 0) > 0;
-
 export const contentRule = {
   message: 'text must hold something visible unless attachments are sent',
   path: ['text'],

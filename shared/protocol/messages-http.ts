@@ -5,12 +5,12 @@ import {
   clientMessageIdSchema,
   contentRule,
   emojiSchema,
-  hasContent,
   idSchema,
   messageSeqSchema,
   messageTextSchema,
   seqSchema,
 } from './frames';
+import { hasContent } from './text-rules';
 
 const messagePageLimits = { default: 50, max: 100 } as const;
 

@@ -31,6 +31,9 @@ export const hasNoControlsInText = (text: string) => !controlInText.test(text);
 export const hasNoBidiControls = (text: string) => !bidiControl.test(text);
 /** Whether `text` shows anything: blank, zero-width-only and format-only text does not. */
 export const isVisible = (text: string) => text.replace(invisible, '').length > 0;
+/** A message shows something: visible text, or an attachment. */
+export const hasContent = (content: { text?: string | undefined; attachmentIds?: readonly string[] | undefined }) =>
+  isVisible(content.text ?? '') || (content.attachmentIds?.length ?? 0) > 0;
 
 /** An emoji as Unicode recommends it for general interchange (RGI), whole: one grapheme cluster. */
 // The `v` flag (Node 20, every current browser) is newer than the compile target: passed as a plain string.

@@ -10,7 +10,7 @@ import {
   toWireMessage,
   visibleFromSeq,
 } from '../model';
-import { hasContent } from '../protocol/frames';
+import { hasContent } from '../protocol/text-rules';
 import type { ConversationRepository } from '../repositories/conversation-repository';
 import type { MessageUpdate } from '../repositories/message-changes';
 import type { TimelineEffects } from '../repositories/timeline-effects';
