@@ -219,6 +219,52 @@ describe(`per-user send rate limit (${limits.sendRateLimit.maxSends} per ${limit
     expect(after).toMatchObject({ name: 'Quiet', lastSeq: before });
   });
 
+  it('counts edits, deletes and reactions against the same limit, on both transports, and adds no event', async () => {
+    const reactor = await issueToken(stack.httpUrl, 'reactor');
+    const direct = await api(stack.httpUrl, reactor.token, 'POST', '/conversations', {
+      type: 'direct',
+      memberIds: [ben.userId],
+    });
+    const directId = String(direct.body.id);
+    const sent = await api(stack.httpUrl, reactor.token, 'POST', `/conversations/${directId}/messages`, {
+      clientMessageId: 'to-change',
+      text: 'original',
+    });
+    const { seq, id } = sent.body.message as { seq: number; id: string };
+    const phone = await connect(reactor, 'reactor-phone');
+    await fillWindows(reactor.userId);
+
+    const changes = [
+      { action: 'editMessage', conversationId: directId, seq, text: 'edited', clientMessageId: 'flood-edit' },
+      { action: 'deleteMessage', conversationId: directId, seq, clientMessageId: 'flood-delete' },
+      { action: 'react', conversationId: directId, seq, emoji: '👍', clientMessageId: 'flood-react' },
+    ];
+    for (const change of changes) {
+      const answered = phone.nextFrame((frame) => frame.clientMessageId === change.clientMessageId);
+      phone.send(change);
+      expect(await answered).toMatchObject({ type: 'error', code: 'rate_limited', action: change.action });
+    }
+    const overHttp = [
+      await api(stack.httpUrl, reactor.token, 'PATCH', `/messages/${id}`, { text: 'edited' }),
+      await api(stack.httpUrl, reactor.token, 'DELETE', `/messages/${id}`),
+      await api(stack.httpUrl, reactor.token, 'POST', `/messages/${id}/reactions`, { emoji: '👍' }),
+    ];
+
+    expect(
+      overHttp.map((answer) => [answer.status, (answer.body.error as { code?: string } | undefined)?.code]),
+    ).toEqual([
+      [429, 'rate_limited'],
+      [429, 'rate_limited'],
+      [429, 'rate_limited'],
+    ]);
+    const after = await api(stack.httpUrl, ben.token, 'GET', `/conversations/${directId}`);
+    expect(after.body.lastSeq).toBe(seq);
+    const message = await api(stack.httpUrl, ben.token, 'GET', `/messages/${id}`);
+    expect(message.body.message).toMatchObject({ text: 'original' });
+    expect(message.body.message).not.toHaveProperty('reactions');
+    expect(message.body.message).not.toHaveProperty('editedAt');
+  });
+
   it(`caps the conversations a user creates at ${limits.conversationCreationLimit.maxSends} a day`, async () => {
     const spammer = await issueToken(stack.httpUrl, 'spammer');
     // Today and tomorrow full, whichever day the request lands in.
