@@ -426,6 +426,7 @@ describe('text that would deceive its readers (shared/protocol/text-rules.ts)', 
     ['only a zero-width space', '\u200B'],
     ['an ANSI escape', '\u001b[31mred'],
     ['a NUL', 'a\u0000b'],
+    ['a right-to-left override', 'pay \u202Eexe.txt'],
   ])('refuses a message of %s over WebSocket and HTTP, storing nothing', async (_case, text) => {
     const phone = await connect(ben, `text-${text.length}`);
     const before = await lastSeq();
