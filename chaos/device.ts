@@ -38,6 +38,8 @@ export class ChaosDevice {
   readonly errors = new Map<string, number>();
   /** When the SDK last reported `connected` (after its sync), for diagnosing leftovers. */
   lastConnectedAt = 0;
+  /** Every socket this device opened: when it opened and, once it did, when it closed (explains gap fills). */
+  readonly sockets: SocketSpan[] = [];
   private readonly lastEmitted = new Map<string, number>();
 
   constructor(
@@ -52,7 +54,7 @@ export class ChaosDevice {
       tokenProvider: async () => token,
       deviceId,
       storage: new MemoryStore(),
-      WebSocket: countingWebSocket(this.frames, this.wire),
+      WebSocket: countingWebSocket(this.frames, this.wire, this.sockets),
       // Quicker reconnects than an app's defaults: faults come every few hundred milliseconds here.
       backoff: { initialMs: 100, maxMs: 2_000 },
       gapFillDelayMs: 1_000,
@@ -89,7 +91,16 @@ function errorKey(error: Error): string {
 }
 
 /** `ws`'s WebSocket, counting incoming `message` frames by conversation#seq on the way to the SDK. */
-function countingWebSocket(frames: Map<string, number>, wire: ChaosDevice['wire']): WebSocketConstructor {
+export interface SocketSpan {
+  openedAt?: number;
+  closedAt?: number;
+}
+
+function countingWebSocket(
+  frames: Map<string, number>,
+  wire: ChaosDevice['wire'],
+  sockets: SocketSpan[],
+): WebSocketConstructor {
   return class CountingWebSocket implements WebSocketLike {
     private readonly inner: WebSocket;
     onopen: ((event: unknown) => void) | null = null;
@@ -99,12 +110,20 @@ function countingWebSocket(frames: Map<string, number>, wire: ChaosDevice['wire'
 
     constructor(url: string) {
       this.inner = new WebSocket(url);
-      this.inner.onopen = (event) => this.onopen?.(event);
+      const span: SocketSpan = {};
+      sockets.push(span);
+      this.inner.onopen = (event) => {
+        span.openedAt = Date.now();
+        this.onopen?.(event);
+      };
       this.inner.onmessage = (event) => {
         count(frames, wire, event.data);
         this.onmessage?.(event);
       };
-      this.inner.onclose = (event) => this.onclose?.(event);
+      this.inner.onclose = (event) => {
+        span.closedAt = Date.now();
+        this.onclose?.(event);
+      };
       this.inner.onerror = (event) => this.onerror?.(event);
     }
 

@@ -51,6 +51,11 @@ export interface ChaosReport {
    * them), summed over devices; each is listed in the progress log (docs/operations.md explains them).
    */
   readonly gapFills: number;
+  /**
+   * Of those, the ones whose device kept one socket open from the commit until `steadyWindowMs` later:
+   * push and inbox missed them without a connection to blame (the rest met a connection down or cut).
+   */
+  readonly gapFillsOnSteadyConnection: number;
   /** The same message emitted or cached twice on one device, after the SDK's dedupe. */
   readonly duplicated: number;
   /** `message` frames a device received for a message it had already received (on the wire, before the SDK). */
@@ -129,6 +134,7 @@ interface VisibleFaults {
   readonly duplicatesBeforeDedupe: number;
   readonly outOfOrderOnWire: number;
   readonly gapFills: number;
+  readonly gapFillsOnSteadyConnection: number;
 }
 
 /** What the steps observed: the invariants are judged on it and the report lists it. */
@@ -322,6 +328,7 @@ function countDuplicatesAndOrder(cast: Cast, sent: SentWorkload, log: (line: str
     duplicatesBeforeDedupe: countDuplicateFrames(cast.devices),
     outOfOrderOnWire: cast.devices.reduce((sum, device) => sum + device.wire.outOfOrder, 0),
     gapFills: gapFills.length,
+    gapFillsOnSteadyConnection: gapFills.filter((fill) => fill.steadyConnection).length,
   };
 }
 
@@ -380,6 +387,7 @@ function chaosReport(
     acceptedNotStored: delivery.acceptedNotStored,
     missingFromCaches: delivery.missingFromCaches,
     gapFills: visible.gapFills,
+    gapFillsOnSteadyConnection: visible.gapFillsOnSteadyConnection,
     duplicated: visible.duplicated,
     duplicatesBeforeDedupe: visible.duplicatesBeforeDedupe,
     outOfOrder: visible.outOfOrder,

@@ -1,7 +1,7 @@
 /** What the devices hold and saw, counted against the history: losses, duplicates, order and errors. */
 import type { Message } from '../client/index';
 import { type Conversation, conversationsOf } from './cast';
-import { type ChaosDevice, messageKey } from './device';
+import { type ChaosDevice, messageKey, type SocketSpan } from './device';
 
 export function holds(device: ChaosDevice, message: Message | undefined): boolean {
   if (message === undefined) return false;
@@ -64,6 +64,21 @@ export interface GapFill {
   readonly seq: number;
   readonly type: string;
   readonly text: string;
+  /**
+   * Whether one socket of the device stayed open from the message's commit until `steadyWindowMs` later.
+   * If not, the message met a connection that was down or cut: a post API Gateway accepted into a socket
+   * that then closed, or an inbox item the SDK's catch-up read from history first.
+   */
+  readonly steadyConnection: boolean;
+}
+
+/** Long enough for a push, a fan-out retry or two and the SDK's gap-fill delay. */
+export const steadyWindowMs = 5_000;
+
+function connectedThroughout(sockets: readonly SocketSpan[], from: number, to: number): boolean {
+  return sockets.some(
+    (socket) => socket.openedAt !== undefined && socket.openedAt <= from && (socket.closedAt ?? Infinity) >= to,
+  );
 }
 
 /**
@@ -89,6 +104,11 @@ export function findGapFills(
           seq: message.seq,
           type: message.type,
           text: message.text.slice(0, 40),
+          steadyConnection: connectedThroughout(
+            device.sockets,
+            Date.parse(message.createdAt),
+            Date.parse(message.createdAt) + steadyWindowMs,
+          ),
         });
       }
     }

@@ -43,7 +43,7 @@ export class ConnectionRepository {
     connectedAt: string,
     expiresAtEpochSeconds: number,
   ): Promise<{ reachComplete: boolean }> {
-    const [, reach] = await Promise.all([
+    const [, reachComplete] = await Promise.all([
       this.documentClient.send(
         new PutCommand({
           TableName: this.tableName,
@@ -57,22 +57,42 @@ export class ConnectionRepository {
           },
         }),
       ),
-      this.documentClient.send(
+      this.naming(connection, connectedAt, expiresAtEpochSeconds),
+    ]);
+    return { reachComplete };
+  }
+
+  /**
+   * Names the connection in the device's reach entry, unless a newer connection of the device is
+   * named already: a connect whose write lands late (retried after a throttle, or resumed after its
+   * handler failed and the device reconnected) must not hide the device's live connection behind a
+   * dead one. Answers whether the reach item lists every device.
+   */
+  private async naming(connection: Connection, connectedAt: string, expiresAtEpochSeconds: number): Promise<boolean> {
+    try {
+      const reach = await this.documentClient.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: userKeys.reach(connection.userId),
-          // A reconnect replaces the device's older connection, which is on its way out.
           UpdateExpression: 'SET #device = :live, complete = if_not_exists(complete, :incomplete)',
+          // ISO timestamps of one length compare as their times do.
+          ConditionExpression: 'attribute_not_exists(#device.connectedAt) OR #device.connectedAt <= :connectedAt',
           ExpressionAttributeNames: { '#device': `${REACH_DEVICE_PREFIX}${connection.deviceId}` },
           ExpressionAttributeValues: {
             ':live': { connectionId: connection.connectionId, connectedAt, expiresAt: expiresAtEpochSeconds },
+            ':connectedAt': connectedAt,
             ':incomplete': false,
           },
           ReturnValues: 'UPDATED_OLD',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
-      ),
-    ]);
-    return { reachComplete: reach.Attributes?.complete === true };
+      );
+      return reach.Attributes?.complete === true;
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      // A newer connection of this device is named: this one is already on its way out.
+      return error.Item?.complete?.BOOL === true;
+    }
   }
 
   /** Adds devices known from their rows (offline unless already live) and marks the reach item complete. */

@@ -191,6 +191,25 @@ describe('ConnectionRepository.readReach', () => {
     expect(await reachOf('l4')).toEqual({ devices: [{ userId: 'l4', deviceId: 'phone' }], connections: [] });
   });
 
+  it("keeps a device's newer connection named when an older connect's write lands after it", async () => {
+    const earlier = new Date(fixedClock.now().getTime() - 5_000).toISOString();
+    const expiresAt = now + limits.connectionTtlSeconds;
+    await connections.connect({ userId: 'l9', deviceId: 'phone', connectionId: 'l9-new' });
+
+    // The connect of the connection the device gave up on, retried after a throttle: it lands last.
+    const late = await db.repositories.connections.put(
+      { userId: 'l9', deviceId: 'phone', connectionId: 'l9-abandoned' },
+      earlier,
+      expiresAt,
+    );
+
+    expect(late).toEqual({ reachComplete: true });
+    expect(await reachOf('l9')).toEqual({
+      devices: [{ userId: 'l9', deviceId: 'phone' }],
+      connections: [{ userId: 'l9', deviceId: 'phone', connectionId: 'l9-new', connectedAt }],
+    });
+  });
+
   it('clears the reach entry on a retried delete whose row an earlier attempt already removed', async () => {
     await connections.connect({ userId: 'l8', deviceId: 'phone', connectionId: 'l8-phone' });
     // The first attempt deleted the row, then failed (a throttle, a timeout) before the entry.
