@@ -1,4 +1,5 @@
 /** Parley client SDK: everything an app imports. Runs in browsers and in Node 20 (with `ws`). */
+export { isChangeEntry } from './changes';
 export { MemoryStore } from './device';
 export {
   ParleyApiError,
@@ -23,6 +24,7 @@ export type {
   KeyValueStore,
   Message,
   MessageAttachment,
+  MessageChange,
   MessageContent,
   MessagePage,
   MessageReceipts,
@@ -30,7 +32,9 @@ export type {
   ParleyApi,
   ParleyClientOptions,
   ParleyEvents,
+  Reaction,
   ReceiptEvent,
+  ReplyRef,
   ThumbnailInfo,
   TimelineEvent,
   UpdateUserBody,

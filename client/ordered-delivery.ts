@@ -23,6 +23,8 @@ export interface OrderedDeliverySettings {
   readonly gapFillDelayMs: number;
   /** Each message as it becomes due, in seq order per conversation. */
   readonly onDue: (message: Message) => void;
+  /** A cached message a due change entry updated (its target, or a reply quoting it), right after that entry. */
+  readonly onChanged: (message: Message) => void;
   readonly onError: (error: Error) => void;
 }
 
@@ -124,7 +126,10 @@ export class OrderedDelivery {
 
   /** Emits what became due, acks what the timeline holds, and arranges a fill if a seq is missing. */
   private deliver(timeline: Timeline, due: readonly Message[]): void {
-    for (const message of due) this.settings.onDue(message);
+    for (const message of due) {
+      this.settings.onDue(message);
+      for (const changed of timeline.takeApplied(message.seq)) this.settings.onChanged(changed);
+    }
     this.settings.acks.schedule(timeline.conversationId, timeline.contiguous ?? 0);
     if (timeline.hasGap) this.scheduleFill(timeline, this.settings.gapFillDelayMs);
   }

@@ -2,17 +2,22 @@
  * Messages waiting to be sent: queued while offline, one frame in flight per conversation, and
  * resent with the same clientMessageIds after a reconnect, a timeout or a retryable refusal until
  * answered. Text messages queued behind one another go out together in one `sendMessages` frame (a
- * burst the server commits in one transaction, in order); a message with attachments goes alone.
+ * burst the server commits in one transaction, in order); a message with attachments or a reply goes
+ * alone. Changes to earlier messages (edit, delete, react) queue in the same line and go alone too,
+ * so a conversation's entries from this device keep the order they were made in.
  */
 import { limits } from '#shared/config/limits';
 import type { Message } from '#shared/model';
 import type { Connection } from './connection';
-import type { MessageContent } from './types';
+import type { MessageChange, MessageContent } from './types';
+
+/** What one queued entry asks for: a message, or a change to an earlier one. */
+type Request = { readonly kind: 'send'; readonly content: MessageContent } | MessageChange;
 
 interface PendingSend {
   readonly clientMessageId: string;
   readonly conversationId: string;
-  readonly content: MessageContent;
+  readonly request: Request;
   readonly resolve: (message: Message) => void;
   readonly reject: (error: Error) => void;
   attempts: number;
@@ -47,6 +52,15 @@ export class Outbox {
   constructor(private readonly settings: OutboxSettings) {}
 
   send(conversationId: string, content: MessageContent): { clientMessageId: string; accepted: Promise<Message> } {
+    return this.enqueue(conversationId, { kind: 'send', content });
+  }
+
+  /** An edit, delete or reaction: answered, retried and refused like a send; it resolves with its change entry. */
+  change(conversationId: string, change: MessageChange): { clientMessageId: string; accepted: Promise<Message> } {
+    return this.enqueue(conversationId, change);
+  }
+
+  private enqueue(conversationId: string, request: Request): { clientMessageId: string; accepted: Promise<Message> } {
     const clientMessageId = crypto.randomUUID();
     const accepted = new Promise<Message>((resolve, reject) => {
       if (this.settings.connection.isClosed()) {
@@ -54,7 +68,7 @@ export class Outbox {
         return;
       }
       const queue = this.queues.get(conversationId) ?? [];
-      queue.push({ clientMessageId, conversationId, content, resolve, reject, attempts: 0, alone: false });
+      queue.push({ clientMessageId, conversationId, request, resolve, reject, attempts: 0, alone: false });
       this.queues.set(conversationId, queue);
     });
     // Marks the promise handled, so an app that ignores it gets an `error` event rather than an unhandled rejection.
@@ -206,15 +220,25 @@ function nextFrameOf(queue: readonly PendingSend[]): PendingSend[] {
 }
 
 function burstable(pending: PendingSend): boolean {
-  const { text, attachmentIds } = pending.content;
-  return !pending.alone && attachmentIds === undefined && text !== undefined && text.trim().length > 0;
+  if (pending.request.kind !== 'send') return false;
+  const { text, attachmentIds, replyTo } = pending.request.content;
+  return (
+    !pending.alone &&
+    attachmentIds === undefined &&
+    replyTo === undefined &&
+    text !== undefined &&
+    text.trim().length > 0
+  );
+}
+
+/** The text of a send that `burstable` let into a burst. */
+function textOf(pending: PendingSend): string | undefined {
+  return pending.request.kind === 'send' ? pending.request.content.text : undefined;
 }
 
 /** A burst member's share of the frame: its JSON with room for the separators. */
 function burstBytes(pending: PendingSend): number {
-  return (
-    utf8.encode(JSON.stringify({ clientMessageId: pending.clientMessageId, text: pending.content.text })).length + 2
-  );
+  return utf8.encode(JSON.stringify({ clientMessageId: pending.clientMessageId, text: textOf(pending) })).length + 2;
 }
 
 function frameOf(conversationId: string, sends: readonly PendingSend[]): Record<string, unknown> {
@@ -223,14 +247,34 @@ function frameOf(conversationId: string, sends: readonly PendingSend[]): Record<
     return {
       action: 'sendMessages',
       conversationId,
-      messages: sends.map((pending) => ({ clientMessageId: pending.clientMessageId, text: pending.content.text })),
+      messages: sends.map((pending) => ({ clientMessageId: pending.clientMessageId, text: textOf(pending) })),
     };
   }
-  return {
-    action: 'sendMessage',
-    conversationId,
-    clientMessageId: head.clientMessageId,
-    ...(head.content.text === undefined ? {} : { text: head.content.text }),
-    ...(head.content.attachmentIds === undefined ? {} : { attachmentIds: head.content.attachmentIds }),
-  };
+  const { clientMessageId, request } = head;
+  switch (request.kind) {
+    case 'send': {
+      const { text, attachmentIds, replyTo } = request.content;
+      return {
+        action: 'sendMessage',
+        conversationId,
+        clientMessageId,
+        ...(text === undefined ? {} : { text }),
+        ...(attachmentIds === undefined ? {} : { attachmentIds }),
+        ...(replyTo === undefined ? {} : { replyTo }),
+      };
+    }
+    case 'edit':
+      return { action: 'editMessage', conversationId, seq: request.seq, text: request.text, clientMessageId };
+    case 'delete':
+      return { action: 'deleteMessage', conversationId, seq: request.seq, clientMessageId };
+    case 'react':
+      return {
+        action: 'react',
+        conversationId,
+        seq: request.seq,
+        emoji: request.emoji,
+        ...(request.remove ? { remove: true } : {}),
+        clientMessageId,
+      };
+  }
 }

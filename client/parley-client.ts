@@ -2,6 +2,7 @@
  * The Parley client: one WebSocket per device that reconnects by itself, syncs after every
  * connect, keeps each conversation in seq order (filling gaps from history), acks what it has,
  * and sends each message exactly once however often the connection drops (docs/protocol.md).
+ * Edits, deletes and reactions go through the same outbox, and the cache applies incoming ones.
  * This class composes those parts and dispatches the server's frames to them.
  */
 import type { Message } from '#shared/model';
@@ -57,6 +58,7 @@ export class ParleyClient {
     message: new Set(),
     receipt: new Set(),
     membership: new Set(),
+    messageChanged: new Set(),
     connection: new Set(),
     error: new Set(),
   };
@@ -116,6 +118,7 @@ export class ParleyClient {
         this.emit('message', message);
         if (message.type === 'system') this.emit('membership', message);
       },
+      onChanged: (message) => this.emit('messageChanged', message),
       onError,
     });
   }
@@ -166,6 +169,42 @@ export class ParleyClient {
    */
   send(conversationId: string, content: MessageContent): { clientMessageId: string; accepted: Promise<Message> } {
     return this.outbox.send(conversationId, content);
+  }
+
+  /** Sends a reply to the message at `replyTo` (a seq): `send` with `replyTo`, queued and answered the same way. */
+  reply(
+    conversationId: string,
+    replyTo: number,
+    content: Omit<MessageContent, 'replyTo'>,
+  ): { clientMessageId: string; accepted: Promise<Message> } {
+    return this.send(conversationId, { ...content, replyTo: checkedSeq(replyTo) });
+  }
+
+  /**
+   * Edits one's own text message (within the server's edit window). Queued, resent and answered like
+   * `send`: `accepted` resolves with the `edit` entry; the cache shows the new text once it is due.
+   */
+  editMessage(
+    conversationId: string,
+    seq: number,
+    text: string,
+  ): { clientMessageId: string; accepted: Promise<Message> } {
+    return this.outbox.change(conversationId, { kind: 'edit', seq: checkedSeq(seq), text });
+  }
+
+  /** Deletes a message for everyone (one's own, or any in a group one administers); resolves with the `delete` entry. */
+  deleteMessage(conversationId: string, seq: number): { clientMessageId: string; accepted: Promise<Message> } {
+    return this.outbox.change(conversationId, { kind: 'delete', seq: checkedSeq(seq) });
+  }
+
+  /** Reacts to a message with one emoji; resolves with the `reaction` entry. */
+  react(conversationId: string, seq: number, emoji: string): { clientMessageId: string; accepted: Promise<Message> } {
+    return this.outbox.change(conversationId, { kind: 'react', seq: checkedSeq(seq), emoji, remove: false });
+  }
+
+  /** Takes one's reaction with `emoji` back; resolves with the `reaction` entry (`removed: true`). */
+  unreact(conversationId: string, seq: number, emoji: string): { clientMessageId: string; accepted: Promise<Message> } {
+    return this.outbox.change(conversationId, { kind: 'react', seq: checkedSeq(seq), emoji, remove: true });
   }
 
   /** Marks the conversation read up to `upToSeq`; queued while offline, coalesced to the highest seq. */
@@ -266,7 +305,8 @@ export class ParleyClient {
       ...(frame.clientMessageId === undefined ? {} : { clientMessageId: frame.clientMessageId }),
       ...(frame.details === undefined ? {} : { details: { ...frame.details } }),
     });
-    const retryable = retryableCodes.has(frame.code);
+    // A change refused for a reason of its own (`details.reason`: deleted, already_reacted, …) stays refused.
+    const retryable = retryableCodes.has(frame.code) && typeof frame.details?.reason !== 'string';
     if (frame.clientMessageId !== undefined) {
       this.outbox.refuse(frame.clientMessageId, error, retryable);
       return;
@@ -306,6 +346,11 @@ export class ParleyClient {
   private emitError(error: Error): void {
     this.emit('error', error);
   }
+}
+
+function checkedSeq(seq: number): number {
+  if (!Number.isSafeInteger(seq) || seq < 1) throw new RangeError('seq must be a positive integer');
+  return seq;
 }
 
 function closedError(): ParleyClientError {

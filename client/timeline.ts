@@ -1,8 +1,11 @@
 /**
  * One conversation as this client has it: which seqs were emitted, which wait for a missing one,
  * and the ordered cache. Pure bookkeeping; OrderedDelivery decides when to fetch history.
+ * Change entries (edit, delete, reaction) are due like any entry but not cached: each is applied
+ * to the message it names, which the cache then holds as history would now answer it.
  */
 import type { Message } from '#shared/model';
+import { applyChange, isChangeEntry, replyRefOf } from './changes';
 
 const empty: readonly Message[] = Object.freeze([]);
 
@@ -32,6 +35,8 @@ export class Timeline {
   private cache: Message[] = [];
   private snapshot: readonly Message[] = empty;
   private snapshotStale = false;
+  /** Messages a due change entry updated (its target, and replies quoting it), by the change's seq. */
+  private readonly applied = new Map<number, Message[]>();
 
   constructor(readonly conversationId: string) {}
 
@@ -42,6 +47,13 @@ export class Timeline {
       this.snapshotStale = false;
     }
     return this.snapshot;
+  }
+
+  /** The messages change entry `seq` updated, once: its target and the replies that quote it. */
+  takeApplied(seq: number): Message[] {
+    const changed = this.applied.get(seq) ?? [];
+    this.applied.delete(seq);
+    return changed;
   }
 
   /** Highest seq this timeline has seen, emitted or waiting. */
@@ -105,7 +117,14 @@ export class Timeline {
     }
     const baseline = this.contiguous ?? 0;
     const older = page
-      .filter((message) => message.seq <= baseline && message.type !== 'void' && !this.cachedSeqs.has(message.seq))
+      // A page's messages already show the changes up to it, so its change entries need no applying.
+      .filter(
+        (message) =>
+          message.seq <= baseline &&
+          message.type !== 'void' &&
+          !isChangeEntry(message) &&
+          !this.cachedSeqs.has(message.seq),
+      )
       .sort((a, b) => a.seq - b.seq);
     if (older.length > 0) {
       for (const message of older) this.cachedSeqs.add(message.seq);
@@ -148,13 +167,53 @@ export class Timeline {
       this.waiting.delete(next.seq);
       this.contiguous = next.seq;
       // Voids fill a seq but are never shown or emitted.
-      if (next.type !== 'void' && !this.cachedSeqs.has(next.seq)) due.push(next);
-    }
-    if (due.length > 0) {
-      for (const message of due) this.cachedSeqs.add(message.seq);
-      this.cache.push(...due);
-      this.snapshotStale = true;
+      if (next.type === 'void' || this.cachedSeqs.has(next.seq)) continue;
+      due.push(next);
+      if (isChangeEntry(next)) {
+        this.applyChangeEntry(next);
+      } else {
+        this.cachedSeqs.add(next.seq);
+        this.cache.push(next);
+        this.snapshotStale = true;
+      }
     }
     return due;
+  }
+
+  /** Updates the cached message a change names (nothing when it is not cached: history will show its state). */
+  private applyChangeEntry(change: Message): void {
+    const index = change.targetSeq === undefined ? -1 : this.indexOf(change.targetSeq);
+    const target = this.cache[index];
+    const updated = target === undefined ? undefined : applyChange(target, change);
+    if (target === undefined || updated === undefined) return;
+    this.cache[index] = updated;
+    const changed = [updated];
+    if (updated.text !== target.text || updated.deletedAt !== target.deletedAt) {
+      // Replies quote the start of its text, or say it was deleted.
+      const quote = replyRefOf(updated);
+      this.cache.forEach((message, at) => {
+        if (message.replyTo?.seq !== updated.seq) return;
+        const reply = { ...message, replyTo: quote };
+        this.cache[at] = reply;
+        changed.push(reply);
+      });
+    }
+    this.applied.set(change.seq, changed);
+    this.snapshotStale = true;
+  }
+
+  /** Where the cache (ordered by seq) holds `seq`, or -1. */
+  private indexOf(seq: number): number {
+    if (!this.cachedSeqs.has(seq)) return -1;
+    let low = 0;
+    let high = this.cache.length - 1;
+    while (low <= high) {
+      const middle = (low + high) >> 1;
+      const at = this.cache[middle]?.seq ?? 0;
+      if (at === seq) return middle;
+      if (at < seq) low = middle + 1;
+      else high = middle - 1;
+    }
+    return -1;
   }
 }

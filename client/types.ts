@@ -26,6 +26,8 @@ export type {
   Message,
   MessageAttachment,
   MessageType,
+  Reaction,
+  ReplyRef,
   ThumbnailInfo,
   TimelineEvent,
 } from '#shared/model';
@@ -112,11 +114,19 @@ export interface ReceiptEvent {
 }
 
 export interface ParleyEvents {
-  /** Per conversation in seq order, never twice; voids are never emitted. Includes this device's own sends. */
+  /**
+   * Per conversation in seq order, never twice; voids are never emitted. Includes this device's own sends,
+   * and change entries (`edit`, `delete`, `reaction`: see `isChangeEntry`), whose effect `messageChanged` carries.
+   */
   message: (message: Message) => void;
   receipt: (receipt: ReceiptEvent) => void;
   /** System messages (membership and rename events); they are also emitted as `message`. */
   membership: (message: Message) => void;
+  /**
+   * A cached message as an edit, delete or reaction left it (or a reply whose quote of it changed),
+   * right after the `message` event of the change entry that did it. Same id and seq as before.
+   */
+  messageChanged: (message: Message) => void;
   connection: (state: ConnectionState) => void;
   error: (error: Error) => void;
 }
@@ -124,7 +134,15 @@ export interface ParleyEvents {
 export interface MessageContent {
   text?: string;
   attachmentIds?: string[];
+  /** The seq of the message this one answers; the stored reply carries its sender and a preview. */
+  replyTo?: number;
 }
+
+/** A change to an earlier text message (its `seq`), queued and retried like a send. */
+export type MessageChange =
+  | { readonly kind: 'edit'; readonly seq: number; readonly text: string }
+  | { readonly kind: 'delete'; readonly seq: number }
+  | { readonly kind: 'react'; readonly seq: number; readonly emoji: string; readonly remove: boolean };
 
 export interface HistoryQuery {
   after?: number;

@@ -2,12 +2,13 @@
 import { type UIEvent, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { AttachmentTile, PendingAttachmentTile } from './AttachmentTile';
 import { Composer } from './Composer';
-import { describeEvent, formatFullTime, formatTime } from './format';
+import { deletedText, describeEvent, formatFullTime, formatTime } from './format';
 import { LinkifiedText } from './linkify';
 import { MembersPanel } from './MembersPanel';
 import { MessageInfoDialog } from './MessageInfo';
+import { EditForm, MessageActions, Reactions, ReplyQuote } from './MessageTools';
 import { type TickState, tickLabels } from './receipts';
-import type { Message } from './sdk';
+import { isChangeEntry, type Message } from './sdk';
 import type { ChatStore, PendingMessage } from './store';
 
 /** How close to the top (px) scrolling has to come before the previous page loads. */
@@ -27,7 +28,10 @@ function usePageVisible(): boolean {
 
 export function ChatView({ store, conversationId }: { readonly store: ChatStore; readonly conversationId: string }) {
   const messages = store.client.messages(conversationId);
-  const shown = useMemo(() => messages.filter((message) => message.type !== 'void'), [messages]);
+  const shown = useMemo(
+    () => messages.filter((message) => message.type !== 'void' && !isChangeEntry(message)),
+    [messages],
+  );
   const sentIds = useMemo(
     () => new Set(shown.flatMap((message) => (message.clientMessageId === undefined ? [] : [message.clientMessageId]))),
     [shown],
@@ -41,6 +45,9 @@ export function ChatView({ store, conversationId }: { readonly store: ChatStore;
   const pageVisible = usePageVisible();
   const [showMembers, setShowMembers] = useState(false);
   const [infoFor, setInfoFor] = useState<Message | undefined>(undefined);
+  const [replyingTo, setReplyingTo] = useState<Message | undefined>(undefined);
+  // The message being answered as it is now: one deleted meanwhile can no longer be answered.
+  const replyTarget = shown.find((message) => message.seq === replyingTo?.seq && message.deletedAt === undefined);
   const [initialLoadDone, setInitialLoadDone] = useState(false);
   const closeInfo = useCallback(() => setInfoFor(undefined), []);
 
@@ -163,6 +170,7 @@ export function ChatView({ store, conversationId }: { readonly store: ChatStore;
                   message={message}
                   showSender={isGroup && !continues(shown[index - 1], message)}
                   onInfo={isGroup ? setInfoFor : undefined}
+                  onReply={setReplyingTo}
                 />
               ))}
               {pending.map((entry) => (
@@ -175,7 +183,13 @@ export function ChatView({ store, conversationId }: { readonly store: ChatStore;
               {store.notice}
             </p>
           )}
-          <Composer store={store} conversationId={conversationId} onSent={onSent} />
+          <Composer
+            store={store}
+            conversationId={conversationId}
+            onSent={onSent}
+            replyingTo={replyTarget}
+            onCancelReply={() => setReplyingTo(undefined)}
+          />
         </div>
         {isGroup && showMembers ? (
           <MembersPanel store={store} conversationId={conversationId} onClose={() => setShowMembers(false)} />
@@ -203,8 +217,10 @@ function MessageItem(props: {
   readonly message: Message;
   readonly showSender: boolean;
   readonly onInfo: ((message: Message) => void) | undefined;
+  readonly onReply: (message: Message) => void;
 }) {
   const { store, message } = props;
+  const [editing, setEditing] = useState(false);
   if (message.type === 'system') {
     return (
       <li className="system" data-seq={message.seq}>
@@ -214,29 +230,49 @@ function MessageItem(props: {
   }
   const mine = message.senderId === store.myId;
   const sender = store.nameOf(message.senderId);
-  const tick = store.tickOf(message);
+  const deleted = message.deletedAt !== undefined;
+  const tick = deleted ? undefined : store.tickOf(message);
   const attachments = message.attachments ?? [];
   return (
-    <li className={`message ${mine ? 'mine' : 'theirs'}`} data-seq={message.seq} data-message-id={message.id}>
+    <li
+      className={`message ${mine ? 'mine' : 'theirs'}${deleted ? ' deleted' : ''}`}
+      data-seq={message.seq}
+      data-message-id={message.id}
+    >
       <div className="bubble">
         {props.showSender && !mine ? (
           <span className="sender">{sender}</span>
         ) : (
           <span className="sr-only">{mine ? 'You' : sender}: </span>
         )}
-        {attachments.length === 0 ? null : (
-          <div className="attachments">
-            {attachments.map((attachment) => (
-              <AttachmentTile key={attachment.id} store={store} attachment={attachment} />
-            ))}
-          </div>
+        {message.replyTo === undefined ? null : <ReplyQuote store={store} replyTo={message.replyTo} />}
+        {deleted ? (
+          <p className="tombstone">{deletedText}</p>
+        ) : editing ? (
+          <EditForm store={store} message={message} onDone={() => setEditing(false)} />
+        ) : (
+          <>
+            {attachments.length === 0 ? null : (
+              <div className="attachments">
+                {attachments.map((attachment) => (
+                  <AttachmentTile key={attachment.id} store={store} attachment={attachment} />
+                ))}
+              </div>
+            )}
+            {message.text === '' ? null : (
+              <p className="text">
+                <LinkifiedText text={message.text} />
+              </p>
+            )}
+          </>
         )}
-        {message.text === '' ? null : (
-          <p className="text">
-            <LinkifiedText text={message.text} />
-          </p>
-        )}
+        {deleted ? null : <Reactions store={store} message={message} />}
         <span className="meta">
+          {message.editedAt === undefined || deleted ? null : (
+            <span className="edited" title={`Edited ${formatFullTime(message.editedAt)}`}>
+              edited
+            </span>
+          )}
           <time dateTime={message.createdAt} title={formatFullTime(message.createdAt)}>
             {formatTime(message.createdAt)}
           </time>
@@ -245,6 +281,9 @@ function MessageItem(props: {
           )}
         </span>
       </div>
+      {deleted || editing ? null : (
+        <MessageActions store={store} message={message} onReply={props.onReply} onEdit={() => setEditing(true)} />
+      )}
     </li>
   );
 }
@@ -254,6 +293,7 @@ function PendingItem({ store, pending }: { readonly store: ChatStore; readonly p
     <li className="message mine pending" data-client-message-id={pending.clientMessageId}>
       <div className="bubble">
         <span className="sr-only">You: </span>
+        {pending.replyTo === undefined ? null : <ReplyQuote store={store} replyTo={pending.replyTo} />}
         {pending.attachments.length === 0 ? null : (
           <div className="attachments">
             {pending.attachments.map((attachment) => (

@@ -1,8 +1,8 @@
 /** Writing a message: text, and files that upload (with progress) as soon as they are picked. */
 import { type FormEvent, type KeyboardEvent, useEffect, useRef, useState } from 'react';
-import { formatSize } from './format';
+import { formatSize, quoteText } from './format';
 import { PaperclipIcon } from './icons';
-import { ParleyApiError, ParleyUploadError } from './sdk';
+import { type Message, ParleyApiError, ParleyUploadError, type ReplyRef } from './sdk';
 import type { ChatStore, PendingAttachment } from './store';
 
 const maxAttachments = 10;
@@ -87,10 +87,23 @@ function videoPoster(file: File): Promise<Blob | undefined> {
   });
 }
 
+/** What the composer quotes while replying (the server stores its own preview with the reply). */
+function replyRefOf(message: Message): ReplyRef {
+  return {
+    seq: message.seq,
+    senderId: message.senderId,
+    preview: message.text,
+    ...((message.attachments?.length ?? 0) > 0 ? { hasAttachments: true } : {}),
+  };
+}
+
 export function Composer(props: {
   readonly store: ChatStore;
   readonly conversationId: string;
   readonly onSent: () => void;
+  /** The message the next send answers. */
+  readonly replyingTo?: Message | undefined;
+  readonly onCancelReply: () => void;
 }) {
   const { store, conversationId } = props;
   const [text, setText] = useState('');
@@ -101,6 +114,12 @@ export function Composer(props: {
   useEffect(() => {
     textArea.current?.focus();
   }, []);
+
+  // Choosing a message to answer puts the cursor where the answer goes.
+  const replySeq = props.replyingTo?.seq;
+  useEffect(() => {
+    if (replySeq !== undefined) textArea.current?.focus();
+  }, [replySeq]);
 
   const update = (key: string, change: Partial<Upload>) =>
     setUploads((current) => current.map((upload) => (upload.key === key ? { ...upload, ...change } : upload)));
@@ -140,7 +159,9 @@ export function Composer(props: {
   const submit = (event?: FormEvent) => {
     event?.preventDefault();
     if (!canSend) return;
-    store.send(conversationId, text.trim(), ready);
+    const replyTo = props.replyingTo === undefined ? undefined : replyRefOf(props.replyingTo);
+    store.send(conversationId, text.trim(), ready, replyTo);
+    if (replyTo !== undefined) props.onCancelReply();
     setText('');
     setUploads([]);
     props.onSent();
@@ -152,11 +173,24 @@ export function Composer(props: {
     if (event.key === 'Enter' && !event.shiftKey && !event.nativeEvent.isComposing) {
       event.preventDefault();
       submit();
+    } else if (event.key === 'Escape' && props.replyingTo !== undefined) {
+      props.onCancelReply();
     }
   };
 
   return (
     <form className="composer" onSubmit={submit} aria-label="Send a message">
+      {props.replyingTo === undefined ? null : (
+        <div className="replying" data-reply-to={props.replyingTo.seq}>
+          <div className="replying-text">
+            <span className="quote-sender">Replying to {store.nameOf(props.replyingTo.senderId)}</span>
+            <span className="quote-text">{quoteText(replyRefOf(props.replyingTo))}</span>
+          </div>
+          <button type="button" className="icon small" aria-label="Cancel reply" onClick={props.onCancelReply}>
+            ×
+          </button>
+        </div>
+      )}
       {uploads.length === 0 ? null : (
         <ul className="uploads" aria-label="Attachments">
           {uploads.map((upload) => (

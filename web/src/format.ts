@@ -1,5 +1,5 @@
 /** Plain-text formatting: times, sizes, previews and timeline events. */
-import type { Message } from './sdk';
+import type { Message, ReplyRef } from './sdk';
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 const dayFormat = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric' });
@@ -53,11 +53,22 @@ export function describeEvent(message: Message, nameOf: NameOf): string {
 }
 
 /** One line for the conversation list. */
+/** What a deleted message (a tombstone) shows instead of its content. */
+export const deletedText = 'This message was deleted';
+
+/** A reply's quote of the message it answers: the start of its text, or what it was. */
+export function quoteText(replyTo: ReplyRef): string {
+  if (replyTo.deleted === true) return deletedText;
+  if (replyTo.preview.trim() !== '') return replyTo.preview;
+  return replyTo.hasAttachments === true ? 'Attachment' : '';
+}
+
 export function previewOf(message: Message | undefined, nameOf: NameOf, myId: string, isGroup: boolean): string {
   if (message === undefined) return 'No messages yet';
   if (message.type === 'system') return describeEvent(message, nameOf);
   if (message.type === 'void') return '';
   const prefix = message.senderId === myId ? 'You: ' : isGroup ? `${nameOf(message.senderId)}: ` : '';
+  if (message.deletedAt !== undefined) return `${prefix}${deletedText}`;
   const attachments = message.attachments ?? [];
   if (message.text.trim() !== '') return `${prefix}${message.text}`;
   const first = attachments[0];

@@ -9,12 +9,15 @@ export type {
   Message,
   MessageAttachment,
   MessageReceipts,
+  Reaction,
   ReceiptEvent,
+  ReplyRef,
   UserSearchPage,
   UserView,
   WebSocketLike,
 } from '../../client/index';
 export {
+  isChangeEntry,
   ParleyApiError,
   ParleyClient,
   ParleyClientError,

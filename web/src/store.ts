@@ -3,6 +3,7 @@
  * marks, attachment URLs and sends in flight. React reads it through `useStore` (one version number).
  */
 import { useSyncExternalStore } from 'react';
+import { limits } from '#shared/config/limits';
 import { describeEvent } from './format';
 import { type Marks, raiseMarks, type TickState, tickState } from './receipts';
 import {
@@ -10,11 +11,13 @@ import {
   type ConnectionState,
   type ConversationSummary,
   type ConversationView,
+  isChangeEntry,
   type Message,
   ParleyApiError,
   type ParleyClient,
   ParleyServerError,
   type ReceiptEvent,
+  type ReplyRef,
   type UserSearchPage,
   type UserView,
 } from './sdk';
@@ -34,6 +37,8 @@ export interface PendingMessage {
   readonly conversationId: string;
   readonly text: string;
   readonly attachments: readonly PendingAttachment[];
+  /** The message it answers, quoted above it while it is sent. */
+  readonly replyTo?: ReplyRef;
   readonly createdAt: string;
   status: 'sending' | 'failed';
   error?: string;
@@ -121,6 +126,7 @@ export class ChatStore {
     if (this.unsubscribers.length > 0) return;
     this.unsubscribers.push(
       this.client.on('message', (message) => this.onMessage(message)),
+      this.client.on('messageChanged', (message) => this.onMessageChanged(message)),
       this.client.on('receipt', (receipt) => this.onReceipt(receipt)),
       this.client.on('connection', (state) => this.onConnection(state)),
       this.client.on('error', (error) => console.warn('[parley]', error)),
@@ -351,7 +357,9 @@ export class ChatStore {
   markRead(conversationId: string, upToSeq: number): void {
     this.client.markRead(conversationId, upToSeq);
     const summary = this.summaries.get(conversationId);
-    if (summary !== undefined && summary.unreadCount > 0 && upToSeq >= summary.lastSeq) {
+    // Edits, deletes and reactions after the last message count for nothing unread.
+    const lastCounted = summary?.lastMessageSeq ?? summary?.lastSeq ?? 0;
+    if (summary !== undefined && summary.unreadCount > 0 && upToSeq >= lastCounted) {
       this.summaries.set(conversationId, { ...summary, unreadCount: 0 });
       this.changed();
     }
@@ -363,17 +371,19 @@ export class ChatStore {
     return this.pending.get(conversationId) ?? [];
   }
 
-  send(conversationId: string, text: string, attachments: readonly PendingAttachment[] = []): void {
+  send(conversationId: string, text: string, attachments: readonly PendingAttachment[] = [], replyTo?: ReplyRef): void {
     const attachmentIds = attachments.map((attachment) => attachment.id);
     const { clientMessageId, accepted } = this.client.send(conversationId, {
       ...(text === '' ? {} : { text }),
       ...(attachmentIds.length === 0 ? {} : { attachmentIds }),
+      ...(replyTo === undefined ? {} : { replyTo: replyTo.seq }),
     });
     const pending: PendingMessage = {
       clientMessageId,
       conversationId,
       text,
       attachments,
+      ...(replyTo === undefined ? {} : { replyTo }),
       createdAt: new Date().toISOString(),
       status: 'sending',
     };
@@ -392,7 +402,7 @@ export class ChatStore {
 
   retry(pending: PendingMessage): void {
     this.dropPending(pending);
-    this.send(pending.conversationId, pending.text, pending.attachments);
+    this.send(pending.conversationId, pending.text, pending.attachments, pending.replyTo);
   }
 
   dropPending(pending: PendingMessage): void {
@@ -400,6 +410,56 @@ export class ChatStore {
     if (rest.length === 0) this.pending.delete(pending.conversationId);
     else this.pending.set(pending.conversationId, rest);
     this.changed();
+  }
+
+  // Changing messages.
+
+  /** The sender may edit a text message for `limits.editWindowMs` after sending it. */
+  canEdit(message: Message, now = Date.now()): boolean {
+    return (
+      message.type === 'text' &&
+      message.senderId === this.myId &&
+      message.deletedAt === undefined &&
+      now - Date.parse(message.createdAt) < limits.editWindowMs
+    );
+  }
+
+  /** The sender deletes their own; a group's admins delete anyone's. */
+  canDelete(message: Message): boolean {
+    if (message.type !== 'text' || message.deletedAt !== undefined) return false;
+    if (message.senderId === this.myId) return true;
+    const type = (this.details.get(message.conversationId) ?? this.summaries.get(message.conversationId))?.type;
+    return type === 'group' && this.isAdmin(message.conversationId);
+  }
+
+  /** Resolves once the server accepted the edit; a refusal shows as the notice and rejects. */
+  editMessage(message: Message, text: string): Promise<void> {
+    return this.settle(this.client.editMessage(message.conversationId, message.seq, text).accepted);
+  }
+
+  deleteMessage(message: Message): Promise<void> {
+    return this.settle(this.client.deleteMessage(message.conversationId, message.seq).accepted);
+  }
+
+  /** Adds this user's reaction with `emoji`, or takes it back when they already reacted with it. */
+  toggleReaction(message: Message, emoji: string): Promise<void> {
+    const mine = message.reactions?.some(
+      (reaction) => reaction.emoji === emoji && reaction.userIds.includes(this.myId),
+    );
+    const { accepted } = mine
+      ? this.client.unreact(message.conversationId, message.seq, emoji)
+      : this.client.react(message.conversationId, message.seq, emoji);
+    return this.settle(accepted);
+  }
+
+  private async settle(accepted: Promise<Message>): Promise<void> {
+    try {
+      await accepted;
+    } catch (error) {
+      this.notice = errorText(error);
+      this.changed();
+      throw error;
+    }
   }
 
   // Receipts.
@@ -478,6 +538,11 @@ export class ChatStore {
   // Events from the SDK.
 
   private onMessage(message: Message): void {
+    // A change shows through `messageChanged` on the message it changes; it raises no count and moves nothing up.
+    if (isChangeEntry(message)) {
+      if (message.senderId !== this.myId) this.announceChange(message);
+      return;
+    }
     const conversationId = message.conversationId;
     const mine = message.senderId === this.myId;
     const event = message.event;
@@ -506,6 +571,14 @@ export class ChatStore {
     if (!mine) this.announceMessage(message);
   }
 
+  private onMessageChanged(message: Message): void {
+    const summary = this.summaries.get(message.conversationId);
+    if (summary?.lastMessage?.seq === message.seq) {
+      this.summaries.set(message.conversationId, { ...summary, lastMessage: message });
+    }
+    this.changed();
+  }
+
   private applyToSummary(message: Message, mine: boolean): void {
     const summary = this.summaries.get(message.conversationId);
     if (summary === undefined || message.seq <= (summary.lastMessage?.seq ?? 0)) return;
@@ -515,6 +588,7 @@ export class ChatStore {
       ...summary,
       ...(name === undefined ? {} : { name }),
       lastSeq: Math.max(summary.lastSeq, message.seq),
+      lastMessageSeq: message.seq,
       lastMessageAt: message.createdAt,
       lastMessage: message,
       // A send of one's own clears the count, as the server computes it.
@@ -536,6 +610,21 @@ export class ChatStore {
     this.announce(`${body}${where}`);
   }
 
+  /** Tells screen-reader users what someone else did to a message, as a sighted user sees it change. */
+  private announceChange(change: Message): void {
+    const who = this.nameOf(change.senderId);
+    const what =
+      change.type === 'edit'
+        ? 'edited a message'
+        : change.type === 'delete'
+          ? 'deleted a message'
+          : change.removed === true
+            ? `took back a ${change.emoji ?? ''} reaction`
+            : `reacted ${change.emoji ?? ''}`;
+    const where = this.openConversationId === change.conversationId ? '' : ` (in ${this.title(change.conversationId)})`;
+    this.announce(`${who} ${what}${where}`);
+  }
+
   private announce(text: string): void {
     this.announcement = text;
     this.changed();
@@ -545,7 +634,8 @@ export class ChatStore {
     if (receipt.userId === this.myId) {
       // This user read the conversation on another device.
       const summary = this.summaries.get(receipt.conversationId);
-      if (receipt.kind === 'read' && summary !== undefined && receipt.upToSeq >= summary.lastSeq) {
+      const lastCounted = summary?.lastMessageSeq ?? summary?.lastSeq ?? 0;
+      if (receipt.kind === 'read' && summary !== undefined && receipt.upToSeq >= lastCounted) {
         this.summaries.set(receipt.conversationId, { ...summary, unreadCount: 0 });
         this.changed();
       }
