@@ -46,15 +46,106 @@ export const prices = {
     unit: 'CloudFront HTTPS request (US)',
     source: 'https://aws.amazon.com/cloudfront/pricing/',
   },
+  apiGatewayHttpRequest: {
+    usd: 1.0 / 1e6,
+    unit: 'HTTP API request (first 300 million a month)',
+    source: 'https://aws.amazon.com/api-gateway/pricing/',
+  },
+  cloudWatchLogsIngestedGb: {
+    usd: 0.5,
+    unit: 'CloudWatch Logs ingestion, GB (standard log class)',
+    source: 'https://aws.amazon.com/cloudwatch/pricing/',
+  },
+  xRayTraceRecorded: {
+    usd: 5.0 / 1e6,
+    unit: 'X-Ray trace recorded (after the free 100,000 a month)',
+    source: 'https://aws.amazon.com/xray/pricing/',
+  },
 } as const;
+
+/**
+ * Quantities the run cannot measure locally, each with where it comes from. Sizes are estimates of
+ * what AWS writes; everything else in the model is counted in the run.
+ */
+export const assumed = {
+  xRaySampledShare: {
+    value: 0.05,
+    unit: 'share of Lambda invocations traced',
+    source:
+      "infra/constructs/lambda-function.ts sets Tracing.ACTIVE on every handler and the stack defines no sampling rule, so X-Ray's default rule applies: the first request each second and 5% of the rest (https://docs.aws.amazon.com/xray/latest/devguide/xray-console-sampling.html); at millions of messages a day the reservoir is negligible. The WebSocket API has no X-Ray support, so every invocation is a trace of its own.",
+  },
+  cloudWatchLogEventOverheadBytes: {
+    value: 26,
+    unit: 'bytes billed per log event besides its message',
+    source: 'https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutLogEvents.html',
+  },
+  lambdaPlatformLogBytesPerInvocation: {
+    value: 330,
+    unit: 'bytes of START, END and REPORT lines (REPORT with its XRAY line when traced), estimated',
+    source:
+      'https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html (line formats; sizes estimated)',
+  },
+  lambdaPlatformLogEventsPerInvocation: {
+    value: 3,
+    unit: 'log events Lambda writes per invocation (START, END, REPORT)',
+    source: 'https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html',
+  },
+  apiGatewayAccessLogBytesPerRequest: {
+    value: accessLogLineBytes(),
+    unit: "bytes of the WebSocket stage's access log line per route request (connect, disconnect, each client frame)",
+    source: 'infra/constructs/realtime-api.ts access log format, rendered with typical values',
+  },
+} as const;
+
+/** The SDK's timers that cost money while a device is connected (client/parley-client.ts `defaults`). */
+export const sdkConnection = {
+  /** A ping every this long keeps API Gateway's 10-minute idle timeout away. */
+  keepAliveMs: 5 * 60_000,
+  /** The SDK reconnects on its own terms before API Gateway's 2-hour cut. */
+  maxConnectionMs: 110 * 60_000,
+} as const;
+
+/** The stage's access log line (its JSON format) with values of typical length. */
+export function accessLogLineBytes(): number {
+  const line = JSON.stringify({
+    requestId: 'Ab1CdEfGhIjKlMn=',
+    time: '1764931200000',
+    sourceIp: '203.0.113.45',
+    connectionId: 'Ab1CdEfGhIjKlMn=',
+    eventType: 'MESSAGE',
+    routeKey: 'sendMessage',
+    status: '200',
+    authorizerError: '-',
+    integrationError: '-',
+  });
+  return Buffer.byteLength(line);
+}
 
 /** What the cost model needs of a phase's per-message cost (bench/meters.ts `costBetween`). */
 export interface MeasuredPerMessage {
-  readonly dynamoDb: { readonly readUnits: number; readonly writeUnits: number };
+  readonly dynamoDb: {
+    readonly readUnits: number;
+    readonly writeUnits: number;
+    /** Write units of failed calls, which AWS bills and no one reports (bench/capacity-tally.ts). */
+    readonly failedWriteUnits?: number;
+  };
   readonly postToConnection: number;
   readonly lambdaInvocations: {
     readonly byFunction: Readonly<Record<string, { readonly perMessage: number; readonly meanMs: number }>>;
   };
+  /** Log lines the handlers wrote (JSON lines and EMF metrics), when the run captured them. */
+  readonly handlerLogs?: { readonly bytes: number; readonly events: number };
+}
+
+/** What API Gateway bills besides the posts, per unit priced. */
+export interface Billing {
+  /** Client frames that run a route; each is billed twice, the frame and its route response. */
+  readonly routeRequests: number;
+  /** Connect upgrades: billed as one message each here (conservative) and one access log line. */
+  readonly connects?: number;
+  /** Disconnects: no message billed, one access log line. */
+  readonly disconnects?: number;
+  readonly httpRequests?: number;
 }
 
 export interface CostLine {
@@ -64,49 +155,144 @@ export interface CostLine {
 }
 
 /**
- * Dollars per million messages. `framesInPerMessage` counts the client frames and route responses
- * API Gateway bills besides the posts (a send: the sendMessage frame and its messageAccepted answer).
+ * Dollars per million units (messages, reactions, pings, reconnects) of what was measured per unit.
+ * Every line a unit causes: API Gateway, Lambda, DynamoDB (failed calls' units included), CloudWatch
+ * Logs ingestion and X-Ray traces.
  */
-export function dollarsPerMillion(measured: MeasuredPerMessage, framesInPerMessage: number) {
+export function dollarsPerMillion(measured: MeasuredPerMessage, billing: Billing) {
   const million = 1e6;
   const lines: CostLine[] = [];
-  const apiMessages = framesInPerMessage + measured.postToConnection;
-  lines.push({
-    item: 'API Gateway WebSocket messages (frames in, route responses, postToConnection)',
-    quantityPerMessage: round(apiMessages, 3),
-    usdPerMillionMessages: apiMessages * prices.apiGatewayMessage.usd * million,
-  });
+  const line = (item: string, quantity: number, usdEach: number, digits = 3) =>
+    lines.push({
+      item,
+      quantityPerMessage: round(quantity, digits),
+      usdPerMillionMessages: quantity * usdEach * million,
+    });
+  const connects = billing.connects ?? 0;
+  line(
+    'API Gateway WebSocket messages (frames in, route responses, postToConnection)',
+    2 * billing.routeRequests + connects + measured.postToConnection,
+    prices.apiGatewayMessage.usd,
+  );
+  if ((billing.httpRequests ?? 0) > 0) {
+    line('API Gateway HTTP API requests', billing.httpRequests ?? 0, prices.apiGatewayHttpRequest.usd);
+  }
   const functionsUsed = Object.entries(measured.lambdaInvocations.byFunction);
   const invocations = functionsUsed.reduce((sum, [, f]) => sum + f.perMessage, 0);
-  lines.push({
-    item: 'Lambda requests',
-    quantityPerMessage: round(invocations, 3),
-    usdPerMillionMessages: invocations * prices.lambdaRequest.usd * million,
-  });
+  line('Lambda requests', invocations, prices.lambdaRequest.usd);
   const gbSeconds = functionsUsed.reduce((sum, [name, f]) => {
     const spec: FunctionSpec | undefined = functions[name as FunctionName];
     const memoryGb = (spec?.memoryMb ?? functionDefaults.memoryMb) / 1024;
     // Lambda bills duration in 1 ms steps; the local mean stands in for the AWS duration.
     return sum + f.perMessage * (Math.ceil(f.meanMs) / 1000) * memoryGb;
   }, 0);
-  lines.push({
-    item: 'Lambda compute (GB-s, arm64; local mean durations)',
-    quantityPerMessage: round(gbSeconds, 5),
-    usdPerMillionMessages: gbSeconds * prices.lambdaGbSecondArm64.usd * million,
-  });
-  lines.push({
-    item: 'DynamoDB write request units',
-    quantityPerMessage: round(measured.dynamoDb.writeUnits, 3),
-    usdPerMillionMessages: measured.dynamoDb.writeUnits * prices.dynamoDbWriteUnit.usd * million,
-  });
-  lines.push({
-    item: 'DynamoDB read request units',
-    quantityPerMessage: round(measured.dynamoDb.readUnits, 3),
-    usdPerMillionMessages: measured.dynamoDb.readUnits * prices.dynamoDbReadUnit.usd * million,
-  });
-  const total = lines.reduce((sum, line) => sum + line.usdPerMillionMessages, 0);
+  line('Lambda compute (GB-s, arm64; local mean durations)', gbSeconds, prices.lambdaGbSecondArm64.usd, 5);
+  line('DynamoDB write request units', measured.dynamoDb.writeUnits, prices.dynamoDbWriteUnit.usd);
+  line(
+    'DynamoDB write units of failed calls (estimated: billed, never reported)',
+    measured.dynamoDb.failedWriteUnits ?? 0,
+    prices.dynamoDbWriteUnit.usd,
+  );
+  line('DynamoDB read request units', measured.dynamoDb.readUnits, prices.dynamoDbReadUnit.usd);
+  const logs = logBytes(measured, billing, invocations);
+  line('CloudWatch Logs: handler lines (measured bytes)', logs.handler, prices.cloudWatchLogsIngestedGb.usd / 1e9, 1);
+  line(
+    'CloudWatch Logs: Lambda platform and API Gateway access lines (estimated bytes)',
+    logs.platform,
+    prices.cloudWatchLogsIngestedGb.usd / 1e9,
+    1,
+  );
+  line(
+    'X-Ray traces (default sampling)',
+    invocations * assumed.xRaySampledShare.value,
+    prices.xRayTraceRecorded.usd,
+    4,
+  );
+  const total = lines.reduce((sum, each) => sum + each.usdPerMillionMessages, 0);
   return {
-    lines: lines.map((line) => ({ ...line, usdPerMillionMessages: round(line.usdPerMillionMessages, 3) })),
+    lines: lines.map((each) => ({ ...each, usdPerMillionMessages: round(each.usdPerMillionMessages, 3) })),
     usdPerMillionMessages: round(total, 2),
+  };
+}
+
+export type PricedUnit = ReturnType<typeof dollarsPerMillion>;
+
+/** Bytes CloudWatch Logs ingests per unit: the handlers' lines as measured, the platform's as estimated. */
+export function logBytes(measured: MeasuredPerMessage, billing: Billing, invocations: number) {
+  const overhead = assumed.cloudWatchLogEventOverheadBytes.value;
+  const handler = measured.handlerLogs ? measured.handlerLogs.bytes + measured.handlerLogs.events * overhead : 0;
+  const accessLines = billing.routeRequests + (billing.connects ?? 0) + (billing.disconnects ?? 0);
+  const platform =
+    invocations *
+      (assumed.lambdaPlatformLogBytesPerInvocation.value +
+        assumed.lambdaPlatformLogEventsPerInvocation.value * overhead) +
+    accessLines * (assumed.apiGatewayAccessLogBytesPerRequest.value + overhead);
+  return { handler, platform };
+}
+
+/** Sums per-unit costs: a message plus its share of the receipts it causes, and the like. */
+export function sumMeasured(parts: readonly { part: MeasuredPerMessage; times: number }[]): MeasuredPerMessage {
+  const byFunction: Record<string, { perMessage: number; meanMs: number }> = {};
+  for (const { part, times } of parts) {
+    for (const [name, f] of Object.entries(part.lambdaInvocations.byFunction)) {
+      const into = byFunction[name];
+      const added = f.perMessage * times;
+      // Durations combine weighted by invocations, so GB-seconds add up.
+      byFunction[name] = into
+        ? {
+            perMessage: into.perMessage + added,
+            meanMs: (into.meanMs * into.perMessage + f.meanMs * added) / Math.max(1e-12, into.perMessage + added),
+          }
+        : { perMessage: added, meanMs: f.meanMs };
+    }
+  }
+  const total = (pick: (part: MeasuredPerMessage) => number) =>
+    parts.reduce((sum, { part, times }) => sum + pick(part) * times, 0);
+  return {
+    dynamoDb: {
+      readUnits: total((p) => p.dynamoDb.readUnits),
+      writeUnits: total((p) => p.dynamoDb.writeUnits),
+      failedWriteUnits: total((p) => p.dynamoDb.failedWriteUnits ?? 0),
+    },
+    postToConnection: total((p) => p.postToConnection),
+    lambdaInvocations: { byFunction },
+    handlerLogs: {
+      bytes: total((p) => p.handlerLogs?.bytes ?? 0),
+      events: total((p) => p.handlerLogs?.events ?? 0),
+    },
+  };
+}
+
+/**
+ * What one connected device costs per hour whatever it sends: connection minutes, the SDK's pings and
+ * its share of a reconnect (ticket, connect with its authorizer, sync, and the old connection's disconnect).
+ */
+export function deviceHourCost(ping: PricedUnit, reconnect: PricedUnit, sdk: typeof sdkConnection = sdkConnection) {
+  const hourMs = 3_600_000;
+  const pingsPerHour = hourMs / sdk.keepAliveMs;
+  const reconnectsPerHour = hourMs / sdk.maxConnectionMs;
+  const lines = [
+    {
+      item: 'connection minutes',
+      quantityPerHour: 60,
+      usdPerMillionDeviceHours: round(60 * prices.apiGatewayConnectionMinute.usd * 1e6, 3),
+    },
+    {
+      item: `pings (one per ${sdk.keepAliveMs / 60_000} min)`,
+      quantityPerHour: round(pingsPerHour, 3),
+      usdPerMillionDeviceHours: round(pingsPerHour * ping.usdPerMillionMessages, 3),
+    },
+    {
+      item: `reconnects (one per ${sdk.maxConnectionMs / 60_000} min: ticket, connect, authorizer, sync, disconnect)`,
+      quantityPerHour: round(reconnectsPerHour, 3),
+      usdPerMillionDeviceHours: round(reconnectsPerHour * reconnect.usdPerMillionMessages, 3),
+    },
+  ];
+  return {
+    lines,
+    usdPerMillionDeviceHours: round(
+      lines.reduce((sum, each) => sum + each.usdPerMillionDeviceHours, 0),
+      2,
+    ),
   };
 }

@@ -6,6 +6,9 @@
 
 export type Workload = 'direct' | 'group';
 
+/** Changes to an earlier message the bench prices (issue 17): a reaction and an edit. */
+export type ChangeKind = 'react' | 'edit';
+
 export interface DriverSetup {
   readonly httpUrl: string;
   readonly wsUrl: string;
@@ -66,6 +69,31 @@ export type DriverCommand =
       readonly conversationId: string;
       readonly seq: number;
     }
+  /** One message per conversation of the workload, waited for: what the changes of `changeProbe` target (not measured). */
+  | { readonly kind: 'changePrepare'; readonly workload: Workload }
+  /**
+   * Changes one at a time, each waited for on every online member device but the actor's: a reaction by a
+   * recipient (a different emoji each time) or an edit by the target's sender.
+   */
+  | {
+      readonly kind: 'changeProbe';
+      readonly workload: Workload;
+      readonly change: ChangeKind;
+      readonly label: string;
+      readonly changes: number;
+      readonly drainTimeoutMs: number;
+    }
+  /** Every recipient device of the workload's first conversation acks and reads all it has (not measured). */
+  | { readonly kind: 'receiptSettle'; readonly workload: Workload }
+  /**
+   * A burst: `messages` sends one at a time by one device, each delivered; then every other online device
+   * of the conversation acks and reads once, up to the burst's last seq, as the SDK coalesces.
+   */
+  | { readonly kind: 'receiptBurst'; readonly workload: Workload; readonly label: string; readonly messages: number }
+  /** `count` keep-alive pings from one device, each answered before the next. */
+  | { readonly kind: 'pings'; readonly count: number }
+  /** `count` devices reconnect as the SDK does (close; connect ticket; connect with it; sync until syncComplete). */
+  | { readonly kind: 'reconnects'; readonly count: number }
   /** Flushes the sender's socket with a ping, then counts the receipts it got since the last `receiptAck`. */
   | { readonly kind: 'receiptCount'; readonly conversationId: string }
   /** The last phase's result, asked for once the stack is quiet: a delivery missing then is lost, not late. */
@@ -78,6 +106,8 @@ export interface PhaseResult {
   readonly label: string;
   readonly workload: Workload;
   readonly mode: 'openLoop' | 'closedLoop' | 'probe';
+  /** Set when the phase sent changes to earlier messages instead of messages. */
+  readonly change?: ChangeKind;
   readonly targetRate?: number;
   readonly lanes?: number;
   /** From the first send until the last delivery (or the drain timeout). */
@@ -123,6 +153,14 @@ export interface PhaseSent {
   readonly sent: number;
   /** Messages still missing on some device when the driver stopped waiting. */
   readonly incomplete: number;
+}
+
+export interface ReceiptBurstResult {
+  readonly messages: number;
+  /** Devices that acked and read (every online device of the conversation but the sender's). */
+  readonly receivers: number;
+  /** Acks and reads refused or unanswered. */
+  readonly errors: number;
 }
 
 export interface ReceiptSendResult {

@@ -8,6 +8,7 @@ import pLimit from 'p-limit';
 import WebSocket from 'ws';
 import { api, issueToken } from '../test/support/chat-client';
 import type {
+  ChangeKind,
   DriverCommand,
   DriverRequest,
   DriverResponse,
@@ -16,6 +17,7 @@ import type {
   PhaseResult,
   PhaseSent,
   ReceiptAckResult,
+  ReceiptBurstResult,
   ReceiptSendResult,
   SetupResult,
   Workload,
@@ -37,7 +39,14 @@ interface Conversation {
   readonly devices: Device[];
   readonly offlineDevices: readonly { readonly userId: string; readonly deviceId: string }[];
   readonly acceptedSeqs: number[];
+  /** The message `changeProbe` reacts to or edits, and who sent it (`changePrepare`). */
+  changeTarget?: { readonly seq: number; readonly sender: Device };
+  /** Changes made to `changeTarget` so far: each reaction takes another emoji. */
+  changesMade: number;
 }
+
+/** Distinct emoji for reactions: one user reacts to one message once per emoji (at most 20 per message). */
+const reactionEmoji = ['👍', '❤️', '😂', '😮', '😢', '🙏', '🎉', '🔥', '👀', '💯', '✅', '🚀', '😍', '🤔', '👏', '🙌'];
 
 class Device {
   /** Highest seq seen per conversation, for the order check. */
@@ -48,7 +57,10 @@ class Device {
   constructor(
     readonly userId: string,
     readonly deviceId: string,
-    readonly socket: WebSocket,
+    /** Replaced when the device reconnects (`reconnects`). */
+    public socket: WebSocket,
+    /** Its user's token: reconnects take a connect ticket with it, as the SDK does. */
+    readonly token: string,
   ) {}
 
   send(frame: Record<string, unknown>): void {
@@ -208,10 +220,21 @@ function onMessage(device: Device, message: WireMessage): void {
 
 function sendOne(phase: Phase, conversation: Conversation, sender: Device, id: string): Send {
   const text = messageText(id, settings?.textLength ?? 100);
+  return sendFrame(phase, conversation, sender, id, { action: 'sendMessage', text });
+}
+
+/** Any frame answered by `messageAccepted` and delivered to every other online device (a send or a change). */
+function sendFrame(
+  phase: Phase,
+  conversation: Conversation,
+  sender: Device,
+  id: string,
+  frame: Record<string, unknown>,
+): Send {
   const send = new Send(id, conversation, sender, phase, performance.now());
   sends.set(id, send);
   phase.sends.push(send);
-  sender.send({ action: 'sendMessage', conversationId: conversation.id, clientMessageId: id, text });
+  sender.send({ ...frame, conversationId: conversation.id, clientMessageId: id });
   return send;
 }
 
@@ -238,7 +261,7 @@ function finishSending(
   workload: Workload,
   mode: PhaseResult['mode'],
   sendSeconds: number,
-  extra: { targetRate?: number; lanes?: number },
+  extra: { targetRate?: number; lanes?: number; change?: ChangeKind },
 ): PhaseSent {
   sentPhase = () => summarize(phase, workload, mode, sendSeconds, extra);
   return { sent: phase.sends.length, incomplete: phase.sends.filter((send) => send.pending.size > 0).length };
@@ -256,7 +279,7 @@ function summarize(
   workload: Workload,
   mode: PhaseResult['mode'],
   sendSeconds: number,
-  extra: { targetRate?: number; lanes?: number },
+  extra: { targetRate?: number; lanes?: number; change?: ChangeKind },
 ): PhaseResult {
   const accepted = phase.sends.filter((send) => send.state === 'accepted');
   const failed = phase.sends.filter((send) => send.state === 'failed').length;
@@ -370,7 +393,15 @@ async function probe(command: Extract<DriverCommand, { kind: 'probe' }>): Promis
 }
 
 async function connectDevice(wsUrl: string, userId: string, token: string, deviceId: string): Promise<Device> {
-  const url = `${wsUrl}?token=${encodeURIComponent(token)}&deviceId=${encodeURIComponent(deviceId)}`;
+  const socket = await openSocket(
+    `${wsUrl}?token=${encodeURIComponent(token)}&deviceId=${encodeURIComponent(deviceId)}`,
+  );
+  const device = new Device(userId, deviceId, socket, token);
+  socket.on('message', (data) => onFrame(device, JSON.parse(String(data)) as Frame));
+  return device;
+}
+
+async function openSocket(url: string): Promise<WebSocket> {
   const socket = new WebSocket(url, { perMessageDeflate: false });
   await new Promise<void>((resolve, reject) => {
     socket.once('open', () => resolve());
@@ -379,9 +410,129 @@ async function connectDevice(wsUrl: string, userId: string, token: string, devic
     );
     socket.once('error', reject);
   });
-  const device = new Device(userId, deviceId, socket);
+  return socket;
+}
+
+/** What the SDK does every maxConnectionMs: drop the socket, take a connect ticket, connect with it, sync. */
+async function reconnect(device: Device): Promise<void> {
+  await device.close();
+  const ticket = await api(settings?.httpUrl ?? '', device.token, 'POST', '/connect-ticket');
+  if (ticket.status >= 300) throw new Error(`connect ticket: HTTP ${ticket.status}`);
+  const url = new URL(settings?.wsUrl ?? '');
+  url.searchParams.set('ticket', String(ticket.body.ticket));
+  url.searchParams.set('deviceId', device.deviceId);
+  const socket = await openSocket(url.toString());
+  device.socket = socket;
   socket.on('message', (data) => onFrame(device, JSON.parse(String(data)) as Frame));
-  return device;
+  const synced = await device.request({ action: 'sync' }, 'syncComplete');
+  if (synced.type === 'error') throw new Error(`sync: ${JSON.stringify(synced)}`);
+}
+
+async function reconnects(count: number): Promise<void> {
+  const pairs = conversationsOf('direct');
+  for (let i = 0; i < count; i++) {
+    const [, receiver] = (pairs[i % pairs.length] as Conversation).devices as [Device, Device];
+    await reconnect(receiver);
+  }
+}
+
+async function pings(count: number): Promise<void> {
+  const [device] = (conversationsOf('direct')[0] as Conversation).devices as [Device];
+  for (let i = 0; i < count; i++) {
+    const answer = await device.request({ action: 'ping' }, 'pong');
+    if (answer.type === 'error') throw new Error(`ping: ${JSON.stringify(answer)}`);
+  }
+}
+
+/** One message per conversation of the workload, each delivered: the targets of the changes. */
+async function changePrepare(workload: Workload): Promise<void> {
+  const phase = new Phase(`${workload}-change-targets`);
+  const limit = pLimit(16);
+  await Promise.all(
+    conversationsOf(workload).map((conversation, i) =>
+      limit(async () => {
+        const sender = senderFor(conversation, 0);
+        const send = sendOne(phase, conversation, sender, `${phase.label}-${i}`);
+        await Promise.race([send.done, sleep(15_000)]);
+        if (send.state !== 'accepted' || send.seq === undefined) throw new Error(`${send.id}: not accepted`);
+        conversation.changeTarget = { seq: send.seq, sender };
+        conversation.changesMade = 0;
+      }),
+    ),
+  );
+  for (const send of phase.sends) sends.delete(send.id);
+}
+
+/** Reactions (by a member who did not send the target) or edits (by its sender), one at a time, each delivered. */
+async function changeProbe(command: Extract<DriverCommand, { kind: 'changeProbe' }>): Promise<PhaseSent> {
+  const targets = conversationsOf(command.workload).filter((conversation) => conversation.changeTarget !== undefined);
+  if (targets.length === 0) throw new Error('changeProbe before changePrepare');
+  const phase = new Phase(command.label);
+  for (let i = 0; i < command.changes; i++) {
+    const conversation = targets[i % targets.length] as Conversation;
+    const target = conversation.changeTarget as { seq: number; sender: Device };
+    const k = conversation.changesMade++;
+    const id = `${command.label}-${i}`;
+    let send: Send;
+    if (command.change === 'edit') {
+      const text = messageText(id, settings?.textLength ?? 100);
+      send = sendFrame(phase, conversation, target.sender, id, { action: 'editMessage', seq: target.seq, text });
+    } else {
+      const others = conversation.devices.filter((device) => device.userId !== target.sender.userId);
+      const actor = others[k % others.length] as Device;
+      const emoji = reactionEmoji[k % reactionEmoji.length] as string;
+      send = sendFrame(phase, conversation, actor, id, { action: 'react', seq: target.seq, emoji });
+    }
+    await Promise.race([send.done, sleep(command.drainTimeoutMs)]);
+  }
+  const sendSeconds = (performance.now() - phase.startedAt) / 1000;
+  return finishSending(phase, command.workload, 'probe', sendSeconds, { change: command.change });
+}
+
+/** The workload's first conversation: its first device sends bursts, every other device receives them. */
+function burstConversation(workload: Workload): { conversation: Conversation; sender: Device; receivers: Device[] } {
+  const conversation = conversationsOf(workload)[0] as Conversation;
+  const [sender, ...receivers] = conversation.devices as [Device, ...Device[]];
+  return { conversation, sender, receivers };
+}
+
+/** Every receiver acks, then reads, up to `upToSeq`, all at once; answers how many were refused. */
+async function ackAndRead(conversationId: string, receivers: readonly Device[], upToSeq: number): Promise<number> {
+  let errors = 0;
+  for (const [action, answerType] of [
+    ['ack', 'acked'],
+    ['read', 'readAcked'],
+  ] as const) {
+    const answers = await Promise.all(
+      receivers.map((device) =>
+        device.request({ action, conversationId, upToSeq }, answerType).catch(() => ({ type: 'error' }) as Frame),
+      ),
+    );
+    errors += answers.filter((answer) => answer.type === 'error').length;
+  }
+  return errors;
+}
+
+/** Receipts up to date before a measured burst, so its ack and read cover the burst alone. */
+async function receiptSettle(workload: Workload): Promise<void> {
+  const { conversation, receivers } = burstConversation(workload);
+  const upToSeq = Math.max(0, ...conversation.acceptedSeqs);
+  if (upToSeq > 0) await ackAndRead(conversation.id, receivers, upToSeq);
+}
+
+async function receiptBurst(command: Extract<DriverCommand, { kind: 'receiptBurst' }>): Promise<ReceiptBurstResult> {
+  const { conversation, sender, receivers } = burstConversation(command.workload);
+  const phase = new Phase(command.label);
+  let last = 0;
+  for (let m = 0; m < command.messages; m++) {
+    const send = sendOne(phase, conversation, sender, `${command.label}-${m}`);
+    await Promise.race([send.done, sleep(15_000)]);
+    if (send.state !== 'accepted' || send.pending.size > 0) throw new Error(`${send.id}: not delivered`);
+    last = send.seq ?? last;
+  }
+  for (const send of phase.sends) sends.delete(send.id);
+  const errors = await ackAndRead(conversation.id, receivers, last);
+  return { messages: command.messages, receivers: receivers.length, errors };
 }
 
 async function createConversation(httpUrl: string, token: string, body: Record<string, unknown>): Promise<string> {
@@ -422,6 +573,7 @@ async function setup(setupSettings: DriverSetup): Promise<SetupResult> {
           devices: [],
           offlineDevices: [],
           acceptedSeqs: [],
+          changesMade: 0,
         };
         conversations[i] = conversation;
         connectPlan[i] = {
@@ -456,6 +608,7 @@ async function setup(setupSettings: DriverSetup): Promise<SetupResult> {
       devices: [],
       offlineDevices: offline.map((member) => ({ userId: member.userId, deviceId: 'tablet' })),
       acceptedSeqs: [],
+      changesMade: 0,
     };
     conversations.push(conversation);
     connectPlan.push({
@@ -552,6 +705,18 @@ async function handle(command: DriverCommand): Promise<unknown> {
       return closedLoop(command);
     case 'probe':
       return probe(command);
+    case 'changePrepare':
+      return changePrepare(command.workload);
+    case 'changeProbe':
+      return changeProbe(command);
+    case 'receiptSettle':
+      return receiptSettle(command.workload);
+    case 'receiptBurst':
+      return receiptBurst(command);
+    case 'pings':
+      return pings(command.count);
+    case 'reconnects':
+      return reconnects(command.count);
     case 'receiptSend':
       return receiptSend(command.label);
     case 'receiptAck':

@@ -8,11 +8,15 @@
  *    near capacity; every online device checked for every message, offline inboxes checked too.
  *    Per message: DynamoDB calls and units, postToConnection calls, Lambda invocations, CPU.
  * 4. The DynamoDB-limited ceiling for the same per-message work (bench/ceiling.ts), and the ratio.
+ * 4b. What the cost model prices besides messages (bench/price-runs.ts): reactions and edits, bursts of 5
+ *    with every receiving device's coalesced ack and read, a ping and an SDK-style reconnect; the
+ *    handlers log as deployed and their lines are counted (bench/log-meter.ts).
  * 5. The latency phases again under the other stack profiles (bench/profiles.ts), each in a child
  *    process: AWS timing with and without the fast path, local timing with it.
  * Writes bench-results/bench-<date>-<commit>.json and .svg (the latency chart), and prints both paths.
  * `--aws-timing` and `--no-fast-path` change this process's stack; `--phase-latency` runs step 3's
- * latency phases alone (what a child does; `--json` prints them as one line).
+ * latency phases alone (what a child does; `--json` prints them as one line); `--phase-cost` runs the
+ * probes and step 4b alone and prints the cost model.
  */
 import { round } from './capacity-tally';
 import { ceilingServices } from './ceiling';
@@ -22,13 +26,14 @@ import { type HandlerReport, measureHandlers } from './handlers';
 import { commitInfo, loadAverage, machineInfo } from './machine';
 import { measureIdle } from './meters';
 import { type Log, type PhaseContext, warmUp } from './phases';
+import { measureChanges, measureDeviceHour, measureReceiptBursts } from './price-runs';
 import { measureOwnProfile, measureProfiles, type ProfileLatency, profileName } from './profiles';
 import { measureReceipts } from './receipts';
-import { printProfileLatencies } from './report';
-import { benchResult, type RunFacts, writeReport } from './result';
+import { printCostModel, printProfileLatencies } from './report';
+import { benchResult, costModel, type RunFacts, writeReport } from './result';
 import { type BenchRig, startBenchStack, stopBenchStack } from './rig';
 import { type BenchSettings, benchSettings } from './settings';
-import { runDirectWorkload, runGroupWorkload, setUpDevices } from './workloads';
+import { runDirectWorkload, runGroupWorkload, runLatencyPhases, setUpDevices } from './workloads';
 
 async function main(): Promise<void> {
   const settings = benchSettings(process.argv.slice(2));
@@ -42,6 +47,10 @@ async function main(): Promise<void> {
     await latencyOnly(settings, log);
     return;
   }
+  if (settings.costOnly) {
+    await costOnly(settings, log);
+    return;
+  }
   const run = describeRun(settings, log);
   const handlers = await measureBundles(settings, log);
   const measured = await runOnStack(settings, log);
@@ -51,7 +60,7 @@ async function main(): Promise<void> {
 
 /** Everything measured on this process's stack, from setup to the receipts. */
 async function runOnStack(settings: BenchSettings, log: Log) {
-  const rig = await startStack(settings, log);
+  const rig = await startStack(settings, log, true);
   const context: PhaseContext = { rig, settings, log, phases: [] };
   try {
     const setup = await setUpDevices(context);
@@ -64,6 +73,9 @@ async function runOnStack(settings: BenchSettings, log: Log) {
     const group = await runGroupWorkload(context, services, latency.groupProbe);
     const inboxes = await checkOfflineInboxes(context);
     const receipts = await measureReceipts(context);
+    const changes = await measureChanges(context);
+    const bursts = await measureReceiptBursts(context);
+    const deviceHour = await measureDeviceHour(context);
     const hotConversation = await measureHotConversationAlone(context, services);
     const outOfPhase = await rig.driver.stop();
     const loadAfter = loadAverage();
@@ -79,6 +91,9 @@ async function runOnStack(settings: BenchSettings, log: Log) {
       group,
       inboxes,
       receipts,
+      changes,
+      bursts,
+      deviceHour,
       hotConversation,
       outOfPhase,
       ownProfile,
@@ -104,8 +119,35 @@ async function latencyOnly(settings: BenchSettings, log: Log): Promise<void> {
   else printProfileLatencies([result]);
 }
 
-async function startStack(settings: BenchSettings, log: Log): Promise<BenchRig> {
-  const rig = await startBenchStack(settings.profile, settings.timingSeed);
+/** `--phase-cost`: the probes and the cost measurements on this process's stack, then the cost model alone. */
+async function costOnly(settings: BenchSettings, log: Log): Promise<void> {
+  const rig = await startStack(settings, log, true);
+  const context: PhaseContext = { rig, settings, log, phases: [] };
+  try {
+    await setUpDevices(context);
+    await warmUp(context);
+    const latency = await runLatencyPhases(context);
+    const changes = await measureChanges(context);
+    const bursts = await measureReceiptBursts(context);
+    const deviceHour = await measureDeviceHour(context);
+    printCostModel(
+      costModel({
+        directProbe: latency.directProbe.cost,
+        groupProbe: latency.groupProbe.cost,
+        changes,
+        bursts,
+        deviceHour,
+        profiles: [],
+      }),
+    );
+  } finally {
+    await stopBenchStack(rig);
+  }
+}
+
+/** `meterHandlerLogs`: the handlers log as deployed and the bench counts their lines (never for a `--json` child). */
+async function startStack(settings: BenchSettings, log: Log, meterHandlerLogs = false): Promise<BenchRig> {
+  const rig = await startBenchStack(settings.profile, settings.timingSeed, { meterHandlerLogs });
   const seed = rig.stack.timing === undefined ? '' : ` (seed ${rig.stack.timing.seed})`;
   log(`stack up: ${profileName(settings.profile)}${seed}`);
   return rig;

@@ -19,6 +19,7 @@ export function readMeters(rig: BenchRig) {
     invocations: stack.invocationCounts(),
     streamBatches: stack.streamStats.batches,
     streamRecords: stack.streamStats.records,
+    handlerLogs: rig.handlerLogs === undefined ? undefined : rig.handlerLogs.reading(),
     stackCpuMs: (cpu.user + cpu.system) / 1000,
     dynamoCpuMs: dynamoPid === undefined ? undefined : processCpuMs(dynamoPid),
   };
@@ -58,6 +59,7 @@ export function costBetween(before: Meters, after: Meters, messages: number, dev
     };
   }
   const batches = after.streamBatches - before.streamBatches;
+  const logs = after.handlerLogs !== undefined && before.handlerLogs !== undefined ? after.handlerLogs : undefined;
   return {
     messages,
     dynamoDb: tallyPerMessage(before.tally, after.tally, messages, logicalTable),
@@ -70,6 +72,14 @@ export function costBetween(before: Meters, after: Meters, messages: number, dev
       ),
       byFunction,
     },
+    ...(logs === undefined || before.handlerLogs === undefined
+      ? {}
+      : {
+          handlerLogs: {
+            bytes: per(logs.bytes - before.handlerLogs.bytes),
+            events: per(logs.events - before.handlerLogs.events),
+          },
+        }),
     streamBatches: batches,
     meanStreamBatch: batches > 0 ? round((after.streamRecords - before.streamRecords) / batches, 1) : 0,
     cpuMsPerMessage: {

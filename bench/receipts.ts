@@ -42,7 +42,7 @@ async function receiptCost(context: PhaseContext, action: 'ack' | 'read') {
 }
 
 /** Mean of each numeric leaf over objects of the same shape (a leaf missing from one counts as 0). */
-function averageDeep<T>(objects: readonly T[]): T {
+export function averageDeep<T>(objects: readonly T[]): T {
   const merge = (values: readonly unknown[]): unknown => {
     const present = values.filter((value) => value !== undefined && value !== null);
     if (present.every((value) => typeof value === 'number')) {

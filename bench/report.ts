@@ -52,10 +52,28 @@ export interface SummaryInput {
   };
   readonly receipts: Readonly<Record<string, CostLine & { readonly receiptFramesToSender: number }>>;
   readonly targets: readonly { readonly target: string; readonly measured: string; readonly met: boolean }[];
-  readonly costModel: {
-    readonly perMillionMessages: Readonly<Record<string, { readonly usdPerMillionMessages: number }>>;
-    readonly fastPath: Readonly<Record<'direct' | 'group', FastPathPrice>> | null;
+  readonly costModel: CostModelSummary;
+}
+
+interface CostModelSummary {
+  readonly perMillionMessages: Readonly<
+    Record<
+      string,
+      {
+        readonly usdPerMillionMessages: number;
+        readonly lines: readonly { readonly item: string; readonly usdPerMillionMessages: number }[];
+      }
+    >
+  >;
+  readonly perMillionDeviceHours: {
+    readonly lines: readonly {
+      readonly item: string;
+      readonly quantityPerHour: number;
+      readonly usdPerMillionDeviceHours: number;
+    }[];
+    readonly usdPerMillionDeviceHours: number;
   };
+  readonly fastPath: Readonly<Record<'direct' | 'group', FastPathPrice>> | null;
 }
 
 interface FastPathPrice {
@@ -138,10 +156,7 @@ export function printSummary(result: SummaryInput): void {
     `DynamoDB-limited ceiling: 1:1 ${result.ceiling.direct.messagesPerSecond} msg/s (ratio ${pct(result.ceiling.messagingToCeilingRatio.direct)}), group ${result.ceiling.group.messagesPerSecond} msg/s (ratio ${pct(result.ceiling.messagingToCeilingRatio.group)})`,
     `One conversation, sends only: ${result.ceiling.hotConversation.senders} senders ${hotRate(result.ceiling.hotConversation)}; ${result.ceiling.hotConversation.bursts.map((b) => `1 sender x ${b.messages} at once (${b.framing}) ${hotRate(b)}`).join('; ')}`,
     `DynamoDB Local CPU at saturation, share of its CPU in the ceiling: 1:1 ${pct(result.ceiling.dynamoDbLocalCpuRatio.direct)}, group ${pct(result.ceiling.dynamoDbLocalCpuRatio.group)}`,
-    `Cost per million messages at list prices: ${Object.entries(result.costModel.perMillionMessages)
-      .map(([name, cost]) => `${name} $${cost.usdPerMillionMessages}`)
-      .join(', ')}`,
-    ...(result.costModel.fastPath === null ? [] : [fastPathLine(result.costModel.fastPath)]),
+    ...costModelLines(result.costModel),
     '',
     profileLatencyTable(result.latencyByProfile),
     '',
@@ -161,6 +176,40 @@ export function printSummary(result: SummaryInput): void {
     ...result.targets.map((t) => `  [${t.met ? 'met' : 'MISSED'}] ${t.target}: ${t.measured}`),
   );
   console.log(out.join('\n'));
+}
+
+/** What `--phase-cost` prints: the cost model alone. */
+export function printCostModel(costModel: CostModelSummary): void {
+  console.log(['', ...costModelLines(costModel)].join('\n'));
+}
+
+/**
+ * The one line later runs are compared by (`name $x.xx` entries), the dollars per million of each line
+ * item by workload (reactions and edits per million changes), and a connected device-hour.
+ */
+function costModelLines(costModel: CostModelSummary): string[] {
+  const entries = Object.entries(costModel.perMillionMessages);
+  const items = [...new Set(entries.flatMap(([, cost]) => cost.lines.map((line) => line.item)))];
+  const device = costModel.perMillionDeviceHours;
+  return [
+    `Cost per million messages at list prices: ${entries.map(([name, cost]) => `${name} $${cost.usdPerMillionMessages.toFixed(2)}`).join(', ')}`,
+    ...(costModel.fastPath === null ? [] : [fastPathLine(costModel.fastPath)]),
+    '',
+    'Dollars per million messages by line item (per million changes for the reaction and edit columns):',
+    table(
+      ['item', ...entries.map(([name]) => name)],
+      [
+        ...items.map((item) => [
+          item,
+          ...entries.map(([, cost]) =>
+            (cost.lines.find((line) => line.item === item)?.usdPerMillionMessages ?? 0).toFixed(2),
+          ),
+        ]),
+        ['total', ...entries.map(([, cost]) => cost.usdPerMillionMessages.toFixed(2))],
+      ],
+    ),
+    `Cost per million connected device-hours at list prices: ${device.lines.map((line) => `${line.item} x${line.quantityPerHour} $${line.usdPerMillionDeviceHours.toFixed(2)}`).join(', ')}; total $${device.usdPerMillionDeviceHours.toFixed(2)}`,
+  ];
 }
 
 /** The latency phases under each profile (what `--phase-latency` prints alone). */

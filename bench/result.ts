@@ -3,15 +3,24 @@
  * with its ratios, cost model and targets; the latency chart beside it and the console summary.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { round } from './capacity-tally';
+import { localVersusAws, round } from './capacity-tally';
 import type { CeilingResult, measureHotConversationAlone } from './ceiling-runs';
 import { latencyChartSvg } from './chart';
 import type { InboxCheck } from './checks';
-import { dollarsPerMillion, type MeasuredPerMessage, prices } from './cost-model';
+import {
+  assumed,
+  type Billing,
+  deviceHourCost,
+  dollarsPerMillion,
+  prices,
+  sdkConnection,
+  sumMeasured,
+} from './cost-model';
 import type { HandlerReport } from './handlers';
 import type { CommitInfo, machineInfo } from './machine';
 import type { CostReport, measureIdle } from './meters';
 import { chartSeriesOf, type PhaseReport } from './phases';
+import type { BurstCosts, ChangeCosts, DeviceHourCosts } from './price-runs';
 import { type ProfileLatency, profileChartSeries, profileName } from './profiles';
 import type { ReceiptCosts } from './receipts';
 import { printSummary } from './report';
@@ -40,6 +49,9 @@ export interface BenchMeasurements {
   readonly group: GroupWorkload;
   readonly inboxes: InboxCheck;
   readonly receipts: ReceiptCosts;
+  readonly changes: ChangeCosts;
+  readonly bursts: BurstCosts;
+  readonly deviceHour: DeviceHourCosts;
   readonly hotConversation: Awaited<ReturnType<typeof measureHotConversationAlone>>;
   readonly outOfPhase: unknown;
   /** The latency phases under every profile of bench/profiles.ts (this run's own among them, when it is one). */
@@ -79,6 +91,8 @@ export function benchResult(measured: BenchMeasurements) {
     phases,
     latencyByProfile: profiles,
     receipts,
+    receiptBursts: measured.bursts,
+    deviceHour: measured.deviceHour,
     ceiling: {
       description:
         "Same per-message DynamoDB work through the same services and SDK clients, no gateway, Lambda runtime, stream polling or posts; each lane pipelined up to 4 messages deep; run right after the saturation phase on the same DynamoDB Local with the stack's stream pollers held and the devices idle; the ceiling tables' streams begun before the workloads' (docs/performance.md)",
@@ -110,7 +124,16 @@ export function benchResult(measured: BenchMeasurements) {
       },
     },
     outOfPhaseOrderViolations: measured.outOfPhase,
-    costModel: costModel(direct, group, receipts, profiles),
+    costModel: costModel({
+      directProbe: direct.probe.cost,
+      groupProbe: group.probe.cost,
+      groupSaturation: group.saturation.cost,
+      receipts,
+      changes: measured.changes,
+      bursts: measured.bursts,
+      deviceHour: measured.deviceHour,
+      profiles,
+    }),
     targets: [
       ...latencyTargets(settings, profiles),
       ...targets(settings, phases, direct.target, ratios, measured.handlers, measured.inboxes.missing),
@@ -189,30 +212,74 @@ function mixDifferences(
     .filter((d) => Math.abs(d.workload - d.ceiling) > 0.05);
 }
 
-function costModel(
-  direct: DirectWorkload,
-  group: GroupWorkload,
-  receipts: ReceiptCosts,
-  profiles: readonly ProfileLatency[],
-) {
+/** What the cost model prices: per-message costs of this run's phases and measurements. */
+export interface CostInputs {
+  readonly directProbe: CostReport;
+  readonly groupProbe: CostReport;
+  /** Absent in `--phase-cost` runs (no saturation phase). */
+  readonly groupSaturation?: CostReport;
+  readonly receipts?: ReceiptCosts;
+  readonly changes: ChangeCosts;
+  readonly bursts: BurstCosts;
+  readonly deviceHour: DeviceHourCosts;
+  readonly profiles: readonly ProfileLatency[];
+}
+
+/** A send, an edit or a reaction: one frame in and its `messageAccepted` out. */
+const oneRequest: Billing = { routeRequests: 1 };
+
+export function costModel(inputs: CostInputs) {
+  const { bursts, changes, deviceHour, profiles, receipts } = inputs;
   const awsFastPath = profiles.find((p) => p.profile.timing === 'aws' && p.profile.fastPath);
   const awsStreamOnly = profiles.find((p) => p.profile.timing === 'aws' && !p.profile.fastPath);
+  // Per message of a burst: its send, plus each receiver's ack and read (2 requests) shared by the burst.
+  const withReceipts = (burst: BurstCosts['direct']): Billing => ({
+    routeRequests: 1 + (2 * burst.receivers) / burst.messagesPerBurst,
+  });
   return {
     prices,
+    assumed,
+    sdkConnection,
+    localVersusAws,
     assumptions:
-      "Quantities measured in this run; each send is 2 billed frames (sendMessage in, messageAccepted out) plus its posts; each ack or read is 2 frames plus its receipt posts; Lambda durations are the local means. direct, directWithAckAndRead and the group lines come from this process's stack; directStreamOnly and groupStreamOnly from the AWS-timing run with the fast path off (its Lambda durations include the modelled waits); fastPath compares the two AWS-timing runs, fast path on and off, like for like.",
+      "Quantities measured in this run; each send, edit or reaction is 2 billed frames (the frame in, messageAccepted out) plus its posts; each ack or read is 2 frames plus its receipt posts; directWithReceipts and groupWithReceipts are bursts of messagesPerBurst sends after which every receiving device acks and reads once (measured whole, per message); Lambda durations are the local means; DynamoDB write units include the estimated units of failed calls; CloudWatch Logs counts the handlers' lines as written in the run (INFO, metrics on, as deployed) plus estimated Lambda platform and API Gateway access lines; X-Ray at the default sampling rule. direct, the receipts, the changes and the group lines come from this process's stack; directStreamOnly and groupStreamOnly from the AWS-timing run with the fast path off (its Lambda durations include the modelled waits, and its handlers log at ERROR); fastPath compares the two AWS-timing runs, fast path on and off, like for like.",
     perMillionMessages: {
-      direct: dollarsPerMillion(direct.probe.cost, 2),
-      directWithAckAndRead: dollarsPerMillion(sumMeasured([direct.probe.cost, receipts.perAck, receipts.perRead]), 6),
-      groupUnbatched: dollarsPerMillion(group.probe.cost, 2),
-      groupBatched: dollarsPerMillion(group.saturation.cost, 2),
+      direct: dollarsPerMillion(inputs.directProbe, oneRequest),
+      directWithReceipts: dollarsPerMillion(bursts.direct, withReceipts(bursts.direct)),
+      groupWithReceipts: dollarsPerMillion(bursts.group, withReceipts(bursts.group)),
+      ...(receipts === undefined
+        ? {}
+        : {
+            directWithAckAndRead: dollarsPerMillion(
+              sumMeasured([
+                { part: inputs.directProbe, times: 1 },
+                { part: receipts.perAck, times: 1 },
+                { part: receipts.perRead, times: 1 },
+              ]),
+              { routeRequests: 3 },
+            ),
+          }),
+      groupUnbatched: dollarsPerMillion(inputs.groupProbe, oneRequest),
+      ...(inputs.groupSaturation === undefined
+        ? {}
+        : { groupBatched: dollarsPerMillion(inputs.groupSaturation, oneRequest) }),
+      directReaction: dollarsPerMillion(changes['direct-react'].cost, oneRequest),
+      directEdit: dollarsPerMillion(changes['direct-edit'].cost, oneRequest),
+      groupReaction: dollarsPerMillion(changes['group-react'].cost, oneRequest),
+      groupEdit: dollarsPerMillion(changes['group-edit'].cost, oneRequest),
       ...(awsStreamOnly === undefined
         ? {}
         : {
-            directStreamOnly: dollarsPerMillion(awsStreamOnly.cost.direct, 2),
-            groupStreamOnly: dollarsPerMillion(awsStreamOnly.cost.group, 2),
+            directStreamOnly: dollarsPerMillion(awsStreamOnly.cost.direct, oneRequest),
+            groupStreamOnly: dollarsPerMillion(awsStreamOnly.cost.group, oneRequest),
           }),
     },
+    /** A connected device, per hour, whatever it sends: connection minutes, pings, its share of a reconnect. */
+    perMillionDeviceHours: deviceHourCost(
+      dollarsPerMillion(deviceHour.perPing, oneRequest),
+      // The sync frame and its answer; the upgrade; the old connection's disconnect; the ticket over HTTP.
+      dollarsPerMillion(deviceHour.perReconnect, { routeRequests: 1, connects: 1, disconnects: 1, httpRequests: 1 }),
+    ),
     /** What the fast path adds per message: AWS timing, one message at a time, on against off. */
     fastPath:
       awsFastPath === undefined || awsStreamOnly === undefined
@@ -225,8 +292,8 @@ function costModel(
 }
 
 function fastPathPrice(on: CostReport, off: CostReport) {
-  const onUsd = dollarsPerMillion(on, 2).usdPerMillionMessages;
-  const offUsd = dollarsPerMillion(off, 2).usdPerMillionMessages;
+  const onUsd = dollarsPerMillion(on, oneRequest).usdPerMillionMessages;
+  const offUsd = dollarsPerMillion(off, oneRequest).usdPerMillionMessages;
   const delta = (value: (cost: CostReport) => number) => round(value(on) - value(off), 3);
   return {
     usdPerMillionMessages: { fastPath: onUsd, streamOnly: offUsd, difference: round(onUsd - offUsd, 2) },
@@ -291,31 +358,6 @@ function latencyTargets(settings: BenchSettings, profiles: readonly ProfileLaten
       met: streamOnly !== undefined && streamOnly.direct.latencyMs.p50 > 100,
     },
   ];
-}
-
-/** Adds per-message costs: a message plus the acknowledgements it causes. */
-function sumMeasured(parts: readonly MeasuredPerMessage[]): MeasuredPerMessage {
-  const byFunction: Record<string, { perMessage: number; meanMs: number }> = {};
-  for (const part of parts) {
-    for (const [name, f] of Object.entries(part.lambdaInvocations.byFunction)) {
-      const into = byFunction[name];
-      // Durations combine weighted by invocations, so GB-seconds add up.
-      byFunction[name] = into
-        ? {
-            perMessage: into.perMessage + f.perMessage,
-            meanMs: (into.meanMs * into.perMessage + f.meanMs * f.perMessage) / (into.perMessage + f.perMessage),
-          }
-        : { perMessage: f.perMessage, meanMs: f.meanMs };
-    }
-  }
-  return {
-    dynamoDb: {
-      readUnits: parts.reduce((sum, part) => sum + part.dynamoDb.readUnits, 0),
-      writeUnits: parts.reduce((sum, part) => sum + part.dynamoDb.writeUnits, 0),
-    },
-    postToConnection: parts.reduce((sum, part) => sum + part.postToConnection, 0),
-    lambdaInvocations: { byFunction },
-  };
 }
 
 function targets(

@@ -11,6 +11,7 @@ import { createLocalTables, type LocalTables } from '../local/tables';
 import { CapacityTally } from './capacity-tally';
 import { anchorCeilingStreams } from './ceiling';
 import { type DriverClient, startDriver } from './driver-client';
+import { type HandlerLogMeter, meterHandlerLogs } from './log-meter';
 import { findDynamoDbLocalPid } from './machine';
 import type { StackProfile } from './settings';
 
@@ -25,10 +26,16 @@ export interface BenchRig {
   readonly ceilingTables: LocalTables;
   readonly stack: LocalStack;
   readonly driver: DriverClient;
+  /** Present when the handlers log as deployed (INFO, metrics on): what they wrote, counted and kept off the console. */
+  readonly handlerLogs: HandlerLogMeter | undefined;
 }
 
 /** The stack under `profile`: AWS timing draws from `timingSeed`; `fastPath: false` is `--no-fast-path`. */
-export async function startBenchStack(profile: StackProfile, timingSeed: number): Promise<BenchRig> {
+export async function startBenchStack(
+  profile: StackProfile,
+  timingSeed: number,
+  options: { readonly meterHandlerLogs?: boolean } = {},
+): Promise<BenchRig> {
   const tally = new CapacityTally();
   setCapacityRecorder(tally.record);
   const dynamo = await startDynamoDbLocal({ port: 0 });
@@ -43,17 +50,21 @@ export async function startBenchStack(profile: StackProfile, timingSeed: number)
     wsPort: 0,
     s3Port: 0,
     cdnPort: 0,
-    logLevel: 'ERROR',
+    // Deployed handlers log at Powertools' default level, INFO, and publish metrics: metered runs do the same.
+    logLevel: options.meterHandlerLogs ? 'INFO' : 'ERROR',
+    metrics: options.meterHandlerLogs === true,
     timing: profile.timing === 'aws' ? { seed: timingSeed } : 'local',
     directDelivery: profile.fastPath,
   });
-  return { dynamo, dynamoPid, tally, ceilingTables, stack, driver: startDriver() };
+  const handlerLogs = options.meterHandlerLogs ? meterHandlerLogs() : undefined;
+  return { dynamo, dynamoPid, tally, ceilingTables, stack, driver: startDriver(), handlerLogs };
 }
 
 export async function stopBenchStack(rig: BenchRig): Promise<void> {
   await rig.driver.stop().catch(() => undefined);
   await rig.stack.stop();
   await rig.dynamo.stop();
+  rig.handlerLogs?.stop();
   setCapacityRecorder(undefined);
 }
 

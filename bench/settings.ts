@@ -67,6 +67,13 @@ export interface BenchSettings {
   /** Bursts of each size (a fresh conversation each); the median is reported. */
   readonly hotConversationBurstRuns: number;
   readonly receiptRounds: number;
+  /** Messages per burst that the receiving devices ack and read once (the SDK coalesces receipts so). */
+  readonly receiptBurstMessages: number;
+  /** Keep-alive pings and SDK-style reconnects measured for the cost of a connected device-hour. */
+  readonly pingCount: number;
+  readonly reconnectCount: number;
+  /** `--phase-cost`: setup, the probes and the cost measurements only, then the cost model (for iterating on it). */
+  readonly costOnly: boolean;
   /** Fresh Node processes per handler for the module initialisation time (the median is reported). */
   readonly initRuns: number;
   /** Handler processes timed side by side: 1 in full runs; 2 in quick ones (faster, noisier). */
@@ -87,6 +94,7 @@ export function benchSettings(argv: readonly string[]): BenchSettings {
       'timing-seed': { type: 'string' },
       'no-fast-path': { type: 'boolean' },
       'phase-latency': { type: 'boolean' },
+      'phase-cost': { type: 'boolean' },
       json: { type: 'boolean' },
     },
   });
@@ -126,6 +134,10 @@ export function benchSettings(argv: readonly string[]): BenchSettings {
     hotConversationBursts: [50, 100],
     hotConversationBurstRuns: quick ? 1 : 3,
     receiptRounds: quick ? 3 : 10,
+    receiptBurstMessages: 5,
+    pingCount: quick ? 10 : 40,
+    reconnectCount: quick ? 5 : 20,
+    costOnly: values['phase-cost'] === true,
     initRuns: quick ? 1 : 7,
     initConcurrency: quick ? 2 : 1,
     connectConcurrency: 16,

@@ -1,0 +1,99 @@
+/**
+ * The measurements the cost model prices besides the workloads' messages: reactions and edits (issue 17),
+ * messages with the receipts the SDK coalesces per burst (issue 15), and a connected device's pings and
+ * reconnects. Each is counted between two meter readings taken with the stack quiet.
+ */
+import type { ChangeKind, ReceiptBurstResult, Workload } from './driver-protocol';
+import { type CostReport, costBetween, cpuOf, readMeters } from './meters';
+import { type PhaseContext, type PhaseReport, runPhase } from './phases';
+import { averageDeep } from './receipts';
+import { waitForQuiet } from './rig';
+
+export type ChangeCosts = Readonly<Record<`${Workload}-${ChangeKind}`, PhaseReport>>;
+export type BurstCosts = Awaited<ReturnType<typeof measureReceiptBursts>>;
+export type DeviceHourCosts = Awaited<ReturnType<typeof measureDeviceHour>>;
+
+/** A reaction and an edit, each one at a time, in the 1:1 pairs and in the groups; costs are per change. */
+export async function measureChanges(context: PhaseContext): Promise<ChangeCosts> {
+  const { rig, settings, log } = context;
+  log('changes: reactions and edits');
+  const result: Partial<Record<`${Workload}-${ChangeKind}`, PhaseReport>> = {};
+  for (const workload of ['direct', 'group'] as const) {
+    await rig.driver.call<undefined>({ kind: 'changePrepare', workload });
+    for (const change of ['react', 'edit'] as const) {
+      result[`${workload}-${change}`] = await runPhase(context, {
+        kind: 'changeProbe',
+        workload,
+        change,
+        label: `${workload}-${change}`,
+        changes: workload === 'direct' ? settings.directProbeMessages : settings.groupProbeMessages,
+        drainTimeoutMs: settings.drainTimeoutMs,
+      });
+    }
+  }
+  return result as ChangeCosts;
+}
+
+/**
+ * Bursts of `receiptBurstMessages` sent one at a time, then one ack and one read by every receiving
+ * device up to the burst's last seq (the SDK coalesces its receipts so): the cost per message of the whole.
+ */
+export async function measureReceiptBursts(context: PhaseContext) {
+  context.log(`receipts once per burst of ${context.settings.receiptBurstMessages}`);
+  const bursts = { direct: await burstCost(context, 'direct'), group: await burstCost(context, 'group') };
+  for (const [name, burst] of Object.entries(bursts)) {
+    context.log(
+      `${name} bursts: ${burst.receivers} receiving devices, ${burst.receiptErrors} receipts refused or unanswered; per message ${burst.dynamoDb.writeUnits} WRU, ${burst.dynamoDb.readUnits} RRU, ${burst.postToConnection} posts, ${burst.dynamoDb.failedCalls} failed DynamoDB calls ${JSON.stringify(burst.dynamoDb.failedByOperation)}`,
+    );
+  }
+  return bursts;
+}
+
+async function burstCost(context: PhaseContext, workload: Workload) {
+  const { rig, settings } = context;
+  const rounds: CostReport[] = [];
+  let receivers = 0;
+  let errors = 0;
+  for (let i = 0; i < settings.receiptRounds; i++) {
+    await rig.driver.call<undefined>({ kind: 'receiptSettle', workload });
+    await waitForQuiet(rig);
+    const before = readMeters(rig);
+    const burst = await rig.driver.call<ReceiptBurstResult>({
+      kind: 'receiptBurst',
+      workload,
+      label: `${workload}-burst-${i}`,
+      messages: settings.receiptBurstMessages,
+    });
+    const answered = readMeters(rig);
+    await waitForQuiet(rig);
+    rounds.push(costBetween(before, { ...readMeters(rig), ...cpuOf(answered) }, burst.messages));
+    receivers = burst.receivers;
+    errors += burst.errors;
+  }
+  return {
+    rounds: rounds.length,
+    messagesPerBurst: settings.receiptBurstMessages,
+    /** Devices that acked and read each burst. */
+    receivers,
+    receiptErrors: errors,
+    ...averageDeep(rounds),
+  };
+}
+
+/** One keep-alive ping, and one reconnect as the SDK makes it (ticket, connect, authorizer, sync, disconnect). */
+export async function measureDeviceHour(context: PhaseContext) {
+  const { rig, settings, log } = context;
+  log('a connected device: pings and reconnects');
+  const measure = async (command: { kind: 'pings' | 'reconnects'; count: number }) => {
+    await waitForQuiet(rig);
+    const before = readMeters(rig);
+    await rig.driver.call<undefined>(command);
+    const answered = readMeters(rig);
+    await waitForQuiet(rig);
+    return costBetween(before, { ...readMeters(rig), ...cpuOf(answered) }, command.count);
+  };
+  return {
+    perPing: await measure({ kind: 'pings', count: settings.pingCount }),
+    perReconnect: await measure({ kind: 'reconnects', count: settings.reconnectCount }),
+  };
+}

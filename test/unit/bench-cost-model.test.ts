@@ -1,0 +1,207 @@
+/** The bench's cost arithmetic: what each measured quantity adds to the price, and the failed calls it counts. */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { CapacityTally, tallyPerMessage } from '../../bench/capacity-tally';
+import {
+  accessLogLineBytes,
+  assumed,
+  deviceHourCost,
+  dollarsPerMillion,
+  type MeasuredPerMessage,
+  sdkConnection,
+  sumMeasured,
+} from '../../bench/cost-model';
+import { meterHandlerLogs } from '../../bench/log-meter';
+
+const nothing: MeasuredPerMessage = {
+  dynamoDb: { readUnits: 0, writeUnits: 0 },
+  postToConnection: 0,
+  lambdaInvocations: { byFunction: {} },
+};
+
+const lineOf = (priced: ReturnType<typeof dollarsPerMillion>, startsWith: string) => {
+  const line = priced.lines.find((each) => each.item.startsWith(startsWith));
+  if (line === undefined) throw new Error(`no line ${startsWith}`);
+  return line;
+};
+
+describe('dollarsPerMillion', () => {
+  it('bills a route request twice (frame and route response) plus every post', () => {
+    const priced = dollarsPerMillion({ ...nothing, postToConnection: 59 }, { routeRequests: 1 });
+
+    expect(lineOf(priced, 'API Gateway WebSocket').quantityPerMessage).toBe(61);
+    expect(lineOf(priced, 'API Gateway WebSocket').usdPerMillionMessages).toBe(61);
+  });
+
+  it('prices the estimated units of failed calls beside the reported write units', () => {
+    const priced = dollarsPerMillion(
+      { ...nothing, dynamoDb: { readUnits: 8, writeUnits: 10, failedWriteUnits: 2 } },
+      { routeRequests: 1 },
+    );
+
+    expect(lineOf(priced, 'DynamoDB write request').usdPerMillionMessages).toBe(6.25);
+    expect(lineOf(priced, 'DynamoDB write units of failed calls').usdPerMillionMessages).toBe(1.25);
+    expect(lineOf(priced, 'DynamoDB read').usdPerMillionMessages).toBe(1);
+  });
+
+  it('traces the default sampling share of invocations at the X-Ray price', () => {
+    const measured: MeasuredPerMessage = {
+      ...nothing,
+      lambdaInvocations: {
+        byFunction: { wsSendMessage: { perMessage: 1, meanMs: 1 }, streamFanOut: { perMessage: 1, meanMs: 1 } },
+      },
+    };
+
+    const priced = dollarsPerMillion(measured, { routeRequests: 1 });
+
+    expect(lineOf(priced, 'X-Ray').quantityPerMessage).toBe(0.1);
+    expect(lineOf(priced, 'X-Ray').usdPerMillionMessages).toBe(0.5);
+    expect(lineOf(priced, 'Lambda requests').usdPerMillionMessages).toBe(0.4);
+  });
+
+  it('prices measured handler log bytes with the per-event overhead at the ingestion price', () => {
+    const priced = dollarsPerMillion({ ...nothing, handlerLogs: { bytes: 974, events: 1 } }, { routeRequests: 0 });
+
+    // (974 + 26) bytes = 1 KB a message: a million messages ingest 1 GB at $0.50.
+    expect(lineOf(priced, 'CloudWatch Logs: handler').usdPerMillionMessages).toBe(0.5);
+  });
+
+  it('counts an access log line per route request, connect and disconnect, and platform lines per invocation', () => {
+    const perAccessLine = accessLogLineBytes() + assumed.cloudWatchLogEventOverheadBytes.value;
+    const perInvocation =
+      assumed.lambdaPlatformLogBytesPerInvocation.value +
+      assumed.lambdaPlatformLogEventsPerInvocation.value * assumed.cloudWatchLogEventOverheadBytes.value;
+    const measured: MeasuredPerMessage = {
+      ...nothing,
+      lambdaInvocations: { byFunction: { wsConnect: { perMessage: 2, meanMs: 1 } } },
+    };
+
+    const priced = dollarsPerMillion(measured, { routeRequests: 1, connects: 1, disconnects: 1 });
+
+    expect(lineOf(priced, 'CloudWatch Logs: Lambda platform').quantityPerMessage).toBeCloseTo(
+      3 * perAccessLine + 2 * perInvocation,
+      1,
+    );
+    // The connect upgrade is billed as a message; the disconnect is not.
+    expect(lineOf(priced, 'API Gateway WebSocket').quantityPerMessage).toBe(3);
+  });
+
+  it('renders the access log line as a JSON object of typical size', () => {
+    expect(accessLogLineBytes()).toBeGreaterThan(150);
+    expect(accessLogLineBytes()).toBeLessThan(400);
+  });
+});
+
+describe('sumMeasured', () => {
+  it('adds parts times their share, and weights durations by invocations', () => {
+    const message: MeasuredPerMessage = {
+      dynamoDb: { readUnits: 5, writeUnits: 11, failedWriteUnits: 1 },
+      postToConnection: 1,
+      lambdaInvocations: { byFunction: { wsAck: { perMessage: 1, meanMs: 10 } } },
+      handlerLogs: { bytes: 100, events: 1 },
+    };
+    const receipt: MeasuredPerMessage = {
+      dynamoDb: { readUnits: 4, writeUnits: 6 },
+      postToConnection: 1,
+      lambdaInvocations: { byFunction: { wsAck: { perMessage: 1, meanMs: 30 } } },
+    };
+
+    const sum = sumMeasured([
+      { part: message, times: 1 },
+      { part: receipt, times: 0.2 },
+    ]);
+
+    expect(sum.dynamoDb.writeUnits).toBeCloseTo(12.2);
+    expect(sum.dynamoDb.failedWriteUnits).toBeCloseTo(1);
+    expect(sum.postToConnection).toBeCloseTo(1.2);
+    expect(sum.lambdaInvocations.byFunction.wsAck?.perMessage).toBeCloseTo(1.2);
+    expect(sum.lambdaInvocations.byFunction.wsAck?.meanMs).toBeCloseTo((10 + 0.2 * 30) / 1.2);
+    expect(sum.handlerLogs).toEqual({ bytes: 100, events: 1 });
+  });
+});
+
+describe('deviceHourCost', () => {
+  it('prices connection minutes, a ping per keep-alive interval and a reconnect per maximum connection time', () => {
+    const ping = { lines: [], usdPerMillionMessages: 3 };
+    const reconnect = { lines: [], usdPerMillionMessages: 22 };
+
+    const hour = deviceHourCost(ping, reconnect, { keepAliveMs: 5 * 60_000, maxConnectionMs: 110 * 60_000 });
+
+    expect(hour.lines.map((line) => line.usdPerMillionDeviceHours)).toEqual([15, 36, 12]);
+    expect(hour.usdPerMillionDeviceHours).toBe(63);
+  });
+
+  it('uses the intervals the SDK is built with', () => {
+    const source = readFileSync(new URL('../../client/parley-client.ts', import.meta.url), 'utf8');
+    const minutes = (name: string) => Number(new RegExp(`${name}: (\\d+) \\* 60_000`).exec(source)?.[1]) * 60_000;
+
+    expect(sdkConnection.keepAliveMs).toBe(minutes('keepAliveMs'));
+    expect(sdkConnection.maxConnectionMs).toBe(minutes('maxConnectionMs'));
+  });
+});
+
+describe('CapacityTally', () => {
+  const call = (operation: string, tables: string[], writeUnits: number, failed = false) => ({
+    operation,
+    tables: tables.map((table) => ({ table, readUnits: 0, writeUnits: failed ? 0 : writeUnits / tables.length })),
+    readUnits: 0,
+    writeUnits: failed ? 0 : writeUnits,
+    failed,
+    attempts: 1,
+  });
+
+  it('bills a failed call like the successful calls of the same shape', () => {
+    const tally = new CapacityTally();
+    const before = tally.snapshot();
+    tally.record(call('TransactWriteItems', ['Conversations', 'Messages'], 10));
+    tally.record(call('TransactWriteItems', ['Conversations', 'Messages'], 12));
+
+    tally.record(call('TransactWriteItems', ['Messages', 'Conversations'], 0, true));
+
+    const cost = tallyPerMessage(before, tally.snapshot(), 1, (name) => name);
+    expect(cost.failedCalls).toBe(1);
+    expect(cost.failedByOperation).toEqual({ TransactWriteItems: 1 });
+    expect(cost.failedWriteUnits).toBe(11);
+    expect(cost.writeUnits).toBe(22);
+  });
+
+  it('falls back to the minimum AWS bills when no call of that shape succeeded', () => {
+    const tally = new CapacityTally();
+
+    tally.record(call('PutItem', ['Receipts'], 0, true));
+    tally.record(call('TransactWriteItems', ['Receipts', 'Conversations'], 0, true));
+
+    expect(tally.snapshot().total.failedWriteUnits).toBe(1 + 4);
+  });
+
+  it('bills nothing for a failed read', () => {
+    const tally = new CapacityTally();
+    tally.record({ ...call('Query', ['Users'], 0, true), readUnits: 0 });
+
+    expect(tally.snapshot().total).toMatchObject({ failedCalls: 1, failedWriteUnits: 0 });
+  });
+});
+
+describe('meterHandlerLogs', () => {
+  const fakeStream = () => {
+    const written: string[] = [];
+    const stream = { write: (chunk: string) => written.push(chunk) > 0 } as unknown as NodeJS.WriteStream;
+    return { stream, written };
+  };
+
+  it('counts JSON lines on both streams, swallows those on stdout and lets everything else through', () => {
+    const out = fakeStream();
+    const err = fakeStream();
+    const meter = meterHandlerLogs(out.stream, err.stream);
+
+    out.stream.write('{"level":"INFO","message":"message accepted"}\n');
+    out.stream.write('[bench +1s] a progress line\n');
+    err.stream.write('{"level":"ERROR"}\n');
+    meter.stop();
+    out.stream.write('{"after":"stop"}\n');
+
+    expect(meter.reading()).toEqual({ bytes: 45 + 17, events: 2 });
+    expect(out.written).toEqual(['[bench +1s] a progress line\n', '{"after":"stop"}\n']);
+    expect(err.written).toEqual(['{"level":"ERROR"}\n']);
+  });
+});
