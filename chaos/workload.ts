@@ -3,8 +3,11 @@
  * stack cuts connections, restarts DynamoDB Local and fails posts and fan-outs; one of them is the poison.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import pLimit from 'p-limit';
+import { conversationKeys } from '#shared/keys';
 import type { Message } from '../client/index';
+import { createLocalDynamoDbClient } from '../local/aws-local';
 import type { Random } from '../local/seeded-random';
 import type { LocalStack } from '../local/stack';
 import type { Cast, Conversation } from './cast';
@@ -117,6 +120,10 @@ export async function sendWorkload(
   const sendsSettled = await settleUnlessStalled(Promise.all(sends), () => lastProgressAt, settings.settleTimeoutMs);
   if (!sendsSettled) {
     log(`sending stalled: ${JSON.stringify(describeStall(pendingSends, devices))}`);
+    const stalled = new Set([...pendingSends.values()].map((send) => send.conversation.id));
+    for (const conversationId of [...stalled].slice(0, 3)) {
+      log(`stalled conversation ${conversationId}: ${JSON.stringify(await timelineItems(stack, conversationId))}`);
+    }
     // Nothing more goes out: the checks below count what was sent until the stall.
     limit.clearQueue();
   }
@@ -177,6 +184,20 @@ async function dropConnections(
 }
 
 /** Which sends hang, where, and what state their devices are in. */
+/** A stalled conversation's own items besides its members (meta, queue, parked entries): why it stalls. */
+async function timelineItems(stack: LocalStack, conversationId: string): Promise<unknown[]> {
+  const client = DynamoDBDocumentClient.from(createLocalDynamoDbClient(stack.dynamoEndpoint));
+  const { Items = [] } = await client.send(
+    new QueryCommand({
+      TableName: stack.tables.conversations.tableName,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': conversationKeys.partition(conversationId) },
+      ConsistentRead: true,
+    }),
+  );
+  return Items.filter((item) => !String(item.sk).startsWith(conversationKeys.memberPrefix));
+}
+
 function describeStall(
   pending: ReadonlyMap<number, PlannedSend & { readonly since: number }>,
   devices: readonly ChaosDevice[],

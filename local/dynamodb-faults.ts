@@ -63,6 +63,8 @@ const dataPlane = new Set([
   'TransactWriteItems',
 ]);
 const singleItemWrites = new Set(['PutItem', 'UpdateItem', 'DeleteItem']);
+/** Longer than any request of the handlers' SDK waits (they give up first and retry). */
+const upstreamTimeoutMs = 60_000;
 
 export async function startDynamoDbFaultProxy(options: DynamoDbFaultProxyOptions): Promise<DynamoDbFaultProxy> {
   const { injector, logger } = options;
@@ -115,6 +117,14 @@ export async function startDynamoDbFaultProxy(options: DynamoDbFaultProxyOptions
         },
       );
       outgoing.on('error', reject);
+      // DynamoDB Local answers in milliseconds; one that never does must not hold a transaction's items forever.
+      outgoing.setTimeout(upstreamTimeoutMs, () => {
+        logger.warn('DynamoDB fault proxy: DynamoDB Local did not answer', {
+          operation: request.headers['x-amz-target'],
+          timeoutMs: upstreamTimeoutMs,
+        });
+        outgoing.destroy(new Error(`DynamoDB Local did not answer in ${upstreamTimeoutMs} ms`));
+      });
       outgoing.end(body);
     });
 
