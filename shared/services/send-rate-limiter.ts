@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type Clock, epochSeconds } from '../clock';
 import { limits } from '../config/limits';
 import { AppError } from '../errors';
@@ -35,6 +36,13 @@ interface Lease {
   full: boolean;
 }
 
+/**
+ * How long a send waits on another send's claim before claiming itself: far longer than one UpdateItem
+ * with the SDK's retries takes, so only a claim that will never answer (its invocation stopped at its
+ * timeout, its call lost with it) is given up on; a second claim only ever refuses early, never late.
+ */
+const claimWaitMs = 2_000;
+
 /** Leases kept before those of past windows are dropped (a warm handler serves many users). */
 const leasesBeforePruning = 10_000;
 
@@ -48,7 +56,7 @@ const leasesBeforePruning = 10_000;
 export class SendRateLimiter {
   private readonly leases = new Map<string, Lease>();
   /** One claim at a time per user: concurrent sends in this process wait for it instead of claiming too. */
-  private readonly claims = new Map<string, Promise<boolean>>();
+  private readonly claims = new Map<string, { readonly granted: Promise<boolean>; readonly startedAt: number }>();
 
   constructor(
     private readonly counters: RateCounterRepository,
@@ -73,15 +81,19 @@ export class SendRateLimiter {
       }
       if (held?.full || sends > this.limit.maxSends) throw this.refusal(windowStart + this.limit.windowSeconds - now);
       const pending = this.claims.get(userId);
-      if (pending !== undefined) {
-        await pending;
+      const waitMs = pending === undefined ? 0 : pending.startedAt + claimWaitMs - Date.now();
+      if (pending !== undefined && waitMs > 0) {
+        await Promise.race([pending.granted, sleep(waitMs, undefined, { ref: false })]);
         continue;
       }
-      const claim = this.claim(userId, windowStart, sends - (held?.remaining ?? 0)).finally(() =>
-        this.claims.delete(userId),
-      );
+      const claim = { granted: this.claim(userId, windowStart, sends - (held?.remaining ?? 0)), startedAt: Date.now() };
       this.claims.set(userId, claim);
-      if (!(await claim)) throw this.refusal(windowStart + this.limit.windowSeconds - now);
+      void claim.granted
+        .finally(() => {
+          if (this.claims.get(userId) === claim) this.claims.delete(userId);
+        })
+        .catch(() => undefined);
+      if (!(await claim.granted)) throw this.refusal(windowStart + this.limit.windowSeconds - now);
     }
   }
 

@@ -278,6 +278,25 @@ describe('SendRateLimiter', () => {
     expect((await read(ben)).Item?.sends).toBe(limit.leaseSends);
   });
 
+  it('does not wait for ever on a claim that never answers (its invocation was stopped): the next send claims itself', async () => {
+    const repository = new RateCounterRepository(documentClient, name('rateLimits'));
+    const real = repository.incrementWithin.bind(repository);
+    // The first claim's call is lost with its invocation, as Lambda's timeout leaves it: it never settles.
+    vi.spyOn(repository, 'incrementWithin')
+      .mockImplementationOnce(() => new Promise<boolean>(() => undefined))
+      .mockImplementation(real);
+    const limiter = new SendRateLimiter(repository, windowStartClock(), limit);
+    const userId = `stopped-${randomUUID()}`;
+
+    void limiter.consume(userId);
+    const next = await limiter.consume(userId).then(
+      () => 'sent',
+      (error: unknown) => error,
+    );
+
+    expect(next).toBe('sent');
+  });
+
   it('claims a lease with one write and spends it from memory; a full window refuses without writing', async () => {
     const clock = windowStartClock();
     const repository = new RateCounterRepository(documentClient, name('rateLimits'));
