@@ -2,9 +2,7 @@
  * Edits, deletes and reactions as the cache applies them: each change entry turns the message it
  * names into what history would now answer for it (docs/protocol.md, "Changing a message").
  */
-import { limits } from '#shared/config/limits';
-import type { Message, Reaction, ReplyRef } from '#shared/model';
-import { graphemeClusters } from '#shared/protocol/text-rules';
+import type { Message, Reaction } from '#shared/model';
 
 const changeTypes: ReadonlySet<string> = new Set(['edit', 'delete', 'reaction']);
 
@@ -55,20 +53,4 @@ export function reactionsAfter(
   const userIds = [...users].sort();
   const next = userIds.length > 0 ? [...others, { emoji, count: userIds.length, userIds }] : others;
   return next.sort((a, b) => b.count - a.count || (a.emoji < b.emoji ? -1 : a.emoji > b.emoji ? 1 : 0));
-}
-
-/** What a reply quoting `target` carries now; the same as the server's preview (its first grapheme clusters). */
-export function replyRefOf(target: Message): ReplyRef {
-  if (target.deletedAt !== undefined) return { seq: target.seq, senderId: target.senderId, preview: '', deleted: true };
-  const clusters = graphemeClusters(target.text);
-  const preview =
-    clusters.length > limits.replyPreviewLength
-      ? `${clusters.slice(0, limits.replyPreviewLength).join('').trimEnd()}…`
-      : target.text;
-  return {
-    seq: target.seq,
-    senderId: target.senderId,
-    preview,
-    ...((target.attachments?.length ?? 0) > 0 ? { hasAttachments: true } : {}),
-  };
 }

@@ -5,7 +5,8 @@
  * to the message it names, which the cache then holds as history would now answer it.
  */
 import type { Message } from '#shared/model';
-import { applyChange, isChangeEntry, replyRefOf } from './changes';
+import { replyRefOf } from '#shared/protocol/reply-ref';
+import { applyChange, isChangeEntry } from './changes';
 
 const empty: readonly Message[] = Object.freeze([]);
 

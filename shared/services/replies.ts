@@ -1,22 +1,5 @@
-import { limits } from '../config/limits';
-import type { ReplyRef, StoredMessage } from '../model';
-import { graphemeClusters } from '../protocol/text-rules';
-
-/** What a reply carries of the message it answers, as that message is now. */
-export function replyRefOf(target: StoredMessage): ReplyRef {
-  if (target.deletedAt !== undefined) return { seq: target.seq, senderId: target.senderId, preview: '', deleted: true };
-  const clusters = graphemeClusters(target.text);
-  const preview =
-    clusters.length > limits.replyPreviewLength
-      ? `${clusters.slice(0, limits.replyPreviewLength).join('').trimEnd()}…`
-      : target.text;
-  return {
-    seq: target.seq,
-    senderId: target.senderId,
-    preview,
-    ...((target.attachments?.length ?? 0) > 0 ? { hasAttachments: true } : {}),
-  };
-}
+import type { StoredMessage } from '../model';
+import { replyRefOf } from '../protocol/reply-ref';
 
 /**
  * The messages a page refers to, as they are now: a reply's preview follows the edits of the message
