@@ -13,6 +13,8 @@ export const poisonMarker = '[poison]';
 export interface FanOutFaults {
   /** Chance a batch with a flaky message throws; the harness sets 0 before it checks. */
   flakyFailure: number;
+  /** Set: the next batch holding a flaky message throws whatever the dice say (then it is unset). */
+  failNextFlaky: boolean;
   readonly counts: { flakyFailures: number; poisonFailures: number };
   /** The streamFanOut override. */
   readonly handler: LambdaHandler;
@@ -33,11 +35,14 @@ export function createFanOutFaults(random: () => number, flakyFailure: number): 
 
   const faults: FanOutFaults = {
     flakyFailure,
+    failNextFlaky: false,
     counts: { flakyFailures: 0, poisonFailures: 0 },
     async handler(event, context) {
       if (!isStreamEvent(event)) throw new TypeError('streamFanOut expects a DynamoDB stream event');
       const records = event.Records;
-      if (records.some((record) => textOf(record).includes(flakyMarker)) && random() < faults.flakyFailure) {
+      const flaky = faults.flakyFailure > 0 && records.some((record) => textOf(record).includes(flakyMarker));
+      if (flaky && (faults.failNextFlaky || random() < faults.flakyFailure)) {
+        faults.failNextFlaky = false;
         faults.counts.flakyFailures += 1;
         throw new Error('Injected fan-out failure (flaky record)');
       }

@@ -89,6 +89,10 @@ export function turnFaultsOn(rig: ChaosRig, settings: ChaosSettings): void {
       : {}),
   });
   rig.fanOutFaults.flakyFailure = settings.flakyFailure;
+  if (settings.everyFaultAtLeastOnce) {
+    rig.faults.armEachOnce();
+    rig.fanOutFaults.failNextFlaky = true;
+  }
 }
 
 /**
@@ -98,6 +102,7 @@ export function turnFaultsOn(rig: ChaosRig, settings: ChaosSettings): void {
 export function turnFaultsOff(rig: ChaosRig): void {
   Object.assign(rig.faults.settings, { ...noFaults, transactionHoldMs: rig.faults.settings.transactionHoldMs });
   rig.fanOutFaults.flakyFailure = 0;
+  rig.fanOutFaults.failNextFlaky = false;
 }
 
 /** Every fault the run injected, by kind, as the report lists them (AWS's kinds with `--aws-faults`). */

@@ -237,7 +237,7 @@ function splitBatch(
     const list = operation === 'BatchGetItem' ? ((request as { Keys?: unknown[] }).Keys ?? []) : (request as unknown[]);
     for (let index = 0; index < list.length; index++) entries.push({ table, index });
   }
-  if (entries.length < 2 || !injector.roll('unprocessed', false)) return undefined;
+  if (entries.length < 2 || !injector.roll('unprocessed', false, `unprocessed ${operation}`)) return undefined;
   const heldBack = new Set<string>();
   const wanted = 1 + Math.floor(injector.random() * (entries.length - 1));
   for (const entry of shuffled(entries, injector.random).slice(0, wanted))

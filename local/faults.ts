@@ -94,8 +94,16 @@ export interface FaultInjector {
   /** Mutable: a harness turns faults up while it works and off before it checks. */
   readonly settings: FaultSettings;
   readonly counts: FaultCounts;
-  /** Rolls a die for `kind` with its current probability; counts it when it hits (unless `count` is false). */
-  roll(kind: RolledFault, count?: boolean): boolean;
+  /**
+   * Rolls a die for `kind` with its current probability; counts it when it hits (unless `count` is false).
+   * `armedAs` names the case an armed roll stands for (default: the kind).
+   */
+  roll(kind: RolledFault, count?: boolean, armedAs?: string): boolean;
+  /**
+   * Makes the first roll of each case (at a probability above 0) hit: a short seeded run then meets every
+   * kind at least once whatever its timing, instead of by luck of the dice.
+   */
+  armEachOnce(): void;
   /** Counts one fault of `kind` that happened without a die of its own. */
   count(kind: CountedFault): void;
   /** A plain draw in [0, 1) from the injector's (seedable) source. */
@@ -136,18 +144,26 @@ export function createFaultInjector(
     transactionCancelledByConflict: 0,
     lambdaTimeout: 0,
   };
+  // Cases already met since armEachOnce; undefined while not armed.
+  let metSinceArmed: Set<string> | undefined;
   return {
     settings,
     counts,
-    roll(kind, count = true) {
+    roll(kind, count = true, armedAs = kind) {
       const probability = settings[kind];
       // No draw at probability 0: a seeded run stays reproducible when a fault kind is switched off.
-      if (probability <= 0 || random() >= probability) return false;
+      if (probability <= 0) return false;
+      const armedHit = metSinceArmed !== undefined && !metSinceArmed.has(armedAs);
+      metSinceArmed?.add(armedAs);
+      if (!armedHit && random() >= probability) return false;
       if (count && kind !== 'unprocessed') counts[kind] += 1;
       return true;
     },
     count(kind) {
       counts[kind] += 1;
+    },
+    armEachOnce() {
+      metSinceArmed = new Set();
     },
     random,
   };

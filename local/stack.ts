@@ -102,6 +102,8 @@ export interface LocalStackFaults {
   /** Change probabilities while the stack runs (e.g. all 0 before checking invariants). */
   readonly settings: FaultSettings;
   readonly counts: Readonly<FaultCounts>;
+  /** The first chance of each fault kind hits (local/faults.ts `armEachOnce`). */
+  armEachOnce(): void;
   /**
    * Stops DynamoDB Local and starts it again on the same port and data directory, `downMs` later.
    * Needs a stack that spawned its own DynamoDB Local with a `dataDir` (tables survive on disk).
@@ -384,6 +386,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const faults: LocalStackFaults | undefined = faultInjector && {
       settings: faultInjector.settings,
       counts: faultInjector.counts,
+      armEachOnce: () => faultInjector.armEachOnce(),
       async restartDynamoDb({ downMs = 0 } = {}) {
         const running = dynamo;
         if (running === undefined || dynamoDataDir === undefined) {
