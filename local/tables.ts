@@ -77,7 +77,10 @@ export function createTableInput(
             (index): GlobalSecondaryIndex => ({
               IndexName: index.indexName,
               KeySchema: keySchema(index.partitionKey, index.sortKey),
-              Projection: { ProjectionType: index.projection },
+              Projection: {
+                ProjectionType: index.projection,
+                ...(index.include === undefined ? {} : { NonKeyAttributes: [...index.include] }),
+              },
             }),
           ),
         }),

@@ -52,6 +52,7 @@ export class Data extends Construct {
         partitionKey: keyAttribute(index.partitionKey),
         sortKey: index.sortKey && keyAttribute(index.sortKey),
         projectionType: ProjectionType[index.projection],
+        ...(index.include === undefined ? {} : { nonKeyAttributes: [...index.include] }),
       });
     }
     return table;

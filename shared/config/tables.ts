@@ -13,8 +13,13 @@ export interface GlobalIndexSpec {
   readonly indexName: string;
   readonly partitionKey: KeyAttribute;
   readonly sortKey?: KeyAttribute;
-  /** KEYS_ONLY keeps index writes cheap; ALL where the index serves whole items. */
-  readonly projection: 'KEYS_ONLY' | 'ALL';
+  /**
+   * KEYS_ONLY keeps index writes cheap; INCLUDE adds `include`; ALL where the index serves whole items.
+   * An update that changes no projected attribute writes nothing to the index (and costs nothing there).
+   */
+  readonly projection: 'KEYS_ONLY' | 'INCLUDE' | 'ALL';
+  /** The non-key attributes an INCLUDE projection carries. */
+  readonly include?: readonly string[];
 }
 
 export interface TableSpec {
@@ -68,10 +73,13 @@ export const tables = {
     sortKey: { name: 'sk', type: 'S' },
     globalIndexes: [
       {
+        // Which conversations a user is in, and no more: the marks a send or a receipt moves
+        // (lastSentSeq, deliveredSeq, readSeq) stay out, so moving them writes nothing here.
         indexName: 'byMember',
         partitionKey: { name: 'memberUserId', type: 'S' },
         sortKey: { name: 'conversationId', type: 'S' },
-        projection: 'ALL',
+        projection: 'INCLUDE',
+        include: ['leftSeq'],
       },
     ],
   },

@@ -93,21 +93,46 @@ export class ConversationRepository {
     };
   }
 
-  /** Every conversation a user currently belongs to, from the `byMember` index (eventually consistent). */
-  async listMembershipsOf(userId: string): Promise<Member[]> {
+  /**
+   * The ids of every conversation a user currently belongs to, from the `byMember` index (eventually
+   * consistent; it holds no marks, so read the member rows for those).
+   */
+  async listConversationIdsOf(userId: string): Promise<string[]> {
     const items = await queryAll(this.documentClient, {
       TableName: this.tableName,
       IndexName: BY_MEMBER,
       KeyConditionExpression: 'memberUserId = :userId',
       ExpressionAttributeValues: { ':userId': userId },
     });
-    return items.map(toMember).filter(isCurrentMember);
+    return items.filter((item) => item.leftSeq === undefined).map((item) => String(item.conversationId));
   }
 
-  /** Conversations by id; missing ones are skipped (a half-created conversation has no meta). */
-  async getMany(conversationIds: readonly string[]): Promise<Conversation[]> {
-    const keys = conversationIds.map((id) => conversationKeys.meta(id));
-    return (await batchGetAll(this.documentClient, this.tableName, keys)).map(toConversation);
+  /**
+   * The user's current memberships of these conversations, each with its conversation: metas and
+   * member rows in one BatchGetItem. Missing ones are skipped (a half-created conversation has no
+   * meta; a member who has left since the index was read has a `leftSeq`).
+   */
+  async getMemberships(
+    userId: string,
+    conversationIds: readonly string[],
+  ): Promise<{ conversation: Conversation; member: Member }[]> {
+    const keys = conversationIds.flatMap((id) => [conversationKeys.meta(id), conversationKeys.member(id, userId)]);
+    const items = await batchGetAll(this.documentClient, this.tableName, keys);
+    const metas = new Map<string, Conversation>();
+    const members = new Map<string, Member>();
+    for (const item of items) {
+      if (item.sk === 'META') {
+        const conversation = toConversation(item);
+        metas.set(conversation.id, conversation);
+      } else {
+        const member = toMember(item);
+        if (isCurrentMember(member)) members.set(member.conversationId, member);
+      }
+    }
+    return [...members.values()].flatMap((member) => {
+      const conversation = metas.get(member.conversationId);
+      return conversation ? [{ conversation, member }] : [];
+    });
   }
 
   /** Member rows only, past members' included: fan-out serves each message to who belonged at its seq. */

@@ -27,9 +27,8 @@ export class AccountService {
     if (callerId !== userId) throw new ForbiddenError('Only the user may delete their account');
     // First, so the account reads as deleted while the rest completes.
     await this.users.markDeleted(userId, this.clock.now().toISOString());
-    const memberships = await this.conversations.listMembershipsOf(userId);
-    for (const membership of memberships) {
-      await this.conversationService.leaveOnAccountDeletion(membership.conversationId, userId).catch((error) => {
+    for (const conversationId of await this.conversations.listConversationIdsOf(userId)) {
+      await this.conversationService.leaveOnAccountDeletion(conversationId, userId).catch((error) => {
         // Already gone (a concurrent leave or a retry): nothing left to do for this one.
         if (!(error instanceof NotFoundError)) throw error;
       });

@@ -37,11 +37,14 @@ export class ConversationListService {
   async list(callerId: string, userId: string, limit: number, cursor?: string): Promise<ConversationPage> {
     if (callerId !== userId) throw new ForbiddenError('Only the user may list their conversations');
     const after = cursor === undefined ? undefined : listCursor.decode(cursor);
-    const memberships = await this.conversations.listMembershipsOf(userId);
-    const membershipOf = new Map(memberships.map((member) => [member.conversationId, member]));
-    const metas = await this.conversations.getMany([...membershipOf.keys()]);
+    const memberships = await this.conversations.getMemberships(
+      userId,
+      await this.conversations.listConversationIdsOf(userId),
+    );
+    const membershipOf = new Map(memberships.map(({ member }) => [member.conversationId, member]));
 
-    const ordered = metas
+    const ordered = memberships
+      .map(({ conversation }) => conversation)
       .map((conversation) => ({ conversation, position: positionOf(conversation) }))
       .sort((a, b) => compareNewestFirst(a.position, b.position))
       .filter(({ position }) => after === undefined || compareNewestFirst(position, after) > 0);

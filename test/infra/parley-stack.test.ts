@@ -161,7 +161,10 @@ describe('DynamoDB tables', () => {
           { AttributeName: index.partitionKey.name, KeyType: 'HASH' },
           ...(index.sortKey ? [{ AttributeName: index.sortKey.name, KeyType: 'RANGE' }] : []),
         ],
-        Projection: { ProjectionType: index.projection },
+        Projection: {
+          ProjectionType: index.projection,
+          ...(index.include === undefined ? {} : { NonKeyAttributes: [...index.include] }),
+        },
       })),
     );
   });

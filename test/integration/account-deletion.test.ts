@@ -66,7 +66,7 @@ describe('AccountService.deleteAccount', () => {
     expect(poster.disconnected.sort()).toEqual(['dora-laptop', 'dora-phone']);
     expect(await db.repositories.connections.listForUser('dora')).toEqual([]);
     expect(await db.repositories.devices.listForUser('dora')).toEqual([]);
-    expect(await db.repositories.conversations.listMembershipsOf('dora')).toEqual([]);
+    expect(await db.repositories.conversations.listConversationIdsOf('dora')).toEqual([]);
   });
 
   it('can be repeated safely, and is for the user alone', async () => {
