@@ -77,6 +77,9 @@ async function poll(
 
 const seqOf = (record: DynamoDBRecord): number => Number(record.dynamodb?.Keys?.seq?.N);
 
+// A loaded 2-core machine (CI) can take seconds over retries and backoffs; expect.poll's default is 1 s.
+const pollTimeout = { timeout: 15_000 };
+
 describe('stream poller', () => {
   it("delivers records in Lambda's JSON shape, in order, in batches no larger than batchSize", async () => {
     const tables = await freshTables();
@@ -87,7 +90,7 @@ describe('stream poller', () => {
       batches.push(event);
     });
 
-    await expect.poll(() => batches.flatMap((batch) => batch.Records).length).toBe(12);
+    await expect.poll(() => batches.flatMap((batch) => batch.Records).length, pollTimeout).toBe(12);
     expect(batches.flatMap((batch) => batch.Records).map(seqOf)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
     expect(Math.max(...batches.map((batch) => batch.Records.length))).toBeLessThanOrEqual(5);
     expect(batches[0]?.Records[0]).toMatchObject({
@@ -114,7 +117,7 @@ describe('stream poller', () => {
     const { poller } = await poll(tables.messages.streamArn, { batchSize: 100 }, async (event) => {
       delivered.push(...event.Records.map(seqOf));
     });
-    await expect.poll(() => delivered).toEqual([1, 2, 3]);
+    await expect.poll(() => delivered, pollTimeout).toEqual([1, 2, 3]);
 
     await poller.pause();
     const readsWhenPaused = poller.stats.batches;
@@ -125,7 +128,7 @@ describe('stream poller', () => {
     expect(poller.stats.batches).toBe(readsWhenPaused);
 
     poller.resume();
-    await expect.poll(() => delivered).toEqual([1, 2, 3, 4, 5, 6]);
+    await expect.poll(() => delivered, pollTimeout).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
   it('delivers only records that match a filter (Lambda filter criteria)', async () => {
@@ -152,7 +155,7 @@ describe('stream poller', () => {
       },
     );
 
-    await expect.poll(() => poller.stats.filteredOut).toBe(3);
+    await expect.poll(() => poller.stats.filteredOut, pollTimeout).toBe(3);
     await expect
       .poll(() => delivered.map((record) => `${record.eventName} ${seqOf(record)}`))
       .toEqual(['INSERT 1', 'INSERT 2']);
@@ -175,7 +178,7 @@ describe('stream poller', () => {
       };
     });
 
-    await expect.poll(() => poller.stats.records).toBe(8);
+    await expect.poll(() => poller.stats.records, pollTimeout).toBe(8);
     expect(invocations).toEqual([
       [1, 2, 3, 4, 5, 6, 7, 8],
       [4, 5, 6, 7, 8],
@@ -200,7 +203,7 @@ describe('stream poller', () => {
       },
     );
 
-    await expect.poll(() => completed).toEqual([1, 2, 4, 5, 6, 7, 8]);
+    await expect.poll(() => completed, pollTimeout).toEqual([1, 2, 4, 5, 6, 7, 8]);
     expect(invocations).toEqual([
       [1, 2, 3, 4, 5, 6, 7, 8],
       [1, 2, 3, 4],
@@ -238,7 +241,7 @@ describe('stream poller', () => {
       },
     );
 
-    await expect.poll(() => invocations.at(-1)).toEqual([3]);
+    await expect.poll(() => invocations.at(-1), pollTimeout).toEqual([3]);
     expect(invocations).toEqual([[1, 2], [1, 2], [3]]);
     expect(
       deadLetters.entries.map((letter) => (letter.source === 'stream' ? seqOf(letter.record) : undefined)),
@@ -314,13 +317,13 @@ describe('stream poller under the AWS timing profile', () => {
     );
 
     const idles = (): number => schedule.filter((entry) => entry.kind === 'idle').length;
-    await expect.poll(idles).toBeGreaterThanOrEqual(3);
+    await expect.poll(idles, pollTimeout).toBeGreaterThanOrEqual(3);
     await putMessages(tables, 3);
     const delivered = (): number =>
       schedule.reduce((sum, entry) => sum + (entry.kind === 'invoke' ? entry.records : 0), 0);
-    await expect.poll(delivered).toBe(3);
+    await expect.poll(delivered, pollTimeout).toBe(3);
     const idlesAfterDelivery = idles() + 3;
-    await expect.poll(idles).toBeGreaterThanOrEqual(idlesAfterDelivery);
+    await expect.poll(idles, pollTimeout).toBeGreaterThanOrEqual(idlesAfterDelivery);
     await running?.stop();
 
     const pauses = schedule.filter((entry) => entry.kind !== 'invoke');
@@ -365,9 +368,9 @@ describe('stream poller under the AWS timing profile', () => {
       },
     );
     // An empty poll first (the table has no records yet), so there is a pause to see whatever the timing.
-    await expect.poll(() => pauses.length).toBeGreaterThan(0);
+    await expect.poll(() => pauses.length, pollTimeout).toBeGreaterThan(0);
     await putMessages(tables, 2);
-    await expect.poll(() => invoked).toBeGreaterThanOrEqual(1);
+    await expect.poll(() => invoked, pollTimeout).toBeGreaterThanOrEqual(1);
     await running?.stop();
     expect(pauses.every((pause) => pause.reason === 'idle' && pause.ms === 20)).toBe(true);
   });
