@@ -44,8 +44,7 @@ export class ConversationListService {
     const membershipOf = new Map(memberships.map(({ member }) => [member.conversationId, member]));
 
     const ordered = memberships
-      .map(({ conversation }) => conversation)
-      .map((conversation) => ({ conversation, position: positionOf(conversation) }))
+      .map(({ conversation }) => ({ conversation, position: positionOf(conversation) }))
       .sort((a, b) => compareNewestFirst(a.position, b.position))
       .filter(({ position }) => after === undefined || compareNewestFirst(position, after) > 0);
     const page = ordered.slice(0, limit);

@@ -157,7 +157,7 @@ describe('stream poller', () => {
 
     await expect.poll(() => poller.stats.filteredOut, pollTimeout).toBe(3);
     await expect
-      .poll(() => delivered.map((record) => `${record.eventName} ${seqOf(record)}`))
+      .poll(() => delivered.map((record) => `${record.eventName} ${seqOf(record)}`), pollTimeout)
       .toEqual(['INSERT 1', 'INSERT 2']);
   });
 
