@@ -145,6 +145,8 @@ export interface Billing {
   readonly connects?: number;
   /** Disconnects: no message billed, one access log line. */
   readonly disconnects?: number;
+  /** Client frames that run a route and get no route response (`typing`): billed once, one access log line. */
+  readonly unansweredFrames?: number;
   readonly httpRequests?: number;
 }
 
@@ -171,7 +173,7 @@ export function dollarsPerMillion(measured: MeasuredPerMessage, billing: Billing
   const connects = billing.connects ?? 0;
   line(
     'API Gateway WebSocket messages (frames in, route responses, postToConnection)',
-    2 * billing.routeRequests + connects + measured.postToConnection,
+    2 * billing.routeRequests + (billing.unansweredFrames ?? 0) + connects + measured.postToConnection,
     prices.apiGatewayMessage.usd,
   );
   if ((billing.httpRequests ?? 0) > 0) {
@@ -221,7 +223,8 @@ export type PricedUnit = ReturnType<typeof dollarsPerMillion>;
 export function logBytes(measured: MeasuredPerMessage, billing: Billing, invocations: number) {
   const overhead = assumed.cloudWatchLogEventOverheadBytes.value;
   const handler = measured.handlerLogs ? measured.handlerLogs.bytes + measured.handlerLogs.events * overhead : 0;
-  const accessLines = billing.routeRequests + (billing.connects ?? 0) + (billing.disconnects ?? 0);
+  const accessLines =
+    billing.routeRequests + (billing.unansweredFrames ?? 0) + (billing.connects ?? 0) + (billing.disconnects ?? 0);
   const platform =
     invocations *
       (assumed.lambdaPlatformLogBytesPerInvocation.value +
@@ -296,3 +299,85 @@ export function deviceHourCost(ping: PricedUnit, reconnect: PricedUnit, sdk: typ
     ),
   };
 }
+
+/**
+ * Item sizes the presence and typing model assumes (bytes as DynamoDB sizes them: names and values), and
+ * the Lambda durations it assumes for the two handlers the bench does not run. Estimates, not measurements.
+ */
+export const presenceAssumptions = {
+  watcherItemBytes: {
+    value: 110,
+    source: 'a PresenceWatchers item: two ids of ~36 characters, watcherUserId, expiresAt',
+  },
+  memberItemBytes: { value: 260, source: 'a byMember index entry (ALL projection): a member row with marks' },
+  watchListBytesPerUser: { value: 40, source: 'one user id in the watch list item' },
+  subscribeMeanMs: { value: 40, source: 'assumed: 1 + N Queries (16 at a time) and a BatchGetItem, then the writes' },
+  typingMeanMs: { value: 15, source: 'assumed: a Query, a PutItem and a BatchGetItem in a row, then the posts' },
+} as const;
+
+/** Read units of a Query that reads `bytes` in total (rounded up to 4 KB; half for an eventually consistent read). */
+const queryReadUnits = (bytes: number, strong: boolean) => Math.max(1, Math.ceil(bytes / 4096)) * (strong ? 1 : 0.5);
+
+/**
+ * Presence and typing, modelled from their access patterns (docs/data-model.md, patterns 43 to 47)
+ * rather than measured: the bench runs neither yet. Each answers units of one event, for
+ * `dollarsPerMillion` to price.
+ */
+export const presenceModel = {
+  /**
+   * A user comes online (first device) or goes offline (last device) with `watchers` live watchers:
+   * the `$connect`/`$disconnect` write returns the item (no extra unit); a Query of the watchers; with
+   * any, the profile's switch (one eventually consistent item) and a post per watcher. The connect or
+   * disconnect itself is priced with the reconnect.
+   */
+  flip(watchers: number): { measured: MeasuredPerMessage; billing: Billing } {
+    const watcherBytes = watchers * presenceAssumptions.watcherItemBytes.value;
+    return {
+      measured: {
+        dynamoDb: { readUnits: queryReadUnits(watcherBytes, false) + (watchers > 0 ? 0.5 : 0), writeUnits: 0 },
+        postToConnection: watchers,
+        lambdaInvocations: { byFunction: {} },
+      },
+      billing: { routeRequests: 0 },
+    };
+  },
+
+  /**
+   * One `subscribePresence` of `users` users by a viewer in `conversations` conversations (each watched
+   * user in as many): the memberships (1 + N Queries of the index), profile and reach of each (2N
+   * eventually consistent items), the watch list (UpdateItem) and one watcher item per user.
+   */
+  subscription(users: number, conversations: number): { measured: MeasuredPerMessage; billing: Billing } {
+    const membershipRead = queryReadUnits(conversations * presenceAssumptions.memberItemBytes.value, false);
+    const watchListUnits = Math.ceil((60 + users * presenceAssumptions.watchListBytesPerUser.value) / 1024);
+    return {
+      measured: {
+        dynamoDb: { readUnits: (1 + users) * membershipRead + 2 * users * 0.5, writeUnits: watchListUnits + users },
+        postToConnection: 0,
+        lambdaInvocations: {
+          byFunction: { wsSubscribePresence: { perMessage: 1, meanMs: presenceAssumptions.subscribeMeanMs.value } },
+        },
+      },
+      billing: { routeRequests: 1 },
+    };
+  },
+
+  /**
+   * One forwarded `typing` frame in a conversation of `members` members whose others hold
+   * `liveConnections` connections: the members (strong Query), the window's conditional PutItem, the
+   * others' reach items (strong), a post per connection; the frame gets no answer.
+   */
+  typing(members: number, liveConnections: number): { measured: MeasuredPerMessage; billing: Billing } {
+    const membersRead = queryReadUnits(members * presenceAssumptions.memberItemBytes.value, true);
+    return {
+      measured: {
+        dynamoDb: { readUnits: membersRead + (members - 1), writeUnits: 1 },
+        postToConnection: liveConnections,
+        lambdaInvocations: {
+          byFunction: { wsTyping: { perMessage: 1, meanMs: presenceAssumptions.typingMeanMs.value } },
+        },
+      },
+      billing: { routeRequests: 0, unansweredFrames: 1 },
+    };
+  },
+} as const;

@@ -118,6 +118,7 @@ export function createApi(http: HttpCaller, me: () => Promise<string>): ParleyAp
       }),
     getMessage: async (id) => (await http.request<{ message: Message }>('GET', `/messages/${segment(id)}`)).message,
     readReceipts: (messageId) => http.request('GET', `/messages/${segment(messageId)}/read_receipts`),
+    presence: (userId) => http.request('GET', `/users/${segment(userId)}/presence`),
     markReadHttp: (messageId) => http.request('POST', `/messages/${segment(messageId)}/read_receipts`),
     getAttachment: (id) => http.request('GET', `/attachments/${segment(id)}`),
   };

@@ -14,6 +14,7 @@ import { ParleyClientError, ParleyServerError } from './errors';
 import { createApi, HttpCaller } from './http-api';
 import { OrderedDelivery } from './ordered-delivery';
 import { Outbox } from './outbox';
+import { PresenceAndTyping } from './presence';
 import { ReadQueue } from './read-queue';
 import { isMessage } from './server-frames';
 import type {
@@ -52,6 +53,7 @@ export class ParleyClient {
   private readonly outbox: Outbox;
   private readonly reads: ReadQueue;
   private readonly delivery: OrderedDelivery;
+  private readonly presenceAndTyping: PresenceAndTyping;
 
   private knownUserId: string | undefined;
   private readonly listeners: { [E in keyof ParleyEvents]: Set<ParleyEvents[E]> } = {
@@ -59,6 +61,8 @@ export class ParleyClient {
     receipt: new Set(),
     membership: new Set(),
     messageChanged: new Set(),
+    presence: new Set(),
+    typing: new Set(),
     connection: new Set(),
     error: new Set(),
   };
@@ -121,6 +125,11 @@ export class ParleyClient {
       onChanged: (message) => this.emit('messageChanged', message),
       onError,
     });
+    this.presenceAndTyping = new PresenceAndTyping(
+      this.connection,
+      (presence) => this.emit('presence', presence),
+      (typing) => this.emit('typing', typing),
+    );
   }
 
   get state(): ConnectionState {
@@ -214,6 +223,23 @@ export class ParleyClient {
     this.reads.mark(conversationId, upToSeq);
   }
 
+  /**
+   * Watches these users' presence (at most 100; only those who share a conversation with the caller are
+   * answered): a `presence` event for each now, then one at each change. The list replaces the last,
+   * `[]` stops, and it is sent again after every reconnect.
+   */
+  subscribePresence(userIds: readonly string[]): void {
+    this.presenceAndTyping.subscribe(userIds);
+  }
+
+  /**
+   * Tells the conversation's other members' online devices that the user is typing. Call it on every
+   * keystroke: at most one frame per conversation every 3 s goes out, and none while offline.
+   */
+  sendTyping(conversationId: string): void {
+    this.presenceAndTyping.sendTyping(conversationId);
+  }
+
   /** What this client has of the conversation, in seq order; the same array until it changes. */
   messages(conversationId: string): readonly Message[] {
     return this.delivery.messages(conversationId);
@@ -267,6 +293,11 @@ export class ParleyClient {
       case 'error':
         this.onErrorFrame(frame);
         return;
+      case 'presenceSubscribed':
+      case 'presence':
+      case 'typing':
+        this.presenceAndTyping.receive(frame);
+        return;
       default:
         // pong, acked, and frame types added later need nothing.
         return;
@@ -296,6 +327,7 @@ export class ParleyClient {
     this.acks.flush();
     this.outbox.pump();
     this.reads.pump();
+    this.presenceAndTyping.resubscribe();
     if (reconnected) void this.delivery.catchUp();
   }
 

@@ -13,6 +13,7 @@ import type {
   conversationViewSchema,
   messagePageSchema,
   messageReceiptsSchema,
+  presenceSchema,
   uploadTicketSchema,
   userProfileSchema,
   userSearchPageSchema,
@@ -51,6 +52,7 @@ export type UserProfile = z.output<typeof userProfileSchema>;
 /** The whole profile (own), the public view (others') or a deleted user's placeholder. */
 export type UserView = z.output<typeof userViewSchema>;
 export type UserSearchPage = z.output<typeof userSearchPageSchema>;
+export type Presence = z.output<typeof presenceSchema>;
 
 /** Where the SDK keeps the device id; `localStorage` fits. */
 export interface KeyValueStore {
@@ -113,6 +115,19 @@ export interface ReceiptEvent {
   at: string;
 }
 
+/** A watched user's presence: `lastSeenAt` null while online, hidden by them, or never seen. */
+export interface PresenceEvent {
+  userId: string;
+  online: boolean;
+  lastSeenAt: string | null;
+}
+
+/** Another member is typing in a conversation; show it for a few seconds unless another comes. */
+export interface TypingEvent {
+  conversationId: string;
+  userId: string;
+}
+
 export interface ParleyEvents {
   /**
    * Per conversation in seq order, never twice; voids are never emitted. Includes this device's own sends,
@@ -127,6 +142,10 @@ export interface ParleyEvents {
    * right after the `message` event of the change entry that did it. Same id and seq as before.
    */
   messageChanged: (message: Message) => void;
+  /** A watched user's presence: once per user when subscribed (as it is now), then at each change. */
+  presence: (presence: PresenceEvent) => void;
+  /** Another member is typing (at most one per member and conversation every 3 s; never replayed). */
+  typing: (typing: TypingEvent) => void;
   connection: (state: ConnectionState) => void;
   error: (error: Error) => void;
 }
@@ -181,6 +200,8 @@ export interface ParleyApi {
   history(id: string, query?: HistoryQuery): Promise<MessagePage>;
   getMessage(id: string): Promise<Message>;
   readReceipts(messageId: string): Promise<MessageReceipts>;
+  /** Online, or when last seen, of a user who shares a conversation with the caller (`GET /users/{id}/presence`). */
+  presence(userId: string): Promise<Presence>;
   markReadHttp(messageId: string): Promise<void>;
   getAttachment(id: string): Promise<AttachmentView>;
 }

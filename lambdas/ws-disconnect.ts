@@ -9,6 +9,7 @@ const connections = createConnectionService();
 export const handler = middy<WebSocketEvent, WebSocketResult>()
   .use(observed())
   .handler(async (event) => {
-    await connections.disconnect(event.requestContext.connectionId, event.requestContext.authorizer?.userId);
+    const { userId, deviceId } = event.requestContext.authorizer ?? {};
+    await connections.disconnect(event.requestContext.connectionId, userId, deviceId);
     return { statusCode: 200 };
   });

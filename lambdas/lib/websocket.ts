@@ -97,18 +97,19 @@ const faultFrames = (): MiddlewareObj<WebSocketEvent, WebSocketResult> => ({
 });
 
 /**
- * A WebSocket route handler: answers one frame on the calling connection (a route response).
+ * A WebSocket route handler: answers one frame on the calling connection (a route response), or
+ * nothing when `answer` gives undefined (an empty body sends no frame; refusals are still answered).
  * Every log line of the invocation names the frame's ids; an accepted send names its message's
  * correlation id (see shared/correlation.ts) from then on.
  */
-export function webSocketRoute(answer: (event: WebSocketEvent, context: Context) => Promise<ServerFrame>) {
+export function webSocketRoute(answer: (event: WebSocketEvent, context: Context) => Promise<ServerFrame | undefined>) {
   return middy<WebSocketEvent, WebSocketResult, Error, Context>()
     .use(observed<WebSocketEvent, WebSocketResult>())
     .use(publishAddedMetrics<WebSocketEvent, WebSocketResult>())
     .use(faultFrames())
     .handler(async (event, context) => {
       logger.appendKeys(frameIds(event.body));
-      let frame: ServerFrame;
+      let frame: ServerFrame | undefined;
       try {
         frame = await answer(event, context);
       } catch (error) {
@@ -116,6 +117,7 @@ export function webSocketRoute(answer: (event: WebSocketEvent, context: Context)
         if (error instanceof AppError) return errorFrame(error, event.body);
         throw error;
       }
+      if (frame === undefined) return { statusCode: 200 };
       if (frame.type === 'messageAccepted') noteMessageAccepted(frame.message);
       else if (frame.type === 'messagesAccepted') noteMessagesAccepted(frame.messages);
       return frameResponse(frame);

@@ -14,6 +14,8 @@ import { DeviceRepository } from '#shared/repositories/device-repository';
 import { DirectDeliveryRepository } from '#shared/repositories/direct-delivery-repository';
 import { InboxRepository } from '#shared/repositories/inbox-repository';
 import { MessageReader, MessageRepository } from '#shared/repositories/message-repository';
+import { PresenceWatcherRepository } from '#shared/repositories/presence-watcher-repository';
+import { RateCounterRepository } from '#shared/repositories/rate-counter-repository';
 import { ReceiptRepository } from '#shared/repositories/receipt-repository';
 import { UserRepository } from '#shared/repositories/user-repository';
 import { AccountService } from '#shared/services/account-service';
@@ -27,8 +29,10 @@ import { HistoryService } from '#shared/services/history-service';
 import { InboxService } from '#shared/services/inbox-service';
 import { MessageChangeService } from '#shared/services/message-change-service';
 import { MessagingService } from '#shared/services/messaging-service';
+import { PresenceAnnouncements, PresenceService } from '#shared/services/presence-service';
 import { ReceiptService } from '#shared/services/receipt-service';
 import { TimelineWriter } from '#shared/services/timeline-writer';
+import { TypingService } from '#shared/services/typing-service';
 import { UserService } from '#shared/services/user-service';
 import { documentClient } from './dynamodb-client';
 import { logger, tracer } from './observability';
@@ -114,8 +118,36 @@ export const createFanOutService = () =>
 
 export const createInboxService = () => new InboxService(inboxRepository(), connectionPoster(), logger);
 
+const presenceWatcherRepository = () =>
+  new PresenceWatcherRepository(documentClient, tableNameFromEnv('presenceWatchers'));
+
+/** Presence reads; `subscribing` adds the watchers table (`subscribePresence`), which the HTTP probe has no grant for. */
+export const createPresenceService = (subscribing: boolean) =>
+  new PresenceService(
+    conversationRepository(),
+    connectionRepository(),
+    userRepository(),
+    systemClock,
+    subscribing ? presenceWatcherRepository() : undefined,
+  );
+
+/** $connect and $disconnect tell the user's presence watchers when the user comes online or goes offline. */
 export const createConnectionService = () =>
-  new ConnectionService(deviceRepository(), connectionRepository(), systemClock);
+  new ConnectionService(
+    deviceRepository(),
+    connectionRepository(),
+    systemClock,
+    new PresenceAnnouncements(presenceWatcherRepository(), userRepository(), connectionPoster(), logger),
+  );
+
+export const createTypingService = () =>
+  new TypingService(
+    conversationRepository(),
+    connectionRepository(),
+    new RateCounterRepository(documentClient, tableNameFromEnv('rateLimits')),
+    connectionPoster(),
+    systemClock,
+  );
 
 export const createConversationService = () =>
   new ConversationService(conversationRepository(), timelineWriter(), systemClock, directDelivery());

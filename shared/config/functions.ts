@@ -81,6 +81,25 @@ const directDeliveryGrants: readonly TableGrant[] = [
   { table: 'directDeliveries', actions: ['PutItem', 'BatchWriteItem'] },
 ];
 
+/**
+ * Telling a user's presence watchers that they came online or went offline (only when it flips): the
+ * watchers (Query), the user's `showPresence` switch (BatchGetItem of the profile), and a watcher whose
+ * connection answered 410 removed (DeleteItem).
+ */
+const presenceAnnouncementGrants: readonly TableGrant[] = [
+  { table: 'presenceWatchers', actions: ['Query', 'DeleteItem'] },
+  { table: 'users', actions: ['BatchGetItem'] },
+];
+
+/**
+ * Reading presence: the viewer's and each watched user's memberships (Query of the byMember index), then
+ * the watched users' profiles (`showPresence`) and reach items (online, lastSeenAt) in one BatchGetItem.
+ */
+const presenceReadGrants: readonly TableGrant[] = [
+  { table: 'conversations', actions: ['Query'] },
+  { table: 'users', actions: ['BatchGetItem'] },
+];
+
 /** What a send uses, over WebSocket or HTTP alike. */
 const sendGrants: readonly TableGrant[] = withGrants(directDeliveryGrants, [
   // The per-user send counter, bumped before anything else.
@@ -126,15 +145,22 @@ export const functions = {
   wsConnect: {
     entry: 'lambdas/ws-connect.ts',
     description: 'WebSocket $connect: registers the device and records the connection',
-    // The device row and the connection row, both in the user's partition, and the device's reach entry;
-    // a user's first connect with an incomplete reach item reads the device rows (Query) into it.
-    tables: [{ table: 'users', actions: ['PutItem', 'UpdateItem', 'Query'] }],
+    tables: withGrants(presenceAnnouncementGrants, [
+      // The device row and the connection row, both in the user's partition, and the device's reach entry;
+      // a user's first connect with an incomplete reach item reads the device rows (Query) into it.
+      { table: 'users', actions: ['PutItem', 'UpdateItem', 'Query'] },
+    ]),
+    manageConnections: true,
   },
   wsDisconnect: {
     entry: 'lambdas/ws-disconnect.ts',
     description: 'WebSocket $disconnect: removes the connection row',
-    // Deletes the connection row and sets its reach entry offline; Query on the byConnectionId index finds its owner when the context lacks it.
-    tables: [{ table: 'users', actions: ['DeleteItem', 'UpdateItem', 'Query'] }],
+    tables: withGrants(presenceAnnouncementGrants, [
+      // Deletes the connection row and sets its reach entry offline (and lastSeenAt); Query on the byConnectionId
+      // index finds its owner when the context lacks it.
+      { table: 'users', actions: ['DeleteItem', 'UpdateItem', 'Query'] },
+    ]),
+    manageConnections: true,
   },
   wsDefault: {
     entry: 'lambdas/ws-default.ts',
@@ -183,6 +209,34 @@ export const functions = {
       { table: 'users', actions: ['GetItem', 'Query'] },
     ],
     manageConnections: true,
+  },
+  wsSubscribePresence: {
+    entry: 'lambdas/ws-subscribe-presence.ts',
+    description:
+      'WebSocket subscribePresence: watch up to 100 users who share a conversation; answers their presence now',
+    tables: withGrants(presenceReadGrants, [
+      // UpdateItem: the connection's watch list (answers the last one); BatchWriteItem: watcher items put and dropped.
+      { table: 'presenceWatchers', actions: ['UpdateItem', 'BatchWriteItem'] },
+    ]),
+  },
+  wsTyping: {
+    entry: 'lambdas/ws-typing.ts',
+    description:
+      'WebSocket typing: forwards to the live connections of the other members, at most once per 3 s; never stored',
+    tables: [
+      // The members (Query of the partition): the sender must be one, the others are told.
+      { table: 'conversations', actions: ['Query'] },
+      // The sender's window in this conversation: one conditional PutItem per forwarded frame.
+      { table: 'rateLimits', actions: ['PutItem'] },
+      // The other members' reach items (live connections), one BatchGetItem.
+      { table: 'users', actions: ['BatchGetItem'] },
+    ],
+    manageConnections: true,
+  },
+  httpGetPresence: {
+    entry: 'lambdas/http-get-presence.ts',
+    description: 'GET /users/{id}/presence: online or last seen, for users who share a conversation with the caller',
+    tables: presenceReadGrants,
   },
   httpCreateConversation: {
     entry: 'lambdas/http-create-conversation.ts',
@@ -461,6 +515,9 @@ export const webSocketRoutes = [
   { routeKey: 'editMessage', function: 'wsSendMessage', returnResponse: true },
   { routeKey: 'deleteMessage', function: 'wsSendMessage', returnResponse: true },
   { routeKey: 'react', function: 'wsSendMessage', returnResponse: true },
+  { routeKey: 'subscribePresence', function: 'wsSubscribePresence', returnResponse: true },
+  // Answered only when refused: a forwarded frame sends nothing back (the handler's body is empty).
+  { routeKey: 'typing', function: 'wsTyping', returnResponse: true },
 ] as const satisfies readonly WebSocketRouteSpec[];
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -500,6 +557,7 @@ export const httpRoutes = [
   { method: 'PUT', path: '/users/{id}', function: 'httpUpdateUser' },
   { method: 'DELETE', path: '/users/{id}', function: 'httpDeleteUser' },
   { method: 'GET', path: '/users/{id}/conversations', function: 'httpListUserConversations' },
+  { method: 'GET', path: '/users/{id}/presence', function: 'httpGetPresence' },
   { method: 'POST', path: '/conversations/{id}/attachments', function: 'httpCreateAttachment' },
   { method: 'GET', path: '/attachments/{id}', function: 'httpGetAttachment' },
   { method: 'POST', path: '/connect-ticket', function: 'httpCreateConnectTicket' },

@@ -114,4 +114,11 @@ export const limits = {
    * would most likely fail there: a hot conversation's sends then cost no failed transactions.
    */
   seqQueueAfterRunMs: 250,
+  /** Users one connection may watch (`subscribePresence`): one frame's list replaces the last. */
+  maxPresenceSubscriptions: 100,
+  /**
+   * At most one `typing` frame per sender and conversation is forwarded per this window; the rest are
+   * dropped silently (a client keeps sending while the person types). Clients show "typing" a little longer.
+   */
+  typingWindowMs: 3_000,
 } as const;

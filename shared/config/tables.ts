@@ -154,6 +154,20 @@ export const tables = {
     partitionKey: { name: 'counterKey', type: 'S' },
     ttlAttribute: 'expiresAt',
   },
+  /**
+   * Presence subscriptions: who is watching a user (`watchedUserId`), one item per watching connection
+   * (`watcherConnectionId`), written by `subscribePresence` and read when the watched user comes online or
+   * goes offline. Kept apart from the users table: a popular user's watchers would otherwise be read by
+   * every Query of their partition (the authorizer's). TTL reaps them once the watching connection is past
+   * API Gateway's 2-hour cap; a post that answers 410 removes one sooner.
+   */
+  presenceWatchers: {
+    logicalName: 'PresenceWatchers',
+    envVar: 'PRESENCE_WATCHERS_TABLE',
+    partitionKey: { name: 'watchedUserId', type: 'S' },
+    sortKey: { name: 'watcherConnectionId', type: 'S' },
+    ttlAttribute: 'expiresAt',
+  },
 } as const satisfies Record<string, TableSpec>;
 
 export type TableKey = keyof typeof tables;

@@ -167,12 +167,44 @@ export const readFrameSchema = object({
 
 export const pingFrameSchema = object({ action: literal('ping') });
 
+/** A user id as frames name one (the same rule as the HTTP paths'). */
+export const userIdFrameSchema = string().check(
+  minLength(1),
+  maxLength(128),
+  regex(/^[A-Za-z0-9_-]+$/, 'must be a user id'),
+);
+
+/**
+ * The users whose presence this connection wants pushed (`presence` frames): the whole list, replacing
+ * the last one; empty stops them all. Answered with each allowed user's presence now.
+ */
+export const subscribePresenceFrameSchema = object({
+  action: literal('subscribePresence'),
+  userIds: array(userIdFrameSchema).check(
+    maxLength(limits.maxPresenceSubscriptions, `at most ${limits.maxPresenceSubscriptions} users`),
+    refine((userIds: readonly string[]) => new Set(userIds).size === userIds.length, 'userIds must be distinct'),
+  ),
+});
+
+/** The caller is typing in a conversation: forwarded to the other members' online devices, never stored. */
+export const typingFrameSchema = object({
+  action: literal('typing'),
+  conversationId: idSchema,
+});
+
 export type SendMessageFrame = output<typeof sendMessageFrameSchema>;
 export type SendMessagesFrame = output<typeof sendMessagesFrameSchema>;
 export type AckFrame = output<typeof ackFrameSchema>;
 export type EditMessageFrame = output<typeof editMessageFrameSchema>;
 export type DeleteMessageFrame = output<typeof deleteMessageFrameSchema>;
 export type ReactFrame = output<typeof reactFrameSchema>;
+
+/** A user's presence as another user may see it: `lastSeenAt` null while online, hidden or never seen. */
+export interface PresenceState {
+  readonly userId: string;
+  readonly online: boolean;
+  readonly lastSeenAt: string | null;
+}
 
 export type ServerFrame =
   | { readonly type: 'message'; readonly message: Message }
@@ -184,6 +216,12 @@ export type ServerFrame =
   | { readonly type: 'acked'; readonly conversationId: string; readonly upToSeq: number; readonly removed: number }
   | { readonly type: 'readAcked'; readonly conversationId: string; readonly upToSeq: number }
   | { readonly type: 'pong' }
+  /** The answer to `subscribePresence`: the presence now of each user it may watch (others are left out). */
+  | { readonly type: 'presenceSubscribed'; readonly presence: readonly PresenceState[] }
+  /** A watched user came online or went offline; `changedAt` orders frames that race. */
+  | ({ readonly type: 'presence'; readonly changedAt: string } & PresenceState)
+  /** Another member is typing in the conversation (ephemeral: never stored or replayed). */
+  | { readonly type: 'typing'; readonly conversationId: string; readonly userId: string }
   | {
       readonly type: 'receipt';
       readonly conversationId: string;

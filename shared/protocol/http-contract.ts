@@ -26,6 +26,7 @@ import {
   messageEnvelopeSchema,
   messagePageSchema,
   messageReceiptsSchema,
+  presenceSchema,
   serverErrorBodySchema,
   uploadTicketSchema,
   userProfileSchema,
@@ -369,6 +370,18 @@ export const httpContract = {
       200: { description: 'A page of conversations', body: conversationPageSchema },
       400: refused('A bad or unknown query parameter, or an invalid cursor'),
       403: refused('The user is not the caller'),
+      ...everyRouteResponses,
+    },
+  },
+  httpGetPresence: {
+    summary: 'Whether a user is online, or when they were last seen',
+    description:
+      'Online while any device of the user holds a WebSocket connection; otherwise `lastSeenAt`, when the last one closed (null if never seen). Only for users who share a conversation with the caller, and the caller: anyone else answers 404, exactly as an unknown id. A user whose `showPresence` is off answers offline with `lastSeenAt: null` (as one never seen) to everyone but themselves. Clients with a conversation open subscribe over the WebSocket instead (`subscribePresence`). `me` names the caller.',
+    path: userPathSchema,
+    responses: {
+      200: { description: 'The user’s presence as the caller may see it', body: presenceSchema },
+      400: badInput,
+      404: refused('No such user, or none who shares a conversation with the caller'),
       ...everyRouteResponses,
     },
   },

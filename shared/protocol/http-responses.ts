@@ -173,6 +173,8 @@ export const userProfileSchema = z.object({
   email: emailSchema.optional(),
   phone: phoneSchema.optional(),
   readReceipts: z.boolean(),
+  /** Whether others see when the user is online and was last seen. */
+  showPresence: z.boolean(),
   /** Who may add the user to a group: `everyone`, `directChats` (people they started or wrote in a direct chat with), `nobody`. */
   groupAdds: groupAddsSchema,
   createdAt: serverTimeSchema,
@@ -182,6 +184,15 @@ export const userProfileSchema = z.object({
 export const publicUserProfileSchema = userProfileSchema.pick({ id: true, name: true, username: true });
 
 export const deletedUserSchema = z.object({ id: userIdSchema, deleted: z.literal(true), name: z.string() });
+
+/**
+ * `GET /users/{id}/presence`: online while any device of the user holds a connection; else when the
+ * last one closed. A user who hides presence reads as offline, never seen (`lastSeenAt: null`).
+ */
+export const presenceSchema = z.object({
+  online: z.boolean(),
+  lastSeenAt: serverTimeSchema.nullable(),
+});
 
 /** People found by username, in username order (an exact match first), and the next page's cursor. */
 export const userSearchPageSchema = z.object({
@@ -240,6 +251,7 @@ export const httpResponseSchemas = {
   DeletedUser: deletedUserSchema,
   UserView: userViewSchema,
   UserSearchPage: userSearchPageSchema,
+  Presence: presenceSchema,
   ErrorBody: errorBodySchema,
   ApiGatewayError: apiGatewayErrorSchema,
   GatewayOrParleyError: gatewayOrParleyErrorSchema,

@@ -48,6 +48,8 @@ export const createUserBodySchema = z.strictObject({
   phone: phoneSchema.optional(),
   /** Others see this user's reads (default true); their own devices always do. */
   readReceipts: z.boolean().optional(),
+  /** Others see when this user is online and was last seen (default true); their own devices always do. */
+  showPresence: z.boolean().optional(),
   /** Who may add this user to a group (default `everyone`). */
   groupAdds: groupAddsSchema.optional(),
 });
@@ -62,6 +64,7 @@ export const updateUserBodySchema = z
     email: emailSchema.nullable().optional(),
     phone: phoneSchema.nullable().optional(),
     readReceipts: z.boolean().optional(),
+    showPresence: z.boolean().optional(),
     groupAdds: groupAddsSchema.optional(),
   })
   .refine((body) => Object.values(body).some((value) => value !== undefined), 'must change at least one field');

@@ -37,13 +37,16 @@ export class ConnectionRepository {
     private readonly tableName: string,
   ) {}
 
-  /** Records the connection; answers whether the user's reach item already lists every device. */
+  /**
+   * Records the connection; answers whether the user's reach item already lists every device, and
+   * whether this connect brought the user online (no device of theirs held a live connection before).
+   */
   async put(
     connection: Connection,
     connectedAt: string,
     expiresAtEpochSeconds: number,
-  ): Promise<{ reachComplete: boolean }> {
-    const [, reachComplete] = await Promise.all([
+  ): Promise<{ reachComplete: boolean; cameOnline: boolean }> {
+    const [, named] = await Promise.all([
       this.documentClient.send(
         new PutCommand({
           TableName: this.tableName,
@@ -59,16 +62,21 @@ export class ConnectionRepository {
       ),
       this.naming(connection, connectedAt, expiresAtEpochSeconds),
     ]);
-    return { reachComplete };
+    return named;
   }
 
   /**
    * Names the connection in the device's reach entry, unless a newer connection of the device is
    * named already: a connect whose write lands late (retried after a throttle, or resumed after its
    * handler failed and the device reconnected) must not hide the device's live connection behind a
-   * dead one. Answers whether the reach item lists every device.
+   * dead one. Answers whether the reach item lists every device, and whether no device was live before
+   * (the item as it was comes back with the write, so presence costs no extra read).
    */
-  private async naming(connection: Connection, connectedAt: string, expiresAtEpochSeconds: number): Promise<boolean> {
+  private async naming(
+    connection: Connection,
+    connectedAt: string,
+    expiresAtEpochSeconds: number,
+  ): Promise<{ reachComplete: boolean; cameOnline: boolean }> {
     try {
       const reach = await this.documentClient.send(
         new UpdateCommand({
@@ -83,15 +91,17 @@ export class ConnectionRepository {
             ':connectedAt': connectedAt,
             ':incomplete': false,
           },
-          ReturnValues: 'UPDATED_OLD',
+          ReturnValues: 'ALL_OLD',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      return reach.Attributes?.complete === true;
+      const before = reach.Attributes ?? {};
+      const nowEpochSeconds = Math.floor(Date.parse(connectedAt) / 1000);
+      return { reachComplete: before.complete === true, cameOnline: !hasLiveDevice(before, nowEpochSeconds) };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       // A newer connection of this device is named: this one is already on its way out.
-      return error.Item?.complete?.BOOL === true;
+      return { reachComplete: error.Item?.complete?.BOOL === true, cameOnline: false };
     }
   }
 
@@ -117,8 +127,15 @@ export class ConnectionRepository {
    * Removes the connection row; the device's reach entry goes offline while it still names this
    * connection. `deviceId`, when the caller knows it, clears the entry even if the row is already gone
    * (an earlier attempt deleted it and then failed on the entry), so a retry finishes the job.
+   * `disconnectedAt` (the `$disconnect` path) is kept as the user's `lastSeenAt` in the same write.
+   * Answers whether the user went offline: this entry was cleared and no other device is live.
    */
-  async delete(userId: string, connectionId: string, deviceId?: string): Promise<void> {
+  async delete(
+    userId: string,
+    connectionId: string,
+    deviceId?: string,
+    disconnectedAt?: Date,
+  ): Promise<{ wentOffline: boolean }> {
     const removed = await this.documentClient.send(
       new DeleteCommand({
         TableName: this.tableName,
@@ -128,22 +145,58 @@ export class ConnectionRepository {
     );
     const rowDeviceId = removed.Attributes?.deviceId;
     const entryDeviceId = typeof rowDeviceId === 'string' ? rowDeviceId : deviceId;
-    if (entryDeviceId === undefined) return;
+    if (entryDeviceId === undefined) return { wentOffline: false };
     try {
-      await this.documentClient.send(
+      const after = await this.documentClient.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: userKeys.reach(userId),
-          UpdateExpression: 'SET #device = :offline',
+          UpdateExpression:
+            disconnectedAt === undefined
+              ? 'SET #device = :offline'
+              : 'SET #device = :offline, lastSeenAt = :lastSeenAt',
           ConditionExpression: '#device.connectionId = :connectionId',
           ExpressionAttributeNames: { '#device': `${REACH_DEVICE_PREFIX}${entryDeviceId}` },
-          ExpressionAttributeValues: { ':connectionId': connectionId, ':offline': {} },
+          ExpressionAttributeValues: {
+            ':connectionId': connectionId,
+            ':offline': {},
+            ...(disconnectedAt === undefined ? {} : { ':lastSeenAt': disconnectedAt.toISOString() }),
+          },
+          ReturnValues: 'ALL_NEW',
         }),
       );
+      const nowEpochSeconds = Math.floor((disconnectedAt ?? new Date()).getTime() / 1000);
+      return { wentOffline: !hasLiveDevice(after.Attributes ?? {}, nowEpochSeconds) };
     } catch (error) {
       // The device has connected again since: its entry names the newer connection and stays.
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      return { wentOffline: false };
     }
+  }
+
+  /**
+   * What presence needs of many users' reach items (one eventually consistent BatchGetItem per 100):
+   * whether any device holds an unexpired connection, and when the user was last seen.
+   */
+  async readPresence(
+    userIds: readonly string[],
+    nowEpochSeconds: number,
+  ): Promise<Map<string, { online: boolean; lastSeenAt?: string }>> {
+    const items = await batchGetAll(
+      this.documentClient,
+      this.tableName,
+      [...new Set(userIds)].map((userId) => userKeys.reach(userId)),
+    );
+    const presence = new Map<string, { online: boolean; lastSeenAt?: string }>();
+    for (const item of items) {
+      const userId = userKeys.userIdOf(String(item.pk));
+      if (userId === undefined) continue;
+      presence.set(userId, {
+        online: hasLiveDevice(item, nowEpochSeconds),
+        ...(typeof item.lastSeenAt === 'string' ? { lastSeenAt: item.lastSeenAt } : {}),
+      });
+    }
+    return presence;
   }
 
   /**
@@ -265,6 +318,15 @@ function toConnection(userId: string, item: Record<string, unknown>): Connection
     connectionId: String(item.connectionId),
     ...(typeof item.connectedAt === 'string' ? { connectedAt: item.connectedAt } : {}),
   };
+}
+
+/** Whether a reach item names an unexpired connection for any device: its user is online. */
+function hasLiveDevice(item: Record<string, unknown>, nowEpochSeconds: number): boolean {
+  return Object.entries(item).some(([attribute, value]) => {
+    if (!attribute.startsWith(REACH_DEVICE_PREFIX) || typeof value !== 'object' || value === null) return false;
+    const entry = value as { connectionId?: unknown; expiresAt?: unknown };
+    return typeof entry.connectionId === 'string' && Number(entry.expiresAt) > nowEpochSeconds;
+  });
 }
 
 function toReach(userId: string, item: Record<string, unknown>, nowEpochSeconds: number): Reach {

@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 
 /** Fixed-window counters, one item per key and window, reaped by TTL once the window ends. */
 export class RateCounterRepository {
@@ -27,6 +27,28 @@ export class RateCounterRepository {
           ConditionExpression: 'attribute_not_exists(#sends) OR #sends <= :ceiling',
           ExpressionAttributeNames: { '#sends': 'sends', '#expiresAt': 'expiresAt' },
           ExpressionAttributeValues: { ':count': count, ':ceiling': max - count, ':windowEnd': expiresAtEpochSeconds },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Claims a sliding window of `windowMs` from `nowMs` with one conditional PutItem, only if no claim of
+   * the key is still running; answers false (a failed condition, nothing changed) when one is.
+   */
+  async claimWindow(counterKey: string, nowMs: number, windowMs: number): Promise<boolean> {
+    try {
+      await this.documentClient.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { counterKey, until: nowMs + windowMs, expiresAt: Math.ceil((nowMs + windowMs) / 1000) + 1 },
+          ConditionExpression: 'attribute_not_exists(counterKey) OR #until <= :now',
+          ExpressionAttributeNames: { '#until': 'until' },
+          ExpressionAttributeValues: { ':now': nowMs },
         }),
       );
       return true;

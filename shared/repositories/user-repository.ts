@@ -28,6 +28,8 @@ export interface UserProfile {
   readonly phone?: string;
   /** Whether others see this user's reads (WhatsApp's privacy setting); their own devices always do. */
   readonly readReceipts: boolean;
+  /** Whether others see when this user is online and was last seen; their own devices always do. */
+  readonly showPresence: boolean;
   /** Who may add this user to a group. */
   readonly groupAdds: GroupAdds;
   readonly createdAt: string;
@@ -46,6 +48,7 @@ export interface ProfileChanges {
   readonly email?: string | null;
   readonly phone?: string | null;
   readonly readReceipts?: boolean;
+  readonly showPresence?: boolean;
   readonly groupAdds?: GroupAdds;
 }
 
@@ -64,7 +67,7 @@ export type MarkDeletedOutcome = 'deleted' | 'alreadyDeleted' | 'noProfile';
 
 type TransactItems = NonNullable<TransactWriteCommandInput['TransactItems']>;
 
-const changeableFields = ['name', 'username', 'email', 'phone', 'readReceipts', 'groupAdds'] as const;
+const changeableFields = ['name', 'username', 'email', 'phone', 'readReceipts', 'showPresence', 'groupAdds'] as const;
 const MAX_ATTEMPTS = 5;
 const LIVE_PROFILE = 'attribute_exists(pk) AND attribute_not_exists(#deleted)';
 
@@ -133,6 +136,24 @@ export class UserRepository {
   async sharesReads(userId: string): Promise<boolean> {
     const stored = await this.get(userId);
     return stored?.status !== 'active' || stored.profile.readReceipts;
+  }
+
+  /**
+   * Of `userIds`, those whose presence others may not see: `showPresence` off, or a deleted account (a
+   * user with no profile keeps the default, shown). One eventually consistent BatchGetItem per 100: a
+   * switch flipped a moment ago may lag that long.
+   */
+  async hidingPresence(userIds: readonly string[]): Promise<Set<string>> {
+    const items = await batchGetAll(
+      this.documentClient,
+      this.tableName,
+      [...new Set(userIds)].map((userId) => userKeys.profile(userId)),
+      false,
+      'id, showPresence, deleted',
+    );
+    return new Set(
+      items.filter((item) => item.deleted === true || item.showPresence === false).map((item) => String(item.id)),
+    );
   }
 
   /**
@@ -414,6 +435,8 @@ function toStoredUser(item: Record<string, unknown>): StoredUser {
       ...(typeof item.phone === 'string' ? { phone: item.phone } : {}),
       // Profiles written before the setting existed share reads, the default.
       readReceipts: item.readReceipts !== false,
+      // Likewise presence is shown unless switched off.
+      showPresence: item.showPresence !== false,
       groupAdds: groupAddsOf(item),
       createdAt: String(item.createdAt),
       updatedAt: String(item.updatedAt),

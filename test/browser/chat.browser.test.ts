@@ -148,6 +148,12 @@ describe('web app in Chromium', () => {
       await messageWithText(bob.page, 'Hi Bob!').waitFor(shown);
       await waitForTick(alice.page, 'Hi Bob!', 'read');
       await screenshot(alice.page, 'alice-read');
+      // Both have the chat open: Alice's header shows Bob online, then typing while he writes.
+      const aliceHeader = alice.page.locator('.chat-header');
+      await aliceHeader.getByText('online', { exact: true }).waitFor(shown);
+      await bob.page.getByLabel('Message', { exact: true }).fill('Hi');
+      await aliceHeader.getByText('Bob is typing…').waitFor(shown);
+      await screenshot(alice.page, 'alice-sees-bob-typing');
 
       await send(bob.page, 'Hi Alice! Topo is at https://example.com/topo.');
       const reply = messageWithText(alice.page, 'Hi Alice!');

@@ -68,10 +68,15 @@ const requestRecipes: Partial<Record<FunctionName, RequestRecipe>> = {
   httpCreateAttachment: { body: () => ({ fileName: 'intrusion.png', contentType: 'image/png', size: 10 }) },
 };
 
-/** docs/protocol.md: sendMessage, sendMessages and read need membership; sync and ack only ever touch the calling device's inbox. */
+/**
+ * docs/protocol.md: sendMessage, sendMessages, read and typing need membership; sync and ack only ever touch
+ * the calling device's inbox; subscribePresence answers only users who share a conversation with the caller
+ * (test/e2e/presence-typing.e2e.test.ts holds it to that).
+ */
 type ActionScope =
   | { readonly scope: 'conversation'; readonly answer: string; readonly frame: (conversationId: string) => Frame }
-  | { readonly scope: 'device inbox' };
+  | { readonly scope: 'device inbox' }
+  | { readonly scope: 'users sharing a conversation' };
 
 const webSocketActionScopes: Record<string, ActionScope> = {
   sendMessage: {
@@ -128,14 +133,22 @@ const webSocketActionScopes: Record<string, ActionScope> = {
     answer: 'readAcked',
     frame: (conversationId) => ({ action: 'read', conversationId, upToSeq: 1 }),
   },
+  typing: {
+    scope: 'conversation',
+    // A forwarded typing frame answers nothing; only a refusal is answered.
+    answer: 'error',
+    frame: (conversationId) => ({ action: 'typing', conversationId }),
+  },
   sync: { scope: 'device inbox' },
   ack: { scope: 'device inbox' },
+  subscribePresence: { scope: 'users sharing a conversation' },
 };
 
 const webSocketActions = webSocketRoutes.map((route) => route.routeKey).filter((key) => !key.startsWith('$'));
-const conversationActions = webSocketActions.filter(
-  (action) => webSocketActionScopes[action]?.scope !== 'device inbox',
-);
+const conversationActions = webSocketActions.filter((action) => {
+  const scope = webSocketActionScopes[action]?.scope;
+  return scope !== 'device inbox' && scope !== 'users sharing a conversation';
+});
 
 let stack: TestStack;
 let admin: User;

@@ -27,7 +27,9 @@ import {
   readFrameSchema,
   sendMessageFrameSchema,
   sendMessagesFrameSchema,
+  subscribePresenceFrameSchema,
   syncFrameSchema,
+  typingFrameSchema,
 } from '#shared/protocol/frames';
 import { createLocalDynamoDbClient } from '../../local/aws-local';
 import { apiGatewayWebSocketLimits, selectRouteKey } from '../../local/websocket-gateway';
@@ -56,7 +58,7 @@ type WireFrame =
 
 const stableCodes = Object.keys(errorCodes).filter((code) => code !== 'internal');
 /** Frames the server pushes on its own (fan-out, sync replay, receipts); never a route's answer. */
-const pushTypes = new Set(['message', 'receipt']);
+const pushTypes = new Set(['message', 'receipt', 'presence', 'typing']);
 const frameSchemas = {
   sendMessage: sendMessageFrameSchema,
   sendMessages: sendMessagesFrameSchema,
@@ -66,6 +68,8 @@ const frameSchemas = {
   sync: syncFrameSchema,
   ack: ackFrameSchema,
   read: readFrameSchema,
+  subscribePresence: subscribePresenceFrameSchema,
+  typing: typingFrameSchema,
   $default: pingFrameSchema,
 } as const;
 const successTypes = {
@@ -77,6 +81,9 @@ const successTypes = {
   sync: 'syncComplete',
   ack: 'acked',
   read: 'readAcked',
+  subscribePresence: 'presenceSubscribed',
+  // A forwarded typing frame answers nothing: the ping sent once its handler is done answers instead.
+  typing: 'pong',
   $default: 'pong',
 } as const;
 type RoutedKey = keyof typeof frameSchemas;
@@ -187,6 +194,12 @@ function handshake(url: string): Promise<number> {
 }
 
 /** The connection answers a ping: still open, still routed. */
+/** `typing` invocations that have finished so far. */
+function finishedTypings(): number {
+  const count = stack.invocationCounts().wsTyping;
+  return count === undefined ? 0 : count.invocations - count.running;
+}
+
 async function expectUsable(target: ChatClient): Promise<void> {
   const pong = await target.request({ action: 'ping' }, 'pong');
   expect(pong).toEqual({ type: 'pong' });
@@ -253,6 +266,14 @@ function expectSuccessFrame(routeKey: RoutedKey, answer: Frame, sent: unknown): 
     case 'sync':
       expect(answer.delivered).toEqual(expect.any(Number));
       return;
+    case 'subscribePresence':
+      // Only users who share a conversation with Alice (Bob) or Alice herself are answered.
+      for (const state of answer.presence as Record<string, unknown>[]) {
+        expect([alice.userId, bob.userId]).toContain(state.userId);
+        expect(frame.userIds).toContain(state.userId);
+      }
+      return;
+    case 'typing':
     case '$default':
       expect(answer).toEqual({ type: 'pong' });
   }
@@ -283,7 +304,16 @@ async function exchange(frame: WireFrame): Promise<void> {
     answerTimeoutMs,
   );
   const closing = closed(client);
+  const typingBefore = finishedTypings();
   send(client, frame);
+  if (routeKey === 'typing') {
+    // Answered only when refused, once its handler is done; a ping sent after that answers otherwise.
+    await expect.poll(finishedTypings, { timeout: answerTimeoutMs }).toBeGreaterThan(typingBefore);
+    const flushedPong = client.nextFrame((candidate) => candidate.type === 'pong', 'the pong after typing');
+    client.send({ action: 'ping' });
+    // Taken here, so a refusal's pong is not left to answer the next frame.
+    await flushedPong;
+  }
   const answer = await Promise.race([
     answered,
     closing.code.then((code) => {
@@ -465,6 +495,10 @@ function validEntries(action: string, clientMessageId: string, seq: number): Ent
     case 'ack':
     case 'read':
       return [...base, ['conversationId', JSON.stringify(groupId)], ['upToSeq', String(seq)]];
+    case 'typing':
+      return [...base, ['conversationId', JSON.stringify(groupId)]];
+    case 'subscribePresence':
+      return [...base, ['userIds', JSON.stringify([bob.userId, carol.userId])]];
     case 'sync':
       // Odd seqs continue a replay: any cursor string is the client's to send.
       return seq % 2 === 1 ? [...base, ['cursor', JSON.stringify(clientMessageId)]] : base;
@@ -594,6 +628,8 @@ describe('valid frames mutated field by field', () => {
     sync: 100,
     ack: 120,
     read: 120,
+    subscribePresence: 40,
+    typing: 40,
     ping: 80,
   };
 

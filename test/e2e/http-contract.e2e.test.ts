@@ -215,6 +215,17 @@ describe('conversations', () => {
     expect(errorCodeOf(outsider)).toBe('not_found');
   });
 
+  it('GET /users/{id}/presence answers for someone in a conversation with the caller (200); 404 for anyone else, 400', async () => {
+    const member = await callRoute('httpGetPresence', ann, { id: ben.userId });
+    const stranger = await callRoute('httpGetPresence', ann, { id: dan.userId });
+    const badId = await callRoute('httpGetPresence', ann, { id: 'not an id' });
+
+    expectStatus(member, 200);
+    expect(member.body).toEqual({ online: false, lastSeenAt: null });
+    expectStatus(stranger, 404);
+    expectStatus(badId, 400);
+  });
+
   it('PATCH /conversations/{id} renames for an admin (200); 403 for a member, 400 for a direct one', async () => {
     const renamed = await callRoute('httpUpdateConversation', ann, { id: groupId }, { body: { name: 'Contract 2' } });
     const member = await callRoute('httpUpdateConversation', ben, { id: groupId }, { body: { name: 'Mine' } });

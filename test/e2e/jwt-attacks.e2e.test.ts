@@ -261,6 +261,7 @@ describe('a token for a deleted user', () => {
     httpUpdateUser: { path: { id: () => dora.userId }, body: () => ({ name: 'Dora' }) },
     httpDeleteUser: { path: { id: () => dora.userId } },
     httpListUserConversations: { path: { id: () => dora.userId } },
+    httpGetPresence: { path: { id: () => ava.userId } },
     httpCreateAttachment: {
       path: { id: () => groupId },
       body: () => ({ fileName: 'ghost.png', contentType: 'image/png', size: 10 }),

@@ -203,7 +203,7 @@ describe('ConnectionRepository.readReach', () => {
       expiresAt,
     );
 
-    expect(late).toEqual({ reachComplete: true });
+    expect(late).toEqual({ reachComplete: true, cameOnline: false });
     expect(await reachOf('l9')).toEqual({
       devices: [{ userId: 'l9', deviceId: 'phone' }],
       connections: [{ userId: 'l9', deviceId: 'phone', connectionId: 'l9-new', connectedAt }],
@@ -254,5 +254,34 @@ describe('ConnectionRepository.readReach', () => {
     expect((await db.repositories.connections.readReach(['l7'], now, true)).get('l7')?.connections).toEqual([
       { userId: 'l7', deviceId: 'phone', connectionId: 'l7-phone', connectedAt },
     ]);
+  });
+});
+
+describe('presence flips', () => {
+  it('announces online at the first live device and offline at the last, with nothing for the devices between', async () => {
+    const at = fixedClock.now().toISOString();
+    const announced: { userId: string; online: boolean; at: string }[] = [];
+    const withPresence = new ConnectionService(db.repositories.devices, db.repositories.connections, fixedClock, {
+      announce: async (userId, online, at) => {
+        announced.push({ userId, online, at: at.toISOString() });
+      },
+    });
+
+    await withPresence.connect({ userId: 'p1', deviceId: 'phone', connectionId: 'p1-phone' });
+    await withPresence.connect({ userId: 'p1', deviceId: 'laptop', connectionId: 'p1-laptop' });
+    // The phone reconnects before its old connection's $disconnect: still online, and the late disconnect changes nothing.
+    await withPresence.connect({ userId: 'p1', deviceId: 'phone', connectionId: 'p1-phone-2' });
+    await withPresence.disconnect('p1-phone', 'p1', 'phone');
+    await withPresence.disconnect('p1-laptop', 'p1', 'laptop');
+    const onlineBeforeLast = announced.length;
+    await withPresence.disconnect('p1-phone-2', 'p1', 'phone');
+    const presence = await db.repositories.connections.readPresence(['p1'], epochSeconds(fixedClock.now()));
+
+    expect(onlineBeforeLast).toBe(1);
+    expect(announced).toEqual([
+      { userId: 'p1', online: true, at },
+      { userId: 'p1', online: false, at },
+    ]);
+    expect(presence.get('p1')).toEqual({ online: false, lastSeenAt: at });
   });
 });

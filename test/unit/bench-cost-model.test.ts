@@ -8,6 +8,7 @@ import {
   deviceHourCost,
   dollarsPerMillion,
   type MeasuredPerMessage,
+  presenceModel,
   sdkConnection,
   sumMeasured,
 } from '../../bench/cost-model';
@@ -203,5 +204,32 @@ describe('meterHandlerLogs', () => {
     expect(meter.reading()).toEqual({ bytes: 45 + 17, events: 2 });
     expect(out.written).toEqual(['[bench +1s] a progress line\n', '{"after":"stop"}\n']);
     expect(err.written).toEqual(['{"level":"ERROR"}\n']);
+  });
+});
+
+describe('presenceModel', () => {
+  it('prices a presence flip as one Query of the watchers, plus the switch and a post per watcher when there are any', () => {
+    const nobody = presenceModel.flip(0);
+    const five = presenceModel.flip(5);
+
+    expect(nobody.measured).toMatchObject({ dynamoDb: { readUnits: 0.5, writeUnits: 0 }, postToConnection: 0 });
+    expect(five.measured).toMatchObject({ dynamoDb: { readUnits: 1, writeUnits: 0 }, postToConnection: 5 });
+    expect(lineOf(dollarsPerMillion(five.measured, five.billing), 'API Gateway WebSocket').quantityPerMessage).toBe(5);
+  });
+
+  it('bills a typing frame once (no route response) beside a post per live connection', () => {
+    const direct = presenceModel.typing(2, 1);
+
+    const priced = dollarsPerMillion(direct.measured, direct.billing);
+
+    expect(lineOf(priced, 'API Gateway WebSocket').quantityPerMessage).toBe(2);
+    expect(direct.measured.dynamoDb).toEqual({ readUnits: 2, writeUnits: 1 });
+  });
+
+  it('writes a watcher item per subscribed user and the watch list once', () => {
+    const subscription = presenceModel.subscription(20, 10);
+
+    expect(subscription.measured.dynamoDb.writeUnits).toBe(21);
+    expect(subscription.measured.dynamoDb.readUnits).toBe(21 * 0.5 + 20);
   });
 });

@@ -110,9 +110,21 @@ export function ChatView({ store, conversationId }: { readonly store: ChatStore;
     atBottom.current = true;
   };
 
-  const subtitle = isGroup
-    ? `${conversation?.memberCount ?? summary?.memberCount ?? '…'} members`
-    : directSubtitle(store, conversationId);
+  // A direct chat's header shows the other member online or last seen while it is open.
+  const otherId = isGroup ? undefined : otherMemberOf(store, conversationId);
+  useEffect(() => {
+    if (otherId === undefined) return;
+    store.watchPresence([otherId]);
+    return () => store.watchPresence([]);
+  }, [store, otherId]);
+
+  const typists = store.typingIn(conversationId);
+  const subtitle =
+    typists.length > 0
+      ? `${typists.map(store.nameOf).join(', ')} ${typists.length === 1 ? 'is' : 'are'} typing…`
+      : isGroup
+        ? `${conversation?.memberCount ?? summary?.memberCount ?? '…'} members`
+        : directSubtitle(store, conversationId);
 
   return (
     <section className="chat" aria-labelledby="chat-title">
@@ -205,10 +217,17 @@ function continues(previous: Message | undefined, message: Message): boolean {
   return previous !== undefined && previous.type !== 'system' && previous.senderId === message.senderId;
 }
 
+function otherMemberOf(store: ChatStore, conversationId: string): string | undefined {
+  return store.conversation(conversationId)?.members.find((member) => member.userId !== store.myId)?.userId;
+}
+
 function directSubtitle(store: ChatStore, conversationId: string): string {
-  const other = store.conversation(conversationId)?.members.find((member) => member.userId !== store.myId);
-  if (other === undefined) return 'Direct chat';
-  const view = store.user(other.userId);
+  const otherId = otherMemberOf(store, conversationId);
+  if (otherId === undefined) return 'Direct chat';
+  const presence = store.presenceOf(otherId);
+  if (presence?.online) return 'online';
+  if (presence?.lastSeenAt) return `last seen ${formatFullTime(presence.lastSeenAt)}`;
+  const view = store.user(otherId);
   return view !== undefined && view !== null && 'username' in view ? `@${view.username}` : 'Direct chat';
 }
 

@@ -249,7 +249,10 @@ export function Composer(props: {
           placeholder="Write a message"
           maxLength={4000}
           value={text}
-          onChange={(event) => setText(event.target.value)}
+          onChange={(event) => {
+            setText(event.target.value);
+            if (event.target.value !== '') store.typing(props.conversationId);
+          }}
           onKeyDown={onKeyDown}
         />
         <button type="submit" className="primary" disabled={!canSend}>

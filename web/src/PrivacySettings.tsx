@@ -1,4 +1,4 @@
-/** The owner's privacy settings: who may add them to a group (`groupAdds` on their profile). */
+/** The owner's privacy settings: who may add them to a group, and whether others see them online (their profile's). */
 import { type FormEvent, useEffect, useState } from 'react';
 import { ErrorAlert, messageOf, useAction } from './action';
 import { Dialog } from './Dialog';
@@ -14,13 +14,18 @@ const choices: readonly { readonly value: GroupAdds; readonly label: string }[] 
 
 export function PrivacySettings({ store, onClose }: { readonly store: ChatStore; readonly onClose: () => void }) {
   const [groupAdds, setGroupAdds] = useState<GroupAdds | undefined>(undefined);
+  const [showPresence, setShowPresence] = useState(true);
   const { busy, error, setError, run } = useAction({ busyAfterSuccess: true });
 
   // The owner's own profile carries the setting (nobody else's view does).
   useEffect(() => {
     let open = true;
     store.client.api.getUser(store.myId).then(
-      (me) => open && setGroupAdds('groupAdds' in me ? me.groupAdds : 'everyone'),
+      (me) => {
+        if (!open) return;
+        setGroupAdds('groupAdds' in me ? me.groupAdds : 'everyone');
+        setShowPresence('showPresence' in me ? me.showPresence : true);
+      },
       (failure: unknown) => open && setError(messageOf(failure)),
     );
     return () => {
@@ -32,7 +37,7 @@ export function PrivacySettings({ store, onClose }: { readonly store: ChatStore;
     event.preventDefault();
     if (groupAdds === undefined) return;
     await run(async () => {
-      await store.client.api.updateUser(store.myId, { groupAdds });
+      await store.client.api.updateUser(store.myId, { groupAdds, showPresence });
       onClose();
     });
   };
@@ -54,6 +59,15 @@ export function PrivacySettings({ store, onClose }: { readonly store: ChatStore;
           ))}
         </select>
         <p className="hint">Anyone can still start a direct chat with you.</p>
+        <label className="row">
+          <input
+            type="checkbox"
+            checked={showPresence}
+            disabled={groupAdds === undefined}
+            onChange={(event) => setShowPresence(event.target.checked)}
+          />
+          Show when I am online and when I was last seen
+        </label>
         <ErrorAlert error={error} />
         <div className="row end">
           <button type="button" onClick={onClose}>

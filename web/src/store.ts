@@ -16,11 +16,16 @@ import {
   ParleyApiError,
   type ParleyClient,
   ParleyServerError,
+  type PresenceEvent,
   type ReceiptEvent,
   type ReplyRef,
+  type TypingEvent,
   type UserSearchPage,
   type UserView,
 } from './sdk';
+
+/** How long "typing…" shows after a typing frame: the sender's window and a little slack for the next. */
+const typingShownMs = limits.typingWindowMs + 2_000;
 
 /** Someone found by username: their public profile. */
 export type PersonFound = UserSearchPage['users'][number];
@@ -96,6 +101,9 @@ export class ChatStore {
   private readonly pending = new Map<string, PendingMessage[]>();
   private readonly older = new Map<string, OlderState>();
   private readonly attachments = new Map<string, AttachmentEntry>();
+  private readonly presence = new Map<string, PresenceEvent>();
+  /** Per conversation, who is typing and until when (ms since epoch). */
+  private readonly typists = new Map<string, Map<string, number>>();
   private everConnected = false;
   private refreshTimer: number | undefined;
   private refreshing: Promise<void> | undefined;
@@ -129,6 +137,8 @@ export class ChatStore {
       this.client.on('messageChanged', (message) => this.onMessageChanged(message)),
       this.client.on('receipt', (receipt) => this.onReceipt(receipt)),
       this.client.on('connection', (state) => this.onConnection(state)),
+      this.client.on('presence', (event) => this.onPresence(event)),
+      this.client.on('typing', (event) => this.onTyping(event)),
       this.client.on('error', (error) => console.warn('[parley]', error)),
     );
     void this.client.connect().catch(() => undefined);
@@ -321,6 +331,42 @@ export class ChatStore {
     this.details.delete(conversationId);
     if (this.openConversationId === conversationId) this.openConversationId = undefined;
     this.changed();
+  }
+
+  // Presence and typing.
+
+  /** Watches these users' presence (the open direct chat's other member); [] stops. */
+  watchPresence(userIds: readonly string[]): void {
+    this.client.subscribePresence(userIds);
+  }
+
+  presenceOf(userId: string): PresenceEvent | undefined {
+    return this.presence.get(userId);
+  }
+
+  /** Who else is typing in the conversation now. */
+  typingIn(conversationId: string): string[] {
+    const now = Date.now();
+    return [...(this.typists.get(conversationId) ?? [])].filter(([, until]) => until > now).map(([userId]) => userId);
+  }
+
+  /** The user is typing: the SDK sends at most one frame per conversation every 3 s. */
+  typing(conversationId: string): void {
+    this.client.sendTyping(conversationId);
+  }
+
+  private onPresence(event: PresenceEvent): void {
+    this.presence.set(event.userId, event);
+    this.changed();
+  }
+
+  private onTyping(event: TypingEvent): void {
+    const typists = this.typists.get(event.conversationId) ?? new Map<string, number>();
+    typists.set(event.userId, Date.now() + typingShownMs);
+    this.typists.set(event.conversationId, typists);
+    this.changed();
+    // Re-render once it lapses; a later frame has pushed `until` on and keeps it showing.
+    window.setTimeout(() => this.changed(), typingShownMs + 50);
   }
 
   // The open conversation.
@@ -544,6 +590,8 @@ export class ChatStore {
       return;
     }
     const conversationId = message.conversationId;
+    // Their message is what they were typing.
+    this.typists.get(conversationId)?.delete(message.senderId);
     const mine = message.senderId === this.myId;
     const event = message.event;
     if (event !== undefined) {
