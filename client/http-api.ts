@@ -120,5 +120,9 @@ export function createApi(http: HttpCaller, me: () => Promise<string>): ParleyAp
     readReceipts: (messageId) => http.request('GET', `/messages/${segment(messageId)}/read_receipts`),
     markReadHttp: (messageId) => http.request('POST', `/messages/${segment(messageId)}/read_receipts`),
     getAttachment: (id) => http.request('GET', `/attachments/${segment(id)}`),
+    vapidPublicKey: async () => (await http.request<{ publicKey: string }>('GET', '/push/vapid-public-key')).publicKey,
+    registerPushSubscription: (deviceId, subscription) =>
+      http.request('POST', `/devices/${segment(deviceId)}/push-subscription`, subscription),
+    deletePushSubscription: (deviceId) => http.request('DELETE', `/devices/${segment(deviceId)}/push-subscription`),
   };
 }

@@ -32,6 +32,7 @@ export type {
   ParleyApi,
   ParleyClientOptions,
   ParleyEvents,
+  PushSubscriptionBody,
   Reaction,
   ReceiptEvent,
   ReplyRef,

@@ -18,6 +18,7 @@ import type {
   userSearchPageSchema,
   userViewSchema,
 } from '#shared/protocol/http-responses';
+import type { PushSubscriptionBody } from '#shared/protocol/push-http';
 import type { CreateUserBody, UpdateUserBody } from '#shared/protocol/users-http';
 
 export type {
@@ -183,4 +184,11 @@ export interface ParleyApi {
   readReceipts(messageId: string): Promise<MessageReceipts>;
   markReadHttp(messageId: string): Promise<void>;
   getAttachment(id: string): Promise<AttachmentView>;
+  /** The server's VAPID public key: `PushManager.subscribe`'s `applicationServerKey` (base64url). */
+  vapidPublicKey(): Promise<string>;
+  /** Registers `subscription` (the browser's `PushSubscription.toJSON()`) for one of the caller's devices. */
+  registerPushSubscription(deviceId: string, subscription: PushSubscriptionBody): Promise<void>;
+  deletePushSubscription(deviceId: string): Promise<void>;
 }
+
+export type { PushSubscriptionBody };

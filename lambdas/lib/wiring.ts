@@ -7,6 +7,7 @@ import { systemClock } from '#shared/clock';
 import { envVars, requireEnv, tableNameFromEnv } from '#shared/config/env';
 import { directRecordWaitMs } from '#shared/config/functions';
 import { limits } from '#shared/config/limits';
+import { push } from '#shared/config/push';
 import { AttachmentRepository } from '#shared/repositories/attachment-repository';
 import { ConnectionRepository } from '#shared/repositories/connection-repository';
 import { ConversationRepository } from '#shared/repositories/conversation-repository';
@@ -14,6 +15,7 @@ import { DeviceRepository } from '#shared/repositories/device-repository';
 import { DirectDeliveryRepository } from '#shared/repositories/direct-delivery-repository';
 import { InboxRepository } from '#shared/repositories/inbox-repository';
 import { MessageReader, MessageRepository } from '#shared/repositories/message-repository';
+import { PushWindowRepository } from '#shared/repositories/push-window-repository';
 import { ReceiptRepository } from '#shared/repositories/receipt-repository';
 import { UserRepository } from '#shared/repositories/user-repository';
 import { AccountService } from '#shared/services/account-service';
@@ -22,7 +24,7 @@ import { ConnectionService } from '#shared/services/connection-service';
 import { ConversationListService } from '#shared/services/conversation-list-service';
 import { ConversationService } from '#shared/services/conversation-service';
 import { DirectDelivery, type DirectDeliverySettings } from '#shared/services/direct-delivery-service';
-import { FanOutService } from '#shared/services/fan-out-service';
+import { FanOutService, type PushDispatcher } from '#shared/services/fan-out-service';
 import { HistoryService } from '#shared/services/history-service';
 import { InboxService } from '#shared/services/inbox-service';
 import { MessageChangeService } from '#shared/services/message-change-service';
@@ -101,7 +103,8 @@ export const createMessagingService = () =>
 export const createMessageChangeService = () =>
   new MessageChangeService(conversationRepository(), timelineWriter(true), systemClock, directDelivery());
 
-export const createFanOutService = () =>
+/** `pushDispatcher` from push-dispatch.ts, passed in so that only fan-out bundles the Lambda client. */
+export const createFanOutService = (pushDispatcher: PushDispatcher) =>
   new FanOutService(
     conversationRepository(),
     connectionRepository(),
@@ -110,6 +113,11 @@ export const createFanOutService = () =>
     systemClock,
     logger,
     { records: directDeliveryRepository(), recordWaitMs: directRecordWaitMs },
+    {
+      windows: new PushWindowRepository(documentClient, tableNameFromEnv('rateLimits')),
+      dispatcher: pushDispatcher,
+      windowSeconds: push.coalesceWindowSeconds,
+    },
   );
 
 export const createInboxService = () => new InboxService(inboxRepository(), connectionPoster(), logger);

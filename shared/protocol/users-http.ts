@@ -48,6 +48,8 @@ export const createUserBodySchema = z.strictObject({
   phone: phoneSchema.optional(),
   /** Others see this user's reads (default true); their own devices always do. */
   readReceipts: z.boolean().optional(),
+  /** Push notifications show a short preview of the message (default true), or only who wrote. */
+  pushPreview: z.boolean().optional(),
   /** Who may add this user to a group (default `everyone`). */
   groupAdds: groupAddsSchema.optional(),
 });
@@ -62,6 +64,7 @@ export const updateUserBodySchema = z
     email: emailSchema.nullable().optional(),
     phone: phoneSchema.nullable().optional(),
     readReceipts: z.boolean().optional(),
+    pushPreview: z.boolean().optional(),
     groupAdds: groupAddsSchema.optional(),
   })
   .refine((body) => Object.values(body).some((value) => value !== undefined), 'must change at least one field');

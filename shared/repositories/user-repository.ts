@@ -28,6 +28,8 @@ export interface UserProfile {
   readonly phone?: string;
   /** Whether others see this user's reads (WhatsApp's privacy setting); their own devices always do. */
   readonly readReceipts: boolean;
+  /** Whether the user's push notifications show a short preview of the message, or only who wrote. */
+  readonly pushPreview: boolean;
   /** Who may add this user to a group. */
   readonly groupAdds: GroupAdds;
   readonly createdAt: string;
@@ -46,6 +48,7 @@ export interface ProfileChanges {
   readonly email?: string | null;
   readonly phone?: string | null;
   readonly readReceipts?: boolean;
+  readonly pushPreview?: boolean;
   readonly groupAdds?: GroupAdds;
 }
 
@@ -64,7 +67,7 @@ export type MarkDeletedOutcome = 'deleted' | 'alreadyDeleted' | 'noProfile';
 
 type TransactItems = NonNullable<TransactWriteCommandInput['TransactItems']>;
 
-const changeableFields = ['name', 'username', 'email', 'phone', 'readReceipts', 'groupAdds'] as const;
+const changeableFields = ['name', 'username', 'email', 'phone', 'readReceipts', 'pushPreview', 'groupAdds'] as const;
 const MAX_ATTEMPTS = 5;
 const LIVE_PROFILE = 'attribute_exists(pk) AND attribute_not_exists(#deleted)';
 
@@ -414,6 +417,8 @@ function toStoredUser(item: Record<string, unknown>): StoredUser {
       ...(typeof item.phone === 'string' ? { phone: item.phone } : {}),
       // Profiles written before the setting existed share reads, the default.
       readReceipts: item.readReceipts !== false,
+      // Likewise for previews in push notifications.
+      pushPreview: item.pushPreview !== false,
       groupAdds: groupAddsOf(item),
       createdAt: String(item.createdAt),
       updatedAt: String(item.updatedAt),

@@ -12,8 +12,12 @@ import {
 } from '../repositories/user-repository';
 
 /** What a client chooses; id and times are the server's. */
-export type ProfileFields = Omit<UserProfile, 'id' | 'createdAt' | 'updatedAt' | 'readReceipts' | 'groupAdds'> & {
+export type ProfileFields = Omit<
+  UserProfile,
+  'id' | 'createdAt' | 'updatedAt' | 'readReceipts' | 'pushPreview' | 'groupAdds'
+> & {
   readonly readReceipts?: boolean;
+  readonly pushPreview?: boolean;
   readonly groupAdds?: UserProfile['groupAdds'];
 };
 
@@ -58,6 +62,7 @@ export class UserService {
       ...(fields.email !== undefined ? { email: fields.email } : {}),
       ...(fields.phone !== undefined ? { phone: fields.phone } : {}),
       readReceipts: fields.readReceipts ?? true,
+      pushPreview: fields.pushPreview ?? true,
       groupAdds: fields.groupAdds ?? 'everyone',
       createdAt: now,
       updatedAt: now,
@@ -137,6 +142,7 @@ function applyChanges(profile: UserProfile, changes: ProfileChanges, updatedAt: 
     ...(typeof email === 'string' ? { email } : {}),
     ...(typeof phone === 'string' ? { phone } : {}),
     readReceipts: changes.readReceipts ?? profile.readReceipts,
+    pushPreview: changes.pushPreview ?? profile.pushPreview,
     groupAdds: changes.groupAdds ?? profile.groupAdds,
     createdAt: profile.createdAt,
     updatedAt,

@@ -62,6 +62,7 @@ describe('POST /users', () => {
       email: 'ann@example.com',
       phone: '+14155550123',
       readReceipts: true,
+      pushPreview: true,
       groupAdds: 'everyone',
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
@@ -81,6 +82,7 @@ describe('POST /users', () => {
       name: 'Cat',
       username: 'cat',
       readReceipts: true,
+      pushPreview: true,
       groupAdds: 'everyone',
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
@@ -286,6 +288,7 @@ describe('PUT /users/{id}', () => {
       email: null,
       phone: '+4930123456',
       readReceipts: false,
+      pushPreview: false,
     });
 
     expect(answer.status).toBe(200);
@@ -295,6 +298,7 @@ describe('PUT /users/{id}', () => {
       username: 'hal',
       phone: '+4930123456',
       readReceipts: false,
+      pushPreview: false,
       groupAdds: 'everyone',
       createdAt: created.body.createdAt,
       updatedAt: expect.any(String),

@@ -156,6 +156,7 @@ describe('AccountStanding', () => {
         name: id,
         username: id.slice(0, 30),
         readReceipts: true,
+        pushPreview: true,
         groupAdds: 'everyone',
         createdAt: now,
         updatedAt: now,

@@ -35,6 +35,7 @@ describe('UserService.create', () => {
       email: 'ann@example.com',
       phone: '+14155550123',
       readReceipts: true,
+      pushPreview: true,
       groupAdds: 'everyone',
       createdAt: now,
       updatedAt: now,
@@ -101,7 +102,12 @@ describe('UserService.update', () => {
     const later = new Date(fixedClock.now().getTime() + 60_000);
     const laterUsers = new UserService(db.repositories.users, { now: () => later });
 
-    const updated = await laterUsers.update(id, id, { name: 'Fay Ray', email: null, readReceipts: false });
+    const updated = await laterUsers.update(id, id, {
+      name: 'Fay Ray',
+      email: null,
+      readReceipts: false,
+      pushPreview: false,
+    });
 
     const expected = {
       id,
@@ -109,6 +115,7 @@ describe('UserService.update', () => {
       username,
       phone: '+442071838750',
       readReceipts: false,
+      pushPreview: false,
       groupAdds: 'everyone',
       createdAt: fixedClock.now().toISOString(),
       updatedAt: later.toISOString(),

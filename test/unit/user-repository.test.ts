@@ -15,6 +15,7 @@ const profile: UserProfile = {
   name: 'Ann',
   username: 'ann',
   readReceipts: true,
+  pushPreview: true,
   groupAdds: 'everyone',
   createdAt: '2026-01-01T00:00:00.000Z',
   updatedAt: '2026-01-01T00:00:00.000Z',

@@ -1,7 +1,11 @@
-/** The owner's privacy settings: who may add them to a group (`groupAdds` on their profile). */
+/**
+ * The owner's privacy settings: who may add them to a group (`groupAdds`), whether notifications show
+ * a preview (`pushPreview`), and turning notifications on for this device (asks the browser then).
+ */
 import { type FormEvent, useEffect, useState } from 'react';
 import { ErrorAlert, messageOf, useAction } from './action';
 import { Dialog } from './Dialog';
+import { type EnableOutcome, enableNotifications, pushSupported } from './push';
 import type { ChatStore } from './store';
 
 type GroupAdds = 'everyone' | 'directChats' | 'nobody';
@@ -14,13 +18,19 @@ const choices: readonly { readonly value: GroupAdds; readonly label: string }[] 
 
 export function PrivacySettings({ store, onClose }: { readonly store: ChatStore; readonly onClose: () => void }) {
   const [groupAdds, setGroupAdds] = useState<GroupAdds | undefined>(undefined);
+  const [pushPreview, setPushPreview] = useState(true);
+  const [notifications, setNotifications] = useState<EnableOutcome | 'asking' | undefined>(undefined);
   const { busy, error, setError, run } = useAction({ busyAfterSuccess: true });
 
   // The owner's own profile carries the setting (nobody else's view does).
   useEffect(() => {
     let open = true;
     store.client.api.getUser(store.myId).then(
-      (me) => open && setGroupAdds('groupAdds' in me ? me.groupAdds : 'everyone'),
+      (me) => {
+        if (!open) return;
+        setGroupAdds('groupAdds' in me ? me.groupAdds : 'everyone');
+        setPushPreview('pushPreview' in me ? me.pushPreview : true);
+      },
       (failure: unknown) => open && setError(messageOf(failure)),
     );
     return () => {
@@ -32,7 +42,7 @@ export function PrivacySettings({ store, onClose }: { readonly store: ChatStore;
     event.preventDefault();
     if (groupAdds === undefined) return;
     await run(async () => {
-      await store.client.api.updateUser(store.myId, { groupAdds });
+      await store.client.api.updateUser(store.myId, { groupAdds, pushPreview });
       onClose();
     });
   };
@@ -54,6 +64,33 @@ export function PrivacySettings({ store, onClose }: { readonly store: ChatStore;
           ))}
         </select>
         <p className="hint">Anyone can still start a direct chat with you.</p>
+        <label className="row">
+          <input
+            type="checkbox"
+            checked={pushPreview}
+            disabled={groupAdds === undefined}
+            onChange={(event) => setPushPreview(event.target.checked)}
+          />
+          Show a preview of the message in notifications
+        </label>
+        {pushSupported() ? (
+          <div className="row">
+            <button
+              type="button"
+              disabled={notifications === 'asking' || notifications === 'enabled'}
+              onClick={() => {
+                setNotifications('asking');
+                enableNotifications(store.client).then(setNotifications, (failure: unknown) => {
+                  setNotifications(undefined);
+                  setError(messageOf(failure));
+                });
+              }}
+            >
+              {notifications === 'enabled' ? 'Notifications are on for this device' : 'Turn on notifications'}
+            </button>
+            {notifications === 'denied' ? <p className="hint">The browser blocks notifications for Parley.</p> : null}
+          </div>
+        ) : null}
         <ErrorAlert error={error} />
         <div className="row end">
           <button type="button" onClick={onClose}>
