@@ -56,6 +56,11 @@ export const prices = {
     unit: 'CloudWatch Logs ingestion, GB (standard log class)',
     source: 'https://aws.amazon.com/cloudwatch/pricing/',
   },
+  dataTransferOutGb: {
+    usd: 0.09,
+    unit: 'Data transfer out to the internet, GB (first 10 TB a month)',
+    source: 'https://aws.amazon.com/ec2/pricing/on-demand/#Data_Transfer',
+  },
   xRayTraceRecorded: {
     usd: 5.0 / 1e6,
     unit: 'X-Ray trace recorded (after the free 100,000 a month)',
@@ -96,6 +101,86 @@ export const assumed = {
     source: 'infra/constructs/realtime-api.ts access log format, rendered with typical values',
   },
 } as const;
+
+/**
+ * One Web Push as built (docs/performance.md "Cost per push"): what fan-out and the push sender do for
+ * it, from the code, and the sender's duration and request size as measured locally or estimated.
+ */
+export const pushWork = {
+  /** Fan-out's conditional UpdateItem of the push window; suppressed claims in a burst cost one each too. */
+  windowWriteUnits: 1,
+  /** The sender's BatchGetItem of two small profiles (sender's name, recipient's preview setting), eventually consistent. */
+  profileReadUnits: 1,
+  /** pushSend's mean duration in test/e2e/push.e2e.test.ts on the local stack (encrypt, sign, one POST to the stand-in). */
+  senderMeanMs: 60,
+  /** A request to a push service: the aes128gcm body (~230 bytes for a 100-character preview) and headers with the VAPID JWT (~750). */
+  requestBytes: 1_000,
+  /** The sender's one log line ('push sent' with ids and status). */
+  senderLogBytes: 250,
+} as const;
+
+/**
+ * Dollars per million pushes: the push sender's Lambda request and compute, the window write, the
+ * profile read, the bytes out to the push service, log lines and X-Ray's share. `suppressedPerPush`
+ * prices the window writes of a burst's later messages (each parked message of a subscribed device
+ * and conversation after the first, per stream batch); `retriesPerPush` the share resent after a 429 or 5xx.
+ */
+export function pushCostPerMillion(options: { suppressedPerPush?: number; retriesPerPush?: number } = {}) {
+  const attempts = 1 + (options.retriesPerPush ?? 0);
+  const sender: FunctionSpec = functions.pushSend;
+  const memoryGb = (sender.memoryMb ?? functionDefaults.memoryMb) / 1024;
+  const overhead = assumed.cloudWatchLogEventOverheadBytes.value;
+  const logBytesPerAttempt =
+    pushWork.senderLogBytes +
+    overhead +
+    assumed.lambdaPlatformLogBytesPerInvocation.value +
+    assumed.lambdaPlatformLogEventsPerInvocation.value * overhead;
+  const million = 1e6;
+  const lines = [
+    { item: 'Lambda requests (pushSend, retries included)', quantity: attempts, usdEach: prices.lambdaRequest.usd },
+    {
+      item: 'Lambda compute (GB-s, arm64; local mean duration)',
+      quantity: attempts * (pushWork.senderMeanMs / 1000) * memoryGb,
+      usdEach: prices.lambdaGbSecondArm64.usd,
+    },
+    {
+      item: 'DynamoDB write units (push window, suppressed claims included)',
+      quantity: pushWork.windowWriteUnits * (1 + (options.suppressedPerPush ?? 0)),
+      usdEach: prices.dynamoDbWriteUnit.usd,
+    },
+    {
+      item: 'DynamoDB read units (two profiles)',
+      quantity: attempts * pushWork.profileReadUnits,
+      usdEach: prices.dynamoDbReadUnit.usd,
+    },
+    {
+      item: 'Data transfer out (request to the push service)',
+      quantity: (attempts * pushWork.requestBytes) / 1e9,
+      usdEach: prices.dataTransferOutGb.usd,
+    },
+    {
+      item: 'CloudWatch Logs (sender line and platform lines)',
+      quantity: (attempts * logBytesPerAttempt) / 1e9,
+      usdEach: prices.cloudWatchLogsIngestedGb.usd,
+    },
+    {
+      item: 'X-Ray traces (default sampling)',
+      quantity: attempts * assumed.xRaySampledShare.value,
+      usdEach: prices.xRayTraceRecorded.usd,
+    },
+  ].map(({ item, quantity, usdEach }) => ({
+    item,
+    quantityPerPush: round(quantity, 9),
+    usdPerMillionPushes: round(quantity * usdEach * million, 3),
+  }));
+  return {
+    lines,
+    usdPerMillionPushes: round(
+      lines.reduce((sum, each) => sum + each.usdPerMillionPushes, 0),
+      2,
+    ),
+  };
+}
 
 /** The SDK's timers that cost money while a device is connected (client/parley-client.ts `defaults`). */
 export const sdkConnection = {

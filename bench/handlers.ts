@@ -239,6 +239,13 @@ function localHandlerEnvironment(): Record<string, string> {
         keyPairId: 'BENCHKEY',
         signingKeySecret: 'bench/media-signing-key',
       },
+      push: {
+        lambdaEndpoint: placeholder,
+        vapidPublicKey: 'BENCHVAPIDKEY',
+        vapidPrivateKeySecret: 'bench/vapid-private-key',
+        pushSendFunction: 'parley-bench-pushSend',
+        localPushOrigin: placeholder,
+      },
     }),
   };
 }

@@ -121,5 +121,9 @@ export function createApi(http: HttpCaller, me: () => Promise<string>): ParleyAp
     presence: (userId) => http.request('GET', `/users/${segment(userId)}/presence`),
     markReadHttp: (messageId) => http.request('POST', `/messages/${segment(messageId)}/read_receipts`),
     getAttachment: (id) => http.request('GET', `/attachments/${segment(id)}`),
+    vapidPublicKey: async () => (await http.request<{ publicKey: string }>('GET', '/push/vapid-public-key')).publicKey,
+    registerPushSubscription: (deviceId, subscription) =>
+      http.request('POST', `/devices/${segment(deviceId)}/push-subscription`, subscription),
+    deletePushSubscription: (deviceId) => http.request('DELETE', `/devices/${segment(deviceId)}/push-subscription`),
   };
 }

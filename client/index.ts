@@ -34,6 +34,7 @@ export type {
   ParleyEvents,
   Presence,
   PresenceEvent,
+  PushSubscriptionBody,
   Reaction,
   ReceiptEvent,
   ReplyRef,

@@ -24,6 +24,7 @@ import type {
   ParleyApi,
   ParleyClientOptions,
   ParleyEvents,
+  PushSubscriptionBody,
   UploadOptions,
   WebSocketConstructor,
 } from './types';
@@ -139,6 +140,24 @@ export class ParleyClient {
   /** The token's `sub`, once a token has been fetched. */
   get userId(): string | undefined {
     return this.knownUserId;
+  }
+
+  /** The server's VAPID public key, for `PushManager.subscribe({ userVisibleOnly: true, applicationServerKey })`. */
+  vapidPublicKey(): Promise<string> {
+    return this.api.vapidPublicKey();
+  }
+
+  /**
+   * Registers this device's Web Push subscription (`PushSubscription.toJSON()`): while the device is
+   * offline, new messages push a notification to it. The device must have connected once (it is known by then).
+   */
+  registerPush(subscription: PushSubscriptionBody): Promise<void> {
+    return this.api.registerPushSubscription(this.deviceId, subscription);
+  }
+
+  /** This device gets no more pushes. */
+  unregisterPush(): Promise<void> {
+    return this.api.deletePushSubscription(this.deviceId);
   }
 
   /** Resolves once connected and the first sync completed; keeps retrying until then. Rejects only on `close()`. */

@@ -19,6 +19,7 @@ import type {
   userSearchPageSchema,
   userViewSchema,
 } from '#shared/protocol/http-responses';
+import type { PushSubscriptionBody } from '#shared/protocol/push-http';
 import type { CreateUserBody, UpdateUserBody } from '#shared/protocol/users-http';
 
 export type {
@@ -204,4 +205,11 @@ export interface ParleyApi {
   presence(userId: string): Promise<Presence>;
   markReadHttp(messageId: string): Promise<void>;
   getAttachment(id: string): Promise<AttachmentView>;
+  /** The server's VAPID public key: `PushManager.subscribe`'s `applicationServerKey` (base64url). */
+  vapidPublicKey(): Promise<string>;
+  /** Registers `subscription` (the browser's `PushSubscription.toJSON()`) for one of the caller's devices. */
+  registerPushSubscription(deviceId: string, subscription: PushSubscriptionBody): Promise<void>;
+  deletePushSubscription(deviceId: string): Promise<void>;
 }
+
+export type { PushSubscriptionBody };

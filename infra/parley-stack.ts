@@ -7,6 +7,7 @@ import { ParleyHttpApi } from './constructs/http-api';
 import { createHandlers } from './constructs/lambda-function';
 import { Media } from './constructs/media';
 import { Monitoring } from './constructs/monitoring';
+import { Push } from './constructs/push';
 import { RealtimeApi } from './constructs/realtime-api';
 import { WebApp } from './constructs/web-app';
 
@@ -38,7 +39,9 @@ export class ParleyStack extends Stack {
     const auth = new Auth(this, 'Auth', { removalPolicy, webAppUrls: [web.url] });
     const data = new Data(this, 'Data', { removalPolicy });
     const realtime = new RealtimeApi(this, 'Realtime');
-    const handlers = createHandlers(this, { tables: data.tables, webSocket: realtime, jwt: auth.jwt, media });
+    const push = new Push(this, 'Push');
+    const handlers = createHandlers(this, { tables: data.tables, webSocket: realtime, jwt: auth.jwt, media, push });
+    push.connect(handlers);
     realtime.addRoutes(handlers);
     media.addTriggers(handlers);
     const http = new ParleyHttpApi(this, 'Http', { handlers, jwt: auth.jwt });
@@ -73,5 +76,6 @@ export class ParleyStack extends Stack {
     new CfnOutput(this, 'WebAppUrl', { value: web.url });
     new CfnOutput(this, 'CognitoDomain', { value: auth.domainUrl });
     new CfnOutput(this, 'AlarmTopicArn', { value: monitoring.topic.topicArn });
+    new CfnOutput(this, 'FailedPushesQueueUrl', { value: push.failedPushes.queueUrl });
   }
 }

@@ -2,12 +2,14 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
+import { envVars, requireEnv } from '#shared/config/env';
 import { appMetrics } from '#shared/config/monitoring';
 import { metrics, observed } from './lib/observability';
+import { createLambdaPushDispatcher } from './lib/push-dispatch';
 import { messageOf, sequenceNumberOf } from './lib/stream-images';
 import { createFanOutService } from './lib/wiring';
 
-const fanOut = createFanOutService();
+const fanOut = createFanOutService(createLambdaPushDispatcher(requireEnv(envVars.pushSendFunction)));
 
 /**
  * Messages stream (INSERT only, by the trigger's filter). Powertools' BatchProcessor is not used:
@@ -29,6 +31,7 @@ export const handler = middy<DynamoDBStreamEvent, DynamoDBBatchResponse>()
     metrics.addMetric(appMetrics.fanOutSkippedDirect, MetricUnit.Count, result.directlyReached);
     metrics.addMetric(appMetrics.inboxItemsParked, MetricUnit.Count, result.parked);
     metrics.addMetric(appMetrics.staleConnections, MetricUnit.Count, result.staleConnections);
+    metrics.addMetric(appMetrics.pushesScheduled, MetricUnit.Count, result.pushes);
     if (result.firstFailedIndex === undefined) return { batchItemFailures: [] };
     const failed = sequenceNumberOf(decoded[result.firstFailedIndex]?.record);
     return { batchItemFailures: failed ? [{ itemIdentifier: failed }] : [] };

@@ -16,6 +16,7 @@ export interface HandlerEnvironmentSettings {
   readonly logLevel: LogLevel;
   readonly metricsEnabled: boolean;
   readonly media: MediaEnvironmentSettings;
+  readonly push: PushEnvironmentSettings;
   /** False turns the send's direct delivery off (`--no-fast-path`): every message goes through the stream. */
   readonly directDelivery?: boolean;
   /** Replaces `limits.directDelivery.postTimeoutMs` (tests on loaded machines). */
@@ -35,6 +36,16 @@ export interface MediaEnvironmentSettings {
   readonly signingKeySecret: string;
 }
 
+/** Web Push: the Lambda Invoke stand-in, the VAPID key pair's public half and secret, the push-service stand-in. */
+export interface PushEnvironmentSettings {
+  readonly lambdaEndpoint: string;
+  readonly vapidPublicKey: string;
+  readonly vapidPrivateKeySecret: string;
+  readonly pushSendFunction: string;
+  /** The push-service stand-in's origin, accepted besides the known push services (never set on AWS). */
+  readonly localPushOrigin: string;
+}
+
 /** What Lambda's configuration would give every function, pointed at the local stand-ins. */
 export function handlerEnvironment(settings: HandlerEnvironmentSettings): Record<string, string> {
   const environment: Record<string, string> = {
@@ -46,6 +57,11 @@ export function handlerEnvironment(settings: HandlerEnvironmentSettings): Record
     AWS_ENDPOINT_URL_DYNAMODB: settings.dynamoEndpoint,
     AWS_ENDPOINT_URL_S3: settings.media.s3Endpoint,
     AWS_ENDPOINT_URL_SECRETS_MANAGER: settings.media.secretsManagerEndpoint,
+    AWS_ENDPOINT_URL_LAMBDA: settings.push.lambdaEndpoint,
+    [envVars.vapidPublicKey]: settings.push.vapidPublicKey,
+    [envVars.vapidPrivateKeySecret]: settings.push.vapidPrivateKeySecret,
+    [envVars.pushSendFunction]: settings.push.pushSendFunction,
+    [envVars.localPushOrigin]: settings.push.localPushOrigin,
     [envVars.callbackUrl]: settings.callbackUrl,
     [envVars.jwtIssuer]: settings.jwt.issuer,
     [envVars.jwtAudience]: settings.jwt.audience,

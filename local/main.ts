@@ -118,6 +118,7 @@ async function main(): Promise<void> {
       `WebSocket: ${stack.wsUrl}`,
       `Media uploads (S3): ${stack.s3Endpoint} (bucket ${stack.mediaBucket})`,
       `Media downloads (CDN): ${stack.mediaCdnUrl}`,
+      `Push service (stand-in, checks VAPID, keeps pushes): ${stack.pushService.origin}/push/<id>`,
       ...(stack.webUrl === undefined ? [] : [`Web app: ${stack.webUrl}`]),
       ...(stack.timing === undefined
         ? []

@@ -2,6 +2,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import webPush from 'web-push';
 import { type FunctionName, streamTriggers } from '#shared/config/functions';
 import type { TableKey } from '#shared/config/tables';
 import { createLocalDynamoDbClient } from './aws-local';
@@ -20,6 +21,7 @@ import {
   type PostFaultHook,
 } from './faults';
 import { createHttpGateway } from './http-gateway';
+import { type AsyncInvocationStats, createLambdaInvokeService, localFunctionName } from './lambda-invoke';
 import {
   createLambdaRuntime,
   type HandlerOverrides,
@@ -30,6 +32,7 @@ import { createLocalLogger, type LogLevel } from './log';
 import { createManagementApi, createManagementApiCounts, type ManagementApiCounts } from './management-api';
 import { generateMediaSigningKeyPair, startMediaCdn } from './media-cdn';
 import { closeServer, listenOnLoopback } from './ports';
+import { type PushServiceStandIn, startPushService } from './push-service';
 import { startMediaS3 } from './s3/proxy';
 import { createSecretsManager } from './secrets-manager';
 import { type StreamPollerStats, type StreamTriggerBinding, startStreamPoller } from './stream-poller';
@@ -52,6 +55,10 @@ export interface LocalStackOptions {
   readonly s3Port?: number;
   /** Media downloads (CloudFront stand-in) port; 0 picks a free one. Default 3003. */
   readonly cdnPort?: number;
+  /** The push-service stand-in's port; 0 picks a free one. Default 3005. */
+  readonly pushPort?: number;
+  /** Pause before an asynchronous invocation's retry n: n times this (Lambda: about 1 and 2 minutes). Default 500 ms. */
+  readonly asyncRetryDelayMs?: number;
   /** Persist DynamoDB tables, media objects and dead letters here; absent: in memory and a temporary directory. */
   readonly dataDir?: string;
   /** Level of the stack's own log lines and of the handlers' Powertools logger. Default WARN. */
@@ -139,6 +146,14 @@ export interface LocalStack {
   readonly mediaCdnUrl: string;
   /** The web app's base URL, when `webPort` asked for it. */
   readonly webUrl?: string;
+  /** The push-service stand-in: what it accepted (encrypted) and refused; scripted answers. */
+  readonly pushService: PushServiceStandIn;
+  /** The VAPID public key the stack generated at start (what `GET /push/vapid-public-key` answers). */
+  readonly vapidPublicKey: string;
+  /** Asynchronous invocations (pushes) so far. */
+  readonly asyncInvocations: Readonly<AsyncInvocationStats>;
+  /** Resolves once every asynchronous invocation accepted so far succeeded or gave up, retries included. */
+  asyncInvocationsSettled(): Promise<void>;
   readonly tables: LocalTables;
   /** The local Cognito stand-in, without the HTTP round trip. */
   issueToken(username: string): Promise<IssuedToken>;
@@ -163,10 +178,12 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
-export const defaultPorts = { http: 3000, ws: 3001, s3: 3002, cdn: 3003, web: 3004, dynamo: 8000 } as const;
+export const defaultPorts = { http: 3000, ws: 3001, s3: 3002, cdn: 3003, web: 3004, push: 3005, dynamo: 8000 } as const;
 export const defaultTablePrefix = 'parley-local-';
 /** The Secrets Manager secret holding the CloudFront private key, as MEDIA_SIGNING_KEY_SECRET names it. */
 export const mediaSigningKeySecretName = 'parley-local/media-signing-key';
+/** The Secrets Manager secret holding the VAPID private key, as VAPID_PRIVATE_KEY_SECRET names it. */
+export const vapidPrivateKeySecretName = 'parley-local/vapid-private-key';
 
 let runningStack = false;
 
@@ -260,10 +277,27 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
 
     // A new key pair each start: signed download URLs only live minutes, so none outlives a restart.
     const signingKeys = generateMediaSigningKeyPair();
+    // Likewise a new VAPID pair: subscriptions made against the old key would be refused by real push services.
+    const vapidKeys = webPush.generateVAPIDKeys();
     const secretsManager = createSecretsManager({
-      secrets: { [mediaSigningKeySecretName]: signingKeys.privateKeyPem },
+      secrets: {
+        [mediaSigningKeySecretName]: signingKeys.privateKeyPem,
+        [vapidPrivateKeySecretName]: vapidKeys.privateKey,
+      },
       logger,
     });
+    const lambdaInvoke = createLambdaInvokeService({
+      invoke: (functionName, event) => runtime.invoke(functionName, event),
+      retryDelayMs: options.asyncRetryDelayMs ?? 500,
+      logger,
+    });
+    stopSteps.push({ name: 'asynchronous invocations', stop: async () => lambdaInvoke.stop() });
+    const pushService = await startPushService({
+      port: options.pushPort ?? defaultPorts.push,
+      vapidPublicKey: vapidKeys.publicKey,
+      logger,
+    });
+    stopSteps.push({ name: 'push service', stop: () => pushService.stop() });
     const s3DataDir = dataDir === undefined ? undefined : join(dataDir, 's3');
     const mediaS3 = await startMediaS3({
       port: options.s3Port ?? defaultPorts.s3,
@@ -271,7 +305,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       logger,
       invoke: (functionName, event) => runtime.invoke(functionName, event),
       deadLetters,
-      services: [secretsManager],
+      services: [secretsManager, lambdaInvoke],
     });
     stopSteps.push({ name: 'media S3', stop: () => mediaS3.stop() });
     const mediaCdn = await startMediaCdn({
@@ -299,6 +333,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         cdnUrl: mediaCdn.url,
         keyPairId: signingKeys.keyPairId,
         signingKeySecret: mediaSigningKeySecretName,
+      },
+      push: {
+        lambdaEndpoint: mediaS3.endpoint,
+        vapidPublicKey: vapidKeys.publicKey,
+        vapidPrivateKeySecret: vapidPrivateKeySecretName,
+        pushSendFunction: localFunctionName('pushSend'),
+        localPushOrigin: pushService.origin,
       },
     });
     applyHandlerEnvironment(environment);
@@ -416,6 +457,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       mediaBucket: mediaS3.bucket,
       mediaCdnUrl: mediaCdn.url,
       ...(webUrl === undefined ? {} : { webUrl }),
+      pushService,
+      vapidPublicKey: vapidKeys.publicKey,
+      asyncInvocations: lambdaInvoke.stats,
+      asyncInvocationsSettled: () => lambdaInvoke.settled(),
       tables,
       issueToken: (username) => tokenIssuer.issue(username),
       connectionIds: () => webSocketGateway.connectionIds(),

@@ -12,6 +12,8 @@ export const errorCodes = {
   username_confusable: 409,
   /** A user named for a group does not let the caller add them (their `groupAdds` setting): details.userIds. */
   add_not_allowed: 403,
+  /** A push subscription whose endpoint is not a known push service (shared/config/push.ts). */
+  push_endpoint_not_allowed: 400,
   internal: 500,
 } as const;
 

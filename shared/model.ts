@@ -229,6 +229,15 @@ export interface Device {
   readonly deviceId: string;
 }
 
+/** A device's Web Push subscription: the push service's endpoint and the keys payloads are encrypted to (RFC 8291). */
+export interface PushSubscription {
+  readonly endpoint: string;
+  /** The browser's P-256 public key, uncompressed, base64url. */
+  readonly p256dh: string;
+  /** The browser's 16-byte authentication secret, base64url. */
+  readonly auth: string;
+}
+
 export interface Connection {
   readonly userId: string;
   readonly deviceId: string;

@@ -40,6 +40,14 @@ export interface MediaEndpoint {
   readonly signingKeySecret: ISecret;
 }
 
+/** The VAPID key pair for Web Push: the public key as text, the private key in a secret. */
+export interface PushEndpoint {
+  /** Uncompressed P-256 point, base64url: served to clients, and signed with. */
+  readonly vapidPublicKey: string;
+  /** Holds the private key; readable only by handlers with `vapidPrivateKey`. */
+  readonly vapidPrivateKeySecret: ISecret;
+}
+
 export interface HandlerDependencies {
   /** The tables built from `shared/config/tables`, by key: grants and table-name variables. */
   readonly tables: Readonly<Record<TableKey, ITable>>;
@@ -49,6 +57,8 @@ export interface HandlerDependencies {
   readonly jwt: JwtSettings;
   /** For handlers whose spec sets `bucket` or `signsMediaUrls`. */
   readonly media: MediaEndpoint;
+  /** For handlers whose spec sets `vapidPublicKey` or `vapidPrivateKey`. */
+  readonly push: PushEndpoint;
 }
 
 export interface ParleyFunctionProps extends HandlerDependencies {
@@ -245,6 +255,14 @@ export class ParleyFunction extends Construct {
         resourceArns: [props.media.signingKeySecret.secretArn],
       });
     }
+
+    if (spec.vapidPrivateKey) {
+      Grant.addToPrincipal({
+        grantee: role,
+        actions: ['secretsmanager:GetSecretValue'],
+        resourceArns: [props.push.vapidPrivateKeySecret.secretArn],
+      });
+    }
   }
 }
 
@@ -278,6 +296,12 @@ function environmentFor(spec: FunctionSpec, props: ParleyFunctionProps): Record<
     environment[envVars.mediaCdnUrl] = props.media.cdnUrl;
     environment[envVars.mediaKeyPairId] = props.media.keyPairId;
     environment[envVars.mediaSigningKeySecret] = props.media.signingKeySecret.secretArn;
+  }
+  if (spec.vapidPublicKey) {
+    environment[envVars.vapidPublicKey] = props.push.vapidPublicKey;
+  }
+  if (spec.vapidPrivateKey) {
+    environment[envVars.vapidPrivateKeySecret] = props.push.vapidPrivateKeySecret.secretArn;
   }
   return environment;
 }

@@ -114,6 +114,15 @@ export class Monitoring extends Construct {
           ]),
         ],
         [
+          this.graph('Web Push', [
+            appMetric(appMetrics.pushesScheduled, this.period),
+            appMetric(appMetrics.pushesSent, this.period),
+            appMetric(appMetrics.pushSubscriptionsGone, this.period),
+            appMetric(appMetrics.pushesRefused, this.period),
+            appMetric(appMetrics.pushesRetried, this.period),
+          ]),
+        ],
+        [
           this.graph('Stream iterator age (max, ms)', streams.iteratorAge),
           this.graph('Dead-letter queue depth', streams.deadLetters),
         ],

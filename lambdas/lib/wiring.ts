@@ -7,6 +7,7 @@ import { systemClock } from '#shared/clock';
 import { envVars, requireEnv, tableNameFromEnv } from '#shared/config/env';
 import { directRecordWaitMs } from '#shared/config/functions';
 import { limits } from '#shared/config/limits';
+import { push } from '#shared/config/push';
 import { AttachmentRepository } from '#shared/repositories/attachment-repository';
 import { ConnectionRepository } from '#shared/repositories/connection-repository';
 import { ConversationRepository } from '#shared/repositories/conversation-repository';
@@ -15,6 +16,7 @@ import { DirectDeliveryRepository } from '#shared/repositories/direct-delivery-r
 import { InboxRepository } from '#shared/repositories/inbox-repository';
 import { MessageReader, MessageRepository } from '#shared/repositories/message-repository';
 import { PresenceWatcherRepository } from '#shared/repositories/presence-watcher-repository';
+import { PushWindowRepository } from '#shared/repositories/push-window-repository';
 import { RateCounterRepository } from '#shared/repositories/rate-counter-repository';
 import { ReceiptRepository } from '#shared/repositories/receipt-repository';
 import { UserRepository } from '#shared/repositories/user-repository';
@@ -24,7 +26,7 @@ import { ConnectionService } from '#shared/services/connection-service';
 import { ConversationListService } from '#shared/services/conversation-list-service';
 import { ConversationService } from '#shared/services/conversation-service';
 import { DirectDelivery, type DirectDeliverySettings } from '#shared/services/direct-delivery-service';
-import { FanOutService } from '#shared/services/fan-out-service';
+import { FanOutService, type PushDispatcher } from '#shared/services/fan-out-service';
 import { HistoryService } from '#shared/services/history-service';
 import { InboxService } from '#shared/services/inbox-service';
 import { MessageChangeService } from '#shared/services/message-change-service';
@@ -105,7 +107,8 @@ export const createMessagingService = () =>
 export const createMessageChangeService = () =>
   new MessageChangeService(conversationRepository(), timelineWriter(true), systemClock, directDelivery());
 
-export const createFanOutService = () =>
+/** `pushDispatcher` from push-dispatch.ts, passed in so that only fan-out bundles the Lambda client. */
+export const createFanOutService = (pushDispatcher: PushDispatcher) =>
   new FanOutService(
     conversationRepository(),
     connectionRepository(),
@@ -114,6 +117,11 @@ export const createFanOutService = () =>
     systemClock,
     logger,
     { records: directDeliveryRepository(), recordWaitMs: directRecordWaitMs },
+    {
+      windows: new PushWindowRepository(documentClient, tableNameFromEnv('rateLimits')),
+      dispatcher: pushDispatcher,
+      windowSeconds: push.coalesceWindowSeconds,
+    },
   );
 
 export const createInboxService = () => new InboxService(inboxRepository(), connectionPoster(), logger);

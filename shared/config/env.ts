@@ -32,4 +32,12 @@ export const envVars = {
   directDeliveryMaxMembers: 'DIRECT_DELIVERY_MAX_MEMBERS',
   /** Overrides `limits.directDelivery.postTimeoutMs` (tests on loaded machines); unset on AWS. */
   directPostTimeoutMs: 'DIRECT_POST_TIMEOUT_MS',
+  /** The VAPID public key (uncompressed P-256 point, base64url), served to clients and signed with. */
+  vapidPublicKey: 'VAPID_PUBLIC_KEY',
+  /** Secrets Manager secret holding the VAPID private key (base64url). */
+  vapidPrivateKeySecret: 'VAPID_PRIVATE_KEY_SECRET',
+  /** The function that sends Web Pushes, invoked asynchronously by fan-out. */
+  pushSendFunction: 'PUSH_SEND_FUNCTION',
+  /** Local stack only: the push-service stand-in's origin, accepted besides the known push services. */
+  localPushOrigin: 'LOCAL_PUSH_ORIGIN',
 } as const;

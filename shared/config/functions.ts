@@ -5,6 +5,7 @@
  */
 import { limits } from './limits';
 import { media } from './media';
+import { push } from './push';
 import type { TableKey } from './tables';
 
 export type DynamoAction =
@@ -44,6 +45,14 @@ export interface FunctionSpec {
   readonly bucket?: readonly BucketGrant[];
   /** Signs download URLs: the CDN URL, key pair id and the signing key's secret. */
   readonly signsMediaUrls?: boolean;
+  /** Gets the VAPID public key (`VAPID_PUBLIC_KEY`): serves it, or signs pushes with it. */
+  readonly vapidPublicKey?: boolean;
+  /** Reads the VAPID private key's secret (GetSecretValue) and gets its name: signs pushes. */
+  readonly vapidPrivateKey?: boolean;
+  /** May invoke the push sender asynchronously (lambda:InvokeFunction on `pushSend` alone) and gets its name. */
+  readonly invokesPushSend?: boolean;
+  /** Invoked asynchronously: Lambda's retries of a failed invocation and how old an event may get; then the on-failure queue. */
+  readonly asyncInvocation?: { readonly retryAttempts: number; readonly maxEventAgeSeconds: number };
   /** Native packages left out of the bundle and installed for the Lambda architecture beside it. */
   readonly nativeModules?: readonly string[];
   readonly memoryMb?: number;
@@ -472,12 +481,45 @@ export const functions = {
       { table: 'inbox', actions: ['BatchWriteItem'] },
       // The send's records of the devices it reached directly, skipped here.
       { table: 'directDeliveries', actions: ['BatchGetItem'] },
+      // One conditional UpdateItem per parked device and conversation with a push subscription: the push window.
+      { table: 'rateLimits', actions: ['UpdateItem'] },
     ],
     manageConnections: true,
+    // Hands each coalesced push to pushSend (an asynchronous invoke): push services never hold up a batch.
+    invokesPushSend: true,
     memoryMb: 1024,
     timeoutSeconds: 60,
     // The delivery path: every cold start lands on some message's latency (see docs/performance.md).
     sdkTracing: false,
+  },
+  httpRegisterPushSubscription: {
+    entry: 'lambdas/http-register-push-subscription.ts',
+    description: "POST /devices/{deviceId}/push-subscription: the caller's device registers its Web Push subscription",
+    // One TransactWriteItems: the device row (must exist: ownership) and the user's reach item, which fan-out reads.
+    tables: [{ table: 'users', actions: ['UpdateItem'] }],
+  },
+  httpDeletePushSubscription: {
+    entry: 'lambdas/http-delete-push-subscription.ts',
+    description: "DELETE /devices/{deviceId}/push-subscription: the caller's device stops getting pushes",
+    tables: [{ table: 'users', actions: ['UpdateItem'] }],
+  },
+  httpGetVapidPublicKey: {
+    entry: 'lambdas/http-get-vapid-public-key.ts',
+    description: "GET /push/vapid-public-key: the key browsers subscribe with (PushManager's applicationServerKey)",
+    tables: [],
+    vapidPublicKey: true,
+  },
+  pushSend: {
+    entry: 'lambdas/push-send.ts',
+    description: 'Asynchronous: encrypts and sends one Web Push (VAPID, aes128gcm); a gone subscription is removed',
+    tables: [
+      // BatchGetItem: the sender's name and the recipient's preview setting; UpdateItem: a 404/410 removes the subscription.
+      { table: 'users', actions: ['BatchGetItem', 'UpdateItem'] },
+    ],
+    vapidPublicKey: true,
+    vapidPrivateKey: true,
+    asyncInvocation: { retryAttempts: push.retryAttempts, maxEventAgeSeconds: push.maxEventAgeSeconds },
+    timeoutSeconds: Math.ceil(push.sendTimeoutMs / 1000) + 5,
   },
 } as const satisfies Record<string, FunctionSpec>;
 
@@ -561,6 +603,9 @@ export const httpRoutes = [
   { method: 'POST', path: '/conversations/{id}/attachments', function: 'httpCreateAttachment' },
   { method: 'GET', path: '/attachments/{id}', function: 'httpGetAttachment' },
   { method: 'POST', path: '/connect-ticket', function: 'httpCreateConnectTicket' },
+  { method: 'POST', path: '/devices/{deviceId}/push-subscription', function: 'httpRegisterPushSubscription' },
+  { method: 'DELETE', path: '/devices/{deviceId}/push-subscription', function: 'httpDeletePushSubscription' },
+  { method: 'GET', path: '/push/vapid-public-key', function: 'httpGetVapidPublicKey' },
 ] as const satisfies readonly HttpRouteSpec[];
 
 /** A leaf of a filter pattern: exact values, or whether the field is present at all. */

@@ -21,6 +21,12 @@ export const appMetrics = {
   staleConnections: 'StaleConnections',
   /** Devices fan-out skipped because the send's record says they already have the message. */
   fanOutSkippedDirect: 'FanOutSkippedDirect',
+  /** Pushes fan-out handed to the push sender, and their outcomes at the push service. */
+  pushesScheduled: 'PushesScheduled',
+  pushesSent: 'PushesSent',
+  pushSubscriptionsGone: 'PushSubscriptionsGone',
+  pushesRefused: 'PushesRefused',
+  pushesRetried: 'PushesRetried',
   uploadsStarted: 'UploadsStarted',
   mediaKept: 'MediaKept',
   sentMediaMissing: 'SentMediaMissing',

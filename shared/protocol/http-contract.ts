@@ -32,6 +32,7 @@ import {
   userProfileSchema,
   userSearchPageSchema,
   userViewSchema,
+  vapidPublicKeySchema,
 } from './http-responses';
 import {
   editMessageBodySchema,
@@ -40,6 +41,7 @@ import {
   reactBodySchema,
   sendMessageBodySchema,
 } from './messages-http';
+import { devicePathSchema, pushSubscriptionBodySchema } from './push-http';
 import { createUserBodySchema, searchUsersQuerySchema, updateUserBodySchema, userPathSchema } from './users-http';
 
 export type HttpStatus = 200 | 201 | 204 | 400 | 401 | 403 | 404 | 409 | 413 | 415 | 429 | 500;
@@ -420,6 +422,41 @@ export const httpContract = {
       201: { description: 'The ticket and when it stops working', body: connectTicketSchema },
       ...everyRouteResponses,
       401: deletedCallerRefused,
+    },
+  },
+  httpRegisterPushSubscription: {
+    summary: 'Register the Web Push subscription of one of the caller’s devices (replaces an earlier one)',
+    description:
+      "The body is the browser's `PushSubscription.toJSON()`. The device must be one the caller has connected with; the endpoint must be an https URL of a known push service (FCM, Mozilla, Apple, Windows), else `push_endpoint_not_allowed`. While the device is offline, a new message pushes a notification to it, at most one per conversation and minute. The subscription goes with the device or the account.",
+    path: devicePathSchema,
+    body: pushSubscriptionBodySchema,
+    responses: {
+      204: { description: 'Registered' },
+      400: refused(
+        'A field fails validation, or the endpoint is not a known push service (`push_endpoint_not_allowed`)',
+      ),
+      404: refused('The caller has no device with this id'),
+      ...everyRouteResponses,
+    },
+  },
+  httpDeletePushSubscription: {
+    summary: 'Stop pushes to one of the caller’s devices',
+    description: "Removes the device's Web Push subscription; removing one that is not there succeeds too.",
+    path: devicePathSchema,
+    responses: {
+      204: { description: 'Removed (also when there was none)' },
+      400: badInput,
+      404: refused('The caller has no device with this id'),
+      ...everyRouteResponses,
+    },
+  },
+  httpGetVapidPublicKey: {
+    summary: 'The VAPID public key to subscribe with (`applicationServerKey`)',
+    description:
+      "The server's VAPID public key (RFC 8292): pass it as `applicationServerKey` to `PushManager.subscribe`. It changes only with a new deployment's key pair.",
+    responses: {
+      200: { description: 'The key, base64url', body: vapidPublicKeySchema },
+      ...everyRouteResponses,
     },
   },
 } as const satisfies Record<HttpFunctionName, RouteContract>;

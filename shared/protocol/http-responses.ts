@@ -175,6 +175,8 @@ export const userProfileSchema = z.object({
   readReceipts: z.boolean(),
   /** Whether others see when the user is online and was last seen. */
   showPresence: z.boolean(),
+  /** Whether the user's push notifications show a short preview of the message, or only who wrote. */
+  pushPreview: z.boolean(),
   /** Who may add the user to a group: `everyone`, `directChats` (people they started or wrote in a direct chat with), `nobody`. */
   groupAdds: groupAddsSchema,
   createdAt: serverTimeSchema,
@@ -227,6 +229,9 @@ export const connectTicketSchema = z.object({
   expiresAt: serverTimeSchema,
 });
 
+/** `GET /push/vapid-public-key`: PushManager.subscribe's `applicationServerKey` (uncompressed P-256, base64url). */
+export const vapidPublicKeySchema = z.object({ publicKey: z.string().min(1) });
+
 /** A fault answered by the handler's error mapping, or by API Gateway when the function itself failed. */
 export const serverErrorBodySchema = z.union([errorBodySchema, apiGatewayErrorSchema]);
 
@@ -257,4 +262,5 @@ export const httpResponseSchemas = {
   GatewayOrParleyError: gatewayOrParleyErrorSchema,
   ServerErrorBody: serverErrorBodySchema,
   ConnectTicket: connectTicketSchema,
+  VapidPublicKey: vapidPublicKeySchema,
 } as const satisfies Record<string, z.ZodType>;

@@ -267,6 +267,8 @@ const tagDescriptions: Readonly<Record<string, string>> = {
   users: 'Profiles, finding people, and each user’s conversation list',
   attachments: 'Uploaded images, videos and files',
   'connect-ticket': 'Tickets that open the WebSocket without a token in the URL',
+  devices: 'Web Push subscriptions of the caller’s devices',
+  push: 'Web Push settings the server publishes',
 };
 
 function tagOf(path: string): string {

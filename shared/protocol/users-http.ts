@@ -50,6 +50,8 @@ export const createUserBodySchema = z.strictObject({
   readReceipts: z.boolean().optional(),
   /** Others see when this user is online and was last seen (default true); their own devices always do. */
   showPresence: z.boolean().optional(),
+  /** Push notifications show a short preview of the message (default true), or only who wrote. */
+  pushPreview: z.boolean().optional(),
   /** Who may add this user to a group (default `everyone`). */
   groupAdds: groupAddsSchema.optional(),
 });
@@ -65,6 +67,7 @@ export const updateUserBodySchema = z
     phone: phoneSchema.nullable().optional(),
     readReceipts: z.boolean().optional(),
     showPresence: z.boolean().optional(),
+    pushPreview: z.boolean().optional(),
     groupAdds: groupAddsSchema.optional(),
   })
   .refine((body) => Object.values(body).some((value) => value !== undefined), 'must change at least one field');

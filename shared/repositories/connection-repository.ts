@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { tables } from '../config/tables';
 import { userKeys } from '../keys';
-import type { Connection, Device } from '../model';
+import type { Connection, Device, PushSubscription } from '../model';
 import { batchGetAll } from './batch-get';
 import { queryAll } from './query-all';
 
@@ -17,10 +17,15 @@ const BY_CONNECTION_ID = tables.users.globalIndexes[0].indexName;
 /** The attribute of a user's reach item that holds one device (and its live connection, if any). */
 const REACH_DEVICE_PREFIX = 'device#';
 
+/** The attribute of a user's reach item that holds one device's Web Push subscription (beside its device row's copy). */
+export const REACH_PUSH_PREFIX = 'push#';
+
 /** A user's devices and live connections: what delivering a message to the user needs. */
 export interface Reach {
   readonly devices: Device[];
   readonly connections: Connection[];
+  /** Web Push subscriptions by device id, read with the rest at no extra cost. */
+  readonly pushSubscriptions?: ReadonlyMap<string, PushSubscription>;
 }
 
 /**
@@ -279,17 +284,23 @@ export class ConnectionRepository {
         ':from': userKeys.devicesAndConnectionsRange.from,
         ':to': userKeys.devicesAndConnectionsRange.to,
       },
-      ProjectionExpression: 'sk, deviceId, connectionId, connectedAt',
+      ProjectionExpression: 'sk, deviceId, connectionId, connectedAt, pushSubscription',
       ConsistentRead: true,
     });
     const devices: Device[] = [];
     const connections: Connection[] = [];
+    const pushSubscriptions = new Map<string, PushSubscription>();
     for (const item of items) {
       const sk = String(item.sk);
       if (sk.startsWith(userKeys.connectionPrefix)) connections.push(toConnection(userId, item));
-      else if (sk.startsWith(userKeys.devicePrefix)) devices.push({ userId, deviceId: String(item.deviceId) });
+      else if (sk.startsWith(userKeys.devicePrefix)) {
+        const deviceId = String(item.deviceId);
+        devices.push({ userId, deviceId });
+        const subscription = pushSubscriptionOf(item.pushSubscription);
+        if (subscription) pushSubscriptions.set(deviceId, subscription);
+      }
     }
-    return { devices, connections };
+    return { devices, connections, ...(pushSubscriptions.size > 0 ? { pushSubscriptions } : {}) };
   }
 
   /**
@@ -329,10 +340,24 @@ function hasLiveDevice(item: Record<string, unknown>, nowEpochSeconds: number): 
   });
 }
 
+/** A stored subscription map, or undefined for anything else. */
+export function pushSubscriptionOf(value: unknown): PushSubscription | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { endpoint, p256dh, auth } = value as Record<string, unknown>;
+  if (typeof endpoint !== 'string' || typeof p256dh !== 'string' || typeof auth !== 'string') return undefined;
+  return { endpoint, p256dh, auth };
+}
+
 function toReach(userId: string, item: Record<string, unknown>, nowEpochSeconds: number): Reach {
   const devices: Device[] = [];
   const connections: Connection[] = [];
+  const pushSubscriptions = new Map<string, PushSubscription>();
   for (const [attribute, value] of Object.entries(item)) {
+    if (attribute.startsWith(REACH_PUSH_PREFIX)) {
+      const subscription = pushSubscriptionOf(value);
+      if (subscription) pushSubscriptions.set(attribute.slice(REACH_PUSH_PREFIX.length), subscription);
+      continue;
+    }
     if (!attribute.startsWith(REACH_DEVICE_PREFIX) || typeof value !== 'object' || value === null) continue;
     const deviceId = attribute.slice(REACH_DEVICE_PREFIX.length);
     devices.push({ userId, deviceId });
@@ -346,5 +371,5 @@ function toReach(userId: string, item: Record<string, unknown>, nowEpochSeconds:
       ...(typeof entry.connectedAt === 'string' ? { connectedAt: entry.connectedAt } : {}),
     });
   }
-  return { devices, connections };
+  return { devices, connections, ...(pushSubscriptions.size > 0 ? { pushSubscriptions } : {}) };
 }

@@ -1,4 +1,4 @@
-import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { userKeys } from '../keys';
 import type { Device } from '../model';
 import { batchWriteAll } from './batch-write';
@@ -11,16 +11,17 @@ export class DeviceRepository {
     private readonly tableName: string,
   ) {}
 
-  /** Idempotent: a reconnect overwrites the row with a fresh lastConnectedAt. */
+  /** Idempotent: a reconnect sets a fresh lastConnectedAt and keeps the rest (its push subscription). */
   async register(device: Device, registeredAt: string): Promise<void> {
     await this.documentClient.send(
-      new PutCommand({
+      new UpdateCommand({
         TableName: this.tableName,
-        Item: {
-          ...userKeys.device(device.userId, device.deviceId),
-          userId: device.userId,
-          deviceId: device.deviceId,
-          lastConnectedAt: registeredAt,
+        Key: userKeys.device(device.userId, device.deviceId),
+        UpdateExpression: 'SET userId = :userId, deviceId = :deviceId, lastConnectedAt = :lastConnectedAt',
+        ExpressionAttributeValues: {
+          ':userId': device.userId,
+          ':deviceId': device.deviceId,
+          ':lastConnectedAt': registeredAt,
         },
       }),
     );

@@ -30,6 +30,8 @@ export interface UserProfile {
   readonly readReceipts: boolean;
   /** Whether others see when this user is online and was last seen; their own devices always do. */
   readonly showPresence: boolean;
+  /** Whether the user's push notifications show a short preview of the message, or only who wrote. */
+  readonly pushPreview: boolean;
   /** Who may add this user to a group. */
   readonly groupAdds: GroupAdds;
   readonly createdAt: string;
@@ -49,6 +51,7 @@ export interface ProfileChanges {
   readonly phone?: string | null;
   readonly readReceipts?: boolean;
   readonly showPresence?: boolean;
+  readonly pushPreview?: boolean;
   readonly groupAdds?: GroupAdds;
 }
 
@@ -67,7 +70,16 @@ export type MarkDeletedOutcome = 'deleted' | 'alreadyDeleted' | 'noProfile';
 
 type TransactItems = NonNullable<TransactWriteCommandInput['TransactItems']>;
 
-const changeableFields = ['name', 'username', 'email', 'phone', 'readReceipts', 'showPresence', 'groupAdds'] as const;
+const changeableFields = [
+  'name',
+  'username',
+  'email',
+  'phone',
+  'readReceipts',
+  'showPresence',
+  'pushPreview',
+  'groupAdds',
+] as const;
 const MAX_ATTEMPTS = 5;
 const LIVE_PROFILE = 'attribute_exists(pk) AND attribute_not_exists(#deleted)';
 
@@ -437,6 +449,8 @@ function toStoredUser(item: Record<string, unknown>): StoredUser {
       readReceipts: item.readReceipts !== false,
       // Likewise presence is shown unless switched off.
       showPresence: item.showPresence !== false,
+      // Likewise for previews in push notifications.
+      pushPreview: item.pushPreview !== false,
       groupAdds: groupAddsOf(item),
       createdAt: String(item.createdAt),
       updatedAt: String(item.updatedAt),

@@ -18,6 +18,8 @@ import type { ConnectionRepository, Reach } from '../repositories/connection-rep
 import type { ConversationRepository } from '../repositories/conversation-repository';
 import type { DirectDeliveryRepository } from '../repositories/direct-delivery-repository';
 import type { InboxRepository } from '../repositories/inbox-repository';
+import type { PushWindowRepository } from '../repositories/push-window-repository';
+import { type PushJob, previewOf } from './push-sender';
 
 export interface FanOutResult {
   /** Index (in the input) of the first message that could not be delivered; later ones were not attempted in its conversation. */
@@ -27,6 +29,20 @@ export interface FanOutResult {
   readonly directlyReached: number;
   readonly parked: number;
   readonly staleConnections: number;
+  /** Pushes handed to the push sender (one per offline subscribed device and conversation, per window). */
+  readonly pushes: number;
+}
+
+/** Hands a push to the sender without waiting for the push service (on AWS, an asynchronous invoke). */
+export interface PushDispatcher {
+  dispatch(job: PushJob): Promise<void>;
+}
+
+/** Web Push for parked devices that have a subscription: one per device and conversation per window. */
+export interface PushScheduling {
+  readonly windows: PushWindowRepository;
+  readonly dispatcher: PushDispatcher;
+  readonly windowSeconds: number;
 }
 
 /** Lines name messages by correlation id and carry counts only, never text. */
@@ -54,6 +70,7 @@ export class FanOutService {
     private readonly clock: Clock,
     private readonly logger: FanOutLogger,
     private readonly direct?: DirectDeliveryRecords,
+    private readonly pushes?: PushScheduling,
   ) {}
 
   /**
@@ -109,13 +126,86 @@ export class FanOutService {
       }),
     );
     failedIndexes.push(...(await this.reachLateConnections(batch)));
+    const pushes = await this.schedulePushes(batch);
     return {
       ...(failedIndexes.length > 0 ? { firstFailedIndex: Math.min(...failedIndexes) } : {}),
       posted: batch.posted,
       directlyReached: batch.directlyReached,
       parked: batch.parked,
       staleConnections: batch.stale,
+      pushes,
     };
+  }
+
+  /**
+   * After the parks: for each parked device with a push subscription that no late connection reached,
+   * the newest message of each conversation it got in this batch, if it is someone else's text, goes
+   * to the push sender, once its window for that conversation opens (a conditional write; a burst
+   * spread over batches pushes once). Best effort: a failure is logged and never fails the batch,
+   * whose messages are parked already.
+   */
+  private async schedulePushes(batch: BatchState): Promise<number> {
+    const scheduling = this.pushes;
+    if (!scheduling) return 0;
+    const jobs: PushJob[] = [];
+    for (const [userId, parkedByDevice] of batch.parkedByUser()) {
+      let subscriptions: Reach['pushSubscriptions'];
+      try {
+        subscriptions = (await batch.reachOf(userId)).pushSubscriptions;
+      } catch {
+        continue;
+      }
+      for (const [deviceId, parked] of parkedByDevice) {
+        const subscription = subscriptions?.get(deviceId);
+        if (!subscription || batch.wasReachedLate(userId, deviceId)) continue;
+        const newestByConversation = new Map<string, StoredMessage>();
+        for (const { message } of parked) {
+          if (message.type === 'text' && message.senderId !== userId) {
+            newestByConversation.set(message.conversationId, message);
+          }
+        }
+        for (const message of newestByConversation.values()) {
+          jobs.push({
+            userId,
+            deviceId,
+            subscription,
+            conversationId: message.conversationId,
+            seq: message.seq,
+            senderId: message.senderId,
+            text: previewOf(message.text),
+          });
+        }
+      }
+    }
+    const nowEpochSeconds = epochSeconds(this.clock.now());
+    const dispatched = await Promise.all(
+      jobs.map((job) =>
+        batch.postLimit(async () => {
+          try {
+            const claimed = await scheduling.windows.claim(
+              job.userId,
+              job.deviceId,
+              job.conversationId,
+              nowEpochSeconds,
+              scheduling.windowSeconds,
+            );
+            if (!claimed) return 0;
+            await scheduling.dispatcher.dispatch(job);
+            return 1;
+          } catch (error) {
+            this.logger.warn('push not scheduled', {
+              userId: job.userId,
+              deviceId: job.deviceId,
+              conversationId: job.conversationId,
+              seq: job.seq,
+              error: String(error),
+            });
+            return 0;
+          }
+        }),
+      ),
+    );
+    return dispatched.reduce<number>((sum, count) => sum + count, 0);
   }
 
   /** The records of every message the writer flagged for direct delivery, in one BatchGetItem per 100. */
@@ -240,6 +330,7 @@ export class FanOutService {
               }
               batch.posted++;
               batch.lateReached++;
+              batch.noteReachedLate(userId, connection.deviceId);
             }
           }
         } catch (error) {
@@ -276,6 +367,17 @@ class BatchState {
   stale = 0;
   /** Posts to connections that appeared while the batch ran (see reachLateConnections). */
   lateReached = 0;
+  /** Devices (`userId#deviceId`) a late connection got their parked messages on: no push for them. */
+  private readonly reachedLate = new Set<string>();
+
+  noteReachedLate(userId: string, deviceId: string): void {
+    this.reachedLate.add(deviceKey(userId, deviceId));
+  }
+
+  wasReachedLate(userId: string, deviceId: string): boolean {
+    return this.reachedLate.has(deviceKey(userId, deviceId));
+  }
+
   /** Parked messages by user and device, in the order they were parked (stream order per conversation). */
   private readonly parkedMessages = new Map<string, Map<string, { message: StoredMessage; index: number }[]>>();
   private readonly members = new Map<string, Promise<Member[]>>();
@@ -354,7 +456,7 @@ class BatchState {
   }
 
   private async queryReach(userId: string): Promise<Reach> {
-    const { devices, connections } = await this.connections.listDevicesAndConnections(userId);
+    const { devices, connections, pushSubscriptions } = await this.connections.listDevicesAndConnections(userId);
     // A member who never connected: once marked, later batches read them in the BatchGetItem. Best
     // effort: a failed mark only leaves this Query for the next batch too.
     if (devices.length === 0 && connections.length === 0) {
@@ -365,7 +467,11 @@ class BatchState {
     const extra = connections
       .filter((connection) => !known.has(connection.deviceId))
       .map((connection) => ({ userId, deviceId: connection.deviceId }));
-    return { devices: [...devices, ...dedupeDevices(extra)], connections };
+    return {
+      devices: [...devices, ...dedupeDevices(extra)],
+      connections,
+      ...(pushSubscriptions ? { pushSubscriptions } : {}),
+    };
   }
 
   /** Connections this batch found gone (410), whether or not their rows were deleted. */
@@ -382,7 +488,7 @@ class BatchState {
     this.reaches.set(
       gone.userId,
       cached.then((reach) => ({
-        devices: reach.devices,
+        ...reach,
         connections: reach.connections.filter((connection) => connection.connectionId !== gone.connectionId),
       })),
     );

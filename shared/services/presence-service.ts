@@ -86,16 +86,14 @@ export class PresenceService {
     const others = userIds.filter((userId) => userId !== viewerId);
     const shared = new Set<string>();
     if (others.length > 0) {
-      const viewerConversations = new Set(
-        (await this.conversations.listMembershipsOf(viewerId)).map((member) => member.conversationId),
-      );
+      const viewerConversations = new Set(await this.conversations.listConversationIdsOf(viewerId));
       if (viewerConversations.size > 0) {
         const readLimit = pLimit(membershipReadConcurrency);
         await Promise.all(
           others.map((userId) =>
             readLimit(async () => {
-              const memberships = await this.conversations.listMembershipsOf(userId);
-              if (memberships.some((member) => viewerConversations.has(member.conversationId))) shared.add(userId);
+              const conversationIds = await this.conversations.listConversationIdsOf(userId);
+              if (conversationIds.some((id) => viewerConversations.has(id))) shared.add(userId);
             }),
           ),
         );

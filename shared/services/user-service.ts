@@ -14,10 +14,11 @@ import {
 /** What a client chooses; id and times are the server's. */
 export type ProfileFields = Omit<
   UserProfile,
-  'id' | 'createdAt' | 'updatedAt' | 'readReceipts' | 'showPresence' | 'groupAdds'
+  'id' | 'createdAt' | 'updatedAt' | 'readReceipts' | 'showPresence' | 'pushPreview' | 'groupAdds'
 > & {
   readonly readReceipts?: boolean;
   readonly showPresence?: boolean;
+  readonly pushPreview?: boolean;
   readonly groupAdds?: UserProfile['groupAdds'];
 };
 
@@ -63,6 +64,7 @@ export class UserService {
       ...(fields.phone !== undefined ? { phone: fields.phone } : {}),
       readReceipts: fields.readReceipts ?? true,
       showPresence: fields.showPresence ?? true,
+      pushPreview: fields.pushPreview ?? true,
       groupAdds: fields.groupAdds ?? 'everyone',
       createdAt: now,
       updatedAt: now,
@@ -143,6 +145,7 @@ function applyChanges(profile: UserProfile, changes: ProfileChanges, updatedAt: 
     ...(typeof phone === 'string' ? { phone } : {}),
     readReceipts: changes.readReceipts ?? profile.readReceipts,
     showPresence: changes.showPresence ?? profile.showPresence,
+    pushPreview: changes.pushPreview ?? profile.pushPreview,
     groupAdds: changes.groupAdds ?? profile.groupAdds,
     createdAt: profile.createdAt,
     updatedAt,

@@ -12,8 +12,9 @@ import {
   type ResponseContract,
 } from '#shared/protocol/http-contract';
 import { buildOpenApiDocument } from '#shared/protocol/openapi';
-import { issueToken } from '../support/chat-client';
+import { ChatClient, issueToken } from '../support/chat-client';
 import { startTestStack, type TestStack } from '../support/local-stack';
+import { createWebPushSubscriber } from '../support/web-push-subscriber';
 
 type User = { token: string; userId: string };
 
@@ -474,6 +475,48 @@ describe('connect tickets', () => {
 
     expectStatus(issued, 201);
     expect(field(issued, 'ticket')).toEqual(expect.any(String));
+  });
+});
+
+describe('push subscriptions', () => {
+  it('GET /push/vapid-public-key answers the key (200); POST and DELETE a device’s subscription answer 204, 400 and 404', async () => {
+    // The device registers by connecting once.
+    const phone = await ChatClient.connect(stack.wsUrl, ben.token, 'phone');
+    await phone.close();
+    const { subscription } = createWebPushSubscriber(stack.pushService.newEndpoint());
+
+    const key = await callRoute('httpGetVapidPublicKey', ben);
+    const registered = await callRoute(
+      'httpRegisterPushSubscription',
+      ben,
+      { deviceId: 'phone' },
+      { body: subscription },
+    );
+    const foreign = await callRoute(
+      'httpRegisterPushSubscription',
+      ben,
+      { deviceId: 'phone' },
+      { body: { ...subscription, endpoint: 'https://push.example.com/abc' } },
+    );
+    const unknownDevice = await callRoute(
+      'httpRegisterPushSubscription',
+      cat,
+      { deviceId: 'phone' },
+      { body: subscription },
+    );
+    const removed = await callRoute('httpDeletePushSubscription', ben, { deviceId: 'phone' });
+    const removedUnknown = await callRoute('httpDeletePushSubscription', ben, { deviceId: 'tablet' });
+    const malformed = await callRoute('httpDeletePushSubscription', ben, { deviceId: 'no spaces' });
+
+    expectStatus(key, 200);
+    expect(field(key, 'publicKey')).toBe(stack.vapidPublicKey);
+    expectStatus(registered, 204);
+    expectStatus(foreign, 400);
+    expect(errorCodeOf(foreign)).toBe('push_endpoint_not_allowed');
+    expectStatus(unknownDevice, 404);
+    expectStatus(removed, 204);
+    expectStatus(removedUnknown, 404);
+    expectStatus(malformed, 400);
   });
 });
 

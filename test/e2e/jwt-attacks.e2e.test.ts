@@ -268,6 +268,15 @@ describe('a token for a deleted user', () => {
     },
     httpGetAttachment: { path: { id: () => attachmentId } },
     httpCreateConnectTicket: { path: {} },
+    httpRegisterPushSubscription: {
+      path: { deviceId: () => 'phone' },
+      body: () => ({
+        endpoint: 'https://fcm.googleapis.com/fcm/send/ghost',
+        keys: { p256dh: `B${'A'.repeat(86)}`, auth: 'A'.repeat(22) },
+      }),
+    },
+    httpDeletePushSubscription: { path: { deviceId: () => 'phone' } },
+    httpGetVapidPublicKey: { path: {} },
   };
 
   /**
@@ -279,6 +288,7 @@ describe('a token for a deleted user', () => {
     httpSearchUsers: 'the same public directory, searched by username',
     httpListUserConversations: 'answers her own (now empty) list',
     httpDeleteUser: 'a retry of the deletion finishes a partial one; it changes nothing more',
+    httpGetVapidPublicKey: "the server's public key, the same for every caller",
   };
 
   function call(route: (typeof httpRoutes)[number]) {

@@ -63,6 +63,7 @@ describe('POST /users', () => {
       phone: '+14155550123',
       readReceipts: true,
       showPresence: true,
+      pushPreview: true,
       groupAdds: 'everyone',
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
@@ -83,6 +84,7 @@ describe('POST /users', () => {
       username: 'cat',
       readReceipts: true,
       showPresence: true,
+      pushPreview: true,
       groupAdds: 'everyone',
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
@@ -288,6 +290,7 @@ describe('PUT /users/{id}', () => {
       email: null,
       phone: '+4930123456',
       readReceipts: false,
+      pushPreview: false,
     });
 
     expect(answer.status).toBe(200);
@@ -298,6 +301,7 @@ describe('PUT /users/{id}', () => {
       phone: '+4930123456',
       readReceipts: false,
       showPresence: true,
+      pushPreview: false,
       groupAdds: 'everyone',
       createdAt: created.body.createdAt,
       updatedAt: expect.any(String),

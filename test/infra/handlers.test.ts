@@ -19,6 +19,9 @@ beforeAll(() => {
   process.env[envVars.mediaKeyPairId] = 'K2TESTKEYPAIRID';
   process.env[envVars.mediaSigningKeySecret] =
     'arn:aws:secretsmanager:us-east-1:123456789012:secret:parley-test-signing-key';
+  process.env[envVars.vapidPublicKey] = 'BTestVapidPublicKey';
+  process.env[envVars.vapidPrivateKeySecret] = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:parley-test-vapid';
+  process.env[envVars.pushSendFunction] = 'parley-test-pushSend';
   process.env.AWS_REGION = 'us-east-1';
 });
 

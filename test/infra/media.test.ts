@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { Asset } from 'aws-cdk-lib/aws-s3-assets';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -393,10 +394,13 @@ describe('media signing key', () => {
     const generatorRole = logicalIdAt(stack, 'Media', 'SigningKey', 'Generator', 'Role');
     const allowedReaders = new Set([...signers.map((name) => roleOf(functionResource(name)[1])), generatorRole]);
 
+    // The VAPID key's secret has readers of its own (test/infra/security.test.ts).
+    const vapidSecret = ref(logicalIdAt(stack, 'Push', 'VapidPrivateKey'));
     const touchingSecret = identityStatements().filter(
       ({ statement }) =>
-        actionsOf(statement).some((action) => action.startsWith('secretsmanager:')) ||
-        resourcesOf(statement).some((resource) => sameJson(resource, ref(secretId()))),
+        !resourcesOf(statement).every((resource) => sameJson(resource, vapidSecret)) &&
+        (actionsOf(statement).some((action) => action.startsWith('secretsmanager:')) ||
+          resourcesOf(statement).some((resource) => sameJson(resource, ref(secretId())))),
     );
     const readers = touchingSecret
       .filter(({ statement }) => actionsOf(statement).includes('secretsmanager:GetSecretValue'))
@@ -497,6 +501,8 @@ describe('media bundles', () => {
       webSocket: { callbackUrl: 'https://unused.example', connectionsArn: 'arn:aws:execute-api:us-east-1:1:unused/*' },
       jwt: { issuer: 'https://unused.example', audience: 'unused', jwksUri: 'https://unused.example/jwks.json' },
       media: mediaStore,
+      // mediaProcess signs no pushes: a placeholder key and secret, not the deploy-time generator.
+      push: { vapidPublicKey: 'unused', vapidPrivateKeySecret: new Secret(bundled, 'UnusedVapidKey') },
     });
     processBundle = bundleDirectory(app, processor);
     generatorBundle = bundleDirectory(app, mediaStore.signingKey.node.findChild('Generator'));

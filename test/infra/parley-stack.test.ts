@@ -185,12 +185,14 @@ describe('Lambda functions', () => {
       .filter((description) => !catalogDescriptions.has(description));
 
     expect(all.length - helpers.length).toBe(functionNames.length);
-    // The media signing key's generator and provider, CDK's bucket notifications handler and the web app upload.
+    // The media signing key's and the VAPID key's generators and providers, CDK's bucket notifications handler and the web app upload.
     expect(helpers.sort()).toEqual([
       expect.stringMatching(
         /^AWS CDK resource provider framework - onEvent \(ParleyStack\/Media\/SigningKey\/Provider\)$/,
       ),
+      expect.stringMatching(/^AWS CDK resource provider framework - onEvent \(ParleyStack\/Push\/Provider\)$/),
       expect.stringMatching(/^AWS CloudFormation handler for "Custom::S3BucketNotifications"/),
+      expect.stringMatching(/^Deploy time: creates the VAPID key pair/),
       expect.stringMatching(/^Deploy time: creates the media signing key pair/),
       expect.stringMatching(/^Deploy time: uploads the Parley web app build/),
     ]);
@@ -278,6 +280,12 @@ describe('Lambda functions', () => {
       expected[envVars.mediaKeyPairId] = ref(logicalIdAt(stack, 'Media', 'SigningKey', 'PublicKey'));
       expected[envVars.mediaSigningKeySecret] = ref(logicalIdAt(stack, 'Media', 'SigningKey', 'Secret'));
     }
+    if (spec.vapidPublicKey) {
+      expected[envVars.vapidPublicKey] = { 'Fn::GetAtt': [logicalIdAt(stack, 'Push', 'KeyPair'), 'PublicKey'] };
+    }
+    if (spec.vapidPrivateKey)
+      expected[envVars.vapidPrivateKeySecret] = ref(logicalIdAt(stack, 'Push', 'VapidPrivateKey'));
+    if (spec.invokesPushSend) expected[envVars.pushSendFunction] = ref(functionResource('pushSend')[0]);
     expect(variables).toEqual(expected);
     if (spec.manageConnections) {
       expect(JSON.stringify(variables[envVars.callbackUrl])).toContain(logicalIdAt(stack, 'Realtime', 'Api'));

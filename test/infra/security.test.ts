@@ -7,6 +7,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type FunctionName, functions, webSocketAuthorizer } from '#shared/config/functions';
 import { limits } from '#shared/config/limits';
+import { push } from '#shared/config/push';
 import { tableKeys, tables } from '#shared/config/tables';
 import type { ParleyStack } from '../../infra/parley-stack';
 import { buildParleyStack, logicalIdAt } from './parley-stack';
@@ -133,6 +134,45 @@ describe('least privilege, per function', () => {
     );
 
     expect(users.sort()).toEqual(['httpCreateConnectTicket: PutItem', 'wsAuthorizer: DeleteItem']);
+  });
+
+  it('lets fan-out alone invoke a function, and only the push sender', () => {
+    const invokers = functionNames.flatMap((name) =>
+      statementsOf(name)
+        .filter((statement) => actionsOf(statement).includes('lambda:InvokeFunction'))
+        .map((statement) => ({ name, resources: resourcesOf(statement) })),
+    );
+    const [senderId] = resourcesOfType('AWS::Lambda::Function').find(
+      ([, fn]) => fn.Properties.Description === functions.pushSend.description,
+    ) as [string, TemplateResource];
+
+    expect(invokers).toEqual([{ name: 'streamFanOut', resources: [{ 'Fn::GetAtt': [senderId, 'Arn'] }] }]);
+  });
+
+  it('lets the push sender alone read the VAPID private key', () => {
+    const secretId = logicalIdAt(stack, 'Push', 'VapidPrivateKey');
+    const readers = functionNames.filter((name) =>
+      statementsOf(name).some(
+        (statement) =>
+          actionsOf(statement).includes('secretsmanager:GetSecretValue') &&
+          JSON.stringify(resourcesOf(statement)).includes(`"${secretId}"`),
+      ),
+    );
+
+    expect(readers).toEqual(['pushSend']);
+  });
+
+  it("retries the push sender's asynchronous invocations as the catalog says, then queues them", () => {
+    const configs = resourcesOfType('AWS::Lambda::EventInvokeConfig').map(([, config]) => config.Properties);
+
+    expect(configs).toHaveLength(1);
+    expect(configs[0]).toMatchObject({
+      MaximumRetryAttempts: push.retryAttempts,
+      MaximumEventAgeInSeconds: push.maxEventAgeSeconds,
+      DestinationConfig: {
+        OnFailure: { Destination: { 'Fn::GetAtt': [logicalIdAt(stack, 'Push', 'FailedPushes'), 'Arn'] } },
+      },
+    });
   });
 });
 

@@ -157,6 +157,7 @@ describe('AccountStanding', () => {
         username: id.slice(0, 30),
         readReceipts: true,
         showPresence: true,
+        pushPreview: true,
         groupAdds: 'everyone',
         createdAt: now,
         updatedAt: now,

@@ -36,6 +36,7 @@ describe('UserService.create', () => {
       phone: '+14155550123',
       readReceipts: true,
       showPresence: true,
+      pushPreview: true,
       groupAdds: 'everyone',
       createdAt: now,
       updatedAt: now,
@@ -102,7 +103,12 @@ describe('UserService.update', () => {
     const later = new Date(fixedClock.now().getTime() + 60_000);
     const laterUsers = new UserService(db.repositories.users, { now: () => later });
 
-    const updated = await laterUsers.update(id, id, { name: 'Fay Ray', email: null, readReceipts: false });
+    const updated = await laterUsers.update(id, id, {
+      name: 'Fay Ray',
+      email: null,
+      readReceipts: false,
+      pushPreview: false,
+    });
 
     const expected = {
       id,
@@ -111,6 +117,7 @@ describe('UserService.update', () => {
       phone: '+442071838750',
       readReceipts: false,
       showPresence: true,
+      pushPreview: false,
       groupAdds: 'everyone',
       createdAt: fixedClock.now().toISOString(),
       updatedAt: later.toISOString(),

@@ -29,6 +29,7 @@ export async function startTestStack(label: string, testOptions: TestStackOption
     wsPort: 0,
     s3Port: 0,
     cdnPort: 0,
+    pushPort: 0,
     ...(web ? { webPort: 0 } : {}),
     // A loaded runner can take seconds per post; a writer's timeout would then make raw frames repeat
     // (the SDK drops them, raw test clients count them). The timeout path has its own tests.

@@ -9,6 +9,9 @@ import {
   dollarsPerMillion,
   type MeasuredPerMessage,
   presenceModel,
+  prices,
+  pushCostPerMillion,
+  pushWork,
   sdkConnection,
   sumMeasured,
 } from '../../bench/cost-model';
@@ -90,6 +93,31 @@ describe('dollarsPerMillion', () => {
   it('renders the access log line as a JSON object of typical size', () => {
     expect(accessLogLineBytes()).toBeGreaterThan(150);
     expect(accessLogLineBytes()).toBeLessThan(400);
+  });
+});
+
+describe('pushCostPerMillion', () => {
+  const itemOf = (priced: ReturnType<typeof pushCostPerMillion>, startsWith: string) =>
+    priced.lines.find((each) => each.item.startsWith(startsWith));
+
+  it('prices one sender request, one window write and its bytes out per push', () => {
+    const priced = pushCostPerMillion();
+
+    expect(itemOf(priced, 'Lambda requests')?.usdPerMillionPushes).toBeCloseTo(prices.lambdaRequest.usd * 1e6, 3);
+    expect(itemOf(priced, 'DynamoDB write units')?.quantityPerPush).toBe(pushWork.windowWriteUnits);
+    expect(itemOf(priced, 'Data transfer out')?.usdPerMillionPushes).toBeCloseTo(
+      (pushWork.requestBytes / 1e9) * prices.dataTransferOutGb.usd * 1e6,
+      3,
+    );
+  });
+
+  it("adds a write per suppressed claim, and a retry's request, compute and bytes", () => {
+    const plain = pushCostPerMillion();
+    const burstAndRetry = pushCostPerMillion({ suppressedPerPush: 4, retriesPerPush: 1 });
+
+    expect(itemOf(burstAndRetry, 'DynamoDB write units')?.quantityPerPush).toBe(5 * pushWork.windowWriteUnits);
+    expect(itemOf(burstAndRetry, 'Lambda requests')?.quantityPerPush).toBe(2);
+    expect(burstAndRetry.usdPerMillionPushes).toBeGreaterThan(plain.usdPerMillionPushes);
   });
 });
 

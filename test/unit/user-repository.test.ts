@@ -16,6 +16,7 @@ const profile: UserProfile = {
   username: 'ann',
   readReceipts: true,
   showPresence: true,
+  pushPreview: true,
   groupAdds: 'everyone',
   createdAt: '2026-01-01T00:00:00.000Z',
   updatedAt: '2026-01-01T00:00:00.000Z',

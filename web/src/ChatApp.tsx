@@ -4,6 +4,7 @@ import { ChatView } from './ChatView';
 import { ConversationList } from './ConversationList';
 import { NewDirectDialog, NewGroupDialog } from './NewConversation';
 import { PrivacySettings } from './PrivacySettings';
+import { conversationInUrl, onOpenRequest, registerServiceWorker, showConversationInUrl } from './push';
 import type { ConnectionState, UserView } from './sdk';
 import { type ChatStore, useStore } from './store';
 
@@ -25,6 +26,15 @@ export function ChatApp(props: {
     [store],
   );
   const openId = store.openConversationId;
+  // A notification opens the app at its conversation (`?c=`), or asks an open window to show it.
+  useEffect(() => {
+    registerServiceWorker();
+    const fromUrl = conversationInUrl();
+    if (fromUrl !== undefined) store.open(fromUrl);
+    return onOpenRequest((conversationId) => openConversation(conversationId));
+  }, [store, openConversation]);
+  // The worker reads the open conversation from the URL: no notification for what is on screen.
+  useEffect(() => showConversationInUrl(openId), [openId]);
 
   return (
     <div className="app" data-view={openId === undefined ? 'list' : 'chat'}>

@@ -1,7 +1,12 @@
-/** The owner's privacy settings: who may add them to a group, and whether others see them online (their profile's). */
+/**
+ * The owner's privacy settings: who may add them to a group (`groupAdds`), whether others see them online
+ * (`showPresence`), whether notifications show a preview (`pushPreview`), and turning notifications on for
+ * this device (asks the browser then).
+ */
 import { type FormEvent, useEffect, useState } from 'react';
 import { ErrorAlert, messageOf, useAction } from './action';
 import { Dialog } from './Dialog';
+import { type EnableOutcome, enableNotifications, pushSupported } from './push';
 import type { ChatStore } from './store';
 
 type GroupAdds = 'everyone' | 'directChats' | 'nobody';
@@ -15,6 +20,8 @@ const choices: readonly { readonly value: GroupAdds; readonly label: string }[] 
 export function PrivacySettings({ store, onClose }: { readonly store: ChatStore; readonly onClose: () => void }) {
   const [groupAdds, setGroupAdds] = useState<GroupAdds | undefined>(undefined);
   const [showPresence, setShowPresence] = useState(true);
+  const [pushPreview, setPushPreview] = useState(true);
+  const [notifications, setNotifications] = useState<EnableOutcome | 'asking' | undefined>(undefined);
   const { busy, error, setError, run } = useAction({ busyAfterSuccess: true });
 
   // The owner's own profile carries the setting (nobody else's view does).
@@ -25,6 +32,7 @@ export function PrivacySettings({ store, onClose }: { readonly store: ChatStore;
         if (!open) return;
         setGroupAdds('groupAdds' in me ? me.groupAdds : 'everyone');
         setShowPresence('showPresence' in me ? me.showPresence : true);
+        setPushPreview('pushPreview' in me ? me.pushPreview : true);
       },
       (failure: unknown) => open && setError(messageOf(failure)),
     );
@@ -37,7 +45,7 @@ export function PrivacySettings({ store, onClose }: { readonly store: ChatStore;
     event.preventDefault();
     if (groupAdds === undefined) return;
     await run(async () => {
-      await store.client.api.updateUser(store.myId, { groupAdds, showPresence });
+      await store.client.api.updateUser(store.myId, { groupAdds, showPresence, pushPreview });
       onClose();
     });
   };
@@ -68,6 +76,33 @@ export function PrivacySettings({ store, onClose }: { readonly store: ChatStore;
           />
           Show when I am online and when I was last seen
         </label>
+        <label className="row">
+          <input
+            type="checkbox"
+            checked={pushPreview}
+            disabled={groupAdds === undefined}
+            onChange={(event) => setPushPreview(event.target.checked)}
+          />
+          Show a preview of the message in notifications
+        </label>
+        {pushSupported() ? (
+          <div className="row">
+            <button
+              type="button"
+              disabled={notifications === 'asking' || notifications === 'enabled'}
+              onClick={() => {
+                setNotifications('asking');
+                enableNotifications(store.client).then(setNotifications, (failure: unknown) => {
+                  setNotifications(undefined);
+                  setError(messageOf(failure));
+                });
+              }}
+            >
+              {notifications === 'enabled' ? 'Notifications are on for this device' : 'Turn on notifications'}
+            </button>
+            {notifications === 'denied' ? <p className="hint">The browser blocks notifications for Parley.</p> : null}
+          </div>
+        ) : null}
         <ErrorAlert error={error} />
         <div className="row end">
           <button type="button" onClick={onClose}>
