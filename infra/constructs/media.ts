@@ -1,4 +1,4 @@
-import { Aws, CustomResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import {
   AllowedMethods,
   CachedMethods,
@@ -18,8 +18,7 @@ import {
   ViewerProtocolPolicy,
 } from 'aws-cdk-lib/aws-cloudfront';
 import { S3BucketOrigin } from 'aws-cdk-lib/aws-cloudfront-origins';
-import { Grant, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import {
   BlockPublicAccess,
   Bucket,
@@ -30,13 +29,13 @@ import {
   ObjectOwnership,
 } from 'aws-cdk-lib/aws-s3';
 import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
-import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
-import { Provider } from 'aws-cdk-lib/custom-resources';
+import type { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY } from 'aws-cdk-lib/cx-api';
 import { Construct, type IConstruct } from 'constructs';
 import { bucketTriggers } from '#shared/config/functions';
 import { media, mediaResponseHeaders } from '#shared/config/media';
-import { createBundledFunction, type Handlers, type MediaEndpoint, wildcardResourceFinding } from './lambda-function';
+import { generatedKeyPair } from './generated-key-pair';
+import type { Handlers, MediaEndpoint } from './lambda-function';
 
 export interface MediaProps {
   /**
@@ -236,57 +235,20 @@ export class MediaSigningKey extends Construct {
 
   constructor(scope: Construct, id: string) {
     super(scope, id);
-    this.secret = new Secret(this, 'Secret', {
-      description: 'Parley: private key (PEM) that signs media download URLs; written at deploy time',
-      // The key is only worth anything with the stack's CloudFront public key, which goes with the stack.
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    Validations.of(this.secret).acknowledge({
-      id: 'AwsSolutions-SMG4',
-      reason:
+    const keyPair = generatedKeyPair(this, {
+      secretId: 'Secret',
+      secretDescription: 'Parley: private key (PEM) that signs media download URLs; written at deploy time',
+      noRotationReason:
         'A CloudFront key rotates by adding a new public key to the key group before signing with it; single-secret rotation cannot, so a new pair comes with a new custom resource.',
-    });
-
-    const generator = new Construct(this, 'Generator');
-    const { function: onEvent, role } = createBundledFunction(generator, {
-      entry: 'infra/handlers/media-signing-key.ts',
-      description: 'Deploy time: creates the media signing key pair, keeps the private key in its secret',
-      memoryMb: 512,
-      timeoutSeconds: 60,
-      roleDescription: 'Parley media signing key: generates the pair, writes the private key',
-    });
-    // Get: an update returns the public key derived again from the stored private key.
-    Grant.addToPrincipal({
-      grantee: role,
-      actions: ['secretsmanager:PutSecretValue', 'secretsmanager:GetSecretValue'],
-      resourceArns: [this.secret.secretArn],
-    });
-
-    const frameworkLogs = new LogGroup(this, 'ProviderLogs', { retention: RetentionDays.ONE_MONTH });
-    // An own role rather than the default one: no AWSLambdaBasicExecutionRole, logs only to this group.
-    const frameworkRole = new Role(this, 'ProviderRole', {
-      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Parley media signing key: custom resource provider',
-    });
-    frameworkLogs.grantWrite(frameworkRole);
-    const provider = new Provider(this, 'Provider', {
-      onEventHandler: onEvent,
-      frameworkOnEventRole: frameworkRole,
-      logGroup: frameworkLogs,
-    });
-    Validations.of(frameworkRole).acknowledge({
-      id: wildcardResourceFinding(this, `${onEvent.functionArn}:*`),
-      reason:
-        'The custom resource provider may invoke any version of its own onEvent function; the wildcard is the version qualifier of that one function.',
-    });
-
-    const keyPair = new CustomResource(this, 'KeyPair', {
-      serviceToken: provider.serviceToken,
+      generatorEntry: 'infra/handlers/media-signing-key.ts',
+      generatorDescription: 'Deploy time: creates the media signing key pair, keeps the private key in its secret',
+      generatorMemoryMb: 512,
+      roleLabel: 'Parley media signing key',
       resourceType: signingKeyResourceType,
-      properties: { SecretArn: this.secret.secretArn },
     });
+    this.secret = keyPair.secret;
     this.publicKey = new PublicKey(this, 'PublicKey', {
-      encodedKey: keyPair.getAttString('PublicKey'),
+      encodedKey: keyPair.publicKey,
       comment: 'Parley media download URLs',
     });
     this.keyGroup = new KeyGroup(this, 'KeyGroup', {

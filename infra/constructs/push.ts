@@ -1,15 +1,14 @@
-import { CustomResource, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
-import { Grant, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Duration, Validations } from 'aws-cdk-lib';
+import { Grant } from 'aws-cdk-lib/aws-iam';
 import { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
-import { Provider } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { envVars } from '#shared/config/env';
 import { type FunctionName, type FunctionSpec, functions } from '#shared/config/functions';
-import { createBundledFunction, type Handlers, type PushEndpoint, wildcardResourceFinding } from './lambda-function';
+import { generatedKeyPair } from './generated-key-pair';
+import type { Handlers, PushEndpoint } from './lambda-function';
 
 export const vapidKeyResourceType = 'Custom::ParleyVapidKey';
 
@@ -26,52 +25,19 @@ export class Push extends Construct implements PushEndpoint {
 
   constructor(scope: Construct, id: string) {
     super(scope, id);
-    this.vapidPrivateKeySecret = new Secret(this, 'VapidPrivateKey', {
-      description: 'Parley: VAPID private key (P-256, base64url) that signs Web Pushes; written at deploy time',
-      // Every browser subscription is bound to the public half: it is worth nothing without the stack.
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    Validations.of(this.vapidPrivateKeySecret).acknowledge({
-      id: 'AwsSolutions-SMG4',
-      reason:
+    const keyPair = generatedKeyPair(this, {
+      secretId: 'VapidPrivateKey',
+      secretDescription: 'Parley: VAPID private key (P-256, base64url) that signs Web Pushes; written at deploy time',
+      noRotationReason:
         'Every browser push subscription is bound to the VAPID public key; a new pair voids them all, so it comes with a new custom resource (and clients subscribing again), not with a rotation schedule.',
-    });
-
-    const generator = new Construct(this, 'Generator');
-    const { function: onEvent, role } = createBundledFunction(generator, {
-      entry: 'infra/handlers/vapid-key.ts',
-      description: 'Deploy time: creates the VAPID key pair, keeps the private key in its secret',
-      memoryMb: 256,
-      timeoutSeconds: 60,
-      roleDescription: 'Parley VAPID key: generates the pair, writes the private key',
-    });
-    Grant.addToPrincipal({
-      grantee: role,
-      actions: ['secretsmanager:PutSecretValue', 'secretsmanager:GetSecretValue'],
-      resourceArns: [this.vapidPrivateKeySecret.secretArn],
-    });
-    const frameworkLogs = new LogGroup(this, 'ProviderLogs', { retention: RetentionDays.ONE_MONTH });
-    const frameworkRole = new Role(this, 'ProviderRole', {
-      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Parley VAPID key: custom resource provider',
-    });
-    frameworkLogs.grantWrite(frameworkRole);
-    const provider = new Provider(this, 'Provider', {
-      onEventHandler: onEvent,
-      frameworkOnEventRole: frameworkRole,
-      logGroup: frameworkLogs,
-    });
-    Validations.of(frameworkRole).acknowledge({
-      id: wildcardResourceFinding(this, `${onEvent.functionArn}:*`),
-      reason:
-        'The custom resource provider may invoke any version of its own onEvent function; the wildcard is the version qualifier of that one function.',
-    });
-    const keyPair = new CustomResource(this, 'KeyPair', {
-      serviceToken: provider.serviceToken,
+      generatorEntry: 'infra/handlers/vapid-key.ts',
+      generatorDescription: 'Deploy time: creates the VAPID key pair, keeps the private key in its secret',
+      generatorMemoryMb: 256,
+      roleLabel: 'Parley VAPID key',
       resourceType: vapidKeyResourceType,
-      properties: { SecretArn: this.vapidPrivateKeySecret.secretArn },
     });
-    this.vapidPublicKey = keyPair.getAttString('PublicKey');
+    this.vapidPrivateKeySecret = keyPair.secret;
+    this.vapidPublicKey = keyPair.publicKey;
 
     this.failedPushes = new Queue(this, 'FailedPushes', {
       encryption: QueueEncryption.SQS_MANAGED,
