@@ -636,7 +636,8 @@ describe('every route, with a valid token', () => {
     async (_name, route) => {
       const fixture = route.function === 'httpRemoveParticipant' ? await freshFixture() : sharedFixture;
       // Alice would delete herself, or spend the creations her fixtures need: those routes have callers of their own.
-      const caller = route.function === 'httpDeleteUser' ? zed : route.function === 'httpCreateConversation' ? maker : alice;
+      const caller =
+        route.function === 'httpDeleteUser' ? zed : route.function === 'httpCreateConversation' ? maker : alice;
       // Sends: a refused one stores nothing, so lastSeq moves only with accepted ones.
       const sends = route.function === 'httpSendMessage';
       let expectedSeqs = sends ? await lastSeqs(fixture) : {};

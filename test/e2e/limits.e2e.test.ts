@@ -492,14 +492,17 @@ describe('text that would deceive its readers (shared/protocol/text-rules.ts)', 
       expect(created.status).toBe(201);
     });
 
-    it.each(deceptiveNames)('refuses a profile name with %s with 400, leaving the name as it was', async (_case, name) => {
-      const answer = await api(stack.httpUrl, owner.token, 'PUT', '/users/me', { name });
+    it.each(deceptiveNames)(
+      'refuses a profile name with %s with 400, leaving the name as it was',
+      async (_case, name) => {
+        const answer = await api(stack.httpUrl, owner.token, 'PUT', '/users/me', { name });
 
-      expect(answer).toMatchObject({ status: 400, body: { error: { code: 'bad_request' } } });
-      expect((await api(stack.httpUrl, ann.token, 'GET', `/users/${owner.userId}`)).body).toMatchObject({
-        name: 'Olive',
-      });
-    });
+        expect(answer).toMatchObject({ status: 400, body: { error: { code: 'bad_request' } } });
+        expect((await api(stack.httpUrl, ann.token, 'GET', `/users/${owner.userId}`)).body).toMatchObject({
+          name: 'Olive',
+        });
+      },
+    );
   });
 
   describe('in group names', () => {
