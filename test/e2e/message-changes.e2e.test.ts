@@ -1,6 +1,8 @@
 /**
  * Reply, edit, delete and react end to end on the local stack: the WebSocket actions and their
- * HTTP routes, live delivery of each change, and a device that was offline converging after sync.
+ * HTTP routes, live delivery of each change, a device that was offline converging after sync, and
+ * the refusals (edit window, unknown seq, too many emoji), a deleted message's attachment and the
+ * conversation list left as it was. The refusals come last: their load would slow the sync above.
  */
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -141,6 +143,85 @@ describe('over the WebSocket', () => {
     expect(notSender).toMatchObject({ type: 'error', code: 'forbidden', details: { reason: 'not_sender' } });
     expect(badEmoji).toMatchObject({ type: 'error', code: 'bad_request' });
     expect(outsider).toMatchObject({ type: 'error', code: 'not_found' });
+  });
+});
+
+describe('over HTTP', () => {
+  it('edits, reacts and deletes through the routes, and an admin deletes another member’s message', async () => {
+    const sent = messageOf(await bobLaptop.sendMessage(groupId, 'http-target', 'draft'));
+    const path = `/messages/${sent.id}`;
+
+    const edit = await api(stack.httpUrl, bob.token, 'PATCH', path, { text: 'final' });
+    const react = await api(stack.httpUrl, carol.token, 'POST', `${path}/reactions`, { emoji: '👍' });
+    const unreact = await api(stack.httpUrl, carol.token, 'POST', `${path}/reactions`, { emoji: '👍', remove: true });
+    const notMember = await api(stack.httpUrl, mallory.token, 'DELETE', path);
+    const byAdmin = await api(stack.httpUrl, alice.token, 'DELETE', path);
+    const again = await api(stack.httpUrl, alice.token, 'DELETE', path);
+
+    expect([edit.status, react.status, unreact.status, notMember.status, byAdmin.status]).toEqual([
+      201, 201, 201, 404, 201,
+    ]);
+    expect(again).toMatchObject({ status: 409, body: { error: { code: 'conflict', details: { reason: 'deleted' } } } });
+    const now = await api(stack.httpUrl, bob.token, 'GET', path);
+    expect(now.body.message).toMatchObject({ text: '', deletedBy: alice.userId });
+  });
+});
+
+describe('a device offline during an edit, a delete and a reaction', () => {
+  it('gets every change after sync, in seq order, and history shows the final state', async () => {
+    const carolPhone = await connect(carol, 'phone');
+    const keep = messageOf(await alicePhone.sendMessage(groupId, 'off-keep', 'keep me'));
+    const drop = messageOf(await alicePhone.sendMessage(groupId, 'off-drop', 'drop me'));
+    await carolPhone.waitForMessage((m) => m.seq === drop.seq, 'carol has both');
+    await carolPhone.close();
+
+    const changes = [
+      await ask(alicePhone, {
+        action: 'editMessage',
+        conversationId: groupId,
+        seq: keep.seq,
+        text: 'kept',
+        clientMessageId: 'off-edit',
+      }),
+      await ask(alicePhone, {
+        action: 'deleteMessage',
+        conversationId: groupId,
+        seq: drop.seq,
+        clientMessageId: 'off-del',
+      }),
+      await ask(bobLaptop, {
+        action: 'react',
+        conversationId: groupId,
+        seq: keep.seq,
+        emoji: '🎉',
+        clientMessageId: 'off-react',
+      }),
+    ].map(messageOf);
+    const back = await connect(carol, 'phone');
+    await back.request({ action: 'sync' }, 'syncComplete');
+    // A change fan-out has not parked yet when the sync reads the inbox comes live afterwards (at least once).
+    const lastChange = changes.at(-1) as WireMessage;
+    await back.waitForMessage((m) => m.seq === lastChange.seq, 'carol has every change');
+
+    // Live pushes may pass the replay on the wire, or repeat it; a device orders by seq and drops repeats (the SDK does).
+    const replayed = [
+      ...new Map(
+        (back.messages(groupId) as unknown as WireMessage[])
+          .filter((m) => m.targetSeq !== undefined)
+          .map((m) => [m.seq, m] as const),
+      ).values(),
+    ].sort((a, b) => a.seq - b.seq);
+    expect(replayed.map((m) => [m.seq, m.type])).toEqual(changes.map((m) => [m.seq, m.type]));
+    expect(replayed.map((m) => m.type)).toEqual(['edit', 'delete', 'reaction']);
+    const history = await api(
+      stack.httpUrl,
+      carol.token,
+      'GET',
+      `/conversations/${groupId}/messages?after=${keep.seq - 1}`,
+    );
+    const [kept, dropped] = history.body.messages as WireMessage[];
+    expect(kept).toMatchObject({ text: 'kept', editedAt: expect.any(String), reactions: [{ emoji: '🎉', count: 1 }] });
+    expect(dropped).toMatchObject({ text: '', deletedBy: alice.userId });
   });
 });
 
@@ -404,82 +485,3 @@ async function ready(user: User, attachmentId: string): Promise<void> {
   }
   throw new Error(`attachment ${attachmentId} still pending`);
 }
-
-describe('over HTTP', () => {
-  it('edits, reacts and deletes through the routes, and an admin deletes another member’s message', async () => {
-    const sent = messageOf(await bobLaptop.sendMessage(groupId, 'http-target', 'draft'));
-    const path = `/messages/${sent.id}`;
-
-    const edit = await api(stack.httpUrl, bob.token, 'PATCH', path, { text: 'final' });
-    const react = await api(stack.httpUrl, carol.token, 'POST', `${path}/reactions`, { emoji: '👍' });
-    const unreact = await api(stack.httpUrl, carol.token, 'POST', `${path}/reactions`, { emoji: '👍', remove: true });
-    const notMember = await api(stack.httpUrl, mallory.token, 'DELETE', path);
-    const byAdmin = await api(stack.httpUrl, alice.token, 'DELETE', path);
-    const again = await api(stack.httpUrl, alice.token, 'DELETE', path);
-
-    expect([edit.status, react.status, unreact.status, notMember.status, byAdmin.status]).toEqual([
-      201, 201, 201, 404, 201,
-    ]);
-    expect(again).toMatchObject({ status: 409, body: { error: { code: 'conflict', details: { reason: 'deleted' } } } });
-    const now = await api(stack.httpUrl, bob.token, 'GET', path);
-    expect(now.body.message).toMatchObject({ text: '', deletedBy: alice.userId });
-  });
-});
-
-describe('a device offline during an edit, a delete and a reaction', () => {
-  it('gets every change after sync, in seq order, and history shows the final state', async () => {
-    const carolPhone = await connect(carol, 'phone');
-    const keep = messageOf(await alicePhone.sendMessage(groupId, 'off-keep', 'keep me'));
-    const drop = messageOf(await alicePhone.sendMessage(groupId, 'off-drop', 'drop me'));
-    await carolPhone.waitForMessage((m) => m.seq === drop.seq, 'carol has both');
-    await carolPhone.close();
-
-    const changes = [
-      await ask(alicePhone, {
-        action: 'editMessage',
-        conversationId: groupId,
-        seq: keep.seq,
-        text: 'kept',
-        clientMessageId: 'off-edit',
-      }),
-      await ask(alicePhone, {
-        action: 'deleteMessage',
-        conversationId: groupId,
-        seq: drop.seq,
-        clientMessageId: 'off-del',
-      }),
-      await ask(bobLaptop, {
-        action: 'react',
-        conversationId: groupId,
-        seq: keep.seq,
-        emoji: '🎉',
-        clientMessageId: 'off-react',
-      }),
-    ].map(messageOf);
-    const back = await connect(carol, 'phone');
-    await back.request({ action: 'sync' }, 'syncComplete');
-    // A change fan-out has not parked yet when the sync reads the inbox comes live afterwards (at least once).
-    const lastChange = changes.at(-1) as WireMessage;
-    await back.waitForMessage((m) => m.seq === lastChange.seq, 'carol has every change');
-
-    // Live pushes may pass the replay on the wire, or repeat it; a device orders by seq and drops repeats (the SDK does).
-    const replayed = [
-      ...new Map(
-        (back.messages(groupId) as unknown as WireMessage[])
-          .filter((m) => m.targetSeq !== undefined)
-          .map((m) => [m.seq, m] as const),
-      ).values(),
-    ].sort((a, b) => a.seq - b.seq);
-    expect(replayed.map((m) => [m.seq, m.type])).toEqual(changes.map((m) => [m.seq, m.type]));
-    expect(replayed.map((m) => m.type)).toEqual(['edit', 'delete', 'reaction']);
-    const history = await api(
-      stack.httpUrl,
-      carol.token,
-      'GET',
-      `/conversations/${groupId}/messages?after=${keep.seq - 1}`,
-    );
-    const [kept, dropped] = history.body.messages as WireMessage[];
-    expect(kept).toMatchObject({ text: 'kept', editedAt: expect.any(String), reactions: [{ emoji: '🎉', count: 1 }] });
-    expect(dropped).toMatchObject({ text: '', deletedBy: alice.userId });
-  });
-});
