@@ -2,6 +2,7 @@ import { createConversationBodySchema } from '#shared/protocol/conversations-htt
 import { callerIdOf, httpRoute, json, parseBody } from './lib/http-route';
 import {
   createAccountStanding,
+  createConversationBurstLimiter,
   createConversationCreationLimiter,
   createGroupAddConsent,
   createSendRateLimiter,
@@ -12,14 +13,19 @@ const conversations = createConversationService();
 const standing = createAccountStanding();
 const timelineWrites = createSendRateLimiter();
 const creations = createConversationCreationLimiter();
+const creationBursts = createConversationBurstLimiter();
 const consent = createGroupAddConsent();
 
 /** `POST /conversations`: the caller becomes a member (and a group's admin). */
 export const handler = httpRoute(async (event) => {
   const creatorId = callerIdOf(event);
   const body = parseBody(createConversationBodySchema, event);
-  // Its creation event counts as a timeline write, and creations have a daily cap of their own.
-  await Promise.all([timelineWrites.consume(creatorId), creations.consume(creatorId)]);
+  // Its creation event counts as a timeline write, and creations have budgets of their own: a day's and 10 minutes'.
+  await Promise.all([
+    timelineWrites.consume(creatorId),
+    creations.consume(creatorId),
+    creationBursts.consume(creatorId),
+  ]);
   // A deleted account's unexpired token starts nothing, and nobody starts one with a deleted account.
   const standings = await standing.participants(creatorId, body.memberIds);
   const { conversation, created } = await conversations.create(

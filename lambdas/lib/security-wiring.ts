@@ -12,7 +12,12 @@ import { AccountStandingRepository } from '#shared/repositories/account-standing
 import { ConnectTicketRepository } from '#shared/repositories/connect-ticket-repository';
 import { DirectChatRepository } from '#shared/repositories/direct-chat-repository';
 import { RateCounterRepository } from '#shared/repositories/rate-counter-repository';
-import { creationCounterKey, SendRateLimiter, searchCounterKey } from '#shared/services/send-rate-limiter';
+import {
+  creationBurstCounterKey,
+  creationCounterKey,
+  SendRateLimiter,
+  searchCounterKey,
+} from '#shared/services/send-rate-limiter';
 import { documentClient } from './dynamodb-client';
 
 export const createConnectTicketStore = () =>
@@ -35,6 +40,15 @@ export const createConversationCreationLimiter = () =>
     systemClock,
     limits.conversationCreationLimit,
     { keyOf: creationCounterKey, noun: 'new conversations' },
+  );
+
+/** Conversations created per user per 10 minutes: a burst of creations stops here long before the daily cap. */
+export const createConversationBurstLimiter = () =>
+  new SendRateLimiter(
+    new RateCounterRepository(documentClient, tableNameFromEnv('rateLimits')),
+    systemClock,
+    limits.conversationCreationBurst,
+    { keyOf: creationBurstCounterKey, noun: 'new conversations' },
   );
 
 /** Username searches per user: the same leased window counters as sends, under their own keys. */

@@ -82,6 +82,13 @@ export const limits = {
    */
   conversationCreationLimit: { windowSeconds: 24 * 60 * 60, maxSends: 100, leaseSends: 5 },
   /**
+   * Conversations one user may create per fixed 10-minute window, beside the daily cap: a person starts
+   * a few chats in a sitting, while a script's burst (30 groups in half a second) would fill the members'
+   * lists before the daily cap bites. Leases of 2 keep the limiter at one write per two creations; a
+   * creator whose requests land on many warm handlers is refused early, after 5 at worst, never late.
+   */
+  conversationCreationBurst: { windowSeconds: 10 * 60, maxSends: 10, leaseSends: 2 },
+  /**
    * Per-user sends (WebSocket and HTTP together), and every other write that puts an event in a
    * timeline (creating a conversation, renaming, adding and removing members), per fixed window;
    * more answer `rate_limited`.

@@ -118,7 +118,7 @@ export const httpContract = {
       ...everyRouteResponses,
       429: {
         ...timelineWriteLimited,
-        description: `${timelineWriteLimited.description}, or the daily cap on new conversations`,
+        description: `${timelineWriteLimited.description}, or the caller’s budgets on new conversations (per 10 minutes and per day)`,
       },
       401: deletedCallerRefused,
     },

@@ -17,6 +17,12 @@ export const sendCounterKey = (userId: string, windowStart: number) => `send#${u
 /** The counter item of the conversations one user created in a window (a day). */
 export const creationCounterKey = (userId: string, windowStart: number) => `create#${userId}#${windowStart}`;
 
+/**
+ * The counter item of the conversations one user created in a short window: a prefix of its own, as a
+ * day's start is also a 10-minute window's start.
+ */
+export const creationBurstCounterKey = (userId: string, windowStart: number) => `create-burst#${userId}#${windowStart}`;
+
 /** The counter item of one user's username searches in a window. */
 export const searchCounterKey = (userId: string, windowStart: number) => `search#${userId}#${windowStart}`;
 

@@ -86,6 +86,8 @@ let bob: User;
 let carol: User;
 /** Deletes itself on DELETE /users/{id}; nobody else is the caller there. */
 let zed: User;
+/** The caller on POST /conversations: its creations spend its own 10-minute budget, not Alice's, who builds fixtures. */
+let maker: User;
 let directId: string;
 /** Shared by the routes that cannot take a member away; removing participants gets a group of its own. */
 let sharedFixture: Fixture;
@@ -599,9 +601,9 @@ beforeAll(async () => {
   stack = await startTestStack('e2e-fuzz-http');
   const url = new URL(stack.httpUrl);
   host = { hostname: url.hostname, port: Number(url.port) };
-  [alice, bob, carol, zed] = (await Promise.all(
-    ['alice', 'bob', 'carol', 'zed'].map((name) => issueToken(stack.httpUrl, name)),
-  )) as [User, User, User, User];
+  [alice, bob, carol, zed, maker] = (await Promise.all(
+    ['alice', 'bob', 'carol', 'zed', 'maker'].map((name) => issueToken(stack.httpUrl, name)),
+  )) as [User, User, User, User, User];
   for (const [user, username] of [
     [alice, 'alice'],
     [bob, 'bob'],
@@ -633,8 +635,9 @@ describe('every route, with a valid token', () => {
     '%s: arbitrary path, query, body and content type; never 500, declared statuses, stable codes',
     async (_name, route) => {
       const fixture = route.function === 'httpRemoveParticipant' ? await freshFixture() : sharedFixture;
-      // Alice would delete herself: the account route is fuzzed by an account of its own.
-      const caller = route.function === 'httpDeleteUser' ? zed : alice;
+      // Alice would delete herself, or spend the creations her fixtures need: those routes have callers of their own.
+      const caller =
+        route.function === 'httpDeleteUser' ? zed : route.function === 'httpCreateConversation' ? maker : alice;
       // Sends: a refused one stores nothing, so lastSeq moves only with accepted ones.
       const sends = route.function === 'httpSendMessage';
       let expectedSeqs = sends ? await lastSeqs(fixture) : {};

@@ -1,7 +1,8 @@
 /**
  * Limits on the local stack with the real handlers: devices per user (refused at `$connect`), the
- * per-user send rate limit (`rate_limited` on WebSocket and HTTP, nothing stored), API Gateway's
- * frame and message sizes, message text size, members per group and attachments per message.
+ * per-user send rate limit (`rate_limited` on WebSocket and HTTP, nothing stored) and the budgets on
+ * new conversations, API Gateway's frame and message sizes, message text size, members per group,
+ * attachments per message, and the text rules on names and messages.
  */
 
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -219,6 +220,40 @@ describe(`per-user send rate limit (${limits.sendRateLimit.maxSends} per ${limit
     expect(after).toMatchObject({ name: 'Quiet', lastSeq: before });
   });
 
+  it('counts adding and removing members against the same limit: over it, 429 and the group stays as it was', async () => {
+    const [admin, member, outsider] = (await Promise.all(
+      ['members-admin', 'members-kept', 'members-outsider'].map((name) => issueToken(stack.httpUrl, name)),
+    )) as [User, User, User];
+    const group = await api(stack.httpUrl, admin.token, 'POST', '/conversations', {
+      type: 'group',
+      name: 'Members',
+      memberIds: [member.userId],
+    });
+    const groupId = String(group.body.id);
+    const before = (await api(stack.httpUrl, member.token, 'GET', `/conversations/${groupId}`)).body;
+    await fillWindows(admin.userId);
+
+    const added = await api(stack.httpUrl, admin.token, 'POST', `/conversations/${groupId}/participants`, {
+      userIds: [outsider.userId],
+    });
+    const removed = await api(
+      stack.httpUrl,
+      admin.token,
+      'DELETE',
+      `/conversations/${groupId}/participants/${member.userId}`,
+    );
+
+    for (const answer of [added, removed]) {
+      expect(answer).toMatchObject({
+        status: 429,
+        body: { error: { code: 'rate_limited', details: { retryAfterSeconds: expect.any(Number) } } },
+      });
+    }
+    expect((await api(stack.httpUrl, member.token, 'GET', `/conversations/${groupId}`)).body).toEqual(before);
+    const outsidersList = await api(stack.httpUrl, outsider.token, 'GET', '/users/me/conversations');
+    expect(outsidersList.body.conversations).toEqual([]);
+  });
+
   it('counts edits, deletes and reactions against the same limit, on both transports, and adds no event', async () => {
     const reactor = await issueToken(stack.httpUrl, 'reactor');
     const direct = await api(stack.httpUrl, reactor.token, 'POST', '/conversations', {
@@ -283,6 +318,43 @@ describe(`per-user send rate limit (${limits.sendRateLimit.maxSends} per ${limit
     const annsList = await api(stack.httpUrl, ann.token, 'GET', `/users/${ann.userId}/conversations`);
     expect((annsList.body.conversations as { name?: string }[]).some((c) => c.name === 'Spam')).toBe(false);
   });
+
+  it(`refuses a burst of 30 new groups beyond ${limits.conversationCreationBurst.maxSends} per ${limits.conversationCreationBurst.windowSeconds / 60} minutes, and the victims' lists hold only those`, async () => {
+    const { windowSeconds, maxSends } = limits.conversationCreationBurst;
+    const [flooder, victim, otherVictim] = (await Promise.all(
+      ['flooder', 'victim', 'other-victim'].map((name) => issueToken(stack.httpUrl, name)),
+    )) as [User, User, User];
+    // The whole burst in one fixed window: it takes seconds, so start afresh when less than 30 s remain.
+    const msLeft = windowSeconds * 1000 - (Date.now() % (windowSeconds * 1000));
+    if (msLeft < 30_000) await sleep(msLeft + 50);
+
+    const answers = [];
+    for (let i = 0; i < 30; i++) {
+      answers.push(
+        await api(stack.httpUrl, flooder.token, 'POST', '/conversations', {
+          type: 'group',
+          name: `Spam ${i}`,
+          memberIds: [victim.userId, otherVictim.userId],
+        }),
+      );
+    }
+
+    expect(answers.map((answer) => answer.status)).toEqual([
+      ...Array.from({ length: maxSends }, () => 201),
+      ...Array.from({ length: 30 - maxSends }, () => 429),
+    ]);
+    for (const refused of answers.slice(maxSends)) {
+      expect(refused.body).toMatchObject({
+        error: { code: 'rate_limited', details: { retryAfterSeconds: expect.any(Number) } },
+      });
+    }
+    const allowed = Array.from({ length: maxSends }, (_, i) => `Spam ${i}`).sort();
+    for (const member of [victim, otherVictim]) {
+      const list = await api(stack.httpUrl, member.token, 'GET', '/users/me/conversations?limit=100');
+      const names = (list.body.conversations as { name?: string }[]).map((c) => c.name).sort();
+      expect(names).toEqual(allowed);
+    }
+  }, 120_000);
 
   it('limits each user on their own: another user still sends', async () => {
     await fillWindows(ann.userId);
@@ -390,35 +462,81 @@ describe('message, group and attachment limits', () => {
 });
 
 describe('text that would deceive its readers (shared/protocol/text-rules.ts)', () => {
-  it.each([
-    ['a bidi override in a profile name', 'alice\u202E'],
-    ['a zero-width-only profile name', '\u200B'],
-  ])('refuses %s with 400 and creates no profile', async (_case, name) => {
-    const someone = await issueToken(stack.httpUrl, `deceiver-${name.length}`);
+  const deceptiveNames = [
+    ['a bidi override', 'alice\u202E'],
+    ['only a zero-width space', '\u200B'],
+    ['a NUL', 'ali\u0000ce'],
+    ['a C0 control (BEL)', 'ali\u0007ce'],
+    ['an ANSI escape', '\u001b[31malice'],
+    ['a C1 control (CSI)', 'ali\u009Bce'],
+  ] as const;
 
-    const answer = await api(stack.httpUrl, someone.token, 'POST', '/users', {
-      name,
-      username: `deceiver${name.length}`,
+  it.each(deceptiveNames.map(([what, name], i) => [what, name, i] as const))(
+    'refuses a profile name with %s on POST /users with 400, creating no profile',
+    async (_case, name, i) => {
+      const someone = await issueToken(stack.httpUrl, `deceiver-${i}`);
+
+      const answer = await api(stack.httpUrl, someone.token, 'POST', '/users', { name, username: `deceiver${i}` });
+
+      expect(answer).toMatchObject({ status: 400, body: { error: { code: 'bad_request' } } });
+      expect((await api(stack.httpUrl, someone.token, 'GET', `/users/${someone.userId}`)).status).toBe(404);
+    },
+  );
+
+  describe('on PUT /users/me', () => {
+    let owner: User;
+
+    beforeAll(async () => {
+      owner = await issueToken(stack.httpUrl, 'renamed-owner');
+      const created = await api(stack.httpUrl, owner.token, 'POST', '/users', { name: 'Olive', username: 'olive' });
+      expect(created.status).toBe(201);
     });
 
-    expect(answer).toMatchObject({ status: 400, body: { error: { code: 'bad_request' } } });
-    expect((await api(stack.httpUrl, someone.token, 'GET', `/users/${someone.userId}`)).status).toBe(404);
+    it.each(deceptiveNames)(
+      'refuses a profile name with %s with 400, leaving the name as it was',
+      async (_case, name) => {
+        const answer = await api(stack.httpUrl, owner.token, 'PUT', '/users/me', { name });
+
+        expect(answer).toMatchObject({ status: 400, body: { error: { code: 'bad_request' } } });
+        expect((await api(stack.httpUrl, ann.token, 'GET', `/users/${owner.userId}`)).body).toMatchObject({
+          name: 'Olive',
+        });
+      },
+    );
   });
 
-  it('refuses a group name with a bidi override and leaves the name as it was', async () => {
-    const group = await api(stack.httpUrl, ben.token, 'POST', '/conversations', {
-      type: 'group',
-      name: 'Honest',
-      memberIds: [ann.userId],
+  describe('in group names', () => {
+    let groupId: string;
+
+    beforeAll(async () => {
+      // Ben: Ann's timeline-write windows are filled by the rate-limit tests above.
+      const group = await api(stack.httpUrl, ben.token, 'POST', '/conversations', {
+        type: 'group',
+        name: 'Honest',
+        memberIds: [ann.userId],
+      });
+      expect(group.status).toBe(201);
+      groupId = String(group.body.id);
     });
 
-    const renamed = await api(stack.httpUrl, ben.token, 'PATCH', `/conversations/${String(group.body.id)}`, {
-      name: 'pay \u202Eexe.txt',
-    });
+    it.each([...deceptiveNames, ['a right-to-left override in a file name', 'pay \u202Eexe.txt'] as const])(
+      'refuses %s on create and on rename with 400: no group made, the name as it was',
+      async (_case, name) => {
+        const listBefore = await api(stack.httpUrl, ann.token, 'GET', '/users/me/conversations?limit=100');
 
-    expect(renamed).toMatchObject({ status: 400, body: { error: { code: 'bad_request' } } });
-    expect((await api(stack.httpUrl, ben.token, 'GET', `/conversations/${String(group.body.id)}`)).body.name).toBe(
-      'Honest',
+        const created = await api(stack.httpUrl, ben.token, 'POST', '/conversations', {
+          type: 'group',
+          name,
+          memberIds: [ann.userId],
+        });
+        const renamed = await api(stack.httpUrl, ben.token, 'PATCH', `/conversations/${groupId}`, { name });
+
+        expect(created).toMatchObject({ status: 400, body: { error: { code: 'bad_request' } } });
+        expect(renamed).toMatchObject({ status: 400, body: { error: { code: 'bad_request' } } });
+        expect((await api(stack.httpUrl, ben.token, 'GET', `/conversations/${groupId}`)).body.name).toBe('Honest');
+        const listAfter = await api(stack.httpUrl, ann.token, 'GET', '/users/me/conversations?limit=100');
+        expect(listAfter.body.conversations).toEqual(listBefore.body.conversations);
+      },
     );
   });
 

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { limits } from '#shared/config/limits';
 import { media } from '#shared/config/media';
-import { ackFrameSchema, sendMessageFrameSchema, syncFrameSchema } from '#shared/protocol/frames';
+import { ackFrameSchema, reactFrameSchema, sendMessageFrameSchema, syncFrameSchema } from '#shared/protocol/frames';
+import { reactBodySchema } from '#shared/protocol/messages-http';
+import { canonicalEmoji } from '#shared/protocol/text-rules';
 
 const validSend = { action: 'sendMessage', conversationId: '01JABC', clientMessageId: 'c-1', text: 'hi' };
 
@@ -52,5 +54,43 @@ describe('sync frame', () => {
     expect(syncFrameSchema.safeParse({ action: 'sync' }).success).toBe(true);
     expect(syncFrameSchema.safeParse({ action: 'sync', cursor: 'c#0001' }).success).toBe(true);
     expect(syncFrameSchema.safeParse({ action: 'sync', cursor: '' }).success).toBe(false);
+  });
+});
+
+describe('react frame: the emoji is one emoji', () => {
+  const react = (emoji: string) =>
+    reactFrameSchema.safeParse({ action: 'react', conversationId: 'c1', seq: 3, emoji, clientMessageId: 'r-1' });
+
+  it.each([
+    ['two emoji', '👍👍'],
+    ['a word', 'ok'],
+    ['a letter', 'a'],
+    ['a digit without its keycap', '1'],
+    ['a hash sign without its keycap', '#'],
+    ['nothing', ''],
+    ['an emoji with text after it', '👍!'],
+    ['a lone zero-width joiner', '\u200D'],
+  ])('refuses %s, in the frame and the HTTP body alike', (_case, emoji) => {
+    expect(canonicalEmoji(emoji)).toBeUndefined();
+    expect(react(emoji).success).toBe(false);
+    expect(reactBodySchema.safeParse({ emoji }).success).toBe(false);
+  });
+
+  it.each([
+    ['a zero-width-joiner sequence', '👩\u200D💻'],
+    ['a skin-tone modifier', '👍🏽'],
+    ['a flag', '🇫🇷'],
+    ['a keycap', '1\uFE0F\u20E3'],
+    ['a plain emoji', '🎉'],
+  ])('accepts %s as it is', (_case, emoji) => {
+    expect(canonicalEmoji(emoji)).toBe(emoji);
+    expect(react(emoji).data?.emoji).toBe(emoji);
+  });
+
+  it('stores a heart typed without its emoji presentation selector as the emoji, so both count as one', () => {
+    expect(canonicalEmoji('\u2764')).toBe('\u2764\uFE0F');
+    expect(react('\u2764').data?.emoji).toBe('\u2764\uFE0F');
+    expect(react('\u2764\uFE0F').data?.emoji).toBe('\u2764\uFE0F');
+    expect(reactBodySchema.parse({ emoji: '\u2764' }).emoji).toBe('\u2764\uFE0F');
   });
 });
