@@ -387,12 +387,13 @@ export function deviceHourCost(ping: PricedUnit, reconnect: PricedUnit, sdk: typ
 
 /**
  * Item sizes the presence and typing model assumes (bytes as DynamoDB sizes them: names and values), and
- * the Lambda durations it assumes for the two handlers the bench does not run. Estimates, not measurements.
+ * the Lambda durations it assumes. Estimates, checked against `npm run bench -- --phase-presence`.
  */
 export const presenceAssumptions = {
   watcherItemBytes: {
-    value: 110,
-    source: 'a PresenceWatchers item: two ids of ~36 characters, watcherUserId, expiresAt',
+    value: 150,
+    source:
+      'a PresenceWatchers item: attribute names (54 bytes), two user ids of ~36 characters, a connection id, expiresAt; the bench reads 100 in 2 RRU, so 123 to 164 bytes each',
   },
   memberItemBytes: { value: 260, source: 'a byMember index entry (ALL projection): a member row with marks' },
   watchListBytesPerUser: { value: 40, source: 'one user id in the watch list item' },
@@ -404,16 +405,17 @@ export const presenceAssumptions = {
 const queryReadUnits = (bytes: number, strong: boolean) => Math.max(1, Math.ceil(bytes / 4096)) * (strong ? 1 : 0.5);
 
 /**
- * Presence and typing, modelled from their access patterns (docs/data-model.md, patterns 43 to 47)
- * rather than measured: the bench runs neither yet. Each answers units of one event, for
- * `dollarsPerMillion` to price.
+ * Presence and typing, modelled from their access patterns (docs/data-model.md, patterns 43 to 47). The
+ * bench measures flips and subscriptions (bench/presence-runs.ts) and prints them beside this; typing is
+ * modelled only. Each answers units of one event, for `dollarsPerMillion` to price.
  */
 export const presenceModel = {
   /**
    * A user comes online (first device) or goes offline (last device) with `watchers` live watchers:
    * the `$connect`/`$disconnect` write returns the item (no extra unit); a Query of the watchers; with
    * any, the profile's switch (one eventually consistent item) and a post per watcher. The connect or
-   * disconnect itself is priced with the reconnect.
+   * disconnect itself is priced with the reconnect. An empty Query is kept at 0.5 RRU, though DynamoDB
+   * Local reports 0 for it.
    */
   flip(watchers: number): { measured: MeasuredPerMessage; billing: Billing } {
     const watcherBytes = watchers * presenceAssumptions.watcherItemBytes.value;
