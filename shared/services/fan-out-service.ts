@@ -45,6 +45,11 @@ export interface PushScheduling {
   readonly windowSeconds: number;
 }
 
+/** Tells a user's presence watchers they went offline (PresenceAnnouncements.announce); never throws. */
+export interface OfflineAnnouncer {
+  announce(userId: string, online: boolean, at: Date): Promise<void>;
+}
+
 /** Lines name messages by correlation id and carry counts only, never text. */
 /** Where fan-out learns which devices a send reached directly, and how long it waits for that record. */
 export interface DirectDeliveryRecords {
@@ -71,6 +76,7 @@ export class FanOutService {
     private readonly logger: FanOutLogger,
     private readonly direct?: DirectDeliveryRecords,
     private readonly pushes?: PushScheduling,
+    private readonly presence?: OfflineAnnouncer,
   ) {}
 
   /**
@@ -347,14 +353,23 @@ export class FanOutService {
   /**
    * A 410 means this connection is gone: drop its cache entry and its row. A row younger than the
    * handshake grace stays: its `$connect` may not have finished, and deleting it would leave the
-   * socket that then opens without a row, unreachable until it reconnects.
+   * socket that then opens without a row, unreachable until it reconnects. When it was the user's last
+   * live device, this stands in for the `$disconnect` that never came: `lastSeenAt` is now, and the
+   * user's presence watchers hear they went offline (only on this path, never per message).
    */
   private async forgetConnection(connection: Connection, batch: BatchState): Promise<void> {
     batch.stale++;
     batch.dropConnection(connection);
+    const now = this.clock.now();
     const graceEndsAt = Date.parse(connection.connectedAt ?? '') + limits.connectionHandshakeGraceSeconds * 1000;
-    if (graceEndsAt > this.clock.now().getTime()) return;
-    await this.connections.delete(connection.userId, connection.connectionId, connection.deviceId);
+    if (graceEndsAt > now.getTime()) return;
+    const { wentOffline } = await this.connections.delete(
+      connection.userId,
+      connection.connectionId,
+      connection.deviceId,
+      now,
+    );
+    if (wentOffline) await this.presence?.announce(connection.userId, false, now);
   }
 }
 

@@ -13,6 +13,14 @@ export interface PresencePrivacy {
   hidingPresence(userIds: readonly string[]): Promise<Set<string>>;
 }
 
+/** The user's reach as presence reads it (ConnectionRepository.readPresence): only a switch turned on needs it. */
+export interface PresenceReader {
+  readPresence(
+    userIds: readonly string[],
+    nowEpochSeconds: number,
+  ): Promise<Map<string, { online: boolean; lastSeenAt?: string }>>;
+}
+
 /** Lines carry ids and counts, never more. */
 export interface PresenceLogger {
   warn(message: string, details: Record<string, unknown>): void;
@@ -116,6 +124,8 @@ export class PresenceAnnouncements {
     private readonly privacy: PresencePrivacy,
     private readonly poster: ConnectionPoster,
     private readonly logger: PresenceLogger,
+    /** Only `announceVisibility` reads the user's reach (turning the switch on tells the state as it is). */
+    private readonly reach?: PresenceReader,
   ) {}
 
   /** Never throws: a connect or disconnect must not fail for it (a watcher learns the state on its next subscription). */
@@ -130,6 +140,32 @@ export class PresenceAnnouncements {
     } catch (error) {
       this.logger.warn('presence announcement failed', { userId, online, error: String(error) });
     }
+  }
+
+  /**
+   * The user turned `showPresence` off (`visible: false`: watchers get the hidden state, offline and never
+   * seen, as a probe answers) or on (the state as it is now). Their own connections see through the switch,
+   * so they get nothing. Never throws: the profile change stands either way.
+   */
+  async announceVisibility(userId: string, visible: boolean, at: Date): Promise<void> {
+    try {
+      const watchers = (await this.watchers.watchersOf(userId, epochSeconds(at))).filter(
+        (watcher) => watcher.userId !== userId,
+      );
+      if (watchers.length === 0) return;
+      const state = visible ? await this.stateNow(userId, at) : unseen(userId);
+      const frame = { type: 'presence', ...state, changedAt: at.toISOString() } as const;
+      await Promise.all(watchers.map((watcher) => this.postLimit(() => this.tell(userId, watcher, frame))));
+    } catch (error) {
+      this.logger.warn('presence visibility announcement failed', { userId, visible, error: String(error) });
+    }
+  }
+
+  private async stateNow(userId: string, at: Date): Promise<PresenceState> {
+    if (this.reach === undefined) throw new Error('PresenceAnnouncements built without the reach reader');
+    const seen = (await this.reach.readPresence([userId], epochSeconds(at))).get(userId);
+    if (seen === undefined) return unseen(userId);
+    return { userId, online: seen.online, lastSeenAt: seen.online ? null : (seen.lastSeenAt ?? null) };
   }
 
   private async tell(userId: string, watcher: PresenceWatcher, frame: ServerFrame): Promise<void> {
