@@ -109,8 +109,11 @@ export const assumed = {
 export const pushWork = {
   /** Fan-out's conditional UpdateItem of the push window; suppressed claims in a burst cost one each too. */
   windowWriteUnits: 1,
-  /** The sender's BatchGetItem of two small profiles (sender's name, recipient's preview setting), eventually consistent. */
-  profileReadUnits: 1,
+  /**
+   * The sender's BatchGetItem, eventually consistent, of three small items: two profiles (sender's name,
+   * recipient's preview setting) and the device row (is the job's subscription still the device's?).
+   */
+  profileReadUnits: 1.5,
   /** pushSend's mean duration in test/e2e/push.e2e.test.ts on the local stack (encrypt, sign, one POST to the stand-in). */
   senderMeanMs: 60,
   /** A request to a push service: the aes128gcm body (~230 bytes for a 100-character preview) and headers with the VAPID JWT (~750). */
@@ -149,7 +152,7 @@ export function pushCostPerMillion(options: { suppressedPerPush?: number; retrie
       usdEach: prices.dynamoDbWriteUnit.usd,
     },
     {
-      item: 'DynamoDB read units (two profiles)',
+      item: 'DynamoDB read units (two profiles and the device row)',
       quantity: attempts * pushWork.profileReadUnits,
       usdEach: prices.dynamoDbReadUnit.usd,
     },

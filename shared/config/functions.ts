@@ -522,7 +522,8 @@ export const functions = {
     entry: 'lambdas/push-send.ts',
     description: 'Asynchronous: encrypts and sends one Web Push (VAPID, aes128gcm); a gone subscription is removed',
     tables: [
-      // BatchGetItem: the sender's name and the recipient's preview setting; UpdateItem: a 404/410 removes the subscription.
+      // BatchGetItem: the sender's name, the recipient's preview setting and the device row (still subscribed?);
+      // UpdateItem: a 404/410 removes the subscription.
       { table: 'users', actions: ['BatchGetItem', 'UpdateItem'] },
     ],
     vapidPublicKey: true,
