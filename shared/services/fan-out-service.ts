@@ -19,6 +19,7 @@ import type { ConversationRepository } from '../repositories/conversation-reposi
 import type { DirectDeliveryRepository } from '../repositories/direct-delivery-repository';
 import type { InboxRepository } from '../repositories/inbox-repository';
 import type { PushWindowRepository } from '../repositories/push-window-repository';
+import type { PresenceAnnouncer } from './connection-service';
 import { type PushJob, previewOf } from './push-sender';
 
 export interface FanOutResult {
@@ -43,11 +44,6 @@ export interface PushScheduling {
   readonly windows: PushWindowRepository;
   readonly dispatcher: PushDispatcher;
   readonly windowSeconds: number;
-}
-
-/** Tells a user's presence watchers they went offline (PresenceAnnouncements.announce); never throws. */
-export interface OfflineAnnouncer {
-  announce(userId: string, online: boolean, at: Date): Promise<void>;
 }
 
 /** Lines name messages by correlation id and carry counts only, never text. */
@@ -76,7 +72,8 @@ export class FanOutService {
     private readonly logger: FanOutLogger,
     private readonly direct?: DirectDeliveryRecords,
     private readonly pushes?: PushScheduling,
-    private readonly presence?: OfflineAnnouncer,
+    /** Tells a user's watchers when a 410 took their last live device (PresenceAnnouncements). */
+    private readonly presence?: PresenceAnnouncer,
   ) {}
 
   /**

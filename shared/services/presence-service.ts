@@ -29,6 +29,12 @@ export interface PresenceLogger {
 /** What a user who hides presence, or was never seen, reads as. */
 const unseen = (userId: string): PresenceState => ({ userId, online: false, lastSeenAt: null });
 
+/** A user's presence as their reach item tells it (`lastSeenAt` only while offline); none read: never seen. */
+function stateOf(userId: string, seen: { online: boolean; lastSeenAt?: string } | undefined): PresenceState {
+  if (seen === undefined) return unseen(userId);
+  return { userId, online: seen.online, lastSeenAt: seen.online ? null : (seen.lastSeenAt ?? null) };
+}
+
 /** Membership reads of watched users run this many at a time (a subscription names up to 100). */
 const membershipReadConcurrency = 16;
 
@@ -79,11 +85,7 @@ export class PresenceService {
       this.privacy.hidingPresence(allowed.filter((userId) => userId !== viewerId)),
       this.connections.readPresence(allowed, epochSeconds(this.clock.now())),
     ]);
-    return allowed.map((userId) => {
-      const seen = reach.get(userId);
-      if (hidden.has(userId) || seen === undefined) return unseen(userId);
-      return { userId, online: seen.online, lastSeenAt: seen.online ? null : (seen.lastSeenAt ?? null) };
-    });
+    return allowed.map((userId) => (hidden.has(userId) ? unseen(userId) : stateOf(userId, reach.get(userId))));
   }
 
   /**
@@ -135,8 +137,13 @@ export class PresenceAnnouncements {
       if (watchers.length === 0) return;
       if ((await this.privacy.hidingPresence([userId])).has(userId)) return;
       const changedAt = at.toISOString();
-      const frame = { type: 'presence', userId, online, lastSeenAt: online ? null : changedAt, changedAt } as const;
-      await Promise.all(watchers.map((watcher) => this.postLimit(() => this.tell(userId, watcher, frame))));
+      await this.tellAll(userId, watchers, {
+        type: 'presence',
+        userId,
+        online,
+        lastSeenAt: online ? null : changedAt,
+        changedAt,
+      });
     } catch (error) {
       this.logger.warn('presence announcement failed', { userId, online, error: String(error) });
     }
@@ -154,8 +161,7 @@ export class PresenceAnnouncements {
       );
       if (watchers.length === 0) return;
       const state = visible ? await this.stateNow(userId, at) : unseen(userId);
-      const frame = { type: 'presence', ...state, changedAt: at.toISOString() } as const;
-      await Promise.all(watchers.map((watcher) => this.postLimit(() => this.tell(userId, watcher, frame))));
+      await this.tellAll(userId, watchers, { type: 'presence', ...state, changedAt: at.toISOString() });
     } catch (error) {
       this.logger.warn('presence visibility announcement failed', { userId, visible, error: String(error) });
     }
@@ -163,9 +169,11 @@ export class PresenceAnnouncements {
 
   private async stateNow(userId: string, at: Date): Promise<PresenceState> {
     if (this.reach === undefined) throw new Error('PresenceAnnouncements built without the reach reader');
-    const seen = (await this.reach.readPresence([userId], epochSeconds(at))).get(userId);
-    if (seen === undefined) return unseen(userId);
-    return { userId, online: seen.online, lastSeenAt: seen.online ? null : (seen.lastSeenAt ?? null) };
+    return stateOf(userId, (await this.reach.readPresence([userId], epochSeconds(at))).get(userId));
+  }
+
+  private async tellAll(userId: string, watchers: readonly PresenceWatcher[], frame: ServerFrame): Promise<void> {
+    await Promise.all(watchers.map((watcher) => this.postLimit(() => this.tell(userId, watcher, frame))));
   }
 
   private async tell(userId: string, watcher: PresenceWatcher, frame: ServerFrame): Promise<void> {
