@@ -109,8 +109,11 @@ export const assumed = {
 export const pushWork = {
   /** Fan-out's conditional UpdateItem of the push window; suppressed claims in a burst cost one each too. */
   windowWriteUnits: 1,
-  /** The sender's BatchGetItem of two small profiles (sender's name, recipient's preview setting), eventually consistent. */
-  profileReadUnits: 1,
+  /**
+   * The sender's BatchGetItem, eventually consistent, of three small items: two profiles (sender's name,
+   * recipient's preview setting) and the device row (is the job's subscription still the device's?).
+   */
+  profileReadUnits: 1.5,
   /** pushSend's mean duration in test/e2e/push.e2e.test.ts on the local stack (encrypt, sign, one POST to the stand-in). */
   senderMeanMs: 60,
   /** A request to a push service: the aes128gcm body (~230 bytes for a 100-character preview) and headers with the VAPID JWT (~750). */
@@ -149,7 +152,7 @@ export function pushCostPerMillion(options: { suppressedPerPush?: number; retrie
       usdEach: prices.dynamoDbWriteUnit.usd,
     },
     {
-      item: 'DynamoDB read units (two profiles)',
+      item: 'DynamoDB read units (two profiles and the device row)',
       quantity: attempts * pushWork.profileReadUnits,
       usdEach: prices.dynamoDbReadUnit.usd,
     },
@@ -387,12 +390,13 @@ export function deviceHourCost(ping: PricedUnit, reconnect: PricedUnit, sdk: typ
 
 /**
  * Item sizes the presence and typing model assumes (bytes as DynamoDB sizes them: names and values), and
- * the Lambda durations it assumes for the two handlers the bench does not run. Estimates, not measurements.
+ * the Lambda durations it assumes. Estimates, checked against `npm run bench -- --phase-presence`.
  */
 export const presenceAssumptions = {
   watcherItemBytes: {
-    value: 110,
-    source: 'a PresenceWatchers item: two ids of ~36 characters, watcherUserId, expiresAt',
+    value: 150,
+    source:
+      'a PresenceWatchers item: attribute names (54 bytes), two user ids of ~36 characters, a connection id, expiresAt; the bench reads 100 in 2 RRU, so 123 to 164 bytes each',
   },
   memberItemBytes: { value: 260, source: 'a byMember index entry (ALL projection): a member row with marks' },
   watchListBytesPerUser: { value: 40, source: 'one user id in the watch list item' },
@@ -404,16 +408,17 @@ export const presenceAssumptions = {
 const queryReadUnits = (bytes: number, strong: boolean) => Math.max(1, Math.ceil(bytes / 4096)) * (strong ? 1 : 0.5);
 
 /**
- * Presence and typing, modelled from their access patterns (docs/data-model.md, patterns 43 to 47)
- * rather than measured: the bench runs neither yet. Each answers units of one event, for
- * `dollarsPerMillion` to price.
+ * Presence and typing, modelled from their access patterns (docs/data-model.md, patterns 43 to 47). The
+ * bench measures flips and subscriptions (bench/presence-runs.ts) and prints them beside this; typing is
+ * modelled only. Each answers units of one event, for `dollarsPerMillion` to price.
  */
 export const presenceModel = {
   /**
    * A user comes online (first device) or goes offline (last device) with `watchers` live watchers:
    * the `$connect`/`$disconnect` write returns the item (no extra unit); a Query of the watchers; with
    * any, the profile's switch (one eventually consistent item) and a post per watcher. The connect or
-   * disconnect itself is priced with the reconnect.
+   * disconnect itself is priced with the reconnect. An empty Query is kept at 0.5 RRU, though DynamoDB
+   * Local reports 0 for it.
    */
   flip(watchers: number): { measured: MeasuredPerMessage; billing: Billing } {
     const watcherBytes = watchers * presenceAssumptions.watcherItemBytes.value;

@@ -16,7 +16,8 @@
  * Writes bench-results/bench-<date>-<commit>.json and .svg (the latency chart), and prints both paths.
  * `--aws-timing` and `--no-fast-path` change this process's stack; `--phase-latency` runs step 3's
  * latency phases alone (what a child does; `--json` prints them as one line); `--phase-cost` runs the
- * probes and step 4b alone and prints the cost model.
+ * probes and step 4b alone and prints the cost model, then the presence measurements (bench/presence-runs.ts);
+ * `--phase-presence` runs those alone (quick: no driver devices, no warm-up).
  */
 import { round } from './capacity-tally';
 import { ceilingServices } from './ceiling';
@@ -26,6 +27,7 @@ import { type HandlerReport, measureHandlers } from './handlers';
 import { commitInfo, loadAverage, machineInfo } from './machine';
 import { measureIdle } from './meters';
 import { type Log, type PhaseContext, warmUp } from './phases';
+import { measurePresence, printPresenceCosts } from './presence-runs';
 import { measureChanges, measureDeviceHour, measureReceiptBursts } from './price-runs';
 import { measureOwnProfile, measureProfiles, type ProfileLatency, profileName } from './profiles';
 import { measureReceipts } from './receipts';
@@ -49,6 +51,10 @@ async function main(): Promise<void> {
   }
   if (settings.costOnly) {
     await costOnly(settings, log);
+    return;
+  }
+  if (settings.presenceOnly) {
+    await presenceOnly(settings, log);
     return;
   }
   const run = describeRun(settings, log);
@@ -130,6 +136,7 @@ async function costOnly(settings: BenchSettings, log: Log): Promise<void> {
     const changes = await measureChanges(context);
     const bursts = await measureReceiptBursts(context);
     const deviceHour = await measureDeviceHour(context);
+    const presence = await measurePresence(context);
     printCostModel(
       costModel({
         directProbe: latency.directProbe.cost,
@@ -140,6 +147,17 @@ async function costOnly(settings: BenchSettings, log: Log): Promise<void> {
         profiles: [],
       }),
     );
+    printPresenceCosts(presence);
+  } finally {
+    await stopBenchStack(rig);
+  }
+}
+
+/** `--phase-presence`: presence flips and subscriptions on this process's stack, beside their model. */
+async function presenceOnly(settings: BenchSettings, log: Log): Promise<void> {
+  const rig = await startStack(settings, log, true);
+  try {
+    printPresenceCosts(await measurePresence({ rig, settings, log, phases: [] }));
   } finally {
     await stopBenchStack(rig);
   }

@@ -74,6 +74,8 @@ export interface BenchSettings {
   readonly reconnectCount: number;
   /** `--phase-cost`: setup, the probes and the cost measurements only, then the cost model (for iterating on it). */
   readonly costOnly: boolean;
+  /** `--phase-presence`: the presence measurements alone (bench/presence-runs.ts), on a stack with no driver devices. */
+  readonly presenceOnly: boolean;
   /** Fresh Node processes per handler for the module initialisation time (the median is reported). */
   readonly initRuns: number;
   /** Handler processes timed side by side: 1 in full runs; 2 in quick ones (faster, noisier). */
@@ -95,6 +97,7 @@ export function benchSettings(argv: readonly string[]): BenchSettings {
       'no-fast-path': { type: 'boolean' },
       'phase-latency': { type: 'boolean' },
       'phase-cost': { type: 'boolean' },
+      'phase-presence': { type: 'boolean' },
       json: { type: 'boolean' },
     },
   });
@@ -138,6 +141,7 @@ export function benchSettings(argv: readonly string[]): BenchSettings {
     pingCount: quick ? 10 : 40,
     reconnectCount: quick ? 5 : 20,
     costOnly: values['phase-cost'] === true,
+    presenceOnly: values['phase-presence'] === true,
     initRuns: quick ? 1 : 7,
     initConcurrency: quick ? 2 : 1,
     connectConcurrency: 16,

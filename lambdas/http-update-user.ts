@@ -1,8 +1,8 @@
 import { updateUserBodySchema, userPathSchema } from '#shared/protocol/users-http';
 import { callerIdOf, httpRoute, json, parseBody, parsePath, userIdFromPath } from './lib/http-route';
-import { createUserService } from './lib/wiring';
+import { createProfileUpdates } from './lib/wiring';
 
-const users = createUserService();
+const users = createProfileUpdates();
 
 /** `PUT /users/{id}`: the owner changes any of their profile's fields. */
 export const handler = httpRoute(async (event) => {

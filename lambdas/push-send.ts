@@ -30,6 +30,7 @@ const outcomeMetrics: Readonly<Record<PushOutcome, string>> = {
   sent: appMetrics.pushesSent,
   gone: appMetrics.pushSubscriptionsGone,
   refused: appMetrics.pushesRefused,
+  unsubscribed: appMetrics.pushesUnsubscribed,
 };
 
 /**

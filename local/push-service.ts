@@ -37,6 +37,8 @@ export interface PushServiceStandIn {
   refused(endpoint?: string): readonly RefusedPush[];
   /** The next requests to `endpoint` are answered with these statuses, in order, without keeping them. */
   answerNext(endpoint: string, ...statuses: number[]): void;
+  /** The next request to `endpoint` is answered only once `run` has finished: a test acts while a push is in flight. */
+  beforeAnswering(endpoint: string, run: () => Promise<void>): void;
   stop(): Promise<void>;
 }
 
@@ -57,6 +59,7 @@ export async function startPushService(options: PushServiceOptions): Promise<Pus
   const received: ReceivedPush[] = [];
   const refused: RefusedPush[] = [];
   const scripted = new Map<string, number[]>();
+  const holds = new Map<string, (() => Promise<void>)[]>();
   const server = createServer();
   const origin = await listenOnLoopback(server, options.port);
 
@@ -88,6 +91,7 @@ export async function startPushService(options: PushServiceOptions): Promise<Pus
     }
     const ttl = Number(request.headers.ttl);
     if (!Number.isInteger(ttl) || ttl < 0) return refuse(response, endpoint, 400, 'TTL header missing or invalid');
+    await holds.get(endpoint)?.shift()?.();
     const next = scripted.get(endpoint)?.shift();
     if (next !== undefined) return refuse(response, endpoint, next, 'scripted answer');
     const urgency = request.headers.urgency;
@@ -120,6 +124,9 @@ export async function startPushService(options: PushServiceOptions): Promise<Pus
     refused: (endpoint) => refused.filter((push) => endpoint === undefined || push.endpoint === endpoint),
     answerNext(endpoint, ...statuses) {
       scripted.set(endpoint, [...(scripted.get(endpoint) ?? []), ...statuses]);
+    },
+    beforeAnswering(endpoint, run) {
+      holds.set(endpoint, [...(holds.get(endpoint) ?? []), run]);
     },
     stop: () => closeServer(server),
   };

@@ -119,6 +119,7 @@ export class Monitoring extends Construct {
             appMetric(appMetrics.pushesSent, this.period),
             appMetric(appMetrics.pushSubscriptionsGone, this.period),
             appMetric(appMetrics.pushesRefused, this.period),
+            appMetric(appMetrics.pushesUnsubscribed, this.period),
             appMetric(appMetrics.pushesRetried, this.period),
           ]),
         ],

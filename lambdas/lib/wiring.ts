@@ -122,12 +122,23 @@ export const createFanOutService = (pushDispatcher: PushDispatcher) =>
       dispatcher: pushDispatcher,
       windowSeconds: push.coalesceWindowSeconds,
     },
+    presenceAnnouncements(),
   );
 
 export const createInboxService = () => new InboxService(inboxRepository(), connectionPoster(), logger);
 
 const presenceWatcherRepository = () =>
   new PresenceWatcherRepository(documentClient, tableNameFromEnv('presenceWatchers'));
+
+/** `readsReach`: a `showPresence` switched on tells the state as it is (a BatchGetItem of the reach item). */
+const presenceAnnouncements = (readsReach = false) =>
+  new PresenceAnnouncements(
+    presenceWatcherRepository(),
+    userRepository(),
+    connectionPoster(),
+    logger,
+    readsReach ? connectionRepository() : undefined,
+  );
 
 /** Presence reads; `subscribing` adds the watchers table (`subscribePresence`), which the HTTP probe has no grant for. */
 export const createPresenceService = (subscribing: boolean) =>
@@ -141,12 +152,7 @@ export const createPresenceService = (subscribing: boolean) =>
 
 /** $connect and $disconnect tell the user's presence watchers when the user comes online or goes offline. */
 export const createConnectionService = () =>
-  new ConnectionService(
-    deviceRepository(),
-    connectionRepository(),
-    systemClock,
-    new PresenceAnnouncements(presenceWatcherRepository(), userRepository(), connectionPoster(), logger),
-  );
+  new ConnectionService(deviceRepository(), connectionRepository(), systemClock, presenceAnnouncements());
 
 export const createTypingService = () =>
   new TypingService(
@@ -166,6 +172,14 @@ export const createConversationReads = () =>
 
 export const createUserService = () =>
   new UserService(new UserRepository(documentClient, tableNameFromEnv('users')), systemClock);
+
+/** `PUT /users/{id}`: a change of `showPresence` is told to the user's presence watchers. */
+export const createProfileUpdates = () =>
+  new UserService(
+    new UserRepository(documentClient, tableNameFromEnv('users')),
+    systemClock,
+    presenceAnnouncements(true),
+  );
 
 /** History and listings only read messages: they get neither the grants nor the table names for writes. */
 const messageReader = () => new MessageReader(documentClient, tableNameFromEnv('messages'));

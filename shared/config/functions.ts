@@ -428,7 +428,12 @@ export const functions = {
     entry: 'lambdas/http-update-user.ts',
     description: 'PUT /users/{id}: self only',
     // UpdateItem on the profile; a username change also deletes the old claim and puts the new one.
-    tables: [{ table: 'users', actions: ['GetItem', 'UpdateItem', 'PutItem', 'DeleteItem'] }],
+    // A change of showPresence is told to the watchers; switched on, with the reach item read (BatchGetItem).
+    tables: withGrants(
+      [{ table: 'users', actions: ['GetItem', 'UpdateItem', 'PutItem', 'DeleteItem'] }],
+      presenceAnnouncementGrants,
+    ),
+    manageConnections: true,
   },
   httpCreateAttachment: {
     entry: 'lambdas/http-create-attachment.ts',
@@ -473,17 +478,21 @@ export const functions = {
   streamFanOut: {
     entry: 'lambdas/stream-fan-out.ts',
     description: 'Messages stream: delivers each new message to every member device, live or via inbox',
-    tables: [
-      { table: 'conversations', actions: ['Query'] },
-      // One BatchGetItem of reach items per batch (a Query per recipient without a complete one); a connection
-      // that answered 410 is dropped (DeleteItem) and its reach entry set offline (UpdateItem).
-      { table: 'users', actions: ['BatchGetItem', 'Query', 'DeleteItem', 'UpdateItem'] },
-      { table: 'inbox', actions: ['BatchWriteItem'] },
-      // The send's records of the devices it reached directly, skipped here.
-      { table: 'directDeliveries', actions: ['BatchGetItem'] },
-      // One conditional UpdateItem per parked device and conversation with a push subscription: the push window.
-      { table: 'rateLimits', actions: ['UpdateItem'] },
-    ],
+    tables: withGrants(
+      [
+        { table: 'conversations', actions: ['Query'] },
+        // One BatchGetItem of reach items per batch (a Query per recipient without a complete one); a connection
+        // that answered 410 is dropped (DeleteItem) and its reach entry set offline (UpdateItem).
+        { table: 'users', actions: ['BatchGetItem', 'Query', 'DeleteItem', 'UpdateItem'] },
+        { table: 'inbox', actions: ['BatchWriteItem'] },
+        // The send's records of the devices it reached directly, skipped here.
+        { table: 'directDeliveries', actions: ['BatchGetItem'] },
+        // One conditional UpdateItem per parked device and conversation with a push subscription: the push window.
+        { table: 'rateLimits', actions: ['UpdateItem'] },
+      ],
+      // A 410 that took the user's last live device offline is told to their presence watchers.
+      presenceAnnouncementGrants,
+    ),
     manageConnections: true,
     // Hands each coalesced push to pushSend (an asynchronous invoke): push services never hold up a batch.
     invokesPushSend: true,
@@ -513,7 +522,8 @@ export const functions = {
     entry: 'lambdas/push-send.ts',
     description: 'Asynchronous: encrypts and sends one Web Push (VAPID, aes128gcm); a gone subscription is removed',
     tables: [
-      // BatchGetItem: the sender's name and the recipient's preview setting; UpdateItem: a 404/410 removes the subscription.
+      // BatchGetItem: the sender's name, the recipient's preview setting and the device row (still subscribed?);
+      // UpdateItem: a 404/410 removes the subscription.
       { table: 'users', actions: ['BatchGetItem', 'UpdateItem'] },
     ],
     vapidPublicKey: true,

@@ -26,6 +26,8 @@ export const appMetrics = {
   pushesSent: 'PushesSent',
   pushSubscriptionsGone: 'PushSubscriptionsGone',
   pushesRefused: 'PushesRefused',
+  /** A push (usually a retry) whose device unsubscribed or subscribed anew since fan-out read it: not sent. */
+  pushesUnsubscribed: 'PushesUnsubscribed',
   pushesRetried: 'PushesRetried',
   uploadsStarted: 'UploadsStarted',
   mediaKept: 'MediaKept',

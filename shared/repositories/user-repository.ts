@@ -14,10 +14,12 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { ConflictError } from '../errors';
 import { userKeys } from '../keys';
+import type { Device, PushSubscription } from '../model';
 import { usernameSkeleton } from '../protocol/username-skeleton';
 import type { GroupAdds } from '../protocol/users-http';
 import { groupAddsOf } from './account-standing-repository';
 import { batchGetAll } from './batch-get';
+import { pushSubscriptionOf } from './connection-repository';
 
 export interface UserProfile {
   readonly id: string;
@@ -134,6 +136,27 @@ export class UserRepository {
       userIds.map((userId) => userKeys.profile(userId)),
     );
     return items.map(toStoredUser).flatMap((stored) => (stored.status === 'active' ? [stored.profile] : []));
+  }
+
+  /**
+   * What a push needs, in one eventually consistent BatchGetItem: the live profiles of `userIds` and the
+   * device's Web Push subscription as its row holds it now (undefined: no row, or no subscription).
+   */
+  async profilesAndPushSubscription(
+    userIds: readonly string[],
+    device: Device,
+  ): Promise<{ profiles: UserProfile[]; subscription: PushSubscription | undefined }> {
+    const deviceKey = userKeys.device(device.userId, device.deviceId);
+    const items = await batchGetAll(this.documentClient, this.tableName, [
+      ...[...new Set(userIds)].map((userId) => userKeys.profile(userId)),
+      deviceKey,
+    ]);
+    const deviceRow = items.find((item) => item.pk === deviceKey.pk && item.sk === deviceKey.sk);
+    const profiles = items
+      .filter((item) => item !== deviceRow)
+      .map(toStoredUser)
+      .flatMap((stored) => (stored.status === 'active' ? [stored.profile] : []));
+    return { profiles, subscription: pushSubscriptionOf(deviceRow?.pushSubscription) };
   }
 
   /** Strongly consistent, so an owner reads their own update right after making it. */

@@ -19,6 +19,7 @@ import type { ConversationRepository } from '../repositories/conversation-reposi
 import type { DirectDeliveryRepository } from '../repositories/direct-delivery-repository';
 import type { InboxRepository } from '../repositories/inbox-repository';
 import type { PushWindowRepository } from '../repositories/push-window-repository';
+import type { PresenceAnnouncer } from './connection-service';
 import { type PushJob, previewOf } from './push-sender';
 
 export interface FanOutResult {
@@ -71,6 +72,8 @@ export class FanOutService {
     private readonly logger: FanOutLogger,
     private readonly direct?: DirectDeliveryRecords,
     private readonly pushes?: PushScheduling,
+    /** Tells a user's watchers when a 410 took their last live device (PresenceAnnouncements). */
+    private readonly presence?: PresenceAnnouncer,
   ) {}
 
   /**
@@ -347,14 +350,23 @@ export class FanOutService {
   /**
    * A 410 means this connection is gone: drop its cache entry and its row. A row younger than the
    * handshake grace stays: its `$connect` may not have finished, and deleting it would leave the
-   * socket that then opens without a row, unreachable until it reconnects.
+   * socket that then opens without a row, unreachable until it reconnects. When it was the user's last
+   * live device, this stands in for the `$disconnect` that never came: `lastSeenAt` is now, and the
+   * user's presence watchers hear they went offline (only on this path, never per message).
    */
   private async forgetConnection(connection: Connection, batch: BatchState): Promise<void> {
     batch.stale++;
     batch.dropConnection(connection);
+    const now = this.clock.now();
     const graceEndsAt = Date.parse(connection.connectedAt ?? '') + limits.connectionHandshakeGraceSeconds * 1000;
-    if (graceEndsAt > this.clock.now().getTime()) return;
-    await this.connections.delete(connection.userId, connection.connectionId, connection.deviceId);
+    if (graceEndsAt > now.getTime()) return;
+    const { wentOffline } = await this.connections.delete(
+      connection.userId,
+      connection.connectionId,
+      connection.deviceId,
+      now,
+    );
+    if (wentOffline) await this.presence?.announce(connection.userId, false, now);
   }
 }
 

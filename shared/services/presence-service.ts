@@ -13,6 +13,14 @@ export interface PresencePrivacy {
   hidingPresence(userIds: readonly string[]): Promise<Set<string>>;
 }
 
+/** The user's reach as presence reads it (ConnectionRepository.readPresence): only a switch turned on needs it. */
+export interface PresenceReader {
+  readPresence(
+    userIds: readonly string[],
+    nowEpochSeconds: number,
+  ): Promise<Map<string, { online: boolean; lastSeenAt?: string }>>;
+}
+
 /** Lines carry ids and counts, never more. */
 export interface PresenceLogger {
   warn(message: string, details: Record<string, unknown>): void;
@@ -20,6 +28,12 @@ export interface PresenceLogger {
 
 /** What a user who hides presence, or was never seen, reads as. */
 const unseen = (userId: string): PresenceState => ({ userId, online: false, lastSeenAt: null });
+
+/** A user's presence as their reach item tells it (`lastSeenAt` only while offline); none read: never seen. */
+function stateOf(userId: string, seen: { online: boolean; lastSeenAt?: string } | undefined): PresenceState {
+  if (seen === undefined) return unseen(userId);
+  return { userId, online: seen.online, lastSeenAt: seen.online ? null : (seen.lastSeenAt ?? null) };
+}
 
 /** Membership reads of watched users run this many at a time (a subscription names up to 100). */
 const membershipReadConcurrency = 16;
@@ -71,11 +85,7 @@ export class PresenceService {
       this.privacy.hidingPresence(allowed.filter((userId) => userId !== viewerId)),
       this.connections.readPresence(allowed, epochSeconds(this.clock.now())),
     ]);
-    return allowed.map((userId) => {
-      const seen = reach.get(userId);
-      if (hidden.has(userId) || seen === undefined) return unseen(userId);
-      return { userId, online: seen.online, lastSeenAt: seen.online ? null : (seen.lastSeenAt ?? null) };
-    });
+    return allowed.map((userId) => (hidden.has(userId) ? unseen(userId) : stateOf(userId, reach.get(userId))));
   }
 
   /**
@@ -116,6 +126,8 @@ export class PresenceAnnouncements {
     private readonly privacy: PresencePrivacy,
     private readonly poster: ConnectionPoster,
     private readonly logger: PresenceLogger,
+    /** Only `announceVisibility` reads the user's reach (turning the switch on tells the state as it is). */
+    private readonly reach?: PresenceReader,
   ) {}
 
   /** Never throws: a connect or disconnect must not fail for it (a watcher learns the state on its next subscription). */
@@ -125,11 +137,43 @@ export class PresenceAnnouncements {
       if (watchers.length === 0) return;
       if ((await this.privacy.hidingPresence([userId])).has(userId)) return;
       const changedAt = at.toISOString();
-      const frame = { type: 'presence', userId, online, lastSeenAt: online ? null : changedAt, changedAt } as const;
-      await Promise.all(watchers.map((watcher) => this.postLimit(() => this.tell(userId, watcher, frame))));
+      await this.tellAll(userId, watchers, {
+        type: 'presence',
+        userId,
+        online,
+        lastSeenAt: online ? null : changedAt,
+        changedAt,
+      });
     } catch (error) {
       this.logger.warn('presence announcement failed', { userId, online, error: String(error) });
     }
+  }
+
+  /**
+   * The user turned `showPresence` off (`visible: false`: watchers get the hidden state, offline and never
+   * seen, as a probe answers) or on (the state as it is now). Their own connections see through the switch,
+   * so they get nothing. Never throws: the profile change stands either way.
+   */
+  async announceVisibility(userId: string, visible: boolean, at: Date): Promise<void> {
+    try {
+      const watchers = (await this.watchers.watchersOf(userId, epochSeconds(at))).filter(
+        (watcher) => watcher.userId !== userId,
+      );
+      if (watchers.length === 0) return;
+      const state = visible ? await this.stateNow(userId, at) : unseen(userId);
+      await this.tellAll(userId, watchers, { type: 'presence', ...state, changedAt: at.toISOString() });
+    } catch (error) {
+      this.logger.warn('presence visibility announcement failed', { userId, visible, error: String(error) });
+    }
+  }
+
+  private async stateNow(userId: string, at: Date): Promise<PresenceState> {
+    if (this.reach === undefined) throw new Error('PresenceAnnouncements built without the reach reader');
+    return stateOf(userId, (await this.reach.readPresence([userId], epochSeconds(at))).get(userId));
+  }
+
+  private async tellAll(userId: string, watchers: readonly PresenceWatcher[], frame: ServerFrame): Promise<void> {
+    await Promise.all(watchers.map((watcher) => this.postLimit(() => this.tell(userId, watcher, frame))));
   }
 
   private async tell(userId: string, watcher: PresenceWatcher, frame: ServerFrame): Promise<void> {

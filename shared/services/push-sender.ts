@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import webPush from 'web-push';
 import { isAllowedPushEndpoint, push } from '../config/push';
-import type { PushSubscription } from '../model';
+import type { Device, PushSubscription } from '../model';
 import type { PushSubscriptionRepository } from '../repositories/push-subscription-repository';
 import type { UserProfile } from '../repositories/user-repository';
 import { deletedUserName } from './user-service';
@@ -34,8 +34,12 @@ export interface VapidKeys {
   readonly privateKey: string;
 }
 
-/** `gone`: 404/410, the subscription was removed. `refused`: another 4xx, not worth retrying (logged). */
-export type PushOutcome = 'sent' | 'gone' | 'refused';
+/**
+ * `gone`: 404/410, the subscription was removed. `refused`: another 4xx, not worth retrying (logged).
+ * `unsubscribed`: the device's row no longer holds the job's subscription (removed or replaced since fan-out
+ * read it, e.g. before a retry): nothing sent.
+ */
+export type PushOutcome = 'sent' | 'gone' | 'refused' | 'unsubscribed';
 
 /** A push service answered 429 or 5xx, or did not answer in time: the invocation fails and Lambda retries it. */
 export class RetryablePushError extends Error {
@@ -50,8 +54,12 @@ export interface PushSenderLogger {
   warn(message: string, details: Record<string, unknown>): void;
 }
 
+/** The profiles a payload names and the device's subscription as it is now, in one read (UserRepository). */
 export interface PushProfiles {
-  activeProfiles(userIds: readonly string[]): Promise<UserProfile[]>;
+  profilesAndPushSubscription(
+    userIds: readonly string[],
+    device: Device,
+  ): Promise<{ profiles: UserProfile[]; subscription: PushSubscription | undefined }>;
 }
 
 /** Sends one HTTP request to a push service; answers its status. */
@@ -102,6 +110,10 @@ export class PushSender {
       return 'refused';
     }
     const payload = await this.payloadOf(job);
+    if (payload === undefined) {
+      this.logger.info('push subscription removed or replaced since; not sent', where);
+      return 'unsubscribed';
+    }
     const keys = await this.vapidKeys();
     const request = webPush.generateRequestDetails(
       { endpoint: job.subscription.endpoint, keys: { p256dh: job.subscription.p256dh, auth: job.subscription.auth } },
@@ -131,13 +143,18 @@ export class PushSender {
     return 'refused';
   }
 
-  private async payloadOf(job: PushJob): Promise<PushPayload> {
-    const profiles = new Map(
-      (await this.profiles.activeProfiles([...new Set([job.senderId, job.userId])])).map((profile) => [
-        profile.id,
-        profile,
-      ]),
-    );
+  /**
+   * The payload, or undefined when the device's row no longer holds the job's subscription: an asynchronous
+   * retry comes a minute or more after fan-out read it, and the device may have unsubscribed since. Read with
+   * the profiles (one BatchGetItem); eventually consistent is enough at that distance.
+   */
+  private async payloadOf(job: PushJob): Promise<PushPayload | undefined> {
+    const read = await this.profiles.profilesAndPushSubscription([job.senderId, job.userId], {
+      userId: job.userId,
+      deviceId: job.deviceId,
+    });
+    if (!sameSubscription(read.subscription, job.subscription)) return undefined;
+    const profiles = new Map(read.profiles.map((profile) => [profile.id, profile]));
     const showsPreview = profiles.get(job.userId)?.pushPreview ?? true;
     const preview = previewOf(job.text);
     return {
@@ -148,6 +165,11 @@ export class PushSender {
       ...(showsPreview && preview !== '' ? { preview } : {}),
     };
   }
+}
+
+/** A subscription renewed at the same endpoint comes with new keys: the old ones would encrypt for no one. */
+function sameSubscription(stored: PushSubscription | undefined, job: PushSubscription): boolean {
+  return stored?.endpoint === job.endpoint && stored.p256dh === job.p256dh && stored.auth === job.auth;
 }
 
 /** At most `push.previewLength` characters (code points, so no emoji is cut in half). */

@@ -47,10 +47,17 @@ const searchCursor = cursorCodec(object({ after: string() }));
 /** Reads again when a concurrent username change made the one read stale. */
 const MAX_UPDATE_ATTEMPTS = 3;
 
+/** Tells the user's presence watchers that `showPresence` changed (PresenceAnnouncements); never throws. */
+export interface PresenceVisibilityAnnouncer {
+  announceVisibility(userId: string, visible: boolean, at: Date): Promise<void>;
+}
+
 export class UserService {
   constructor(
     private readonly users: UserRepository,
     private readonly clock: Clock,
+    /** Only profile updates get it (and its grants): the other user routes never change the switch. */
+    private readonly presence?: PresenceVisibilityAnnouncer,
   ) {}
 
   /** The caller's own profile; the username must be free and the caller must not have a profile yet. */
@@ -113,9 +120,15 @@ export class UserService {
     for (let attempt = 1; attempt <= MAX_UPDATE_ATTEMPTS; attempt++) {
       const stored = await this.users.get(userId);
       if (stored?.status !== 'active') throw userNotFound();
-      const updatedAt = this.clock.now().toISOString();
+      const now = this.clock.now();
+      const updatedAt = now.toISOString();
       const outcome = await this.users.update(stored.profile, changes, updatedAt);
-      if (outcome === 'updated') return applyChanges(stored.profile, changes, updatedAt);
+      if (outcome === 'updated') {
+        // Only an actual change: the profile was read strongly consistent just before the write.
+        if (changes.showPresence !== undefined && changes.showPresence !== stored.profile.showPresence)
+          await this.presence?.announceVisibility(userId, changes.showPresence, now);
+        return applyChanges(stored.profile, changes, updatedAt);
+      }
       if (outcome === 'notFound') throw userNotFound();
       if (outcome !== 'stale') throw usernameRefused(outcome);
     }

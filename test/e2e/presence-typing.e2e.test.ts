@@ -1,4 +1,5 @@
 /** Presence (online, last seen, subscriptions, the privacy switch) and typing, on the local stack through real clients. */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FunctionName } from '#shared/config/functions';
 import { limits } from '#shared/config/limits';
@@ -284,5 +285,119 @@ describe('typing', () => {
     expect(onTarget).toMatchObject({ type: 'error', code: 'not_found', action: 'typing' });
     expect(onTarget).toEqual(onUnknown);
     expect(typingFrames(benLaptop)).toEqual([]);
+  });
+});
+
+/** A fresh pair in a direct chat of their own, so no earlier test's connections or watchers are in the way. */
+async function freshPair(label: string): Promise<{ watcher: User; watched: User; conversationId: string }> {
+  const [watcher, watched] = (await Promise.all(
+    [`${label}-w`, `${label}-u`].map((name) => issueToken(stack.httpUrl, name)),
+  )) as [User, User];
+  await Promise.all(
+    [watcher, watched].map((user, i) =>
+      api(stack.httpUrl, user.token, 'POST', '/users', { name: `${label} ${i}`, username: `${label}${i}` }),
+    ),
+  );
+  const direct = await api(stack.httpUrl, watcher.token, 'POST', '/conversations', {
+    type: 'direct',
+    memberIds: [watched.userId],
+  });
+  expect(direct.status).toBe(201);
+  return { watcher, watched, conversationId: String(direct.body.id) };
+}
+
+describe('presence without a $disconnect', () => {
+  it('tells watchers a user went offline when fan-out finds their last device gone (410)', async () => {
+    const { watcher, watched, conversationId } = await freshPair('gone');
+    const watchedPhone = await connect(watched, 'phone');
+    const watcherLaptop = await connect(watcher, 'laptop');
+    const subscribed = await watcherLaptop.request(
+      { action: 'subscribePresence', userIds: [watched.userId] },
+      'presenceSubscribed',
+    );
+    // The socket dies without a $disconnect (best effort on AWS), past the handshake grace.
+    await stack.dropConnection(await stack.connectionIdOf(watched.userId, 'phone'), { notify: false });
+    await sleep(limits.connectionHandshakeGraceSeconds * 1000);
+
+    await watcherLaptop.sendMessage(conversationId, 'to-gone', 'are you there?');
+    const wentOffline = await watcherLaptop.waitFor(
+      (frame) => frame.type === 'presence' && frame.userId === watched.userId,
+      'offline after the 410',
+    );
+    const probed = await presenceOf(watched, watcher);
+
+    expect(subscribed).toMatchObject({ presence: [{ userId: watched.userId, online: true }] });
+    expect(wentOffline).toMatchObject({ type: 'presence', online: false, lastSeenAt: wentOffline.changedAt });
+    expect(probed).toEqual({ status: 200, body: { online: false, lastSeenAt: wentOffline.changedAt } });
+    expect(watchedPhone.messages().map((message) => message.text)).not.toContain('are you there?');
+  });
+});
+
+describe('showPresence changed on the profile', () => {
+  it('tells watchers the hidden state when switched off and the state now when switched on, only on a change', async () => {
+    const { watcher, watched } = await freshPair('switch');
+    await connect(watched, 'phone');
+    const watcherLaptop = await connect(watcher, 'laptop');
+    const watchedTablet = await connect(watched, 'tablet');
+    await watcherLaptop.request({ action: 'subscribePresence', userIds: [watched.userId] }, 'presenceSubscribed');
+    await watchedTablet.request({ action: 'subscribePresence', userIds: [watched.userId] }, 'presenceSubscribed');
+    const setShowPresence = (showPresence: boolean) =>
+      api(stack.httpUrl, watched.token, 'PUT', `/users/${watched.userId}`, { showPresence });
+
+    const off = await setShowPresence(false);
+    const hiddenFrame = await watcherLaptop.waitFor(
+      (frame) => frame.type === 'presence' && frame.userId === watched.userId,
+      'hidden state',
+    );
+    const probedHidden = await presenceOf(watched, watcher);
+    await setShowPresence(false);
+    const renamed = await api(stack.httpUrl, watched.token, 'PUT', `/users/${watched.userId}`, { name: 'renamed' });
+    await flushed(watcherLaptop);
+    const framesWhileOff = presenceFrames(watcherLaptop, watched.userId).length;
+    const on = await setShowPresence(true);
+    const shownFrame = await watcherLaptop.waitFor(
+      (frame) => frame.type === 'presence' && frame.userId === watched.userId && frame.online === true,
+      'state now',
+    );
+    await setShowPresence(true);
+    await Promise.all([flushed(watcherLaptop), flushed(watchedTablet)]);
+
+    expect([off.status, renamed.status, on.status]).toEqual([200, 200, 200]);
+    expect(hiddenFrame).toEqual({
+      type: 'presence',
+      userId: watched.userId,
+      ...probedHidden.body,
+      changedAt: expect.any(String),
+    });
+    expect(probedHidden.body).toEqual({ online: false, lastSeenAt: null });
+    expect(framesWhileOff).toBe(1);
+    expect(shownFrame).toEqual({
+      type: 'presence',
+      userId: watched.userId,
+      online: true,
+      lastSeenAt: null,
+      changedAt: expect.any(String),
+    });
+    expect(presenceFrames(watcherLaptop, watched.userId)).toHaveLength(2);
+    // The user's own devices see through the switch: nothing changed for them.
+    expect(presenceFrames(watchedTablet, watched.userId)).toEqual([]);
+  });
+
+  it('tells the state now of a user who is offline when they switch it back on', async () => {
+    const { watcher, watched } = await freshPair('switchoff');
+    await disconnect(await connect(watched, 'phone'));
+    const lastSeen = await presenceOf(watched, watcher);
+    await api(stack.httpUrl, watched.token, 'PUT', `/users/${watched.userId}`, { showPresence: false });
+    const watcherLaptop = await connect(watcher, 'laptop');
+    await watcherLaptop.request({ action: 'subscribePresence', userIds: [watched.userId] }, 'presenceSubscribed');
+
+    await api(stack.httpUrl, watched.token, 'PUT', `/users/${watched.userId}`, { showPresence: true });
+    const shown = await watcherLaptop.waitFor(
+      (frame) => frame.type === 'presence' && frame.userId === watched.userId,
+      'state now',
+    );
+
+    expect(lastSeen.body).toMatchObject({ online: false, lastSeenAt: expect.any(String) });
+    expect(shown).toMatchObject({ online: false, lastSeenAt: lastSeen.body.lastSeenAt });
   });
 });

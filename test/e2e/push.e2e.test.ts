@@ -244,6 +244,43 @@ describe('pushes', () => {
     expect((await api(stack.httpUrl, bob.token, 'DELETE', '/devices/nowhere/push-subscription')).status).toBe(404);
   });
 
+  it.each([
+    ['removed', 'DELETE'],
+    ['replaced by another', 'POST'],
+  ] as const)('sends no retry once the device’s subscription was %s meanwhile', async (_case, method) => {
+    const deviceId = `retry-${method.toLowerCase()}`;
+    await (await ChatClient.connect(stack.wsUrl, bob.token, deviceId)).close();
+    await until(
+      () =>
+        stack.connectionIdOf(bob.userId, deviceId).then(
+          () => false,
+          () => true,
+        ),
+      `the ${deviceId} $disconnect`,
+    );
+    const first = createWebPushSubscriber(stack.pushService.newEndpoint());
+    const second = createWebPushSubscriber(stack.pushService.newEndpoint());
+    expect((await register(bob, deviceId, first.subscription)).status).toBe(204);
+    // The first attempt is answered 429 only after the device changed its subscription: the retry comes after.
+    stack.pushService.beforeAnswering(first.subscription.endpoint, async () => {
+      const changed =
+        method === 'DELETE'
+          ? await api(stack.httpUrl, bob.token, 'DELETE', `/devices/${deviceId}/push-subscription`)
+          : await register(bob, deviceId, second.subscription);
+      expect(changed.status).toBe(204);
+    });
+    stack.pushService.answerNext(first.subscription.endpoint, 429);
+    const failedBefore = stack.asyncInvocations.failedAttempts;
+
+    await send(await newGroup(`Retry ${method}`), `retry-${method}`, 'still subscribed?');
+    await pushesSettled();
+
+    expect(stack.asyncInvocations.failedAttempts).toBe(failedBefore + 1);
+    expect(stack.pushService.refused(first.subscription.endpoint).map((refusal) => refusal.status)).toEqual([429]);
+    expect(stack.pushService.received(first.subscription.endpoint)).toEqual([]);
+    expect(stack.pushService.received(second.subscription.endpoint)).toEqual([]);
+  });
+
   it("takes a user's subscriptions away with the account", async () => {
     const dora = await newUser('Dora');
     const doraPhone = await ChatClient.connect(stack.wsUrl, dora.token, 'phone');

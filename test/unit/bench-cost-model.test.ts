@@ -245,6 +245,12 @@ describe('presenceModel', () => {
     expect(lineOf(dollarsPerMillion(five.measured, five.billing), 'API Gateway WebSocket').quantityPerMessage).toBe(5);
   });
 
+  it('reads 100 watcher items in 2 RRU, as the bench measures them (bench/presence-runs.ts), beside the switch', () => {
+    const hundred = presenceModel.flip(100);
+
+    expect(hundred.measured).toMatchObject({ dynamoDb: { readUnits: 2.5, writeUnits: 0 }, postToConnection: 100 });
+  });
+
   it('bills a typing frame once (no route response) beside a post per live connection', () => {
     const direct = presenceModel.typing(2, 1);
 
