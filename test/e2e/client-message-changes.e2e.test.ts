@@ -4,9 +4,9 @@
  * converges after its sync, and a new device's history shows the current state.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import WebSocket from 'ws';
-import { MemoryStore, type Message, ParleyClient, ParleyServerError } from '../../client/index';
+import { type Message, type ParleyClient, ParleyServerError } from '../../client/index';
 import { issueToken } from '../support/chat-client';
+import { localSdkClient } from '../support/client-sdk';
 import { startTestStack, type TestStack } from '../support/local-stack';
 
 interface User {
@@ -34,16 +34,12 @@ let reopen = () => {};
 
 async function device(user: User, deviceId: string): Promise<Device> {
   const gate: Device['gate'] = {};
-  const client = new ParleyClient({
-    httpUrl: stack.httpUrl,
-    wsUrl: stack.wsUrl,
+  const client = localSdkClient(stack, {
     tokenProvider: async () => {
       await gate.closed;
       return user.token;
     },
     deviceId,
-    storage: new MemoryStore(),
-    WebSocket,
     backoff: { initialMs: 50, maxMs: 500 },
     gapFillDelayMs: 300,
   });

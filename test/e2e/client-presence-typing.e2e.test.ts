@@ -1,9 +1,9 @@
 /** The client SDK's presence and typing on the local stack: `subscribePresence`, `sendTyping` and their events. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import type { FunctionName } from '#shared/config/functions';
-import { MemoryStore, ParleyClient, type PresenceEvent, type TypingEvent } from '../../client/index';
+import type { ParleyClient, PresenceEvent, TypingEvent } from '../../client/index';
 import { api, issueToken } from '../support/chat-client';
+import { localSdkClient } from '../support/client-sdk';
 import { startTestStack, type TestStack } from '../support/local-stack';
 
 type User = { token: string; userId: string };
@@ -15,15 +15,7 @@ let directId: string;
 const sdkClients: ParleyClient[] = [];
 
 function sdkClient(user: User, deviceId: string): ParleyClient {
-  const client = new ParleyClient({
-    httpUrl: stack.httpUrl,
-    wsUrl: stack.wsUrl,
-    tokenProvider: async () => user.token,
-    deviceId,
-    storage: new MemoryStore(),
-    WebSocket,
-    backoff: { initialMs: 50, maxMs: 1000 },
-  });
+  const client = localSdkClient(stack, { tokenProvider: async () => user.token, deviceId });
   sdkClients.push(client);
   return client;
 }

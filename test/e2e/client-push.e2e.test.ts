@@ -1,8 +1,8 @@
 /** The client SDK's Web Push calls on the local stack: the VAPID key, and this device's subscription. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { MemoryStore, ParleyApiError, ParleyClient } from '../../client/index';
+import { ParleyApiError, type ParleyClient } from '../../client/index';
 import { issueToken } from '../support/chat-client';
+import { localSdkClient } from '../support/client-sdk';
 import { startTestStack, type TestStack } from '../support/local-stack';
 import { createWebPushSubscriber } from '../support/web-push-subscriber';
 
@@ -12,14 +12,7 @@ let client: ParleyClient;
 beforeAll(async () => {
   stack = await startTestStack('client-push');
   const ada = await issueToken(stack.httpUrl, 'ada');
-  client = new ParleyClient({
-    httpUrl: stack.httpUrl,
-    wsUrl: stack.wsUrl,
-    tokenProvider: async () => ada.token,
-    deviceId: 'browser',
-    storage: new MemoryStore(),
-    WebSocket,
-  });
+  client = localSdkClient(stack, { tokenProvider: async () => ada.token, deviceId: 'browser' });
   // The device becomes known to the server by connecting.
   await client.connect();
 });

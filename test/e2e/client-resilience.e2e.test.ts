@@ -5,14 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import {
-  MemoryStore,
-  type Message,
-  ParleyClient,
-  type WebSocketConstructor,
-  type WebSocketLike,
-} from '../../client/index';
+import type { Message, ParleyClient, WebSocketConstructor, WebSocketLike } from '../../client/index';
 import { issueToken } from '../support/chat-client';
+import { localSdkClient } from '../support/client-sdk';
 import { startTestStack, type TestStack } from '../support/local-stack';
 
 interface User {
@@ -72,14 +67,10 @@ function lossyWebSocket(lose: (frame: IncomingFrame) => boolean, lost: IncomingF
 }
 
 async function device(user: User, deviceId: string, socket: WebSocketConstructor = WebSocket): Promise<Device> {
-  const client = new ParleyClient({
-    httpUrl: stack.httpUrl,
-    wsUrl: stack.wsUrl,
+  const client = localSdkClient(stack, {
     tokenProvider: async () => user.token,
     deviceId,
-    storage: new MemoryStore(),
     WebSocket: socket,
-    backoff: { initialMs: 50, maxMs: 1000 },
     gapFillDelayMs: 300,
   });
   const entry: Device = { client, emitted: [], errors: [] };

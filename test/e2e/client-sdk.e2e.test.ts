@@ -4,9 +4,9 @@
  */
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import WebSocket from 'ws';
-import { type ConnectionState, MemoryStore, type Message, ParleyClient, type ReceiptEvent } from '../../client/index';
+import type { ConnectionState, Message, ParleyClient, ReceiptEvent } from '../../client/index';
 import { issueToken } from '../support/chat-client';
+import { localSdkClient } from '../support/client-sdk';
 import { startTestStack, type TestStack } from '../support/local-stack';
 
 interface User {
@@ -33,16 +33,7 @@ let conversationId: string;
 const devices: Device[] = [];
 
 async function device(user: User, deviceId: string, connect = true): Promise<Device> {
-  const client = new ParleyClient({
-    httpUrl: stack.httpUrl,
-    wsUrl: stack.wsUrl,
-    tokenProvider: async () => user.token,
-    deviceId,
-    storage: new MemoryStore(),
-    WebSocket,
-    backoff: { initialMs: 50, maxMs: 1000 },
-    gapFillDelayMs: 300,
-  });
+  const client = localSdkClient(stack, { tokenProvider: async () => user.token, deviceId, gapFillDelayMs: 300 });
   const entry: Device = { client, emitted: [], receipts: [], errors: [] };
   client.on('message', (message) => entry.emitted.push(message));
   client.on('receipt', (receipt) => entry.receipts.push(receipt));
