@@ -1,15 +1,8 @@
 import type { Clock } from '../clock';
 import { limits } from '../config/limits';
-import { AppError, BadRequestError, ConflictError, NotFoundError } from '../errors';
+import { AppError, BadRequestError, ConflictError } from '../errors';
 import { messageIds } from '../keys';
-import {
-  type ChangeType,
-  type Conversation,
-  type Member,
-  type StoredMessage,
-  toWireMessage,
-  visibleFromSeq,
-} from '../model';
+import { type ChangeType, type Conversation, type Member, type StoredMessage, toWireMessage } from '../model';
 import { hasContent } from '../protocol/text-rules';
 import type { ConversationRepository } from '../repositories/conversation-repository';
 import type { MessageUpdate } from '../repositories/message-changes';
@@ -17,6 +10,7 @@ import type { TimelineEffects } from '../repositories/timeline-effects';
 import type { DirectDelivery } from './direct-delivery-service';
 import { admitMember } from './member-admission';
 import type { SendMessageResult } from './messaging-service';
+import { visibleTextMessage } from './replies';
 import type { ClientSend, TimelineWriter } from './timeline-writer';
 
 export interface ChangeInput {
@@ -246,19 +240,6 @@ export class MessageChangeService {
       },
     };
   }
-}
-
-/** A text message the member may see; anything else (unknown, before their floor, not text) is not_found. */
-export async function visibleTextMessage(
-  timeline: Pick<TimelineWriter, 'messageAt'>,
-  conversation: Conversation,
-  member: Member,
-  seq: number,
-): Promise<StoredMessage> {
-  const target =
-    seq >= visibleFromSeq(conversation, member) ? await timeline.messageAt(conversation.id, seq) : undefined;
-  if (target?.type !== 'text') throw new NotFoundError('Message not found');
-  return target;
 }
 
 function refused(code: 'forbidden' | 'conflict', message: string, reason: ChangeRefusal): AppError {

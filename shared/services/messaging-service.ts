@@ -12,7 +12,7 @@ import { replyRefOf } from '../protocol/reply-ref';
 import type { ConversationRepository } from '../repositories/conversation-repository';
 import type { DirectDelivery, DirectDeliveryOutcome } from './direct-delivery-service';
 import { admitMember } from './member-admission';
-import { visibleTextMessage } from './message-change-service';
+import { visibleTextMessage } from './replies';
 import type { TimelineWriter } from './timeline-writer';
 
 /** What a send needs of attachments: the check before the transaction (which re-checks each one). */

@@ -1,5 +1,20 @@
-import type { StoredMessage } from '../model';
+import { NotFoundError } from '../errors';
+import { type Conversation, type Member, type StoredMessage, visibleFromSeq } from '../model';
 import { replyRefOf } from '../protocol/reply-ref';
+import type { TimelineWriter } from './timeline-writer';
+
+/** What a reply or a change may name: a text message the member may see; anything else is not_found. */
+export async function visibleTextMessage(
+  timeline: Pick<TimelineWriter, 'messageAt'>,
+  conversation: Conversation,
+  member: Member,
+  seq: number,
+): Promise<StoredMessage> {
+  const target =
+    seq >= visibleFromSeq(conversation, member) ? await timeline.messageAt(conversation.id, seq) : undefined;
+  if (target?.type !== 'text') throw new NotFoundError('Message not found');
+  return target;
+}
 
 /**
  * The messages a page refers to, as they are now: a reply's preview follows the edits of the message
