@@ -5,7 +5,8 @@ import * as z from 'zod';
 import { limits } from '#shared/config/limits';
 import { appMetrics } from '#shared/config/monitoring';
 import { push } from '#shared/config/push';
-import { type PushJob, type PushOutcome, RetryablePushError } from '#shared/services/push-sender';
+import type { PushJob } from '#shared/services/push-job';
+import { type PushOutcome, RetryablePushError } from '#shared/services/push-sender';
 import { logger, metrics, observed } from './lib/observability';
 import { createPushSender } from './lib/push-wiring';
 

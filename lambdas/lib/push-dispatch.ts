@@ -1,6 +1,6 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { PushDispatcher } from '#shared/services/fan-out-service';
-import type { PushJob } from '#shared/services/push-sender';
+import type { PushJob } from '#shared/services/push-job';
 import { tracer } from './observability';
 
 /**

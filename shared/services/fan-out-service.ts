@@ -20,7 +20,7 @@ import type { DirectDeliveryRepository } from '../repositories/direct-delivery-r
 import type { InboxRepository } from '../repositories/inbox-repository';
 import type { PushWindowRepository } from '../repositories/push-window-repository';
 import type { PresenceAnnouncer } from './connection-service';
-import { type PushJob, previewOf } from './push-sender';
+import { type PushJob, previewOf } from './push-job';
 
 export interface FanOutResult {
   /** Index (in the input) of the first message that could not be delivered; later ones were not attempted in its conversation. */

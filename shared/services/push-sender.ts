@@ -4,20 +4,8 @@ import { isAllowedPushEndpoint, push } from '../config/push';
 import type { Device, PushSubscription } from '../model';
 import type { PushSubscriptionRepository } from '../repositories/push-subscription-repository';
 import type { UserProfile } from '../repositories/user-repository';
+import { type PushJob, previewOf } from './push-job';
 import { deletedUserName } from './user-service';
-
-/** One push to one device for one conversation: what fan-out hands the sender (a Lambda event, JSON). */
-export interface PushJob {
-  /** The recipient and their device. */
-  readonly userId: string;
-  readonly deviceId: string;
-  readonly subscription: PushSubscription;
-  readonly conversationId: string;
-  readonly seq: number;
-  readonly senderId: string;
-  /** The message's text, already cut to `push.previewLength` characters. */
-  readonly text: string;
-}
 
 /** What a device's service worker receives, decrypted: small, whatever the push service. */
 export interface PushPayload {
@@ -170,14 +158,6 @@ export class PushSender {
 /** A subscription renewed at the same endpoint comes with new keys: the old ones would encrypt for no one. */
 function sameSubscription(stored: PushSubscription | undefined, job: PushSubscription): boolean {
   return stored?.endpoint === job.endpoint && stored.p256dh === job.p256dh && stored.auth === job.auth;
-}
-
-/** At most `push.previewLength` characters (code points, so no emoji is cut in half). */
-export function previewOf(text: string): string {
-  const characters = Array.from(text.trim());
-  return characters.length <= push.previewLength
-    ? characters.join('')
-    : `${characters.slice(0, push.previewLength - 1).join('')}…`;
 }
 
 /** RFC 8030: a topic is at most 32 base64url characters; the conversation id's hash fits and says nothing. */
