@@ -1,6 +1,6 @@
 import { devicePathSchema } from '#shared/protocol/push-http';
 import { callerIdOf, httpRoute, parsePath } from './lib/http-route';
-import { createPushSubscriptionService } from './lib/push-wiring';
+import { createPushSubscriptionService } from './lib/push-subscription-wiring';
 
 const subscriptions = createPushSubscriptionService();
 

@@ -1,6 +1,6 @@
 import { devicePathSchema, pushSubscriptionBodySchema } from '#shared/protocol/push-http';
 import { callerIdOf, httpRoute, parseBody, parsePath } from './lib/http-route';
-import { createPushSubscriptionService } from './lib/push-wiring';
+import { createPushSubscriptionService } from './lib/push-subscription-wiring';
 
 const subscriptions = createPushSubscriptionService();
 

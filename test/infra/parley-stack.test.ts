@@ -246,6 +246,13 @@ describe('Lambda functions', () => {
     expect(bundle.includes('AWS_XRAY_DAEMON_ADDRESS')).toBe(spec.sdkTracing !== false);
   });
 
+  it.each(functionNames)('bundles web-push into %s only if it is the push sender', (name) => {
+    const bundle = readFileSync(join(assetDirectoryOf(name), 'index.mjs'), 'utf8');
+
+    // web-push's own refusal of VAPID details without a subject: nothing else in a bundle says it.
+    expect(bundle.includes('No subject set in vapidDetails')).toBe(name === 'pushSend');
+  });
+
   it.each(functionNames)(
     'leaves the default credential chain out of %s (Lambda passes credentials in the environment)',
     (name) => {
