@@ -33,6 +33,8 @@ export interface DynamoDbFaultProxy {
   readonly endpoint: string;
   /** Items held by transactions in flight now (tests wait for one before they meet it). */
   heldItems(): number;
+  /** Tests: transactions keep their items past their hold until `released` settles. */
+  holdTransactionsUntil(released: Promise<void>): void;
   stop(): Promise<void>;
 }
 
@@ -80,6 +82,7 @@ export async function startDynamoDbFaultProxy(options: DynamoDbFaultProxyOptions
   }
   /** Item keys held by in-flight transactions, with how many hold each. */
   const held = new Map<string, number>();
+  let transactionsReleased: Promise<void> = Promise.resolve();
 
   const itemKey = (tableName: unknown, item: unknown): string | undefined => {
     if (typeof tableName !== 'string' || typeof item !== 'object' || item === null) return undefined;
@@ -177,6 +180,7 @@ export async function startDynamoDbFaultProxy(options: DynamoDbFaultProxyOptions
         const answer = await forward(request, body);
         const holdMs = injector.settings.transactionHoldMs;
         if (holdMs > 0) await sleep(holdMs * (0.5 + injector.random()));
+        await transactionsReleased;
         return relay(response, answer);
       } finally {
         for (const key of taken) {
@@ -215,6 +219,9 @@ export async function startDynamoDbFaultProxy(options: DynamoDbFaultProxyOptions
   return {
     endpoint: `http://127.0.0.1:${port}`,
     heldItems: () => held.size,
+    holdTransactionsUntil: (released) => {
+      transactionsReleased = released;
+    },
     async stop() {
       await closeServer(server);
       agent.destroy();

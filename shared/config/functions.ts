@@ -200,7 +200,7 @@ export const functions = {
     tables: [
       { table: 'inbox', actions: ['Query', 'BatchWriteItem'] },
       { table: 'conversations', actions: ['BatchGetItem', 'UpdateItem'] },
-      { table: 'receipts', actions: ['PutItem'] },
+      { table: 'receipts', actions: ['UpdateItem'] },
       { table: 'messages', actions: ['Query'] },
       // The senders' live connections, to tell them of the delivery.
       { table: 'users', actions: ['Query'] },
@@ -212,7 +212,7 @@ export const functions = {
     description: 'WebSocket read: advances the read mark (and the delivered one) and sends receipts',
     tables: [
       { table: 'conversations', actions: ['BatchGetItem', 'UpdateItem'] },
-      { table: 'receipts', actions: ['PutItem'] },
+      { table: 'receipts', actions: ['UpdateItem'] },
       { table: 'messages', actions: ['Query'] },
       // GetItem: the reader's read-receipt privacy setting; Query: live connections of the reader and senders.
       { table: 'users', actions: ['GetItem', 'Query'] },
@@ -378,7 +378,7 @@ export const functions = {
     description: 'POST /messages/{id}/read_receipts: the caller has read up to that message',
     tables: [
       { table: 'conversations', actions: ['Query', 'BatchGetItem', 'UpdateItem'] },
-      { table: 'receipts', actions: ['PutItem'] },
+      { table: 'receipts', actions: ['UpdateItem'] },
       { table: 'messages', actions: ['GetItem', 'Query'] },
       // GetItem: the reader's read-receipt privacy setting; Query: live connections of the reader and senders.
       { table: 'users', actions: ['GetItem', 'Query'] },

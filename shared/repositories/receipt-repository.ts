@@ -1,6 +1,6 @@
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { pauseAfterConflict } from '../aws/transaction-conflicts';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { retryingTransactionConflicts } from '../aws/transaction-conflicts';
 import { conversationKeys, receiptKeys } from '../keys';
 import type { ReceiptKind } from '../model';
 
@@ -12,14 +12,24 @@ export interface MarkAdvance {
   readonly at: string;
 }
 
+/** A member's marks as the caller read them (0 where one never moved). */
+export interface Marks {
+  readonly delivered: number;
+  readonly read: number;
+}
+
 const markAttribute: Record<ReceiptKind, string> = { delivered: 'deliveredSeq', read: 'readSeq' };
 const MAX_SEQ = Number.MAX_SAFE_INTEGER;
-const MAX_CONFLICT_ATTEMPTS = 8;
+/** Each retry follows a concurrent advance of the same member, and each moves a mark forward: few are ever needed. */
+const MAX_STALE_READS = 4;
 
 /**
  * A member's delivered and read marks live on their member row and only move forward (a
- * conditional write); each advance also leaves one history item. Whatever an acknowledgement
- * covers, an advance is one transaction of two items.
+ * conditional write); each acknowledgement also leaves one history item, written first, so the
+ * history never misses an acknowledgement whose mark moved. Two single-item writes, not a
+ * transaction: a transaction bills each item twice, and a lost race (a user's second device
+ * acknowledging what the first just did) bills a cancelled transaction instead of one failed
+ * conditional write.
  */
 export class ReceiptRepository {
   constructor(
@@ -29,71 +39,131 @@ export class ReceiptRepository {
   ) {}
 
   /**
-   * Moves the mark from `fromSeq` (as the caller read it) to `toSeq` if that is forward, together
-   * with its history item: one transaction, so the history never misses an advance. Answers
-   * undefined when it is not forward (a late or repeated acknowledgement) or the membership ended.
+   * Moves the `kind` mark (and, for a read, the delivered mark: reading implies delivery) to
+   * `toSeq` where that is forward of `marks`, in one conditional write. Answers the advances made:
+   * none for a late or repeated acknowledgement, or when the membership ended.
    */
-  async advance(
+  async acknowledge(
     conversationId: string,
     userId: string,
     kind: ReceiptKind,
-    fromSeq: number,
+    marks: Marks,
     toSeq: number,
     at: string,
-  ): Promise<MarkAdvance | undefined> {
-    if (toSeq <= fromSeq) return undefined;
+  ): Promise<MarkAdvance[]> {
+    let known = marks;
     for (let attempt = 1; ; attempt++) {
-      try {
-        await this.write(conversationId, userId, kind, toSeq, at);
-        return { kind, fromSeq, toSeq, at };
-      } catch (error) {
-        if (!(error instanceof TransactionCanceledException)) throw error;
-        // A concurrent write to the member row (a send, another acknowledgement): try again.
-        const conflict = (error.CancellationReasons ?? []).some((reason) => reason.Code === 'TransactionConflict');
-        if (!conflict) return undefined;
-        if (attempt >= MAX_CONFLICT_ATTEMPTS) throw error;
-        // Asked again at once, the same transaction still holds the row.
-        await pauseAfterConflict(attempt);
-      }
+      const moving = marksToMove(kind, known, toSeq);
+      const recorded = moving[0];
+      if (recorded === undefined) return [];
+      const firstAt = await this.record(conversationId, userId, recorded, toSeq, at);
+      const current = await this.move(conversationId, userId, moving, toSeq);
+      if (current === 'moved') return moving.map((each) => ({ kind: each, fromSeq: known[each], toSeq, at: firstAt }));
+      // The membership ended, or another acknowledgement moved a mark since the caller read it.
+      if (current === 'not-a-member' || attempt >= MAX_STALE_READS) return [];
+      known = current;
     }
   }
 
-  private async write(conversationId: string, userId: string, kind: ReceiptKind, toSeq: number, at: string) {
-    await this.documentClient.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Update: {
-              TableName: this.conversationsTable,
-              Key: conversationKeys.member(conversationId, userId),
-              UpdateExpression: 'SET #mark = :to',
-              ConditionExpression:
-                'attribute_exists(pk) AND attribute_not_exists(leftSeq) AND (attribute_not_exists(#mark) OR #mark < :to)',
-              ExpressionAttributeNames: { '#mark': markAttribute[kind] },
-              ExpressionAttributeValues: { ':to': toSeq },
-            },
-          },
-          {
-            Put: {
-              TableName: this.receiptsTable,
-              Item: {
-                memberKey: receiptKeys.member(conversationId, userId),
-                mark: receiptKeys.mark(kind, toSeq),
-                conversationId,
-                userId,
-                kind,
-                toSeq,
-                at,
-              },
-            },
-          },
-        ],
+  /**
+   * The history item of one acknowledgement, keyed by kind and seq; a repeat keeps the first time.
+   * A read's item stands for the delivery too (see {@link firstReached}). Answers the time it keeps.
+   */
+  private async record(
+    conversationId: string,
+    userId: string,
+    kind: ReceiptKind,
+    toSeq: number,
+    at: string,
+  ): Promise<string> {
+    const result = await this.documentClient.send(
+      new UpdateCommand({
+        TableName: this.receiptsTable,
+        Key: { memberKey: receiptKeys.member(conversationId, userId), mark: receiptKeys.mark(kind, toSeq) },
+        UpdateExpression: 'SET conversationId = :c, userId = :u, kind = :k, toSeq = :to, #at = if_not_exists(#at, :at)',
+        ExpressionAttributeNames: { '#at': 'at' },
+        ExpressionAttributeValues: { ':c': conversationId, ':u': userId, ':k': kind, ':to': toSeq, ':at': at },
+        ReturnValues: 'UPDATED_NEW',
       }),
     );
+    const kept = result.Attributes?.at;
+    return typeof kept === 'string' ? kept : at;
   }
 
-  /** When the member's mark first reached `seq`: the earliest advance to a seq at or past it. */
+  /** One conditional UpdateItem of the member row; on a lost race, the marks it found (free with the failure). */
+  private async move(
+    conversationId: string,
+    userId: string,
+    moving: readonly ReceiptKind[],
+    toSeq: number,
+  ): Promise<'moved' | 'not-a-member' | Marks> {
+    const names = Object.fromEntries(moving.map((each, i) => [`#m${i}`, markAttribute[each]]));
+    const placeholders = Object.keys(names);
+    try {
+      // A send's transaction may hold the row (the member's own lastSentSeq): asked again once it is done.
+      await retryingTransactionConflicts(() =>
+        this.documentClient.send(
+          new UpdateCommand({
+            TableName: this.conversationsTable,
+            Key: conversationKeys.member(conversationId, userId),
+            UpdateExpression: `SET ${placeholders.map((name) => `${name} = :to`).join(', ')}`,
+            ConditionExpression: [
+              'attribute_exists(pk) AND attribute_not_exists(leftSeq)',
+              ...placeholders.map((name) => `(attribute_not_exists(${name}) OR ${name} < :to)`),
+            ].join(' AND '),
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: { ':to': toSeq },
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        ),
+      );
+      return 'moved';
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const row = error.Item;
+      if (!row || row.leftSeq !== undefined) return 'not-a-member';
+      return { delivered: Number(row.deliveredSeq?.N ?? 0), read: Number(row.readSeq?.N ?? 0) };
+    }
+  }
+
+  /**
+   * When the member's mark first reached `seq`: the earliest acknowledgement of a seq at or past it.
+   * A delivery is also reached by a read (a read's one item stands for both), so it asks both.
+   */
   async firstReached(
+    conversationId: string,
+    userId: string,
+    kind: ReceiptKind,
+    seq: number,
+  ): Promise<string | undefined> {
+    if (kind === 'read') return this.firstRecorded(conversationId, userId, 'read', seq);
+    const [delivered, read] = await Promise.all([
+      this.firstRecorded(conversationId, userId, 'delivered', seq),
+      this.firstRecorded(conversationId, userId, 'read', seq),
+    ]);
+    return earliest(delivered, read);
+  }
+
+  /** Both times at once, in two Queries: what a receipt listing needs per member. */
+  async firstReachedBoth(
+    conversationId: string,
+    userId: string,
+    seq: number,
+  ): Promise<{ deliveredAt?: string; readAt?: string }> {
+    const [delivered, read] = await Promise.all([
+      this.firstRecorded(conversationId, userId, 'delivered', seq),
+      this.firstRecorded(conversationId, userId, 'read', seq),
+    ]);
+    const deliveredAt = earliest(delivered, read);
+    return { ...(deliveredAt ? { deliveredAt } : {}), ...(read ? { readAt: read } : {}) };
+  }
+
+  /**
+   * The time on the item with the lowest seq at or past `seq`. Acknowledgements of one kind come in
+   * seq order, but not strictly: two devices racing can leave a lower seq a few ms later than a
+   * higher one, so this may be late by that race.
+   */
+  private async firstRecorded(
     conversationId: string,
     userId: string,
     kind: ReceiptKind,
@@ -115,4 +185,17 @@ export class ReceiptRepository {
     const at = result.Items?.[0]?.at;
     return typeof at === 'string' ? at : undefined;
   }
+}
+
+/** The marks an acknowledgement moves, the one it is named for first: a read moves the delivery too. */
+function marksToMove(kind: ReceiptKind, marks: Marks, toSeq: number): ReceiptKind[] {
+  const kinds: ReceiptKind[] = kind === 'read' ? ['read', 'delivered'] : ['delivered'];
+  return kinds.filter((each) => marks[each] < toSeq);
+}
+
+/** ISO-8601 times of one format compare as strings. */
+function earliest(a: string | undefined, b: string | undefined): string | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return a < b ? a : b;
 }

@@ -29,9 +29,9 @@ export interface Acknowledger {
 /**
  * Delivery and read marks per member and conversation. A mark only moves forward, whatever order
  * acknowledgements arrive in, never past the conversation's last seq, and reading implies
- * delivery. Each acknowledgement costs O(1) writes however many messages it covers, and its
- * receipt reaches only the devices that need it: the senders of the covered messages and, for a
- * read, the reader's own other devices.
+ * delivery. Each acknowledgement costs two single-item writes however many messages it covers (a
+ * read and the delivery it implies included), and its receipt reaches only the devices that need
+ * it: the senders of the covered messages and, for a read, the reader's own other devices.
  */
 export class ReceiptService {
   constructor(
@@ -60,13 +60,8 @@ export class ReceiptService {
     // A client cannot acknowledge what does not exist yet.
     const toSeq = Math.min(upToSeq, conversation.lastSeq);
     const at = this.clock.now().toISOString();
-    const kinds: ReceiptKind[] = kind === 'read' ? ['read', 'delivered'] : ['delivered'];
-    const advances: MarkAdvance[] = [];
-    for (const each of kinds) {
-      const fromSeq = (each === 'read' ? member.readSeq : member.deliveredSeq) ?? 0;
-      const advance = await this.receipts.advance(conversationId, by.userId, each, fromSeq, toSeq, at);
-      if (advance) advances.push(advance);
-    }
+    const marks = { delivered: member.deliveredSeq ?? 0, read: member.readSeq ?? 0 };
+    const advances = await this.receipts.acknowledge(conversationId, by.userId, kind, marks, toSeq, at);
     const shareReads =
       advances.some((advance) => advance.kind === 'read') && (await this.privacy.sharesReads(by.userId));
     await this.announce(conversationId, by, advances, shareReads);
@@ -88,9 +83,8 @@ export class ReceiptService {
     const others = members.filter((member) => member.userId !== senderId && member.joinedSeq <= seq);
     const receipts = await Promise.all(
       others.map(async ({ userId }) => {
-        const [deliveredAt, readAt, sharesReads] = await Promise.all([
-          this.receipts.firstReached(conversationId, userId, 'delivered', seq),
-          this.receipts.firstReached(conversationId, userId, 'read', seq),
+        const [{ deliveredAt, readAt }, sharesReads] = await Promise.all([
+          this.receipts.firstReachedBoth(conversationId, userId, seq),
           this.privacy.sharesReads(userId),
         ]);
         return { userId, deliveredAt: deliveredAt ?? null, readAt: (sharesReads && readAt) || null };

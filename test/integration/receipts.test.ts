@@ -1,3 +1,4 @@
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { NotFoundError } from '#shared/errors';
 import { ReceiptService } from '#shared/services/receipt-service';
@@ -80,6 +81,50 @@ describe('ReceiptService.acknowledge', () => {
     );
 
     expect((await marksOf(conversationId, ben)).delivered).toBe(9);
+  });
+
+  it("lets a user's two devices acknowledge the same seq at once: one advance, no mark moved twice", async () => {
+    const { ben, conversationId } = await groupWithMessages(4);
+
+    const [laptop, phone] = await Promise.all([
+      receipts.acknowledge({ userId: ben, connectionId: 'laptop' }, conversationId, 'read', 5),
+      receipts.acknowledge({ userId: ben, connectionId: 'phone' }, conversationId, 'read', 5),
+    ]);
+
+    // Each mark moved exactly once, by one device or the other.
+    const moved = [...laptop, ...phone].map((advance) => [advance.kind, advance.fromSeq, advance.toSeq]);
+    expect(moved.sort()).toEqual([
+      ['delivered', 0, 5],
+      ['read', 0, 5],
+    ]);
+    expect(await marksOf(conversationId, ben)).toEqual({ delivered: 5, read: 5 });
+  });
+
+  it('keeps one history item per acknowledgement: a read stands for the delivery it implies', async () => {
+    const { ben, conversationId } = await groupWithMessages(2);
+
+    const [read] = await receipts.acknowledge({ userId: ben }, conversationId, 'read', 3);
+    await receipts.acknowledge({ userId: ben }, conversationId, 'read', 3);
+
+    const history = await db.documentClient.send(
+      new QueryCommand({
+        TableName: db.tableName('receipts'),
+        KeyConditionExpression: 'memberKey = :member',
+        ExpressionAttributeValues: { ':member': `${conversationId}#${ben}` },
+      }),
+    );
+    expect(history.Items?.map((item) => [item.kind, item.toSeq, item.at])).toEqual([['read', 3, read?.at]]);
+    expect(await db.repositories.receipts.firstReached(conversationId, ben, 'delivered', 3)).toBe(read?.at);
+  });
+
+  it('dates a delivery by the earlier of its own acknowledgement and a read past it', async () => {
+    const { ben, conversationId } = await groupWithMessages(4);
+    const [readToThree] = await receipts.acknowledge({ userId: ben }, conversationId, 'read', 3);
+    const [deliveredToFive] = await receipts.acknowledge({ userId: ben }, conversationId, 'delivered', 5);
+
+    expect(await db.repositories.receipts.firstReached(conversationId, ben, 'delivered', 2)).toBe(readToThree?.at);
+    expect(await db.repositories.receipts.firstReached(conversationId, ben, 'delivered', 4)).toBe(deliveredToFive?.at);
+    expect(await db.repositories.receipts.firstReached(conversationId, ben, 'read', 4)).toBeUndefined();
   });
 
   it('answers when a member first reached an old message, after later marks moved past it', async () => {

@@ -19,6 +19,8 @@ export interface FaultProxy {
   readonly documentClient: DynamoDBDocumentClient;
   /** Resolves once a transaction through the proxy holds its items. */
   transactionInFlight(): Promise<void>;
+  /** Transactions through the proxy hold their items until `released` settles. */
+  holdTransactionsUntil(released: Promise<void>): void;
   stop(): Promise<void>;
 }
 
@@ -40,6 +42,7 @@ export async function startFaultProxy(
     async transactionInFlight() {
       while (proxy.heldItems() === 0) await new Promise((resolve) => setTimeout(resolve, 2));
     },
+    holdTransactionsUntil: (released) => proxy.holdTransactionsUntil(released),
     async stop() {
       client.destroy();
       await proxy.stop();
