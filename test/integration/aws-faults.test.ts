@@ -73,7 +73,9 @@ describe('a delivered or read mark meeting an in-flight transaction on the membe
       new Date().toISOString(),
     );
     // The transaction lets go only after the mark's write met it.
-    await expect.poll(() => proxy.injector.counts.transactionConflict, { timeout: 15_000, interval: 5 }).toBeGreaterThan(0);
+    await expect
+      .poll(() => proxy.injector.counts.transactionConflict, { timeout: 15_000, interval: 5 })
+      .toBeGreaterThan(0);
     release();
     const advances = await acknowledged;
 
