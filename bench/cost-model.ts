@@ -187,8 +187,8 @@ export function pushCostPerMillion(options: { suppressedPerPush?: number; retrie
 
 /** The SDK's timers that cost money while a device is connected (client/parley-client.ts `defaults`). */
 export const sdkConnection = {
-  /** A ping every this long keeps API Gateway's 10-minute idle timeout away. */
-  keepAliveMs: 5 * 60_000,
+  /** A ping after this long with no frame sent keeps API Gateway's 10-minute idle timeout away (priced as a device that sends nothing). */
+  keepAliveMs: 8 * 60_000,
   /** The SDK reconnects on its own terms before API Gateway's 2-hour cut. */
   maxConnectionMs: 110 * 60_000,
 } as const;
@@ -369,7 +369,7 @@ export function deviceHourCost(ping: PricedUnit, reconnect: PricedUnit, sdk: typ
       usdPerMillionDeviceHours: round(60 * prices.apiGatewayConnectionMinute.usd * 1e6, 3),
     },
     {
-      item: `pings (one per ${sdk.keepAliveMs / 60_000} min)`,
+      item: `pings (one per ${sdk.keepAliveMs / 60_000} quiet min)`,
       quantityPerHour: round(pingsPerHour, 3),
       usdPerMillionDeviceHours: round(pingsPerHour * ping.usdPerMillionMessages, 3),
     },

@@ -49,7 +49,7 @@ export class Connection {
   private currentGeneration = 0;
   private reconnectAttempt = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
-  private keepAliveTimer: ReturnType<typeof setInterval> | undefined;
+  private keepAliveTimer: ReturnType<typeof setTimeout> | undefined;
   private recycleTimer: ReturnType<typeof setTimeout> | undefined;
   private watchdogTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -163,6 +163,8 @@ export class Connection {
     if (socket === undefined || socket.readyState !== OPEN) return false;
     try {
       socket.send(JSON.stringify(frame));
+      // Any frame resets API Gateway's idle timer: a ping is owed only after keepAliveMs of quiet.
+      this.armKeepAlive();
       return true;
     } catch {
       return false;
@@ -180,9 +182,7 @@ export class Connection {
     this.disarmWatchdog();
     this.setState('syncing');
     this.events.opened();
-    this.keepAliveTimer = setInterval(() => {
-      if (this.write({ action: 'ping' })) this.armWatchdog();
-    }, this.settings.keepAliveMs);
+    this.armKeepAlive();
     // Reconnect on our terms before API Gateway cuts the connection at 2 hours.
     this.recycleTimer = setTimeout(() => {
       this.teardown();
@@ -216,7 +216,8 @@ export class Connection {
   private teardown(): void {
     const socket = this.socket;
     this.socket = undefined;
-    clearInterval(this.keepAliveTimer);
+    clearTimeout(this.keepAliveTimer);
+    this.keepAliveTimer = undefined;
     clearTimeout(this.recycleTimer);
     this.disarmWatchdog();
     this.events.lost();
@@ -236,6 +237,14 @@ export class Connection {
       this.reconnectTimer = undefined;
       void this.open();
     }, delay);
+  }
+
+  /** A ping after keepAliveMs with nothing written (each ping and frame starts the wait again); its pong is owed. */
+  private armKeepAlive(): void {
+    clearTimeout(this.keepAliveTimer);
+    this.keepAliveTimer = setTimeout(() => {
+      if (this.write({ action: 'ping' })) this.armWatchdog();
+    }, this.settings.keepAliveMs);
   }
 
   /** No answer for responseTimeoutMs while one is owed (handshake, sync, ping): the socket is presumed dead. */

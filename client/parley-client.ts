@@ -31,7 +31,8 @@ import type {
 import { uploadAttachment } from './upload';
 
 const defaults = {
-  keepAliveMs: 5 * 60_000,
+  // Under API Gateway's 10-minute idle timeout with a minute to spare for timers a background tab throttles.
+  keepAliveMs: 8 * 60_000,
   maxConnectionMs: 110 * 60_000,
   backoff: { initialMs: 500, maxMs: 30_000 },
   gapFillDelayMs: 1500,

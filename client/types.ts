@@ -93,7 +93,7 @@ export interface ParleyClientOptions {
   /** Default `globalThis.WebSocket`; Node 20 has none: pass `ws`'s `WebSocket`. */
   WebSocket?: WebSocketConstructor;
   fetch?: typeof fetch;
-  /** Ping interval; default 5 minutes, under API Gateway's 10-minute idle timeout. */
+  /** A ping after this long with no frame sent; default 8 minutes, under API Gateway's 10-minute idle timeout. */
   keepAliveMs?: number;
   /** Reconnect after this long; default 110 minutes, before API Gateway's 2-hour cap. */
   maxConnectionMs?: number;

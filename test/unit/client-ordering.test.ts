@@ -560,6 +560,34 @@ describe('ParleyClient sends and reads', () => {
     expect(recycling.errors).toEqual([]);
   });
 
+  it('pings only after keepAliveMs with nothing sent: every frame it sends puts the ping off', async () => {
+    vi.useFakeTimers();
+    try {
+      const h = harness({}, { keepAliveMs: 60_000, responseTimeoutMs: 30_000 });
+      const connected = h.client.connect();
+      const socket = await h.connect(0);
+      await connected;
+
+      // A frame every 40 s: the connection is never quiet for a minute.
+      for (let seq = 1; seq <= 5; seq++) {
+        await vi.advanceTimersByTimeAsync(40_000);
+        h.client.markRead(conversationId, seq);
+        await vi.advanceTimersByTimeAsync(0);
+        expect(socket.framesOf('read').at(-1)).toMatchObject({ upToSeq: seq });
+        socket.push({ type: 'readAcked', conversationId, upToSeq: seq });
+      }
+      expect(socket.framesOf('ping')).toEqual([]);
+
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(socket.framesOf('ping')).toHaveLength(1);
+      socket.push({ type: 'pong' });
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(socket.framesOf('ping')).toHaveLength(2);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('sends again what was in flight when API Gateway answers with its own failure, not after the answer timeout', async () => {
     // The default 30 s answer timeout: a resend within this test can only come from the failure frame.
     const h = harness({}, { responseTimeoutMs: 30_000 });
