@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { setCapacityRecorder } from '#shared/aws/capacity-meter';
 import { createLocalDynamoDbClient } from '../local/aws-local';
 import { type DynamoDbLocal, startDynamoDbLocal } from '../local/dynamodb-local';
-import { type LocalStack, startLocalStack } from '../local/stack';
+import { anyFreeServicePorts, type LocalStack, startLocalStack } from '../local/stack';
 import { createLocalTables, type LocalTables } from '../local/tables';
 import { CapacityTally } from './capacity-tally';
 import { anchorCeilingStreams } from './ceiling';
@@ -46,10 +46,7 @@ export async function startBenchStack(
   const stack = await startLocalStack({
     dynamoEndpoint: dynamo.endpoint,
     tablePrefix: stackTablePrefix,
-    httpPort: 0,
-    wsPort: 0,
-    s3Port: 0,
-    cdnPort: 0,
+    ...anyFreeServicePorts,
     // Deployed handlers log at Powertools' default level, INFO, and publish metrics: metered runs do the same.
     logLevel: options.meterHandlerLogs ? 'INFO' : 'ERROR',
     metrics: options.meterHandlerLogs === true,

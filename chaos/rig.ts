@@ -6,7 +6,7 @@ import type { LocalStackTiming } from '../local/aws-timing';
 import { noFaults } from '../local/faults';
 import { parseLogLevel } from '../local/log';
 import { type Random, seededRandom } from '../local/seeded-random';
-import { type LocalStack, type LocalStackFaults, startLocalStack } from '../local/stack';
+import { anyFreeServicePorts, type LocalStack, type LocalStackFaults, startLocalStack } from '../local/stack';
 import { createFanOutFaults, type FanOutFaults } from './fan-out-faults';
 import type { ChaosSettings } from './settings';
 
@@ -36,10 +36,7 @@ export async function startStackWithFaults(
   const stack = await startLocalStack({
     dataDir,
     dynamoPort: 0,
-    httpPort: 0,
-    wsPort: 0,
-    s3Port: 0,
-    cdnPort: 0,
+    ...anyFreeServicePorts,
     logLevel: parseLogLevel(process.env.PARLEY_LOG_LEVEL, 'SILENT'),
     faults: { random: faultRandom.next },
     // The proxy and the runtime's hooks are on from the start; their rates stay 0 until the sending phase.

@@ -179,6 +179,17 @@ export interface LocalStack {
 }
 
 export const defaultPorts = { http: 3000, ws: 3001, s3: 3002, cdn: 3003, web: 3004, push: 3005, dynamo: 8000 } as const;
+/**
+ * Every service port of a stack on a free one (DynamoDB and the web app apart): a stack started by a test,
+ * the bench or the chaos run must never take a default port that `npm start` or another run holds.
+ */
+export const anyFreeServicePorts = {
+  httpPort: 0,
+  wsPort: 0,
+  s3Port: 0,
+  cdnPort: 0,
+  pushPort: 0,
+} as const satisfies Record<Exclude<Extract<keyof LocalStackOptions, `${string}Port`>, 'dynamoPort' | 'webPort'>, 0>;
 export const defaultTablePrefix = 'parley-local-';
 /** The Secrets Manager secret holding the CloudFront private key, as MEDIA_SIGNING_KEY_SECRET names it. */
 export const mediaSigningKeySecretName = 'parley-local/media-signing-key';

@@ -8,7 +8,7 @@ import { createDocumentClient } from '#shared/aws/dynamodb';
 import { ConnectionRepository } from '#shared/repositories/connection-repository';
 import { createLocalDynamoDbClient } from '../../local/aws-local';
 import { parseLogLevel } from '../../local/log';
-import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/stack';
+import { anyFreeServicePorts, type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/stack';
 
 export interface TestStack extends LocalStack {
   /** The connection id the users table holds for a user's device (a connection row); rejects when there is none. */
@@ -25,11 +25,7 @@ export async function startTestStack(label: string, testOptions: TestStackOption
   const stack = await startLocalStack({
     dynamoEndpoint: inject('dynamoEndpoint'),
     tablePrefix: `e2e-${label}-${randomUUID().slice(0, 8)}-`,
-    httpPort: 0,
-    wsPort: 0,
-    s3Port: 0,
-    cdnPort: 0,
-    pushPort: 0,
+    ...anyFreeServicePorts,
     ...(web ? { webPort: 0 } : {}),
     // A loaded runner can take seconds per post; a writer's timeout would then make raw frames repeat
     // (the SDK drops them, raw test clients count them). The timeout path has its own tests.
