@@ -496,21 +496,21 @@ function burstConversation(workload: Workload): { conversation: Conversation; se
   return { conversation, sender, receivers };
 }
 
-/** Every receiver acks, then reads, up to `upToSeq`, all at once; answers how many were refused. */
+/**
+ * Every receiver acks, then reads, up to `upToSeq`, all at once; answers how many reads were refused or
+ * unanswered. An ack is answered only when refused: each read, behind its ack on the same socket, is
+ * answered after the ack's handler started, and the caller's waitForQuiet waits for it to finish.
+ */
 async function ackAndRead(conversationId: string, receivers: readonly Device[], upToSeq: number): Promise<number> {
-  let errors = 0;
-  for (const [action, answerType] of [
-    ['ack', 'acked'],
-    ['read', 'readAcked'],
-  ] as const) {
-    const answers = await Promise.all(
-      receivers.map((device) =>
-        device.request({ action, conversationId, upToSeq }, answerType).catch(() => ({ type: 'error' }) as Frame),
-      ),
-    );
-    errors += answers.filter((answer) => answer.type === 'error').length;
-  }
-  return errors;
+  for (const device of receivers) device.send({ action: 'ack', conversationId, upToSeq });
+  const answers = await Promise.all(
+    receivers.map((device) =>
+      device
+        .request({ action: 'read', conversationId, upToSeq }, 'readAcked')
+        .catch(() => ({ type: 'error' }) as Frame),
+    ),
+  );
+  return answers.filter((answer) => answer.type === 'error').length;
 }
 
 /** Receipts up to date before a measured burst, so its ack and read cover the burst alone. */
@@ -662,11 +662,15 @@ let receiptFramesBefore = 0;
 async function receiptAck(command: Extract<DriverCommand, { kind: 'receiptAck' }>): Promise<void> {
   const [sender, receiver] = pairDevices(command.conversationId);
   receiptFramesBefore = sender.receiptFrames;
-  const answerType = command.action === 'ack' ? 'acked' : 'readAcked';
-  const answer = await receiver.request(
-    { action: command.action, conversationId: command.conversationId, upToSeq: command.seq },
-    answerType,
-  );
+  const frame = { action: command.action, conversationId: command.conversationId, upToSeq: command.seq };
+  let answer: Frame;
+  if (command.action === 'ack') {
+    // An ack is answered only when refused: the pong of a ping behind it on the socket stands in.
+    receiver.send(frame);
+    answer = await receiver.request({ action: 'ping' }, 'pong');
+  } else {
+    answer = await receiver.request(frame, 'readAcked');
+  }
   if (answer.type === 'error') throw new Error(`${command.action}: ${JSON.stringify(answer)}`);
 }
 

@@ -232,9 +232,11 @@ export function costModel(inputs: CostInputs) {
   const { bursts, changes, deviceHour, profiles, receipts } = inputs;
   const awsFastPath = profiles.find((p) => p.profile.timing === 'aws' && p.profile.fastPath);
   const awsStreamOnly = profiles.find((p) => p.profile.timing === 'aws' && !p.profile.fastPath);
-  // Per message of a burst: its send, plus each receiver's ack and read (2 requests) shared by the burst.
+  // Per message of a burst: its send, plus each receiver's read (answered) and ack (answered only when
+  // refused) shared by the burst.
   const withReceipts = (burst: BurstCosts['direct']): Billing => ({
-    routeRequests: 1 + (2 * burst.receivers) / burst.messagesPerBurst,
+    routeRequests: 1 + burst.receivers / burst.messagesPerBurst,
+    unansweredFrames: burst.receivers / burst.messagesPerBurst,
   });
   return {
     prices,
@@ -242,7 +244,7 @@ export function costModel(inputs: CostInputs) {
     sdkConnection,
     localVersusAws,
     assumptions:
-      "Quantities measured in this run; each send, edit or reaction is 2 billed frames (the frame in, messageAccepted out) plus its posts; each ack or read is 2 frames plus its receipt posts; directWithReceipts and groupWithReceipts are bursts of messagesPerBurst sends after which every receiving device acks and reads once (measured whole, per message); Lambda durations are the local means; DynamoDB write units include the estimated units of failed calls; CloudWatch Logs counts the handlers' lines as written in the run (INFO, metrics on, as deployed) plus estimated Lambda platform and API Gateway access lines; X-Ray at the default sampling rule. direct, the receipts, the changes and the group lines come from this process's stack; directStreamOnly and groupStreamOnly from the AWS-timing run with the fast path off (its Lambda durations include the modelled waits, and its handlers log at ERROR); fastPath compares the two AWS-timing runs, fast path on and off, like for like.",
+      "Quantities measured in this run; each send, edit or reaction is 2 billed frames (the frame in, messageAccepted out) plus its posts; each read is 2 frames and each ack 1 (answered only when refused), plus their receipt posts; directWithReceipts and groupWithReceipts are bursts of messagesPerBurst sends after which every receiving device acks and reads once (measured whole, per message); Lambda durations are the local means; DynamoDB write units include the estimated units of failed calls; CloudWatch Logs counts the handlers' lines as written in the run (INFO, metrics on, as deployed) plus estimated Lambda platform and API Gateway access lines; X-Ray at the default sampling rule. direct, the receipts, the changes and the group lines come from this process's stack; directStreamOnly and groupStreamOnly from the AWS-timing run with the fast path off (its Lambda durations include the modelled waits, and its handlers log at ERROR); fastPath compares the two AWS-timing runs, fast path on and off, like for like.",
     perMillionMessages: {
       direct: dollarsPerMillion(inputs.directProbe, oneRequest),
       directWithReceipts: dollarsPerMillion(bursts.direct, withReceipts(bursts.direct)),
@@ -256,7 +258,7 @@ export function costModel(inputs: CostInputs) {
                 { part: receipts.perAck, times: 1 },
                 { part: receipts.perRead, times: 1 },
               ]),
-              { routeRequests: 3 },
+              { routeRequests: 2, unansweredFrames: 1 },
             ),
           }),
       groupUnbatched: dollarsPerMillion(inputs.groupProbe, oneRequest),

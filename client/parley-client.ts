@@ -319,7 +319,7 @@ export class ParleyClient {
         this.presenceAndTyping.receive(frame);
         return;
       default:
-        // pong, acked, and frame types added later need nothing.
+        // pong, and frame types added later need nothing.
         return;
     }
   }

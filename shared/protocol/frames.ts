@@ -213,7 +213,6 @@ export type ServerFrame =
   /** A `sendMessages` frame's messages, stored (or found already stored), in the order sent. */
   | { readonly type: 'messagesAccepted'; readonly conversationId: string; readonly messages: readonly Message[] }
   | { readonly type: 'syncComplete'; readonly delivered: number; readonly cursor?: string }
-  | { readonly type: 'acked'; readonly conversationId: string; readonly upToSeq: number; readonly removed: number }
   | { readonly type: 'readAcked'; readonly conversationId: string; readonly upToSeq: number }
   | { readonly type: 'pong' }
   /** The answer to `subscribePresence`: the presence now of each user it may watch (others are left out). */

@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createDocumentClient } from '#shared/aws/dynamodb';
-import { webSocketRoutes } from '#shared/config/functions';
+import { type FunctionName, webSocketRoutes } from '#shared/config/functions';
 import { limits } from '#shared/config/limits';
 import { errorCodes } from '#shared/errors';
 import { conversationKeys } from '#shared/keys';
@@ -79,7 +79,8 @@ const successTypes = {
   deleteMessage: 'messageAccepted',
   react: 'messageAccepted',
   sync: 'syncComplete',
-  ack: 'acked',
+  // Like typing, an ack answers only when refused.
+  ack: 'pong',
   read: 'readAcked',
   subscribePresence: 'presenceSubscribed',
   // A forwarded typing frame answers nothing: the ping sent once its handler is done answers instead.
@@ -194,9 +195,12 @@ function handshake(url: string): Promise<number> {
 }
 
 /** The connection answers a ping: still open, still routed. */
-/** `typing` invocations that have finished so far. */
-function finishedTypings(): number {
-  const count = stack.invocationCounts().wsTyping;
+/** The routes that answer only when they refuse a frame, and their handlers. */
+const answeredOnlyWhenRefused: Partial<Record<RoutedKey, FunctionName>> = { typing: 'wsTyping', ack: 'wsAck' };
+
+/** Invocations of `name` that have finished so far. */
+function finished(name: FunctionName): number {
+  const count = stack.invocationCounts()[name];
   return count === undefined ? 0 : count.invocations - count.running;
 }
 
@@ -257,7 +261,6 @@ function expectSuccessFrame(routeKey: RoutedKey, answer: Frame, sent: unknown): 
       marks = { ...marks, [groupId]: { lastSeq: Math.max(group.lastSeq, seq), nextSeq: Math.max(group.nextSeq, seq) } };
       return;
     }
-    case 'ack':
     case 'read':
       expect(answer.conversationId).toBe(frame.conversationId);
       // `===`: a frame's -0 comes back as 0.
@@ -274,6 +277,7 @@ function expectSuccessFrame(routeKey: RoutedKey, answer: Frame, sent: unknown): 
       }
       return;
     case 'typing':
+    case 'ack':
     case '$default':
       expect(answer).toEqual({ type: 'pong' });
   }
@@ -304,12 +308,13 @@ async function exchange(frame: WireFrame): Promise<void> {
     answerTimeoutMs,
   );
   const closing = closed(client);
-  const typingBefore = finishedTypings();
+  const quietHandler = answeredOnlyWhenRefused[routeKey];
+  const handledBefore = quietHandler ? finished(quietHandler) : 0;
   send(client, frame);
-  if (routeKey === 'typing') {
+  if (quietHandler) {
     // Answered only when refused, once its handler is done; a ping sent after that answers otherwise.
-    await expect.poll(finishedTypings, { timeout: answerTimeoutMs }).toBeGreaterThan(typingBefore);
-    const flushedPong = client.nextFrame((candidate) => candidate.type === 'pong', 'the pong after typing');
+    await expect.poll(() => finished(quietHandler), { timeout: answerTimeoutMs }).toBeGreaterThan(handledBefore);
+    const flushedPong = client.nextFrame((candidate) => candidate.type === 'pong', `the pong after ${routeKey}`);
     client.send({ action: 'ping' });
     // Taken here, so a refusal's pong is not left to answer the next frame.
     await flushedPong;

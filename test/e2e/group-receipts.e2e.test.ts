@@ -54,7 +54,7 @@ describe('a group message', () => {
     for (const [i, member] of members.entries()) {
       const onPhone = alicePhone.nextFrame(receiptFrom(member.userId, 'delivered'), `delivered by ${i}`);
       const onLaptop = aliceLaptop.nextFrame(receiptFrom(member.userId, 'delivered'), `delivered by ${i} (laptop)`);
-      await memberDevices[i]?.request({ action: 'ack', conversationId, upToSeq: messageSeq }, 'acked');
+      memberDevices[i]?.send({ action: 'ack', conversationId, upToSeq: messageSeq });
       await Promise.all([onPhone, onLaptop]);
     }
 

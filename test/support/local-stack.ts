@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import { createDocumentClient } from '#shared/aws/dynamodb';
+import type { FunctionName } from '#shared/config/functions';
 import { ConnectionRepository } from '#shared/repositories/connection-repository';
 import { createLocalDynamoDbClient } from '../../local/aws-local';
 import { parseLogLevel } from '../../local/log';
@@ -13,6 +14,11 @@ import { anyFreeServicePorts, type LocalStack, type LocalStackOptions, startLoca
 export interface TestStack extends LocalStack {
   /** The connection id the users table holds for a user's device (a connection row); rejects when there is none. */
   connectionIdOf(userId: string, deviceId: string): Promise<string>;
+  /**
+   * Runs `send` (frames no answer comes back for, such as `ack`) and resolves once `count` more
+   * invocations of `name` have finished than before it; only exact when no other such frame is in flight.
+   */
+  handled(name: FunctionName, count: number, send: () => void): Promise<void>;
 }
 
 export interface TestStackOptions extends LocalStackOptions {
@@ -42,6 +48,19 @@ export async function startTestStack(label: string, testOptions: TestStackOption
       const connection = (await connections.listForUser(userId)).find((row) => row.deviceId === deviceId);
       if (connection === undefined) throw new Error(`No connection row for user ${userId} device ${deviceId}`);
       return connection.connectionId;
+    },
+    async handled(name, count, send) {
+      const finished = () => {
+        const invocations = stack.invocationCounts()[name];
+        return invocations === undefined ? 0 : invocations.invocations - invocations.running;
+      };
+      const before = finished();
+      send();
+      const deadline = Date.now() + 15_000;
+      while (finished() < before + count) {
+        if (Date.now() > deadline) throw new Error(`${count} ${name} invocation(s) did not finish within 15 s`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
     },
     async stop() {
       dynamoClient.destroy();
