@@ -128,7 +128,7 @@ export class ReceiptRepository {
 
   /**
    * When the member's mark first reached `seq`: the earliest acknowledgement of a seq at or past it.
-   * A delivery is also reached by a read (a read's one item stands for both), so it asks both.
+   * A delivery is also reached by a read (a read's one item stands for both).
    */
   async firstReached(
     conversationId: string,
@@ -136,12 +136,8 @@ export class ReceiptRepository {
     kind: ReceiptKind,
     seq: number,
   ): Promise<string | undefined> {
-    if (kind === 'read') return this.firstRecorded(conversationId, userId, 'read', seq);
-    const [delivered, read] = await Promise.all([
-      this.firstRecorded(conversationId, userId, 'delivered', seq),
-      this.firstRecorded(conversationId, userId, 'read', seq),
-    ]);
-    return earliest(delivered, read);
+    const { deliveredAt, readAt } = await this.firstReachedBoth(conversationId, userId, seq);
+    return kind === 'read' ? readAt : deliveredAt;
   }
 
   /** Both times at once, in two Queries: what a receipt listing needs per member. */
