@@ -2,7 +2,7 @@
  * The benchmark's recorder for `shared/aws/capacity-meter`: running totals of DynamoDB calls and
  * the units DynamoDB reported, by operation and by table. Phases take the difference of two snapshots.
  */
-import type { DynamoDbCallRecord } from '#shared/aws/capacity-meter';
+import type { DynamoDbCallRecord, TableUnits } from '#shared/aws/capacity-meter';
 
 export interface UnitTally {
   calls: number;
@@ -11,7 +11,13 @@ export interface UnitTally {
 }
 
 export interface TallySnapshot {
-  readonly total: UnitTally & { failedCalls: number; retries: number; failedWriteUnits: number };
+  readonly total: UnitTally & {
+    failedCalls: number;
+    retries: number;
+    failedWriteUnits: number;
+    /** Units added to what DynamoDB Local reported for transactions (see `localVersusAws`). */
+    transactionWriteUnitsAdded: number;
+  };
   readonly byOperation: Readonly<Record<string, UnitTally>>;
   /** Calls here count each call once per table it touched. */
   readonly byTable: Readonly<Record<string, UnitTally>>;
@@ -21,11 +27,11 @@ export interface TallySnapshot {
 
 /**
  * Where DynamoDB Local's `ConsumedCapacity` differs from what AWS bills, found by probing DynamoDB Local
- * (docs/performance.md, "Cost model"). The tally corrects the first; the others are reported, not corrected.
+ * (docs/performance.md, "Cost model"). The tally corrects the first two; the others are reported, not corrected.
  */
 export const localVersusAws = [
-  'Failed calls: a failed conditional write (ConditionalCheckFailedException) and a cancelled transaction (TransactionCanceledException) carry no ConsumedCapacity on either; AWS bills the write anyway (at least 1 WRU per conditional write, by the existing item size). The tally adds an estimate: the mean units of this run’s successful calls of the same operation on the same tables, else 1 WRU per table (2 for a transaction).',
-  'Transactions: DynamoDB Local reports a TransactWriteItems as 2 WRU per table however many items it writes there (2 puts or 4 puts to one table: 2 WRU); AWS bills 2 WRU per item of up to 1 KB. Transactions writing several items of one table are under-counted here.',
+  'Failed calls: a failed conditional write (ConditionalCheckFailedException) and a cancelled transaction (TransactionCanceledException) carry no ConsumedCapacity on either; AWS bills the write anyway (at least 1 WRU per conditional write, by the existing item size). The tally adds an estimate: the mean units of this run’s successful calls of the same operation on the same tables, else 1 WRU per table (2 per item for a transaction).',
+  'Transactions: DynamoDB Local reports a TransactWriteItems as 2 WRU per table however many small items it writes there (2 puts or 4 puts to one table: 2 WRU); AWS bills 2 WRU per item of up to 1 KB (a ConditionCheck counted as one). The tally corrects it: a table of a transaction costs at least 2 WRU per item on it, on top of its index writes as reported.',
   'Transactions and indexes: DynamoDB Local doubles the index write of a transactional update (4 WRU for a GSI key change, 2 for another attribute); the pricing pages do not say whether AWS doubles index writes made by a transaction; the bench keeps the figure DynamoDB Local reports.',
   'Non-transactional index writes match: 1 WRU per index entry written, 2 when an update moves the index key (delete and put).',
 ] as const;
@@ -34,14 +40,24 @@ export const localVersusAws = [
 const billedWhenFailed = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'TransactWriteItems']);
 
 export class CapacityTally {
-  private readonly total = { calls: 0, readUnits: 0, writeUnits: 0, failedCalls: 0, retries: 0, failedWriteUnits: 0 };
+  private readonly total = {
+    calls: 0,
+    readUnits: 0,
+    writeUnits: 0,
+    failedCalls: 0,
+    retries: 0,
+    failedWriteUnits: 0,
+    transactionWriteUnitsAdded: 0,
+  };
   private readonly byOperation: Record<string, UnitTally> = {};
   private readonly byTable: Record<string, UnitTally> = {};
   private readonly failedByOperation: Record<string, number> = {};
   /** Successful calls by shape (operation and tables): what a failed call of that shape is taken to cost. */
   private readonly shapes = new Map<string, { calls: number; writeUnits: number }>();
 
-  readonly record = (call: DynamoDbCallRecord): void => {
+  readonly record = (reported: DynamoDbCallRecord): void => {
+    const call = billedAsAws(reported);
+    this.total.transactionWriteUnitsAdded += call.writeUnits - reported.writeUnits;
     add(this.total, call.readUnits, call.writeUnits);
     const shape = `${call.operation} ${call.tables
       .map((t) => t.table)
@@ -67,7 +83,14 @@ export class CapacityTally {
     if (!billedWhenFailed.has(call.operation)) return 0;
     const seen = this.shapes.get(shape);
     if (seen !== undefined && seen.calls > 0) return seen.writeUnits / seen.calls;
-    return Math.max(1, call.tables.length) * (call.operation === 'TransactWriteItems' ? 2 : 1);
+    if (call.operation !== 'TransactWriteItems') return Math.max(1, call.tables.length);
+    return (
+      2 *
+      Math.max(
+        1,
+        sum(call.tables, (t) => t.transactItems ?? 1),
+      )
+    );
   }
 
   /** Calls so far: a cheap change detector. */
@@ -83,6 +106,24 @@ export class CapacityTally {
       failedByOperation: this.failedByOperation,
     });
   }
+}
+
+/**
+ * `call` with each table of a successful transaction raised to AWS's 2 WRU per item on it (DynamoDB
+ * Local reports 2 per table); index writes stay as reported. Every other call is returned as it is.
+ */
+export function billedAsAws(call: DynamoDbCallRecord): DynamoDbCallRecord {
+  if (call.operation !== 'TransactWriteItems' || call.failed) return call;
+  const tables = call.tables.map((t): TableUnits => {
+    const base = t.baseTableUnits ?? t.writeUnits;
+    const added = Math.max(0, 2 * (t.transactItems ?? 0) - base);
+    return added === 0 ? t : { ...t, writeUnits: t.writeUnits + added, baseTableUnits: base + added };
+  });
+  return { ...call, tables, writeUnits: sum(tables, (t) => t.writeUnits) };
+}
+
+function sum<T>(values: readonly T[], pick: (value: T) => number): number {
+  return values.reduce((total, value) => total + pick(value), 0);
 }
 
 /** `after - before`, per message: what the phase between the two snapshots cost each message. */
@@ -120,6 +161,8 @@ export function tallyPerMessage(
     failedCalls: per(after.total.failedCalls - before.total.failedCalls),
     /** Estimated: AWS bills failed conditional writes and cancelled transactions; no one reports their units. */
     failedWriteUnits: per(after.total.failedWriteUnits - before.total.failedWriteUnits),
+    /** Of `writeUnits`: what the transaction correction added to DynamoDB Local's report. */
+    transactionWriteUnitsAdded: per(after.total.transactionWriteUnitsAdded - before.total.transactionWriteUnitsAdded),
     retries: per(after.total.retries - before.total.retries),
     byOperation: diff(before.byOperation, after.byOperation, (key) => key),
     byTable: diff(before.byTable, after.byTable, tableName),

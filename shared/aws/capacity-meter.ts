@@ -13,6 +13,10 @@ export interface TableUnits {
   readonly table: string;
   readonly readUnits: number;
   readonly writeUnits: number;
+  /** A transaction's units on the table itself, its indexes left out (asked for as `INDEXES`). */
+  readonly baseTableUnits?: number;
+  /** Items a TransactWriteItems wrote or checked on this table: AWS bills each at least 2 WRU. */
+  readonly transactItems?: number;
 }
 
 /** One DynamoDB call as the client made it (SDK retries inside it are counted in `attempts`). */
@@ -79,7 +83,9 @@ export function addCapacityMeter(client: DynamoDBClient): void {
       const operation = dynamoDbOperation(context);
       const input = args.input as Readonly<Record<string, unknown>>;
       const askedFor = metered.has(operation) && input.ReturnConsumedCapacity === undefined;
-      const forwarded = askedFor ? { ...args, input: { ...input, ReturnConsumedCapacity: 'TOTAL' } } : args;
+      // A transaction's base-table units apart from its indexes: what the per-item minimum applies to.
+      const detail = operation === 'TransactWriteItems' ? 'INDEXES' : 'TOTAL';
+      const forwarded = askedFor ? { ...args, input: { ...input, ReturnConsumedCapacity: detail } } : args;
       let result: Awaited<ReturnType<typeof next>>;
       try {
         result = await next(forwarded as typeof args);
@@ -126,6 +132,7 @@ interface ConsumedCapacity {
   readonly CapacityUnits?: number;
   readonly ReadCapacityUnits?: number;
   readonly WriteCapacityUnits?: number;
+  readonly Table?: { readonly CapacityUnits?: number };
 }
 
 function consumedTables(
@@ -136,13 +143,16 @@ function consumedTables(
   const entries = (Array.isArray(reported) ? reported : reported === undefined ? [] : [reported]) as ConsumedCapacity[];
   if (entries.length === 0) return inputTables(operation, input);
   const isRead = readOperations.has(operation) || isSelect(input);
+  const items = operation === 'TransactWriteItems' ? itemsPerTable(operation, input) : undefined;
   return entries.map((entry) => {
     const units = entry.CapacityUnits ?? 0;
     const split = entry.ReadCapacityUnits !== undefined || entry.WriteCapacityUnits !== undefined;
+    const table = entry.TableName ?? String(input.TableName ?? 'unknown');
     return {
-      table: entry.TableName ?? String(input.TableName ?? 'unknown'),
+      table,
       readUnits: split ? (entry.ReadCapacityUnits ?? 0) : isRead ? units : 0,
       writeUnits: split ? (entry.WriteCapacityUnits ?? 0) : isRead ? 0 : units,
+      ...(items ? { baseTableUnits: entry.Table?.CapacityUnits ?? units, transactItems: items.get(table) ?? 0 } : {}),
     };
   });
 }
@@ -154,8 +164,21 @@ function isSelect(input: Readonly<Record<string, unknown>>): boolean {
 
 /** Tables named in the input (those IAM would check), for calls DynamoDB reported no capacity for. */
 function inputTables(operation: string, input: Readonly<Record<string, unknown>>): readonly TableUnits[] {
-  const names = new Set(requiredAccess(operation, input).map((access) => access.tableName));
-  return [...names].map((table) => ({ table, readUnits: 0, writeUnits: 0 }));
+  const items = itemsPerTable(operation, input);
+  const transaction = operation === 'TransactWriteItems';
+  return [...items.keys()].map((table) => ({
+    table,
+    readUnits: 0,
+    writeUnits: 0,
+    ...(transaction ? { transactItems: items.get(table) ?? 0 } : {}),
+  }));
+}
+
+/** How many of the call's items (a transaction's actions; one per table otherwise) name each table. */
+function itemsPerTable(operation: string, input: Readonly<Record<string, unknown>>): ReadonlyMap<string, number> {
+  const items = new Map<string, number>();
+  for (const { tableName } of requiredAccess(operation, input)) items.set(tableName, (items.get(tableName) ?? 0) + 1);
+  return items;
 }
 
 function sum(tables: readonly TableUnits[], pick: (t: TableUnits) => number): number {
