@@ -36,6 +36,25 @@ function toQueuedConversation(meta: Record<string, unknown>): QueuedConversation
   return { ...toConversation(meta), ...toSeqQueue(meta) };
 }
 
+/**
+ * A direct conversation's meta item keeps a member's last send (`lastSentSeq#<userId>`) when their
+ * send committed uncontended (see `TimelineEffects.lastSendOnMetaAt`); otherwise the member row
+ * keeps it. The later of the two is the member's last send.
+ */
+export const metaLastSend = {
+  attribute: (userId: string) => `lastSentSeq#${userId}`,
+  of(meta: Readonly<Record<string, unknown>> | undefined, userId: string): number | undefined {
+    const value = meta?.[metaLastSend.attribute(userId)];
+    return value === undefined ? undefined : Number(value);
+  },
+};
+
+/** `member` with the later of its row's and the meta item's last send. */
+function withMetaLastSend(member: Member, meta: Readonly<Record<string, unknown>> | undefined): Member {
+  const onMeta = metaLastSend.of(meta, member.userId);
+  return onMeta === undefined || onMeta <= (member.lastSentSeq ?? 0) ? member : { ...member, lastSentSeq: onMeta };
+}
+
 export class ConversationRepository {
   constructor(
     private readonly documentClient: DynamoDBDocumentClient,
@@ -50,7 +69,7 @@ export class ConversationRepository {
     const items = await batchGetAll(this.documentClient, this.tableName, [metaKey, memberKey], true);
     const meta = items.find((item) => item.sk === metaKey.sk);
     const memberItem = items.find((item) => item.sk === memberKey.sk);
-    const member = memberItem ? toMember(memberItem) : undefined;
+    const member = memberItem ? withMetaLastSend(toMember(memberItem), meta) : undefined;
     return {
       ...(meta
         ? {
@@ -83,7 +102,7 @@ export class ConversationRepository {
     const meta = items.find((item) => item.sk === 'META');
     const rows = items
       .filter((item) => String(item.sk).startsWith(conversationKeys.memberPrefix))
-      .map(toMember)
+      .map((item) => withMetaLastSend(toMember(item), meta))
       // In the key order readers have always had.
       .reverse();
     return {
@@ -118,20 +137,19 @@ export class ConversationRepository {
   ): Promise<{ conversation: Conversation; member: Member }[]> {
     const keys = conversationIds.flatMap((id) => [conversationKeys.meta(id), conversationKeys.member(id, userId)]);
     const items = await batchGetAll(this.documentClient, this.tableName, keys);
-    const metas = new Map<string, Conversation>();
+    const metas = new Map<string, Record<string, unknown>>();
     const members = new Map<string, Member>();
     for (const item of items) {
       if (item.sk === 'META') {
-        const conversation = toConversation(item);
-        metas.set(conversation.id, conversation);
+        metas.set(String(item.id), item);
       } else {
         const member = toMember(item);
         if (isCurrentMember(member)) members.set(member.conversationId, member);
       }
     }
     return [...members.values()].flatMap((member) => {
-      const conversation = metas.get(member.conversationId);
-      return conversation ? [{ conversation, member }] : [];
+      const meta = metas.get(member.conversationId);
+      return meta ? [{ conversation: toConversation(meta), member: withMetaLastSend(member, meta) }] : [];
     });
   }
 

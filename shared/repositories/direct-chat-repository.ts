@@ -1,6 +1,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { conversationKeys } from '../keys';
 import { batchGetAll } from './batch-get';
+import { metaLastSend } from './conversation-repository';
 
 /**
  * Direct chats between two users as a consent signal: whether a user took part in one with someone
@@ -46,7 +47,12 @@ export class DirectChatRepository {
         .filter(({ userId, conversationId }) => {
           const member = row(conversationKeys.member(conversationId, userId));
           if (member === undefined || member.leftSeq !== undefined) return false;
-          return row(conversationKeys.meta(conversationId))?.createdBy === userId || member.lastSentSeq !== undefined;
+          const meta = row(conversationKeys.meta(conversationId));
+          return (
+            meta?.createdBy === userId ||
+            member.lastSentSeq !== undefined ||
+            metaLastSend.of(meta, userId) !== undefined
+          );
         })
         .map(({ userId }) => userId),
     );

@@ -12,6 +12,13 @@ import type { TransactItem } from './transact-item';
 export interface TimelineEffects {
   /** A text message's sender: still a member at this seq, and this becomes their last send. */
   readonly sentBy?: string;
+  /**
+   * A direct conversation's lastSeq when the sender's membership was read after its meta item (so
+   * the member rows showed every change up to it). If the entry commits uncontended right after
+   * that seq, no membership change can lie between, so the meta guard proves `sentBy` a member, and
+   * the last send moves on the meta item instead of the member row: one transaction item (2 WRU) less.
+   */
+  readonly lastSendOnMetaAt?: number;
   /** Attachments carried by the sender's message: each still ready and theirs, and from now on kept. */
   readonly attachmentsSent?: readonly string[];
   /** The group's new name. */
@@ -42,8 +49,17 @@ export interface EffectTables {
   readonly messages?: string;
 }
 
-/** The meta item's changes and the extra transaction items that carry out `effects` at `seq`. */
-export function effectWrites(tables: EffectTables, conversationId: string, seq: number, effects: TimelineEffects) {
+/**
+ * The meta item's changes and the extra transaction items that carry out `effects` at `seq`.
+ * `lastSendOnMeta`: the commit's meta item takes the sender's last send (no member row item).
+ */
+export function effectWrites(
+  tables: EffectTables,
+  conversationId: string,
+  seq: number,
+  effects: TimelineEffects,
+  lastSendOnMeta = false,
+) {
   const joins = effects.joins ?? [];
   const memberCountChange = joins.length - (effects.leaves ? 1 : 0);
   const attachments = effects.attachmentsSent ?? [];
@@ -54,7 +70,9 @@ export function effectWrites(tables: EffectTables, conversationId: string, seq: 
   if (effects.changes && !tables.messages)
     throw new Error('effectWrites: a change by a writer without the messages table');
   const items: TransactItem[] = [
-    ...(effects.sentBy ? [memberWrites.send(tables.conversations, conversationId, effects.sentBy, seq)] : []),
+    ...(effects.sentBy && !lastSendOnMeta
+      ? [memberWrites.send(tables.conversations, conversationId, effects.sentBy, seq)]
+      : []),
     ...attachments.map((attachmentId) =>
       attachmentSendWrite(tables.attachments ?? '', attachmentId, conversationId, effects.sentBy ?? '', seq),
     ),

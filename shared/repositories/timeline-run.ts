@@ -10,7 +10,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { tables } from '../config/tables';
 import { conversationKeys, idempotencyKey } from '../keys';
 import { isChange, type StoredMessage } from '../model';
-import { memberWrites } from './conversation-repository';
+import { memberWrites, metaLastSend } from './conversation-repository';
 import { effectWrites, type TimelineEffects } from './timeline-effects';
 import type { TransactItem } from './transact-item';
 
@@ -100,13 +100,17 @@ export function planRun(
   // Item key -> index in body; a sender's last-send update is the one kind that merges.
   const taken = new Map<string, number>();
   const lastSends = new Set<string>();
+  // Senders whose last send the meta item takes (see TimelineEffects.lastSendOnMetaAt), with its seq.
+  const metaLastSends = new Map<string, number>();
   let count = 0;
   for (const [index, entry] of offered.entries()) {
     const { message } = entry;
     const effects = entry.effects ?? {};
     if (message.seq !== previous + index + 1)
       throw new Error(`planRun: entry ${index} is not at seq ${previous + index + 1}`);
-    const writes = effectWrites(tableNames, message.conversationId, message.seq, effects);
+    const lastSendOnMeta =
+      guard.kind === 'optimistic' && effects.sentBy !== undefined && effects.lastSendOnMetaAt === previous;
+    const writes = effectWrites(tableNames, message.conversationId, message.seq, effects, lastSendOnMeta);
     const changesMeta = [writes.metaSet, writes.metaAdd, writes.metaAtMost].some((m) => Object.keys(m).length > 0);
     const unwritable =
       ((effects.attachmentsSent?.length ?? 0) > 0 || (effects.attachmentsWithdrawn?.length ?? 0) > 0) &&
@@ -162,6 +166,7 @@ export function planRun(
       body.push(item);
       roles.push(role);
     }
+    if (lastSendOnMeta && effects.sentBy !== undefined) metaLastSends.set(effects.sentBy, message.seq);
     count += 1;
   }
   const committed = offered.slice(0, count);
@@ -185,7 +190,15 @@ export function planRun(
       ? guard.leaseUntil
       : undefined;
   const lease = guard.kind === 'optimistic' ? undefined : (goesOn ?? ('clear' as const));
-  const meta = metaUpdate(previous, previous + count, progress, guard.kind, firstWrites, lease, guard.committedAt);
+  const meta = metaUpdate(
+    previous,
+    previous + count,
+    { ...progress, lastSends: metaLastSends },
+    guard.kind,
+    firstWrites,
+    lease,
+    guard.committedAt,
+  );
   return {
     items: [
       {
@@ -307,6 +320,8 @@ interface RunProgress {
   readonly lastMessageAt: string | undefined;
   readonly lastMessageSeq: number | undefined;
   readonly lastChangeSeq: number | undefined;
+  /** Senders' last sends kept on the meta item (a direct conversation's, uncontended). */
+  readonly lastSends?: ReadonlyMap<string, number>;
 }
 
 /** The meta item's update: move lastSeq from `previous` to `lastSeq`, plus whatever the effects change. */
@@ -342,6 +357,11 @@ function metaUpdate(
     sets.push('lastRunAt = :committedAt');
     values[':committedAt'] = committedAt;
   }
+  [...(progress.lastSends ?? [])].forEach(([senderId, seq], i) => {
+    names[`#sent${i}`] = metaLastSend.attribute(senderId);
+    values[`:sent${i}`] = seq;
+    sets.push(`#sent${i} = :sent${i}`);
+  });
   const conditions =
     guard === 'optimistic'
       ? ['attribute_exists(pk)', 'lastSeq = :previous', 'nextSeq = :previous']

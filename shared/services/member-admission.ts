@@ -15,7 +15,7 @@ export async function admitMember(
   userId: string,
   admission?: Promise<void>,
 ) {
-  const [, { conversation, member, members }] = await Promise.all([
+  const [, { conversation, member, members, membershipAt }] = await Promise.all([
     admission,
     readMembership(conversations, direct, conversationId, userId),
   ]);
@@ -30,19 +30,21 @@ export async function admitMember(
           prefetched: covering.prefetch(members.map((candidate) => candidate.userId)),
         }
       : undefined;
-  return { conversation, member, fastPath };
+  return { conversation, member, fastPath, ...(membershipAt !== undefined ? { membershipAt } : {}) };
 }
 
 /**
  * With the fast path on, one strongly consistent Query of the conversation's partition gives the
  * members too (for a direct chat cheaper than the two-key BatchGetItem: one read unit, not two).
+ * It reads the meta item first, so the rows show every membership change up to its lastSeq
+ * (`membershipAt`); the BatchGetItem reads the two items in no set order, so it proves nothing.
  */
 async function readMembership(
   conversations: ConversationRepository,
   direct: DirectDelivery | undefined,
   conversationId: string,
   userId: string,
-): Promise<MembershipSnapshot & { readonly members?: readonly Member[] }> {
+): Promise<MembershipSnapshot & { readonly members?: readonly Member[]; readonly membershipAt?: number }> {
   if (!direct || direct.settings.maxMembers === 0) {
     return conversations.getMembership(conversationId, userId);
   }
@@ -52,5 +54,6 @@ async function readMembership(
     ...(conversation && queue ? { conversation: { ...conversation, ...queue } } : {}),
     ...(member ? { member } : {}),
     members,
+    ...(conversation ? { membershipAt: conversation.lastSeq } : {}),
   };
 }

@@ -10,6 +10,7 @@ import {
 } from '../model';
 import { replyRefOf } from '../protocol/reply-ref';
 import type { ConversationRepository } from '../repositories/conversation-repository';
+import type { TimelineEffects } from '../repositories/timeline-effects';
 import type { DirectDelivery, DirectDeliveryOutcome } from './direct-delivery-service';
 import { admitMember } from './member-admission';
 import { visibleTextMessage } from './replies';
@@ -67,7 +68,11 @@ export class MessagingService {
    * runs, and nothing is written unless it passes.
    */
   async send(input: SendMessageInput, admission?: Promise<void>): Promise<SendMessageResult> {
-    const { conversation, member, fastPath } = await this.admit(input.conversationId, input.senderId, admission);
+    const { conversation, member, fastPath, membershipAt } = await this.admit(
+      input.conversationId,
+      input.senderId,
+      admission,
+    );
     const attachmentIds = input.attachmentIds ?? [];
     const [attachments, replyTo] = await Promise.all([
       attachmentIds.length > 0
@@ -94,6 +99,7 @@ export class MessagingService {
         // the seq queue must not land after the sender's removal.
         effects: {
           sentBy: input.senderId,
+          ...lastSendOnMeta(conversation, membershipAt),
           // Each attachment is still ready and the sender's, and from now on kept.
           ...(attachmentIds.length > 0 ? { attachmentsSent: attachmentIds } : {}),
         },
@@ -138,14 +144,14 @@ export class MessagingService {
    * Answers in the order sent; a retried clientMessageId answers with its original.
    */
   async sendMany(input: SendBurstInput, admission?: Promise<void>): Promise<SendMessageResult[]> {
-    const { conversation, fastPath } = await this.admit(input.conversationId, input.senderId, admission);
+    const { conversation, fastPath, membershipAt } = await this.admit(input.conversationId, input.senderId, admission);
     const results = await this.timeline.appendMany(
       input.conversationId,
       conversation,
       input.messages.map(({ clientMessageId, text }) => ({
         send: { senderId: input.senderId, clientMessageId },
         compose: (seq: number, at: string) => ({
-          effects: { sentBy: input.senderId },
+          effects: { sentBy: input.senderId, ...lastSendOnMeta(conversation, membershipAt) },
           message: {
             id: messageIds.format(input.conversationId, seq),
             conversationId: input.conversationId,
@@ -198,4 +204,9 @@ export class MessagingService {
   private admit(conversationId: string, senderId: string, admission?: Promise<void>) {
     return admitMember(this.conversations, this.direct, conversationId, senderId, admission);
   }
+}
+
+/** A direct conversation's uncontended send keeps the sender's last send on the meta item (2 WRU less). */
+function lastSendOnMeta(conversation: Conversation, membershipAt: number | undefined): TimelineEffects {
+  return conversation.type === 'direct' && membershipAt !== undefined ? { lastSendOnMetaAt: membershipAt } : {};
 }

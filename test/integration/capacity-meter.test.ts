@@ -1,7 +1,7 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type DynamoDbCallRecord, setCapacityRecorder } from '#shared/aws/capacity-meter';
 import { billedAsAws, CapacityTally } from '../../bench/capacity-tally';
-import { type TestTables, uniqueNames, useTestTables } from '../support/test-tables';
+import { RecordingPoster, type TestTables, uniqueNames, useTestTables } from '../support/test-tables';
 
 let db: TestTables;
 const names = uniqueNames('cm');
@@ -60,6 +60,29 @@ describe('the capacity meter against DynamoDB Local', () => {
     expect(tally.snapshot().total.transactionWriteUnitsAdded).toBe(
       billed.writeUnits - (transaction as DynamoDbCallRecord).writeUnits,
     );
+  });
+
+  it("writes one conversations item for a direct chat's uncontended send: the meta item keeps the last send", async () => {
+    const [ann, ben] = names('ann', 'ben');
+    const { conversation } = await db.services.conversations.create({
+      creatorId: ann,
+      type: 'direct',
+      memberIds: [ben],
+    });
+    const messaging = db.services.messagingWithDirectDelivery(new RecordingPoster());
+
+    const calls = await recorded(() =>
+      messaging.send({ senderId: ann, conversationId: conversation.id, clientMessageId: 'c1', text: 'hi' }),
+    );
+
+    const transaction = calls.find((call) => call.operation === 'TransactWriteItems' && !call.failed);
+    const items = Object.fromEntries((transaction?.tables ?? []).map((t) => [t.table, t.transactItems]));
+    expect(items).toEqual({
+      [db.tableName('conversations')]: 1,
+      [db.tableName('messages')]: 1,
+      [db.tableName('idempotency')]: 1,
+    });
+    expect(billedAsAws(transaction as DynamoDbCallRecord).writeUnits).toBe(6);
   });
 
   it('leaves calls other than successful transactions as DynamoDB reported them', async () => {

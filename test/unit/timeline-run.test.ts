@@ -55,6 +55,35 @@ describe('planRun', () => {
     expect(new Set(plan.items.map(keyOf)).size).toBe(plan.items.length);
   });
 
+  it("keeps a direct sender's last send on the meta item only when the run commits right after the membership read", () => {
+    const entries = (readAt: number) =>
+      [11, 12].map((seq) => {
+        const { message, effects } = send(seq, 'ann');
+        return { message, effects: { ...effects, lastSendOnMetaAt: readAt } } satisfies RunEntry;
+      });
+    const memberRows = (plan: ReturnType<typeof planRun>) =>
+      plan.items.filter((item) => item.Update?.Key?.sk === 'MEMBER#ann');
+
+    const onMeta = planRun(tables, 10, entries(10), { kind: 'optimistic' });
+    expect(onMeta.count).toBe(2);
+    expect(memberRows(onMeta)).toEqual([]);
+    const meta = onMeta.items[0]?.Update;
+    expect(meta?.UpdateExpression).toContain('#sent0 = :sent0');
+    expect(meta?.ExpressionAttributeNames).toMatchObject({ '#sent0': 'lastSentSeq#ann' });
+    expect(meta?.ExpressionAttributeValues).toMatchObject({ ':sent0': 12 });
+    // Per entry the message and its claim, and the meta item: no member row.
+    expect(onMeta.items).toHaveLength(1 + 2 * 2);
+
+    // Something committed since the read (9 -> 10), or the seqs were queued: the member row proves membership.
+    for (const plan of [
+      planRun(tables, 10, entries(9), { kind: 'optimistic' }),
+      planRun(tables, 10, entries(10), { kind: 'queued' }),
+    ]) {
+      expect(memberRows(plan).map((item) => item.Update?.ExpressionAttributeValues?.[':seq'])).toEqual([12]);
+      expect(plan.items[0]?.Update?.UpdateExpression).not.toContain('#sent');
+    }
+  });
+
   it('stops at 100 actions, and takes the lease as tickets wait beyond the run', () => {
     const plan = planRun(
       tables,
