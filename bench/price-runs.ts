@@ -43,7 +43,13 @@ export async function measureReceiptBursts(context: PhaseContext) {
   const bursts = { direct: await burstCost(context, 'direct'), group: await burstCost(context, 'group') };
   for (const [name, burst] of Object.entries(bursts)) {
     context.log(
-      `${name} bursts: ${burst.receivers} receiving devices, ${burst.receiptErrors} receipts refused or unanswered; per message ${burst.dynamoDb.writeUnits} WRU, ${burst.dynamoDb.readUnits} RRU, ${burst.postToConnection} posts, ${burst.dynamoDb.failedCalls} failed DynamoDB calls ${JSON.stringify(burst.dynamoDb.failedByOperation)}`,
+      `${name} bursts: ${burst.receivers} receiving devices, ${burst.receiptErrors} receipts refused or unanswered; per message ${burst.dynamoDb.writeUnits} WRU (${burst.dynamoDb.transactionWriteUnitsAdded} of them added to DynamoDB Local's count of transactions), ${burst.dynamoDb.readUnits} RRU, ${burst.postToConnection} posts, ${burst.dynamoDb.failedCalls} failed DynamoDB calls ${JSON.stringify(burst.dynamoDb.failedByOperation)}`,
+    );
+    // Per table: what the capacity plan (docs/performance.md) multiplies by the message rate.
+    context.log(
+      `${name} bursts by table, per message (RRU/WRU): ${Object.entries(burst.dynamoDb.byTable)
+        .map(([table, units]) => `${table} ${units.readUnits}/${units.writeUnits}`)
+        .join(', ')}`,
     );
   }
   return bursts;
