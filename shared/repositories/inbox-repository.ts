@@ -40,7 +40,12 @@ export class InboxRepository {
     );
   }
 
-  /** The device's parked messages in (conversation, seq) order. */
+  /**
+   * The device's parked messages in (conversation, seq) order. Strongly consistent: a reconnecting
+   * device's sync and fan-out's re-read of its connections after parking must each see the other's
+   * write (FanOutService.reachLateConnections); an eventually consistent read could miss an item
+   * parked a moment before, and nothing would deliver it until the next sync.
+   */
   async readPage(device: Device, limit: number, cursor?: string): Promise<InboxPage> {
     const deviceKey = inboxKeys.device(device.userId, device.deviceId);
     const result = await this.documentClient.send(
@@ -48,6 +53,7 @@ export class InboxRepository {
         TableName: this.tableName,
         KeyConditionExpression: 'deviceKey = :deviceKey',
         ExpressionAttributeValues: { ':deviceKey': deviceKey },
+        ConsistentRead: true,
         ProjectionExpression: 'message',
         Limit: limit,
         ...(cursor ? { ExclusiveStartKey: { deviceKey, position: cursor } } : {}),

@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { epochSeconds } from '#shared/clock';
 import { limits } from '#shared/config/limits';
 import type { Message } from '#shared/model';
@@ -35,6 +35,20 @@ describe('InboxService', () => {
 
     expect(result).toEqual({ delivered: 4, connectionGone: false });
     expect(poster.textsPostedTo('conn-1')).toEqual(['c1 #9', 'c1 #10', 'c1 #100', 'c2 #1']);
+  });
+
+  it('reads the inbox strongly: an item parked a moment before the sync is never missed', async () => {
+    const device = { userId: 'bob', deviceId: 'sync-strong' };
+    await park(device, [message('c1', 1)]);
+    const send = vi.spyOn(db.documentClient, 'send');
+
+    const page = await db.repositories.inbox.readPage(device, 10);
+
+    expect(page.messages.map((m) => m.seq)).toEqual([1]);
+    expect(send.mock.calls.map(([command]) => command.input)).toContainEqual(
+      expect.objectContaining({ ConsistentRead: true }),
+    );
+    send.mockRestore();
   });
 
   it('keeps items until acked, then removes exactly those up to the seq in that conversation', async () => {
