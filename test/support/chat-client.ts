@@ -30,6 +30,9 @@ export class ChatClient {
   static async connect(wsUrl: string, token: string, deviceId: string): Promise<ChatClient> {
     const url = `${wsUrl}?token=${encodeURIComponent(token)}&deviceId=${encodeURIComponent(deviceId)}`;
     const socket = new WebSocket(url);
+    // Listening before the handshake ends: ws emits a frame that arrives with the handshake's answer
+    // right after 'open', before an `await` on it resumes, so a listener attached then would miss it.
+    const client = new ChatClient(socket, deviceId);
     await new Promise<void>((resolve, reject) => {
       socket.once('open', () => resolve());
       socket.once('unexpected-response', (_request, response) =>
@@ -37,7 +40,7 @@ export class ChatClient {
       );
       socket.once('error', reject);
     });
-    return new ChatClient(socket, deviceId);
+    return client;
   }
 
   send(frame: Record<string, unknown> | string): void {
