@@ -17,6 +17,8 @@ export interface TimelineEffects {
    * the member rows showed every change up to it). If the entry commits uncontended right after
    * that seq, no membership change can lie between, so the meta guard proves `sentBy` a member, and
    * the last send moves on the meta item instead of the member row: one transaction item (2 WRU) less.
+   * This holds only while every membership change (removal, leaving, account deletion) is a timeline
+   * entry that moves lastSeq: a path that set `leftSeq` without one would let a removed sender through.
    */
   readonly lastSendOnMetaAt?: number;
   /** Attachments carried by the sender's message: each still ready and theirs, and from now on kept. */
