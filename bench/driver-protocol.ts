@@ -89,7 +89,17 @@ export type DriverCommand =
    * A burst: `messages` sends one at a time by one device, each delivered; then every other online device
    * of the conversation acks and reads once, up to the burst's last seq, as the SDK coalesces.
    */
-  | { readonly kind: 'receiptBurst'; readonly workload: Workload; readonly label: string; readonly messages: number }
+  /**
+   * Sends `messages` one at a time, then every receiving device acks and reads the burst: all at once
+   * (as devices ack on delivery), or `oneAtATime` (each invocation alone, for its billed duration).
+   */
+  | {
+      readonly kind: 'receiptBurst';
+      readonly workload: Workload;
+      readonly label: string;
+      readonly messages: number;
+      readonly oneAtATime: boolean;
+    }
   /** `count` keep-alive pings from one device, each answered before the next. */
   | { readonly kind: 'pings'; readonly count: number }
   /** `count` devices reconnect as the SDK does (close; connect ticket; connect with it; sync until syncComplete). */

@@ -497,19 +497,28 @@ function burstConversation(workload: Workload): { conversation: Conversation; se
 }
 
 /**
- * Every receiver acks, then reads, up to `upToSeq`, all at once; answers how many reads were refused or
- * unanswered. An ack is answered only when refused: each read, behind its ack on the same socket, is
- * answered after the ack's handler started, and the caller's waitForQuiet waits for it to finish.
+ * Every receiver acks, then reads, up to `upToSeq`; answers how many reads were refused or unanswered.
+ * An ack is answered only when refused: each read, behind its ack on the same socket, is answered
+ * after the ack's handler started, and the caller's waitForQuiet waits for it to finish. `oneAtATime`
+ * waits for each device's read before the next device starts: on AWS each invocation has an execution
+ * environment to itself, and here, all at once, 118 invocations would share one process and each
+ * would be billed the others' time (a group's acks measured about 800 ms each that way).
  */
-async function ackAndRead(conversationId: string, receivers: readonly Device[], upToSeq: number): Promise<number> {
-  for (const device of receivers) device.send({ action: 'ack', conversationId, upToSeq });
-  const answers = await Promise.all(
-    receivers.map((device) =>
-      device
-        .request({ action: 'read', conversationId, upToSeq }, 'readAcked')
-        .catch(() => ({ type: 'error' }) as Frame),
-    ),
-  );
+async function ackAndRead(
+  conversationId: string,
+  receivers: readonly Device[],
+  upToSeq: number,
+  { oneAtATime = false } = {},
+): Promise<number> {
+  const ackThenRead = (device: Device) => {
+    device.send({ action: 'ack', conversationId, upToSeq });
+    return device
+      .request({ action: 'read', conversationId, upToSeq }, 'readAcked')
+      .catch(() => ({ type: 'error' }) as Frame);
+  };
+  const answers: Frame[] = [];
+  if (oneAtATime) for (const device of receivers) answers.push(await ackThenRead(device));
+  else answers.push(...(await Promise.all(receivers.map(ackThenRead))));
   return answers.filter((answer) => answer.type === 'error').length;
 }
 
@@ -531,7 +540,7 @@ async function receiptBurst(command: Extract<DriverCommand, { kind: 'receiptBurs
     last = send.seq ?? last;
   }
   for (const send of phase.sends) sends.delete(send.id);
-  const errors = await ackAndRead(conversation.id, receivers, last);
+  const errors = await ackAndRead(conversation.id, receivers, last, { oneAtATime: command.oneAtATime });
   return { messages: command.messages, receivers: receivers.length, errors };
 }
 

@@ -12,7 +12,7 @@ import type { DynamoDbAccessGuard } from '#shared/aws/access-guard';
 export interface FaultSettings {
   /** postToConnection finds its connection gone (410): the socket is cut first, as a real 410 means. */
   postGone: number;
-  /** postToConnection answers 500 (the SDK retries it; a handler sees the error after its retries). */
+  /** postToConnection answers 500 (the poster retries it as the SDK would; a handler sees the error after its retries). */
   postError: number;
   /** Share of injected 500s answered after the frame went out (a lost answer: the retry duplicates it). */
   postErrorAfterDelivery: number;
@@ -20,7 +20,7 @@ export interface FaultSettings {
   duplicateBatch: number;
   /** A writer's direct-delivery record (PutItem) fails after the SDK's retries: fan-out serves every device. */
   directRecordWrite: number;
-  /** postToConnection answers 429 LimitExceededException (API Gateway's throttle; the SDK retries it). */
+  /** postToConnection answers 429 LimitExceededException (API Gateway's throttle; the poster retries it as the SDK would). */
   postThrottle: number;
   /** A DynamoDB request attempt answers ThrottlingException or ProvisionedThroughputExceededException (the SDK retries it). */
   throttle: number;

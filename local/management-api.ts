@@ -69,7 +69,7 @@ export function createManagementApi(
         if (fault !== undefined) {
           if (fault === 'errorAfterDelivery') connections.post(connectionId, data);
           if (answerHop !== undefined) await answerHop;
-          // API Gateway's throttle (the account's or the stage's rate): the SDK retries it with backoff.
+          // API Gateway's throttle (the account's or the stage's rate): the poster retries it with backoff.
           if (fault === 'throttled') return sendError(response, 429, 'LimitExceededException', 'Rate exceeded');
           return sendError(response, 500, 'InternalServerErrorException', 'Injected fault');
         }

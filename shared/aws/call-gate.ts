@@ -25,22 +25,26 @@ export function setAwsCallGate(gate: AwsCallGate | undefined): AwsCallGate | und
 /** A promise that never settles: what a stopped invocation's code waits on for ever. */
 const never = <T>(): Promise<T> => new Promise<T>(() => undefined);
 
+/** Runs one AWS call through the gate, when one is installed (`operation` names it to the gate). */
+export async function throughAwsCallGate<T>(operation: string, call: () => Promise<T>): Promise<T> {
+  const gate = gateSlot.get();
+  if (gate === undefined) return call();
+  if (!gate.admit(operation)) return never();
+  try {
+    const output = await call();
+    return gate.deliver() ? output : never();
+  } catch (error) {
+    if (!gate.deliver()) return never();
+    throw error;
+  }
+}
+
 /** Adds the gate to an SDK client's middleware stack (outermost: around the SDK's own retries). */
 export function addAwsCallGate(client: DynamoDBClient | ApiGatewayManagementApiClient): void {
   // One middleware for both clients: it only looks at the command's name.
   (client.middlewareStack as DynamoDBClient['middlewareStack']).add(
-    (next, context) => async (args) => {
-      const gate = gateSlot.get();
-      if (gate === undefined) return next(args);
-      if (!gate.admit((context.commandName ?? 'Unknown').replace(/Command$/, ''))) return never();
-      try {
-        const output = await next(args);
-        return gate.deliver() ? output : never();
-      } catch (error) {
-        if (!gate.deliver()) return never();
-        throw error;
-      }
-    },
+    (next, context) => (args) =>
+      throughAwsCallGate((context.commandName ?? 'Unknown').replace(/Command$/, ''), () => next(args)),
     { step: 'initialize', name: 'parleyCallGate', override: true },
   );
 }
