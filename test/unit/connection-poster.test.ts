@@ -3,6 +3,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { setAwsCallGate } from '#shared/aws/call-gate';
 import { createConnectionPoster, PostToConnectionError } from '#shared/aws/connection-poster';
 
 /** What the stand-in for API Gateway's `@connections` endpoint received. */
@@ -59,7 +60,10 @@ beforeEach(() => {
   vi.stubEnv('AWS_SESSION_TOKEN', credentials.sessionToken);
   vi.stubEnv('AWS_REGION', region);
 });
-afterEach(() => vi.unstubAllEnvs());
+afterEach(() => {
+  vi.unstubAllEnvs();
+  setAwsCallGate(undefined);
+});
 
 const callbackUrl = () => `http://127.0.0.1:${(server.address() as AddressInfo).port}/prod`;
 
@@ -144,6 +148,31 @@ describe('createConnectionPoster', () => {
       createConnectionPoster(callbackUrl()).post('abc=', { type: 'pong' }, { timeoutMs: 50 }),
     ).rejects.toThrow();
     expect(received).toHaveLength(1);
+  });
+
+  it("goes through the local runtime's call gate: a stopped invocation's post is never sent, or never answers", async () => {
+    const asked: string[] = [];
+    let admit = false;
+    setAwsCallGate({
+      admit: (operation) => {
+        asked.push(operation);
+        return admit;
+      },
+      deliver: () => false,
+    });
+    const poster = createConnectionPoster(callbackUrl());
+    const settled = (post: Promise<unknown>) =>
+      Promise.race([post.then(() => 'settled'), new Promise((resolve) => setTimeout(resolve, 200, 'pending'))]);
+
+    await expect(settled(poster.post('abc=', { type: 'pong' }))).resolves.toBe('pending');
+    expect(received).toHaveLength(0);
+
+    admit = true;
+    const delivered = poster.post('abc=', { type: 'pong' });
+    await expect.poll(() => received.length).toBe(1);
+    // The endpoint answered; the stopped invocation never sees it.
+    await expect(settled(delivered)).resolves.toBe('pending');
+    expect(asked).toEqual(['PostToConnection', 'PostToConnection']);
   });
 });
 
