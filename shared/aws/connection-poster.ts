@@ -75,9 +75,9 @@ export function createConnectionPoster(
 
 /**
  * PostToConnection without the SDK's per-call middleware (serde schema, endpoint rules, user agent):
- * the same SigV4 signer, HTTP handler, credentials, region and retry strategy as the SDK client, at a
- * third of its CPU per post (measured: 0.14 against 0.40 ms on this machine), which a group's 59
- * posts pay in a row on the send's critical path. Posts are the one call made per recipient device.
+ * the same SigV4 signer, HTTP handler, credentials, region and retry strategy as the SDK client, at
+ * about a third of its CPU per post (`npx tsx bench/post-cpu.ts`), which a group's 59 posts pay in a
+ * row on the send's critical path. Posts are the one call made per recipient device.
  */
 function leanPost(callbackUrl: string, sdkClient: ApiGatewayManagementApiClient) {
   const endpoint = new URL(callbackUrl);
@@ -114,6 +114,7 @@ function leanPost(callbackUrl: string, sdkClient: ApiGatewayManagementApiClient)
       let failure: Error;
       try {
         const signed = await signer.sign(request, { signingDate: new Date(Date.now() + config.systemClockOffset) });
+        // The signer answers a signed clone of the HttpRequest it was given.
         const { response } = await config.requestHandler.handle(signed as HttpRequest, {
           ...(abortSignal ? { abortSignal } : {}),
         });
