@@ -46,8 +46,8 @@ export async function measureIdle(rig: BenchRig, seconds: number) {
 
 export function costBetween(before: Meters, after: Meters, messages: number, deviceCpuMs?: number) {
   const per = (value: number) => round(value / Math.max(1, messages), 3);
-  const zero: InvocationCount = { invocations: 0, running: 0, failures: 0, totalMs: 0 };
-  const byFunction: Record<string, { perMessage: number; meanMs: number; failures: number }> = {};
+  const zero: InvocationCount = { invocations: 0, running: 0, failures: 0, totalMs: 0, onThreadMs: 0 };
+  const byFunction: Record<string, { perMessage: number; meanMs: number; onThreadMs: number; failures: number }> = {};
   for (const [name, count] of Object.entries(after.invocations) as [FunctionName, InvocationCount | undefined][]) {
     const was = before.invocations[name] ?? zero;
     const invocations = (count?.invocations ?? 0) - was.invocations;
@@ -55,6 +55,8 @@ export function costBetween(before: Meters, after: Meters, messages: number, dev
     byFunction[name] = {
       perMessage: per(invocations),
       meanMs: round((count.totalMs - was.totalMs) / invocations, 1),
+      // Mean time on the thread, where the stack measures it (its cost phases); else 0.
+      onThreadMs: round((count.onThreadMs - was.onThreadMs) / invocations, 1),
       failures: count.failures - was.failures,
     };
   }

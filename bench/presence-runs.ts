@@ -155,6 +155,7 @@ function mean(reports: readonly CostReport[]): CostReport {
     byFunction[name] = {
       perMessage: avg((report) => report.lambdaInvocations.byFunction[name]?.perMessage ?? 0),
       meanMs: avg((report) => report.lambdaInvocations.byFunction[name]?.meanMs ?? 0),
+      onThreadMs: avg((report) => report.lambdaInvocations.byFunction[name]?.onThreadMs ?? 0),
       failures: reports.reduce((sum, report) => sum + (report.lambdaInvocations.byFunction[name]?.failures ?? 0), 0),
     };
   }

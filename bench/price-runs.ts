@@ -52,10 +52,10 @@ export async function measureReceiptBursts(context: PhaseContext) {
         .join(', ')}`,
     );
     context.log(
-      `${name} bursts, Lambda per message (invocations x local mean ms): ${Object.entries(
+      `${name} bursts, Lambda per message (invocations x local mean ms, of it on the thread): ${Object.entries(
         burst.lambdaInvocations.byFunction,
       )
-        .map(([fn, f]) => `${fn} ${f.perMessage} x ${f.meanMs}`)
+        .map(([fn, f]) => `${fn} ${f.perMessage} x ${f.meanMs} (${f.onThreadMs})`)
         .join(', ')}`,
     );
   }

@@ -52,6 +52,8 @@ export async function startBenchStack(
     metrics: options.meterHandlerLogs === true,
     timing: profile.timing === 'aws' ? { seed: timingSeed } : 'local',
     directDelivery: profile.fastPath,
+    // Metered runs also time each function on the thread: what Lambda's memory-sized CPU stretches.
+    measureOnThreadTime: options.meterHandlerLogs === true,
   });
   const handlerLogs = options.meterHandlerLogs ? meterHandlerLogs() : undefined;
   return { dynamo, dynamoPid, tally, ceilingTables, stack, driver: startDriver(), handlerLogs };

@@ -1,4 +1,4 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { AsyncLocalStorage, createHook } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -37,6 +37,12 @@ export interface InvocationCount {
   failures: number;
   /** Wall time spent in the handler (not in the cold-start import), summed. */
   totalMs: number;
+  /**
+   * Time the handler's own code held the thread (its callbacks, the SDK's work for it, its GC), summed;
+   * 0 unless the runtime measures it (`measureOnThreadTime`). Lambda sizes CPU by memory, so this is
+   * the part of `totalMs` a smaller function stretches.
+   */
+  onThreadMs: number;
 }
 
 export interface LambdaRuntimeOptions {
@@ -54,6 +60,8 @@ export interface LambdaRuntimeOptions {
    * Absent: only a real timeout stops one.
    */
   readonly timeoutAt?: () => InjectedTimeout | undefined;
+  /** Adds up each invocation's time on the thread (`InvocationCount.onThreadMs`); costs every callback a hook. */
+  readonly measureOnThreadTime?: boolean;
 }
 
 const repositoryRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -124,6 +132,32 @@ class InvocationLife {
 
 const invocationLife = new AsyncLocalStorage<InvocationLife>();
 
+/** An invocation's time on the thread: every callback run in its async context, timed from before to after. */
+class ThreadClock {
+  ms = 0;
+  private depth = 0;
+  private since = 0;
+
+  enter(): void {
+    if (this.depth++ === 0) this.since = performance.now();
+  }
+
+  leave(): void {
+    if (--this.depth === 0) this.ms += performance.now() - this.since;
+  }
+}
+
+const threadClock = new AsyncLocalStorage<ThreadClock>();
+let threadClockHook: ReturnType<typeof createHook> | undefined;
+
+/** Installs the process-wide hook once: the clock of whichever invocation a callback belongs to runs meanwhile. */
+function measureThreadTime(): void {
+  threadClockHook ??= createHook({
+    before: () => threadClock.getStore()?.enter(),
+    after: () => threadClock.getStore()?.leave(),
+  }).enable();
+}
+
 /**
  * The scope of the invocation a DynamoDB call is made in. Calls outside any invocation (table setup,
  * tests, benchmarks) are not a function's: they pass, and never wait.
@@ -145,6 +179,7 @@ export function anyHandlerModuleImported(): boolean {
 
 export function createLambdaRuntime(options: LambdaRuntimeOptions): LambdaRuntime {
   const { logger } = options;
+  if (options.measureOnThreadTime) measureThreadTime();
   // One "container" per function: its module is imported once, on first use, like a cold start.
   const containers = new Map<FunctionName, Promise<LambdaHandler>>();
   const counts: Partial<Record<FunctionName, InvocationCount>> = {};
@@ -190,22 +225,31 @@ export function createLambdaRuntime(options: LambdaRuntimeOptions): LambdaRuntim
       const timeoutMs = (spec.timeoutSeconds ?? functionDefaults.timeoutSeconds) * 1000;
       const context = createContext(functionName, spec, Date.now() + timeoutMs);
       const startedAt = performance.now();
-      const count = counts[functionName] ?? { invocations: 0, running: 0, failures: 0, totalMs: 0 };
+      const count = counts[functionName] ?? { invocations: 0, running: 0, failures: 0, totalMs: 0, onThreadMs: 0 };
       counts[functionName] = count;
       count.invocations += 1;
       count.running += 1;
+      const clock = options.measureOnThreadTime ? new ThreadClock() : undefined;
       try {
         // One store context per invocation, as Lambda's multi-concurrency runtime does: Powertools keeps
         // log keys, correlation ids and metrics per invocation though every handler here shares one process.
         const store = await invokeStore;
         const life = new InvocationLife(options.timeoutAt);
-        const result = await withTimeout(
+        const run = () =>
           invocationLife.run(life, () =>
             invocationScope.run(scopeFor(functionName), () => store.run({}, () => handler(jsonCopy(event), context))),
-          ),
-          timeoutMs,
-          life,
-        );
+          );
+        // The handler's first, synchronous stretch runs here, outside any callback the hook sees.
+        const timed = () => {
+          clock?.enter();
+          try {
+            return run();
+          } finally {
+            clock?.leave();
+          }
+        };
+        const result = await withTimeout(clock ? threadClock.run(clock, timed) : run(), timeoutMs, life);
+        count.onThreadMs += clock?.ms ?? 0;
         count.totalMs += performance.now() - startedAt;
         count.running -= 1;
         logger.debug('invocation done', {
@@ -215,6 +259,7 @@ export function createLambdaRuntime(options: LambdaRuntimeOptions): LambdaRuntim
         });
         return jsonCopy(result);
       } catch (error) {
+        count.onThreadMs += clock?.ms ?? 0;
         count.totalMs += performance.now() - startedAt;
         count.running -= 1;
         count.failures += 1;

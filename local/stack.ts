@@ -97,6 +97,8 @@ export interface LocalStackOptions {
    * where they are at `lambdaTimeout`. Rates join `faults` in `stack.faults.settings`.
    */
   readonly awsFaults?: boolean | Partial<FaultSettings>;
+  /** Benchmarks: each function's time on the thread, apart from its wall time (`InvocationCount.onThreadMs`). */
+  readonly measureOnThreadTime?: boolean;
 }
 
 export interface LocalStackFaultOptions extends Partial<FaultSettings> {
@@ -280,6 +282,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...(options.handlerOverrides === undefined ? {} : { overrides: options.handlerOverrides }),
       ...(faultInjector === undefined ? {} : { timeoutAt: injectedTimeouts(faultInjector) }),
       ...timingOption,
+      ...(options.measureOnThreadTime ? { measureOnThreadTime: true } : {}),
     });
     const deadLetters = createDeadLetterQueue({
       logger,
