@@ -36,9 +36,17 @@ export type LatencyName =
   | 'dynamoDbBatch'
   | 'dynamoDbTransaction';
 
+/** How Lambda sizes a function's CPU: in proportion to its memory, one vCPU at this much. */
+export interface CpuFigure {
+  readonly oneVcpuAtMemoryMb: number;
+  readonly source: string;
+}
+
 export interface TimingProfile {
   /** Lambda's pause between two GetRecords on a stream shard after one that found nothing. */
   readonly streamPollInterval: FixedFigure;
+  /** With `cpuByMemory`: an invocation's time on the thread here is stretched by this over its memory. */
+  readonly lambdaCpu: CpuFigure;
   readonly latencies: Readonly<Record<LatencyName, LatencyFigure>>;
 }
 
@@ -49,6 +57,11 @@ export const awsTimingProfile: TimingProfile = {
   streamPollInterval: {
     ms: 250,
     source: `${lambdaDynamoDbStreams} ("polls shards ... at a base rate of 4 times per second"; at once again after a batch)`,
+  },
+  lambdaCpu: {
+    oneVcpuAtMemoryMb: 1769,
+    source:
+      'https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html ("At 1,769 MB, a function has the equivalent of one vCPU"; CPU in proportion to memory); this machine\'s core stands in for one vCPU (an estimate)',
   },
   latencies: {
     streamPropagation: {

@@ -62,6 +62,12 @@ export interface LambdaRuntimeOptions {
   readonly timeoutAt?: () => InjectedTimeout | undefined;
   /** Adds up each invocation's time on the thread (`InvocationCount.onThreadMs`); costs every callback a hook. */
   readonly measureOnThreadTime?: boolean;
+  /**
+   * Lambda's CPU sized by memory: an invocation's time on the thread is stretched by this memory over
+   * its function's (when larger), the difference waited before each of its AWS calls and its answer.
+   * Implies `measureOnThreadTime`.
+   */
+  readonly cpuByMemory?: { readonly oneVcpuAtMemoryMb: number };
 }
 
 const repositoryRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -137,6 +143,21 @@ class ThreadClock {
   ms = 0;
   private depth = 0;
   private since = 0;
+  /** What of the stretch (`ms * (stretch - 1)`) the invocation has already waited. */
+  private waitedMs = 0;
+
+  /** `stretch`: how much slower than here the function's CPU is (1: as fast). */
+  constructor(private readonly stretch = 1) {}
+
+  /** The stretch not yet waited, from the work done so far; counted as waited from now on. */
+  owed(): number {
+    // The stretch under way counts too: a call is often made in the same callback as the work before it.
+    const soFar = this.ms + (this.depth > 0 ? performance.now() - this.since : 0);
+    const owed = soFar * (this.stretch - 1) - this.waitedMs;
+    if (owed <= 0) return 0;
+    this.waitedMs += owed;
+    return owed;
+  }
 
   enter(): void {
     if (this.depth++ === 0) this.since = performance.now();
@@ -166,9 +187,16 @@ const invocationScope = new AsyncLocalStorage<InvocationScope>();
 setDynamoDbAccessGuard((accesses) => invocationScope.getStore()?.guard(accesses));
 setDynamoDbCallDelay((operation) => invocationScope.getStore()?.dynamoDbCallMs?.(operation));
 setAwsCallGate({
+  beforeCall: () => waitOwed(threadClock.getStore()),
   admit: () => invocationLife.getStore()?.admit() ?? true,
   deliver: () => invocationLife.getStore()?.deliver() ?? true,
 });
+
+/** Waits what a slower CPU would have taken on top of the work done so far (nothing at full speed). */
+function waitOwed(clock: ThreadClock | undefined): Promise<void> | undefined {
+  const owedMs = clock?.owed() ?? 0;
+  return owedMs > 0 ? sleep(owedMs) : undefined;
+}
 
 /** Entries imported by any runtime in this process: Node caches modules, so their cold start ran once. */
 const importedEntries = new Set<string>();
@@ -178,8 +206,9 @@ export function anyHandlerModuleImported(): boolean {
 }
 
 export function createLambdaRuntime(options: LambdaRuntimeOptions): LambdaRuntime {
-  const { logger } = options;
-  if (options.measureOnThreadTime) measureThreadTime();
+  const { logger, cpuByMemory } = options;
+  const measuring = options.measureOnThreadTime === true || cpuByMemory !== undefined;
+  if (measuring) measureThreadTime();
   // One "container" per function: its module is imported once, on first use, like a cold start.
   const containers = new Map<FunctionName, Promise<LambdaHandler>>();
   const counts: Partial<Record<FunctionName, InvocationCount>> = {};
@@ -229,7 +258,9 @@ export function createLambdaRuntime(options: LambdaRuntimeOptions): LambdaRuntim
       counts[functionName] = count;
       count.invocations += 1;
       count.running += 1;
-      const clock = options.measureOnThreadTime ? new ThreadClock() : undefined;
+      const memoryMb = spec.memoryMb ?? functionDefaults.memoryMb;
+      const stretch = cpuByMemory ? Math.max(1, cpuByMemory.oneVcpuAtMemoryMb / memoryMb) : 1;
+      const clock = measuring ? new ThreadClock(stretch) : undefined;
       try {
         // One store context per invocation, as Lambda's multi-concurrency runtime does: Powertools keeps
         // log keys, correlation ids and metrics per invocation though every handler here shares one process.
@@ -249,6 +280,8 @@ export function createLambdaRuntime(options: LambdaRuntimeOptions): LambdaRuntim
           }
         };
         const result = await withTimeout(clock ? threadClock.run(clock, timed) : run(), timeoutMs, life);
+        // The answer leaves once the slower CPU would have finished the work after the last call.
+        await waitOwed(clock);
         count.onThreadMs += clock?.ms ?? 0;
         count.totalMs += performance.now() - startedAt;
         count.running -= 1;

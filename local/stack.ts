@@ -99,6 +99,12 @@ export interface LocalStackOptions {
   readonly awsFaults?: boolean | Partial<FaultSettings>;
   /** Benchmarks: each function's time on the thread, apart from its wall time (`InvocationCount.onThreadMs`). */
   readonly measureOnThreadTime?: boolean;
+  /**
+   * With AWS timing (default true): each function's CPU as Lambda sizes it by its memory, its time on the
+   * thread here stretched by the profile's `lambdaCpu` over its memory (local/lambda-runtime.ts). False
+   * runs every handler at this machine's speed, as the profile did before 2026-12-06.
+   */
+  readonly cpuByMemory?: boolean;
 }
 
 export interface LocalStackFaultOptions extends Partial<FaultSettings> {
@@ -283,6 +289,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...(faultInjector === undefined ? {} : { timeoutAt: injectedTimeouts(faultInjector) }),
       ...timingOption,
       ...(options.measureOnThreadTime ? { measureOnThreadTime: true } : {}),
+      ...(options.cpuByMemory !== false && timing !== undefined ? { cpuByMemory: timing.profile.lambdaCpu } : {}),
     });
     const deadLetters = createDeadLetterQueue({
       logger,

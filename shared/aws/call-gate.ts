@@ -9,6 +9,8 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { processSlot } from './process-slot';
 
 export interface AwsCallGate {
+  /** Before anything else: a wait the caller owes first (the local runtime's CPU sized by memory). */
+  beforeCall?(): Promise<void> | undefined;
   /** Before `operation` is sent: false means the caller has stopped, and the call never happens. */
   admit(operation: string): boolean;
   /** Once it answered (or failed): false means the caller stopped meanwhile, and the answer never arrives. */
@@ -29,6 +31,7 @@ const never = <T>(): Promise<T> => new Promise<T>(() => undefined);
 export async function throughAwsCallGate<T>(operation: string, call: () => Promise<T>): Promise<T> {
   const gate = gateSlot.get();
   if (gate === undefined) return call();
+  await gate.beforeCall?.();
   if (!gate.admit(operation)) return never();
   try {
     const output = await call();

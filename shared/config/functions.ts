@@ -183,6 +183,7 @@ export const functions = {
     tables: sendGrants,
     manageConnections: true,
     timeoutSeconds: sendTimeoutSeconds,
+    memoryMb: 1769,
     // The delivery path: every cold start lands on some message's latency (see docs/performance.md).
     sdkTracing: false,
   },

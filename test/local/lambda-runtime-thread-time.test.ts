@@ -1,5 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
+import { throughAwsCallGate } from '#shared/aws/call-gate';
+import { functionDefaults } from '#shared/config/functions';
 import { createLambdaRuntime } from '../../local/lambda-runtime';
 import { createLocalLogger } from '../../local/log';
 
@@ -58,5 +60,34 @@ describe("the local Lambda runtime's time on the thread", () => {
     await runtime.invoke('wsDefault', {});
 
     expect(runtime.invocationCounts().wsDefault?.onThreadMs).toBe(0);
+  });
+});
+
+describe("the local Lambda runtime's CPU sized by memory (AWS timing, `cpuByMemory`)", () => {
+  it('waits, before an AWS call, what a function of its memory would have taken longer for the work before it', async () => {
+    const stretch = 1769 / functionDefaults.memoryMb;
+    let workEndedAt = 0;
+    let calledAt = 0;
+    const runtime = createLambdaRuntime({
+      logger,
+      tableName: (key) => key,
+      cpuByMemory: { oneVcpuAtMemoryMb: 1769 },
+      overrides: {
+        wsDefault: async () => {
+          busyFor(busyMs);
+          workEndedAt = performance.now();
+          await throughAwsCallGate('GetItem', async () => {
+            calledAt = performance.now();
+          });
+          return {};
+        },
+      },
+    });
+
+    await runtime.invoke('wsDefault', {});
+
+    // At 256 MB the work takes about 6.9 times as long: the call waits at least the difference.
+    expect(calledAt - workEndedAt).toBeGreaterThanOrEqual(busyMs * (stretch - 1) - 1);
+    expect(runtime.invocationCounts().wsDefault?.totalMs).toBeGreaterThanOrEqual(busyMs * stretch - 1);
   });
 });

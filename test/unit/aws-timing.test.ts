@@ -157,11 +157,12 @@ describe("docs/performance.md's table of the profile", () => {
 
   it('lists every figure with the numbers the file declares', () => {
     expect(rows.get('streamPollInterval')?.p50).toBe(String(awsTimingProfile.streamPollInterval.ms));
+    expect(rows.get('lambdaCpu')?.p50).toBe(String(awsTimingProfile.lambdaCpu.oneVcpuAtMemoryMb));
     for (const name of latencyNames) {
       const figure = awsTimingProfile.latencies[name];
       expect(rows.get(name), name).toMatchObject({ p50: String(figure.p50Ms), p99: String(figure.p99Ms) });
       expect(rows.get(name)?.source.startsWith('estimate'), name).toBe(figure.source.startsWith('estimate'));
     }
-    expect(rows.size).toBe(latencyNames.length + 1);
+    expect(rows.size).toBe(latencyNames.length + 2);
   });
 });
