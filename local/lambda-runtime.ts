@@ -169,14 +169,21 @@ class ThreadClock {
 }
 
 const threadClock = new AsyncLocalStorage<ThreadClock>();
-let threadClockHook: ReturnType<typeof createHook> | undefined;
+const threadClockHook = createHook({
+  before: () => threadClock.getStore()?.enter(),
+  after: () => threadClock.getStore()?.leave(),
+});
+/** Invocations with a clock running: the hook costs every callback in the process, so it is on only then. */
+let clockedInvocations = 0;
 
-/** Installs the process-wide hook once: the clock of whichever invocation a callback belongs to runs meanwhile. */
-function measureThreadTime(): void {
-  threadClockHook ??= createHook({
-    before: () => threadClock.getStore()?.enter(),
-    after: () => threadClock.getStore()?.leave(),
-  }).enable();
+/** Runs `work` with `clock` timing its time on the thread; the process-wide hook is on while any clock runs. */
+async function clocked<T>(clock: ThreadClock, work: () => Promise<T>): Promise<T> {
+  if (clockedInvocations++ === 0) threadClockHook.enable();
+  try {
+    return await threadClock.run(clock, work);
+  } finally {
+    if (--clockedInvocations === 0) threadClockHook.disable();
+  }
 }
 
 /**
@@ -207,8 +214,7 @@ export function anyHandlerModuleImported(): boolean {
 
 export function createLambdaRuntime(options: LambdaRuntimeOptions): LambdaRuntime {
   const { logger, cpuByMemory } = options;
-  const measuring = options.measureOnThreadTime === true || cpuByMemory !== undefined;
-  if (measuring) measureThreadTime();
+  const measureAll = options.measureOnThreadTime === true;
   // One "container" per function: its module is imported once, on first use, like a cold start.
   const containers = new Map<FunctionName, Promise<LambdaHandler>>();
   const counts: Partial<Record<FunctionName, InvocationCount>> = {};
@@ -260,7 +266,8 @@ export function createLambdaRuntime(options: LambdaRuntimeOptions): LambdaRuntim
       count.running += 1;
       const memoryMb = spec.memoryMb ?? functionDefaults.memoryMb;
       const stretch = cpuByMemory ? Math.max(1, cpuByMemory.oneVcpuAtMemoryMb / memoryMb) : 1;
-      const clock = measuring ? new ThreadClock(stretch) : undefined;
+      // Clocked when measured, or when a slower CPU is to be waited for (a function under 1,769 MB).
+      const clock = measureAll || stretch > 1 ? new ThreadClock(stretch) : undefined;
       try {
         // One store context per invocation, as Lambda's multi-concurrency runtime does: Powertools keeps
         // log keys, correlation ids and metrics per invocation though every handler here shares one process.
@@ -279,7 +286,7 @@ export function createLambdaRuntime(options: LambdaRuntimeOptions): LambdaRuntim
             clock?.leave();
           }
         };
-        const result = await withTimeout(clock ? threadClock.run(clock, timed) : run(), timeoutMs, life);
+        const result = await withTimeout(clock ? clocked(clock, timed) : run(), timeoutMs, life);
         // The answer leaves once the slower CPU would have finished the work after the last call.
         await waitOwed(clock);
         count.onThreadMs += clock?.ms ?? 0;

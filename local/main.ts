@@ -19,7 +19,8 @@ const usage = `Usage: npm start -- [options]
   --data-dir <dir>      keep tables, media and dead letters in <dir> across restarts (PARLEY_DATA_DIR)
   --log-level <level>   DEBUG, INFO, WARN, ERROR or SILENT (PARLEY_LOG_LEVEL, default WARN)
   --no-fast-path        sends deliver nothing directly: every message goes through the stream's fan-out
-  --aws-timing          wait as AWS does: stream polling, API Gateway, Lambda and DynamoDB latencies
+  --aws-timing          wait as AWS does: stream polling, API Gateway, Lambda and DynamoDB latencies,
+                        and Lambda's CPU sized by each function's memory
                         (PARLEY_AWS_TIMING=1; figures in local/aws-timing-profile.ts)
   --timing-seed <n>     with --aws-timing: seed the latency draws (PARLEY_TIMING_SEED; default random)
   --aws-faults          fail as AWS does where DynamoDB Local never does (PARLEY_AWS_FAULTS=1): transaction
