@@ -219,7 +219,9 @@ export interface MeasuredPerMessage {
   };
   readonly postToConnection: number;
   readonly lambdaInvocations: {
-    readonly byFunction: Readonly<Record<string, { readonly perMessage: number; readonly meanMs: number }>>;
+    readonly byFunction: Readonly<
+      Record<string, { readonly perMessage: number; readonly meanMs: number; readonly billedMs?: number }>
+    >;
   };
   /** Log lines the handlers wrote (JSON lines and EMF metrics), when the run captured them. */
   readonly handlerLogs?: { readonly bytes: number; readonly events: number };
@@ -273,10 +275,15 @@ export function dollarsPerMillion(measured: MeasuredPerMessage, billing: Billing
   const gbSeconds = functionsUsed.reduce((sum, [name, f]) => {
     const spec: FunctionSpec | undefined = functions[name as FunctionName];
     const memoryGb = (spec?.memoryMb ?? functionDefaults.memoryMb) / 1024;
-    // Lambda bills duration in 1 ms steps; the local mean stands in for the AWS duration.
-    return sum + f.perMessage * (Math.ceil(f.meanMs) / 1000) * memoryGb;
+    // Lambda bills duration in 1 ms steps; the local mean, its work stretched to the memory's CPU, stands in.
+    return sum + f.perMessage * (Math.ceil(f.billedMs ?? f.meanMs) / 1000) * memoryGb;
   }, 0);
-  line('Lambda compute (GB-s, arm64; local mean durations)', gbSeconds, prices.lambdaGbSecondArm64.usd, 5);
+  line(
+    'Lambda compute (GB-s, arm64; local durations, CPU sized by memory)',
+    gbSeconds,
+    prices.lambdaGbSecondArm64.usd,
+    5,
+  );
   line('DynamoDB write request units', measured.dynamoDb.writeUnits, prices.dynamoDbWriteUnit.usd);
   line(
     'DynamoDB write units of failed calls (estimated: billed, never reported)',
@@ -323,18 +330,22 @@ export function logBytes(measured: MeasuredPerMessage, billing: Billing, invocat
 
 /** Sums per-unit costs: a message plus its share of the receipts it causes, and the like. */
 export function sumMeasured(parts: readonly { part: MeasuredPerMessage; times: number }[]): MeasuredPerMessage {
-  const byFunction: Record<string, { perMessage: number; meanMs: number }> = {};
+  const byFunction: Record<string, { perMessage: number; meanMs: number; billedMs: number }> = {};
   for (const { part, times } of parts) {
     for (const [name, f] of Object.entries(part.lambdaInvocations.byFunction)) {
       const into = byFunction[name];
       const added = f.perMessage * times;
+      const billedMs = f.billedMs ?? f.meanMs;
       // Durations combine weighted by invocations, so GB-seconds add up.
+      const weighted = (was: number, now: number) =>
+        (was * (into?.perMessage ?? 0) + now * added) / Math.max(1e-12, (into?.perMessage ?? 0) + added);
       byFunction[name] = into
         ? {
             perMessage: into.perMessage + added,
-            meanMs: (into.meanMs * into.perMessage + f.meanMs * added) / Math.max(1e-12, into.perMessage + added),
+            meanMs: weighted(into.meanMs, f.meanMs),
+            billedMs: weighted(into.billedMs, billedMs),
           }
-        : { perMessage: added, meanMs: f.meanMs };
+        : { perMessage: added, meanMs: f.meanMs, billedMs };
     }
   }
   const total = (pick: (part: MeasuredPerMessage) => number) =>

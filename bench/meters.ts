@@ -1,6 +1,7 @@
 /** Readings of the counters the bench keeps (capacity tally, posts, invocations, stream, CPU) and costs between two. */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { FunctionName } from '#shared/config/functions';
+import { type FunctionName, type FunctionSpec, functionDefaults, functions } from '#shared/config/functions';
+import { awsTimingProfile } from '../local/aws-timing-profile';
 import type { InvocationCount } from '../local/lambda-runtime';
 import type { ManagementApiCounts } from '../local/management-api';
 import { round, tallyPerMessage } from './capacity-tally';
@@ -22,6 +23,8 @@ export function readMeters(rig: BenchRig) {
     handlerLogs: rig.handlerLogs === undefined ? undefined : rig.handlerLogs.reading(),
     stackCpuMs: (cpu.user + cpu.system) / 1000,
     dynamoCpuMs: dynamoPid === undefined ? undefined : processCpuMs(dynamoPid),
+    // Under AWS timing the runtime already waits what a function's memory-sized CPU adds.
+    cpuModelled: stack.timing !== undefined,
   };
 }
 
@@ -47,16 +50,28 @@ export async function measureIdle(rig: BenchRig, seconds: number) {
 export function costBetween(before: Meters, after: Meters, messages: number, deviceCpuMs?: number) {
   const per = (value: number) => round(value / Math.max(1, messages), 3);
   const zero: InvocationCount = { invocations: 0, running: 0, failures: 0, totalMs: 0, onThreadMs: 0 };
-  const byFunction: Record<string, { perMessage: number; meanMs: number; onThreadMs: number; failures: number }> = {};
+  const byFunction: Record<
+    string,
+    { perMessage: number; meanMs: number; onThreadMs: number; billedMs: number; failures: number }
+  > = {};
   for (const [name, count] of Object.entries(after.invocations) as [FunctionName, InvocationCount | undefined][]) {
     const was = before.invocations[name] ?? zero;
     const invocations = (count?.invocations ?? 0) - was.invocations;
     if (invocations <= 0 || count === undefined) continue;
+    const meanMs = (count.totalMs - was.totalMs) / invocations;
+    // Mean time on the thread, where the stack measures it (its cost phases); else 0.
+    const onThreadMs = (count.onThreadMs - was.onThreadMs) / invocations;
+    // Here a handler runs at this machine's core; under 1,769 MB Lambda's CPU is slower, and its work
+    // on the thread lasts that much longer there (local/aws-timing-profile.ts, `lambdaCpu`).
+    const spec: FunctionSpec = functions[name];
+    const memoryMb = spec.memoryMb ?? functionDefaults.memoryMb;
+    const stretch = after.cpuModelled ? 1 : Math.max(1, awsTimingProfile.lambdaCpu.oneVcpuAtMemoryMb / memoryMb);
     byFunction[name] = {
       perMessage: per(invocations),
-      meanMs: round((count.totalMs - was.totalMs) / invocations, 1),
-      // Mean time on the thread, where the stack measures it (its cost phases); else 0.
-      onThreadMs: round((count.onThreadMs - was.onThreadMs) / invocations, 1),
+      meanMs: round(meanMs, 1),
+      onThreadMs: round(onThreadMs, 1),
+      /** What AWS would bill per invocation: the local duration with the work stretched to the memory's CPU. */
+      billedMs: round(meanMs + onThreadMs * (stretch - 1), 1),
       failures: count.failures - was.failures,
     };
   }

@@ -156,6 +156,7 @@ function mean(reports: readonly CostReport[]): CostReport {
       perMessage: avg((report) => report.lambdaInvocations.byFunction[name]?.perMessage ?? 0),
       meanMs: avg((report) => report.lambdaInvocations.byFunction[name]?.meanMs ?? 0),
       onThreadMs: avg((report) => report.lambdaInvocations.byFunction[name]?.onThreadMs ?? 0),
+      billedMs: avg((report) => report.lambdaInvocations.byFunction[name]?.billedMs ?? 0),
       failures: reports.reduce((sum, report) => sum + (report.lambdaInvocations.byFunction[name]?.failures ?? 0), 0),
     };
   }

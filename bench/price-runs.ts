@@ -52,10 +52,10 @@ export async function measureReceiptBursts(context: PhaseContext) {
         .join(', ')}`,
     );
     context.log(
-      `${name} bursts, Lambda per message (invocations x local mean ms, of it on the thread): ${Object.entries(
+      `${name} bursts, Lambda per message (invocations x local mean ms, of it on the thread; billed at its memory's CPU): ${Object.entries(
         burst.lambdaInvocations.byFunction,
       )
-        .map(([fn, f]) => `${fn} ${f.perMessage} x ${f.meanMs} (${f.onThreadMs})`)
+        .map(([fn, f]) => `${fn} ${f.perMessage} x ${f.meanMs} (${f.onThreadMs}; billed ${f.billedMs})`)
         .join(', ')}`,
     );
   }
@@ -106,12 +106,17 @@ async function burstCost(context: PhaseContext, workload: Workload) {
   };
 }
 
+/** A function's durations alone (wall, on the thread, as billed), where the other burst ran it. */
+function pickDurations(f: CostReport['lambdaInvocations']['byFunction'][string] | undefined) {
+  return f === undefined ? {} : { meanMs: f.meanMs, onThreadMs: f.onThreadMs, billedMs: f.billedMs };
+}
+
 /** `counts`, each function's mean duration taken from `durations` where that ran it too. */
 function withDurationsOf(counts: CostReport, durations: CostReport): CostReport {
   const byFunction = Object.fromEntries(
     Object.entries(counts.lambdaInvocations.byFunction).map(([name, f]) => [
       name,
-      { ...f, meanMs: durations.lambdaInvocations.byFunction[name]?.meanMs ?? f.meanMs },
+      { ...f, ...pickDurations(durations.lambdaInvocations.byFunction[name]) },
     ]),
   );
   return { ...counts, lambdaInvocations: { ...counts.lambdaInvocations, byFunction } };

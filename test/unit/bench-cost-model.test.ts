@@ -16,6 +16,7 @@ import {
   sumMeasured,
 } from '../../bench/cost-model';
 import { meterHandlerLogs } from '../../bench/log-meter';
+import { costBetween, type Meters } from '../../bench/meters';
 
 const nothing: MeasuredPerMessage = {
   dynamoDb: { readUnits: 0, writeUnits: 0 },
@@ -93,6 +94,49 @@ describe('dollarsPerMillion', () => {
   it('renders the access log line as a JSON object of typical size', () => {
     expect(accessLogLineBytes()).toBeGreaterThan(150);
     expect(accessLogLineBytes()).toBeLessThan(400);
+  });
+});
+
+describe('Lambda compute', () => {
+  const wsAckAt = (f: { meanMs: number; billedMs?: number }): MeasuredPerMessage => ({
+    ...nothing,
+    lambdaInvocations: { byFunction: { wsAck: { perMessage: 1, ...f } } },
+  });
+
+  it('bills the duration as Lambda would at the function memory CPU where it was measured, else the local one', () => {
+    const local = lineOf(dollarsPerMillion(wsAckAt({ meanMs: 20 }), { routeRequests: 0 }), 'Lambda compute');
+    const billed = lineOf(
+      dollarsPerMillion(wsAckAt({ meanMs: 20, billedMs: 79.1 }), { routeRequests: 0 }),
+      'Lambda compute',
+    );
+
+    // wsAck has 256 MB: 20 ms and 80 ms (billed in 1 ms steps) of a quarter GB.
+    expect(local.quantityPerMessage).toBeCloseTo(0.005, 5);
+    expect(billed.quantityPerMessage).toBeCloseTo(0.02, 5);
+  });
+});
+
+describe('costBetween', () => {
+  const meters = (invocation: { invocations: number; totalMs: number; onThreadMs: number }, cpuModelled: boolean) => ({
+    tally: new CapacityTally().snapshot(),
+    posts: { posts: 0, postsGone: 0 } as Meters['posts'],
+    invocations: { wsAck: { running: 0, failures: 0, ...invocation } },
+    streamBatches: 0,
+    streamRecords: 0,
+    handlerLogs: undefined,
+    stackCpuMs: 0,
+    dynamoCpuMs: undefined,
+    cpuModelled,
+  });
+
+  it("stretches a function's time on the thread to its memory's CPU, unless AWS timing already waited for it", () => {
+    const before = meters({ invocations: 0, totalMs: 0, onThreadMs: 0 }, false);
+    const local = costBetween(before, meters({ invocations: 1, totalMs: 20, onThreadMs: 10 }, false), 1);
+    const modelled = costBetween(before, meters({ invocations: 1, totalMs: 20, onThreadMs: 10 }, true), 1);
+
+    // 256 MB is 1,769 / 256 = 6.9 times slower than one vCPU: 10 ms of work lasts 69 ms there.
+    expect(local.lambdaInvocations.byFunction.wsAck?.billedMs).toBeCloseTo(20 + 10 * (1769 / 256 - 1), 1);
+    expect(modelled.lambdaInvocations.byFunction.wsAck?.billedMs).toBe(20);
   });
 });
 
