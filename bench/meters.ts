@@ -1,7 +1,7 @@
 /** Readings of the counters the bench keeps (capacity tally, posts, invocations, stream, CPU) and costs between two. */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type FunctionName, type FunctionSpec, functionDefaults, functions } from '#shared/config/functions';
-import { awsTimingProfile } from '../local/aws-timing-profile';
+import { awsTimingProfile, cpuStretch } from '../local/aws-timing-profile';
 import type { InvocationCount } from '../local/lambda-runtime';
 import type { ManagementApiCounts } from '../local/management-api';
 import { round, tallyPerMessage } from './capacity-tally';
@@ -23,8 +23,8 @@ export function readMeters(rig: BenchRig) {
     handlerLogs: rig.handlerLogs === undefined ? undefined : rig.handlerLogs.reading(),
     stackCpuMs: (cpu.user + cpu.system) / 1000,
     dynamoCpuMs: dynamoPid === undefined ? undefined : processCpuMs(dynamoPid),
-    // Under AWS timing the runtime already waits what a function's memory-sized CPU adds.
-    cpuModelled: stack.timing !== undefined,
+    // The runtime already waits what a function's memory-sized CPU adds.
+    cpuModelled: stack.cpuByMemory,
   };
 }
 
@@ -65,7 +65,7 @@ export function costBetween(before: Meters, after: Meters, messages: number, dev
     // on the thread lasts that much longer there (local/aws-timing-profile.ts, `lambdaCpu`).
     const spec: FunctionSpec = functions[name];
     const memoryMb = spec.memoryMb ?? functionDefaults.memoryMb;
-    const stretch = after.cpuModelled ? 1 : Math.max(1, awsTimingProfile.lambdaCpu.oneVcpuAtMemoryMb / memoryMb);
+    const stretch = after.cpuModelled ? 1 : cpuStretch(memoryMb, awsTimingProfile.lambdaCpu);
     byFunction[name] = {
       perMessage: per(invocations),
       meanMs: round(meanMs, 1),

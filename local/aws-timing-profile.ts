@@ -6,6 +6,7 @@
  * (local/aws-timing.ts), so tails show. docs/performance.md mirrors this file in a table (a test
  * checks that they agree): change both together.
  */
+import { oneVcpuMemoryMb } from '#shared/config/functions';
 
 /** One latency: the distribution's median and 99th percentile, in milliseconds, and where they come from. */
 export interface LatencyFigure {
@@ -42,6 +43,11 @@ export interface CpuFigure {
   readonly source: string;
 }
 
+/** How many times longer than on one vCPU (this machine's core) a function of `memoryMb` takes over its own work. */
+export function cpuStretch(memoryMb: number, cpu: CpuFigure): number {
+  return Math.max(1, cpu.oneVcpuAtMemoryMb / memoryMb);
+}
+
 export interface TimingProfile {
   /** Lambda's pause between two GetRecords on a stream shard after one that found nothing. */
   readonly streamPollInterval: FixedFigure;
@@ -59,7 +65,7 @@ export const awsTimingProfile: TimingProfile = {
     source: `${lambdaDynamoDbStreams} ("polls shards ... at a base rate of 4 times per second"; at once again after a batch)`,
   },
   lambdaCpu: {
-    oneVcpuAtMemoryMb: 1769,
+    oneVcpuAtMemoryMb: oneVcpuMemoryMb,
     source:
       'https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html ("At 1,769 MB, a function has the equivalent of one vCPU"; CPU in proportion to memory); this machine\'s core stands in for one vCPU (an estimate)',
   },

@@ -12,6 +12,7 @@ import { type FunctionName, type FunctionSpec, functionDefaults, functions } fro
 import type { TableKey } from '#shared/config/tables';
 import { localAccountId, localRegion } from './aws-local';
 import type { TimingModel } from './aws-timing';
+import { type CpuFigure, cpuStretch } from './aws-timing-profile';
 import { dynamoDbGuardFor } from './iam';
 import type { LocalLogger } from './log';
 
@@ -67,7 +68,7 @@ export interface LambdaRuntimeOptions {
    * its function's (when larger), the difference waited before each of its AWS calls and its answer.
    * Implies `measureOnThreadTime`.
    */
-  readonly cpuByMemory?: { readonly oneVcpuAtMemoryMb: number };
+  readonly cpuByMemory?: CpuFigure;
 }
 
 const repositoryRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -264,8 +265,7 @@ export function createLambdaRuntime(options: LambdaRuntimeOptions): LambdaRuntim
       counts[functionName] = count;
       count.invocations += 1;
       count.running += 1;
-      const memoryMb = spec.memoryMb ?? functionDefaults.memoryMb;
-      const stretch = cpuByMemory ? Math.max(1, cpuByMemory.oneVcpuAtMemoryMb / memoryMb) : 1;
+      const stretch = cpuByMemory ? cpuStretch(spec.memoryMb ?? functionDefaults.memoryMb, cpuByMemory) : 1;
       // Clocked when measured, or when a slower CPU is to be waited for (a function under 1,769 MB).
       const clock = measureAll || stretch > 1 ? new ThreadClock(stretch) : undefined;
       try {

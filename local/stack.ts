@@ -182,6 +182,8 @@ export interface LocalStack {
   readonly faults?: LocalStackFaults;
   /** The timing profile and seed, when the stack was started with AWS timing. */
   readonly timing?: Pick<TimingModel, 'profile' | 'seed'>;
+  /** True when handlers wait what Lambda's memory-sized CPU adds to their work (`cpuByMemory`). */
+  readonly cpuByMemory: boolean;
   /** Stops everything this stack started (Java included); safe to call twice. */
   stop(): Promise<void>;
 }
@@ -258,6 +260,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const tokenIssuer = await createLocalTokenIssuer(httpUrl);
     const timing = resolveTiming(options.timing);
     const timingOption = timing === undefined ? {} : { timing };
+    const cpuByMemory = options.cpuByMemory !== false && timing !== undefined;
     // Created before the media stand-ins, which invoke and dead-letter through them; nothing is imported yet.
     const awsFaults =
       options.awsFaults === undefined || options.awsFaults === false
@@ -289,7 +292,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...(faultInjector === undefined ? {} : { timeoutAt: injectedTimeouts(faultInjector) }),
       ...timingOption,
       ...(options.measureOnThreadTime ? { measureOnThreadTime: true } : {}),
-      ...(options.cpuByMemory !== false && timing !== undefined ? { cpuByMemory: timing.profile.lambdaCpu } : {}),
+      ...(cpuByMemory && timing !== undefined ? { cpuByMemory: timing.profile.lambdaCpu } : {}),
     });
     const deadLetters = createDeadLetterQueue({
       logger,
@@ -495,6 +498,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       deadLetters: deadLetters.entries,
       ...(faults === undefined ? {} : { faults }),
       ...(timing === undefined ? {} : { timing: { profile: timing.profile, seed: timing.seed } }),
+      cpuByMemory,
       stop: stopAll,
     };
   } catch (error) {

@@ -68,6 +68,12 @@ export interface FunctionSpec {
 /** What a function gets when its spec does not say. */
 export const functionDefaults = { memoryMb: 256, timeoutSeconds: 10 } as const;
 
+/**
+ * Lambda gives CPU in proportion to memory, one vCPU at this much
+ * (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html).
+ */
+export const oneVcpuMemoryMb = 1769;
+
 /** One grant per table: the actions of every list, in their first order (IAM reads them as one statement per table). */
 function withGrants(...lists: readonly (readonly TableGrant[])[]): readonly TableGrant[] {
   const byTable = new Map<TableKey, DynamoAction[]>();
@@ -183,7 +189,8 @@ export const functions = {
     tables: sendGrants,
     manageConnections: true,
     timeoutSeconds: sendTimeoutSeconds,
-    memoryMb: 1769,
+    // One full vCPU: at 256 MB its own work on the delivery path would take about 7 times as long.
+    memoryMb: oneVcpuMemoryMb,
     // The delivery path: every cold start lands on some message's latency (see docs/performance.md).
     sdkTracing: false,
   },
@@ -466,8 +473,8 @@ export const functions = {
       { prefix: media.mediaPrefix, actions: ['s3:PutObject', 's3:PutObjectTagging'] },
     ],
     nativeModules: ['sharp'],
-    // 1769 MB is one full vCPU: image decoding is CPU-bound.
-    memoryMb: 1769,
+    // One full vCPU: image decoding is CPU-bound.
+    memoryMb: oneVcpuMemoryMb,
     timeoutSeconds: 120,
   },
   mediaRetain: {

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { throughAwsCallGate } from '#shared/aws/call-gate';
-import { functionDefaults } from '#shared/config/functions';
+import { functionDefaults, oneVcpuMemoryMb } from '#shared/config/functions';
+import { awsTimingProfile } from '../../local/aws-timing-profile';
 import { createLambdaRuntime } from '../../local/lambda-runtime';
 import { createLocalLogger } from '../../local/log';
 
@@ -65,13 +66,13 @@ describe("the local Lambda runtime's time on the thread", () => {
 
 describe("the local Lambda runtime's CPU sized by memory (AWS timing, `cpuByMemory`)", () => {
   it('waits, before an AWS call, what a function of its memory would have taken longer for the work before it', async () => {
-    const stretch = 1769 / functionDefaults.memoryMb;
+    const stretch = oneVcpuMemoryMb / functionDefaults.memoryMb;
     let workEndedAt = 0;
     let calledAt = 0;
     const runtime = createLambdaRuntime({
       logger,
       tableName: (key) => key,
-      cpuByMemory: { oneVcpuAtMemoryMb: 1769 },
+      cpuByMemory: awsTimingProfile.lambdaCpu,
       overrides: {
         wsDefault: async () => {
           busyFor(busyMs);

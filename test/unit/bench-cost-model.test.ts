@@ -1,6 +1,7 @@
 /** The bench's cost arithmetic: what each measured quantity adds to the price, and the failed calls it counts. */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { oneVcpuMemoryMb } from '#shared/config/functions';
 import { CapacityTally, tallyPerMessage } from '../../bench/capacity-tally';
 import {
   accessLogLineBytes,
@@ -135,7 +136,7 @@ describe('costBetween', () => {
     const modelled = costBetween(before, meters({ invocations: 1, totalMs: 20, onThreadMs: 10 }, true), 1);
 
     // 256 MB is 1,769 / 256 = 6.9 times slower than one vCPU: 10 ms of work lasts 69 ms there.
-    expect(local.lambdaInvocations.byFunction.wsAck?.billedMs).toBeCloseTo(20 + 10 * (1769 / 256 - 1), 1);
+    expect(local.lambdaInvocations.byFunction.wsAck?.billedMs).toBeCloseTo(20 + 10 * (oneVcpuMemoryMb / 256 - 1), 1);
     expect(modelled.lambdaInvocations.byFunction.wsAck?.billedMs).toBe(20);
   });
 });
