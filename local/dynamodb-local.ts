@@ -143,6 +143,9 @@ async function startOnPort(port: number, options: DynamoDbLocalOptions): Promise
   const child = spawn(
     'java',
     [
+      // C1 only: C2's compiler threads took about half a core through a bench's first minute, CPU
+      // the stack's handlers wait for and AWS's DynamoDB never costs (docs/performance.md).
+      '-XX:TieredStopAtLevel=1',
       `-Djava.library.path=${join(jar.directory, 'DynamoDBLocal_lib')}`,
       '-cp',
       [launcher, ...jar.classPath].join(delimiter),
