@@ -1,7 +1,7 @@
 /** The bench's end of the driver: the child process (bench/driver.ts) that holds the devices, called over IPC. */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { DriverCommand, DriverRequest, DriverResponse } from './driver-protocol';
+import type { DriverCommand, DriverRequest, DriverResponse, SettledReply, SettleRequest } from './driver-protocol';
 
 export interface DriverClient {
   call<T>(command: DriverCommand): Promise<T>;
@@ -9,14 +9,24 @@ export interface DriverClient {
   stop(): Promise<unknown>;
 }
 
-export function startDriver(): DriverClient {
+/** `settle`: what the driver's probes wait for between two messages (the stack's streams, settled). */
+export function startDriver(settle: () => Promise<void>): DriverClient {
   const child = fork(fileURLToPath(new URL('./driver.ts', import.meta.url)), [], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
   let nextId = 1;
   let closed: Promise<unknown> | undefined;
-  child.on('message', (response: DriverResponse) => {
+  child.on('message', (message: DriverResponse | SettleRequest) => {
+    if ('settleId' in message) {
+      const answer = (): void => {
+        if (child.connected) child.send({ settledId: message.settleId } satisfies SettledReply);
+      };
+      // A failed wait still answers: the probe goes on, as it would have without waiting.
+      settle().then(answer, answer);
+      return;
+    }
+    const response = message;
     const waiter = pending.get(response.id);
     if (waiter === undefined) return;
     pending.delete(response.id);

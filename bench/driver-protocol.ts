@@ -53,7 +53,10 @@ export type DriverCommand =
       readonly seconds: number;
       readonly drainTimeoutMs: number;
     }
-  /** One message at a time, each waited for on every online recipient device: latency and fan-out time unloaded. */
+  /**
+   * One message at a time, each waited for on every online recipient device, and the next sent once the
+   * stack has settled (a {@link SettleRequest}): latency and fan-out time unloaded.
+   */
   | {
       readonly kind: 'probe';
       readonly workload: Workload;
@@ -195,3 +198,11 @@ export type DriverRequest = { readonly id: number; readonly command: DriverComma
 export type DriverResponse =
   | { readonly id: number; readonly ok: true; readonly result: unknown }
   | { readonly id: number; readonly ok: false; readonly error: string };
+
+/**
+ * The driver asks the main process to wait until the stack has finished what the last message
+ * started (its stream fan-out above all): on AWS that work runs in other environments, here it
+ * would share the machine's cores with the next message. Answered with a {@link SettledReply}.
+ */
+export type SettleRequest = { readonly settleId: number };
+export type SettledReply = { readonly settledId: number };

@@ -19,6 +19,8 @@ import type {
   ReceiptAckResult,
   ReceiptBurstResult,
   ReceiptSendResult,
+  SettledReply,
+  SettleRequest,
   SetupResult,
   Workload,
 } from './driver-protocol';
@@ -387,6 +389,8 @@ async function probe(command: Extract<DriverCommand, { kind: 'probe' }>): Promis
     const conversation = targets[i % targets.length] as Conversation;
     const send = sendOne(phase, conversation, senderFor(conversation, i), `${command.label}-${i}`);
     await Promise.race([send.done, sleep(command.drainTimeoutMs)]);
+    // Unloaded: the last message's fan-out is not left running beside the next one's send.
+    if (i + 1 < command.messages) await stackSettled();
   }
   const sendSeconds = (performance.now() - phase.startedAt) / 1000;
   return finishSending(phase, command.workload, 'probe', sendSeconds, {});
@@ -758,7 +762,25 @@ function mulberry32(seed: number): () => number {
   };
 }
 
-process.on('message', (request: DriverRequest) => {
+const settleWaiters = new Map<number, () => void>();
+let nextSettleId = 1;
+
+/** Resolves once the main process has seen the stack settle (see {@link SettleRequest}). */
+function stackSettled(): Promise<void> {
+  const settleId = nextSettleId++;
+  return new Promise<void>((resolve) => {
+    settleWaiters.set(settleId, resolve);
+    process.send?.({ settleId } satisfies SettleRequest);
+  });
+}
+
+process.on('message', (message: DriverRequest | SettledReply) => {
+  if ('settledId' in message) {
+    settleWaiters.get(message.settledId)?.();
+    settleWaiters.delete(message.settledId);
+    return;
+  }
+  const request = message;
   handle(request.command).then(
     (result) => reply({ id: request.id, ok: true, result }),
     (error: unknown) =>

@@ -56,7 +56,9 @@ export async function startBenchStack(
     measureOnThreadTime: options.meterHandlerLogs === true,
   });
   const handlerLogs = options.meterHandlerLogs ? meterHandlerLogs() : undefined;
-  return { dynamo, dynamoPid, tally, ceilingTables, stack, driver: startDriver(), handlerLogs };
+  // Probes send their next message once every stream has been through its function.
+  const driver = startDriver(() => stack.streamsSettled());
+  return { dynamo, dynamoPid, tally, ceilingTables, stack, driver, handlerLogs };
 }
 
 export async function stopBenchStack(rig: BenchRig): Promise<void> {
