@@ -202,7 +202,8 @@ export type DriverResponse =
 /**
  * The driver asks the main process to wait until the stack has finished what the last message
  * started (its stream fan-out above all): on AWS that work runs in other environments, here it
- * would share the machine's cores with the next message. Answered with a {@link SettledReply}.
+ * would share the machine's cores with the next message. Answered with a {@link SettledReply}, at a
+ * random point of the stream poller's cycle.
  */
 export type SettleRequest = { readonly settleId: number };
 export type SettledReply = { readonly settledId: number };

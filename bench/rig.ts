@@ -7,6 +7,7 @@ import { setCapacityRecorder } from '#shared/aws/capacity-meter';
 import { createLocalDynamoDbClient } from '../local/aws-local';
 import { type DynamoDbLocal, startDynamoDbLocal } from '../local/dynamodb-local';
 import { anyFreeServicePorts, type LocalStack, startLocalStack } from '../local/stack';
+import { defaultIdleSleepMs } from '../local/stream-poller';
 import { createLocalTables, type LocalTables } from '../local/tables';
 import { CapacityTally } from './capacity-tally';
 import { anchorCeilingStreams } from './ceiling';
@@ -56,8 +57,13 @@ export async function startBenchStack(
     measureOnThreadTime: options.meterHandlerLogs === true,
   });
   const handlerLogs = options.meterHandlerLogs ? meterHandlerLogs() : undefined;
-  // Probes send their next message once every stream has been through its function.
-  const driver = startDriver(() => stack.streamsSettled());
+  // Probes send their next message once every stream has been through its function, then at a random
+  // point of the poller's cycle: sent right after a poll, every stream-path message would wait a full one.
+  const pollIntervalMs = stack.timing?.profile.streamPollInterval.ms ?? defaultIdleSleepMs;
+  const driver = startDriver(async () => {
+    await stack.streamsSettled();
+    await sleep(Math.random() * pollIntervalMs);
+  });
   return { dynamo, dynamoPid, tally, ceilingTables, stack, driver, handlerLogs };
 }
 
