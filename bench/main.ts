@@ -66,7 +66,8 @@ async function main(): Promise<void> {
 
 /** Everything measured on this process's stack, from setup to the receipts. */
 async function runOnStack(settings: BenchSettings, log: Log) {
-  const rig = await startStack(settings, log, true);
+  // Its throughput and ceiling phases measure DynamoDB Local at its peak, with the JVM's full JIT.
+  const rig = await startStack(settings, log, true, 'tiered');
   const context: PhaseContext = { rig, settings, log, phases: [] };
   try {
     const setup = await setUpDevices(context);
@@ -163,9 +164,17 @@ async function presenceOnly(settings: BenchSettings, log: Log): Promise<void> {
   }
 }
 
-/** `meterHandlerLogs`: the handlers log as deployed and the bench counts their lines (never for a `--json` child). */
-async function startStack(settings: BenchSettings, log: Log, meterHandlerLogs = false): Promise<BenchRig> {
-  const rig = await startBenchStack(settings.profile, settings.timingSeed, { meterHandlerLogs });
+/**
+ * `meterHandlerLogs`: the handlers log as deployed and the bench counts their lines (never for a
+ * `--json` child). `dynamoDbJit`: see `DynamoDbLocalOptions.jit`.
+ */
+async function startStack(
+  settings: BenchSettings,
+  log: Log,
+  meterHandlerLogs = false,
+  dynamoDbJit: 'c1' | 'tiered' = 'c1',
+): Promise<BenchRig> {
+  const rig = await startBenchStack(settings.profile, settings.timingSeed, { meterHandlerLogs, dynamoDbJit });
   const seed = rig.stack.timing === undefined ? '' : ` (seed ${rig.stack.timing.seed})`;
   log(`stack up: ${profileName(settings.profile)}${seed}`);
   return rig;

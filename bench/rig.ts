@@ -35,11 +35,15 @@ export interface BenchRig {
 export async function startBenchStack(
   profile: StackProfile,
   timingSeed: number,
-  options: { readonly meterHandlerLogs?: boolean } = {},
+  options: {
+    readonly meterHandlerLogs?: boolean;
+    /** DynamoDB Local's JIT: `'tiered'` where throughput ceilings are measured, C1 only elsewhere. */
+    readonly dynamoDbJit?: 'c1' | 'tiered';
+  } = {},
 ): Promise<BenchRig> {
   const tally = new CapacityTally();
   setCapacityRecorder(tally.record);
-  const dynamo = await startDynamoDbLocal({ port: 0 });
+  const dynamo = await startDynamoDbLocal({ port: 0, ...(options.dynamoDbJit ? { jit: options.dynamoDbJit } : {}) });
   const dynamoPid = findDynamoDbLocalPid();
   // The ceiling's own tables, in the DynamoDB Local the workloads use, their streams begun before the stack's.
   const ceilingTables = await createLocalTables(createLocalDynamoDbClient(dynamo.endpoint), ceilingTablePrefix);
