@@ -19,6 +19,7 @@
  * probes and step 4b alone and prints the cost model, then the presence measurements (bench/presence-runs.ts);
  * `--phase-presence` runs those alone (quick: no driver devices, no warm-up).
  */
+import type { DynamoDbLocalJit } from '../local/dynamodb-local';
 import { round } from './capacity-tally';
 import { ceilingServices } from './ceiling';
 import { measureHotConversationAlone } from './ceiling-runs';
@@ -172,7 +173,7 @@ async function startStack(
   settings: BenchSettings,
   log: Log,
   meterHandlerLogs = false,
-  dynamoDbJit: 'c1' | 'tiered' = 'c1',
+  dynamoDbJit: DynamoDbLocalJit = 'c1',
 ): Promise<BenchRig> {
   const rig = await startBenchStack(settings.profile, settings.timingSeed, { meterHandlerLogs, dynamoDbJit });
   const seed = rig.stack.timing === undefined ? '' : ` (seed ${rig.stack.timing.seed})`;

@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { setCapacityRecorder } from '#shared/aws/capacity-meter';
 import { createLocalDynamoDbClient } from '../local/aws-local';
-import { type DynamoDbLocal, startDynamoDbLocal } from '../local/dynamodb-local';
+import { type DynamoDbLocal, type DynamoDbLocalJit, startDynamoDbLocal } from '../local/dynamodb-local';
 import { anyFreeServicePorts, type LocalStack, startLocalStack } from '../local/stack';
 import { defaultIdleSleepMs } from '../local/stream-poller';
 import { createLocalTables, type LocalTables } from '../local/tables';
@@ -38,7 +38,7 @@ export async function startBenchStack(
   options: {
     readonly meterHandlerLogs?: boolean;
     /** DynamoDB Local's JIT: `'tiered'` where throughput ceilings are measured, C1 only elsewhere. */
-    readonly dynamoDbJit?: 'c1' | 'tiered';
+    readonly dynamoDbJit?: DynamoDbLocalJit;
   } = {},
 ): Promise<BenchRig> {
   const tally = new CapacityTally();

@@ -25,6 +25,9 @@ export const javaMissingHint =
 const compilerMissingHint =
   "Parley's local stack compiles a small DynamoDB Local launcher with Java's jdk.compiler module, which this Java runtime lacks: install a JDK 17+ (or Debian's openjdk-17-jre-headless, which has it)";
 
+/** DynamoDB Local's JIT: see `DynamoDbLocalOptions.jit`. */
+export type DynamoDbLocalJit = 'c1' | 'tiered';
+
 export interface DynamoDbLocalOptions {
   /** 0 or absent: any free port. */
   readonly port?: number;
@@ -36,7 +39,7 @@ export interface DynamoDbLocalOptions {
    * bench's first minute, CPU the stack's handlers waited for and AWS's DynamoDB never costs, while its
    * peak throughput is about a third lower. `'tiered'`: the JVM's default, for throughput ceilings.
    */
-  readonly jit?: 'c1' | 'tiered';
+  readonly jit?: DynamoDbLocalJit;
 }
 
 export interface DynamoDbLocal {
