@@ -17,6 +17,8 @@ import { findDynamoDbLocalPid } from './machine';
 import type { StackProfile } from './settings';
 
 export const stackTablePrefix = 'bench-';
+/** The longest a probe waits for the stack to settle before its next message. */
+const probeSettleLimitMs = 15_000;
 export const ceilingTablePrefix = 'ceiling-';
 
 export interface BenchRig {
@@ -65,7 +67,8 @@ export async function startBenchStack(
   // point of the poller's cycle: sent right after a poll, every stream-path message would wait a full one.
   const pollIntervalMs = stack.timing?.profile.streamPollInterval.ms ?? defaultIdleSleepMs;
   const driver = startDriver(async () => {
-    await stack.streamsSettled();
+    // Bounded: a batch retried for minutes (a poison record) must not hold the probe for ever.
+    await Promise.race([stack.streamsSettled(), sleep(probeSettleLimitMs, undefined, { ref: false })]);
     await sleep(Math.random() * pollIntervalMs);
   });
   return { dynamo, dynamoPid, tally, ceilingTables, stack, driver, handlerLogs };
