@@ -7,7 +7,6 @@ import { setCapacityRecorder } from '#shared/aws/capacity-meter';
 import { createLocalDynamoDbClient } from '../local/aws-local';
 import { type DynamoDbLocal, type DynamoDbLocalJit, startDynamoDbLocal } from '../local/dynamodb-local';
 import { anyFreeServicePorts, type LocalStack, startLocalStack } from '../local/stack';
-import { defaultIdleSleepMs } from '../local/stream-poller';
 import { createLocalTables, type LocalTables } from '../local/tables';
 import { CapacityTally } from './capacity-tally';
 import { anchorCeilingStreams } from './ceiling';
@@ -65,11 +64,10 @@ export async function startBenchStack(
   const handlerLogs = options.meterHandlerLogs ? meterHandlerLogs() : undefined;
   // Probes send their next message once every stream has been through its function, then at a random
   // point of the poller's cycle: sent right after a poll, every stream-path message would wait a full one.
-  const pollIntervalMs = stack.timing?.profile.streamPollInterval.ms ?? defaultIdleSleepMs;
   const driver = startDriver(async () => {
     // Bounded: a batch retried for minutes (a poison record) must not hold the probe for ever.
     await Promise.race([stack.streamsSettled(), sleep(probeSettleLimitMs, undefined, { ref: false })]);
-    await sleep(Math.random() * pollIntervalMs);
+    await sleep(Math.random() * stack.streamIdleSleepMs);
   });
   return { dynamo, dynamoPid, tally, ceilingTables, stack, driver, handlerLogs };
 }

@@ -168,6 +168,8 @@ export interface LocalStack {
   connectionIds(): string[];
   dropConnection(connectionId: string, options: DropConnectionOptions): boolean;
   readonly streamStats: Readonly<StreamPollerStats>;
+  /** How long the fan-out's stream trigger pauses after a poll that found nothing. */
+  readonly streamIdleSleepMs: number;
   /** Holds every stream trigger after its current batch (records wait in the stream) until `resumeStreams`. */
   pauseStreams(): Promise<void>;
   resumeStreams(): void;
@@ -490,6 +492,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       connectionIds: () => webSocketGateway.connectionIds(),
       dropConnection: (connectionId, dropOptions) => webSocketGateway.dropConnection(connectionId, dropOptions),
       streamStats: streamPoller.stats,
+      streamIdleSleepMs: streamPoller.idleSleepMs,
       pauseStreams: () => streamPoller.pause(),
       resumeStreams: () => streamPoller.resume(),
       streamsSettled: () => streamPoller.settled(),

@@ -85,6 +85,8 @@ export interface StreamPollerStats {
 
 export interface StreamPoller {
   readonly stats: Readonly<StreamPollerStats>;
+  /** The pause after an empty poll, for triggers without a batching window (the fan-out's pace). */
+  readonly idleSleepMs: number;
   /**
    * Holds every trigger after its current batch, resolving once none is reading or invoking; nothing is
    * skipped, the records wait in the stream. For benchmarks that need DynamoDB Local to themselves.
@@ -131,6 +133,7 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
   const loops = pollers.map((poller) => poller.run());
   return {
     stats,
+    idleSleepMs: options.idleSleepMs ?? defaultIdleSleepMs,
     pause: () => hold.hold(pollers.length),
     resume: () => hold.release(),
     settled: () => Promise.all(pollers.map((poller) => poller.idleRoundAfterNow())).then(() => undefined),
