@@ -207,20 +207,33 @@ export class ConnectionRepository {
   /**
    * Many users' reach in one strongly consistent BatchGetItem per 100 (a device that just connected
    * is seen by the next send): each known device, with its newest connection unless expired. A user
-   * whose reach item is missing or not yet complete maps to `undefined` (read them by Query); with
-   * `liveOnly`, the live connections of an incomplete item are answered all the same.
+   * whose reach item is missing or not yet complete maps to `undefined` (read them by Query).
    */
-  async readReach(
+  readReach(userIds: readonly string[], nowEpochSeconds: number): Promise<Map<string, Reach | undefined>> {
+    return this.readReachItems(userIds, nowEpochSeconds, { liveOnly: false, consistentRead: true });
+  }
+
+  /**
+   * For posts that are best effort (the send's fast path, whose misses fan-out serves after its own
+   * strong read; typing): the live connections, an incomplete reach item's included, read eventually
+   * consistent at half the read units. A device that connected a moment ago may be missing, and a
+   * connection closed a moment ago answers its post 410.
+   */
+  readLiveReach(userIds: readonly string[], nowEpochSeconds: number): Promise<Map<string, Reach | undefined>> {
+    return this.readReachItems(userIds, nowEpochSeconds, { liveOnly: true, consistentRead: false });
+  }
+
+  private async readReachItems(
     userIds: readonly string[],
     nowEpochSeconds: number,
-    liveOnly = false,
+    { liveOnly, consistentRead }: { readonly liveOnly: boolean; readonly consistentRead: boolean },
   ): Promise<Map<string, Reach | undefined>> {
     const unique = [...new Set(userIds)];
     const items = await batchGetAll(
       this.documentClient,
       this.tableName,
       unique.map((userId) => userKeys.reach(userId)),
-      true,
+      consistentRead,
     );
     const reaches = new Map<string, Reach | undefined>(unique.map((userId) => [userId, undefined]));
     for (const item of items) {

@@ -165,7 +165,7 @@ export class DirectDelivery {
 
   private async liveConnectionsOf(userIds: readonly string[]): Promise<ReadonlyMap<string, Connection[]>> {
     // Live entries count even while the reach item does not list every device yet.
-    const reaches = await this.connections.readReach(userIds, epochSeconds(this.clock.now()), true);
+    const reaches = await this.connections.readLiveReach(userIds, epochSeconds(this.clock.now()));
     return new Map([...reaches].map(([userId, reach]) => [userId, reach?.connections ?? []]));
   }
 

@@ -52,7 +52,7 @@ export class TypingService {
     if (!claimed) return 0;
 
     const others = members.map((member) => member.userId).filter((userId) => userId !== sender.userId);
-    const reaches = await this.connections.readReach(others, epochSeconds(this.clock.now()), true);
+    const reaches = await this.connections.readLiveReach(others, epochSeconds(this.clock.now()));
     const targets = [...reaches.values()].flatMap((reach) => reach?.connections ?? []);
     const frame = { type: 'typing', conversationId, userId: sender.userId } as const;
     // A lost typing frame is harmless: a 410 or a failed post is left to fan-out's cleanup and the next frame.

@@ -251,7 +251,7 @@ describe('ConnectionRepository.readReach', () => {
     );
 
     expect(await reachOf('l7')).toBeUndefined();
-    expect((await db.repositories.connections.readReach(['l7'], now, true)).get('l7')?.connections).toEqual([
+    expect((await db.repositories.connections.readLiveReach(['l7'], now)).get('l7')?.connections).toEqual([
       { userId: 'l7', deviceId: 'phone', connectionId: 'l7-phone', connectedAt },
     ]);
   });

@@ -232,8 +232,8 @@ describe('FanOutService.deliver', () => {
     const repository = db.repositories.connections;
     const read = repository.readReach.bind(repository);
     let reconnected = false;
-    const reach = vi.spyOn(repository, 'readReach').mockImplementation(async (userIds, now, liveOnly) => {
-      const result = await read(userIds, now, liveOnly);
+    const reach = vi.spyOn(repository, 'readReach').mockImplementation(async (userIds, now) => {
+      const result = await read(userIds, now);
       if (userIds.includes(bob) && !reconnected) {
         reconnected = true;
         await connections.connect({ userId: bob, deviceId: 'tablet', connectionId: 'late-b-tablet-again' });
