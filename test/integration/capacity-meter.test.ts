@@ -1,7 +1,9 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type DynamoDbCallRecord, setCapacityRecorder } from '#shared/aws/capacity-meter';
+import { epochSeconds } from '#shared/clock';
+import { limits } from '#shared/config/limits';
 import { billedAsAws, CapacityTally } from '../../bench/capacity-tally';
-import { RecordingPoster, type TestTables, uniqueNames, useTestTables } from '../support/test-tables';
+import { fixedClock, RecordingPoster, type TestTables, uniqueNames, useTestTables } from '../support/test-tables';
 
 let db: TestTables;
 const names = uniqueNames('cm');
@@ -27,6 +29,33 @@ async function recorded(work: () => Promise<unknown>): Promise<DynamoDbCallRecor
 }
 
 describe('the capacity meter against DynamoDB Local', () => {
+  it("reads reach items at half a unit for the fast path's best-effort read and a unit for fan-out's", async () => {
+    const users = names('r1', 'r2', 'r3', 'r4');
+    const now = epochSeconds(fixedClock.now());
+    for (const userId of users) {
+      await db.repositories.connections.put(
+        { userId, deviceId: 'phone', connectionId: `${userId}-phone` },
+        fixedClock.now().toISOString(),
+        now + limits.connectionTtlSeconds,
+      );
+    }
+    const readUnitsOf = async (read: () => Promise<unknown>) => {
+      const calls: DynamoDbCallRecord[] = [];
+      setCapacityRecorder((call) => {
+        if (call.tables.some((t) => t.table === db.tableName('users'))) calls.push(call);
+      });
+      await read();
+      setCapacityRecorder(undefined);
+      return calls.reduce((sum, call) => sum + call.readUnits, 0);
+    };
+
+    const live = await readUnitsOf(() => db.repositories.connections.readLiveReach(users, now));
+    const strong = await readUnitsOf(() => db.repositories.connections.readReach(users, now));
+
+    expect(strong).toBe(users.length);
+    expect(live).toBe(users.length / 2);
+  });
+
   it('reports the items of each table of a send transaction, and the tally bills each 2 WRU as AWS does', async () => {
     const [ann, ben] = names('ann', 'ben');
     const { conversation } = await db.services.conversations.create({
