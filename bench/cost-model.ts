@@ -3,7 +3,7 @@
  * tier, first volume tier). Quantities come from the run; only the prices and the Lambda memory
  * sizes (the catalog's) are inputs. docs/performance.md explains the model and its limits.
  */
-import { type FunctionName, type FunctionSpec, functionDefaults, functions } from '#shared/config/functions';
+import { type FunctionName, type FunctionSpec, functions, memoryMbOf } from '#shared/config/functions';
 import { round } from './capacity-tally';
 
 export const prices = {
@@ -131,7 +131,7 @@ export const pushWork = {
 export function pushCostPerMillion(options: { suppressedPerPush?: number; retriesPerPush?: number } = {}) {
   const attempts = 1 + (options.retriesPerPush ?? 0);
   const sender: FunctionSpec = functions.pushSend;
-  const memoryGb = (sender.memoryMb ?? functionDefaults.memoryMb) / 1024;
+  const memoryGb = memoryMbOf(sender) / 1024;
   const overhead = assumed.cloudWatchLogEventOverheadBytes.value;
   const logBytesPerAttempt =
     pushWork.senderLogBytes +
@@ -274,7 +274,7 @@ export function dollarsPerMillion(measured: MeasuredPerMessage, billing: Billing
   line('Lambda requests', invocations, prices.lambdaRequest.usd);
   const gbSeconds = functionsUsed.reduce((sum, [name, f]) => {
     const spec: FunctionSpec | undefined = functions[name as FunctionName];
-    const memoryGb = (spec?.memoryMb ?? functionDefaults.memoryMb) / 1024;
+    const memoryGb = memoryMbOf(spec ?? {}) / 1024;
     // Lambda bills duration in 1 ms steps; the local mean, its work stretched to the memory's CPU, stands in.
     return sum + f.perMessage * (Math.ceil(f.billedMs ?? f.meanMs) / 1000) * memoryGb;
   }, 0);

@@ -1,6 +1,6 @@
 /** Readings of the counters the bench keeps (capacity tally, posts, invocations, stream, CPU) and costs between two. */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type FunctionName, type FunctionSpec, functionDefaults, functions } from '#shared/config/functions';
+import { type FunctionName, type FunctionSpec, functions, memoryMbOf } from '#shared/config/functions';
 import { awsTimingProfile, cpuStretch } from '../local/aws-timing-profile';
 import type { InvocationCount } from '../local/lambda-runtime';
 import type { ManagementApiCounts } from '../local/management-api';
@@ -64,8 +64,7 @@ export function costBetween(before: Meters, after: Meters, messages: number, dev
     // Here a handler runs at this machine's core; under 1,769 MB Lambda's CPU is slower, and its work
     // on the thread lasts that much longer there (local/aws-timing-profile.ts, `lambdaCpu`).
     const spec: FunctionSpec = functions[name];
-    const memoryMb = spec.memoryMb ?? functionDefaults.memoryMb;
-    const stretch = after.cpuModelled ? 1 : cpuStretch(memoryMb, awsTimingProfile.lambdaCpu);
+    const stretch = after.cpuModelled ? 1 : cpuStretch(memoryMbOf(spec), awsTimingProfile.lambdaCpu);
     byFunction[name] = {
       perMessage: per(invocations),
       meanMs: round(meanMs, 1),

@@ -8,7 +8,13 @@ import type { Context } from 'aws-lambda';
 import { type DynamoDbAccessGuard, setDynamoDbAccessGuard } from '#shared/aws/access-guard';
 import { setDynamoDbCallDelay } from '#shared/aws/call-delay';
 import { setAwsCallGate } from '#shared/aws/call-gate';
-import { type FunctionName, type FunctionSpec, functionDefaults, functions } from '#shared/config/functions';
+import {
+  type FunctionName,
+  type FunctionSpec,
+  functionDefaults,
+  functions,
+  memoryMbOf,
+} from '#shared/config/functions';
 import type { TableKey } from '#shared/config/tables';
 import { localAccountId, localRegion } from './aws-local';
 import type { TimingModel } from './aws-timing';
@@ -265,7 +271,7 @@ export function createLambdaRuntime(options: LambdaRuntimeOptions): LambdaRuntim
       counts[functionName] = count;
       count.invocations += 1;
       count.running += 1;
-      const stretch = cpuByMemory ? cpuStretch(spec.memoryMb ?? functionDefaults.memoryMb, cpuByMemory) : 1;
+      const stretch = cpuByMemory ? cpuStretch(memoryMbOf(spec), cpuByMemory) : 1;
       // Clocked when measured, or when a slower CPU is to be waited for (a function under 1,769 MB).
       const clock = measureAll || stretch > 1 ? new ThreadClock(stretch) : undefined;
       try {
@@ -286,9 +292,15 @@ export function createLambdaRuntime(options: LambdaRuntimeOptions): LambdaRuntim
             clock?.leave();
           }
         };
-        const result = await withTimeout(clock ? clocked(clock, timed) : run(), timeoutMs, life);
-        // The answer leaves once the slower CPU would have finished the work after the last call.
-        await waitOwed(clock);
+        // The answer leaves once the slower CPU would have finished the work after the last call: within
+        // the timeout, as on Lambda, where that work is part of the invocation.
+        const handled = clock
+          ? clocked(clock, timed).then(async (answer) => {
+              await waitOwed(clock);
+              return answer;
+            })
+          : run();
+        const result = await withTimeout(handled, timeoutMs, life);
         count.onThreadMs += clock?.ms ?? 0;
         count.totalMs += performance.now() - startedAt;
         count.running -= 1;
@@ -332,7 +344,7 @@ function createContext(functionName: FunctionName, spec: FunctionSpec, deadline:
     functionName: physicalName,
     functionVersion: '$LATEST',
     invokedFunctionArn: `arn:aws:lambda:${localRegion}:${localAccountId}:function:${physicalName}`,
-    memoryLimitInMB: String(spec.memoryMb ?? functionDefaults.memoryMb),
+    memoryLimitInMB: String(memoryMbOf(spec)),
     awsRequestId: randomUUID(),
     logGroupName: `/aws/lambda/${physicalName}`,
     logStreamName: `local/[$LATEST]${randomUUID().replaceAll('-', '')}`,

@@ -13,7 +13,13 @@ import { Construct } from 'constructs';
 import type { JwtSettings } from '#shared/auth/jwt';
 import { bundleDefines, handlerBundling } from '#shared/config/bundling';
 import { envVars } from '#shared/config/env';
-import { type FunctionName, type FunctionSpec, functionDefaults, functions } from '#shared/config/functions';
+import {
+  type FunctionName,
+  type FunctionSpec,
+  functionDefaults,
+  functions,
+  memoryMbOf,
+} from '#shared/config/functions';
 import { serviceName } from '#shared/config/monitoring';
 import { type TableKey, type TableSpec, tables as tableSpecs } from '#shared/config/tables';
 
@@ -196,7 +202,7 @@ export class ParleyFunction extends Construct {
     const { function: fn, role } = createBundledFunction(this, {
       entry: spec.entry,
       description: spec.description,
-      memoryMb: spec.memoryMb ?? functionDefaults.memoryMb,
+      memoryMb: memoryMbOf(spec),
       timeoutSeconds: spec.timeoutSeconds ?? functionDefaults.timeoutSeconds,
       environment: environmentFor(spec, props),
       nativeModules: spec.nativeModules,

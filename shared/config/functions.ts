@@ -68,6 +68,11 @@ export interface FunctionSpec {
 /** What a function gets when its spec does not say. */
 export const functionDefaults = { memoryMb: 256, timeoutSeconds: 10 } as const;
 
+/** A function's memory, its spec's or the default. */
+export function memoryMbOf(spec: Pick<FunctionSpec, 'memoryMb'>): number {
+  return spec.memoryMb ?? functionDefaults.memoryMb;
+}
+
 /**
  * Lambda gives CPU in proportion to memory, one vCPU at this much
  * (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html).
