@@ -167,6 +167,10 @@ function onFrame(device: Device, frame: Frame): void {
     onMessage(device, frame.message as WireMessage);
     return;
   }
+  if (frame.type === 'messages' && Array.isArray(frame.messages)) {
+    for (const message of frame.messages as WireMessage[]) onMessage(device, message);
+    return;
+  }
   if (frame.type === 'messageAccepted' || (frame.type === 'error' && typeof frame.clientMessageId === 'string')) {
     const send = sends.get(String(frame.clientMessageId));
     if (send !== undefined && send.sender === device) {
@@ -428,7 +432,7 @@ async function reconnect(device: Device): Promise<void> {
   const socket = await openSocket(url.toString());
   device.socket = socket;
   socket.on('message', (data) => onFrame(device, JSON.parse(String(data)) as Frame));
-  const synced = await device.request({ action: 'sync' }, 'syncComplete');
+  const synced = await device.request({ action: 'sync', pages: true }, 'syncComplete');
   if (synced.type === 'error') throw new Error(`sync: ${JSON.stringify(synced)}`);
 }
 

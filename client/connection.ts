@@ -127,7 +127,9 @@ export class Connection {
   }
 
   requestSync(cursor?: string): void {
-    if (this.write(cursor === undefined ? { action: 'sync' } : { action: 'sync', cursor })) this.armWatchdog();
+    // Pages: the replay comes many messages to a frame (one billed message each, not one per message).
+    if (this.write(cursor === undefined ? { action: 'sync', pages: true } : { action: 'sync', cursor, pages: true }))
+      this.armWatchdog();
   }
 
   /** The first sync completed: the connection counts as up, and the next failure backs off from the start. */

@@ -283,6 +283,10 @@ export class ParleyClient {
       case 'message':
         if (isMessage(frame.message)) this.delivery.receive(frame.message);
         return;
+      case 'messages':
+        if (!Array.isArray(frame.messages)) return;
+        for (const message of frame.messages) if (isMessage(message)) this.delivery.receive(message);
+        return;
       case 'messageAccepted':
         // A change sent without a clientMessageId (never by this SDK) has no outbox entry to settle.
         if (isMessage(frame.message) && frame.clientMessageId !== undefined)

@@ -61,6 +61,11 @@ export const limits = {
   syncAnswerReserveMs: 8_000,
   /** Inbox items read per Query page during sync. */
   syncPageSize: 100,
+  /**
+   * Most bytes of one `messages` frame of a paged sync: API Gateway's frame size and its billing unit,
+   * so a page of replayed messages costs one billed message where a frame each cost one per message.
+   */
+  syncFrameMaxBytes: 32 * 1024,
   /** How long a send may wait for its seq before it answers `conflict` (API Gateway waits 29 s). */
   seqAllocationBudgetMs: 10_000,
   /**

@@ -151,6 +151,8 @@ export const syncFrameSchema = object({
   cursor: optional(
     string().check(minLength(1), maxLength(300), regex(/^[A-Za-z0-9_.:#-]+$/, 'must be a cursor from syncComplete')),
   ),
+  /** Replay as `messages` frames, many messages to a frame, rather than a `message` frame each. */
+  pages: optional(boolean()),
 });
 
 export const ackFrameSchema = object({
@@ -208,6 +210,8 @@ export interface PresenceState {
 
 export type ServerFrame =
   | { readonly type: 'message'; readonly message: Message }
+  /** A page of a `sync` replay (asked for with `pages`): messages in inbox order, at most one frame's bytes. */
+  | { readonly type: 'messages'; readonly messages: readonly Message[] }
   /** A send, or a change (edit, delete, reaction; its clientMessageId echoed when it had one), stored. */
   | { readonly type: 'messageAccepted'; readonly clientMessageId?: string; readonly message: Message }
   /** A `sendMessages` frame's messages, stored (or found already stored), in the order sent. */

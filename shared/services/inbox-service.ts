@@ -1,7 +1,9 @@
 import type { ConnectionPoster } from '../aws/connection-poster';
 import { limits } from '../config/limits';
 import { correlationFields, correlationIdAt, correlationIdOf } from '../correlation';
-import type { Device } from '../model';
+import type { Device, Message } from '../model';
+import type { ServerFrame } from '../protocol/frames';
+import { messagePages } from '../protocol/message-pages';
 import type { InboxRepository } from '../repositories/inbox-repository';
 
 export interface SyncResult {
@@ -20,6 +22,15 @@ export interface InboxLogger {
   info(message: string, details: Record<string, unknown>): void;
 }
 
+export interface SyncOptions {
+  /** Where an earlier sync stopped (its `syncComplete` cursor). */
+  readonly cursor?: string;
+  /** Checked between pages: true stops the replay and answers a cursor. */
+  readonly outOfTime?: () => boolean;
+  /** Replay as `messages` frames, many messages to a frame. */
+  readonly pages?: boolean;
+}
+
 const silent: InboxLogger = { info: () => undefined };
 
 export class InboxService {
@@ -29,28 +40,33 @@ export class InboxService {
     private readonly logger: InboxLogger = silent,
   ) {}
 
-  /** Replays the device's parked messages to its connection, in order, one frame each. */
-  async sync(
-    device: Device,
-    connectionId: string,
-    cursor?: string,
-    outOfTime: () => boolean = () => false,
-  ): Promise<SyncResult> {
+  /**
+   * Replays the device's parked messages to its connection, in order: a `message` frame each, or
+   * with `pages` as few `messages` frames as fit (one billed message per frame, not per message).
+   */
+  async sync(device: Device, connectionId: string, options: SyncOptions = {}): Promise<SyncResult> {
+    const { outOfTime = () => false, pages = false } = options;
     let delivered = 0;
-    let next = cursor;
+    let next = options.cursor;
     do {
       const page = await this.inbox.readPage(device, limits.syncPageSize, next);
-      for (const message of page.messages) {
+      const frames: { readonly frame: ServerFrame; readonly messages: readonly Message[] }[] = pages
+        ? messagePages(page.messages, limits.syncFrameMaxBytes).map((messages) => ({
+            frame: { type: 'messages', messages },
+            messages,
+          }))
+        : page.messages.map((message) => ({ frame: { type: 'message', message }, messages: [message] }));
+      for (const { frame, messages } of frames) {
         // Sequential on purpose: frames must arrive in seq order.
-        if ((await this.poster.post(connectionId, { type: 'message', message })) === 'gone') {
-          return { delivered, connectionGone: true };
+        if ((await this.poster.post(connectionId, frame)) === 'gone') return { delivered, connectionGone: true };
+        delivered += messages.length;
+        for (const message of messages) {
+          this.logger.info('replayed from inbox', {
+            ...correlationFields(correlationIdOf(message)),
+            conversationId: message.conversationId,
+            seq: message.seq,
+          });
         }
-        delivered++;
-        this.logger.info('replayed from inbox', {
-          ...correlationFields(correlationIdOf(message)),
-          conversationId: message.conversationId,
-          seq: message.seq,
-        });
       }
       next = page.cursor;
       // Stops between pages only: a cursor marks where a page ends.

@@ -234,6 +234,25 @@ describe('ParleyClient on the local stack', () => {
     expect(seqs(reader.client.messages(group.id))).toEqual(Array.from({ length: 13 }, (_, i) => i + 1));
   });
 
+  it('catches up a device that was away from its inbox, in order and once each, whatever the pages', async () => {
+    const away = await device(bob, 'away');
+    await away.client.close();
+    await expect
+      .poll(() => stack.connectionIdOf(bob.userId, 'away').catch(() => 'none'), { timeout: 15_000 })
+      .toBe('none');
+    // Long enough that the replay takes several frames: about 2 KB each, 16 to a 32 KB page.
+    const sent = Array.from({ length: 40 }, (_, i) => `away ${i} ${'z'.repeat(2000)}`);
+    await Promise.all(sent.map((text) => alicePhone.client.send(conversationId, { text }).accepted));
+    await stack.streamsSettled();
+
+    const back = await device(bob, 'away');
+
+    await expect
+      .poll(() => texts(back.emitted).filter((text) => text.startsWith('away ')).length, { timeout: 15_000 })
+      .toBe(sent.length);
+    expect(texts(back.emitted).filter((text) => text.startsWith('away '))).toEqual(sent);
+  });
+
   it('uploads a PNG that ends ready and sends it as an attachment', async () => {
     const png = await sharp({ create: { width: 40, height: 30, channels: 3, background: '#3366ff' } })
       .png()

@@ -89,7 +89,7 @@ describe('InboxService', () => {
     const inbox = new InboxService(db.repositories.inbox, poster);
 
     const first = await inbox.sync(device, 'conn-long');
-    const second = await inbox.sync(device, 'conn-long', first.cursor);
+    const second = await inbox.sync(device, 'conn-long', { cursor: first.cursor });
 
     expect(first.cursor).toBeDefined();
     expect(second.cursor).toBeUndefined();
@@ -108,12 +108,58 @@ describe('InboxService', () => {
     const poster = new RecordingPoster();
     const inbox = new InboxService(db.repositories.inbox, poster);
     // Short of time from the start: one page still goes (the check runs between pages), so every sync progresses.
-    const first = await inbox.sync(device, 'conn-slow', undefined, () => true);
-    const rest = await inbox.sync(device, 'conn-slow', first.cursor);
+    const first = await inbox.sync(device, 'conn-slow', { outOfTime: () => true });
+    const rest = await inbox.sync(device, 'conn-slow', { cursor: first.cursor });
 
     expect(first).toEqual({ delivered: limits.syncPageSize, connectionGone: false, cursor: expect.any(String) });
     expect(rest).toEqual({ delivered: 250 - limits.syncPageSize, connectionGone: false });
     const seqs = poster.framesTo('conn-slow').map((frame) => (frame.type === 'message' ? frame.message.seq : -1));
     expect(seqs).toEqual(Array.from({ length: 250 }, (_, i) => i + 1));
+  });
+
+  it('replays as pages when asked: in order, every message once, each frame within the limit', async () => {
+    const device = { userId: 'bob', deviceId: 'paged' };
+    const long = (seq: number): Message => ({ ...message('c3', seq), text: `${'x'.repeat(1500)} #${seq}` });
+    await Promise.all(
+      Array.from({ length: 250 }, (_, i) =>
+        db.repositories.inbox.park(long(i + 1), [device], epochSeconds(fixedClock.now())),
+      ),
+    );
+    const poster = new RecordingPoster();
+
+    const result = await new InboxService(db.repositories.inbox, poster).sync(device, 'conn-paged', { pages: true });
+
+    expect(result).toEqual({ delivered: 250, connectionGone: false });
+    const frames = poster.framesTo('conn-paged');
+    expect(frames.every((frame) => frame.type === 'messages')).toBe(true);
+    for (const frame of frames) {
+      expect(new TextEncoder().encode(JSON.stringify(frame)).length).toBeLessThanOrEqual(limits.syncFrameMaxBytes);
+    }
+    // About 1.6 KB a message, 20 to a 32 KB frame: 5 frames for each Query page of 100, 3 for the last 50.
+    expect(frames).toHaveLength(13);
+    const seqs = frames.flatMap((frame) => (frame.type === 'messages' ? frame.messages.map((m) => m.seq) : []));
+    expect(seqs).toEqual(Array.from({ length: 250 }, (_, i) => i + 1));
+  });
+
+  it('sends a message too large to share a page alone, and counts only what reached a connection', async () => {
+    const device = { userId: 'bob', deviceId: 'paged-large' };
+    const large: Message = { ...message('c4', 2), text: 'y'.repeat(limits.syncFrameMaxBytes) };
+    await park(device, [message('c4', 1), large, message('c4', 3)]);
+    const poster = new RecordingPoster();
+
+    const result = await new InboxService(db.repositories.inbox, poster).sync(device, 'conn-large', { pages: true });
+
+    expect(result).toEqual({ delivered: 3, connectionGone: false });
+    const pages = poster
+      .framesTo('conn-large')
+      .map((frame) => (frame.type === 'messages' ? frame.messages.map((m) => m.seq) : []));
+    expect(pages).toEqual([[1], [2], [3]]);
+
+    const gone = await new InboxService(db.repositories.inbox, new RecordingPoster({ gone: ['conn-gone'] })).sync(
+      device,
+      'conn-gone',
+      { pages: true },
+    );
+    expect(gone).toEqual({ delivered: 0, connectionGone: true });
   });
 });

@@ -156,8 +156,9 @@ function harness(routes: Record<string, Route> = {}, options: Partial<ParleyClie
     async connect(index, replay = []) {
       const socket = await h.socket(index);
       socket.open();
-      expect(socket.sent.at(-1)).toEqual({ action: 'sync' });
-      for (const item of replay) socket.push({ type: 'message', message: item });
+      expect(socket.sent.at(-1)).toEqual({ action: 'sync', pages: true });
+      // The SDK asks for pages: the server replays many messages to a frame.
+      if (replay.length > 0) socket.push({ type: 'messages', messages: replay });
       socket.push({ type: 'syncComplete', delivered: replay.length });
       return socket;
     },
@@ -379,7 +380,7 @@ describe('ParleyClient sends and reads', () => {
     socket.drop();
     const next = await h.socket(1);
     next.open();
-    expect(next.sent).toEqual([{ action: 'sync' }]);
+    expect(next.sent).toEqual([{ action: 'sync', pages: true }]);
     next.push({ type: 'syncComplete', delivered: 0 });
     expect(next.framesOf('sendMessages').map((frame) => frame.messages)).toEqual([
       [...burst.messages, { clientMessageId: third.clientMessageId, text: 'third' }],

@@ -54,6 +54,8 @@ describe('sync frame', () => {
     expect(syncFrameSchema.safeParse({ action: 'sync' }).success).toBe(true);
     expect(syncFrameSchema.safeParse({ action: 'sync', cursor: 'c#0001' }).success).toBe(true);
     expect(syncFrameSchema.safeParse({ action: 'sync', cursor: '' }).success).toBe(false);
+    expect(syncFrameSchema.safeParse({ action: 'sync', pages: true }).success).toBe(true);
+    expect(syncFrameSchema.safeParse({ action: 'sync', pages: 'yes' }).success).toBe(false);
   });
 });
 
