@@ -107,6 +107,14 @@ export type DriverCommand =
   | { readonly kind: 'pings'; readonly count: number }
   /** `count` devices reconnect as the SDK does (close; connect ticket; connect with it; sync until syncComplete). */
   | { readonly kind: 'reconnects'; readonly count: number }
+  /** `count` of the groups' offline devices connect (not yet syncing): their inboxes hold what the groups sent. */
+  | { readonly kind: 'inboxReturnConnect'; readonly count: number }
+  /**
+   * The connected offline devices sync as the SDK does (pages, until no cursor), ack each conversation
+   * up to the last seq replayed, flush with a ping; then stay connected until `inboxReturnClose`.
+   */
+  | { readonly kind: 'inboxReturnSync' }
+  | { readonly kind: 'inboxReturnClose' }
   /** Flushes the sender's socket with a ping, then counts the receipts it got since the last `receiptAck`. */
   | { readonly kind: 'receiptCount'; readonly conversationId: string }
   /** The last phase's result, asked for once the stack is quiet: a delivery missing then is lost, not late. */
@@ -207,3 +215,11 @@ export type DriverResponse =
  */
 export type SettleRequest = { readonly settleId: number };
 export type SettledReply = { readonly settledId: number };
+
+/** What the offline devices' return replayed: the messages their syncs delivered, over how many syncs and acks. */
+export interface InboxReturnResult {
+  readonly devices: number;
+  readonly replayed: number;
+  readonly syncs: number;
+  readonly acks: number;
+}

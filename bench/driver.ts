@@ -14,6 +14,7 @@ import type {
   DriverResponse,
   DriverSetup,
   GroupLedger,
+  InboxReturnResult,
   PhaseResult,
   PhaseSent,
   ReceiptAckResult,
@@ -444,6 +445,53 @@ async function reconnects(count: number): Promise<void> {
   }
 }
 
+/** Offline devices back online for `inboxReturnSync`, closed again by `inboxReturnClose`. */
+let returning: Device[] = [];
+
+async function inboxReturnConnect(count: number): Promise<void> {
+  const wsUrl = settings?.wsUrl ?? '';
+  const offline = connectPlan.flatMap((plan) => plan.offline).slice(0, count);
+  const limit = pLimit(settings?.connectConcurrency ?? 16);
+  returning = await Promise.all(
+    offline.map((member) => limit(() => connectDevice(wsUrl, member.userId, member.token, 'tablet'))),
+  );
+}
+
+/** Each returning device replays its inbox in pages, then acks each conversation up to the last seq it got. */
+async function inboxReturnSync(): Promise<InboxReturnResult> {
+  let replayed = 0;
+  let syncs = 0;
+  let acks = 0;
+  await Promise.all(
+    returning.map(async (device) => {
+      let cursor: unknown;
+      do {
+        const synced = await device.request(
+          { action: 'sync', pages: true, ...(cursor === undefined ? {} : { cursor }) },
+          'syncComplete',
+        );
+        if (synced.type === 'error') throw new Error(`sync: ${JSON.stringify(synced)}`);
+        syncs += 1;
+        replayed += Number(synced.delivered);
+        cursor = synced.cursor;
+      } while (cursor !== undefined);
+      for (const [conversationId, upToSeq] of device.lastSeq) {
+        device.send({ action: 'ack', conversationId, upToSeq });
+        acks += 1;
+      }
+      // Acks are answered only when refused: a ping behind them flushes the socket.
+      const answer = await device.request({ action: 'ping' }, 'pong');
+      if (answer.type === 'error') throw new Error(`ack: ${JSON.stringify(answer)}`);
+    }),
+  );
+  return { devices: returning.length, replayed, syncs, acks };
+}
+
+async function inboxReturnClose(): Promise<void> {
+  await Promise.all(returning.map((device) => device.close()));
+  returning = [];
+}
+
 async function pings(count: number): Promise<void> {
   const [device] = (conversationsOf('direct')[0] as Conversation).devices as [Device];
   for (let i = 0; i < count; i++) {
@@ -734,6 +782,12 @@ async function handle(command: DriverCommand): Promise<unknown> {
       return receiptSettle(command.workload);
     case 'receiptBurst':
       return receiptBurst(command);
+    case 'inboxReturnConnect':
+      return inboxReturnConnect(command.count);
+    case 'inboxReturnSync':
+      return inboxReturnSync();
+    case 'inboxReturnClose':
+      return inboxReturnClose();
     case 'pings':
       return pings(command.count);
     case 'reconnects':

@@ -29,7 +29,7 @@ import { commitInfo, loadAverage, machineInfo } from './machine';
 import { measureIdle } from './meters';
 import { type Log, type PhaseContext, warmUp } from './phases';
 import { measurePresence, printPresenceCosts } from './presence-runs';
-import { measureChanges, measureDeviceHour, measureReceiptBursts } from './price-runs';
+import { measureChanges, measureDeviceHour, measureInboxReturn, measureReceiptBursts } from './price-runs';
 import { measureOwnProfile, measureProfiles, type ProfileLatency, profileName } from './profiles';
 import { measureReceipts } from './receipts';
 import { printCostModel, printProfileLatencies } from './report';
@@ -83,6 +83,7 @@ async function runOnStack(settings: BenchSettings, log: Log) {
     const receipts = await measureReceipts(context);
     const changes = await measureChanges(context);
     const bursts = await measureReceiptBursts(context);
+    const inboxReturn = await measureInboxReturn(context);
     const deviceHour = await measureDeviceHour(context);
     const hotConversation = await measureHotConversationAlone(context, services);
     const outOfPhase = await rig.driver.stop();
@@ -101,6 +102,7 @@ async function runOnStack(settings: BenchSettings, log: Log) {
       receipts,
       changes,
       bursts,
+      inboxReturn,
       deviceHour,
       hotConversation,
       outOfPhase,
@@ -137,6 +139,7 @@ async function costOnly(settings: BenchSettings, log: Log): Promise<void> {
     const latency = await runLatencyPhases(context);
     const changes = await measureChanges(context);
     const bursts = await measureReceiptBursts(context);
+    const inboxReturn = await measureInboxReturn(context);
     const deviceHour = await measureDeviceHour(context);
     const presence = await measurePresence(context);
     printCostModel(
@@ -145,6 +148,7 @@ async function costOnly(settings: BenchSettings, log: Log): Promise<void> {
         groupProbe: latency.groupProbe.cost,
         changes,
         bursts,
+        inboxReturn,
         deviceHour,
         profiles: [],
       }),

@@ -3,7 +3,7 @@
  * messages with the receipts the SDK coalesces per burst (issue 15), and a connected device's pings and
  * reconnects. Each is counted between two meter readings taken with the stack quiet.
  */
-import type { ChangeKind, ReceiptBurstResult, Workload } from './driver-protocol';
+import type { ChangeKind, InboxReturnResult, ReceiptBurstResult, Workload } from './driver-protocol';
 import { type CostReport, costBetween, cpuOf, readMeters } from './meters';
 import { type PhaseContext, type PhaseReport, runPhase } from './phases';
 import { averageDeep } from './receipts';
@@ -12,6 +12,7 @@ import { waitForQuiet } from './rig';
 export type ChangeCosts = Readonly<Record<`${Workload}-${ChangeKind}`, PhaseReport>>;
 export type BurstCosts = Awaited<ReturnType<typeof measureReceiptBursts>>;
 export type DeviceHourCosts = Awaited<ReturnType<typeof measureDeviceHour>>;
+export type InboxReturnCosts = Awaited<ReturnType<typeof measureInboxReturn>>;
 
 /** A reaction and an edit, each one at a time, in the 1:1 pairs and in the groups; costs are per change. */
 export async function measureChanges(context: PhaseContext): Promise<ChangeCosts> {
@@ -137,5 +138,32 @@ export async function measureDeviceHour(context: PhaseContext) {
   return {
     perPing: await measure({ kind: 'pings', count: settings.pingCount }),
     perReconnect: await measure({ kind: 'reconnects', count: settings.reconnectCount }),
+  };
+}
+
+/**
+ * What a parked copy costs when its device comes back: offline devices of the groups connect (not
+ * counted: a device reconnects whatever waits for it), then sync in pages and ack each conversation
+ * as the SDK does, counted per message replayed: the inbox read, the page frames, the deletes the
+ * acks make, and the receipts they send. A ping per device flushes the unanswered acks (counted too).
+ */
+export async function measureInboxReturn(context: PhaseContext) {
+  const { rig, settings, log } = context;
+  await rig.driver.call<undefined>({ kind: 'inboxReturnConnect', count: settings.inboxReturnDevices });
+  await waitForQuiet(rig);
+  const before = readMeters(rig);
+  const returned = await rig.driver.call<InboxReturnResult>({ kind: 'inboxReturnSync' });
+  const answered = readMeters(rig);
+  await waitForQuiet(rig);
+  const perParkedMessage = costBetween(before, { ...readMeters(rig), ...cpuOf(answered) }, returned.replayed);
+  await rig.driver.call<undefined>({ kind: 'inboxReturnClose' });
+  log(
+    `offline devices back: ${returned.devices} synced ${returned.replayed} parked messages in ${returned.syncs} syncs and ${returned.acks} acks; per message ${perParkedMessage.dynamoDb.writeUnits} WRU, ${perParkedMessage.dynamoDb.readUnits} RRU, ${perParkedMessage.postToConnection} posts`,
+  );
+  return {
+    ...returned,
+    /** Each group message parks a copy for every offline member's device. */
+    parkedPerGroupMessage: Math.round(settings.groupSize * (1 - settings.groupOnlineShare)),
+    perParkedMessage,
   };
 }

@@ -20,7 +20,7 @@ import type { HandlerReport } from './handlers';
 import type { CommitInfo, machineInfo } from './machine';
 import type { CostReport, measureIdle } from './meters';
 import { chartSeriesOf, type PhaseReport } from './phases';
-import type { BurstCosts, ChangeCosts, DeviceHourCosts } from './price-runs';
+import type { BurstCosts, ChangeCosts, DeviceHourCosts, InboxReturnCosts } from './price-runs';
 import { type ProfileLatency, profileChartSeries, profileName } from './profiles';
 import type { ReceiptCosts } from './receipts';
 import { printSummary } from './report';
@@ -52,6 +52,7 @@ export interface BenchMeasurements {
   readonly changes: ChangeCosts;
   readonly bursts: BurstCosts;
   readonly deviceHour: DeviceHourCosts;
+  readonly inboxReturn: InboxReturnCosts;
   readonly hotConversation: Awaited<ReturnType<typeof measureHotConversationAlone>>;
   readonly outOfPhase: unknown;
   /** The latency phases under every profile of bench/profiles.ts (this run's own among them, when it is one). */
@@ -93,6 +94,7 @@ export function benchResult(measured: BenchMeasurements) {
     receipts,
     receiptBursts: measured.bursts,
     deviceHour: measured.deviceHour,
+    inboxReturn: measured.inboxReturn,
     ceiling: {
       description:
         "Same per-message DynamoDB work through the same services and SDK clients, no gateway, Lambda runtime, stream polling or posts; each lane pipelined up to 4 messages deep; run right after the saturation phase on the same DynamoDB Local with the stack's stream pollers held and the devices idle; the ceiling tables' streams begun before the workloads' (docs/performance.md)",
@@ -132,6 +134,7 @@ export function benchResult(measured: BenchMeasurements) {
       changes: measured.changes,
       bursts: measured.bursts,
       deviceHour: measured.deviceHour,
+      inboxReturn: measured.inboxReturn,
       profiles,
     }),
     targets: [
@@ -222,6 +225,8 @@ export interface CostInputs {
   readonly changes: ChangeCosts;
   readonly bursts: BurstCosts;
   readonly deviceHour: DeviceHourCosts;
+  /** Absent in runs that bring no offline device back. */
+  readonly inboxReturn?: InboxReturnCosts;
   readonly profiles: readonly ProfileLatency[];
 }
 
@@ -238,17 +243,41 @@ export function costModel(inputs: CostInputs) {
     routeRequests: 1 + burst.receivers / burst.messagesPerBurst,
     unansweredFrames: burst.receivers / burst.messagesPerBurst,
   });
+  // A parked copy's return, per copy: its share of the syncs (and the pings flushing the acks), and of the acks.
+  const returnBilling = (returned: InboxReturnCosts, copies: number): Billing => ({
+    routeRequests: (copies * (returned.syncs + returned.devices)) / Math.max(1, returned.replayed),
+    unansweredFrames: (copies * returned.acks) / Math.max(1, returned.replayed),
+  });
+  const plus = (a: Billing, b: Billing): Billing => ({
+    routeRequests: a.routeRequests + b.routeRequests,
+    unansweredFrames: (a.unansweredFrames ?? 0) + (b.unansweredFrames ?? 0),
+  });
+  const { inboxReturn } = inputs;
+  // A group message parks a copy per offline device; each is read, posted, acked and deleted when its device returns.
+  const groupWithReceipts =
+    inboxReturn === undefined
+      ? dollarsPerMillion(bursts.group, withReceipts(bursts.group))
+      : dollarsPerMillion(
+          sumMeasured([
+            { part: bursts.group, times: 1 },
+            { part: inboxReturn.perParkedMessage, times: inboxReturn.parkedPerGroupMessage },
+          ]),
+          plus(withReceipts(bursts.group), returnBilling(inboxReturn, inboxReturn.parkedPerGroupMessage)),
+        );
   return {
     prices,
     assumed,
     sdkConnection,
     localVersusAws,
     assumptions:
-      "Quantities measured in this run; each send, edit or reaction is 2 billed frames (the frame in, messageAccepted out) plus its posts; each read is 2 frames and each ack 1 (answered only when refused), plus their receipt posts; directWithReceipts and groupWithReceipts are bursts of messagesPerBurst sends after which every receiving device acks and reads once (measured whole, per message); Lambda durations are the local means; DynamoDB write units include the estimated units of failed calls; CloudWatch Logs counts the handlers' lines as written in the run (INFO, metrics on, as deployed) plus estimated Lambda platform and API Gateway access lines; X-Ray at the default sampling rule. direct, the receipts, the changes and the group lines come from this process's stack; directStreamOnly and groupStreamOnly from the AWS-timing run with the fast path off (its Lambda durations include the modelled waits, and its handlers log at ERROR); fastPath compares the two AWS-timing runs, fast path on and off, like for like.",
+      "Quantities measured in this run; each send, edit or reaction is 2 billed frames (the frame in, messageAccepted out) plus its posts; each read is 2 frames and each ack 1 (answered only when refused), plus their receipt posts; directWithReceipts and groupWithReceipts are bursts of messagesPerBurst sends after which every receiving device acks and reads once (measured whole, per message); groupWithReceipts also pays, when measured, the return of the copies it parks for its offline devices (parkedCopyReturn, per copy: offline devices come back, sync in pages and ack; a device that never returns before its inbox expires costs less, as TTL deletes are free); Lambda durations are the local means; DynamoDB write units include the estimated units of failed calls; CloudWatch Logs counts the handlers' lines as written in the run (INFO, metrics on, as deployed) plus estimated Lambda platform and API Gateway access lines; X-Ray at the default sampling rule. direct, the receipts, the changes and the group lines come from this process's stack; directStreamOnly and groupStreamOnly from the AWS-timing run with the fast path off (its Lambda durations include the modelled waits, and its handlers log at ERROR); fastPath compares the two AWS-timing runs, fast path on and off, like for like.",
     perMillionMessages: {
       direct: dollarsPerMillion(inputs.directProbe, oneRequest),
       directWithReceipts: dollarsPerMillion(bursts.direct, withReceipts(bursts.direct)),
-      groupWithReceipts: dollarsPerMillion(bursts.group, withReceipts(bursts.group)),
+      groupWithReceipts,
+      ...(inboxReturn === undefined
+        ? {}
+        : { parkedCopyReturn: dollarsPerMillion(inboxReturn.perParkedMessage, returnBilling(inboxReturn, 1)) }),
       ...(receipts === undefined
         ? {}
         : {

@@ -72,6 +72,8 @@ export interface BenchSettings {
   /** Keep-alive pings and SDK-style reconnects measured for the cost of a connected device-hour. */
   readonly pingCount: number;
   readonly reconnectCount: number;
+  /** The groups' offline devices brought back to sync and ack their inboxes: what a parked copy costs on its return. */
+  readonly inboxReturnDevices: number;
   /** `--phase-cost`: setup, the probes and the cost measurements only, then the cost model (for iterating on it). */
   readonly costOnly: boolean;
   /** `--phase-presence`: the presence measurements alone (bench/presence-runs.ts), on a stack with no driver devices. */
@@ -140,6 +142,7 @@ export function benchSettings(argv: readonly string[]): BenchSettings {
     receiptBurstMessages: 5,
     pingCount: quick ? 10 : 40,
     reconnectCount: quick ? 5 : 20,
+    inboxReturnDevices: quick ? 10 : 40,
     costOnly: values['phase-cost'] === true,
     presenceOnly: values['phase-presence'] === true,
     initRuns: quick ? 1 : 7,

@@ -60,11 +60,13 @@ export class InboxService {
         // Sequential on purpose: frames must arrive in seq order.
         if ((await this.poster.post(connectionId, frame)) === 'gone') return { delivered, connectionGone: true };
         delivered += messages.length;
-        for (const message of messages) {
+        // A line per conversation of the frame (each line is paid for), naming its last message.
+        for (const { last, fromSeq, count } of conversationRuns(messages)) {
           this.logger.info('replayed from inbox', {
-            ...correlationFields(correlationIdOf(message)),
-            conversationId: message.conversationId,
-            seq: message.seq,
+            ...correlationFields(correlationIdOf(last)),
+            conversationId: last.conversationId,
+            seq: last.seq,
+            ...(count > 1 ? { fromSeq, count } : {}),
           });
         }
       }
@@ -88,4 +90,25 @@ export class InboxService {
     });
     return removed;
   }
+}
+
+/** A conversation's consecutive messages in a frame: the last of them, the first's seq, how many. */
+interface ConversationRun {
+  readonly last: Message;
+  readonly fromSeq: number;
+  readonly count: number;
+}
+
+/** The frame's messages by conversation, in the order given (inbox order keeps each conversation together). */
+function conversationRuns(messages: readonly Message[]): ConversationRun[] {
+  const runs: ConversationRun[] = [];
+  for (const message of messages) {
+    const run = runs.at(-1);
+    if (run?.last.conversationId === message.conversationId) {
+      runs[runs.length - 1] = { last: message, fromSeq: run.fromSeq, count: run.count + 1 };
+    } else {
+      runs.push({ last: message, fromSeq: message.seq, count: 1 });
+    }
+  }
+  return runs;
 }

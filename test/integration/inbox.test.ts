@@ -162,4 +162,20 @@ describe('InboxService', () => {
     );
     expect(gone).toEqual({ delivered: 0, connectionGone: true });
   });
+
+  it('logs a paged replay once per conversation of a frame, naming its last message and the range', async () => {
+    const device = { userId: 'bob', deviceId: 'paged-lines' };
+    await park(device, [message('c5', 1), message('c5', 2), message('c5', 3), message('c6', 7)]);
+    const lines: Record<string, unknown>[] = [];
+    const logger = { info: (text: string, details: Record<string, unknown>) => lines.push({ text, ...details }) };
+
+    await new InboxService(db.repositories.inbox, new RecordingPoster(), logger).sync(device, 'conn-lines', {
+      pages: true,
+    });
+
+    expect(lines).toEqual([
+      { text: 'replayed from inbox', correlation_id: 'c5-3', conversationId: 'c5', seq: 3, fromSeq: 1, count: 3 },
+      { text: 'replayed from inbox', correlation_id: 'c6-7', conversationId: 'c6', seq: 7 },
+    ]);
+  });
 });
