@@ -215,8 +215,8 @@ export const functions = {
       { table: 'conversations', actions: ['BatchGetItem', 'UpdateItem'] },
       { table: 'receipts', actions: ['UpdateItem'] },
       { table: 'messages', actions: ['Query'] },
-      // The senders' live connections, to tell them of the delivery.
-      { table: 'users', actions: ['Query'] },
+      // The senders' live connections (their reach items), to tell them of the delivery.
+      { table: 'users', actions: ['BatchGetItem'] },
     ],
     manageConnections: true,
   },
@@ -227,8 +227,8 @@ export const functions = {
       { table: 'conversations', actions: ['BatchGetItem', 'UpdateItem'] },
       { table: 'receipts', actions: ['UpdateItem'] },
       { table: 'messages', actions: ['Query'] },
-      // GetItem: the reader's read-receipt privacy setting; Query: live connections of the reader and senders.
-      { table: 'users', actions: ['GetItem', 'Query'] },
+      // GetItem: the reader's read-receipt privacy setting; BatchGetItem: live connections of the reader and senders.
+      { table: 'users', actions: ['GetItem', 'BatchGetItem'] },
     ],
     manageConnections: true,
   },
@@ -393,8 +393,8 @@ export const functions = {
       { table: 'conversations', actions: ['Query', 'BatchGetItem', 'UpdateItem'] },
       { table: 'receipts', actions: ['UpdateItem'] },
       { table: 'messages', actions: ['GetItem', 'Query'] },
-      // GetItem: the reader's read-receipt privacy setting; Query: live connections of the reader and senders.
-      { table: 'users', actions: ['GetItem', 'Query'] },
+      // GetItem: the reader's read-receipt privacy setting; BatchGetItem: live connections of the reader and senders.
+      { table: 'users', actions: ['GetItem', 'BatchGetItem'] },
     ],
     manageConnections: true,
   },

@@ -61,12 +61,19 @@ export class ConversationRepository {
     private readonly tableName: string,
   ) {}
 
-  /** One strongly consistent BatchGetItem for meta and the caller's member row. */
-  async getMembership(conversationId: string, userId: string): Promise<MembershipSnapshot> {
+  /**
+   * One BatchGetItem for meta and the caller's member row: strongly consistent unless the caller
+   * re-reads strongly whenever what it got may be stale (`consistentRead: false`, half the units).
+   */
+  async getMembership(
+    conversationId: string,
+    userId: string,
+    { consistentRead = true }: { readonly consistentRead?: boolean } = {},
+  ): Promise<MembershipSnapshot> {
     const metaKey = conversationKeys.meta(conversationId);
     const memberKey = conversationKeys.member(conversationId, userId);
     // Under throttling DynamoDB answers part of a batch (UnprocessedKeys): batchGetAll asks again for the rest.
-    const items = await batchGetAll(this.documentClient, this.tableName, [metaKey, memberKey], true);
+    const items = await batchGetAll(this.documentClient, this.tableName, [metaKey, memberKey], consistentRead);
     const meta = items.find((item) => item.sk === metaKey.sk);
     const memberItem = items.find((item) => item.sk === memberKey.sk);
     const member = memberItem ? withMetaLastSend(toMember(memberItem), meta) : undefined;

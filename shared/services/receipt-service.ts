@@ -1,5 +1,5 @@
 import type { ConnectionPoster } from '../aws/connection-poster';
-import type { Clock } from '../clock';
+import { type Clock, epochSeconds } from '../clock';
 import { NotFoundError } from '../errors';
 import { messageIds } from '../keys';
 import { type ReceiptKind, visibleFromSeq } from '../model';
@@ -55,7 +55,7 @@ export class ReceiptService {
     kind: ReceiptKind,
     upToSeq: number,
   ): Promise<MarkAdvance[]> {
-    const { conversation, member } = await this.conversations.getMembership(conversationId, by.userId);
+    const { conversation, member } = await this.membershipFor(conversationId, by.userId, upToSeq);
     if (!conversation || !member) throw new NotFoundError('Conversation not found');
     // A client cannot acknowledge what does not exist yet.
     const toSeq = Math.min(upToSeq, conversation.lastSeq);
@@ -66,6 +66,18 @@ export class ReceiptService {
       advances.some((advance) => advance.kind === 'read') && (await this.privacy.sharesReads(by.userId));
     await this.announce(conversationId, by, advances, shareReads);
     return advances;
+  }
+
+  /**
+   * Membership and last seq, eventually consistent (half the units), read again strongly when that
+   * read may be stale in a way that matters: no membership yet (a join a moment ago), or a last seq
+   * short of the acknowledgement (a commit a moment ago). Stale marks cost nothing: the mark's
+   * conditional write refuses them and answers the current ones.
+   */
+  private async membershipFor(conversationId: string, userId: string, upToSeq: number) {
+    const eventual = await this.conversations.getMembership(conversationId, userId, { consistentRead: false });
+    if (eventual.conversation && eventual.member && eventual.conversation.lastSeq >= upToSeq) return eventual;
+    return this.conversations.getMembership(conversationId, userId);
   }
 
   /** `POST /messages/{id}/read_receipts`: the caller has read the conversation up to that message. */
@@ -123,26 +135,30 @@ export class ReceiptService {
       upToSeq: advance.toSeq,
       at: advance.at,
     });
-    const posts: Promise<void>[] = [];
+    const deliveries: { readonly userId: string; readonly frame: ServerFrame }[] = [];
     // A conversation read on the laptop is read on the phone.
-    if (read) posts.push(this.postToUser(by.userId, receipt(read), by.connectionId));
+    if (read) deliveries.push({ userId: by.userId, frame: receipt(read) });
     // A shared read covers the delivery (its range holds the delivery's: read never passes delivered).
     const forSenders = read && shareReads ? read : delivered;
     if (forSenders) {
       const senders = await this.messages.sendersBetween(conversationId, forSenders.fromSeq, forSenders.toSeq);
       senders.delete(by.userId);
-      for (const sender of senders) posts.push(this.postToUser(sender, receipt(forSenders)));
+      for (const sender of senders) deliveries.push({ userId: sender, frame: receipt(forSenders) });
     }
-    await Promise.all(posts);
-  }
-
-  /** Every live connection of the user but one; a gone connection is fan-out's to clean up. */
-  private async postToUser(userId: string, frame: ServerFrame, exceptConnectionId?: string): Promise<void> {
-    const live = await this.connections.listForUser(userId);
+    if (deliveries.length === 0) return;
+    // Best effort, as typing: one eventually consistent read of every recipient's live connections. A
+    // device that connected a moment ago may miss a receipt; it reads the marks when it loads the conversation.
+    const reaches = await this.connections.readLiveReach(
+      deliveries.map((delivery) => delivery.userId),
+      epochSeconds(this.clock.now()),
+    );
     await Promise.all(
-      live
-        .filter((connection) => connection.connectionId !== exceptConnectionId)
-        .map((connection) => this.poster.post(connection.connectionId, frame)),
+      deliveries.flatMap(({ userId, frame }) =>
+        (reaches.get(userId)?.connections ?? [])
+          // The acknowledging connection knows already; a gone connection is fan-out's to clean up.
+          .filter((connection) => connection.connectionId !== by.connectionId)
+          .map((connection) => this.poster.post(connection.connectionId, frame)),
+      ),
     );
   }
 }
