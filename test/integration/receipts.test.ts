@@ -1,5 +1,5 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { NotFoundError } from '#shared/errors';
 import { ReceiptService } from '#shared/services/receipt-service';
 import { RecordingPoster, steppingClock, type TestTables, uniqueNames, useTestTables } from '../support/test-tables';
@@ -150,6 +150,42 @@ describe('ReceiptService.acknowledge', () => {
     await expect(receipts.acknowledge({ userId: ben }, conversationId, 'read', 1)).rejects.toBeInstanceOf(
       NotFoundError,
     );
+  });
+});
+
+describe('ReceiptService.acknowledge reads', () => {
+  /** Whether each BatchGetItem of the conversations table was strongly consistent, in call order. */
+  function membershipReads(calls: readonly (readonly unknown[])[]) {
+    const table = db.tableName('conversations');
+    return calls.flatMap(([command]) => {
+      const requests = (command as { input: { RequestItems?: Record<string, { ConsistentRead?: boolean }> } }).input
+        .RequestItems;
+      const request = requests?.[table];
+      return request ? [request.ConsistentRead === true] : [];
+    });
+  }
+
+  it('reads membership eventually consistent, and strongly again only when it falls short of the acknowledgement', async () => {
+    const { ben, conversationId } = await groupWithMessages(2);
+    const send = vi.spyOn(db.documentClient, 'send');
+    try {
+      await receipts.acknowledge({ userId: ben }, conversationId, 'delivered', 2);
+      expect(membershipReads(send.mock.calls)).toEqual([false]);
+
+      send.mockClear();
+      // Past the last seq (3): the eventual read may be behind a commit, so it is read again strongly; the mark stops at 3.
+      await receipts.acknowledge({ userId: ben }, conversationId, 'delivered', 99);
+      expect(membershipReads(send.mock.calls)).toEqual([false, true]);
+      expect(await marksOf(conversationId, ben)).toEqual({ delivered: 3, read: undefined });
+
+      send.mockClear();
+      await expect(receipts.acknowledge({ userId: 'stranger' }, conversationId, 'read', 1)).rejects.toBeInstanceOf(
+        NotFoundError,
+      );
+      expect(membershipReads(send.mock.calls)).toEqual([false, true]);
+    } finally {
+      send.mockRestore();
+    }
   });
 });
 
