@@ -16,8 +16,8 @@ export function messagePages(messages: readonly Message[], maxBytes: number): Me
   let bytes = envelopeBytes;
   for (const message of messages) {
     const size = byteLength(message);
-    const separator = page.length > 0 ? 1 : 0;
-    if (page.length > 0 && bytes + separator + size > maxBytes) {
+    // Each message after a page's first adds a comma.
+    if (page.length > 0 && bytes + 1 + size > maxBytes) {
       pages.push(page);
       page = [];
       bytes = envelopeBytes;
