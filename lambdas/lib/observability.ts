@@ -7,9 +7,10 @@ import { correlationIdKey, correlationIdOf } from '#shared/correlation';
 import { redactForLog } from '#shared/log-hygiene';
 import type { Message } from '#shared/model';
 import type { SendMessageResult } from '#shared/services/messaging-service';
+import { LeanLogFormatter } from './log-formatter';
 
 /** One logger, metrics emitter and tracer per container; POWERTOOLS_* env settings tune them. */
-export const logger = new Logger({ serviceName, jsonReplacerFn: redactForLog });
+export const logger = new Logger({ serviceName, jsonReplacerFn: redactForLog, logFormatter: new LeanLogFormatter() });
 // Pure: a bundle that adds no metrics (the authorizer) leaves Metrics out, and its init with it.
 export const metrics = /* @__PURE__ */ new Metrics({ namespace: metricsNamespace, serviceName });
 

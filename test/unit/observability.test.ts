@@ -43,3 +43,39 @@ describe('tracing', () => {
     expect(() => tracer.putAnnotation('correlationId', 'c-1')).not.toThrow();
   });
 });
+
+describe('log lines', () => {
+  it('keep what names the line (level, time, function, request, cold start) and leave out what the log group repeats', async () => {
+    const { logger } = await coldStart({});
+    const written: string[] = [];
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      written.push(String(chunk));
+      return true;
+    });
+    try {
+      logger.addContext({
+        functionName: 'parley-wsSendMessage',
+        awsRequestId: 'request-1',
+        invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:parley-wsSendMessage',
+        memoryLimitInMB: '1769',
+      } as Parameters<typeof logger.addContext>[0]);
+      logger.info('message accepted', { seq: 7 });
+    } finally {
+      write.mockRestore();
+    }
+
+    const line = JSON.parse(written.join('').trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
+    expect(line).toMatchObject({
+      level: 'INFO',
+      message: 'message accepted',
+      function_name: 'parley-wsSendMessage',
+      function_request_id: 'request-1',
+      seq: 7,
+    });
+    expect(typeof line.timestamp).toBe('string');
+    expect('cold_start' in line).toBe(true);
+    for (const repeated of ['function_arn', 'function_memory_size', 'sampling_rate']) {
+      expect(line).not.toHaveProperty(repeated);
+    }
+  });
+});
