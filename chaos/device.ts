@@ -142,22 +142,38 @@ function countingWebSocket(
 }
 
 function count(frames: Map<string, number>, wire: ChaosDevice['wire'], data: unknown): void {
-  // Only message frames matter; the cheap test spares parsing every ack, receipt and answer twice.
-  if (typeof data !== 'string' || !data.includes('"type":"message"')) return;
+  // Only message frames matter (`message`, and a sync's `messages` pages); the cheap test spares
+  // parsing every ack, receipt and answer twice.
+  if (typeof data !== 'string' || !(data.includes('"type":"message"') || data.includes('"type":"messages"'))) return;
+  let frame: unknown;
   try {
-    const frame: unknown = JSON.parse(data);
-    const message = typeof frame === 'object' && frame !== null ? Reflect.get(frame, 'message') : undefined;
-    if (typeof message !== 'object' || message === null || Reflect.get(frame as object, 'type') !== 'message') return;
-    const conversationId: unknown = Reflect.get(message, 'conversationId');
-    const seq: unknown = Reflect.get(message, 'seq');
-    if (typeof conversationId !== 'string' || typeof seq !== 'number') return;
-    const key = messageKey(conversationId, seq);
-    const before = frames.get(key) ?? 0;
-    frames.set(key, before + 1);
-    const highest = wire.highestSeq.get(conversationId) ?? 0;
-    if (before === 0 && seq < highest) wire.outOfOrder += 1;
-    wire.highestSeq.set(conversationId, Math.max(highest, seq));
+    frame = JSON.parse(data);
   } catch {
     // Not JSON: the SDK reports it; nothing to count.
+    return;
   }
+  if (typeof frame !== 'object' || frame === null) return;
+  const type: unknown = Reflect.get(frame, 'type');
+  const carried: unknown[] =
+    type === 'message'
+      ? [Reflect.get(frame, 'message')]
+      : type === 'messages'
+        ? toArray(Reflect.get(frame, 'messages'))
+        : [];
+  for (const message of carried) countMessage(frames, wire, message);
+}
+
+const toArray = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+
+function countMessage(frames: Map<string, number>, wire: ChaosDevice['wire'], message: unknown): void {
+  if (typeof message !== 'object' || message === null) return;
+  const conversationId: unknown = Reflect.get(message, 'conversationId');
+  const seq: unknown = Reflect.get(message, 'seq');
+  if (typeof conversationId !== 'string' || typeof seq !== 'number') return;
+  const key = messageKey(conversationId, seq);
+  const before = frames.get(key) ?? 0;
+  frames.set(key, before + 1);
+  const highest = wire.highestSeq.get(conversationId) ?? 0;
+  if (before === 0 && seq < highest) wire.outOfOrder += 1;
+  wire.highestSeq.set(conversationId, Math.max(highest, seq));
 }
