@@ -218,6 +218,8 @@ export type SettledReply = { readonly settledId: number };
 
 /** What the offline devices' return replayed: the messages their syncs delivered, over how many syncs and acks. */
 export interface InboxReturnResult {
+  /** Offline devices per group as set up: the copies each group message parks. */
+  readonly offlineDevicesPerGroup: number;
   readonly devices: number;
   readonly replayed: number;
   readonly syncs: number;

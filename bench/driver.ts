@@ -484,7 +484,15 @@ async function inboxReturnSync(): Promise<InboxReturnResult> {
       if (answer.type === 'error') throw new Error(`ack: ${JSON.stringify(answer)}`);
     }),
   );
-  return { devices: returning.length, replayed, syncs, acks };
+  const groupPlans = connectPlan.filter((plan) => plan.conversation.workload === 'group');
+  const offlineDevices = groupPlans.reduce((sum, plan) => sum + plan.offline.length, 0);
+  return {
+    offlineDevicesPerGroup: offlineDevices / Math.max(1, groupPlans.length),
+    devices: returning.length,
+    replayed,
+    syncs,
+    acks,
+  };
 }
 
 async function inboxReturnClose(): Promise<void> {

@@ -163,7 +163,7 @@ export async function measureInboxReturn(context: PhaseContext) {
   return {
     ...returned,
     /** Each group message parks a copy for every offline member's device. */
-    parkedPerGroupMessage: Math.round(settings.groupSize * (1 - settings.groupOnlineShare)),
+    parkedPerGroupMessage: returned.offlineDevicesPerGroup,
     perParkedMessage,
   };
 }

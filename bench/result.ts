@@ -250,7 +250,10 @@ export function costModel(inputs: CostInputs) {
   });
   const plus = (a: Billing, b: Billing): Billing => ({
     routeRequests: a.routeRequests + b.routeRequests,
+    connects: (a.connects ?? 0) + (b.connects ?? 0),
+    disconnects: (a.disconnects ?? 0) + (b.disconnects ?? 0),
     unansweredFrames: (a.unansweredFrames ?? 0) + (b.unansweredFrames ?? 0),
+    httpRequests: (a.httpRequests ?? 0) + (b.httpRequests ?? 0),
   });
   const { inboxReturn } = inputs;
   // A group message parks a copy per offline device; each is read, posted, acked and deleted when its device returns.

@@ -215,7 +215,7 @@ export class ConnectionRepository {
 
   /**
    * For posts that are best effort (the send's fast path, whose misses fan-out serves after its own
-   * strong read; typing): the live connections, an incomplete reach item's included, read eventually
+   * strong read; typing; receipts): the live connections, an incomplete reach item's included, read eventually
    * consistent at half the read units. A device that connected a moment ago may be missing, and a
    * connection closed a moment ago answers its post 410.
    */
