@@ -32,6 +32,7 @@ type Frame = Record<string, unknown> & { type?: string };
 interface WireMessage {
   readonly conversationId: string;
   readonly seq: number;
+  readonly type: string;
   readonly clientMessageId?: string;
 }
 
@@ -54,6 +55,10 @@ const reactionEmoji = ['👍', '❤️', '😂', '😮', '😢', '🙏', '🎉',
 class Device {
   /** Highest seq seen per conversation, for the order check. */
   readonly lastSeq = new Map<string, number>();
+  /** Highest seq known per conversation, its own accepted sends included: `afterSeq` of the direct chat view. */
+  private readonly knownSeq = new Map<string, number>();
+  /** The peer of each direct chat, as the last `messageAccepted` there named it (as the SDK keeps it). */
+  private readonly directPeer = new Map<string, string>();
   receiptFrames = 0;
   private waiters: { predicate: (frame: Frame) => boolean; resolve: (frame: Frame) => void }[] = [];
 
@@ -84,6 +89,25 @@ class Device {
     });
     this.send(frame);
     return answered;
+  }
+
+  /** A message this device received, synced or had accepted. */
+  noteSeq(message: WireMessage): void {
+    const known = this.knownSeq.get(message.conversationId) ?? 0;
+    if (message.seq > known) this.knownSeq.set(message.conversationId, message.seq);
+  }
+
+  /** What a `messageAccepted` said of its conversation: a direct chat's peer, or none (forgotten). */
+  notePeer(conversationId: string, peerId: string | undefined): void {
+    if (peerId === undefined) this.directPeer.delete(conversationId);
+    else this.directPeer.set(conversationId, peerId);
+  }
+
+  /** The `directChat` field for a `sendMessage` frame to the conversation, when its peer is known. */
+  directChatView(conversationId: string): { directChat?: { peerId: string; afterSeq: number } } {
+    const peerId = this.directPeer.get(conversationId);
+    if (peerId === undefined) return {};
+    return { directChat: { peerId, afterSeq: this.knownSeq.get(conversationId) ?? 0 } };
   }
 
   offer(frame: Frame): void {
@@ -165,12 +189,25 @@ let phaseOutOfOrderOutside = 0;
 
 function onFrame(device: Device, frame: Frame): void {
   if (frame.type === 'message') {
+    device.noteSeq(frame.message as WireMessage);
     onMessage(device, frame.message as WireMessage);
     return;
   }
   if (frame.type === 'messages' && Array.isArray(frame.messages)) {
-    for (const message of frame.messages as WireMessage[]) onMessage(device, message);
+    for (const message of frame.messages as WireMessage[]) {
+      device.noteSeq(message);
+      onMessage(device, message);
+    }
     return;
+  }
+  if (frame.type === 'messagesAccepted' && Array.isArray(frame.messages)) {
+    for (const message of frame.messages as WireMessage[]) device.noteSeq(message);
+  }
+  if (frame.type === 'messageAccepted') {
+    const message = frame.message as WireMessage;
+    device.noteSeq(message);
+    // A text send's answer speaks of the peer; a change's never does.
+    if (message.type === 'text') device.notePeer(message.conversationId, directPeerOf(frame));
   }
   if (frame.type === 'messageAccepted' || (frame.type === 'error' && typeof frame.clientMessageId === 'string')) {
     const send = sends.get(String(frame.clientMessageId));
@@ -180,6 +217,14 @@ function onFrame(device: Device, frame: Frame): void {
     }
   }
   device.offer(frame);
+}
+
+/** The peer a `messageAccepted` names for its direct chat (absent in a group, or once the peer left). */
+function directPeerOf(frame: Frame): string | undefined {
+  const directChat = frame.directChat;
+  if (typeof directChat !== 'object' || directChat === null) return undefined;
+  const peerId: unknown = Reflect.get(directChat, 'peerId');
+  return typeof peerId === 'string' ? peerId : undefined;
 }
 
 function onAnswer(send: Send, frame: Frame): void {
@@ -227,7 +272,9 @@ function onMessage(device: Device, message: WireMessage): void {
 
 function sendOne(phase: Phase, conversation: Conversation, sender: Device, id: string): Send {
   const text = messageText(id, settings?.textLength ?? 100);
-  return sendFrame(phase, conversation, sender, id, { action: 'sendMessage', text });
+  // With the sender's view of a direct chat, as the SDK sends it: the server can skip reading the conversation.
+  const view = sender.directChatView(conversation.id);
+  return sendFrame(phase, conversation, sender, id, { action: 'sendMessage', text, ...view });
 }
 
 /** Any frame answered by `messageAccepted` and delivered to every other online device (a send or a change). */

@@ -38,6 +38,11 @@ export class OrderedDelivery {
     return this.timelines.get(conversationId)?.messages() ?? emptyMessages;
   }
 
+  /** The highest seq this client has seen in the conversation (emitted or waiting), 0 if none. */
+  highestSeq(conversationId: string): number {
+    return this.timelines.get(conversationId)?.highestSeen ?? 0;
+  }
+
   /** A message pushed or replayed by the server. */
   receive(message: Message): void {
     const timeline = this.timelineOf(message.conversationId);

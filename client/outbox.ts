@@ -5,6 +5,9 @@
  * burst the server commits in one transaction, in order); a message with attachments or a reply goes
  * alone. Changes to earlier messages (edit, delete, react) queue in the same line and go alone too,
  * so a conversation's entries from this device keep the order they were made in.
+ * A lone send to a direct chat whose peer an earlier answer named carries the device's view of it
+ * (`directChat`: the peer and the newest seq known, as of each time the frame goes out), which lets
+ * the server commit it without reading the conversation first.
  */
 import { limits } from '#shared/config/limits';
 import type { Message } from '#shared/model';
@@ -37,6 +40,14 @@ export interface OutboxSettings {
   readonly responseTimeoutMs: number;
   readonly closedError: () => Error;
   readonly onError: (error: Error) => void;
+  /** The highest seq this device knows in the conversation (received, synced or its own), 0 if none. */
+  readonly highestSeq: (conversationId: string) => number;
+}
+
+/** The `directChat` field of a `sendMessage` frame: the sender device's view of a direct chat. */
+interface DirectChatView {
+  readonly peerId: string;
+  readonly afterSeq: number;
 }
 
 /** A burst frame stays within one 32 KB WebSocket frame, with room for the envelope. */
@@ -48,6 +59,8 @@ export class Outbox {
   private readonly flights = new Map<string, Flight>();
   /** Conversations waiting out a retry delay before their next frame. */
   private readonly backoffs = new Map<string, ReturnType<typeof setTimeout>>();
+  /** The other member of each direct chat, as the last `messageAccepted` there named it. */
+  private readonly peers = new Map<string, string>();
 
   constructor(private readonly settings: OutboxSettings) {}
 
@@ -77,6 +90,15 @@ export class Outbox {
     return { clientMessageId, accepted };
   }
 
+  /**
+   * What a `messageAccepted` in the conversation said of a direct chat: its peer, or (undefined)
+   * none: a group, or a direct chat its peer left. Later sends there carry the view only with a peer.
+   */
+  notePeer(conversationId: string, peerId: string | undefined): void {
+    if (peerId === undefined) this.peers.delete(conversationId);
+    else this.peers.set(conversationId, peerId);
+  }
+
   pump(): void {
     const { connection, responseTimeoutMs } = this.settings;
     if (connection.state !== 'connected') return;
@@ -87,7 +109,7 @@ export class Outbox {
       if (flight) this.land(conversationId);
       const sends = nextFrameOf(queue);
       if (sends.length === 0) continue;
-      if (!connection.write(frameOf(conversationId, sends))) return;
+      if (!connection.write(frameOf(conversationId, sends, this.directChatOf(conversationId)))) return;
       for (const pending of sends) pending.attempts++;
       this.flights.set(conversationId, {
         sends,
@@ -157,6 +179,13 @@ export class Outbox {
       for (const pending of queue) pending.reject(error);
     }
     this.queues.clear();
+  }
+
+  /** The view of the conversation as a direct chat, as of now (a resend takes a fresh one), if its peer is known. */
+  private directChatOf(conversationId: string): DirectChatView | undefined {
+    const peerId = this.peers.get(conversationId);
+    if (peerId === undefined) return undefined;
+    return { peerId, afterSeq: this.settings.highestSeq(conversationId) };
   }
 
   private backOff(conversationId: string, attempts: number): void {
@@ -241,7 +270,12 @@ function burstBytes(pending: PendingSend): number {
   return utf8.encode(JSON.stringify({ clientMessageId: pending.clientMessageId, text: textOf(pending) })).length + 2;
 }
 
-function frameOf(conversationId: string, sends: readonly PendingSend[]): Record<string, unknown> {
+/** The frame carrying `sends`; a lone `sendMessage` carries the direct chat view when there is one. */
+function frameOf(
+  conversationId: string,
+  sends: readonly PendingSend[],
+  directChat: DirectChatView | undefined,
+): Record<string, unknown> {
   const [head] = sends;
   if (sends.length > 1 || head === undefined) {
     return {
@@ -261,6 +295,7 @@ function frameOf(conversationId: string, sends: readonly PendingSend[]): Record<
         ...(text === undefined ? {} : { text }),
         ...(attachmentIds === undefined ? {} : { attachmentIds }),
         ...(replyTo === undefined ? {} : { replyTo }),
+        ...(directChat === undefined ? {} : { directChat }),
       };
     }
     case 'edit':

@@ -113,7 +113,13 @@ export class ParleyClient {
       },
     );
     this.acks = new Acks(this.connection, options.ackDelayMs ?? defaults.ackDelayMs);
-    this.outbox = new Outbox({ connection: this.connection, responseTimeoutMs, closedError, onError });
+    this.outbox = new Outbox({
+      connection: this.connection,
+      responseTimeoutMs,
+      closedError,
+      onError,
+      highestSeq: (conversationId) => this.delivery.highestSeq(conversationId),
+    });
     this.reads = new ReadQueue({ connection: this.connection, responseTimeoutMs, onError });
     this.delivery = new OrderedDelivery({
       api: this.api,
@@ -288,9 +294,12 @@ export class ParleyClient {
         for (const message of frame.messages) if (isMessage(message)) this.delivery.receive(message);
         return;
       case 'messageAccepted':
+        if (!isMessage(frame.message)) return;
+        // Before the answer lets the conversation's next frame go, so that frame carries what it says.
+        // Only a text send's answer speaks of the peer; an edit's, delete's or reaction's never does.
+        if (frame.message.type === 'text') this.outbox.notePeer(frame.message.conversationId, directPeerOf(frame));
         // A change sent without a clientMessageId (never by this SDK) has no outbox entry to settle.
-        if (isMessage(frame.message) && frame.clientMessageId !== undefined)
-          this.onAccepted(frame.clientMessageId, frame.message);
+        if (frame.clientMessageId !== undefined) this.onAccepted(frame.clientMessageId, frame.message);
         return;
       case 'messagesAccepted':
         if (!Array.isArray(frame.messages)) return;
@@ -402,6 +411,14 @@ export class ParleyClient {
   private emitError(error: Error): void {
     this.emit('error', error);
   }
+}
+
+/** The peer a `messageAccepted` names for its direct chat, if it names one. */
+function directPeerOf(frame: Extract<ServerFrame, { type: 'messageAccepted' }>): string | undefined {
+  const directChat: unknown = frame.directChat;
+  if (typeof directChat !== 'object' || directChat === null) return undefined;
+  const peerId: unknown = Reflect.get(directChat, 'peerId');
+  return typeof peerId === 'string' && peerId.length > 0 ? peerId : undefined;
 }
 
 function checkedSeq(seq: number): number {

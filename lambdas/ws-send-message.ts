@@ -2,11 +2,12 @@ import {
   deleteMessageFrameSchema,
   editMessageFrameSchema,
   reactFrameSchema,
+  type SendMessageFrame,
   type SendMessagesFrame,
   sendMessageFrameSchema,
   sendMessagesFrameSchema,
 } from '#shared/protocol/frames';
-import type { SendMessageResult } from '#shared/services/messaging-service';
+import type { DirectChatView, SendMessageInput, SendMessageResult } from '#shared/services/messaging-service';
 import { countSend, metrics } from './lib/observability';
 import { createSendRateLimiter, parsedAfterCharge } from './lib/security-wiring';
 import { connectionOf, parseFrame, type WebSocketEvent, webSocketRoute } from './lib/websocket';
@@ -31,25 +32,53 @@ export const handler = webSocketRoute(async (event) => {
       return change(event);
   }
   const { userId, deviceId } = connectionOf(event);
-  // A flood is cut off at one write per frame, malformed frames included; it runs while the send reads.
-  const admission = sendRate.consume(userId);
-  const frame = await parsedAfterCharge(admission, () => parseFrame(sendMessageFrameSchema, event));
-  const sent = await messaging.send(
-    {
-      senderId: userId,
-      senderDeviceId: deviceId,
-      conversationId: frame.conversationId,
-      clientMessageId: frame.clientMessageId,
-      text: frame.text ?? '',
-      ...(frame.attachmentIds ? { attachmentIds: frame.attachmentIds } : {}),
-      ...(frame.replyTo !== undefined ? { replyTo: frame.replyTo } : {}),
-    },
-    admission,
-  );
-  countSend(sent);
+  let frame: SendMessageFrame;
+  try {
+    frame = parseFrame(sendMessageFrameSchema, event);
+  } catch (error) {
+    // A flood is cut off at one write per frame, malformed frames included.
+    await sendRate.consume(userId);
+    throw error;
+  }
+  const input: SendMessageInput = {
+    senderId: userId,
+    senderDeviceId: deviceId,
+    conversationId: frame.conversationId,
+    clientMessageId: frame.clientMessageId,
+    text: frame.text ?? '',
+    ...(frame.attachmentIds ? { attachmentIds: frame.attachmentIds } : {}),
+    ...(frame.replyTo !== undefined ? { replyTo: frame.replyTo } : {}),
+  };
+  const { sent, view } = frame.directChat
+    ? await sendWithView(input, frame.directChat)
+    : // The charge runs while the send reads.
+      { sent: await messaging.send(input, sendRate.consume(userId)) };
+  countSend(sent, view);
   metrics.publishStoredMetrics();
-  return { type: 'messageAccepted', clientMessageId: frame.clientMessageId, message: sent.message };
+  return {
+    type: 'messageAccepted',
+    clientMessageId: frame.clientMessageId,
+    message: sent.message,
+    ...(sent.directPeerId !== undefined ? { directChat: { peerId: sent.directPeerId } } : {}),
+  };
 });
+
+/**
+ * A send with the device's view of its direct chat: one commit that carries the rate-limit claim (when
+ * this handler holds no lease), else, when the view did not hold, the usual send, charged only if the
+ * commit did not already spend a held lease.
+ */
+async function sendWithView(
+  input: SendMessageInput,
+  view: DirectChatView,
+): Promise<{ sent: SendMessageResult; view: 'held' | 'refused' }> {
+  const rateClaim = sendRate.claimForCommit(input.senderId);
+  const viewed = await messaging.sendWithView(input, view, rateClaim);
+  if (viewed?.duplicate === false && rateClaim) sendRate.claimCommitted(input.senderId, rateClaim);
+  if (viewed) return { sent: viewed, view: 'held' };
+  const sent = await messaging.send(input, rateClaim ? sendRate.consume(input.senderId) : undefined);
+  return { sent, view: 'refused' };
+}
 
 async function sendBurst(event: WebSocketEvent) {
   const { userId, deviceId } = connectionOf(event);

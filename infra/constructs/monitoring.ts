@@ -106,6 +106,8 @@ export class Monitoring extends Construct {
             appMetric(appMetrics.devicesReachedDirectly, this.period),
             appMetric(appMetrics.directPostsMissed, this.period),
             appMetric(appMetrics.fanOutSkippedDirect, this.period),
+            appMetric(appMetrics.directChatViewsHeld, this.period),
+            appMetric(appMetrics.directChatViewsRefused, this.period),
           ]),
           this.graph('Media', [
             appMetric(appMetrics.uploadsStarted, this.period),

@@ -103,9 +103,19 @@ export function noteMessagesAccepted(messages: readonly Pick<Message, 'id' | 'co
   });
 }
 
-/** The metrics of one send, WebSocket or HTTP alike: stored or a retry, and what its direct delivery reached. */
-export function countSend(sent: Pick<SendMessageResult, 'duplicate' | 'direct'>): void {
+/**
+ * The metrics of one send, WebSocket or HTTP alike: stored or a retry, what its direct delivery
+ * reached, and whether the device's view of its direct chat held (`view`, when the send came with one).
+ */
+export function countSend(sent: Pick<SendMessageResult, 'duplicate' | 'direct'>, view?: 'held' | 'refused'): void {
   metrics.addMetric(sent.duplicate ? appMetrics.duplicateSends : appMetrics.messagesSent, MetricUnit.Count, 1);
+  if (view !== undefined) {
+    metrics.addMetric(
+      view === 'held' ? appMetrics.directChatViewsHeld : appMetrics.directChatViewsRefused,
+      MetricUnit.Count,
+      1,
+    );
+  }
   if (!sent.direct) return;
   metrics.addMetric(appMetrics.devicesReachedDirectly, MetricUnit.Count, sent.direct.reached);
   metrics.addMetric(appMetrics.directPostsMissed, MetricUnit.Count, sent.direct.missed);

@@ -50,16 +50,18 @@ const inboxRepository = () => new InboxRepository(documentClient, tableNameFromE
 const connectionPoster = () =>
   createConnectionPoster(requireEnv(envVars.callbackUrl), (client) => tracer.captureAWSv3Client(client));
 
-/** Only senders of messages (which may carry attachments) get the attachments table and its grant. */
-const messageRepository = (carriesAttachments: boolean) =>
+/**
+ * Only senders of messages get the attachments table (a message may carry some) and the rate-limit
+ * counters (a send may claim its lease in the commit), with their grants.
+ */
+const messageRepository = (forSenders: boolean) =>
   new MessageRepository(documentClient, {
     conversations: tableNameFromEnv('conversations'),
     messages: tableNameFromEnv('messages'),
     idempotency: tableNameFromEnv('idempotency'),
-    ...(carriesAttachments ? { attachments: tableNameFromEnv('attachments') } : {}),
+    ...(forSenders ? { attachments: tableNameFromEnv('attachments'), rateLimits: tableNameFromEnv('rateLimits') } : {}),
   });
-const timelineWriter = (carriesAttachments = false) =>
-  new TimelineWriter(messageRepository(carriesAttachments), systemClock);
+const timelineWriter = (forSenders = false) => new TimelineWriter(messageRepository(forSenders), systemClock);
 
 const attachmentRepository = () => new AttachmentRepository(documentClient, tableNameFromEnv('attachments'));
 

@@ -15,6 +15,12 @@ export const appMetrics = {
   /** Devices a send reached directly (the fast path), and posts it left to the stream. */
   devicesReachedDirectly: 'DevicesReachedDirectly',
   directPostsMissed: 'DirectPostsMissed',
+  /**
+   * Sends with a device's view of its direct chat that committed without a read, and those whose view
+   * did not hold (each paid a cancelled transaction, then the usual send).
+   */
+  directChatViewsHeld: 'DirectChatViewsHeld',
+  directChatViewsRefused: 'DirectChatViewsRefused',
   messagesFannedOut: 'MessagesFannedOut',
   postsToConnections: 'PostsToConnections',
   inboxItemsParked: 'InboxItemsParked',

@@ -88,6 +88,12 @@ export const sendMessageFrameSchema = object({
   attachmentIds: optional(attachmentIdsSchema),
   /** The seq of the message this one answers. */
   replyTo: optional(messageSeqSchema),
+  /**
+   * The sender's view of a direct chat, from an earlier `messageAccepted`: the other member and the
+   * newest seq the device knows. With it a text send commits without reading the conversation first;
+   * the commit checks the view, and a stale or wrong one only sends the message the usual way.
+   */
+  directChat: optional(object({ peerId: idSchema, afterSeq: seqSchema })),
 }).check(refine(hasContent, contentRule));
 
 /** One emoji (a single grapheme cluster that is an RGI emoji), stored in its emoji presentation. */
@@ -213,7 +219,13 @@ export type ServerFrame =
   /** A page of a `sync` replay (asked for with `pages`): messages in inbox order, at most one frame's bytes. */
   | { readonly type: 'messages'; readonly messages: readonly Message[] }
   /** A send, or a change (edit, delete, reaction; its clientMessageId echoed when it had one), stored. */
-  | { readonly type: 'messageAccepted'; readonly clientMessageId?: string; readonly message: Message }
+  | {
+      readonly type: 'messageAccepted';
+      readonly clientMessageId?: string;
+      readonly message: Message;
+      /** A send to a direct chat: its other member, for the `directChat` view of the next send. */
+      readonly directChat?: { readonly peerId: string };
+    }
   /** A `sendMessages` frame's messages, stored (or found already stored), in the order sent. */
   | { readonly type: 'messagesAccepted'; readonly conversationId: string; readonly messages: readonly Message[] }
   | { readonly type: 'syncComplete'; readonly delivered: number; readonly cursor?: string }

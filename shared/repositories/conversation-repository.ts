@@ -37,6 +37,13 @@ function toQueuedConversation(meta: Record<string, unknown>): QueuedConversation
 }
 
 /**
+ * The meta item's set of a direct chat's current members: both from creation, and a member leaves it
+ * in the same transaction as their leaving event. Absent on groups, and on direct chats created before
+ * it was kept (their sends always read first).
+ */
+export const directMemberIdsAttribute = 'directMemberIds';
+
+/**
  * A direct conversation's meta item keeps a member's last send (`lastSentSeq#<userId>`) when their
  * send committed uncontended (see `TimelineEffects.lastSendOnMetaAt`); otherwise the member row
  * keeps it. The later of the two is the member's last send.
@@ -93,9 +100,14 @@ export class ConversationRepository {
    * ('META' > 'MEMBER#') comes before the member rows: the rows then show at least every membership
    * change up to META's lastSeq, and exactly those if the next entry to commit is the reader's own.
    */
-  async getWithMembers(
-    conversationId: string,
-  ): Promise<{ conversation?: Conversation; queue?: SeqQueue; members: Member[]; formerMembers: Member[] }> {
+  async getWithMembers(conversationId: string): Promise<{
+    conversation?: Conversation;
+    queue?: SeqQueue;
+    members: Member[];
+    formerMembers: Member[];
+    /** The meta item's `directMemberIds`, when it keeps them. */
+    directMemberIds?: readonly string[];
+  }> {
     const items = await queryAll(this.documentClient, {
       TableName: this.tableName,
       KeyConditionExpression: 'pk = :pk AND sk < :parked',
@@ -112,8 +124,10 @@ export class ConversationRepository {
       .map((item) => withMetaLastSend(toMember(item), meta))
       // In the key order readers have always had.
       .reverse();
+    const directMemberIds = meta?.[directMemberIdsAttribute];
     return {
       ...(meta ? { conversation: toConversation(meta), queue: toSeqQueue(meta) } : {}),
+      ...(directMemberIds instanceof Set ? { directMemberIds: [...directMemberIds].map(String) } : {}),
       members: rows.filter(isCurrentMember),
       formerMembers: rows.filter((member) => !isCurrentMember(member)),
     };
@@ -178,8 +192,16 @@ export class ConversationRepository {
 
 /** Transaction items for a new conversation: its meta item, its member rows, a direct pair's claim. */
 export const conversationWrites = {
-  meta: (tableName: string, conversation: Conversation) => ({
-    Put: { TableName: tableName, Item: metaItem(conversation), ConditionExpression: 'attribute_not_exists(pk)' },
+  /** A direct chat's meta item lists its two members (`directMemberIds`), for sends that skip the read. */
+  meta: (tableName: string, conversation: Conversation, directPair?: readonly [string, string]) => ({
+    Put: {
+      TableName: tableName,
+      Item: {
+        ...metaItem(conversation),
+        ...(directPair ? { [directMemberIdsAttribute]: new Set(directPair) } : {}),
+      },
+      ConditionExpression: 'attribute_not_exists(pk)',
+    },
   }),
   member: (tableName: string, member: Member) => ({ Put: { TableName: tableName, Item: memberItem(member) } }),
   /** Taken once per pair of users; a taken claim answers the conversation that holds it. */

@@ -349,7 +349,7 @@ export class MessageRepository extends MessageReader {
     const table = this.tableNames.conversations;
     const memberPuts = members.map((member) => conversationWrites.member(table, member));
     const final: TransactItem[] = [
-      conversationWrites.meta(table, conversation),
+      conversationWrites.meta(table, conversation, directPair),
       // The creation event commits with the conversation: nothing can take seq 1 first.
       ...(firstEntry
         ? [

@@ -1,5 +1,28 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { TransactItem } from './transact-item';
+
+/** Sends claimed from one user's window counter, within its limit. */
+export interface CounterClaim {
+  readonly counterKey: string;
+  readonly count: number;
+  readonly max: number;
+  readonly expiresAtEpochSeconds: number;
+}
+
+/** The conditional increment of {@link RateCounterRepository.incrementWithin}, as a transaction's item. */
+export function counterClaimWrite(tableName: string, claim: CounterClaim): TransactItem {
+  return { Update: { TableName: tableName, Key: { counterKey: claim.counterKey }, ...incrementWithin(claim) } };
+}
+
+function incrementWithin({ count, max, expiresAtEpochSeconds }: CounterClaim) {
+  return {
+    UpdateExpression: 'SET #expiresAt = if_not_exists(#expiresAt, :windowEnd) ADD #sends :count',
+    ConditionExpression: 'attribute_not_exists(#sends) OR #sends <= :ceiling',
+    ExpressionAttributeNames: { '#sends': 'sends', '#expiresAt': 'expiresAt' },
+    ExpressionAttributeValues: { ':count': count, ':ceiling': max - count, ':windowEnd': expiresAtEpochSeconds },
+  };
+}
 
 /** Fixed-window counters, one item per key and window, reaped by TTL once the window ends. */
 export class RateCounterRepository {
@@ -23,10 +46,7 @@ export class RateCounterRepository {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { counterKey },
-          UpdateExpression: 'SET #expiresAt = if_not_exists(#expiresAt, :windowEnd) ADD #sends :count',
-          ConditionExpression: 'attribute_not_exists(#sends) OR #sends <= :ceiling',
-          ExpressionAttributeNames: { '#sends': 'sends', '#expiresAt': 'expiresAt' },
-          ExpressionAttributeValues: { ':count': count, ':ceiling': max - count, ':windowEnd': expiresAtEpochSeconds },
+          ...incrementWithin({ counterKey, count, max, expiresAtEpochSeconds }),
         }),
       );
       return true;

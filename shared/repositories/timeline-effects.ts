@@ -1,7 +1,8 @@
 import type { Member } from '../model';
 import { attachmentSendWrite, attachmentWithdrawWrite } from './attachment-repository';
-import { memberWrites } from './conversation-repository';
+import { directMemberIdsAttribute, memberWrites } from './conversation-repository';
 import { type MessageUpdate, messageUpdateWrite } from './message-changes';
+import { type CounterClaim, counterClaimWrite } from './rate-counter-repository';
 import type { TransactItem } from './transact-item';
 
 /**
@@ -21,6 +22,15 @@ export interface TimelineEffects {
    * entry that moves lastSeq: a path that set `leftSeq` without one would let a removed sender through.
    */
   readonly lastSendOnMetaAt?: number;
+  /**
+   * A direct chat's two members as the sender's device saw them (its `directChat` view): the meta item
+   * must list both (`directMemberIds`). Committed uncontended, the meta guard then proves the sender a
+   * member and the other the one recipient at this seq without a read, and the last send moves on the
+   * meta item, as with `lastSendOnMetaAt`.
+   */
+  readonly directMembers?: readonly [string, string];
+  /** The sender's rate-limit lease, claimed in the same transaction (the handler held none): nothing is written unless it fits. */
+  readonly rateClaim?: CounterClaim;
   /** Attachments carried by the sender's message: each still ready and theirs, and from now on kept. */
   readonly attachmentsSent?: readonly string[];
   /** The group's new name. */
@@ -49,6 +59,8 @@ export interface EffectTables {
   readonly attachments?: string;
   /** Writers of change entries update the message they change. */
   readonly messages?: string;
+  /** Only senders that claim their rate-limit lease with the commit know the counters' table. */
+  readonly rateLimits?: string;
 }
 
 /**
@@ -71,6 +83,8 @@ export function effectWrites(
   }
   if (effects.changes && !tables.messages)
     throw new Error('effectWrites: a change by a writer without the messages table');
+  if (effects.rateClaim && !tables.rateLimits)
+    throw new Error('effectWrites: a rate-limit claim by a writer without the counters table');
   const items: TransactItem[] = [
     ...(effects.sentBy && !lastSendOnMeta
       ? [memberWrites.send(tables.conversations, conversationId, effects.sentBy, seq)]
@@ -95,12 +109,23 @@ export function effectWrites(
       ? [messageUpdateWrite(tables.messages ?? '', conversationId, effects.changes.seq, seq, effects.changes.update)]
       : []),
     ...withdrawn.map((attachmentId) => attachmentWithdrawWrite(tables.attachments ?? '', attachmentId, seq)),
+    ...(effects.rateClaim ? [counterClaimWrite(tables.rateLimits ?? '', effects.rateClaim)] : []),
   ];
+  const metaContains: Record<string, readonly string[]> = effects.directMembers
+    ? { [directMemberIdsAttribute]: [...effects.directMembers] }
+    : {};
+  const metaRemove: Record<string, string> = effects.leaves
+    ? { [directMemberIdsAttribute]: effects.leaves.userId }
+    : {};
   return {
     metaSet: effects.rename !== undefined ? { name: effects.rename } : {},
     metaAdd: memberCountChange !== 0 ? { memberCount: memberCountChange } : {},
     // Checked before the change: room for every joiner.
     metaAtMost: effects.memberLimit !== undefined ? { memberCount: effects.memberLimit - joins.length } : {},
+    // Each must be in the set.
+    metaContains,
+    // A direct chat's member leaves its set (a no-op on groups, which keep none).
+    metaRemove,
     items,
   };
 }

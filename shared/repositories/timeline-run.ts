@@ -20,6 +20,8 @@ export interface TableNames {
   readonly idempotency: string;
   /** Only writers of messages that carry attachments need (and are granted) it. */
   readonly attachments?: string;
+  /** Only senders that claim their rate-limit lease in the commit need it. */
+  readonly rateLimits?: string;
 }
 
 /** Why an entry was left out of its seq (which a void then fills). */
@@ -109,9 +111,17 @@ export function planRun(
     if (message.seq !== previous + index + 1)
       throw new Error(`planRun: entry ${index} is not at seq ${previous + index + 1}`);
     const lastSendOnMeta =
-      guard.kind === 'optimistic' && effects.sentBy !== undefined && effects.lastSendOnMetaAt === previous;
+      guard.kind === 'optimistic' &&
+      effects.sentBy !== undefined &&
+      (effects.lastSendOnMetaAt === previous || (index === 0 && effects.directMembers !== undefined));
     const writes = effectWrites(tableNames, message.conversationId, message.seq, effects, lastSendOnMeta);
-    const changesMeta = [writes.metaSet, writes.metaAdd, writes.metaAtMost].some((m) => Object.keys(m).length > 0);
+    const changesMeta = [
+      writes.metaSet,
+      writes.metaAdd,
+      writes.metaAtMost,
+      writes.metaContains,
+      writes.metaRemove,
+    ].some((m) => Object.keys(m).length > 0);
     const unwritable =
       ((effects.attachmentsSent?.length ?? 0) > 0 || (effects.attachmentsWithdrawn?.length ?? 0) > 0) &&
       tableNames.attachments === undefined;
@@ -261,7 +271,9 @@ export function readCancellation(
     // A retry of a sent message is answered with the original even when the seq moved too.
     if (!seqWasFree && !(guard === 'optimistic' && original)) return { kind: 'notNext', lastSeq, nextSeq };
     // The seq was the run's to take, so a bound in the first entry's meta change is what failed.
-    if (seqWasFree && offered[0]?.effects?.memberLimit !== undefined) refused.set(0, refused.get(0) ?? 'rejected');
+    const firstEffects = offered[0]?.effects;
+    if (seqWasFree && (firstEffects?.memberLimit !== undefined || firstEffects?.directMembers !== undefined))
+      refused.set(0, refused.get(0) ?? 'rejected');
     if (refused.size === 0) return { kind: 'notNext', lastSeq, nextSeq };
   }
   if (refused.size > 0) return { kind: 'refused', refused, ...(original ? { original } : {}) };
@@ -384,10 +396,22 @@ function metaUpdate(
     const [name, placeholder] = bind('max', i, attribute, value);
     conditions.push(`${name} <= ${placeholder}`);
   });
+  Object.entries(effects.metaContains).forEach(([attribute, elements], i) => {
+    names[`#has${i}`] = attribute;
+    elements.forEach((element, k) => {
+      values[`:has${i}_${k}`] = element;
+      conditions.push(`contains(#has${i}, :has${i}_${k})`);
+    });
+  });
+  const deletes = Object.entries(effects.metaRemove).map(([attribute, element], i) => {
+    const [name, placeholder] = bind('del', i, attribute, new Set([element]));
+    return `${name} ${placeholder}`;
+  });
   return {
     UpdateExpression: [
       `SET ${sets.join(', ')}`,
       ...(adds.length > 0 ? [`ADD ${adds.join(', ')}`] : []),
+      ...(deletes.length > 0 ? [`DELETE ${deletes.join(', ')}`] : []),
       ...(lease === 'clear' ? ['REMOVE runLeaseUntil'] : []),
     ].join(' '),
     ConditionExpression: conditions.join(' AND '),

@@ -38,6 +38,11 @@ export interface MembersAsOf {
   readonly lastSeq: number;
 }
 
+/** Who belonged at the message's seq, as its commit proved (a direct chat's `directChat` view): no read needed. */
+export interface RecipientsAtSeq {
+  readonly recipients: readonly string[];
+}
+
 /** The likely recipients' live connections, read before the commit so they are in hand when it lands. */
 export interface ConnectionPrefetch {
   readonly userIds: ReadonlySet<string>;
@@ -90,7 +95,7 @@ export class DirectDelivery {
   async deliver(
     message: StoredMessage,
     likelyRecipients: readonly string[] | ConnectionPrefetch,
-    readBefore?: MembersAsOf,
+    readBefore?: MembersAsOf | RecipientsAtSeq,
   ): Promise<DirectDeliveryOutcome> {
     const { reached, missed } = await this.post(message, likelyRecipients, readBefore);
     return { reached: reached.length, missed, recorded: await this.record(message, reached) };
@@ -117,17 +122,21 @@ export class DirectDelivery {
   private async post(
     message: StoredMessage,
     likelyRecipients: readonly string[] | ConnectionPrefetch,
-    readBefore?: MembersAsOf,
+    readBefore?: MembersAsOf | RecipientsAtSeq,
   ): Promise<{ readonly reached: readonly string[]; readonly missed: number }> {
     const reached: string[] = [];
     let missed = 0;
     try {
       const prefetched = isPrefetch(likelyRecipients) ? likelyRecipients : this.prefetch(likelyRecipients);
-      const members =
-        readBefore && message.seq === readBefore.lastSeq + 1
-          ? readBefore.members
-          : await this.conversations.listMembers(message.conversationId);
-      const recipients = recipientsAt(message, members);
+      const recipients =
+        readBefore && 'recipients' in readBefore
+          ? readBefore.recipients
+          : recipientsAt(
+              message,
+              readBefore && message.seq === readBefore.lastSeq + 1
+                ? readBefore.members
+                : await this.conversations.listMembers(message.conversationId),
+            );
       // Members who joined after the likely recipients were read are read now.
       const joined = recipients.filter((userId) => !prefetched.userIds.has(userId));
       const [known, late] = await Promise.all([

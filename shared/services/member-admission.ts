@@ -15,7 +15,7 @@ export async function admitMember(
   userId: string,
   admission?: Promise<void>,
 ) {
-  const [, { conversation, member, members, membershipAt }] = await Promise.all([
+  const [, { conversation, member, members, membershipAt, directMemberIds }] = await Promise.all([
     admission,
     readMembership(conversations, direct, conversationId, userId),
   ]);
@@ -30,7 +30,18 @@ export async function admitMember(
           prefetched: covering.prefetch(members.map((candidate) => candidate.userId)),
         }
       : undefined;
-  return { conversation, member, fastPath, ...(membershipAt !== undefined ? { membershipAt } : {}) };
+  // Both still listed on the meta item: the sender's next send may skip this read (`directChat`).
+  const directPeerId =
+    conversation.type === 'direct' && directMemberIds?.length === 2 && directMemberIds.includes(userId)
+      ? directMemberIds.find((memberId) => memberId !== userId)
+      : undefined;
+  return {
+    conversation,
+    member,
+    fastPath,
+    ...(membershipAt !== undefined ? { membershipAt } : {}),
+    ...(directPeerId !== undefined ? { directPeerId } : {}),
+  };
 }
 
 /**
@@ -44,16 +55,23 @@ async function readMembership(
   direct: DirectDelivery | undefined,
   conversationId: string,
   userId: string,
-): Promise<MembershipSnapshot & { readonly members?: readonly Member[]; readonly membershipAt?: number }> {
+): Promise<
+  MembershipSnapshot & {
+    readonly members?: readonly Member[];
+    readonly membershipAt?: number;
+    readonly directMemberIds?: readonly string[];
+  }
+> {
   if (!direct || direct.settings.maxMembers === 0) {
     return conversations.getMembership(conversationId, userId);
   }
-  const { conversation, queue, members } = await conversations.getWithMembers(conversationId);
+  const { conversation, queue, members, directMemberIds } = await conversations.getWithMembers(conversationId);
   const member = members.find((candidate) => candidate.userId === userId);
   return {
     ...(conversation && queue ? { conversation: { ...conversation, ...queue } } : {}),
     ...(member ? { member } : {}),
     members,
     ...(conversation ? { membershipAt: conversation.lastSeq } : {}),
+    ...(directMemberIds ? { directMemberIds } : {}),
   };
 }

@@ -6,10 +6,12 @@ import {
   type Message,
   type MessageAttachment,
   type ReplyRef,
+  type StoredMessage,
   toWireMessage,
 } from '../model';
 import { replyRefOf } from '../protocol/reply-ref';
 import type { ConversationRepository } from '../repositories/conversation-repository';
+import type { CounterClaim } from '../repositories/rate-counter-repository';
 import type { TimelineEffects } from '../repositories/timeline-effects';
 import type { DirectDelivery, DirectDeliveryOutcome } from './direct-delivery-service';
 import { admitMember } from './member-admission';
@@ -44,6 +46,14 @@ export interface SendMessageResult {
   readonly duplicate: boolean;
   /** What the fast path did, when the message took it. */
   readonly direct?: DirectDeliveryOutcome;
+  /** A direct chat whose meta item lists both members: the other one, for the sender's next {@link DirectChatView}. */
+  readonly directPeerId?: string;
+}
+
+/** A device's view of a direct chat (the `directChat` of a send): its other member and the newest seq it knows. */
+export interface DirectChatView {
+  readonly peerId: string;
+  readonly afterSeq: number;
 }
 
 /** A burst of one sender's text messages to one conversation (`sendMessages`). */
@@ -68,7 +78,7 @@ export class MessagingService {
    * runs, and nothing is written unless it passes.
    */
   async send(input: SendMessageInput, admission?: Promise<void>): Promise<SendMessageResult> {
-    const { conversation, member, fastPath, membershipAt } = await this.admit(
+    const { conversation, member, fastPath, membershipAt, directPeerId } = await this.admit(
       input.conversationId,
       input.senderId,
       admission,
@@ -103,20 +113,11 @@ export class MessagingService {
           // Each attachment is still ready and the sender's, and from now on kept.
           ...(attachmentIds.length > 0 ? { attachmentsSent: attachmentIds } : {}),
         },
-        message: {
-          id: messageIds.format(input.conversationId, seq),
-          conversationId: input.conversationId,
-          seq,
-          senderId: input.senderId,
-          type: 'text',
-          text: input.text,
-          createdAt: at,
-          clientMessageId: input.clientMessageId,
+        message: textMessage(input, seq, at, {
           ...(attachments.length > 0 ? { attachments } : {}),
           ...(replyTo ? { replyTo } : {}),
-          ...(input.senderDeviceId ? { senderDeviceId: input.senderDeviceId } : {}),
           ...(fastPath ? { directDelivery: true } : {}),
-        },
+        }),
       }),
       { senderId: input.senderId, clientMessageId: input.clientMessageId },
     );
@@ -128,13 +129,53 @@ export class MessagingService {
       throw new NotFoundError('Conversation not found');
     }
     const message = toWireMessage(result.message);
-    if (result.kind === 'duplicate' || !fastPath) return { message, duplicate: result.kind === 'duplicate' };
+    const peer = directPeerId !== undefined ? { directPeerId } : {};
+    if (result.kind === 'duplicate' || !fastPath) return { message, duplicate: result.kind === 'duplicate', ...peer };
     const readBefore = { members: fastPath.members, lastSeq: conversation.lastSeq };
     return {
       message,
       duplicate: false,
       direct: await fastPath.direct.deliver(result.message, fastPath.prefetched, readBefore),
+      ...peer,
     };
+  }
+
+  /**
+   * A text send with the device's view of a direct chat: commits right after the view's seq without
+   * reading the conversation first, while the two members' connections are read. The commit's meta
+   * guard checks the view (both are the chat's members, nothing came after `afterSeq`, nothing queued),
+   * so it proves the sender a member and the other the one recipient. Answers undefined when the view
+   * did not hold (stale, wrong, not a direct chat, the lease claim refused, or a send this path does
+   * not take): nothing was written, and the caller sends it the usual way. `rateClaim` rides in the
+   * same transaction, so the sender's rate limit adds no call before the commit either.
+   */
+  async sendWithView(
+    input: SendMessageInput,
+    view: DirectChatView,
+    rateClaim?: CounterClaim,
+  ): Promise<SendMessageResult | undefined> {
+    const direct = this.direct;
+    const plainText = (input.attachmentIds?.length ?? 0) === 0 && input.replyTo === undefined;
+    if (!direct?.covers(2) || !plainText || view.peerId === input.senderId) return undefined;
+    const members = [input.senderId, view.peerId] as const;
+    const prefetched = direct.prefetch(members);
+    const outcome = await this.timeline.commitAfter(view.afterSeq, (seq, at) => ({
+      effects: { sentBy: input.senderId, directMembers: members, ...(rateClaim ? { rateClaim } : {}) },
+      message: textMessage(input, seq, at, { directDelivery: true }),
+    }));
+    switch (outcome.kind) {
+      case 'duplicate':
+        return { message: toWireMessage(outcome.message), duplicate: true, directPeerId: view.peerId };
+      case 'stored':
+        return {
+          message: toWireMessage(outcome.message),
+          duplicate: false,
+          direct: await direct.deliver(outcome.message, prefetched, { recipients: members }),
+          directPeerId: view.peerId,
+        };
+      default:
+        return undefined;
+    }
   }
 
   /**
@@ -204,6 +245,27 @@ export class MessagingService {
   private admit(conversationId: string, senderId: string, admission?: Promise<void>) {
     return admitMember(this.conversations, this.direct, conversationId, senderId, admission);
   }
+}
+
+/** A sender's text message at `seq`, with what this send adds (attachments, a reply, the fast path's flag). */
+function textMessage(
+  input: SendMessageInput,
+  seq: number,
+  at: string,
+  extra: Pick<StoredMessage, 'attachments' | 'replyTo' | 'directDelivery'>,
+): StoredMessage {
+  return {
+    id: messageIds.format(input.conversationId, seq),
+    conversationId: input.conversationId,
+    seq,
+    senderId: input.senderId,
+    type: 'text',
+    text: input.text,
+    createdAt: at,
+    clientMessageId: input.clientMessageId,
+    ...extra,
+    ...(input.senderDeviceId ? { senderDeviceId: input.senderDeviceId } : {}),
+  };
 }
 
 /** A direct conversation's uncontended send keeps the sender's last send on the meta item (2 WRU less). */

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type Clock, epochSeconds } from '../clock';
 import { limits } from '../config/limits';
 import { AppError } from '../errors';
-import type { RateCounterRepository } from '../repositories/rate-counter-repository';
+import type { CounterClaim, RateCounterRepository } from '../repositories/rate-counter-repository';
 
 export interface RateLimit {
   readonly windowSeconds: number;
@@ -101,6 +101,35 @@ export class SendRateLimiter {
         .catch(() => undefined);
       if (!(await claim.granted)) throw this.refusal(windowStart + this.limit.windowSeconds - now);
     }
+  }
+
+  /**
+   * One send for a commit that can carry its own claim: spent from a held lease (answers undefined), or
+   * the lease claim to put in the commit's transaction, so the claim adds no call before the commit.
+   * Call {@link claimCommitted} once that commit went in; if it did not, the send was not charged.
+   * Throws `rate_limited` when this handler knows the window is full.
+   */
+  claimForCommit(userId: string): CounterClaim | undefined {
+    const now = epochSeconds(this.clock.now());
+    const windowStart = now - (now % this.limit.windowSeconds);
+    const lease = this.leases.get(userId);
+    const held = lease?.windowStart === windowStart ? lease : undefined;
+    if (held && held.remaining >= 1) {
+      held.remaining -= 1;
+      return undefined;
+    }
+    if (held?.full) throw this.refusal(windowStart + this.limit.windowSeconds - now);
+    return {
+      counterKey: this.counted.keyOf(userId, windowStart),
+      count: Math.min(this.limit.leaseSends, this.limit.maxSends),
+      max: this.limit.maxSends,
+      expiresAtEpochSeconds: windowStart + this.limit.windowSeconds,
+    };
+  }
+
+  /** The commit that carried `claim` went in: one of its sends was that commit's, the rest are held. */
+  claimCommitted(userId: string, claim: CounterClaim): void {
+    this.hold(userId, claim.expiresAtEpochSeconds - this.limit.windowSeconds, claim.count - 1, false);
   }
 
   /**

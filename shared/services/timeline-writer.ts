@@ -3,6 +3,7 @@ import { limits } from '../config/limits';
 import { ConflictError, NotFoundError } from '../errors';
 import type { Conversation, Member, StoredMessage } from '../model';
 import {
+  type CommitOutcome,
   type MessageRepository,
   type QueueView,
   type Refusal,
@@ -115,6 +116,15 @@ export class TimelineWriter {
     // Contended: a ticket holds our place. A retry of a message already sent was answered above (its
     // claim failed with the seq); one that races its original is refused by its claim in the run.
     return this.appendQueued(conversationId, compose, send !== undefined);
+  }
+
+  /**
+   * One optimistic commit at the seq after `lastSeq` as the caller believes it: no read, no queue, no
+   * retry. Anything but `stored` or `duplicate` left the entry unwritten.
+   */
+  commitAfter(lastSeq: number, compose: ComposeEntry): Promise<CommitOutcome> {
+    const { message, effects } = this.entry(compose, lastSeq + 1);
+    return this.messages.commit(message, effects);
   }
 
   /**

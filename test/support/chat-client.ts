@@ -63,13 +63,18 @@ export class ChatClient {
     });
   }
 
-  /** Sends and waits for the answer that echoes the same clientMessageId (accepted or error). */
-  async sendMessage(conversationId: string, clientMessageId: string, text: string): Promise<Frame> {
+  /** Sends and waits for the answer that echoes the same clientMessageId (accepted or error); `extra` adds frame fields. */
+  async sendMessage(
+    conversationId: string,
+    clientMessageId: string,
+    text: string,
+    extra: Record<string, unknown> = {},
+  ): Promise<Frame> {
     const answered = this.nextFrame(
       (frame) =>
         (frame.type === 'messageAccepted' || frame.type === 'error') && frame.clientMessageId === clientMessageId,
     );
-    this.send({ action: 'sendMessage', conversationId, clientMessageId, text });
+    this.send({ ...extra, action: 'sendMessage', conversationId, clientMessageId, text });
     return answered;
   }
 

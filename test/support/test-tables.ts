@@ -70,6 +70,7 @@ export async function useTestTables(label: string) {
       messages: name('messages'),
       idempotency: name('idempotency'),
       attachments: name('attachments'),
+      rateLimits: name('rateLimits'),
     }),
     devices: new DeviceRepository(documentClient, name('users')),
     users: new UserRepository(documentClient, name('users')),
