@@ -4,70 +4,18 @@
  * settles their answers, and how incoming change entries update the cached messages.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { MemoryStore, type Message, ParleyClient, ParleyServerError, type WebSocketLike } from '../../client/index';
+import { type Message, ParleyClient, ParleyServerError } from '../../client/index';
+import {
+  at,
+  conversationId,
+  type FakeSocket,
+  me,
+  message,
+  other,
+  scriptedClientOptions,
+} from '../support/client-scripted-server';
 
-const me = 'u-me';
-const other = 'u-other';
 const third = 'u-third';
-const conversationId = 'c1';
-const token = `e30.${Buffer.from(JSON.stringify({ sub: me })).toString('base64url')}.sig`;
-
-type Frame = Record<string, unknown>;
-
-class FakeSocket implements WebSocketLike {
-  readyState = 0;
-  readonly sent: Frame[] = [];
-  onopen: ((event: unknown) => void) | null = null;
-  onmessage: ((event: { data: unknown }) => void) | null = null;
-  onclose: ((event: { code: number; reason: string }) => void) | null = null;
-  onerror: ((event: unknown) => void) | null = null;
-
-  constructor(readonly url: string) {}
-
-  send(data: string): void {
-    this.sent.push(JSON.parse(data) as Frame);
-  }
-
-  close(code = 1000): void {
-    if (this.readyState >= 2) return;
-    this.readyState = 3;
-    queueMicrotask(() => this.onclose?.({ code, reason: '' }));
-  }
-
-  open(): void {
-    this.readyState = 1;
-    this.onopen?.({});
-  }
-
-  push(frame: Frame): void {
-    this.onmessage?.({ data: JSON.stringify(frame) });
-  }
-
-  drop(): void {
-    this.readyState = 3;
-    this.onclose?.({ code: 1006, reason: '' });
-  }
-
-  /** Frames other than the sync, pings and acks the client sends by itself. */
-  requests(): Frame[] {
-    return this.sent.filter((frame) => !['sync', 'ack', 'ping', 'read'].includes(String(frame.action)));
-  }
-}
-
-const at = (seq: number) => new Date(1_700_000_000_000 + seq * 1000).toISOString();
-
-function message(seq: number, extra: Partial<Message> = {}): Message {
-  return {
-    id: `${conversationId}-${seq}`,
-    conversationId,
-    seq,
-    senderId: other,
-    type: 'text',
-    text: `m${seq}`,
-    createdAt: at(seq),
-    ...extra,
-  };
-}
 
 function edit(seq: number, targetSeq: number, text: string, senderId = other): Message {
   return message(seq, { type: 'edit', targetSeq, text, senderId });
@@ -110,23 +58,7 @@ function harness(routes: Record<string, Route> = {}) {
       return Response.json({ error: { code: 'not_found', message: 'no route' } }, { status: 404 });
     return Response.json(route(url));
   };
-  const client = new ParleyClient({
-    httpUrl: 'http://api.test',
-    wsUrl: 'ws://ws.test/prod',
-    tokenProvider: async () => token,
-    deviceId: 'device-1',
-    storage: new MemoryStore(),
-    WebSocket: class extends FakeSocket {
-      constructor(url: string) {
-        super(url);
-        sockets.push(this);
-      }
-    },
-    fetch: fetchStub,
-    backoff: { initialMs: 1, maxMs: 5 },
-    gapFillDelayMs: 5,
-    ackDelayMs: 1,
-  });
+  const client = new ParleyClient(scriptedClientOptions(sockets, fetchStub));
   clients.push(client);
   const emitted: Message[] = [];
   const changed: Message[] = [];

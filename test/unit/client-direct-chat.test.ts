@@ -5,66 +5,16 @@
  * frame goes out, a resend included.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { MemoryStore, type Message, ParleyClient, type WebSocketLike } from '../../client/index';
-
-const me = 'u-me';
-const other = 'u-other';
-const conversationId = 'c1';
-const token = `e30.${Buffer.from(JSON.stringify({ sub: me })).toString('base64url')}.sig`;
-
-type Frame = Record<string, unknown>;
-
-class FakeSocket implements WebSocketLike {
-  readyState = 0;
-  readonly sent: Frame[] = [];
-  onopen: ((event: unknown) => void) | null = null;
-  onmessage: ((event: { data: unknown }) => void) | null = null;
-  onclose: ((event: { code: number; reason: string }) => void) | null = null;
-  onerror: ((event: unknown) => void) | null = null;
-
-  constructor(readonly url: string) {}
-
-  send(data: string): void {
-    this.sent.push(JSON.parse(data) as Frame);
-  }
-
-  close(code = 1000): void {
-    if (this.readyState >= 2) return;
-    this.readyState = 3;
-    queueMicrotask(() => this.onclose?.({ code, reason: '' }));
-  }
-
-  open(): void {
-    this.readyState = 1;
-    this.onopen?.({});
-  }
-
-  push(frame: Frame): void {
-    this.onmessage?.({ data: JSON.stringify(frame) });
-  }
-
-  drop(): void {
-    this.readyState = 3;
-    this.onclose?.({ code: 1006, reason: '' });
-  }
-
-  framesOf(action: string): Frame[] {
-    return this.sent.filter((frame) => frame.action === action);
-  }
-}
-
-function message(seq: number, extra: Partial<Message> = {}): Message {
-  return {
-    id: `${conversationId}-${seq}`,
-    conversationId,
-    seq,
-    senderId: other,
-    type: 'text',
-    text: `m${seq}`,
-    createdAt: new Date(1_700_000_000_000 + seq * 1000).toISOString(),
-    ...extra,
-  };
-}
+import { type Message, ParleyClient } from '../../client/index';
+import {
+  conversationId,
+  type FakeSocket,
+  type Frame,
+  me,
+  message,
+  other,
+  scriptedClientOptions,
+} from '../support/client-scripted-server';
 
 const clients: ParleyClient[] = [];
 afterEach(async () => {
@@ -83,23 +33,7 @@ function harness() {
     // No conversation list or history here: the client's catch-up after a reconnect finds nothing.
     return Response.json({ error: { code: 'not_found', message: 'no route' } }, { status: 404 });
   };
-  const client = new ParleyClient({
-    httpUrl: 'http://api.test',
-    wsUrl: 'ws://ws.test/prod',
-    tokenProvider: async () => token,
-    deviceId: 'device-1',
-    storage: new MemoryStore(),
-    WebSocket: class extends FakeSocket {
-      constructor(url: string) {
-        super(url);
-        sockets.push(this);
-      }
-    },
-    fetch: fetchStub,
-    backoff: { initialMs: 1, maxMs: 5 },
-    gapFillDelayMs: 5,
-    ackDelayMs: 1,
-  });
+  const client = new ParleyClient(scriptedClientOptions(sockets, fetchStub));
   clients.push(client);
   const emitted: Message[] = [];
   client.on('message', (m) => emitted.push(m));

@@ -6,75 +6,21 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   type ConnectionState,
-  MemoryStore,
   type Message,
   ParleyClient,
   type ParleyClientOptions,
   ParleyServerError,
   type ReceiptEvent,
-  type WebSocketLike,
 } from '../../client/index';
-
-const me = 'u-me';
-const other = 'u-other';
-const conversationId = 'c1';
-const token = `e30.${Buffer.from(JSON.stringify({ sub: me })).toString('base64url')}.sig`;
-
-type Frame = Record<string, unknown>;
-
-class FakeSocket implements WebSocketLike {
-  readyState = 0;
-  readonly sent: Frame[] = [];
-  onopen: ((event: unknown) => void) | null = null;
-  onmessage: ((event: { data: unknown }) => void) | null = null;
-  onclose: ((event: { code: number; reason: string }) => void) | null = null;
-  onerror: ((event: unknown) => void) | null = null;
-
-  constructor(readonly url: string) {}
-
-  send(data: string): void {
-    this.sent.push(JSON.parse(data) as Frame);
-  }
-
-  close(code = 1000): void {
-    if (this.readyState >= 2) return;
-    this.readyState = 3;
-    queueMicrotask(() => this.onclose?.({ code, reason: '' }));
-  }
-
-  // What the test plays as the server.
-  open(): void {
-    this.readyState = 1;
-    this.onopen?.({});
-  }
-
-  push(frame: Frame): void {
-    this.onmessage?.({ data: JSON.stringify(frame) });
-  }
-
-  /** The network goes away without a close frame. */
-  drop(): void {
-    this.readyState = 3;
-    this.onclose?.({ code: 1006, reason: '' });
-  }
-
-  framesOf(action: string): Frame[] {
-    return this.sent.filter((frame) => frame.action === action);
-  }
-}
-
-function message(seq: number, extra: Partial<Message> = {}): Message {
-  return {
-    id: `${conversationId}-${seq}`,
-    conversationId,
-    seq,
-    senderId: other,
-    type: 'text',
-    text: `m${seq}`,
-    createdAt: new Date(1_700_000_000_000 + seq * 1000).toISOString(),
-    ...extra,
-  };
-}
+import {
+  conversationId,
+  type FakeSocket,
+  me,
+  message,
+  other,
+  scriptedClientOptions,
+  token,
+} from '../support/client-scripted-server';
 
 type Route = (url: URL, init: RequestInit | undefined) => unknown;
 
@@ -122,24 +68,7 @@ function harness(routes: Record<string, Route> = {}, options: Partial<ParleyClie
     }
     return new Response(JSON.stringify(route(url, init)), { status: 200 });
   };
-  const client = new ParleyClient({
-    httpUrl: 'http://api.test',
-    wsUrl: 'ws://ws.test/prod',
-    tokenProvider: async () => token,
-    deviceId: 'device-1',
-    storage: new MemoryStore(),
-    WebSocket: class extends FakeSocket {
-      constructor(url: string) {
-        super(url);
-        sockets.push(this);
-      }
-    },
-    fetch: fetchStub,
-    backoff: { initialMs: 1, maxMs: 5 },
-    gapFillDelayMs: 5,
-    ackDelayMs: 1,
-    ...options,
-  });
+  const client = new ParleyClient({ ...scriptedClientOptions(sockets, fetchStub), ...options });
   clients.push(client);
   const h: Harness = {
     client,
