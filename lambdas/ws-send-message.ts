@@ -7,7 +7,8 @@ import {
   sendMessageFrameSchema,
   sendMessagesFrameSchema,
 } from '#shared/protocol/frames';
-import type { DirectChatView, SendMessageInput, SendMessageResult } from '#shared/services/messaging-service';
+import { sendWithDirectChatView } from '#shared/services/direct-chat-send';
+import type { SendMessageInput, SendMessageResult } from '#shared/services/messaging-service';
 import { countSend, metrics } from './lib/observability';
 import { createSendRateLimiter, parsedAfterCharge } from './lib/security-wiring';
 import { connectionOf, parseFrame, type WebSocketEvent, webSocketRoute } from './lib/websocket';
@@ -50,7 +51,7 @@ export const handler = webSocketRoute(async (event) => {
     ...(frame.replyTo !== undefined ? { replyTo: frame.replyTo } : {}),
   };
   const { sent, view } = frame.directChat
-    ? await sendWithView(input, frame.directChat)
+    ? await sendWithDirectChatView(messaging, sendRate, input, frame.directChat)
     : // The charge runs while the send reads.
       { sent: await messaging.send(input, sendRate.consume(userId)) };
   countSend(sent, view);
@@ -62,23 +63,6 @@ export const handler = webSocketRoute(async (event) => {
     ...(sent.directPeerId !== undefined ? { directChat: { peerId: sent.directPeerId } } : {}),
   };
 });
-
-/**
- * A send with the device's view of its direct chat: one commit that carries the rate-limit claim (when
- * this handler holds no lease), else, when the view did not hold, the usual send, charged only if the
- * commit did not already spend a held lease.
- */
-async function sendWithView(
-  input: SendMessageInput,
-  view: DirectChatView,
-): Promise<{ sent: SendMessageResult; view: 'held' | 'refused' }> {
-  const rateClaim = sendRate.claimForCommit(input.senderId);
-  const viewed = await messaging.sendWithView(input, view, rateClaim);
-  if (viewed?.duplicate === false && rateClaim) sendRate.claimCommitted(input.senderId, rateClaim);
-  if (viewed) return { sent: viewed, view: 'held' };
-  const sent = await messaging.send(input, rateClaim ? sendRate.consume(input.senderId) : undefined);
-  return { sent, view: 'refused' };
-}
 
 async function sendBurst(event: WebSocketEvent) {
   const { userId, deviceId } = connectionOf(event);

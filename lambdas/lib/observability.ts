@@ -6,6 +6,7 @@ import { appMetrics, metricsNamespace, serviceName } from '#shared/config/monito
 import { correlationIdKey, correlationIdOf } from '#shared/correlation';
 import { redactForLog } from '#shared/log-hygiene';
 import type { Message } from '#shared/model';
+import type { DirectChatViewOutcome } from '#shared/services/direct-chat-send';
 import type { SendMessageResult } from '#shared/services/messaging-service';
 import { LeanLogFormatter } from './log-formatter';
 
@@ -107,7 +108,7 @@ export function noteMessagesAccepted(messages: readonly Pick<Message, 'id' | 'co
  * The metrics of one send, WebSocket or HTTP alike: stored or a retry, what its direct delivery
  * reached, and whether the device's view of its direct chat held (`view`, when the send came with one).
  */
-export function countSend(sent: Pick<SendMessageResult, 'duplicate' | 'direct'>, view?: 'held' | 'refused'): void {
+export function countSend(sent: Pick<SendMessageResult, 'duplicate' | 'direct'>, view?: DirectChatViewOutcome): void {
   metrics.addMetric(sent.duplicate ? appMetrics.duplicateSends : appMetrics.messagesSent, MetricUnit.Count, 1);
   if (view !== undefined) {
     metrics.addMetric(

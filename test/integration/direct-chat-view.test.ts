@@ -1,10 +1,11 @@
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { NotFoundError } from '#shared/errors';
+import { AppError, NotFoundError } from '#shared/errors';
 import { conversationKeys } from '#shared/keys';
 import type { CounterClaim } from '#shared/repositories/rate-counter-repository';
+import { sendWithDirectChatView } from '#shared/services/direct-chat-send';
 import type { MessagingService, SendMessageInput } from '#shared/services/messaging-service';
-import { sendCounterKey } from '#shared/services/send-rate-limiter';
+import { SendRateLimiter, sendCounterKey } from '#shared/services/send-rate-limiter';
 import { RecordingPoster, type TestTables, useTestTables } from '../support/test-tables';
 
 let db: TestTables;
@@ -221,5 +222,48 @@ describe("a send with the device's view of its direct chat (directChat)", () => 
     const groupMeta = await meta(group.conversation.id);
     expect(groupMeta.directMemberIds).toBeUndefined();
     expect(groupMeta.memberCount).toBe(1);
+  });
+});
+
+describe('sendWithDirectChatView: the view and the rate limit together', () => {
+  it('charges each send exactly once, in the commit or the usual way, and stores no more than the window allows', async () => {
+    const { ann, ben, conversation, messaging, text } = await scene();
+    // One window for the whole test: the clock stands at an hour's start.
+    const hour = 3600;
+    const now = Math.floor(Date.now() / 1000);
+    const windowStart = now - (now % hour);
+    const limit = { windowSeconds: hour, maxSends: 12, leaseSends: 5 };
+    const limiter = new SendRateLimiter(
+      db.repositories.rateCounters,
+      { now: () => new Date(windowStart * 1000) },
+      limit,
+    );
+    const counterKey = sendCounterKey(ann, windowStart);
+    const outcomes: string[] = [];
+    const counts: (number | undefined)[] = [];
+
+    for (let i = 1; i <= 13; i++) {
+      const afterSeq = await lastSeqOf(conversation.id);
+      const outcome = await sendWithDirectChatView(messaging, limiter, text(ann, `r${i}`), {
+        peerId: ben,
+        afterSeq,
+      }).then(
+        ({ sent, view }) => {
+          expect(sent.message.seq).toBe(afterSeq + 1);
+          return view;
+        },
+        (error: unknown) => (error instanceof AppError ? error.code : String(error)),
+      );
+      outcomes.push(outcome);
+      counts.push(await counterSends(counterKey));
+    }
+
+    // Leases of 5 ride in the 1st and 6th commits; the 11th and 12th no longer fit a lease, so their
+    // views are refused and the usual send claims one each; the 13th finds the window full.
+    expect(outcomes).toEqual([...Array(10).fill('held'), 'refused', 'refused', 'rate_limited']);
+    expect(counts).toEqual([5, 5, 5, 5, 5, 10, 10, 10, 10, 10, 11, 12, 12]);
+    expect(await db.repositories.messages.get(conversation.id, (await lastSeqOf(conversation.id)) + 1, true)).toBe(
+      undefined,
+    );
   });
 });

@@ -20,6 +20,7 @@ import { DeviceRepository } from '#shared/repositories/device-repository';
 import { DirectDeliveryRepository } from '#shared/repositories/direct-delivery-repository';
 import { InboxRepository } from '#shared/repositories/inbox-repository';
 import { MessageRepository } from '#shared/repositories/message-repository';
+import { RateCounterRepository } from '#shared/repositories/rate-counter-repository';
 import { ReceiptRepository } from '#shared/repositories/receipt-repository';
 import { UserRepository } from '#shared/repositories/user-repository';
 import { SendableAttachments } from '#shared/services/attachment-service';
@@ -79,6 +80,7 @@ export async function useTestTables(label: string) {
     receipts: new ReceiptRepository(documentClient, name('conversations'), name('receipts')),
     attachments: new AttachmentRepository(documentClient, name('attachments')),
     directDeliveries: new DirectDeliveryRepository(documentClient, name('directDeliveries')),
+    rateCounters: new RateCounterRepository(documentClient, name('rateLimits')),
   };
   const sendableAttachments = new SendableAttachments(repositories.attachments, fixedClock);
   const timeline = new TimelineWriter(repositories.messages, fixedClock);
