@@ -295,7 +295,10 @@ function frameOf(
         ...(text === undefined ? {} : { text }),
         ...(attachmentIds === undefined ? {} : { attachmentIds }),
         ...(replyTo === undefined ? {} : { replyTo }),
-        ...(directChat === undefined ? {} : { directChat }),
+        // The server takes the view for plain text only.
+        ...(directChat === undefined || (attachmentIds?.length ?? 0) > 0 || replyTo !== undefined
+          ? {}
+          : { directChat }),
       };
     }
     case 'edit':

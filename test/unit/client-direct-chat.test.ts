@@ -132,6 +132,24 @@ describe('ParleyClient direct chat view', () => {
     ]);
   });
 
+  it('sends no view with a reply, which the server takes only for plain text', async () => {
+    const h = harness();
+    const connected = h.client.connect();
+    const socket = await h.connect(0, [message(1)]);
+    await connected;
+    await sendAndAccept(h, socket, 'hello', 2, { directChat: { peerId: other } });
+
+    h.client.reply(conversationId, 1, { text: 'yes' });
+
+    expect(socket.framesOf('sendMessage').at(-1)).toEqual({
+      action: 'sendMessage',
+      conversationId,
+      clientMessageId: expect.any(String),
+      text: 'yes',
+      replyTo: 1,
+    });
+  });
+
   it('counts a seq still waiting behind a gap as known, and sends no view in a burst', async () => {
     const h = harness();
     const connected = h.client.connect();
