@@ -2,8 +2,6 @@ import {
   deleteMessageFrameSchema,
   editMessageFrameSchema,
   reactFrameSchema,
-  type SendMessageFrame,
-  type SendMessagesFrame,
   sendMessageFrameSchema,
   sendMessagesFrameSchema,
 } from '#shared/protocol/frames';
@@ -33,14 +31,11 @@ export const handler = webSocketRoute(async (event) => {
       return change(event);
   }
   const { userId, deviceId } = connectionOf(event);
-  let frame: SendMessageFrame;
-  try {
-    frame = parseFrame(sendMessageFrameSchema, event);
-  } catch (error) {
-    // A flood is cut off at one write per frame, malformed frames included.
-    await sendRate.consume(userId);
-    throw error;
-  }
+  // Charged once the frame shows how: in the view's commit, or beside the usual send's read.
+  const frame = await parsedAfterCharge(
+    () => sendRate.consume(userId),
+    () => parseFrame(sendMessageFrameSchema, event),
+  );
   const input: SendMessageInput = {
     senderId: userId,
     senderDeviceId: deviceId,
@@ -67,13 +62,10 @@ export const handler = webSocketRoute(async (event) => {
 async function sendBurst(event: WebSocketEvent) {
   const { userId, deviceId } = connectionOf(event);
   // Charged per message, all or none; a malformed frame is charged as one send.
-  let frame: SendMessagesFrame;
-  try {
-    frame = parseFrame(sendMessagesFrameSchema, event);
-  } catch (error) {
-    await sendRate.consume(userId);
-    throw error;
-  }
+  const frame = await parsedAfterCharge(
+    () => sendRate.consume(userId),
+    () => parseFrame(sendMessagesFrameSchema, event),
+  );
   const sent = await messaging.sendMany(
     { senderId: userId, senderDeviceId: deviceId, conversationId: frame.conversationId, messages: frame.messages },
     sendRate.consume(userId, frame.messages.length),

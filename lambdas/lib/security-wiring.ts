@@ -63,14 +63,16 @@ export const createUserSearchRateLimiter = () => {
 };
 
 /**
- * Parses a send under way while its rate-limit charge runs: a malformed one is still charged, and a
- * refused charge (`rate_limited`) is the answer before any parse error.
+ * Parses a send: a malformed one is still charged (a flood is cut off at one write per frame), and a
+ * refused charge (`rate_limited`) is the answer before any parse error. A charge already under way
+ * runs beside the parse; one given as a function runs only for a malformed frame (a send whose
+ * charge depends on what the frame holds).
  */
-export async function parsedAfterCharge<T>(charge: Promise<void>, parse: () => T): Promise<T> {
+export async function parsedAfterCharge<T>(charge: Promise<void> | (() => Promise<void>), parse: () => T): Promise<T> {
   try {
     return parse();
   } catch (error) {
-    await charge;
+    await (typeof charge === 'function' ? charge() : charge);
     throw error;
   }
 }

@@ -186,6 +186,25 @@ describe(`per-user send rate limit (${limits.sendRateLimit.maxSends} per ${limit
     expect(await lastSeq()).toBe(before);
   });
 
+  it('charges a malformed send and a send with its direct chat view alike: over the limit, rate_limited and nothing stored', async () => {
+    const phone = await connect(ann, 'rate-view-phone');
+    const before = await lastSeq();
+    await fillWindows(ann.userId);
+
+    // No text: refused for the window first, as any frame the limit cuts off.
+    const malformed = await phone.request(
+      { action: 'sendMessage', conversationId, clientMessageId: 'malformed-over' },
+      'error',
+    );
+    const viewed = await phone.sendMessage(conversationId, 'view-over', 'one too many', {
+      directChat: { peerId: ben.userId, afterSeq: before },
+    });
+
+    expect(malformed).toMatchObject({ type: 'error', code: 'rate_limited', clientMessageId: 'malformed-over' });
+    expect(viewed).toMatchObject({ type: 'error', code: 'rate_limited', clientMessageId: 'view-over' });
+    expect(await lastSeq()).toBe(before);
+  });
+
   it('answers an HTTP send over the limit with 429 rate_limited and stores nothing', async () => {
     const before = await lastSeq();
     await fillWindows(ann.userId);
