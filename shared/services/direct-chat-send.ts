@@ -17,7 +17,11 @@ export async function sendWithDirectChatView(
 ): Promise<{ readonly sent: SendMessageResult; readonly view: DirectChatViewOutcome }> {
   const rateClaim = sendRate.claimForCommit(input.senderId);
   const viewed = await messaging.sendWithView(input, view, rateClaim);
-  if (viewed?.duplicate === false && rateClaim) sendRate.claimCommitted(input.senderId, rateClaim);
+  if (viewed && rateClaim) {
+    // A retry's cancelled commit wrote no claim: it is charged as the usual send charges every retry.
+    if (viewed.duplicate) await sendRate.consume(input.senderId);
+    else sendRate.claimCommitted(input.senderId, rateClaim);
+  }
   if (viewed) return { sent: viewed, view: 'held' };
   const sent = await messaging.send(input, rateClaim ? sendRate.consume(input.senderId) : undefined);
   return { sent, view: 'refused' };

@@ -266,4 +266,27 @@ describe('sendWithDirectChatView: the view and the rate limit together', () => {
       undefined,
     );
   });
+
+  it('charges a retry that finds its original like any send, also when the commit carried the claim', async () => {
+    const { ann, ben, conversation, messaging, text } = await scene();
+    const now = Math.floor(Date.now() / 1000);
+    const windowStart = now - (now % 3600);
+    const limit = { windowSeconds: 3600, maxSends: 2, leaseSends: 5 };
+    // Each handler environment has its own limiter, holding no lease of its own.
+    const handler = () =>
+      new SendRateLimiter(db.repositories.rateCounters, { now: () => new Date(windowStart * 1000) }, limit);
+    const afterSeq = await lastSeqOf(conversation.id);
+    const view = { peerId: ben, afterSeq };
+
+    const first = await sendWithDirectChatView(messaging, handler(), text(ann, 'once'), view);
+    const retried = await sendWithDirectChatView(messaging, handler(), text(ann, 'once'), view).catch(
+      (error: unknown) => (error instanceof AppError ? error.code : String(error)),
+    );
+
+    // The first commit claimed the whole window (2); the retry meets it full.
+    expect(first.sent.message.seq).toBe(afterSeq + 1);
+    expect(await counterSends(sendCounterKey(ann, windowStart))).toBe(2);
+    expect(retried).toBe('rate_limited');
+    expect(await lastSeqOf(conversation.id)).toBe(afterSeq + 1);
+  });
 });
