@@ -93,9 +93,10 @@ export async function measureCeiling(
  * One conversation's commit rate, with the stack's pollers held: many senders in a closed loop, and
  * one device's burst of concurrent sends (each size a few times on a fresh conversation, the median
  * reported). Beside each rate, what a message cost: DynamoDB calls (by operation) and DynamoDB
- * Local's CPU, which depend far less than the rate on what else the machine is running.
+ * Local's CPU, which depend far less than the rate on what else the machine is running. `pass` names
+ * the conversations, so a second pass on the same stack starts afresh.
  */
-export function measureHotConversationAlone(context: PhaseContext, services: CeilingServices) {
+export function measureHotConversationAlone(context: PhaseContext, services: CeilingServices, pass = '') {
   const { rig, settings } = context;
   const metered = async (work: () => Promise<HotConversationRun>) => {
     const before = readMeters(rig);
@@ -108,11 +109,13 @@ export function measureHotConversationAlone(context: PhaseContext, services: Cei
         Object.entries(cost.dynamoDb.byOperation).map(([operation, tally]) => [operation, tally.calls]),
       ),
       dynamoDbLocalCpuMsPerMessage: cost.cpuMsPerMessage.dynamoDbLocal,
+      // The senders' SDK work (about half a millisecond a call) runs in this process.
+      senderCpuMsPerMessage: cost.cpuMsPerMessage.stackProcess,
     };
   };
   return aloneOnDynamoDb(rig, async () => {
     const { hotConversationSenders: senders } = settings;
-    const scene = await hotConversationScene(services, 'hot', senders);
+    const scene = await hotConversationScene(services, `${pass}hot`, senders);
     const closedLoop = await metered(() =>
       measureHotConversation(services, scene, senders, settings.hotConversationSeconds, settings.textLength),
     );
@@ -124,7 +127,7 @@ export function measureHotConversationAlone(context: PhaseContext, services: Cei
       for (const messages of settings.hotConversationBursts) {
         const runs = [];
         for (let run = 0; run < settings.hotConversationBurstRuns; run++) {
-          const label = `burst${messages}-${framing.split(' ')[0]}-r${run}`;
+          const label = `${pass}burst${messages}-${framing.split(' ')[0]}-r${run}`;
           const burstScene = await hotConversationScene(services, label, 1);
           runs.push(await metered(() => measure(services, burstScene, messages, settings.textLength, label)));
         }
@@ -140,6 +143,7 @@ export function measureHotConversationAlone(context: PhaseContext, services: Cei
           dynamoDbCallsPerMessage: median?.dynamoDbCallsPerMessage ?? 0,
           callsByOperation: median?.callsByOperation ?? {},
           dynamoDbLocalCpuMsPerMessage: median?.dynamoDbLocalCpuMsPerMessage ?? null,
+          senderCpuMsPerMessage: median?.senderCpuMsPerMessage ?? 0,
         });
       }
     return { ...closedLoop, bursts };

@@ -17,7 +17,8 @@
  * `--aws-timing` and `--no-fast-path` change this process's stack; `--phase-latency` runs step 3's
  * latency phases alone (what a child does; `--json` prints them as one line); `--phase-cost` runs the
  * probes and step 4b alone and prints the cost model, then the presence measurements (bench/presence-runs.ts);
- * `--phase-presence` runs those alone (quick: no driver devices, no warm-up).
+ * `--phase-presence` runs those alone (quick: no driver devices, no warm-up); `--phase-hot` runs the hot
+ * conversation (step 4's last part) alone.
  */
 import type { DynamoDbLocalJit } from '../local/dynamodb-local';
 import { round } from './capacity-tally';
@@ -56,6 +57,10 @@ async function main(): Promise<void> {
   }
   if (settings.presenceOnly) {
     await presenceOnly(settings, log);
+    return;
+  }
+  if (settings.hotOnly) {
+    await hotOnly(settings, log);
     return;
   }
   const run = describeRun(settings, log);
@@ -164,6 +169,34 @@ async function presenceOnly(settings: BenchSettings, log: Log): Promise<void> {
   const rig = await startStack(settings, log, true);
   try {
     printPresenceCosts(await measurePresence({ rig, settings, log, phases: [] }));
+  } finally {
+    await stopBenchStack(rig);
+  }
+}
+
+/** DynamoDB Local's JIT settles after about 8 passes (its CPU a message falls from ~60 ms to ~7). */
+const HOT_WARM_UP_PASSES = 10;
+
+/** `--phase-hot`: the hot conversation's closed loop and bursts on this process's stack, as one JSON line. */
+async function hotOnly(settings: BenchSettings, log: Log): Promise<void> {
+  const rig = await startStack(settings, log, false, 'tiered');
+  try {
+    const context: PhaseContext = { rig, settings, log, phases: [] };
+    const services = ceilingServices(rig.ceilingTables);
+    // The full run reaches this phase with DynamoDB Local's JIT warm, after minutes of work; passes here stand in for that.
+    for (let pass = 1; pass <= HOT_WARM_UP_PASSES; pass++) {
+      const warm = await measureHotConversationAlone(context, services, `warm${pass}-`);
+      log(
+        `warm-up ${pass}: ${round(warm.messagesPerSecond, 1)} msg/s, ${warm.dynamoDbLocalCpuMsPerMessage} ms DynamoDB Local CPU a message`,
+      );
+    }
+    const cpuBefore = process.cpuUsage();
+    const hot = await measureHotConversationAlone(context, services);
+    const cpu = process.cpuUsage(cpuBefore);
+    log(
+      `load average ${loadAverage().join(' ')}; this process ${round((cpu.user + cpu.system) / 1000, 0)} ms CPU in the measured pass`,
+    );
+    console.log(JSON.stringify(hot));
   } finally {
     await stopBenchStack(rig);
   }

@@ -78,6 +78,8 @@ export interface BenchSettings {
   readonly costOnly: boolean;
   /** `--phase-presence`: the presence measurements alone (bench/presence-runs.ts), on a stack with no driver devices. */
   readonly presenceOnly: boolean;
+  /** `--phase-hot`: the hot conversation alone (bench/ceiling-runs.ts), on a stack with no driver devices. */
+  readonly hotOnly: boolean;
   /** Fresh Node processes per handler for the module initialisation time (the median is reported). */
   readonly initRuns: number;
   /** Handler processes timed side by side: 1 in full runs; 2 in quick ones (faster, noisier). */
@@ -100,6 +102,7 @@ export function benchSettings(argv: readonly string[]): BenchSettings {
       'phase-latency': { type: 'boolean' },
       'phase-cost': { type: 'boolean' },
       'phase-presence': { type: 'boolean' },
+      'phase-hot': { type: 'boolean' },
       json: { type: 'boolean' },
     },
   });
@@ -145,6 +148,7 @@ export function benchSettings(argv: readonly string[]): BenchSettings {
     inboxReturnDevices: quick ? 10 : 40,
     costOnly: values['phase-cost'] === true,
     presenceOnly: values['phase-presence'] === true,
+    hotOnly: values['phase-hot'] === true,
     initRuns: quick ? 1 : 7,
     initConcurrency: quick ? 2 : 1,
     connectConcurrency: 16,
