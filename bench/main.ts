@@ -18,13 +18,14 @@
  * latency phases alone (what a child does; `--json` prints them as one line); `--phase-cost` runs the
  * probes and step 4b alone and prints the cost model, then the presence measurements (bench/presence-runs.ts);
  * `--phase-presence` runs those alone (quick: no driver devices, no warm-up); `--phase-hot` runs the hot
- * conversation (step 4's last part) alone.
+ * conversation (step 4's last part) alone, then prices each kind of DynamoDB call in CPU (bench/dynamodb-local-ops.ts).
  */
 import type { DynamoDbLocalJit } from '../local/dynamodb-local';
 import { round } from './capacity-tally';
 import { ceilingServices } from './ceiling';
 import { measureHotConversationAlone } from './ceiling-runs';
 import { checkOfflineInboxes } from './checks';
+import { measureOperationCosts } from './dynamodb-local-ops';
 import { type HandlerReport, measureHandlers } from './handlers';
 import { commitInfo, loadAverage, machineInfo } from './machine';
 import { measureIdle } from './meters';
@@ -177,7 +178,10 @@ async function presenceOnly(settings: BenchSettings, log: Log): Promise<void> {
 /** DynamoDB Local's JIT settles after about 8 passes (its CPU a message falls from ~60 ms to ~7). */
 const HOT_WARM_UP_PASSES = 10;
 
-/** `--phase-hot`: the hot conversation's closed loop and bursts on this process's stack, as one JSON line. */
+/**
+ * `--phase-hot`: the hot conversation's closed loop and bursts on this process's stack, then what each
+ * kind of DynamoDB call costs in CPU on the same warm DynamoDB Local, as one JSON line.
+ */
 async function hotOnly(settings: BenchSettings, log: Log): Promise<void> {
   const rig = await startStack(settings, log, false, 'tiered');
   try {
@@ -196,7 +200,13 @@ async function hotOnly(settings: BenchSettings, log: Log): Promise<void> {
     log(
       `load average ${loadAverage().join(' ')}; this process ${round((cpu.user + cpu.system) / 1000, 0)} ms CPU in the measured pass`,
     );
-    console.log(JSON.stringify(hot));
+    const operations = await measureOperationCosts(rig.dynamo.endpoint, rig.dynamoPid);
+    for (const cost of operations) {
+      log(
+        `${cost.operation}: ${cost.dynamoDbLocalCpuMs} ms DynamoDB Local CPU, ${cost.callerCpuMs} ms caller CPU a call (${cost.callsPerSecond} calls/s)`,
+      );
+    }
+    console.log(JSON.stringify({ ...hot, operations }));
   } finally {
     await stopBenchStack(rig);
   }
