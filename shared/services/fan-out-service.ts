@@ -249,8 +249,8 @@ export class FanOutService {
     batch: BatchState,
     index: number,
   ): Promise<void> {
-    // A void only fills an abandoned seq; history shows it, devices need not hear of it.
-    if (message.type === 'void') return;
+    // A void (a seq no message took: an abandoned ticket, a refused retry) goes out like a message, so
+    // no device meets a gap at its seq; only texts are pushed.
     const frame = { type: 'message', message: toWireMessage(message) } as const;
     const reaches = await batch.reachesOf(recipientsAt(message, members));
     const reachedDirectly = batch.reachedDirectly(message.id);

@@ -35,7 +35,7 @@ export interface SeqPosition {
   readonly lastRunAt?: number;
 }
 
-/** Identifies a client send, so a retry finds the original instead of taking a seq. */
+/** Identifies a client send: its entry parks when queued, and its claim refuses a retry. */
 export interface ClientSend {
   readonly senderId: string;
   readonly clientMessageId: string;
@@ -92,14 +92,10 @@ export class TimelineWriter {
       lastRunAt = 0,
     } = typeof position === 'number' ? { lastSeq: position } : position;
     const recent = Date.now() - lastRunAt < (this.timing.queueAfterRunMs ?? 0);
-    if (nextSeq > lastSeq || recent) {
-      // A retry of a message already sent is found first, so it takes no seq.
-      if (send) {
-        const original = await this.messages.findSent(conversationId, send.senderId, send.clientMessageId);
-        if (original) return { kind: 'duplicate', message: original };
-      }
-      return this.appendQueued(conversationId, compose, send !== undefined);
-    }
+    // Queued, a retry of a message already sent is not looked up first (a strong read every queued
+    // send would pay for a rare retry): its claim refuses it in the run, which answers the original and
+    // leaves a void at its seq (fan-out posts voids, so no device waits on it).
+    if (nextSeq > lastSeq || recent) return this.appendQueued(conversationId, compose, send !== undefined);
     const optimistic = this.entry(compose, lastSeq + 1);
     const outcome = await this.messages.commit(optimistic.message, optimistic.effects);
     switch (outcome.kind) {

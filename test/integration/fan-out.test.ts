@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { limits } from '#shared/config/limits';
 import { userKeys } from '#shared/keys';
 import type { StoredMessage } from '#shared/model';
+import { voidMessage } from '#shared/repositories/message-repository';
 import type { ConnectionService } from '#shared/services/connection-service';
 import type { ConversationService } from '#shared/services/conversation-service';
 import type { MessagingService } from '#shared/services/messaging-service';
@@ -57,6 +58,22 @@ describe('FanOutService.deliver', () => {
     const parked = await db.repositories.inbox.readPage({ userId: bob, deviceId: 'tablet' }, 10);
     expect(parked.messages.map((m) => m.id)).toEqual([message.id]);
     expect(parked.messages[0]).not.toHaveProperty('senderDeviceId');
+  });
+
+  it('delivers a void like a message (posted to every online device, parked for the offline one), so none meets a gap', async () => {
+    const { bob, conversation } = await scene('void');
+    const { conversation: meta } = await db.repositories.conversations.getWithMembers(conversation.id);
+    const seq = (meta?.lastSeq ?? 0) + 1;
+    // A seq a run filled with a void (an abandoned ticket), as the stream carries it.
+    const filled = voidMessage(conversation.id, seq, fixedClock.now().toISOString());
+    const poster = new RecordingPoster();
+
+    const result = await fanOutWith(poster).deliver([filled]);
+
+    expect(result.firstFailedIndex).toBeUndefined();
+    expect(poster.postedTo().sort()).toEqual(['void-a-laptop', 'void-a-phone', 'void-b-laptop']);
+    const parked = await db.repositories.inbox.readPage({ userId: bob, deviceId: 'tablet' }, 10);
+    expect(parked.messages.map((m) => [m.seq, m.type])).toEqual([[seq, 'void']]);
   });
 
   it('forgets a gone connection and parks the message for its device', async () => {

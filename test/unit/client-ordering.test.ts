@@ -166,6 +166,26 @@ describe('ParleyClient ordering', () => {
     expect(h.errors).toEqual([]);
   });
 
+  it('takes a void pushed live as its seq filled: the next message is emitted at once, with no history read', async () => {
+    const h = harness({
+      'GET /conversations/c1/messages': () => {
+        throw new Error('no gap to fill');
+      },
+    });
+    const connected = h.client.connect();
+    const socket = await h.connect(0, [message(3)]);
+    await connected;
+
+    socket.push({ type: 'message', message: message(4, { type: 'void', text: '' }) });
+    socket.push({ type: 'message', message: message(5) });
+
+    expect(seqs(h.emitted)).toEqual([3, 5]);
+    expect(seqs(h.client.messages(conversationId))).toEqual([3, 5]);
+    await vi.waitFor(() => expect(lastAck(socket)).toEqual({ action: 'ack', conversationId, upToSeq: 5 }));
+    expect(h.requests.filter((url) => url.pathname.endsWith('/messages'))).toEqual([]);
+    expect(h.errors).toEqual([]);
+  });
+
   it('treats seqs history omits below its first entry as invisible (a re-added member)', async () => {
     const h = harness({
       'GET /conversations/c1/messages': () => ({ messages: [message(20, { type: 'system' }), message(21)] }),
