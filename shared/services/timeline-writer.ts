@@ -94,7 +94,7 @@ export class TimelineWriter {
     const recent = Date.now() - lastRunAt < (this.timing.queueAfterRunMs ?? 0);
     // Queued, a retry of a message already sent is not looked up first (a strong read every queued
     // send would pay for a rare retry): its claim refuses it in the run, which answers the original and
-    // leaves a void at its seq (fan-out posts voids, so no device waits on it).
+    // leaves a void at its seq (fan-out delivers voids like messages).
     if (nextSeq > lastSeq || recent) return this.appendQueued(conversationId, compose, send !== undefined);
     const optimistic = this.entry(compose, lastSeq + 1);
     const outcome = await this.messages.commit(optimistic.message, optimistic.effects);
