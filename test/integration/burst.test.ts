@@ -213,8 +213,9 @@ describe('a burst into one conversation', () => {
 
   it('answers a retry into a hot conversation with its original, stored once (its queued seq holds a void)', async () => {
     const { conversationId, alice, bob } = await direct();
-    // However slow the machine, every send after a run queues (none tries the optimistic commit).
-    const sender = messaging(limits.seqStallTimeoutMs, 10 * 60_000);
+    // However slow the machine: every send queues (none tries the optimistic commit, even before the
+    // first run), and no slow ticket holder is taken for abandoned (its void would be a second one).
+    const sender = messaging(sendBudgetMs, Number.POSITIVE_INFINITY);
     const burst = await Promise.all(
       Array.from({ length: 10 }, (_, i) =>
         sender.send({ senderId: alice, conversationId, clientMessageId: `c${i}`, text: `burst ${i}` }),
