@@ -86,15 +86,12 @@ export type DriverCommand =
       readonly changes: number;
       readonly drainTimeoutMs: number;
     }
-  /** Every recipient device of the workload's first conversation acks and reads all it has (not measured). */
+  /** Every recipient device of the workload's first conversation reads all it has, which acks it too (not measured). */
   | { readonly kind: 'receiptSettle'; readonly workload: Workload }
   /**
    * A burst: `messages` sends one at a time by one device, each delivered; then every other online device
-   * of the conversation acks and reads once, up to the burst's last seq, as the SDK coalesces.
-   */
-  /**
-   * Sends `messages` one at a time, then every receiving device acks and reads the burst: all at once
-   * (as devices ack on delivery), or `oneAtATime` (each invocation alone, for its billed duration).
+   * of the conversation reads once up to the burst's last seq, its read also its ack (the SDK sends no ack
+   * that a read covers): all at once, or `oneAtATime` (each invocation alone, for its billed duration).
    */
   | {
       readonly kind: 'receiptBurst';
@@ -178,8 +175,10 @@ export interface PhaseSent {
 
 export interface ReceiptBurstResult {
   readonly messages: number;
-  /** Devices that acked and read (every online device of the conversation but the sender's). */
+  /** Devices that read (every online device of the conversation but the sender's). */
   readonly receivers: number;
+  /** Frames the receivers sent: `read` frames (answered) and `ack` frames (answered only when refused). */
+  readonly frames: { readonly reads: number; readonly acks: number };
   /** Acks and reads refused or unanswered. */
   readonly errors: number;
 }

@@ -9,7 +9,7 @@
  *    Per message: DynamoDB calls and units, postToConnection calls, Lambda invocations, CPU.
  * 4. The DynamoDB-limited ceiling for the same per-message work (bench/ceiling.ts), and the ratio.
  * 4b. What the cost model prices besides messages (bench/price-runs.ts): reactions and edits, bursts of 5
- *    with every receiving device's coalesced ack and read, a ping and an SDK-style reconnect; the
+ *    with every receiving device's read (its ack too), a ping and an SDK-style reconnect; the
  *    handlers log as deployed and their lines are counted (bench/log-meter.ts).
  * 5. The latency phases again under the other stack profiles (bench/profiles.ts), each in a child
  *    process: AWS timing with and without the fast path, local timing with it.

@@ -65,15 +65,16 @@ export async function measureReceiptBursts(context: PhaseContext) {
 
 /**
  * Each round measures a burst twice. Its counts (units, failed calls, posts, invocations) come from a
- * burst whose devices ack and read all at once, as devices ack on delivery, so their races are billed.
- * Its Lambda durations come from a second burst whose devices go one at a time: on AWS each invocation
- * has an execution environment to itself, and here the first burst's 118 invocations share one process,
+ * burst whose devices read (and so ack) all at once, as devices read on arrival, so their races are
+ * billed. Its Lambda durations come from a second burst whose devices go one at a time: on AWS each
+ * invocation has an execution environment to itself, and here the first burst's 59 invocations share one process,
  * each timed with the others' work (a group's acks measured about 800 ms each that way, 14 alone).
  */
 async function burstCost(context: PhaseContext, workload: Workload) {
   const { rig, settings } = context;
   const rounds: CostReport[] = [];
   let receivers = 0;
+  let frames = { reads: 0, acks: 0 };
   let errors = 0;
   const measureBurst = async (label: string, oneAtATime: boolean) => {
     await rig.driver.call<undefined>({ kind: 'receiptSettle', workload });
@@ -89,6 +90,7 @@ async function burstCost(context: PhaseContext, workload: Workload) {
     const answered = readMeters(rig);
     await waitForQuiet(rig);
     receivers = burst.receivers;
+    frames = burst.frames;
     errors += burst.errors;
     return costBetween(before, { ...readMeters(rig), ...cpuOf(answered) }, burst.messages);
   };
@@ -100,8 +102,10 @@ async function burstCost(context: PhaseContext, workload: Workload) {
   return {
     rounds: rounds.length,
     messagesPerBurst: settings.receiptBurstMessages,
-    /** Devices that acked and read each burst. */
+    /** Devices that read (and so acked) each burst. */
     receivers,
+    /** The receipt frames a burst's receivers sent, all of them. */
+    receiptFrames: frames,
     receiptErrors: errors,
     ...averageDeep(rounds),
   };

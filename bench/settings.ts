@@ -67,7 +67,7 @@ export interface BenchSettings {
   /** Bursts of each size (a fresh conversation each); the median is reported. */
   readonly hotConversationBurstRuns: number;
   readonly receiptRounds: number;
-  /** Messages per burst that the receiving devices ack and read once (the SDK coalesces receipts so). */
+  /** Messages per burst that the receiving devices read (and so ack) once (the SDK coalesces receipts so). */
   readonly receiptBurstMessages: number;
   /** Keep-alive pings and SDK-style reconnects measured for the cost of a connected device-hour. */
   readonly pingCount: number;

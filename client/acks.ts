@@ -37,6 +37,16 @@ export class Acks {
     }
   }
 
+  /**
+   * A read written on this connection acknowledges delivery up to its seq as well (the server clears
+   * the inbox and moves the delivered mark with it): an ack it covers would be a billed frame for nothing.
+   */
+  coveredByRead(conversationId: string, upToSeq: number): void {
+    if (upToSeq > (this.ackedOnConnection.get(conversationId) ?? 0))
+      this.ackedOnConnection.set(conversationId, upToSeq);
+    if ((this.wanted.get(conversationId) ?? 0) <= upToSeq) this.wanted.delete(conversationId);
+  }
+
   /** A redelivery of what this device holds means the server may have parked a copy: ack it again. */
   noteArrival(conversationId: string, seq: number, contiguous: number | undefined): void {
     if (contiguous !== undefined && seq <= contiguous) this.ackedOnConnection.delete(conversationId);

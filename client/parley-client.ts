@@ -120,7 +120,12 @@ export class ParleyClient {
       onError,
       highestSeq: (conversationId) => this.delivery.highestSeq(conversationId),
     });
-    this.reads = new ReadQueue({ connection: this.connection, responseTimeoutMs, onError });
+    this.reads = new ReadQueue({
+      connection: this.connection,
+      responseTimeoutMs,
+      onError,
+      written: (conversationId, upToSeq) => this.acks.coveredByRead(conversationId, upToSeq),
+    });
     this.delivery = new OrderedDelivery({
       api: this.api,
       connection: this.connection,

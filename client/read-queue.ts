@@ -5,6 +5,8 @@ export interface ReadQueueSettings {
   readonly connection: Pick<Connection, 'state' | 'write' | 'backoffDelay'>;
   readonly responseTimeoutMs: number;
   readonly onError: (error: Error) => void;
+  /** A read went out on the connection: it acknowledges delivery up to its seq too. */
+  readonly written?: (conversationId: string, upToSeq: number) => void;
 }
 
 export class ReadQueue {
@@ -31,6 +33,7 @@ export class ReadQueue {
     if (next.done === true) return;
     const [conversationId, upToSeq] = next.value;
     if (!connection.write({ action: 'read', conversationId, upToSeq })) return;
+    this.settings.written?.(conversationId, upToSeq);
     const timer = setTimeout(() => {
       this.inFlight = undefined;
       this.pump();

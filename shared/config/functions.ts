@@ -222,8 +222,10 @@ export const functions = {
   },
   wsRead: {
     entry: 'lambdas/ws-read.ts',
-    description: 'WebSocket read: advances the read mark (and the delivered one) and sends receipts',
+    description:
+      "WebSocket read: removes the device's inbox items up to a seq, advances the read and delivered marks, sends receipts",
     tables: [
+      { table: 'inbox', actions: ['Query', 'BatchWriteItem'] },
       { table: 'conversations', actions: ['BatchGetItem', 'UpdateItem'] },
       { table: 'receipts', actions: ['UpdateItem'] },
       { table: 'messages', actions: ['Query'] },

@@ -157,6 +157,23 @@ describe('offline device', () => {
     expect(phoneAgain.messages().map((m) => m.text)).toContain('while your phone was gone');
     expect(bobPhone.messages().map((m) => m.text)).not.toContain('while your phone was gone');
   });
+
+  it('clears what it read from its inbox, as an ack would: a device that reads on arrival need not ack', async () => {
+    await alicePhone.sendMessage(conversationId, 'read-not-acked', 'read on the tablet');
+    await bobLaptop.waitForMessage((m) => m.text === 'read on the tablet');
+    await stack.streamsSettled();
+    const tablet = await connect(bob, 'tablet');
+    const synced = await tablet.request({ action: 'sync' }, 'syncComplete');
+    expect(synced.delivered).toBeGreaterThan(0);
+    expect(tablet.messages().map((m) => m.text)).toContain('read on the tablet');
+
+    const lastSeq = Math.max(...tablet.messages(conversationId).map((m) => m.seq));
+    await tablet.request({ action: 'read', conversationId, upToSeq: lastSeq }, 'readAcked');
+    const again = await tablet.request({ action: 'sync' }, 'syncComplete');
+    expect(again).toMatchObject({ type: 'syncComplete', delivered: 0 });
+    expect(tablet.frames.filter((frame) => frame.type === 'error')).toEqual([]);
+    await tablet.close();
+  });
 });
 
 describe('authorization', () => {

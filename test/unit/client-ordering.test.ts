@@ -224,6 +224,34 @@ describe('ParleyClient ordering', () => {
     expect(seqs(h.emitted)).toEqual([3, 4]);
   });
 
+  it('sends no ack that a read it has sent covers (the read acknowledges the delivery too)', async () => {
+    // A long ack delay: the read goes out while the acks wait, as when the app reads what just arrived.
+    const h = harness({}, { ackDelayMs: 60_000 });
+    const connected = h.client.connect();
+    const socket = await h.connect(0);
+    await connected;
+    socket.push({ type: 'message', message: message(1) });
+    socket.push({ type: 'message', message: message(2) });
+    h.client.markRead(conversationId, 2);
+    expect(socket.framesOf('read')).toEqual([{ action: 'read', conversationId, upToSeq: 2 }]);
+
+    // close() flushes the acks still waiting: the read covered seq 2, so none goes.
+    await h.client.close();
+    expect(socket.framesOf('ack')).toEqual([]);
+  });
+
+  it('still acks what arrived past the last read it sent', async () => {
+    const h = harness({}, { ackDelayMs: 60_000 });
+    const connected = h.client.connect();
+    const socket = await h.connect(0);
+    await connected;
+    for (const seq of [1, 2, 3]) socket.push({ type: 'message', message: message(seq) });
+    h.client.markRead(conversationId, 2);
+
+    await h.client.close();
+    expect(socket.framesOf('ack')).toEqual([{ action: 'ack', conversationId, upToSeq: 3 }]);
+  });
+
   it('ignores frames it cannot read and frame types it does not know', async () => {
     const h = harness();
     const connected = h.client.connect();
