@@ -320,6 +320,10 @@ export class ParleyClient {
         this.reads.acked(frame.conversationId, frame.upToSeq);
         return;
       case 'receipt':
+        // The user read this on another device: a read of it from here would move nothing.
+        if (frame.kind === 'read' && frame.userId === this.knownUserId) {
+          this.reads.readElsewhere(frame.conversationId, frame.upToSeq);
+        }
         this.emit('receipt', {
           conversationId: frame.conversationId,
           userId: frame.userId,

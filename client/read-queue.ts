@@ -53,6 +53,16 @@ export class ReadQueue {
   }
 
   /**
+   * The user's read from another device (its `receipt`): nothing up to it needs sending from here,
+   * where it would be a billed frame and an invocation that moves no mark. Acks still go: this
+   * device's inbox is its own.
+   */
+  readElsewhere(conversationId: string, upToSeq: number): void {
+    this.confirmed.set(conversationId, Math.max(upToSeq, this.confirmed.get(conversationId) ?? 0));
+    if ((this.pending.get(conversationId) ?? 0) <= upToSeq) this.pending.delete(conversationId);
+  }
+
+  /**
    * The server refused the read in flight: a retryable refusal tries again after a backoff, any
    * other drops it. False when no read is in flight, so the error is someone else's.
    */

@@ -491,6 +491,27 @@ describe('ParleyClient sends and reads', () => {
     expect(third.framesOf('read')).toEqual([]);
   });
 
+  it('sends no read that the user already made on another device (its read receipt), and reads past it', async () => {
+    const h = harness();
+    const connected = h.client.connect();
+    const socket = await h.connect(0);
+    await connected;
+    const at = new Date().toISOString();
+    socket.push({ type: 'receipt', conversationId, userId: me, kind: 'read', upToSeq: 5, at });
+    // Someone else's read says nothing about this user's.
+    socket.push({ type: 'receipt', conversationId: 'c-other', userId: other, kind: 'read', upToSeq: 9, at });
+
+    h.client.markRead(conversationId, 4);
+    h.client.markRead(conversationId, 5);
+    h.client.markRead('c-other', 9);
+    expect(socket.framesOf('read')).toEqual([{ action: 'read', conversationId: 'c-other', upToSeq: 9 }]);
+    socket.push({ type: 'readAcked', conversationId: 'c-other', upToSeq: 9 });
+
+    h.client.markRead(conversationId, 6);
+    expect(socket.framesOf('read').at(-1)).toEqual({ action: 'read', conversationId, upToSeq: 6 });
+    expect(h.receipts.map((receipt) => receipt.userId)).toEqual([me, other]);
+  });
+
   it('after a reconnect, fetches what a conversation gained unseen (a lost last push)', async () => {
     const h = harness({
       'GET /users/u-me/conversations': () => ({ conversations: [{ id: conversationId, lastSeq: 5 }] }),
