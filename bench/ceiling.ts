@@ -101,7 +101,11 @@ export function ceilingServices(tables: LocalTables) {
   const fanOut = new FanOutService(
     conversationsFor(fanOutClient),
     connections,
-    new InboxRepository(fanOutClient, tables.inbox.tableName, limits.inboxRetentionDays * 24 * 60 * 60),
+    new InboxRepository(
+      fanOutClient,
+      { inbox: tables.inbox.tableName, conversations: tables.conversations.tableName },
+      limits.inboxRetentionDays * 24 * 60 * 60,
+    ),
     nullPoster,
     systemClock,
     quietLogger,

@@ -60,15 +60,22 @@ async function checkInboxes(rig: BenchRig, ledger: GroupLedger) {
             KeyConditionExpression: 'deviceKey = :d AND begins_with(#p, :c)',
             ExpressionAttributeNames: { '#p': 'position' },
             ExpressionAttributeValues: { ':d': inboxKeys.device(device.userId, device.deviceId), ':c': prefix },
-            ProjectionExpression: '#p',
+            ProjectionExpression: '#p, fromSeq',
           });
-          const found = new Set(items.map((item) => Number(String(item.position).slice(prefix.length))));
+          // The conversation is parked once per device: a pointer from the first seq the device missed
+          // (copies of single messages, as parked before pointers, are counted too).
+          const pointer = items.find((item) => item.position === inboxKeys.pointer(group.conversationId));
+          const copies = new Set(
+            items.filter((item) => item !== pointer).map((item) => Number(String(item.position).slice(prefix.length))),
+          );
+          const owed = (seq: number) => copies.has(seq) || (pointer !== undefined && seq >= Number(pointer.fromSeq));
           devices += 1;
           expected += group.acceptedSeqs.length;
-          const wanted = new Set(group.acceptedSeqs);
-          for (const seq of wanted) if (!found.has(seq)) missing += 1;
-          // The creation event (seq 1) may be parked too; anything else would be a stray.
-          for (const seq of found) if (!wanted.has(seq) && seq !== 1) unexpected += 1;
+          for (const seq of group.acceptedSeqs) if (!owed(seq)) missing += 1;
+          // The pointer starts at the first seq parked: the creation event (seq 1) at most, or an accepted one.
+          const wanted = new Set([1, ...group.acceptedSeqs]);
+          if (pointer !== undefined && !wanted.has(Number(pointer.fromSeq))) unexpected += 1;
+          for (const seq of copies) if (!wanted.has(seq)) unexpected += 1;
         }),
       ),
     ),

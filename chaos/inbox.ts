@@ -9,6 +9,8 @@ interface InboxItem {
   readonly deviceKey: string;
   readonly position: string;
   readonly expiresAt: number;
+  /** A pointer's first seq owed (a conversation parked once per device); absent on a copy of one message. */
+  readonly fromSeq?: number;
 }
 
 export interface InboxLeftover {
@@ -31,7 +33,7 @@ export async function inboxItems(stack: LocalStack): Promise<InboxItem[]> {
       { client },
       {
         TableName: stack.tables.inbox.tableName,
-        ProjectionExpression: 'deviceKey, #position, expiresAt',
+        ProjectionExpression: 'deviceKey, #position, expiresAt, fromSeq',
         ExpressionAttributeNames: { '#position': 'position' },
       },
     );
@@ -41,6 +43,7 @@ export async function inboxItems(stack: LocalStack): Promise<InboxItem[]> {
           deviceKey: item.deviceKey?.S ?? '',
           position: item.position?.S ?? '',
           expiresAt: Number(item.expiresAt?.N ?? 0),
+          ...(item.fromSeq?.N === undefined ? {} : { fromSeq: Number(item.fromSeq.N) }),
         });
       }
     }
@@ -57,7 +60,8 @@ export function describeLeftovers(items: readonly InboxItem[], devices: readonly
     const separator = item.position.lastIndexOf('#');
     const conversationId = item.position.slice(0, separator);
     const cached = device?.client.messages(conversationId) ?? [];
-    const seq = Number(item.position.slice(separator + 1));
+    // A pointer stands for its first seq owed: held, it is stale; lacked, a loss.
+    const seq = item.fromSeq ?? Number(item.position.slice(separator + 1));
     return {
       device: device?.deviceId ?? item.deviceKey,
       conversationId,

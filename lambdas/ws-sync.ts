@@ -3,7 +3,7 @@ import { syncFrameSchema } from '#shared/protocol/frames';
 import { connectionOf, parseFrame, webSocketRoute } from './lib/websocket';
 import { createInboxService } from './lib/wiring';
 
-const inbox = createInboxService();
+const inbox = createInboxService({ replays: true });
 
 /** `sync`: replays the device's inbox as `message` frames (or, asked, `messages` pages), then answers `syncComplete`. */
 export const handler = webSocketRoute(async (event, context) => {

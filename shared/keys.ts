@@ -69,6 +69,8 @@ export const inboxKeys = {
   device: deviceKey,
   /** Zero-padded so a device's items sort by conversation, then seq. */
   position: (conversationId: string, seq: number) => `${conversationId}#${String(seq).padStart(SEQ_DIGITS, '0')}`,
+  /** The device's pointer into a conversation: sorts after its copies ('p' after every digit), before the next conversation. */
+  pointer: (conversationId: string) => `${conversationId}#p`,
 };
 
 export const idempotencyKey = (conversationId: string, senderId: string, clientMessageId: string) =>

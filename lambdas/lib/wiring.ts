@@ -13,7 +13,7 @@ import { ConnectionRepository } from '#shared/repositories/connection-repository
 import { ConversationRepository } from '#shared/repositories/conversation-repository';
 import { DeviceRepository } from '#shared/repositories/device-repository';
 import { DirectDeliveryRepository } from '#shared/repositories/direct-delivery-repository';
-import { InboxRepository } from '#shared/repositories/inbox-repository';
+import { InboxRepository, owedTimeline } from '#shared/repositories/inbox-repository';
 import { MessageReader, MessageRepository } from '#shared/repositories/message-repository';
 import { PresenceWatcherRepository } from '#shared/repositories/presence-watcher-repository';
 import { PushWindowRepository } from '#shared/repositories/push-window-repository';
@@ -46,7 +46,14 @@ const userRepository = () => new UserRepository(documentClient, tableNameFromEnv
 // Connection rows live in the users table, beside the devices of their user.
 const connectionRepository = () => new ConnectionRepository(documentClient, tableNameFromEnv('users'));
 const deviceRepository = () => new DeviceRepository(documentClient, tableNameFromEnv('users'));
-const inboxRepository = () => new InboxRepository(documentClient, tableNameFromEnv('inbox'), inboxRetentionSeconds);
+/** `replays`: the sync's, which follows pointers through the timeline (and is granted its tables). */
+const inboxRepository = ({ replays = false } = {}) =>
+  new InboxRepository(
+    documentClient,
+    { inbox: tableNameFromEnv('inbox'), conversations: tableNameFromEnv('conversations') },
+    inboxRetentionSeconds,
+    replays ? owedTimeline(messageReader(), conversationRepository()) : undefined,
+  );
 const connectionPoster = () =>
   createConnectionPoster(requireEnv(envVars.callbackUrl), (client) => tracer.captureAWSv3Client(client));
 
@@ -127,7 +134,8 @@ export const createFanOutService = (pushDispatcher: PushDispatcher) =>
     presenceAnnouncements(),
   );
 
-export const createInboxService = () => new InboxService(inboxRepository(), connectionPoster(), logger);
+export const createInboxService = ({ replays = false } = {}) =>
+  new InboxService(inboxRepository({ replays }), connectionPoster(), logger);
 
 const presenceWatcherRepository = () =>
   new PresenceWatcherRepository(documentClient, tableNameFromEnv('presenceWatchers'));

@@ -120,6 +120,17 @@ const presenceReadGrants: readonly TableGrant[] = [
   { table: 'users', actions: ['BatchGetItem'] },
 ];
 
+/**
+ * Acknowledging a device's inbox (`ack`, and `read` from a device): its copies of the conversation
+ * and its pointer read (Query) and the copies deleted (BatchWriteItem); the pointer deleted in one
+ * transaction with a check of the conversation's last seq (DeleteItem, ConditionCheckItem), else moved
+ * past the ack (UpdateItem).
+ */
+const inboxAckGrants: readonly TableGrant[] = [
+  { table: 'inbox', actions: ['Query', 'BatchWriteItem', 'DeleteItem', 'UpdateItem'] },
+  { table: 'conversations', actions: ['ConditionCheckItem'] },
+];
+
 /** What a send uses, over WebSocket or HTTP alike. */
 const sendGrants: readonly TableGrant[] = withGrants(directDeliveryGrants, [
   // The per-user send counter, bumped before anything else.
@@ -202,7 +213,14 @@ export const functions = {
   wsSync: {
     entry: 'lambdas/ws-sync.ts',
     description: 'WebSocket sync: replays the device inbox in order',
-    tables: [{ table: 'inbox', actions: ['Query'] }],
+    tables: [
+      // The device's copies and pointers (Query); a pointer that leads nowhere goes (DeleteItem, with a
+      // ConditionCheckItem of the member row in one transaction).
+      { table: 'inbox', actions: ['Query', 'DeleteItem'] },
+      // A pointer is followed through the conversation's timeline (Query), where the member row (GetItem) lets it.
+      { table: 'messages', actions: ['Query'] },
+      { table: 'conversations', actions: ['GetItem', 'ConditionCheckItem'] },
+    ],
     manageConnections: true,
     // API Gateway's WebSocket integration timeout.
     timeoutSeconds: 29,
@@ -210,28 +228,26 @@ export const functions = {
   wsAck: {
     entry: 'lambdas/ws-ack.ts',
     description: "WebSocket ack: removes the device's inbox items up to a seq and advances the delivered mark",
-    tables: [
-      { table: 'inbox', actions: ['Query', 'BatchWriteItem'] },
+    tables: withGrants(inboxAckGrants, [
       { table: 'conversations', actions: ['BatchGetItem', 'UpdateItem'] },
       { table: 'receipts', actions: ['UpdateItem'] },
       { table: 'messages', actions: ['Query'] },
       // The senders' live connections (their reach items), to tell them of the delivery.
       { table: 'users', actions: ['BatchGetItem'] },
-    ],
+    ]),
     manageConnections: true,
   },
   wsRead: {
     entry: 'lambdas/ws-read.ts',
     description:
       "WebSocket read: removes the device's inbox items up to a seq, advances the read and delivered marks, sends receipts",
-    tables: [
-      { table: 'inbox', actions: ['Query', 'BatchWriteItem'] },
+    tables: withGrants(inboxAckGrants, [
       { table: 'conversations', actions: ['BatchGetItem', 'UpdateItem'] },
       { table: 'receipts', actions: ['UpdateItem'] },
       { table: 'messages', actions: ['Query'] },
       // GetItem: the reader's read-receipt privacy setting; BatchGetItem: live connections of the reader and senders.
       { table: 'users', actions: ['GetItem', 'BatchGetItem'] },
-    ],
+    ]),
     manageConnections: true,
   },
   wsSubscribePresence: {
@@ -499,7 +515,10 @@ export const functions = {
         // One BatchGetItem of reach items per batch (a Query per recipient without a complete one); a connection
         // that answered 410 is dropped (DeleteItem) and its reach entry set offline (UpdateItem).
         { table: 'users', actions: ['BatchGetItem', 'Query', 'DeleteItem', 'UpdateItem'] },
-        { table: 'inbox', actions: ['BatchWriteItem'] },
+        // Each offline device's pointer into the conversation, read strongly (BatchGetItem); one written where
+        // none is (BatchWriteItem); one past half its retention has its expiry moved on (UpdateItem), or is
+        // written again if it went meanwhile (PutItem).
+        { table: 'inbox', actions: ['BatchGetItem', 'BatchWriteItem', 'UpdateItem', 'PutItem'] },
         // The send's records of the devices it reached directly, skipped here.
         { table: 'directDeliveries', actions: ['BatchGetItem'] },
         // One conditional UpdateItem per parked device and conversation with a push subscription: the push window.

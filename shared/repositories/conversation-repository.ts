@@ -1,4 +1,4 @@
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { tables } from '../config/tables';
 import { conversationKeys } from '../keys';
 import { type Conversation, type ConversationType, isCurrentMember, type Member, type MemberRole } from '../model';
@@ -72,6 +72,18 @@ export class ConversationRepository {
    * One BatchGetItem for meta and the caller's member row: strongly consistent unless the caller
    * re-reads strongly whenever what it got may be stale (`consistentRead: false`, half the units).
    */
+  /** The user's member row as stored, a past membership (leftSeq) included: what an inbox pointer may replay. */
+  async memberRow(conversationId: string, userId: string): Promise<Member | undefined> {
+    const result = await this.documentClient.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: conversationKeys.member(conversationId, userId),
+        ConsistentRead: true,
+      }),
+    );
+    return result.Item ? toMember(result.Item) : undefined;
+  }
+
   async getMembership(
     conversationId: string,
     userId: string,

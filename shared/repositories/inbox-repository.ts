@@ -1,89 +1,388 @@
-import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { inboxKeys } from '../keys';
-import type { Device, Message } from '../model';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { conversationKeys, inboxKeys } from '../keys';
+import {
+  belongedAt,
+  type Device,
+  isSendingDevice,
+  type Member,
+  type Message,
+  type StoredMessage,
+  toWireMessage,
+} from '../model';
+import { batchGetAll } from './batch-get';
 import { batchWriteAll } from './batch-write';
+import type { ConversationRepository } from './conversation-repository';
+import type { MessageReader } from './message-repository';
 import { queryAll } from './query-all';
 
 export interface InboxPage {
   readonly messages: Message[];
-  /** Opaque continuation: the last position read; absent when the inbox is exhausted. */
+  /** Opaque continuation: where this page stopped; absent when the inbox is exhausted. */
   readonly cursor?: string;
 }
 
+/** What a pointer leads through: the conversation's timeline and the member's periods in it. */
+export interface OwedTimeline {
+  /** The conversation's entries after `afterSeq` in seq order, strongly consistent. */
+  entriesAfter(
+    conversationId: string,
+    afterSeq: number,
+    limit: number,
+  ): Promise<{ readonly messages: readonly StoredMessage[]; readonly hasMore: boolean }>;
+  /** The user's member row, past memberships included, strongly consistent. */
+  memberRow(conversationId: string, userId: string): Promise<Member | undefined>;
+}
+
+/** A pointer's timeline, read from the tables that hold it. */
+export function owedTimeline(
+  messages: Pick<MessageReader, 'page'>,
+  conversations: Pick<ConversationRepository, 'memberRow'>,
+): OwedTimeline {
+  return {
+    entriesAfter: (conversationId, afterSeq, limit) =>
+      messages.page(conversationId, { direction: 'ascending', fromSeqExclusive: afterSeq, floorSeq: 1, limit }),
+    memberRow: (conversationId, userId) => conversations.memberRow(conversationId, userId),
+  };
+}
+
+export interface InboxTables {
+  readonly inbox: string;
+  /** The conversations table: an ack's pointer goes only while the conversation's last seq is the ack's. */
+  readonly conversations: string;
+}
+
+/** How an ack left a conversation's pointer. */
+export type PointerAck = 'removed' | 'advanced' | 'none';
+
+/**
+ * A device's offline inbox. Fan-out parks a conversation for an offline device once per offline
+ * period: a pointer (device, conversation, from seq) written when the device has none, which the
+ * device's sync follows through the conversation's timeline. A group message then costs a strongly
+ * consistent read of each offline device's pointer, not a write of a copy (and later its delete).
+ * Items written as copies of one message each (before pointers) are still replayed and acked.
+ */
 export class InboxRepository {
   constructor(
     private readonly documentClient: DynamoDBDocumentClient,
-    private readonly tableName: string,
+    private readonly tables: InboxTables,
     private readonly retentionSeconds: number,
+    /** Only a replaying reader (the sync) follows pointers; parking and acking never need it. */
+    private readonly timeline?: OwedTimeline,
   ) {}
 
   /**
-   * Parks one message for many devices with BatchWriteItem. The key is (device, conversation+seq),
-   * so parking the same message again after a retry overwrites instead of duplicating.
+   * Makes each device owed the conversation from `message.seq` on, unless a pointer already says
+   * it is (read strongly: a pointer an ack deleted a moment ago must not pass for one). A pointer
+   * past half its retention has its expiry moved on, so a device away for long keeps it. Parking the
+   * same message again after a retry finds the pointer and writes nothing. `pointed`: devices (their
+   * `inboxKeys.device`) this conversation's pointer was read or written for since the message
+   * committed, which need no read: an ack removes a pointer only once the conversation's last seq
+   * is covered, and that seq is at least this message's.
    */
-  async park(message: Message, devices: readonly Device[], nowEpochSeconds: number): Promise<void> {
-    if (devices.length === 0) return;
-    const position = inboxKeys.position(message.conversationId, message.seq);
-    await batchWriteAll(
-      this.documentClient,
-      this.tableName,
-      devices.map((device) => ({
-        PutRequest: {
-          Item: {
-            deviceKey: inboxKeys.device(device.userId, device.deviceId),
-            position,
-            message,
-            expiresAt: nowEpochSeconds + this.retentionSeconds,
-          },
-        },
-      })),
+  async park(
+    message: Pick<Message, 'conversationId' | 'seq'>,
+    devices: readonly Device[],
+    nowEpochSeconds: number,
+    pointed: ReadonlySet<string> = new Set(),
+  ): Promise<void> {
+    const position = inboxKeys.pointer(message.conversationId);
+    const keys = devices
+      .map((device) => ({ deviceKey: inboxKeys.device(device.userId, device.deviceId), position }))
+      .filter((key) => !pointed.has(key.deviceKey));
+    if (keys.length === 0) return;
+    const found = await batchGetAll(this.documentClient, this.tables.inbox, keys, true, 'deviceKey, expiresAt');
+    const expiresAtOf = new Map(found.map((item) => [String(item.deviceKey), Number(item.expiresAt ?? 0)]));
+    const expiresAt = nowEpochSeconds + this.retentionSeconds;
+    const missing = keys.filter((key) => !expiresAtOf.has(key.deviceKey));
+    const fading = keys.filter(
+      (key) => (expiresAtOf.get(key.deviceKey) ?? expiresAt) < expiresAt - this.retentionSeconds / 2,
     );
+    await Promise.all([
+      batchWriteAll(
+        this.documentClient,
+        this.tables.inbox,
+        missing.map((key) => ({
+          PutRequest: {
+            Item: { ...key, conversationId: message.conversationId, fromSeq: message.seq, expiresAt },
+          },
+        })),
+      ),
+      ...fading.map((key) => this.extend(key, message, expiresAt)),
+    ]);
   }
 
   /**
-   * The device's parked messages in (conversation, seq) order. Strongly consistent: a reconnecting
-   * device's sync and fan-out's re-read of its connections after parking must each see the other's
-   * write (FanOutService.reachLateConnections); an eventually consistent read could miss an item
-   * parked a moment before, and nothing would deliver it until the next sync.
+   * Moves a fading pointer's expiry on. Gone meanwhile (an ack removed it, or TTL took an expired
+   * one), it is written again from this message: a device that holds it already drops the repeat.
+   */
+  private async extend(
+    key: { deviceKey: string; position: string },
+    message: Pick<Message, 'conversationId' | 'seq'>,
+    expiresAt: number,
+  ): Promise<void> {
+    try {
+      await this.documentClient.send(
+        new UpdateCommand({
+          TableName: this.tables.inbox,
+          Key: key,
+          UpdateExpression: 'SET expiresAt = :expiresAt',
+          ConditionExpression: 'attribute_exists(deviceKey)',
+          ExpressionAttributeValues: { ':expiresAt': expiresAt },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      await this.documentClient.send(
+        new PutCommand({
+          TableName: this.tables.inbox,
+          Item: { ...key, conversationId: message.conversationId, fromSeq: message.seq, expiresAt },
+        }),
+      );
+    }
+  }
+
+  /**
+   * The device's owed messages in (conversation, seq) order: copies as parked, then each pointer
+   * followed through its conversation's timeline, only the seqs the member belonged at and never the
+   * device's own sends. Strongly consistent: a reconnecting device's sync and fan-out's re-read of
+   * its connections after parking must each see the other's write (FanOutService.reachLateConnections).
+   * A page holds up to `limit` messages; its cursor may stop inside a pointer's conversation.
    */
   async readPage(device: Device, limit: number, cursor?: string): Promise<InboxPage> {
+    const messages: Message[] = [];
+    let after = parseCursor(cursor);
+    if (after.within) {
+      const { conversationId, afterSeq } = after.within;
+      const part = await this.followPointer(device, conversationId, afterSeq, limit);
+      messages.push(...part.messages);
+      if (part.more) return { messages, cursor: withinPointer(conversationId, part.lastRead) };
+      after = { after: inboxKeys.pointer(conversationId) };
+    }
     const deviceKey = inboxKeys.device(device.userId, device.deviceId);
     const result = await this.documentClient.send(
       new QueryCommand({
-        TableName: this.tableName,
+        TableName: this.tables.inbox,
         KeyConditionExpression: 'deviceKey = :deviceKey',
         ExpressionAttributeValues: { ':deviceKey': deviceKey },
         ConsistentRead: true,
-        ProjectionExpression: 'message',
+        ProjectionExpression: '#position, message, conversationId, fromSeq',
+        ExpressionAttributeNames: { '#position': 'position' },
         Limit: limit,
-        ...(cursor ? { ExclusiveStartKey: { deviceKey, position: cursor } } : {}),
+        ...(after.after ? { ExclusiveStartKey: { deviceKey, position: after.after } } : {}),
       }),
     );
-    const messages = (result.Items ?? []).map((item) => item.message as Message);
-    const last = result.LastEvaluatedKey?.position;
-    return { messages, ...(typeof last === 'string' ? { cursor: last } : {}) };
+    let lastPosition = after.after;
+    for (const item of result.Items ?? []) {
+      if (messages.length >= limit) return { messages, ...cursorAfter(lastPosition) };
+      const position = String(item.position);
+      if (typeof item.fromSeq === 'number' && typeof item.conversationId === 'string') {
+        const room = limit - messages.length;
+        const part = await this.followPointer(device, item.conversationId, item.fromSeq - 1, room, item.fromSeq);
+        messages.push(...part.messages);
+        if (part.more) return { messages, cursor: withinPointer(item.conversationId, part.lastRead) };
+      } else {
+        messages.push(item.message as Message);
+      }
+      lastPosition = position;
+    }
+    return result.LastEvaluatedKey ? { messages, ...cursorAfter(lastPosition) } : { messages };
   }
 
-  /** Removes the device's items of one conversation with seq <= upToSeq; answers how many. */
-  async removeUpTo(device: Device, conversationId: string, upToSeq: number): Promise<number> {
+  /**
+   * Up to `limit` entries of a pointer's conversation after `afterSeq`, those the member may read;
+   * `more` while the conversation holds more that they may. `pointerFromSeq` when reading from the
+   * pointer itself: a pointer that leads nowhere (its member left before it) goes.
+   */
+  private async followPointer(
+    device: Device,
+    conversationId: string,
+    afterSeq: number,
+    limit: number,
+    pointerFromSeq?: number,
+  ): Promise<{ readonly messages: Message[]; readonly more: boolean; readonly lastRead: number }> {
+    const timeline = this.timeline;
+    if (!timeline) throw new Error('This inbox repository has no timeline to follow pointers through');
+    const member = await timeline.memberRow(conversationId, device.userId);
+    const lastOwed = member ? lastSeqOwed(member) : 0;
+    if (!member || afterSeq >= lastOwed) {
+      if (pointerFromSeq !== undefined) await this.dropDeadPointer(device, conversationId, pointerFromSeq, member);
+      return { messages: [], more: false, lastRead: afterSeq };
+    }
+    const page = await timeline.entriesAfter(conversationId, afterSeq, limit);
+    const lastRead = page.messages.at(-1)?.seq ?? afterSeq;
+    const messages = page.messages
+      .filter((entry) => entry.seq <= lastOwed && belongedAt(member, entry.seq) && !isSendingDevice(entry, device))
+      .map(toWireMessage);
+    return { messages, more: page.hasMore && lastRead < lastOwed, lastRead };
+  }
+
+  /**
+   * A pointer whose member left before it, or never was one, goes: in one transaction with a check
+   * that the member row still says so, since a member added back meanwhile is owed what follows, and
+   * fan-out, finding this pointer, parked nothing new.
+   */
+  private async dropDeadPointer(device: Device, conversationId: string, fromSeq: number, member: Member | undefined) {
+    const memberCheck = member
+      ? {
+          ConditionExpression: 'attribute_exists(leftSeq) AND leftSeq < :fromSeq',
+          ExpressionAttributeValues: { ':fromSeq': fromSeq },
+        }
+      : { ConditionExpression: 'attribute_not_exists(pk)' };
+    try {
+      await this.documentClient.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              ConditionCheck: {
+                TableName: this.tables.conversations,
+                Key: conversationKeys.member(conversationId, device.userId),
+                ...memberCheck,
+              },
+            },
+            {
+              Delete: {
+                TableName: this.tables.inbox,
+                Key: this.pointerKey(device, conversationId),
+                ConditionExpression: 'fromSeq = :fromSeq',
+                ExpressionAttributeValues: { ':fromSeq': fromSeq },
+              },
+            },
+          ],
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+    }
+  }
+
+  /**
+   * Removes the device's copies of one conversation with seq <= upToSeq, and moves its pointer past
+   * `upToSeq`; the pointer goes when the conversation's last seq is `upToSeq` or less, checked in the
+   * same transaction: a fan-out that found the pointer and so wrote nothing parked a seq past it.
+   * Answers how many copies went and what became of the pointer.
+   */
+  async removeUpTo(
+    device: Device,
+    conversationId: string,
+    upToSeq: number,
+  ): Promise<{ readonly copies: number; readonly pointer: PointerAck }> {
     const deviceKey = inboxKeys.device(device.userId, device.deviceId);
+    const pointerPosition = inboxKeys.pointer(conversationId);
     const items = await queryAll(this.documentClient, {
-      TableName: this.tableName,
+      TableName: this.tables.inbox,
       KeyConditionExpression: 'deviceKey = :deviceKey AND #position BETWEEN :from AND :to',
       ExpressionAttributeNames: { '#position': 'position' },
       ExpressionAttributeValues: {
         ':deviceKey': deviceKey,
         ':from': inboxKeys.position(conversationId, 0),
-        ':to': inboxKeys.position(conversationId, upToSeq),
+        ':to': pointerPosition,
       },
-      ProjectionExpression: '#position',
+      ProjectionExpression: '#position, fromSeq',
+      ConsistentRead: true,
     });
-    const positions = items.map((item) => String(item.position));
+    const copies = items
+      .map((item) => String(item.position))
+      .filter((position) => position !== pointerPosition && position <= inboxKeys.position(conversationId, upToSeq));
+    const pointer = items.find((item) => item.position === pointerPosition);
     await batchWriteAll(
       this.documentClient,
-      this.tableName,
-      positions.map((position) => ({ DeleteRequest: { Key: { deviceKey, position } } })),
+      this.tables.inbox,
+      copies.map((position) => ({ DeleteRequest: { Key: { deviceKey, position } } })),
     );
-    return positions.length;
+    const fromSeq = Number(pointer?.fromSeq ?? Number.POSITIVE_INFINITY);
+    const moved = fromSeq <= upToSeq ? await this.ackPointer(device, conversationId, fromSeq, upToSeq) : 'none';
+    return { copies: copies.length, pointer: moved };
   }
+
+  private async ackPointer(
+    device: Device,
+    conversationId: string,
+    fromSeq: number,
+    upToSeq: number,
+  ): Promise<PointerAck> {
+    const key = this.pointerKey(device, conversationId);
+    try {
+      await this.documentClient.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              ConditionCheck: {
+                TableName: this.tables.conversations,
+                Key: conversationKeys.meta(conversationId),
+                ConditionExpression: 'lastSeq <= :upToSeq',
+                ExpressionAttributeValues: { ':upToSeq': upToSeq },
+              },
+            },
+            {
+              Delete: {
+                TableName: this.tables.inbox,
+                Key: key,
+                ConditionExpression: 'fromSeq = :fromSeq',
+                ExpressionAttributeValues: { ':fromSeq': fromSeq },
+              },
+            },
+          ],
+        }),
+      );
+      return 'removed';
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+    }
+    // The conversation went on past the ack (or another ack moved the pointer): it starts after the ack.
+    try {
+      await this.documentClient.send(
+        new UpdateCommand({
+          TableName: this.tables.inbox,
+          Key: key,
+          UpdateExpression: 'SET fromSeq = :next',
+          ConditionExpression: 'fromSeq = :fromSeq',
+          ExpressionAttributeValues: { ':fromSeq': fromSeq, ':next': upToSeq + 1 },
+        }),
+      );
+      return 'advanced';
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      return 'none';
+    }
+  }
+
+  private pointerKey(device: Device, conversationId: string) {
+    return { deviceKey: inboxKeys.device(device.userId, device.deviceId), position: inboxKeys.pointer(conversationId) };
+  }
+}
+
+/** The last seq a member row entitles to: its removal (they learn of it), or none while a member. */
+function lastSeqOwed(member: Member): number {
+  return member.leftSeq ?? Number.POSITIVE_INFINITY;
+}
+
+interface CursorAt {
+  /** The device partition's position to read after. */
+  readonly after?: string;
+  /** Inside a pointer's conversation, after this seq. */
+  readonly within?: { readonly conversationId: string; readonly afterSeq: number };
+}
+
+const cursorAfter = (position: string | undefined) => (position === undefined ? {} : { cursor: `a:${position}` });
+const withinPointer = (conversationId: string, afterSeq: number) => `w:${afterSeq}:${conversationId}`;
+
+function parseCursor(cursor: string | undefined): CursorAt {
+  if (cursor === undefined) return {};
+  if (cursor.startsWith('w:')) {
+    const [, seq, ...rest] = cursor.split(':');
+    const afterSeq = Number(seq);
+    const conversationId = rest.join(':');
+    if (Number.isSafeInteger(afterSeq) && afterSeq >= 0 && conversationId.length > 0)
+      return { within: { conversationId, afterSeq } };
+    return {};
+  }
+  // `a:` positions, and cursors handed out before pointers (a bare position).
+  return { after: cursor.startsWith('a:') ? cursor.slice(2) : cursor };
 }

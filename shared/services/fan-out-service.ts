@@ -288,7 +288,12 @@ export class FanOutService {
       ),
     );
 
-    await this.inbox.park(toWireMessage(message), toPark, epochSeconds(this.clock.now()));
+    await this.inbox.park(
+      message,
+      toPark,
+      epochSeconds(this.clock.now()),
+      batch.pointedDevices(message.conversationId),
+    );
     batch.noteParked(toPark, message, index);
     // One line per message and stage: how an operator follows a message (docs/operations.md).
     this.logger.info('message fanned out', {
@@ -390,6 +395,13 @@ class BatchState {
     return this.reachedLate.has(deviceKey(userId, deviceId));
   }
 
+  /** Per conversation, the devices (`inboxKeys.device`) whose inbox pointer this batch read or wrote. */
+  private readonly pointed = new Map<string, Set<string>>();
+
+  pointedDevices(conversationId: string): ReadonlySet<string> {
+    return this.pointed.get(conversationId) ?? new Set();
+  }
+
   /** Parked messages by user and device, in the order they were parked (stream order per conversation). */
   private readonly parkedMessages = new Map<string, Map<string, { message: StoredMessage; index: number }[]>>();
   private readonly members = new Map<string, Promise<Member[]>>();
@@ -416,7 +428,10 @@ class BatchState {
 
   noteParked(devices: readonly Device[], message: StoredMessage, index: number): void {
     this.parked += devices.length;
+    const pointed = this.pointed.get(message.conversationId) ?? new Set<string>();
+    this.pointed.set(message.conversationId, pointed);
     for (const device of devices) {
+      pointed.add(deviceKey(device.userId, device.deviceId));
       const byDevice = this.parkedMessages.get(device.userId) ?? new Map();
       this.parkedMessages.set(device.userId, byDevice);
       const parked = byDevice.get(device.deviceId) ?? [];

@@ -77,18 +77,20 @@ export class InboxService {
   }
 
   /**
-   * Items stay until acknowledged (at-least-once); an ack removes them up to a seq. Its line names
-   * the last message it covers; earlier ones match by conversation and `upToSeq` (docs/operations.md).
+   * Items stay until acknowledged (at-least-once); an ack removes the copies up to a seq and moves the
+   * conversation's pointer past it (or removes it). Its line names the last message it covers; earlier
+   * ones match by conversation and `upToSeq` (docs/operations.md).
    */
   async ack(device: Device, conversationId: string, upToSeq: number): Promise<number> {
-    const removed = await this.inbox.removeUpTo(device, conversationId, upToSeq);
+    const { copies, pointer } = await this.inbox.removeUpTo(device, conversationId, upToSeq);
     this.logger.info('inbox acked', {
       ...correlationFields(correlationIdAt(conversationId, upToSeq)),
       conversationId,
       upToSeq,
-      removed,
+      removed: copies,
+      ...(pointer === 'none' ? {} : { pointer }),
     });
-    return removed;
+    return copies;
   }
 }
 

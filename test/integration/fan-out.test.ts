@@ -1,7 +1,7 @@
-import { BatchGetCommand, DeleteCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DeleteCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { limits } from '#shared/config/limits';
-import { userKeys } from '#shared/keys';
+import { inboxKeys, userKeys } from '#shared/keys';
 import type { StoredMessage } from '#shared/model';
 import { voidMessage } from '#shared/repositories/message-repository';
 import type { ConnectionService } from '#shared/services/connection-service';
@@ -64,8 +64,9 @@ describe('FanOutService.deliver', () => {
     const { bob, conversation } = await scene('void');
     const { conversation: meta } = await db.repositories.conversations.getWithMembers(conversation.id);
     const seq = (meta?.lastSeq ?? 0) + 1;
-    // A seq a run filled with a void (an abandoned ticket), as the stream carries it.
+    // A seq a run filled with a void (an abandoned ticket), stored as the run stores it and as the stream carries it.
     const filled = voidMessage(conversation.id, seq, fixedClock.now().toISOString());
+    await db.documentClient.send(new PutCommand({ TableName: db.tableName('messages'), Item: { ...filled } }));
     const poster = new RecordingPoster();
 
     const result = await fanOutWith(poster).deliver([filled]);
@@ -107,7 +108,7 @@ describe('FanOutService.deliver', () => {
     expect(parked.messages.map((m) => m.id)).toEqual([message.id]);
   });
 
-  it('creates no duplicate inbox items when a batch is processed again', async () => {
+  it('creates no duplicate inbox items when a batch is processed again, and parks a conversation once per device', async () => {
     const { alice, bob, conversation } = await scene('again');
     const messages = [
       await sendStored(alice, 'laptop', conversation.id, 'one'),
@@ -117,9 +118,19 @@ describe('FanOutService.deliver', () => {
 
     await fanOut.deliver(messages);
     await fanOut.deliver(messages);
+    await fanOut.deliver([await sendStored(alice, 'laptop', conversation.id, 'three')]);
 
     const parked = await db.repositories.inbox.readPage({ userId: bob, deviceId: 'tablet' }, 10);
-    expect(parked.messages.map((m) => m.seq)).toEqual([2, 3]);
+    expect(parked.messages.map((m) => m.seq)).toEqual([2, 3, 4]);
+    // One item for the tablet: its pointer into the conversation, from the first seq it missed.
+    const items = await db.documentClient.send(
+      new QueryCommand({
+        TableName: db.tableName('inbox'),
+        KeyConditionExpression: 'deviceKey = :d',
+        ExpressionAttributeValues: { ':d': inboxKeys.device(bob, 'tablet') },
+      }),
+    );
+    expect(items.Items).toMatchObject([{ position: inboxKeys.pointer(conversation.id), fromSeq: 2 }]);
   });
 
   it('delivers a conversation in seq order and stops it at the first failure, leaving others untouched', async () => {
@@ -197,7 +208,17 @@ describe('FanOutService.deliver', () => {
       [alice, 'bob-reach'].sort(),
       ['bob-reach'],
     ]);
-    expect(send.mock.calls.filter(([command]) => command instanceof BatchGetCommand)).toHaveLength(2);
+    const usersTable = db.tableName('users');
+    const reachReads = send.mock.calls.filter(
+      ([command]) => command instanceof BatchGetCommand && usersTable in (command.input.RequestItems ?? {}),
+    );
+    expect(reachReads).toHaveLength(2);
+    // Bob's tablet's inbox pointer is read once for the batch: the second message knows it from the first.
+    const inboxTable = db.tableName('inbox');
+    const pointerReads = send.mock.calls.filter(
+      ([command]) => command instanceof BatchGetCommand && inboxTable in (command.input.RequestItems ?? {}),
+    );
+    expect(pointerReads).toHaveLength(1);
     expect(poster.textsPostedTo('reach-a-phone')).toEqual(['r1', 'r2']);
     expect(poster.textsPostedTo('reach-b-laptop')).toEqual(['r1', 'r2']);
     send.mockRestore();
@@ -264,7 +285,7 @@ describe('FanOutService.deliver', () => {
     expect(result.firstFailedIndex).toBeUndefined();
     expect(poster.textsPostedTo('late-b-tablet-again')).toEqual(['l1', 'l2']);
     expect(poster.textsPostedTo('late-b-laptop')).toEqual(['l1', 'l2']);
-    // The parked copies stay until the tablet acks what it was just sent.
+    // What was parked stays until the tablet acks what it was just sent.
     const parked = await db.repositories.inbox.readPage({ userId: bob, deviceId: 'tablet' }, 10);
     expect(parked.messages.map((m) => m.text)).toEqual(['l1', 'l2']);
     reach.mockRestore();

@@ -18,7 +18,7 @@ import { ConnectionRepository } from '#shared/repositories/connection-repository
 import { ConversationRepository } from '#shared/repositories/conversation-repository';
 import { DeviceRepository } from '#shared/repositories/device-repository';
 import { DirectDeliveryRepository } from '#shared/repositories/direct-delivery-repository';
-import { InboxRepository } from '#shared/repositories/inbox-repository';
+import { InboxRepository, owedTimeline } from '#shared/repositories/inbox-repository';
 import { MessageRepository } from '#shared/repositories/message-repository';
 import { RateCounterRepository } from '#shared/repositories/rate-counter-repository';
 import { ReceiptRepository } from '#shared/repositories/receipt-repository';
@@ -64,19 +64,26 @@ export async function useTestTables(label: string) {
   const localTables = await createLocalTables(client, prefix);
   const documentClient = createDocumentClient(client);
   const name = (table: TableKey) => localTables[table].tableName;
+  const conversations = new ConversationRepository(documentClient, name('conversations'));
+  const messages = new MessageRepository(documentClient, {
+    conversations: name('conversations'),
+    messages: name('messages'),
+    idempotency: name('idempotency'),
+    attachments: name('attachments'),
+    rateLimits: name('rateLimits'),
+  });
   const repositories = {
-    conversations: new ConversationRepository(documentClient, name('conversations')),
-    messages: new MessageRepository(documentClient, {
-      conversations: name('conversations'),
-      messages: name('messages'),
-      idempotency: name('idempotency'),
-      attachments: name('attachments'),
-      rateLimits: name('rateLimits'),
-    }),
+    conversations,
+    messages,
     devices: new DeviceRepository(documentClient, name('users')),
     users: new UserRepository(documentClient, name('users')),
     connections: new ConnectionRepository(documentClient, name('users')),
-    inbox: new InboxRepository(documentClient, name('inbox'), limits.inboxRetentionDays * 86_400),
+    inbox: new InboxRepository(
+      documentClient,
+      { inbox: name('inbox'), conversations: name('conversations') },
+      limits.inboxRetentionDays * 86_400,
+      owedTimeline(messages, conversations),
+    ),
     receipts: new ReceiptRepository(documentClient, name('conversations'), name('receipts')),
     attachments: new AttachmentRepository(documentClient, name('attachments')),
     directDeliveries: new DirectDeliveryRepository(documentClient, name('directDeliveries')),
