@@ -6,6 +6,7 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { pauseAfterConflict } from '../aws/transaction-conflicts';
 import { conversationKeys, inboxKeys } from '../keys';
 import {
   belongedAt,
@@ -216,6 +217,11 @@ export class InboxRepository {
       return { messages: [], more: false, lastRead: afterSeq };
     }
     const page = await timeline.entriesAfter(conversationId, afterSeq, limit);
+    if (pointerFromSeq !== undefined && page.messages.length === 0) {
+      // Nothing at or past the pointer (an ack that met a transaction left it past the last seq): it goes
+      // if nothing commits meanwhile.
+      await this.removeCaughtUp(device, conversationId, pointerFromSeq, pointerFromSeq - 1);
+    }
     const lastRead = page.messages.at(-1)?.seq ?? afterSeq;
     const messages = page.messages
       .filter((entry) => entry.seq <= lastOwed && belongedAt(member, entry.seq) && !isSendingDevice(entry, device))
@@ -307,40 +313,14 @@ export class InboxRepository {
     fromSeq: number,
     upToSeq: number,
   ): Promise<PointerAck> {
-    const key = this.pointerKey(device, conversationId);
-    try {
-      await this.documentClient.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              ConditionCheck: {
-                TableName: this.tables.conversations,
-                Key: conversationKeys.meta(conversationId),
-                ConditionExpression: 'lastSeq <= :upToSeq',
-                ExpressionAttributeValues: { ':upToSeq': upToSeq },
-              },
-            },
-            {
-              Delete: {
-                TableName: this.tables.inbox,
-                Key: key,
-                ConditionExpression: 'fromSeq = :fromSeq',
-                ExpressionAttributeValues: { ':fromSeq': fromSeq },
-              },
-            },
-          ],
-        }),
-      );
-      return 'removed';
-    } catch (error) {
-      if (!(error instanceof TransactionCanceledException)) throw error;
-    }
-    // The conversation went on past the ack (or another ack moved the pointer): it starts after the ack.
+    const removal = await this.removeCaughtUp(device, conversationId, fromSeq, upToSeq);
+    if (removal !== 'wentOn') return removal === 'removed' ? 'removed' : 'none';
+    // The conversation went on past the ack: the pointer stays, past what was acked.
     try {
       await this.documentClient.send(
         new UpdateCommand({
           TableName: this.tables.inbox,
-          Key: key,
+          Key: this.pointerKey(device, conversationId),
           UpdateExpression: 'SET fromSeq = :next',
           ConditionExpression: 'fromSeq = :fromSeq',
           ExpressionAttributeValues: { ':fromSeq': fromSeq, ':next': upToSeq + 1 },
@@ -353,10 +333,60 @@ export class InboxRepository {
     }
   }
 
+  /**
+   * Removes the pointer if the conversation's last seq is `upToSeq` or less (checked in the same
+   * transaction) and the pointer still starts at `fromSeq`. `wentOn`: a later seq exists (or a
+   * transaction kept holding the meta item); `moved`: another ack moved or removed the pointer.
+   */
+  private async removeCaughtUp(
+    device: Device,
+    conversationId: string,
+    fromSeq: number,
+    upToSeq: number,
+  ): Promise<'removed' | 'wentOn' | 'moved'> {
+    const removal = new TransactWriteCommand({
+      TransactItems: [
+        {
+          ConditionCheck: {
+            TableName: this.tables.conversations,
+            Key: conversationKeys.meta(conversationId),
+            ConditionExpression: 'lastSeq <= :upToSeq',
+            ExpressionAttributeValues: { ':upToSeq': upToSeq },
+          },
+        },
+        {
+          Delete: {
+            TableName: this.tables.inbox,
+            Key: this.pointerKey(device, conversationId),
+            ConditionExpression: 'fromSeq = :fromSeq',
+            ExpressionAttributeValues: { ':fromSeq': fromSeq },
+          },
+        },
+      ],
+    });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.documentClient.send(removal);
+        return 'removed';
+      } catch (error) {
+        if (!(error instanceof TransactionCanceledException)) throw error;
+        const [lastSeq, pointer] = (error.CancellationReasons ?? []).map((reason) => reason.Code);
+        if (pointer === 'ConditionalCheckFailed') return 'moved';
+        // A send's transaction held the meta item (or another ack the pointer): nothing was decided, ask again.
+        const conflict = lastSeq === 'TransactionConflict' || pointer === 'TransactionConflict';
+        if (!conflict || attempt >= MAX_CONFLICT_ATTEMPTS) return 'wentOn';
+        await pauseAfterConflict(attempt);
+      }
+    }
+  }
+
   private pointerKey(device: Device, conversationId: string) {
     return { deviceKey: inboxKeys.device(device.userId, device.deviceId), position: inboxKeys.pointer(conversationId) };
   }
 }
+
+/** A transaction that met another in flight is asked again this many times at most. */
+const MAX_CONFLICT_ATTEMPTS = 6;
 
 /** The last seq a member row entitles to: its removal (they learn of it), or none while a member. */
 function lastSeqOwed(member: Member): number {

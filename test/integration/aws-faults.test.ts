@@ -3,9 +3,10 @@
  * (a write to an item an in-flight transaction holds is refused, as on AWS).
  */
 import { randomUUID } from 'node:crypto';
-import { PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { conversationKeys } from '#shared/keys';
+import { conversationKeys, inboxKeys } from '#shared/keys';
+import { InboxRepository } from '#shared/repositories/inbox-repository';
 import { ReceiptRepository } from '#shared/repositories/receipt-repository';
 import { type FaultProxy, startFaultProxy } from '../support/fault-proxy';
 import { useTestTables } from '../support/test-tables';
@@ -81,5 +82,55 @@ describe('a delivered or read mark meeting an in-flight transaction on the membe
 
     expect(advances).toMatchObject([{ kind: 'delivered', fromSeq: 0, toSeq: 5 }]);
     await held.done;
+  });
+});
+
+describe("an inbox ack meeting a send's transaction on the conversation's meta item", () => {
+  it('removes the pointer once that transaction is done, not move it past the last seq', async () => {
+    const conversationId = randomUUID();
+    const device = { userId: 'u1', deviceId: 'phone' };
+    const conversations = tables.tableName('conversations');
+    const metaKey = conversationKeys.meta(conversationId);
+    await tables.documentClient.send(
+      new PutCommand({ TableName: conversations, Item: { ...metaKey, conversationId, lastSeq: 5 } }),
+    );
+    const inbox = new InboxRepository(proxy.documentClient, { inbox: tables.tableName('inbox'), conversations }, 3600);
+    await inbox.park({ conversationId, seq: 3 }, [device], Math.floor(Date.now() / 1000));
+    let release = () => {};
+    proxy.holdTransactionsUntil(new Promise<void>((resolve) => (release = resolve)));
+    const held = proxy.documentClient.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Update: {
+              TableName: conversations,
+              Key: metaKey,
+              UpdateExpression: 'SET touchedBy = :send',
+              ExpressionAttributeValues: { ':send': 'a send' },
+            },
+          },
+        ],
+      }),
+    );
+    await proxy.transactionInFlight();
+    const conflictsBefore = proxy.injector.counts.transactionCancelledByConflict;
+
+    const acked = inbox.removeUpTo(device, conversationId, 5);
+    await expect
+      .poll(() => proxy.injector.counts.transactionCancelledByConflict, { timeout: 15_000, interval: 5 })
+      .toBeGreaterThan(conflictsBefore);
+    release();
+
+    expect(await acked).toEqual({ copies: 0, pointer: 'removed' });
+    const left = await tables.documentClient.send(
+      new QueryCommand({
+        TableName: tables.tableName('inbox'),
+        KeyConditionExpression: 'deviceKey = :d',
+        ExpressionAttributeValues: { ':d': inboxKeys.device(device.userId, device.deviceId) },
+        ConsistentRead: true,
+      }),
+    );
+    expect(left.Items).toEqual([]);
+    await held;
   });
 });

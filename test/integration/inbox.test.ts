@@ -197,6 +197,22 @@ describe('InboxService', () => {
     expect(await itemsOf(device)).toEqual([]);
   });
 
+  it('drops at the sync a pointer left past the last seq (an ack that kept meeting a transaction moved it there)', async () => {
+    const device = { userId: 'bob', deviceId: 'past-last' };
+    await park(device, [message('past-1', 1), message('past-1', 2)]);
+    await db.documentClient.send(
+      new UpdateCommand({
+        TableName: db.tableName('inbox'),
+        Key: { deviceKey: inboxKeys.device(device.userId, device.deviceId), position: inboxKeys.pointer('past-1') },
+        UpdateExpression: 'SET fromSeq = :next',
+        ExpressionAttributeValues: { ':next': 3 },
+      }),
+    );
+
+    expect((await db.repositories.inbox.readPage(device, 10)).messages).toEqual([]);
+    expect(await itemsOf(device)).toEqual([]);
+  });
+
   it("never replays the device's own sends", async () => {
     const device = { userId: 'bob', deviceId: 'own' };
     const own: Message = { ...message('own-1', 2), senderId: 'bob' };
