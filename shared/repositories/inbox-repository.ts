@@ -291,7 +291,7 @@ export class InboxRepository {
         ':to': pointerPosition,
       },
       ProjectionExpression: '#position, fromSeq',
-      ConsistentRead: true,
+      // Eventually consistent: a stale pointer fails the writes' conditions; one missed is replayed and acked at the next sync.
     });
     const copies = items
       .map((item) => String(item.position))
