@@ -6,7 +6,7 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { pauseAfterConflict } from '../aws/transaction-conflicts';
+import { pauseAfterConflict, retryingTransactionConflicts } from '../aws/transaction-conflicts';
 import { conversationKeys, inboxKeys } from '../keys';
 import {
   belongedAt,
@@ -129,14 +129,17 @@ export class InboxRepository {
     expiresAt: number,
   ): Promise<void> {
     try {
-      await this.documentClient.send(
-        new UpdateCommand({
-          TableName: this.tables.inbox,
-          Key: key,
-          UpdateExpression: 'SET expiresAt = :expiresAt',
-          ConditionExpression: 'attribute_exists(deviceKey)',
-          ExpressionAttributeValues: { ':expiresAt': expiresAt },
-        }),
+      // An ack's removal may hold the pointer for a moment: asked again once it is done.
+      await retryingTransactionConflicts(() =>
+        this.documentClient.send(
+          new UpdateCommand({
+            TableName: this.tables.inbox,
+            Key: key,
+            UpdateExpression: 'SET expiresAt = :expiresAt',
+            ConditionExpression: 'attribute_exists(deviceKey)',
+            ExpressionAttributeValues: { ':expiresAt': expiresAt },
+          }),
+        ),
       );
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
@@ -317,14 +320,17 @@ export class InboxRepository {
     if (removal !== 'wentOn') return removal === 'removed' ? 'removed' : 'none';
     // The conversation went on past the ack: the pointer stays, past what was acked.
     try {
-      await this.documentClient.send(
-        new UpdateCommand({
-          TableName: this.tables.inbox,
-          Key: this.pointerKey(device, conversationId),
-          UpdateExpression: 'SET fromSeq = :next',
-          ConditionExpression: 'fromSeq = :fromSeq',
-          ExpressionAttributeValues: { ':fromSeq': fromSeq, ':next': upToSeq + 1 },
-        }),
+      // Another ack of this device may hold the pointer in its removal: asked again once it is done.
+      await retryingTransactionConflicts(() =>
+        this.documentClient.send(
+          new UpdateCommand({
+            TableName: this.tables.inbox,
+            Key: this.pointerKey(device, conversationId),
+            UpdateExpression: 'SET fromSeq = :next',
+            ConditionExpression: 'fromSeq = :fromSeq',
+            ExpressionAttributeValues: { ':fromSeq': fromSeq, ':next': upToSeq + 1 },
+          }),
+        ),
       );
       return 'advanced';
     } catch (error) {

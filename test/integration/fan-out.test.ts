@@ -123,14 +123,9 @@ describe('FanOutService.deliver', () => {
     const parked = await db.repositories.inbox.readPage({ userId: bob, deviceId: 'tablet' }, 10);
     expect(parked.messages.map((m) => m.seq)).toEqual([2, 3, 4]);
     // One item for the tablet: its pointer into the conversation, from the first seq it missed.
-    const items = await db.documentClient.send(
-      new QueryCommand({
-        TableName: db.tableName('inbox'),
-        KeyConditionExpression: 'deviceKey = :d',
-        ExpressionAttributeValues: { ':d': inboxKeys.device(bob, 'tablet') },
-      }),
-    );
-    expect(items.Items).toMatchObject([{ position: inboxKeys.pointer(conversation.id), fromSeq: 2 }]);
+    expect(await db.inboxItems({ userId: bob, deviceId: 'tablet' })).toMatchObject([
+      { position: inboxKeys.pointer(conversation.id), fromSeq: 2 },
+    ]);
   });
 
   it('delivers a conversation in seq order and stops it at the first failure, leaving others untouched', async () => {

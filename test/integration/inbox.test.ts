@@ -1,4 +1,4 @@
-import { DeleteCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { epochSeconds } from '#shared/clock';
 import { limits } from '#shared/config/limits';
@@ -72,19 +72,6 @@ async function park(device: { userId: string; deviceId: string }, messages: Mess
   }
 }
 
-/** Every item of a device's inbox, raw. */
-async function itemsOf(device: { userId: string; deviceId: string }) {
-  const result = await db.documentClient.send(
-    new QueryCommand({
-      TableName: db.tableName('inbox'),
-      KeyConditionExpression: 'deviceKey = :d',
-      ExpressionAttributeValues: { ':d': inboxKeys.device(device.userId, device.deviceId) },
-      ConsistentRead: true,
-    }),
-  );
-  return result.Items ?? [];
-}
-
 describe('InboxService', () => {
   it('syncs parked messages in seq order within each conversation', async () => {
     const device = { userId: 'bob', deviceId: 'sync-order' };
@@ -101,7 +88,7 @@ describe('InboxService', () => {
     const device = { userId: 'bob', deviceId: 'pointer' };
     await park(device, [message('pointer-1', 4), message('pointer-1', 5), message('pointer-1', 6)]);
 
-    expect(await itemsOf(device)).toMatchObject([
+    expect(await db.inboxItems(device)).toMatchObject([
       { position: inboxKeys.pointer('pointer-1'), conversationId: 'pointer-1', fromSeq: 4 },
     ]);
   });
@@ -119,7 +106,7 @@ describe('InboxService', () => {
     // Past half its retention: the next park moves its expiry on, and keeps its first seq.
     const later = start + Math.ceil(retention * 0.6);
     await db.repositories.inbox.park(message('fading-1', 2), [device], later);
-    expect(await itemsOf(device)).toMatchObject([{ fromSeq: 1, expiresAt: later + retention }]);
+    expect(await db.inboxItems(device)).toMatchObject([{ fromSeq: 1, expiresAt: later + retention }]);
 
     // TTL takes it between the park's read and its update: it is written again from the seq parked.
     const muchLater = later + Math.ceil(retention * 0.6);
@@ -134,7 +121,7 @@ describe('InboxService', () => {
     const spy = vi.spyOn(db.documentClient, 'send').mockImplementation(takenByTtl as unknown as typeof send);
     await db.repositories.inbox.park(message('fading-1', 3), [device], muchLater);
     spy.mockRestore();
-    expect(await itemsOf(device)).toMatchObject([{ fromSeq: 3, expiresAt: muchLater + retention }]);
+    expect(await db.inboxItems(device)).toMatchObject([{ fromSeq: 3, expiresAt: muchLater + retention }]);
   });
 
   it('reads the inbox strongly: an item parked a moment before the sync is never missed', async () => {
@@ -161,11 +148,14 @@ describe('InboxService', () => {
     await inbox.ack(device, 'ack-1', 2);
     const left = await db.repositories.inbox.readPage(device, 10);
     expect(left.messages.map((m) => m.id)).toEqual(['ack-1-3', 'ack-2-1']);
-    expect(await itemsOf(device)).toMatchObject([{ conversationId: 'ack-1', fromSeq: 3 }, { conversationId: 'ack-2' }]);
+    expect(await db.inboxItems(device)).toMatchObject([
+      { conversationId: 'ack-1', fromSeq: 3 },
+      { conversationId: 'ack-2' },
+    ]);
 
     await inbox.ack(device, 'ack-1', 3);
     expect((await db.repositories.inbox.readPage(device, 10)).messages.map((m) => m.id)).toEqual(['ack-2-1']);
-    expect(await itemsOf(device)).toMatchObject([{ conversationId: 'ack-2', fromSeq: 1 }]);
+    expect(await db.inboxItems(device)).toMatchObject([{ conversationId: 'ack-2', fromSeq: 1 }]);
   });
 
   it('keeps the pointer when the conversation went on past the ack: a fan-out that found it parked nothing new', async () => {
@@ -192,9 +182,9 @@ describe('InboxService', () => {
     expect(page.messages.map((m) => m.seq)).toEqual([1, 2, 3]);
 
     await new InboxService(db.repositories.inbox, new RecordingPoster()).ack(device, 'left-1', 3);
-    expect(await itemsOf(device)).toMatchObject([{ fromSeq: 4 }]);
+    expect(await db.inboxItems(device)).toMatchObject([{ fromSeq: 4 }]);
     expect((await db.repositories.inbox.readPage(device, 10)).messages).toEqual([]);
-    expect(await itemsOf(device)).toEqual([]);
+    expect(await db.inboxItems(device)).toEqual([]);
   });
 
   it('drops at the sync a pointer left past the last seq (an ack that kept meeting a transaction moved it there)', async () => {
@@ -210,7 +200,7 @@ describe('InboxService', () => {
     );
 
     expect((await db.repositories.inbox.readPage(device, 10)).messages).toEqual([]);
-    expect(await itemsOf(device)).toEqual([]);
+    expect(await db.inboxItems(device)).toEqual([]);
   });
 
   it("never replays the device's own sends", async () => {

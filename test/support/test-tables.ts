@@ -10,7 +10,7 @@ import { createDocumentClient } from '#shared/aws/dynamodb';
 import type { Clock } from '#shared/clock';
 import { limits } from '#shared/config/limits';
 import type { TableKey } from '#shared/config/tables';
-import { userKeys } from '#shared/keys';
+import { inboxKeys, userKeys } from '#shared/keys';
 import type { StoredMessage } from '#shared/model';
 import type { ServerFrame } from '#shared/protocol/frames';
 import { AttachmentRepository } from '#shared/repositories/attachment-repository';
@@ -104,6 +104,18 @@ export async function useTestTables(label: string) {
         limit: upTo - from + 1,
       });
       return page.messages;
+    },
+    /** Every item of a device's inbox as stored (pointers and copies), strongly consistent. */
+    async inboxItems(device: { readonly userId: string; readonly deviceId: string }) {
+      const result = await documentClient.send(
+        new QueryCommand({
+          TableName: name('inbox'),
+          KeyConditionExpression: 'deviceKey = :d',
+          ExpressionAttributeValues: { ':d': inboxKeys.device(device.userId, device.deviceId) },
+          ConsistentRead: true,
+        }),
+      );
+      return result.Items ?? [];
     },
     /** The domain services wired as the handlers wire them, on the fixed clock. */
     services: {
