@@ -86,20 +86,29 @@ export type DriverCommand =
       readonly changes: number;
       readonly drainTimeoutMs: number;
     }
-  /** Every recipient device of the workload's first conversation reads all it has, which acks it too (not measured). */
-  | { readonly kind: 'receiptSettle'; readonly workload: Workload }
   /**
-   * A burst: `messages` sends one at a time by one device, each delivered; then every other online device
-   * of the conversation reads once up to the burst's last seq, its read also its ack (the SDK sends no ack
-   * that a read covers): all at once, or `oneAtATime` (each invocation alone, for its billed duration).
+   * A burst: `messages` sends one at a time by one device into the workload's first conversation,
+   * each delivered to every other online device there (its receivers).
    */
   | {
       readonly kind: 'receiptBurst';
       readonly workload: Workload;
       readonly label: string;
       readonly messages: number;
-      readonly oneAtATime: boolean;
     }
+  /**
+   * The burst conversation's receivers read (which acks too: the SDK sends no ack that a read covers)
+   * up to `upToSeq`, else its last accepted seq: all of them, or the one at index `receiver`. Answers
+   * how many reads went; the server answers a read only when it refuses it.
+   */
+  | {
+      readonly kind: 'receiptReads';
+      readonly workload: Workload;
+      readonly upToSeq?: number;
+      readonly receiver?: number;
+    }
+  /** How many reads the burst conversation's receivers have had refused so far. */
+  | { readonly kind: 'receiptRefusals'; readonly workload: Workload }
   /** `count` keep-alive pings from one device, each answered before the next. */
   | { readonly kind: 'pings'; readonly count: number }
   /** `count` devices reconnect as the SDK does (close; connect ticket; connect with it; sync until syncComplete). */
@@ -177,10 +186,8 @@ export interface ReceiptBurstResult {
   readonly messages: number;
   /** Devices that read (every online device of the conversation but the sender's). */
   readonly receivers: number;
-  /** Frames the receivers sent: `read` frames (answered) and `ack` frames (answered only when refused). */
-  readonly frames: { readonly reads: number; readonly acks: number };
-  /** Acks and reads refused or unanswered. */
-  readonly errors: number;
+  /** The burst's last seq: what its receivers read up to. */
+  readonly lastSeq: number;
 }
 
 export interface ReceiptSendResult {

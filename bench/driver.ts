@@ -60,6 +60,8 @@ class Device {
   /** The peer of each direct chat, as the last `messageAccepted` there named it (as the SDK keeps it). */
   private readonly directPeer = new Map<string, string>();
   receiptFrames = 0;
+  /** Reads the server refused: a read is answered only when refused. */
+  refusedReads = 0;
   private waiters: { predicate: (frame: Frame) => boolean; resolve: (frame: Frame) => void }[] = [];
 
   constructor(
@@ -112,6 +114,7 @@ class Device {
 
   offer(frame: Frame): void {
     if (frame.type === 'receipt') this.receiptFrames += 1;
+    if (frame.type === 'error' && frame.action === 'read') this.refusedReads += 1;
     if (this.waiters.length === 0) return;
     this.waiters = this.waiters.filter((waiter) => {
       if (!waiter.predicate(frame)) return true;
@@ -608,35 +611,27 @@ function burstConversation(workload: Workload): { conversation: Conversation; se
 }
 
 /**
- * Every receiver reads up to `upToSeq`; answers how many reads were refused or unanswered. A read is
- * also the device's ack (the server clears its inbox and moves the delivered mark with it), and the
- * SDK sends no ack that a read it sent covers: a device that reads what just arrived sends the read
- * alone. `oneAtATime` waits for each device's read before the next device starts: on AWS each
- * invocation has an execution environment to itself, and here, all at once, 59 invocations would
- * share one process and each would be billed the others' time (a group's acks measured about 800 ms
- * each that way).
+ * Receivers read up to `upToSeq` (the conversation's last accepted seq when not given): all of them,
+ * or the one at `receiver`. A read is also the device's ack (the server clears its inbox and moves
+ * the delivered mark with it), and the SDK sends no ack that a read it sent covers: a device that
+ * reads what just arrived sends the read alone. A read is answered only when refused, so the bench
+ * waits for the reads' invocations itself; answers how many reads went.
  */
-async function ackAndRead(
-  conversationId: string,
-  receivers: readonly Device[],
-  upToSeq: number,
-  { oneAtATime = false } = {},
-): Promise<number> {
-  const read = (device: Device) =>
-    device.request({ action: 'read', conversationId, upToSeq }, 'readAcked').catch(() => ({ type: 'error' }) as Frame);
-  const answers: Frame[] = [];
-  if (oneAtATime) for (const device of receivers) answers.push(await read(device));
-  else answers.push(...(await Promise.all(receivers.map(read))));
-  return answers.filter((answer) => answer.type === 'error').length;
+function receiptReads(command: Extract<DriverCommand, { kind: 'receiptReads' }>): number {
+  const { conversation, receivers } = burstConversation(command.workload);
+  const upToSeq = command.upToSeq ?? Math.max(0, ...conversation.acceptedSeqs);
+  if (upToSeq < 1) return 0;
+  const readers = command.receiver === undefined ? receivers : [receivers[command.receiver] as Device];
+  for (const device of readers) device.send({ action: 'read', conversationId: conversation.id, upToSeq });
+  return readers.length;
 }
 
-/** Receipts up to date before a measured burst, so its ack and read cover the burst alone. */
-async function receiptSettle(workload: Workload): Promise<void> {
-  const { conversation, receivers } = burstConversation(workload);
-  const upToSeq = Math.max(0, ...conversation.acceptedSeqs);
-  if (upToSeq > 0) await ackAndRead(conversation.id, receivers, upToSeq);
+/** Reads the receivers of the workload's burst conversation had refused so far. */
+function receiptRefusals(workload: Workload): number {
+  return burstConversation(workload).receivers.reduce((sum, device) => sum + device.refusedReads, 0);
 }
 
+/** `messages` sends one at a time by one device, each delivered to every other online device of the conversation. */
 async function receiptBurst(command: Extract<DriverCommand, { kind: 'receiptBurst' }>): Promise<ReceiptBurstResult> {
   const { conversation, sender, receivers } = burstConversation(command.workload);
   const phase = new Phase(command.label);
@@ -648,14 +643,7 @@ async function receiptBurst(command: Extract<DriverCommand, { kind: 'receiptBurs
     last = send.seq ?? last;
   }
   for (const send of phase.sends) sends.delete(send.id);
-  const errors = await ackAndRead(conversation.id, receivers, last, { oneAtATime: command.oneAtATime });
-  // A read is the device's ack too: no ack frame goes (as the SDK sends none that a read covers).
-  return {
-    messages: command.messages,
-    receivers: receivers.length,
-    frames: { reads: receivers.length, acks: 0 },
-    errors,
-  };
+  return { messages: command.messages, receivers: receivers.length, lastSeq: last };
 }
 
 async function createConversation(httpUrl: string, token: string, body: Record<string, unknown>): Promise<string> {
@@ -786,14 +774,9 @@ async function receiptAck(command: Extract<DriverCommand, { kind: 'receiptAck' }
   const [sender, receiver] = pairDevices(command.conversationId);
   receiptFramesBefore = sender.receiptFrames;
   const frame = { action: command.action, conversationId: command.conversationId, upToSeq: command.seq };
-  let answer: Frame;
-  if (command.action === 'ack') {
-    // An ack is answered only when refused: the pong of a ping behind it on the socket stands in.
-    receiver.send(frame);
-    answer = await receiver.request({ action: 'ping' }, 'pong');
-  } else {
-    answer = await receiver.request(frame, 'readAcked');
-  }
+  // An ack and a read are answered only when refused: the pong of a ping behind it on the socket stands in.
+  receiver.send(frame);
+  const answer = await receiver.request({ action: 'ping' }, 'pong');
   if (answer.type === 'error') throw new Error(`${command.action}: ${JSON.stringify(answer)}`);
 }
 
@@ -836,8 +819,10 @@ async function handle(command: DriverCommand): Promise<unknown> {
       return changePrepare(command.workload);
     case 'changeProbe':
       return changeProbe(command);
-    case 'receiptSettle':
-      return receiptSettle(command.workload);
+    case 'receiptReads':
+      return receiptReads(command);
+    case 'receiptRefusals':
+      return receiptRefusals(command.workload);
     case 'receiptBurst':
       return receiptBurst(command);
     case 'inboxReturnConnect':

@@ -3,11 +3,11 @@
  * messages with the receipts the SDK coalesces per burst (issue 15), and a connected device's pings and
  * reconnects. Each is counted between two meter readings taken with the stack quiet.
  */
-import type { ChangeKind, InboxReturnResult, ReceiptBurstResult, Workload } from './driver-protocol';
+import type { ChangeKind, DriverCommand, InboxReturnResult, ReceiptBurstResult, Workload } from './driver-protocol';
 import { type CostReport, costBetween, cpuOf, readMeters } from './meters';
 import { type PhaseContext, type PhaseReport, runPhase } from './phases';
 import { averageDeep } from './receipts';
-import { waitForQuiet } from './rig';
+import { invocationsFinished, waitForQuiet } from './rig';
 
 export type ChangeCosts = Readonly<Record<`${Workload}-${ChangeKind}`, PhaseReport>>;
 export type BurstCosts = Awaited<ReturnType<typeof measureReceiptBursts>>;
@@ -74,10 +74,13 @@ async function burstCost(context: PhaseContext, workload: Workload) {
   const { rig, settings } = context;
   const rounds: CostReport[] = [];
   let receivers = 0;
-  let frames = { reads: 0, acks: 0 };
-  let errors = 0;
+  const refusedBefore = await rig.driver.call<number>({ kind: 'receiptRefusals', workload });
+  /** Receivers read (answered only when refused): waited for until their invocations finished. */
+  const reads = (read: Omit<Extract<DriverCommand, { kind: 'receiptReads' }>, 'kind'>) =>
+    invocationsFinished(rig, 'wsRead', () => rig.driver.call<number>({ kind: 'receiptReads', ...read }));
   const measureBurst = async (label: string, oneAtATime: boolean) => {
-    await rig.driver.call<undefined>({ kind: 'receiptSettle', workload });
+    // Receipts up to date first, unmeasured, so the burst's reads cover the burst alone.
+    await reads({ workload });
     await waitForQuiet(rig);
     const before = readMeters(rig);
     const burst = await rig.driver.call<ReceiptBurstResult>({
@@ -85,13 +88,14 @@ async function burstCost(context: PhaseContext, workload: Workload) {
       workload,
       label,
       messages: settings.receiptBurstMessages,
-      oneAtATime,
     });
+    receivers = burst.receivers;
+    const upToSeq = burst.lastSeq;
+    if (oneAtATime)
+      for (let receiver = 0; receiver < receivers; receiver++) await reads({ workload, upToSeq, receiver });
+    else await reads({ workload, upToSeq });
     const answered = readMeters(rig);
     await waitForQuiet(rig);
-    receivers = burst.receivers;
-    frames = burst.frames;
-    errors += burst.errors;
     return costBetween(before, { ...readMeters(rig), ...cpuOf(answered) }, burst.messages);
   };
   for (let i = 0; i < settings.receiptRounds; i++) {
@@ -104,9 +108,9 @@ async function burstCost(context: PhaseContext, workload: Workload) {
     messagesPerBurst: settings.receiptBurstMessages,
     /** Devices that read (and so acked) each burst. */
     receivers,
-    /** The receipt frames a burst's receivers sent, all of them. */
-    receiptFrames: frames,
-    receiptErrors: errors,
+    /** The receipt frames a burst's receivers sent, all of them: one read each (no ack: their reads cover it). */
+    receiptFrames: { reads: receivers, acks: 0 },
+    receiptErrors: (await rig.driver.call<number>({ kind: 'receiptRefusals', workload })) - refusedBefore,
     ...averageDeep(rounds),
   };
 }

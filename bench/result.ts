@@ -239,9 +239,10 @@ export function costModel(inputs: CostInputs) {
   const awsStreamOnly = profiles.find((p) => p.profile.timing === 'aws' && !p.profile.fastPath);
   // Per message of a burst: its send, plus the receivers' reads (answered) and acks (answered only when
   // refused) shared by the burst.
+  // Reads and acks are answered only when refused: each is one billed frame.
   const withReceipts = (burst: BurstCosts['direct']): Billing => ({
-    routeRequests: 1 + burst.receiptFrames.reads / burst.messagesPerBurst,
-    unansweredFrames: burst.receiptFrames.acks / burst.messagesPerBurst,
+    routeRequests: 1,
+    unansweredFrames: (burst.receiptFrames.reads + burst.receiptFrames.acks) / burst.messagesPerBurst,
   });
   // A parked copy's return, per copy: its share of the syncs (and the pings flushing the acks), and of the acks.
   const returnBilling = (returned: InboxReturnCosts, copies: number): Billing => ({
@@ -273,7 +274,7 @@ export function costModel(inputs: CostInputs) {
     sdkConnection,
     localVersusAws,
     assumptions:
-      "Quantities measured in this run; each send, edit or reaction is 2 billed frames (the frame in, messageAccepted out) plus its posts; each read is 2 frames and each ack 1 (answered only when refused), plus their receipt posts; directWithReceipts and groupWithReceipts are bursts of messagesPerBurst sends after which every receiving device reads once, which acks too (a read from a device clears its inbox and moves the delivered mark, and the SDK sends no ack a read covers; measured whole, per message); groupWithReceipts also pays, when measured, the return of the copies it parks for its offline devices (parkedCopyReturn, per copy: offline devices come back, sync in pages and ack; a device that never returns before its inbox expires costs less, as TTL deletes are free); Lambda durations are the local means; DynamoDB write units include the estimated units of failed calls; CloudWatch Logs counts the handlers' lines as written in the run (INFO, metrics on, as deployed) plus estimated Lambda platform and API Gateway access lines; X-Ray at the default sampling rule. direct, the receipts, the changes and the group lines come from this process's stack; directStreamOnly and groupStreamOnly from the AWS-timing run with the fast path off (its Lambda durations include the modelled waits, and its handlers log at ERROR); fastPath compares the two AWS-timing runs, fast path on and off, like for like.",
+      "Quantities measured in this run; each send, edit or reaction is 2 billed frames (the frame in, messageAccepted out) plus its posts; each read and each ack 1 (answered only when refused), plus their receipt posts; directWithReceipts and groupWithReceipts are bursts of messagesPerBurst sends after which every receiving device reads once, which acks too (a read from a device clears its inbox and moves the delivered mark, and the SDK sends no ack a read covers; measured whole, per message); groupWithReceipts also pays, when measured, the return of the copies it parks for its offline devices (parkedCopyReturn, per copy: offline devices come back, sync in pages and ack; a device that never returns before its inbox expires costs less, as TTL deletes are free); Lambda durations are the local means; DynamoDB write units include the estimated units of failed calls; CloudWatch Logs counts the handlers' lines as written in the run (INFO, metrics on, as deployed) plus estimated Lambda platform and API Gateway access lines; X-Ray at the default sampling rule. direct, the receipts, the changes and the group lines come from this process's stack; directStreamOnly and groupStreamOnly from the AWS-timing run with the fast path off (its Lambda durations include the modelled waits, and its handlers log at ERROR); fastPath compares the two AWS-timing runs, fast path on and off, like for like.",
     perMillionMessages: {
       direct: dollarsPerMillion(inputs.directProbe, oneRequest),
       directWithReceipts: dollarsPerMillion(bursts.direct, withReceipts(bursts.direct)),
@@ -290,7 +291,7 @@ export function costModel(inputs: CostInputs) {
                 { part: receipts.perAck, times: 1 },
                 { part: receipts.perRead, times: 1 },
               ]),
-              { routeRequests: 2, unansweredFrames: 1 },
+              { routeRequests: 1, unansweredFrames: 2 },
             ),
           }),
       groupUnbatched: dollarsPerMillion(inputs.groupProbe, oneRequest),

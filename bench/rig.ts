@@ -4,6 +4,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { setCapacityRecorder } from '#shared/aws/capacity-meter';
+import type { FunctionName } from '#shared/config/functions';
 import { createLocalDynamoDbClient } from '../local/aws-local';
 import { type DynamoDbLocal, type DynamoDbLocalJit, startDynamoDbLocal } from '../local/dynamodb-local';
 import { anyFreeServicePorts, type LocalStack, startLocalStack } from '../local/stack';
@@ -78,6 +79,29 @@ export async function stopBenchStack(rig: BenchRig): Promise<void> {
   await rig.dynamo.stop();
   rig.handlerLogs?.stop();
   setCapacityRecorder(undefined);
+}
+
+/**
+ * Runs `start`, which answers how many invocations of `name` it caused, then waits until that many
+ * more have finished: for frames answered only when refused, which say nothing when they succeed.
+ */
+export async function invocationsFinished(
+  rig: BenchRig,
+  name: FunctionName,
+  start: () => Promise<number>,
+  maxMs = 30_000,
+): Promise<void> {
+  const finished = () => {
+    const count = rig.stack.invocationCounts()[name];
+    return count === undefined ? 0 : count.invocations - count.running;
+  };
+  const before = finished();
+  const caused = await start();
+  const deadline = performance.now() + maxMs;
+  while (finished() < before + caused) {
+    if (performance.now() > deadline) throw new Error(`${caused} ${name} invocation(s) did not finish in ${maxMs} ms`);
+    await sleep(5);
+  }
 }
 
 /** Waits until no invocation runs and no DynamoDB call, post, invocation or stream record has happened for 300 ms. */

@@ -36,6 +36,8 @@ export interface ConnectionEvents {
   /** A socket opened; its sync is requested right after. */
   opened(): void;
   frame(frame: ServerFrame): void;
+  /** The server answered the frame of this write (see `writeCount`): everything written before it reached the server. */
+  answered(writeIndex: number): void;
   /** API Gateway answered a request with its own failure: the request in flight may be lost. */
   integrationFailed(): void;
   /** The socket is gone: whatever was in flight on it is owed again on the next one. */
@@ -52,6 +54,9 @@ export class Connection {
   private keepAliveTimer: ReturnType<typeof setTimeout> | undefined;
   private recycleTimer: ReturnType<typeof setTimeout> | undefined;
   private watchdogTimer: ReturnType<typeof setTimeout> | undefined;
+  private writes = 0;
+  /** The write that carried the ping whose pong is owed. */
+  private pingWrite: number | undefined;
 
   constructor(
     private readonly settings: ConnectionSettings,
@@ -64,6 +69,11 @@ export class Connection {
 
   get generation(): number {
     return this.currentGeneration;
+  }
+
+  /** Frames written so far, over every socket: a frame's index is the count just after it went. */
+  get writeCount(): number {
+    return this.writes;
   }
 
   /** A method, so TypeScript does not carry a narrowed state across an await. */
@@ -165,6 +175,7 @@ export class Connection {
     if (socket === undefined || socket.readyState !== OPEN) return false;
     try {
       socket.send(JSON.stringify(frame));
+      this.writes++;
       // Any frame resets API Gateway's idle timer: a ping is owed only after keepAliveMs of quiet.
       this.armKeepAlive();
       return true;
@@ -205,6 +216,10 @@ export class Connection {
       this.events.error(new ParleyClientError('bad_frame', 'Ignored a frame that is not a Parley server frame'));
       return;
     }
+    if (frame.type === 'pong' && this.pingWrite !== undefined) {
+      this.events.answered(this.pingWrite);
+      this.pingWrite = undefined;
+    }
     this.events.frame(frame);
   }
 
@@ -218,6 +233,7 @@ export class Connection {
   private teardown(): void {
     const socket = this.socket;
     this.socket = undefined;
+    this.pingWrite = undefined;
     clearTimeout(this.keepAliveTimer);
     this.keepAliveTimer = undefined;
     clearTimeout(this.recycleTimer);
@@ -245,7 +261,9 @@ export class Connection {
   private armKeepAlive(): void {
     clearTimeout(this.keepAliveTimer);
     this.keepAliveTimer = setTimeout(() => {
-      if (this.write({ action: 'ping' })) this.armWatchdog();
+      if (!this.write({ action: 'ping' })) return;
+      this.pingWrite = this.writes;
+      this.armWatchdog();
     }, this.settings.keepAliveMs);
   }
 

@@ -32,16 +32,20 @@ interface PendingSend {
 interface Flight {
   readonly sends: PendingSend[];
   readonly generation: number;
+  /** The connection's write count just after the frame went (`Connection.writeCount`). */
+  readonly writeIndex: number;
   readonly timer: ReturnType<typeof setTimeout>;
 }
 
 export interface OutboxSettings {
-  readonly connection: Pick<Connection, 'state' | 'generation' | 'isClosed' | 'write' | 'backoffDelay'>;
+  readonly connection: Pick<Connection, 'state' | 'generation' | 'isClosed' | 'write' | 'backoffDelay' | 'writeCount'>;
   readonly responseTimeoutMs: number;
   readonly closedError: () => Error;
   readonly onError: (error: Error) => void;
   /** The highest seq this device knows in the conversation (received, synced or its own), 0 if none. */
   readonly highestSeq: (conversationId: string) => number;
+  /** The server answered the frame of this write on the current socket (see `Connection.answered`). */
+  readonly answered?: (writeIndex: number) => void;
 }
 
 /** The `directChat` field of a `sendMessage` frame: the sender device's view of a direct chat. */
@@ -114,6 +118,7 @@ export class Outbox {
       this.flights.set(conversationId, {
         sends,
         generation: connection.generation,
+        writeIndex: connection.writeCount,
         // No answer: send again with the same ids; the server answers the originals if it had them.
         timer: setTimeout(() => {
           this.flights.delete(conversationId);
@@ -127,6 +132,10 @@ export class Outbox {
   accept(clientMessageId: string, message: Message): void {
     const pending = this.find(clientMessageId);
     if (pending === undefined) return;
+    const flight = this.flights.get(pending.conversationId);
+    if (flight?.sends.includes(pending) && flight.generation === this.settings.connection.generation) {
+      this.settings.answered?.(flight.writeIndex);
+    }
     this.remove(pending);
     pending.resolve(message);
   }

@@ -101,10 +101,11 @@ export class ParleyClient {
         error: onError,
         opened: () => this.acks.onNewConnection(),
         frame: (frame) => this.onFrame(frame),
+        answered: (writeIndex) => this.reads.settleThrough(writeIndex),
         // Sends and reads are idempotent: everything in flight goes again rather than wait out its timeout.
         integrationFailed: () => {
           this.outbox.retryInFlight();
-          this.reads.retryInFlight();
+          this.reads.retryUnsettled();
         },
         lost: () => {
           this.reads.onConnectionLost();
@@ -119,10 +120,10 @@ export class ParleyClient {
       closedError,
       onError,
       highestSeq: (conversationId) => this.delivery.highestSeq(conversationId),
+      answered: (writeIndex) => this.reads.settleThrough(writeIndex),
     });
     this.reads = new ReadQueue({
       connection: this.connection,
-      responseTimeoutMs,
       onError,
       written: (conversationId, upToSeq) => this.acks.coveredByRead(conversationId, upToSeq),
     });
@@ -316,9 +317,6 @@ export class ParleyClient {
       case 'syncComplete':
         this.onSyncComplete(frame.cursor);
         return;
-      case 'readAcked':
-        this.reads.acked(frame.conversationId, frame.upToSeq);
-        return;
       case 'receipt':
         // The user read this on another device: a read of it from here would move nothing.
         if (frame.kind === 'read' && frame.userId === this.knownUserId) {
@@ -385,7 +383,12 @@ export class ParleyClient {
       this.outbox.refuse(frame.clientMessageId, error, retryable);
       return;
     }
-    if (frame.action === 'read' && this.reads.refuse(error, retryable)) return;
+    if (
+      frame.action === 'read' &&
+      frame.conversationId !== undefined &&
+      this.reads.refuse(frame.conversationId, error, retryable)
+    )
+      return;
     this.emitError(error);
     if (frame.action === 'sync' && this.connection.state === 'syncing') this.connection.replace();
   }

@@ -1,55 +1,68 @@
-/** Read marks: coalesced to the highest seq per conversation, queued while offline, resent until `readAcked`. */
+/**
+ * Read marks: coalesced to the highest seq per conversation and queued while offline. The server
+ * answers a read only when it refuses it (the refusal names its conversation), so reads go out at
+ * once, many at a time. A read written on a socket that drops goes again on the next one, unless
+ * an answer to a later frame on that socket (a send's, a pong) showed that it reached the server.
+ */
 import type { Connection } from './connection';
 
 export interface ReadQueueSettings {
-  readonly connection: Pick<Connection, 'state' | 'write' | 'backoffDelay'>;
-  readonly responseTimeoutMs: number;
+  readonly connection: Pick<Connection, 'state' | 'write' | 'backoffDelay' | 'writeCount'>;
   readonly onError: (error: Error) => void;
   /** A read went out on the connection: it acknowledges delivery up to its seq too. */
   readonly written?: (conversationId: string, upToSeq: number) => void;
 }
 
+/** A read on the current socket, by the count of frames written when it went. */
+interface WrittenRead {
+  readonly upToSeq: number;
+  readonly writeIndex: number;
+}
+
 export class ReadQueue {
+  /** To write: the highest seq per conversation. */
   private readonly pending = new Map<string, number>();
-  private readonly confirmed = new Map<string, number>();
-  private inFlight: { conversationId: string; upToSeq: number; timer: ReturnType<typeof setTimeout> } | undefined;
+  /** Written on the current socket, not yet known to have reached the server. */
+  private readonly unsettled = new Map<string, WrittenRead>();
+  /** Known to be read this far: it reached the server, or the user read it on another device. */
+  private readonly settled = new Map<string, number>();
+  /** The highest seq ever written per conversation: what a refusal that comes late sends again. */
+  private readonly lastWritten = new Map<string, number>();
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private attempts = 0;
 
   constructor(private readonly settings: ReadQueueSettings) {}
 
   mark(conversationId: string, upToSeq: number): void {
-    const known = Math.max(this.pending.get(conversationId) ?? 0, this.confirmed.get(conversationId) ?? 0);
-    if (upToSeq <= known) return;
+    if (upToSeq <= this.known(conversationId)) return;
     this.pending.set(conversationId, upToSeq);
     this.pump();
   }
 
-  /** Reads go one at a time: an error frame for a read names no conversation, so only one may be open. */
+  /** Writes every pending read; the server answers none of them unless it refuses one. */
   pump(): void {
-    const { connection, responseTimeoutMs } = this.settings;
-    if (connection.state !== 'connected' || this.inFlight !== undefined || this.retryTimer !== undefined) return;
-    const next = this.pending.entries().next();
-    if (next.done === true) return;
-    const [conversationId, upToSeq] = next.value;
-    if (!connection.write({ action: 'read', conversationId, upToSeq })) return;
-    this.settings.written?.(conversationId, upToSeq);
-    const timer = setTimeout(() => {
-      this.inFlight = undefined;
-      this.pump();
-    }, responseTimeoutMs);
-    this.inFlight = { conversationId, upToSeq, timer };
+    const { connection } = this.settings;
+    if (connection.state !== 'connected' || this.retryTimer !== undefined) return;
+    for (const [conversationId, upToSeq] of this.pending) {
+      if (!connection.write({ action: 'read', conversationId, upToSeq })) return;
+      this.pending.delete(conversationId);
+      this.unsettled.set(conversationId, { upToSeq, writeIndex: connection.writeCount });
+      this.lastWritten.set(conversationId, Math.max(upToSeq, this.lastWritten.get(conversationId) ?? 0));
+      this.settings.written?.(conversationId, upToSeq);
+    }
   }
 
-  acked(conversationId: string, upToSeq: number): void {
-    this.confirmed.set(conversationId, Math.max(upToSeq, this.confirmed.get(conversationId) ?? 0));
-    if ((this.pending.get(conversationId) ?? 0) <= upToSeq) this.pending.delete(conversationId);
-    if (this.inFlight?.conversationId === conversationId) {
-      clearTimeout(this.inFlight.timer);
-      this.inFlight = undefined;
+  /**
+   * The server answered the frame of write `writeIndex`: frames arrive in order, so every read
+   * written before it reached the server, and one that fails there is refused by name.
+   */
+  settleThrough(writeIndex: number): void {
+    for (const [conversationId, read] of this.unsettled) {
+      if (read.writeIndex >= writeIndex) continue;
+      this.unsettled.delete(conversationId);
+      this.settle(conversationId, read.upToSeq);
       this.attempts = 0;
     }
-    this.pump();
   }
 
   /**
@@ -58,35 +71,62 @@ export class ReadQueue {
    * device's inbox is its own.
    */
   readElsewhere(conversationId: string, upToSeq: number): void {
-    this.confirmed.set(conversationId, Math.max(upToSeq, this.confirmed.get(conversationId) ?? 0));
+    this.settle(conversationId, upToSeq);
     if ((this.pending.get(conversationId) ?? 0) <= upToSeq) this.pending.delete(conversationId);
+    if ((this.unsettled.get(conversationId)?.upToSeq ?? 0) <= upToSeq) this.unsettled.delete(conversationId);
   }
 
   /**
-   * The server refused the read in flight: a retryable refusal tries again after a backoff, any
-   * other drops it. False when no read is in flight, so the error is someone else's.
+   * The server refused this conversation's read: a retryable refusal sends the highest read written
+   * there again after a backoff, any other drops it. False when no read went there, so the error is
+   * someone else's.
    */
-  refuse(error: Error, retryable: boolean): boolean {
-    if (this.inFlight === undefined) return false;
-    const { conversationId, upToSeq, timer } = this.inFlight;
-    clearTimeout(timer);
-    this.inFlight = undefined;
+  refuse(conversationId: string, error: Error, retryable: boolean): boolean {
+    const written = this.lastWritten.get(conversationId);
+    if (written === undefined) return false;
+    this.unsettled.delete(conversationId);
     if (retryable) {
+      this.pending.set(conversationId, Math.max(written, this.pending.get(conversationId) ?? 0));
       this.retryLater();
       return true;
     }
-    if ((this.pending.get(conversationId) ?? 0) <= upToSeq) this.pending.delete(conversationId);
     this.settings.onError(error);
-    this.pump();
     return true;
   }
 
-  /** A request failed without saying which: the read in flight goes again after a backoff. */
-  retryInFlight(): void {
-    if (this.inFlight === undefined) return;
-    clearTimeout(this.inFlight.timer);
-    this.inFlight = undefined;
+  /** API Gateway failed a frame without saying which: every unsettled read goes again after a backoff. */
+  retryUnsettled(): void {
+    if (this.unsettled.size === 0) return;
+    this.requeueUnsettled();
     this.retryLater();
+  }
+
+  /** The socket dropped: its unsettled reads go again on the next one. */
+  onConnectionLost(): void {
+    this.requeueUnsettled();
+  }
+
+  stop(): void {
+    clearTimeout(this.retryTimer);
+  }
+
+  private known(conversationId: string): number {
+    return Math.max(
+      this.pending.get(conversationId) ?? 0,
+      this.unsettled.get(conversationId)?.upToSeq ?? 0,
+      this.settled.get(conversationId) ?? 0,
+    );
+  }
+
+  private settle(conversationId: string, upToSeq: number): void {
+    this.settled.set(conversationId, Math.max(upToSeq, this.settled.get(conversationId) ?? 0));
+  }
+
+  private requeueUnsettled(): void {
+    for (const [conversationId, { upToSeq }] of this.unsettled) {
+      this.pending.set(conversationId, Math.max(upToSeq, this.pending.get(conversationId) ?? 0));
+    }
+    this.unsettled.clear();
   }
 
   private retryLater(): void {
@@ -98,16 +138,5 @@ export class ReadQueue {
       },
       this.settings.connection.backoffDelay(this.attempts++),
     );
-  }
-
-  /** The connection dropped: the read in flight goes out again on the next one. */
-  onConnectionLost(): void {
-    if (this.inFlight === undefined) return;
-    clearTimeout(this.inFlight.timer);
-    this.inFlight = undefined;
-  }
-
-  stop(): void {
-    clearTimeout(this.retryTimer);
   }
 }

@@ -10,7 +10,9 @@ const receipts = createReceiptService();
 /**
  * `read`: the user has read the conversation up to `upToSeq` (members only). It acknowledges the
  * delivery to this device as well, as an `ack` would: reading implies having, so a device that reads
- * on arrival sends one frame, not two (each is a billed message and an invocation).
+ * on arrival sends one frame, not two (each is a billed message and an invocation). Answered only
+ * when refused, by an error frame naming the conversation: an answer is a billed message, and the
+ * user's other devices and the senders learn of the read from its receipt.
  */
 export const handler = webSocketRoute(async (event) => {
   const { connectionId, ...device } = connectionOf(event);
@@ -19,5 +21,5 @@ export const handler = webSocketRoute(async (event) => {
   // First, as an ack's: a device may still clear what it holds of a conversation its user has left.
   await inbox.ack(device, frame.conversationId, frame.upToSeq);
   await receipts.acknowledge({ userId: device.userId, connectionId }, frame.conversationId, 'read', frame.upToSeq);
-  return { type: 'readAcked', conversationId: frame.conversationId, upToSeq: frame.upToSeq };
+  return undefined;
 });

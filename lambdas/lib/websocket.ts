@@ -41,13 +41,10 @@ export const frameResponse = (frame: ServerFrame): WebSocketResult => ({
   body: JSON.stringify(frame),
 });
 
-/** Echo fields a client needs to match an error to its request, read leniently from the raw frame. */
-function echoFields(body: string | undefined): { clientMessageId?: string; action?: string } {
-  const { clientMessageId, action } = frameIds(body);
-  return { ...(clientMessageId ? { clientMessageId } : {}), ...(action ? { action } : {}) };
-}
-
-/** Ids a frame names, read leniently and bounded in length: never its text or anything else. */
+/**
+ * Ids a frame names, read leniently and bounded in length: never its text or anything else. An error
+ * frame echoes them, so the client can match a refusal to its request (a read's by its conversation).
+ */
 function frameIds(body: string | undefined): { clientMessageId?: string; action?: string; conversationId?: string } {
   try {
     const frame: unknown = JSON.parse(body ?? '');
@@ -73,7 +70,7 @@ function errorFrame(error: AppError, body: string | undefined): WebSocketResult 
     type: 'error',
     code: error.code,
     message: error.message,
-    ...echoFields(body),
+    ...frameIds(body),
     ...(error.details ? { details: error.details } : {}),
   });
 }
@@ -91,7 +88,7 @@ const faultFrames = (): MiddlewareObj<WebSocketEvent, WebSocketResult> => ({
       type: 'error',
       code: 'internal',
       message: 'Internal error',
-      ...echoFields(request.event.body),
+      ...frameIds(request.event.body),
     });
   },
 });

@@ -229,7 +229,6 @@ export type ServerFrame =
   /** A `sendMessages` frame's messages, stored (or found already stored), in the order sent. */
   | { readonly type: 'messagesAccepted'; readonly conversationId: string; readonly messages: readonly Message[] }
   | { readonly type: 'syncComplete'; readonly delivered: number; readonly cursor?: string }
-  | { readonly type: 'readAcked'; readonly conversationId: string; readonly upToSeq: number }
   | { readonly type: 'pong' }
   /** The answer to `subscribePresence`: the presence now of each user it may watch (others are left out). */
   | { readonly type: 'presenceSubscribed'; readonly presence: readonly PresenceState[] }
@@ -251,5 +250,7 @@ export type ServerFrame =
       readonly message: string;
       readonly clientMessageId?: string;
       readonly action?: string;
+      /** The refused frame's conversation: a read is answered only when refused, and this names which. */
+      readonly conversationId?: string;
       readonly details?: Readonly<Record<string, unknown>>;
     };

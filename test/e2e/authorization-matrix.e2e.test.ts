@@ -130,7 +130,8 @@ const webSocketActionScopes: Record<string, ActionScope> = {
   },
   read: {
     scope: 'conversation',
-    answer: 'readAcked',
+    // A read answers nothing unless refused.
+    answer: 'error',
     frame: (conversationId) => ({ action: 'read', conversationId, upToSeq: 1 }),
   },
   typing: {
@@ -385,8 +386,9 @@ describe.each(refusedCallers)('$who', ({ caller, device }) => {
       const onTarget = await device().request(spec.frame(conversationId), spec.answer);
       const onUnknown = await device().request(spec.frame(UNKNOWN_CONVERSATION_ID), spec.answer);
 
-      expect(onTarget).toMatchObject({ type: 'error', code: 'not_found', action });
-      expect(onTarget).toEqual(onUnknown);
+      // A refusal echoes the conversation the frame named, and differs in nothing else.
+      expect(onTarget).toMatchObject({ type: 'error', code: 'not_found', action, conversationId });
+      expect({ ...onTarget, conversationId: 'echoed' }).toEqual({ ...onUnknown, conversationId: 'echoed' });
       await expectNothingStoredOrDelivered(since);
     },
   );

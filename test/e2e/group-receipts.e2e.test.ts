@@ -68,7 +68,9 @@ describe('a group message', () => {
   it('shows read as each member reads, and keeps the first times after later marks move on', async () => {
     const [bob, cat] = members as [User, User];
     const read = alicePhone.nextFrame(receiptFrom(bob.userId, 'read'), 'read by bob');
-    await memberDevices[0]?.request({ action: 'read', conversationId, upToSeq: messageSeq }, 'readAcked');
+    await stack.handled('wsRead', 1, () =>
+      memberDevices[0]?.send({ action: 'read', conversationId, upToSeq: messageSeq }),
+    );
     await read;
     const first = await api(stack.httpUrl, cat.token, 'GET', `/messages/${messageId}/read_receipts`);
     const bobFirst = (first.body.receipts as { userId: string; readAt: string | null }[]).find(
@@ -76,7 +78,9 @@ describe('a group message', () => {
     );
 
     await alicePhone.sendMessage(conversationId, 'later', 'later');
-    await memberDevices[0]?.request({ action: 'read', conversationId, upToSeq: messageSeq + 1 }, 'readAcked');
+    await stack.handled('wsRead', 1, () =>
+      memberDevices[0]?.send({ action: 'read', conversationId, upToSeq: messageSeq + 1 }),
+    );
     const later = await api(stack.httpUrl, cat.token, 'GET', `/messages/${messageId}/read_receipts`);
     const rows = later.body.receipts as { userId: string; readAt: string | null }[];
 
@@ -99,7 +103,7 @@ describe('a member with read receipts turned off', () => {
     const eveLaptop = await ChatClient.connect(stack.wsUrl, eve.token, 'laptop');
     const onOwnLaptop = eveLaptop.nextFrame(receiptFrom(eve.userId, 'read'), 'read on her own laptop');
 
-    await eveDevice.request({ action: 'read', conversationId, upToSeq: messageSeq + 1 }, 'readAcked');
+    await stack.handled('wsRead', 1, () => eveDevice.send({ action: 'read', conversationId, upToSeq: messageSeq + 1 }));
     await onOwnLaptop;
     await alicePhone.request({ action: 'ping' }, 'pong');
 
@@ -122,7 +126,9 @@ describe('a member with read receipts turned off', () => {
     ] as const) {
       const onPhone = alicePhone.nextFrame(receiptFrom(member.userId, 'read'), `read by ${index}`);
       const onLaptop = aliceLaptop.nextFrame(receiptFrom(member.userId, 'read'), `read by ${index} (laptop)`);
-      await memberDevices[index]?.request({ action: 'read', conversationId, upToSeq: messageSeq }, 'readAcked');
+      await stack.handled('wsRead', 1, () =>
+        memberDevices[index]?.send({ action: 'read', conversationId, upToSeq: messageSeq }),
+      );
       await Promise.all([onPhone, onLaptop]);
     }
 

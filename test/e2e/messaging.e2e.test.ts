@@ -168,7 +168,7 @@ describe('offline device', () => {
     expect(tablet.messages().map((m) => m.text)).toContain('read on the tablet');
 
     const lastSeq = Math.max(...tablet.messages(conversationId).map((m) => m.seq));
-    await tablet.request({ action: 'read', conversationId, upToSeq: lastSeq }, 'readAcked');
+    await stack.handled('wsRead', 1, () => tablet.send({ action: 'read', conversationId, upToSeq: lastSeq }));
     const again = await tablet.request({ action: 'sync' }, 'syncComplete');
     expect(again).toMatchObject({ type: 'syncComplete', delivered: 0 });
     expect(tablet.frames.filter((frame) => frame.type === 'error')).toEqual([]);

@@ -282,8 +282,9 @@ describe('typing', () => {
     const onUnknown = await catPhone.request({ action: 'typing', conversationId: 'no-such-conversation' }, 'typing');
     await flushed(benLaptop);
 
-    expect(onTarget).toMatchObject({ type: 'error', code: 'not_found', action: 'typing' });
-    expect(onTarget).toEqual(onUnknown);
+    // The refusal echoes the conversation the frame named, and differs in nothing else.
+    expect(onTarget).toMatchObject({ type: 'error', code: 'not_found', action: 'typing', conversationId: groupId });
+    expect({ ...onTarget, conversationId: 'echoed' }).toEqual({ ...onUnknown, conversationId: 'echoed' });
     expect(typingFrames(benLaptop)).toEqual([]);
   });
 });

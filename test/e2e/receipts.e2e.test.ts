@@ -47,10 +47,13 @@ describe('receipts', () => {
 
     const read = alicePhone.nextFrame(receipt('read', seq), 'read receipt');
     const onPhone = bobPhone.nextFrame(receipt('read', seq), 'read on the other device');
-    await bobLaptop.request({ action: 'read', conversationId, upToSeq: seq }, 'readAcked');
+    const framesBefore = bobLaptop.frames.length;
+    await stack.handled('wsRead', 1, () => bobLaptop.send({ action: 'read', conversationId, upToSeq: seq }));
     expect(await read).toMatchObject({ userId: bob.userId, conversationId });
     expect(await onPhone).toMatchObject({ userId: bob.userId });
-    expect(bobLaptop.frames.filter((frame) => frame.type === 'receipt')).toEqual([]);
+    await bobLaptop.request({ action: 'ping' }, 'pong');
+    // A read is answered only when refused: nothing but the pong came back to the reader.
+    expect(bobLaptop.frames.slice(framesBefore).map((frame) => frame.type)).toEqual(['pong']);
   });
 
   it("clears the reader's unread count", async () => {
@@ -58,7 +61,7 @@ describe('receipts', () => {
     const before = await api(stack.httpUrl, bob.token, 'GET', `/users/${bob.userId}/conversations`);
     const lastSeq = (before.body.conversations as { lastSeq: number; unreadCount: number }[])[0]?.lastSeq ?? 0;
 
-    await bobPhone.request({ action: 'read', conversationId, upToSeq: lastSeq }, 'readAcked');
+    await stack.handled('wsRead', 1, () => bobPhone.send({ action: 'read', conversationId, upToSeq: lastSeq }));
 
     const after = await api(stack.httpUrl, bob.token, 'GET', `/users/${bob.userId}/conversations`);
     expect((before.body.conversations as { unreadCount: number }[])[0]?.unreadCount).toBeGreaterThan(0);
@@ -68,7 +71,7 @@ describe('receipts', () => {
   it('never moves a mark backwards: a late read of an older seq announces nothing', async () => {
     const receiptsBefore = alicePhone.frames.filter((frame) => frame.type === 'receipt').length;
 
-    await bobLaptop.request({ action: 'read', conversationId, upToSeq: 1 }, 'readAcked');
+    await stack.handled('wsRead', 1, () => bobLaptop.send({ action: 'read', conversationId, upToSeq: 1 }));
     await alicePhone.request({ action: 'ping' }, 'pong');
 
     expect(alicePhone.frames.filter((frame) => frame.type === 'receipt')).toHaveLength(receiptsBefore);

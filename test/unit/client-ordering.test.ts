@@ -469,7 +469,7 @@ describe('ParleyClient sends and reads', () => {
     expect(seqs(h.client.messages(conversationId))).toEqual([1, 2]);
   });
 
-  it('queues reads offline, coalesces them, and resends after a reconnect until readAcked', async () => {
+  it('queues reads offline, coalesces them, and writes them again on a new socket until a later answer shows they arrived', async () => {
     const h = harness();
     h.client.markRead(conversationId, 3);
     h.client.markRead(conversationId, 7);
@@ -479,16 +479,86 @@ describe('ParleyClient sends and reads', () => {
     await connected;
     expect(socket.framesOf('read')).toEqual([{ action: 'read', conversationId, upToSeq: 7 }]);
 
+    // No answer came to anything written after it: the read may have died with the socket.
     socket.drop();
     const next = await h.connect(1);
     expect(next.framesOf('read')).toEqual([{ action: 'read', conversationId, upToSeq: 7 }]);
-    next.push({ type: 'readAcked', conversationId, upToSeq: 7 });
+    // A send written after the read is answered: the read reached the server before it.
+    const sent = h.client.send(conversationId, { text: 'after the read' });
+    next.push({
+      type: 'messageAccepted',
+      clientMessageId: sent.clientMessageId,
+      message: message(8, { senderId: me, text: 'after the read', clientMessageId: sent.clientMessageId }),
+    });
+    await sent.accepted;
 
     next.drop();
     const third = await h.connect(2);
     expect(third.framesOf('read')).toEqual([]);
     h.client.markRead(conversationId, 6);
     expect(third.framesOf('read')).toEqual([]);
+    expect(h.errors).toEqual([]);
+  });
+
+  it('writes reads of several conversations at once; a pong settles only the reads written before its ping', async () => {
+    vi.useFakeTimers();
+    try {
+      const h = harness({}, { keepAliveMs: 1_000, responseTimeoutMs: 60_000 });
+      const connected = h.client.connect();
+      const socket = await h.connect(0);
+      await connected;
+      h.client.markRead(conversationId, 2);
+      h.client.markRead('c-other', 9);
+      // Neither waits for the other: the server answers a read only to refuse it.
+      expect(socket.framesOf('read')).toEqual([
+        { action: 'read', conversationId, upToSeq: 2 },
+        { action: 'read', conversationId: 'c-other', upToSeq: 9 },
+      ]);
+
+      await vi.advanceTimersByTimeAsync(1_000);
+      expect(socket.framesOf('ping')).toHaveLength(1);
+      h.client.markRead(conversationId, 3);
+      socket.push({ type: 'pong' });
+
+      socket.drop();
+      await vi.advanceTimersByTimeAsync(0);
+      const next = await h.connect(1);
+      // The pong answered a ping written after the first two reads, not after the third.
+      expect(next.framesOf('read')).toEqual([{ action: 'read', conversationId, upToSeq: 3 }]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('sends a read again when the server refuses it by name for a passing reason, and reports any other refusal', async () => {
+    const h = harness({}, { backoff: { initialMs: 1, maxMs: 1 } });
+    const connected = h.client.connect();
+    const socket = await h.connect(0);
+    await connected;
+    h.client.markRead(conversationId, 4);
+    h.client.markRead('c-other', 9);
+    h.client.markRead('c-left', 2);
+
+    socket.push({
+      type: 'error',
+      code: 'internal',
+      message: 'Internal error',
+      action: 'read',
+      conversationId: 'c-other',
+    });
+    await vi.waitFor(() => expect(socket.framesOf('read')).toHaveLength(4));
+    expect(socket.framesOf('read')[3]).toEqual({ action: 'read', conversationId: 'c-other', upToSeq: 9 });
+
+    socket.push({
+      type: 'error',
+      code: 'not_found',
+      message: 'Conversation not found',
+      action: 'read',
+      conversationId: 'c-left',
+    });
+    expect(h.errors).toMatchObject([{ code: 'not_found', action: 'read' }]);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(socket.framesOf('read')).toHaveLength(4);
   });
 
   it('sends no read that the user already made on another device (its read receipt), and reads past it', async () => {
@@ -505,7 +575,6 @@ describe('ParleyClient sends and reads', () => {
     h.client.markRead(conversationId, 5);
     h.client.markRead('c-other', 9);
     expect(socket.framesOf('read')).toEqual([{ action: 'read', conversationId: 'c-other', upToSeq: 9 }]);
-    socket.push({ type: 'readAcked', conversationId: 'c-other', upToSeq: 9 });
 
     h.client.markRead(conversationId, 6);
     expect(socket.framesOf('read').at(-1)).toEqual({ action: 'read', conversationId, upToSeq: 6 });
@@ -573,7 +642,6 @@ describe('ParleyClient sends and reads', () => {
         h.client.markRead(conversationId, seq);
         await vi.advanceTimersByTimeAsync(0);
         expect(socket.framesOf('read').at(-1)).toMatchObject({ upToSeq: seq });
-        socket.push({ type: 'readAcked', conversationId, upToSeq: seq });
       }
       expect(socket.framesOf('ping')).toEqual([]);
 
