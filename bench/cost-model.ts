@@ -4,6 +4,7 @@
  * sizes (the catalog's) are inputs. docs/performance.md explains the model and its limits.
  */
 import { type FunctionName, type FunctionSpec, functions, memoryMbOf } from '#shared/config/functions';
+import { lambdaSystemLogLevel } from '#shared/config/monitoring';
 import { round } from './capacity-tally';
 
 export const prices = {
@@ -85,15 +86,16 @@ export const assumed = {
     source: 'https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutLogEvents.html',
   },
   lambdaPlatformLogBytesPerInvocation: {
-    value: 330,
-    unit: 'bytes of START, END and REPORT lines (REPORT with its XRAY line when traced), estimated',
+    value: lambdaSystemLogLevel === 'WARN' ? 0 : 330,
+    unit: `bytes of Lambda's own lines per successful invocation at the stack's system log level (${lambdaSystemLogLevel}): none at WARN; at INFO its START, END and REPORT lines (REPORT with its XRAY line when traced), estimated`,
     source:
-      'https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html (line formats; sizes estimated)',
+      'shared/config/monitoring.ts; https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html ("System log level event mapping": platform.start and platform.report INFO, platform.runtimeDone DEBUG, a failed or timed-out invocation\'s WARN); https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html (line formats; sizes estimated)',
   },
   lambdaPlatformLogEventsPerInvocation: {
-    value: 3,
-    unit: 'log events Lambda writes per invocation (START, END, REPORT)',
-    source: 'https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html',
+    value: lambdaSystemLogLevel === 'WARN' ? 0 : 3,
+    unit: `log events Lambda writes per successful invocation at the stack's system log level (${lambdaSystemLogLevel}; 3 at INFO: START, END, REPORT)`,
+    source:
+      'shared/config/monitoring.ts; https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html',
   },
   apiGatewayAccessLogBytesPerRequest: {
     value: accessLogLineBytes(),

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Grant, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, type IFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, type IFunction, LoggingFormat, Runtime, SystemLogLevel, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { type ICommandHooks, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
@@ -20,7 +20,7 @@ import {
   functions,
   memoryMbOf,
 } from '#shared/config/functions';
-import { serviceName } from '#shared/config/monitoring';
+import { lambdaSystemLogLevel, serviceName } from '#shared/config/monitoring';
 import { type TableKey, type TableSpec, tables as tableSpecs } from '#shared/config/tables';
 
 /** Every handler in the catalog, by its name in `shared/config/functions`. */
@@ -127,6 +127,9 @@ export function createBundledFunction(scope: Construct, props: BundledFunctionPr
     timeout: Duration.seconds(props.timeoutSeconds),
     role,
     logGroup,
+    // JSON, so that Lambda's own lines can be filtered by level (the handlers' Powertools lines are JSON already).
+    loggingFormat: LoggingFormat.JSON,
+    systemLogLevelV2: SystemLogLevel[lambdaSystemLogLevel],
     ...(props.tracing ? { tracing: Tracing.ACTIVE } : {}),
     projectRoot: repositoryRoot,
     depsLockFilePath: `${repositoryRoot}package-lock.json`,

@@ -5,6 +5,15 @@
 
 export const serviceName = 'parley';
 
+/**
+ * What Lambda itself logs for every function (its JSON "system" log, set with the JSON log format).
+ * At WARN a successful invocation writes nothing of its own (`platform.start` and `platform.report`
+ * are INFO, `platform.runtimeDone` DEBUG), while a failed or timed-out one still writes its
+ * `runtimeDone` and `report` (WARN). At the default, INFO, every invocation writes its start and
+ * report lines. Durations, errors and throttles stay in Lambda's own CloudWatch metrics, which are free.
+ */
+export const lambdaSystemLogLevel: 'DEBUG' | 'INFO' | 'WARN' = 'WARN';
+
 /** CloudWatch namespace of the handlers' EMF metrics; Powertools adds the `service` dimension. */
 export const metricsNamespace = 'Parley';
 

@@ -288,6 +288,15 @@ describe('Dashboard', () => {
   });
 });
 
+describe('Lambda logs', () => {
+  it.each(functionNames)('%s logs JSON, with only failed invocations writing platform lines', (name) => {
+    expect(resources[functionId(name)]?.Properties.LoggingConfig).toMatchObject({
+      LogFormat: 'JSON',
+      SystemLogLevel: 'WARN',
+    });
+  });
+});
+
 describe('Tracing', () => {
   it.each(functionNames)('traces %s actively with X-Ray', (name) => {
     expect(resources[functionId(name)]?.Properties.TracingConfig).toEqual({ Mode: 'Active' });

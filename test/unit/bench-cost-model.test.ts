@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { oneVcpuMemoryMb } from '#shared/config/functions';
+import { lambdaSystemLogLevel } from '#shared/config/monitoring';
 import { CapacityTally, tallyPerMessage } from '../../bench/capacity-tally';
 import {
   accessLogLineBytes,
@@ -90,6 +91,18 @@ describe('dollarsPerMillion', () => {
     );
     // The connect upgrade is billed as a message; the disconnect is not.
     expect(lineOf(priced, 'API Gateway WebSocket').quantityPerMessage).toBe(3);
+  });
+
+  it("prices no Lambda platform line for a successful invocation at the stack's WARN system log level", () => {
+    expect(lambdaSystemLogLevel).toBe('WARN');
+    const measured: MeasuredPerMessage = {
+      ...nothing,
+      lambdaInvocations: { byFunction: { wsSendMessage: { perMessage: 1, meanMs: 1 } } },
+    };
+    // No route request either: only the invocation could add a platform line, and it adds none.
+    expect(
+      lineOf(dollarsPerMillion(measured, { routeRequests: 0 }), 'CloudWatch Logs: Lambda platform').quantityPerMessage,
+    ).toBe(0);
   });
 
   it('renders the access log line as a JSON object of typical size', () => {
