@@ -49,12 +49,6 @@ export const limits = {
     postTimeoutMs: 1_000,
     /** The record of devices reached outlives any stream delay; then TTL reaps it. */
     recordTtlSeconds: 60 * 60,
-    /**
-     * Conversations whose members a warm send environment remembers (least recently sent to goes
-     * first): its next send there reads their connections while it reads the members. At most 100
-     * ids each, so about 3 MB at most.
-     */
-    rememberedConversations: 1_000,
   },
   /** Concurrent postToConnection calls per fan-out invocation. */
   postConcurrency: 64,

@@ -1,4 +1,3 @@
-import { LRUCache } from 'lru-cache';
 import pLimit from 'p-limit';
 import type { ConnectionPoster } from '../aws/connection-poster';
 import { type Clock, epochSeconds } from '../clock';
@@ -22,8 +21,6 @@ export interface DirectDeliverySettings {
   readonly maxMembers: number;
   readonly postTimeoutMs: number;
   readonly recordTtlSeconds: number;
-  /** Conversations whose members this environment remembers (see {@link DirectDelivery.prefetchRemembered}). */
-  readonly rememberedConversations: number;
 }
 
 export interface DirectDeliveryOutcome {
@@ -65,8 +62,6 @@ export interface DirectDeliveryLogger {
  */
 export class DirectDelivery {
   private readonly postLimit = pLimit(limits.postConcurrency);
-  /** Each conversation's members as this environment's last membership read of it found them. */
-  private readonly membersSeen: LRUCache<string, readonly string[]>;
 
   constructor(
     private readonly conversations: ConversationRepository,
@@ -76,30 +71,11 @@ export class DirectDelivery {
     private readonly clock: Clock,
     private readonly logger: DirectDeliveryLogger,
     readonly settings: DirectDeliverySettings,
-  ) {
-    this.membersSeen = new LRUCache({ max: Math.max(1, settings.rememberedConversations) });
-  }
+  ) {}
 
   /** Whether a conversation of this many members takes the fast path (never when it is off). */
   covers(memberCount: number): boolean {
     return this.settings.maxMembers > 0 && memberCount <= this.settings.maxMembers;
-  }
-
-  /**
-   * Starts reading the connections of the members this environment last saw in the conversation, so
-   * that read overlaps the membership read as well as the commit. Only when the sender was one of them
-   * (a stranger's frame starts no reads), and the posts still go only to the members the send's own
-   * read names: a member who left is skipped, one who joined is read late.
-   */
-  prefetchRemembered(conversationId: string, senderId: string): ConnectionPrefetch | undefined {
-    const memberIds = this.membersSeen.get(conversationId);
-    if (memberIds === undefined || !memberIds.includes(senderId) || !this.covers(memberIds.length)) return undefined;
-    return this.prefetch(memberIds);
-  }
-
-  /** The members a membership read found: the conversation's next send here starts from them. */
-  rememberMembers(conversationId: string, memberIds: readonly string[]): void {
-    if (this.settings.rememberedConversations > 0) this.membersSeen.set(conversationId, memberIds);
   }
 
   /** Starts reading the likely recipients' connections now (one BatchGetItem per 100), to overlap the commit. */

@@ -6,8 +6,7 @@ import type { DirectDelivery } from './direct-delivery-service';
 /**
  * Reads membership while `admission` (the writer's rate-limit charge) runs, so nothing is written
  * unless it passes, and refuses a non-member. With the fast path on for this conversation, starts
- * reading the recipients' connections, so they are in hand when the commit lands: at once when this
- * environment remembers the members from an earlier send, else as soon as the read names them.
+ * reading the recipients' connections, so they are in hand when the commit lands.
  */
 export async function admitMember(
   conversations: ConversationRepository,
@@ -16,20 +15,20 @@ export async function admitMember(
   userId: string,
   admission?: Promise<void>,
 ) {
-  const remembered = direct?.prefetchRemembered(conversationId, userId);
   const [, { conversation, member, members, membershipAt, directMemberIds }] = await Promise.all([
     admission,
     readMembership(conversations, direct, conversationId, userId),
   ]);
-  const memberIds = members?.map((candidate) => candidate.userId);
-  // Before any refusal: a sender no longer listed starts no reads here again.
-  if (memberIds) direct?.rememberMembers(conversationId, memberIds);
   // Same answer for "no such conversation" and "not yours": ids cannot be probed.
   if (!conversation || !member) throw new NotFoundError('Conversation not found');
   const covering = members && direct?.covers(conversation.memberCount) ? direct : undefined;
   const fastPath =
-    covering && members && memberIds
-      ? { direct: covering, members, prefetched: remembered ?? covering.prefetch(memberIds) }
+    covering && members
+      ? {
+          direct: covering,
+          members,
+          prefetched: covering.prefetch(members.map((candidate) => candidate.userId)),
+        }
       : undefined;
   // Both still listed on the meta item: the sender's next send may skip this read (`directChat`).
   const directPeerId =

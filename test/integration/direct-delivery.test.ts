@@ -2,7 +2,6 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { directRecordWaitMs } from '#shared/config/functions';
 import { limits } from '#shared/config/limits';
 import type { StoredMessage } from '#shared/model';
-import { ConnectionRepository } from '#shared/repositories/connection-repository';
 import { ConversationRepository } from '#shared/repositories/conversation-repository';
 import { DirectDeliveryRepository } from '#shared/repositories/direct-delivery-repository';
 import type { ConnectionService } from '#shared/services/connection-service';
@@ -241,72 +240,6 @@ describe('direct delivery (the fast path)', () => {
     await sending;
 
     expect(poster.postedTo()).toEqual([`removed-${ben}`]);
-  });
-
-  it('reads the connections of the members it remembers while a warm send reads the members, and posts by that read', async () => {
-    const [ann, ben, cat, dan, eve] = ['ann', 'ben', 'cat', 'dan', 'eve'].map((name) => `${name}-warm`) as [
-      string,
-      string,
-      string,
-      string,
-      string,
-    ];
-    const { conversation } = await conversations.create({ creatorId: ann, type: 'group', memberIds: [ben, cat] });
-    for (const userId of [ben, cat, dan]) {
-      await connections.connect({ userId, deviceId: 'phone', connectionId: `warm-${userId}` });
-    }
-    const events: string[] = [];
-    class WatchedMembers extends ConversationRepository {
-      override async getWithMembers(conversationId: string) {
-        const result = await super.getWithMembers(conversationId);
-        events.push('members read');
-        return result;
-      }
-    }
-    class WatchedConnections extends ConnectionRepository {
-      override readLiveReach(userIds: readonly string[], nowEpochSeconds: number) {
-        events.push(`connections of ${[...userIds].sort().join(' ')}`);
-        return super.readLiveReach(userIds, nowEpochSeconds);
-      }
-    }
-    const poster = new RecordingPoster();
-    const messaging = new MessagingService(
-      new WatchedMembers(db.documentClient, db.tableName('conversations')),
-      db.services.timeline,
-      db.services.sendableAttachments,
-      new DirectDelivery(
-        db.repositories.conversations,
-        new WatchedConnections(db.documentClient, db.tableName('users')),
-        db.repositories.directDeliveries,
-        poster,
-        fixedClock,
-        { warn: () => undefined },
-        limits.directDelivery,
-      ),
-    );
-    const send = (senderId: string, clientMessageId: string) =>
-      messaging.send({ senderId, conversationId: conversation.id, clientMessageId, text: 'x' });
-
-    await send(ann, 'cold');
-    expect(events).toEqual(['members read', `connections of ${[ann, ben, cat].sort().join(' ')}`]);
-
-    // Between two sends cat leaves and dan joins: the warm read still names cat, the send's own read does not.
-    await conversations.removeMember(conversation.id, ann, cat);
-    await conversations.addMembers(conversation.id, ann, [dan]);
-    events.length = 0;
-    const postsBefore = poster.posts.length;
-    await send(ann, 'warm');
-    expect(events).toEqual([
-      `connections of ${[ann, ben, cat].sort().join(' ')}`,
-      'members read',
-      `connections of ${dan}`,
-    ]);
-    expect(poster.postedTo().slice(postsBefore).sort()).toEqual([`warm-${ben}`, `warm-${dan}`]);
-
-    // Someone the conversation never listed starts no read of its members' connections.
-    events.length = 0;
-    await expect(send(eve, 'stranger')).rejects.toMatchObject({ code: 'not_found' });
-    expect(events).toEqual(['members read']);
   });
 
   it('sends past the size limit and retried clientMessageIds through the stream alone', async () => {
