@@ -88,7 +88,8 @@ export type DriverCommand =
     }
   /**
    * A burst: `messages` sends one at a time by one device into the workload's first conversation,
-   * each delivered to every other online device there (its receivers).
+   * each delivered to every other online device there (its receivers), and its fan-out done before
+   * the next goes (each message its own stream batch).
    */
   | {
       readonly kind: 'receiptBurst';
