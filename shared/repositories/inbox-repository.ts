@@ -85,19 +85,21 @@ export class InboxRepository {
    * same message again after a retry finds the pointer and writes nothing. `pointed`: devices (their
    * `inboxKeys.device`) this conversation's pointer was read or written for since the message
    * committed, which need no read: an ack removes a pointer only once the conversation's last seq
-   * is covered, and that seq is at least this message's.
+   * is covered, and that seq is at least this message's. Answers the devices (`inboxKeys.device`) it
+   * wrote a pointer for: only a device whose sync may have run before its pointer existed.
    */
   async park(
     message: Pick<Message, 'conversationId' | 'seq'>,
     devices: readonly Device[],
     nowEpochSeconds: number,
     pointed: ReadonlySet<string> = new Set(),
-  ): Promise<void> {
+  ): Promise<ReadonlySet<string>> {
     const position = inboxKeys.pointer(message.conversationId);
     const keys = devices
       .map((device) => ({ deviceKey: inboxKeys.device(device.userId, device.deviceId), position }))
       .filter((key) => !pointed.has(key.deviceKey));
-    if (keys.length === 0) return;
+    const written = new Set<string>();
+    if (keys.length === 0) return written;
     const found = await batchGetAll(this.documentClient, this.tables.inbox, keys, true, 'deviceKey, expiresAt');
     const expiresAtOf = new Map(found.map((item) => [String(item.deviceKey), Number(item.expiresAt ?? 0)]));
     const expiresAt = nowEpochSeconds + this.retentionSeconds;
@@ -115,8 +117,12 @@ export class InboxRepository {
           },
         })),
       ),
-      ...fading.map((key) => this.extend(key, message, expiresAt)),
+      ...fading.map(async (key) => {
+        if ((await this.extend(key, message, expiresAt)) === 'written') written.add(key.deviceKey);
+      }),
     ]);
+    for (const key of missing) written.add(key.deviceKey);
+    return written;
   }
 
   /**
@@ -127,7 +133,7 @@ export class InboxRepository {
     key: { deviceKey: string; position: string },
     message: Pick<Message, 'conversationId' | 'seq'>,
     expiresAt: number,
-  ): Promise<void> {
+  ): Promise<'extended' | 'written'> {
     try {
       // An ack's removal may hold the pointer for a moment: asked again once it is done.
       await retryingTransactionConflicts(() =>
@@ -141,6 +147,7 @@ export class InboxRepository {
           }),
         ),
       );
+      return 'extended';
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       await this.documentClient.send(
@@ -149,6 +156,7 @@ export class InboxRepository {
           Item: { ...key, conversationId: message.conversationId, fromSeq: message.seq, expiresAt },
         }),
       );
+      return 'written';
     }
   }
 

@@ -288,13 +288,13 @@ export class FanOutService {
       ),
     );
 
-    await this.inbox.park(
+    const pointersWritten = await this.inbox.park(
       message,
       toPark,
       epochSeconds(this.clock.now()),
       batch.pointedDevices(message.conversationId),
     );
-    batch.noteParked(toPark, message, index);
+    batch.noteParked(toPark, message, index, pointersWritten);
     // One line per message and stage: how an operator follows a message (docs/operations.md).
     this.logger.info('message fanned out', {
       ...correlationFields(correlationIdOf(message)),
@@ -311,17 +311,23 @@ export class FanOutService {
    * once (maybe before the device's `$connect`), and the device's `sync` may have read its inbox before
    * the park landed. `$connect` writes the connection row before `sync` reads the inbox, and this
    * reads the rows again after the parks, so one of the two always sees the other: a connection that
-   * appeared meanwhile gets the parked messages posted, in order. One BatchGetItem per batch for the
-   * users with parked devices (a Query for each whose reach item is incomplete). Answers the batch indexes to retry (a user whose re-read or posts failed).
+   * appeared meanwhile gets the parked messages posted, in order. Only users with a device whose
+   * pointer this batch wrote: where park's strong read found the pointer, it existed after the commit,
+   * so a sync that read the inbox after the commit followed it (strongly) to this message, and one
+   * before the commit came after `$connect` wrote the row this batch's first read then saw; a pointer
+   * an earlier batch of the conversation wrote after the sync had its own re-read before this batch
+   * began. One BatchGetItem per batch for those users (a Query for each whose reach item is
+   * incomplete). Answers the batch indexes to retry (a user whose re-read or posts failed).
    */
   private async reachLateConnections(batch: BatchState): Promise<number[]> {
     const retry: number[] = [];
-    const parkedUsers = [...batch.parkedByUser().keys()];
+    const newlyOwed = [...batch.parkedByUser()].filter(([userId]) => batch.gotNewPointer(userId));
+    if (newlyOwed.length === 0) return retry;
     // Read again, all at once: one BatchGetItem for the users with complete reach items.
-    const reread = batch.freshReaches(parkedUsers);
+    const reread = batch.freshReaches(newlyOwed.map(([userId]) => userId));
     reread.catch(() => undefined);
     await Promise.all(
-      [...batch.parkedByUser()].map(async ([userId, parkedByDevice]) => {
+      newlyOwed.map(async ([userId, parkedByDevice]) => {
         try {
           const known = new Set((await batch.reachOf(userId)).connections.map((c) => c.connectionId));
           const { connections } = await reachIn(await reread, userId);
@@ -426,12 +432,26 @@ class BatchState {
     this.direct.set(messageId, devices);
   }
 
-  noteParked(devices: readonly Device[], message: StoredMessage, index: number): void {
+  /** Users with a device whose inbox pointer this batch wrote (see reachLateConnections). */
+  private readonly newPointerUsers = new Set<string>();
+
+  gotNewPointer(userId: string): boolean {
+    return this.newPointerUsers.has(userId);
+  }
+
+  /** `pointersWritten`: the devices (`inboxKeys.device`) whose pointer the park wrote, not found. */
+  noteParked(
+    devices: readonly Device[],
+    message: StoredMessage,
+    index: number,
+    pointersWritten: ReadonlySet<string>,
+  ): void {
     this.parked += devices.length;
     const pointed = this.pointed.get(message.conversationId) ?? new Set<string>();
     this.pointed.set(message.conversationId, pointed);
     for (const device of devices) {
       pointed.add(deviceKey(device.userId, device.deviceId));
+      if (pointersWritten.has(deviceKey(device.userId, device.deviceId))) this.newPointerUsers.add(device.userId);
       const byDevice = this.parkedMessages.get(device.userId) ?? new Map();
       this.parkedMessages.set(device.userId, byDevice);
       const parked = byDevice.get(device.deviceId) ?? [];

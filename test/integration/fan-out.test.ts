@@ -286,6 +286,36 @@ describe('FanOutService.deliver', () => {
     reach.mockRestore();
   });
 
+  it('reads no connections again for a device whose pointer already existed: a sync after the commit replays the message', async () => {
+    const { alice, bob, conversation } = await scene('owed');
+    await fanOutWith(new RecordingPoster()).deliver([await sendStored(alice, 'laptop', conversation.id, 'o1')]);
+    const second = await sendStored(alice, 'laptop', conversation.id, 'o2');
+    const repository = db.repositories.connections;
+    const read = repository.readReach.bind(repository);
+    let readsOfBob = 0;
+    let synced: (string | undefined)[] = [];
+    const reach = vi.spyOn(repository, 'readReach').mockImplementation(async (userIds, now) => {
+      const result = await read(userIds, now);
+      if (userIds.includes(bob) && ++readsOfBob === 1) {
+        // Bob's tablet connects right after the batch read his reach, and syncs before the park.
+        await connections.connect({ userId: bob, deviceId: 'tablet', connectionId: 'owed-b-tablet-again' });
+        const page = await db.repositories.inbox.readPage({ userId: bob, deviceId: 'tablet' }, 10);
+        synced = page.messages.map((m) => m.text);
+      }
+      return result;
+    });
+    const poster = new RecordingPoster();
+
+    const result = await fanOutWith(poster).deliver([second]);
+    reach.mockRestore();
+
+    expect(result.firstFailedIndex).toBeUndefined();
+    // The pointer o1 left was there after o2 committed: the sync followed it to o2, so no second read.
+    expect(synced).toEqual(['o1', 'o2']);
+    expect(readsOfBob).toBe(1);
+    expect(poster.textsPostedTo('owed-b-tablet-again')).toEqual([]);
+  });
+
   it('posts nothing more when no connection appeared while the batch ran', async () => {
     const { alice, conversation } = await scene('steady');
     const message = await sendStored(alice, 'laptop', conversation.id, 's1');
