@@ -113,7 +113,7 @@ class Device {
   }
 
   offer(frame: Frame): void {
-    if (frame.type === 'receipt') this.receiptFrames += 1;
+    if (frame.type === 'receipt' || frame.type === 'receipts') this.receiptFrames += 1;
     if (frame.type === 'error' && frame.action === 'read') this.refusedReads += 1;
     if (this.waiters.length === 0) return;
     this.waiters = this.waiters.filter((waiter) => {

@@ -6,7 +6,7 @@
  * This class composes those parts and dispatches the server's frames to them.
  */
 import type { Message } from '#shared/model';
-import type { ServerFrame } from '#shared/protocol/frames';
+import type { ReceiptEntry, ServerFrame } from '#shared/protocol/frames';
 import { Acks } from './acks';
 import { Connection } from './connection';
 import { defaultStore, resolveDeviceId, subjectOf } from './device';
@@ -16,7 +16,7 @@ import { OrderedDelivery } from './ordered-delivery';
 import { Outbox } from './outbox';
 import { PresenceAndTyping } from './presence';
 import { ReadQueue } from './read-queue';
-import { isMessage } from './server-frames';
+import { isMessage, isReceipt } from './server-frames';
 import type {
   AttachmentView,
   ConnectionState,
@@ -318,17 +318,12 @@ export class ParleyClient {
         this.onSyncComplete(frame.cursor);
         return;
       case 'receipt':
-        // The user read this on another device: a read of it from here would move nothing.
-        if (frame.kind === 'read' && frame.userId === this.knownUserId) {
-          this.reads.readElsewhere(frame.conversationId, frame.upToSeq);
-        }
-        this.emit('receipt', {
-          conversationId: frame.conversationId,
-          userId: frame.userId,
-          kind: frame.kind,
-          upToSeq: frame.upToSeq,
-          at: frame.at,
-        });
+        this.onReceipt(frame);
+        return;
+      case 'receipts':
+        // A batch of receipts for this user's messages: each is a `receipt` event, as when they came alone.
+        if (!Array.isArray(frame.receipts)) return;
+        for (const receipt of frame.receipts) if (isReceipt(receipt)) this.onReceipt(receipt);
         return;
       case 'error':
         this.onErrorFrame(frame);
@@ -342,6 +337,20 @@ export class ParleyClient {
         // pong, and frame types added later need nothing.
         return;
     }
+  }
+
+  private onReceipt(receipt: ReceiptEntry): void {
+    // The user read this on another device: a read of it from here would move nothing.
+    if (receipt.kind === 'read' && receipt.userId === this.knownUserId) {
+      this.reads.readElsewhere(receipt.conversationId, receipt.upToSeq);
+    }
+    this.emit('receipt', {
+      conversationId: receipt.conversationId,
+      userId: receipt.userId,
+      kind: receipt.kind,
+      upToSeq: receipt.upToSeq,
+      at: receipt.at,
+    });
   }
 
   private onAccepted(clientMessageId: string, message: Message): void {

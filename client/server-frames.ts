@@ -1,6 +1,6 @@
 /** Reading what the server sends: frames as the protocol shapes them, checked only as far as the SDK relies on them. */
 import type { Message } from '#shared/model';
-import type { ServerFrame } from '#shared/protocol/frames';
+import type { ReceiptEntry, ServerFrame } from '#shared/protocol/frames';
 
 export function parseFrame(data: unknown): ServerFrame | undefined {
   if (typeof data !== 'string') return undefined;
@@ -42,5 +42,18 @@ export function isMessage(value: unknown): value is Message {
     typeof type === 'string' &&
     typeof seq === 'number' &&
     Number.isSafeInteger(seq)
+  );
+}
+
+/** One receipt of a `receipts` frame, as far as the SDK reads it. */
+export function isReceipt(value: unknown): value is ReceiptEntry {
+  if (typeof value !== 'object' || value === null) return false;
+  const { conversationId, userId, kind, upToSeq, at } = value as Record<string, unknown>;
+  return (
+    typeof conversationId === 'string' &&
+    typeof userId === 'string' &&
+    (kind === 'delivered' || kind === 'read') &&
+    typeof upToSeq === 'number' &&
+    typeof at === 'string'
   );
 }

@@ -8,6 +8,7 @@ import type { DynamoDBRecord, AttributeValue as StreamAttributeValue } from 'aws
 import type { Attachment, StoredMessage } from '#shared/model';
 import { toAttachment } from '#shared/repositories/attachment-repository';
 import { toStoredMessage } from '#shared/repositories/message-repository';
+import { type RecordedAcknowledgement, toRecordedAcknowledgement } from '#shared/repositories/receipt-repository';
 
 function newImage(record: DynamoDBRecord): Record<string, unknown> | undefined {
   const image = record.dynamodb?.NewImage;
@@ -27,6 +28,12 @@ export function messageOf(record: DynamoDBRecord): StoredMessage | undefined {
 export function attachmentOf(record: DynamoDBRecord): Attachment | undefined {
   const item = newImage(record);
   return item ? toAttachment(item) : undefined;
+}
+
+/** The acknowledgement a Receipts-table record first wrote; undefined for anything else. */
+export function acknowledgementOf(record: DynamoDBRecord): RecordedAcknowledgement | undefined {
+  const item = newImage(record);
+  return item ? toRecordedAcknowledgement(item) : undefined;
 }
 
 /** The record's position in its shard: what `batchItemFailures` names to retry from. */

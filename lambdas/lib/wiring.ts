@@ -32,6 +32,7 @@ import { InboxService } from '#shared/services/inbox-service';
 import { MessageChangeService } from '#shared/services/message-change-service';
 import { MessagingService } from '#shared/services/messaging-service';
 import { PresenceAnnouncements, PresenceService } from '#shared/services/presence-service';
+import { ReceiptAnnouncer } from '#shared/services/receipt-announcer';
 import { ReceiptService } from '#shared/services/receipt-service';
 import { TimelineWriter } from '#shared/services/timeline-writer';
 import { TypingService } from '#shared/services/typing-service';
@@ -212,6 +213,9 @@ export const createAccountService = () =>
 
 /** Read lazily: only reads consult it, so `ack` (deliveries) needs only Query on the users table (connections), no GetItem. */
 const readPrivacy = { sharesReads: (userId: string) => userRepository().sharesReads(userId) };
+
+export const createReceiptAnnouncer = () =>
+  new ReceiptAnnouncer(messageReader(), connectionRepository(), connectionPoster(), readPrivacy, systemClock);
 
 export const createReceiptService = () =>
   new ReceiptService(

@@ -228,25 +228,22 @@ export const functions = {
   wsAck: {
     entry: 'lambdas/ws-ack.ts',
     description: "WebSocket ack: removes the device's inbox items up to a seq and advances the delivered mark",
+    // The senders hear of the delivery from streamReceipts.
     tables: withGrants(inboxAckGrants, [
       { table: 'conversations', actions: ['BatchGetItem', 'UpdateItem'] },
       { table: 'receipts', actions: ['UpdateItem'] },
-      { table: 'messages', actions: ['Query'] },
-      // The senders' live connections (their reach items), to tell them of the delivery.
-      { table: 'users', actions: ['BatchGetItem'] },
     ]),
     manageConnections: true,
   },
   wsRead: {
     entry: 'lambdas/ws-read.ts',
     description:
-      "WebSocket read: removes the device's inbox items up to a seq, advances the read and delivered marks, sends receipts",
+      "WebSocket read: removes the device's inbox items up to a seq, advances the read and delivered marks, tells the reader's other devices",
     tables: withGrants(inboxAckGrants, [
       { table: 'conversations', actions: ['BatchGetItem', 'UpdateItem'] },
       { table: 'receipts', actions: ['UpdateItem'] },
-      { table: 'messages', actions: ['Query'] },
-      // GetItem: the reader's read-receipt privacy setting; BatchGetItem: live connections of the reader and senders.
-      { table: 'users', actions: ['GetItem', 'BatchGetItem'] },
+      // The reader's other devices' live connections (the senders hear from streamReceipts).
+      { table: 'users', actions: ['BatchGetItem'] },
     ]),
     manageConnections: true,
   },
@@ -410,9 +407,9 @@ export const functions = {
     tables: [
       { table: 'conversations', actions: ['Query', 'BatchGetItem', 'UpdateItem'] },
       { table: 'receipts', actions: ['UpdateItem'] },
-      { table: 'messages', actions: ['GetItem', 'Query'] },
-      // GetItem: the reader's read-receipt privacy setting; BatchGetItem: live connections of the reader and senders.
-      { table: 'users', actions: ['GetItem', 'BatchGetItem'] },
+      { table: 'messages', actions: ['GetItem'] },
+      // The reader's devices' live connections (the senders hear from streamReceipts).
+      { table: 'users', actions: ['BatchGetItem'] },
     ],
     manageConnections: true,
   },
@@ -534,6 +531,18 @@ export const functions = {
     timeoutSeconds: 60,
     // The delivery path: every cold start lands on some message's latency (see docs/performance.md).
     sdkTracing: false,
+  },
+  streamReceipts: {
+    entry: 'lambdas/stream-receipts.ts',
+    description:
+      "Receipts stream: tells the senders of acknowledged messages, a batch's receipts in one frame per device",
+    tables: [
+      // The senders of the acknowledged ranges: one Query per conversation of the batch.
+      { table: 'messages', actions: ['Query'] },
+      // GetItem: each reader's read-receipt privacy setting; BatchGetItem: the senders' live connections.
+      { table: 'users', actions: ['GetItem', 'BatchGetItem'] },
+    ],
+    manageConnections: true,
   },
   httpRegisterPushSubscription: {
     entry: 'lambdas/http-register-push-subscription.ts',
@@ -686,6 +695,21 @@ export const streamTriggers = [
     bisectBatchOnError: true,
     reportBatchItemFailures: true,
     parallelizationFactor: 4,
+    filters: [{ eventName: ['INSERT'] }],
+  },
+  {
+    function: 'streamReceipts',
+    table: 'receipts',
+    startingPosition: 'LATEST',
+    batchSize: 100,
+    // Up to a second: the readers of one burst reach its sender as one frame, not one post each.
+    maxBatchingWindowSeconds: 1,
+    retryAttempts: 3,
+    maxRecordAgeSeconds: 60 * 60,
+    bisectBatchOnError: true,
+    reportBatchItemFailures: true,
+    parallelizationFactor: 1,
+    // A history item's first write; a repeat changes nothing and writes no record.
     filters: [{ eventName: ['INSERT'] }],
   },
   {

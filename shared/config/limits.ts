@@ -50,6 +50,8 @@ export const limits = {
     /** The record of devices reached outlives any stream delay; then TTL reaps it. */
     recordTtlSeconds: 60 * 60,
   },
+  /** Receipts in one `receipts` frame: about 150 bytes each, so a frame stays well within 32 KB. */
+  receiptsPerFrame: 150,
   /** Concurrent postToConnection calls per fan-out invocation. */
   postConcurrency: 64,
   /** Sockets for the management API client (the SDK default of 50 would queue fan-out). */

@@ -101,13 +101,16 @@ export const tables = {
   },
   /**
    * Receipt history: one item per advance of a member's delivered or read mark, so the time a
-   * member first reached any seq is one Query, while an acknowledgement stays O(1) writes.
+   * member first reached any seq is one Query, while an acknowledgement stays O(1) writes. Its
+   * stream tells the senders, a batch at a time.
    */
   receipts: {
     logicalName: 'Receipts',
     envVar: 'RECEIPTS_TABLE',
     partitionKey: { name: 'memberKey', type: 'S' },
     sortKey: { name: 'mark', type: 'S' },
+    // Each first write of a history item is an advance the senders hear of, in batches (streamReceipts).
+    stream: 'NEW_IMAGE',
   },
   /**
    * Uploaded media: who uploaded what to which conversation, its processing status and what was

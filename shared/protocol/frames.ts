@@ -207,6 +207,15 @@ export type EditMessageFrame = output<typeof editMessageFrameSchema>;
 export type DeleteMessageFrame = output<typeof deleteMessageFrameSchema>;
 export type ReactFrame = output<typeof reactFrameSchema>;
 
+/** `userId` reached `upToSeq` in the conversation (`at`: when first), delivered or read. */
+export interface ReceiptEntry {
+  readonly conversationId: string;
+  readonly userId: string;
+  readonly kind: ReceiptKind;
+  readonly upToSeq: number;
+  readonly at: string;
+}
+
 /** A user's presence as another user may see it: `lastSeenAt` null while online, hidden or never seen. */
 export interface PresenceState {
   readonly userId: string;
@@ -236,14 +245,9 @@ export type ServerFrame =
   | ({ readonly type: 'presence'; readonly changedAt: string } & PresenceState)
   /** Another member is typing in the conversation (ephemeral: never stored or replayed). */
   | { readonly type: 'typing'; readonly conversationId: string; readonly userId: string }
-  | {
-      readonly type: 'receipt';
-      readonly conversationId: string;
-      readonly userId: string;
-      readonly kind: ReceiptKind;
-      readonly upToSeq: number;
-      readonly at: string;
-    }
+  | ({ readonly type: 'receipt' } & ReceiptEntry)
+  /** Receipts for the messages this user sent, a batch of acknowledgements' worth in one frame. */
+  | { readonly type: 'receipts'; readonly receipts: readonly ReceiptEntry[] }
   | {
       readonly type: 'error';
       readonly code: ErrorCode;

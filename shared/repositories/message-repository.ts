@@ -158,17 +158,27 @@ export class MessageReader {
     };
   }
 
-  /** Who sent the text messages in seqs (fromExclusive, toInclusive]: the senders a receipt concerns. */
-  async sendersBetween(conversationId: string, fromExclusive: number, toInclusive: number): Promise<Set<string>> {
-    if (toInclusive <= fromExclusive) return new Set();
+  /**
+   * The sender of each text message in seqs (fromExclusive, toInclusive], by seq: the senders the
+   * receipts of that range concern. One Query, eventually consistent (the range was acknowledged, so
+   * it was committed well before).
+   */
+  async textSendersBySeq(
+    conversationId: string,
+    fromExclusive: number,
+    toInclusive: number,
+  ): Promise<Map<number, string>> {
+    if (toInclusive <= fromExclusive) return new Map();
     const items = await queryAll(this.documentClient, {
       TableName: this.messagesTable,
       KeyConditionExpression: 'conversationId = :conversationId AND seq BETWEEN :from AND :to',
       ExpressionAttributeNames: { '#type': 'type' },
       ExpressionAttributeValues: { ':conversationId': conversationId, ':from': fromExclusive + 1, ':to': toInclusive },
-      ProjectionExpression: 'senderId, #type',
+      ProjectionExpression: 'seq, senderId, #type',
     });
-    return new Set(items.filter((item) => item.type === 'text').map((item) => String(item.senderId)));
+    return new Map(
+      items.filter((item) => item.type === 'text').map((item) => [Number(item.seq), String(item.senderId)] as const),
+    );
   }
 
   /**

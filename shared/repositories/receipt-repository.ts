@@ -12,6 +12,27 @@ export interface MarkAdvance {
   readonly at: string;
 }
 
+/** One acknowledgement as its history item first recorded it: `userId` reached `toSeq` from `fromSeq`. */
+export interface RecordedAcknowledgement {
+  readonly conversationId: string;
+  readonly userId: string;
+  readonly kind: ReceiptKind;
+  /** The mark as the acknowledger read it: the senders of (fromSeq, toSeq] hear of it. */
+  readonly fromSeq: number;
+  readonly toSeq: number;
+  /** When the member first reached `toSeq`. */
+  readonly at: string;
+}
+
+/** A history item as the receipts stream carries it; undefined for anything else. */
+export function toRecordedAcknowledgement(item: Record<string, unknown>): RecordedAcknowledgement | undefined {
+  const { conversationId, userId, kind, fromSeq, toSeq, at } = item;
+  if (typeof conversationId !== 'string' || typeof userId !== 'string' || typeof at !== 'string') return undefined;
+  if ((kind !== 'delivered' && kind !== 'read') || typeof toSeq !== 'number') return undefined;
+  // Items written before they kept the mark they moved from announce the whole range up to theirs.
+  return { conversationId, userId, kind, fromSeq: typeof fromSeq === 'number' ? fromSeq : 0, toSeq, at };
+}
+
 /** A member's marks as the caller read them (0 where one never moved). */
 export interface Marks {
   readonly delivered: number;
@@ -56,7 +77,7 @@ export class ReceiptRepository {
       const moving = marksToMove(kind, known, toSeq);
       const recorded = moving[0];
       if (recorded === undefined) return [];
-      const firstAt = await this.record(conversationId, userId, recorded, toSeq, at);
+      const firstAt = await this.record(conversationId, userId, recorded, known[recorded], toSeq, at);
       const current = await this.move(conversationId, userId, moving, toSeq);
       if (current === 'moved') return moving.map((each) => ({ kind: each, fromSeq: known[each], toSeq, at: firstAt }));
       // The membership ended, or another acknowledgement moved a mark since the caller read it.
@@ -66,13 +87,16 @@ export class ReceiptRepository {
   }
 
   /**
-   * The history item of one acknowledgement, keyed by kind and seq; a repeat keeps the first time.
-   * A read's item stands for the delivery too (see {@link firstReached}). Answers the time it keeps.
+   * The history item of one acknowledgement, keyed by kind and seq; a repeat keeps the first time
+   * and changes nothing. A read's item stands for the delivery too (see {@link firstReached}). Its
+   * first write is what the receipts stream announces to the senders of (fromSeq, toSeq], fromSeq
+   * being the mark as the acknowledger read it. Answers the time it keeps.
    */
   private async record(
     conversationId: string,
     userId: string,
     kind: ReceiptKind,
+    fromSeq: number,
     toSeq: number,
     at: string,
   ): Promise<string> {
@@ -80,9 +104,17 @@ export class ReceiptRepository {
       new UpdateCommand({
         TableName: this.receiptsTable,
         Key: { memberKey: receiptKeys.member(conversationId, userId), mark: receiptKeys.mark(kind, toSeq) },
-        UpdateExpression: 'SET conversationId = :c, userId = :u, kind = :k, toSeq = :to, #at = if_not_exists(#at, :at)',
+        UpdateExpression:
+          'SET conversationId = :c, userId = :u, kind = :k, toSeq = :to, #at = if_not_exists(#at, :at), fromSeq = if_not_exists(fromSeq, :from)',
         ExpressionAttributeNames: { '#at': 'at' },
-        ExpressionAttributeValues: { ':c': conversationId, ':u': userId, ':k': kind, ':to': toSeq, ':at': at },
+        ExpressionAttributeValues: {
+          ':c': conversationId,
+          ':u': userId,
+          ':k': kind,
+          ':to': toSeq,
+          ':at': at,
+          ':from': fromSeq,
+        },
         ReturnValues: 'UPDATED_NEW',
       }),
     );

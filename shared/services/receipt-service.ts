@@ -30,8 +30,9 @@ export interface Acknowledger {
  * Delivery and read marks per member and conversation. A mark only moves forward, whatever order
  * acknowledgements arrive in, never past the conversation's last seq, and reading implies
  * delivery. Each acknowledgement costs two single-item writes however many messages it covers (a
- * read and the delivery it implies included), and its receipt reaches only the devices that need
- * it: the senders of the covered messages and, for a read, the reader's own other devices.
+ * read and the delivery it implies included). A read reaches the reader's own other devices from
+ * here; the senders of the covered messages hear of every acknowledgement from the receipts stream
+ * (ReceiptAnnouncer), a batch's receipts in one frame per device.
  */
 export class ReceiptService {
   constructor(
@@ -62,9 +63,7 @@ export class ReceiptService {
     const at = this.clock.now().toISOString();
     const marks = { delivered: member.deliveredSeq ?? 0, read: member.readSeq ?? 0 };
     const advances = await this.receipts.acknowledge(conversationId, by.userId, kind, marks, toSeq, at);
-    const shareReads =
-      advances.some((advance) => advance.kind === 'read') && (await this.privacy.sharesReads(by.userId));
-    await this.announce(conversationId, by, advances, shareReads);
+    await this.announceToReader(conversationId, by, advances);
     return advances;
   }
 
@@ -124,41 +123,29 @@ export class ReceiptService {
     return { ...key, senderId: stored.senderId, members };
   }
 
-  private async announce(conversationId: string, by: Acknowledger, advances: MarkAdvance[], shareReads: boolean) {
+  /**
+   * A read reaches the reader's own other devices at once (a conversation read on the laptop is read
+   * on the phone). The senders hear of it from the receipts stream, batched (ReceiptAnnouncer).
+   */
+  private async announceToReader(conversationId: string, by: Acknowledger, advances: MarkAdvance[]) {
     const read = advances.find((advance) => advance.kind === 'read');
-    const delivered = advances.find((advance) => advance.kind === 'delivered');
-    const receipt = (advance: MarkAdvance): ServerFrame => ({
+    if (!read) return;
+    const frame: ServerFrame = {
       type: 'receipt',
       conversationId,
       userId: by.userId,
-      kind: advance.kind,
-      upToSeq: advance.toSeq,
-      at: advance.at,
-    });
-    const deliveries: { readonly userId: string; readonly frame: ServerFrame }[] = [];
-    // A conversation read on the laptop is read on the phone.
-    if (read) deliveries.push({ userId: by.userId, frame: receipt(read) });
-    // A shared read covers the delivery (its range holds the delivery's: read never passes delivered).
-    const forSenders = read && shareReads ? read : delivered;
-    if (forSenders) {
-      const senders = await this.messages.sendersBetween(conversationId, forSenders.fromSeq, forSenders.toSeq);
-      senders.delete(by.userId);
-      for (const sender of senders) deliveries.push({ userId: sender, frame: receipt(forSenders) });
-    }
-    if (deliveries.length === 0) return;
-    // Best effort, as typing: one eventually consistent read of every recipient's live connections. A
-    // device that connected a moment ago may miss a receipt; it reads the marks when it loads the conversation.
-    const reaches = await this.connections.readLiveReach(
-      deliveries.map((delivery) => delivery.userId),
-      epochSeconds(this.clock.now()),
-    );
+      kind: 'read',
+      upToSeq: read.toSeq,
+      at: read.at,
+    };
+    // Best effort, as typing: an eventually consistent read of the reader's live connections. A device
+    // that connected a moment ago may miss it; it reads the marks when it loads the conversation.
+    const reaches = await this.connections.readLiveReach([by.userId], epochSeconds(this.clock.now()));
     await Promise.all(
-      deliveries.flatMap(({ userId, frame }) =>
-        (reaches.get(userId)?.connections ?? [])
-          // The acknowledging connection knows already; a gone connection is fan-out's to clean up.
-          .filter((connection) => connection.connectionId !== by.connectionId)
-          .map((connection) => this.poster.post(connection.connectionId, frame)),
-      ),
+      (reaches.get(by.userId)?.connections ?? [])
+        // The reading connection knows already; a gone connection is fan-out's to clean up.
+        .filter((connection) => connection.connectionId !== by.connectionId)
+        .map((connection) => this.poster.post(connection.connectionId, frame)),
     );
   }
 }

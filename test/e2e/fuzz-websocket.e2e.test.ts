@@ -58,7 +58,7 @@ type WireFrame =
 
 const stableCodes = Object.keys(errorCodes).filter((code) => code !== 'internal');
 /** Frames the server pushes on its own (fan-out, sync replay, receipts); never a route's answer. */
-const pushTypes = new Set(['message', 'receipt', 'presence', 'typing']);
+const pushTypes = new Set(['message', 'receipt', 'receipts', 'presence', 'typing']);
 const frameSchemas = {
   sendMessage: sendMessageFrameSchema,
   sendMessages: sendMessagesFrameSchema,

@@ -3,7 +3,7 @@
  * ack, and read as each reads; Alice's second device sees the same receipts; times are kept.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, ChatClient, type Frame, issueToken } from '../support/chat-client';
+import { api, ChatClient, type Frame, issueToken, receiptsIn } from '../support/chat-client';
 import { startTestStack, type TestStack } from '../support/local-stack';
 
 type User = { token: string; userId: string };
@@ -47,7 +47,9 @@ afterAll(async () => {
 });
 
 const receiptFrom = (userId: string, kind: string) => (frame: Frame) =>
-  frame.type === 'receipt' && frame.userId === userId && frame.kind === kind && Number(frame.upToSeq) >= messageSeq;
+  receiptsIn(frame).some(
+    (receipt) => receipt.userId === userId && receipt.kind === kind && Number(receipt.upToSeq) >= messageSeq,
+  );
 
 describe('a group message', () => {
   it('shows delivered by each member as their device acks, on both of the sender’s devices', async () => {
@@ -105,6 +107,8 @@ describe('a member with read receipts turned off', () => {
 
     await stack.handled('wsRead', 1, () => eveDevice.send({ action: 'read', conversationId, upToSeq: messageSeq + 1 }));
     await onOwnLaptop;
+    // What the read told the senders has gone through the receipts stream by then.
+    await stack.streamsSettled();
     await alicePhone.request({ action: 'ping' }, 'pong');
 
     expect(alicePhone.frames.filter(receiptFrom(eve.userId, 'read'))).toEqual([]);

@@ -1,6 +1,9 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { NotFoundError } from '#shared/errors';
+import { receiptKeys } from '#shared/keys';
+import { toRecordedAcknowledgement } from '#shared/repositories/receipt-repository';
+import { ReceiptAnnouncer } from '#shared/services/receipt-announcer';
 import { ReceiptService } from '#shared/services/receipt-service';
 import { RecordingPoster, steppingClock, type TestTables, uniqueNames, useTestTables } from '../support/test-tables';
 
@@ -214,13 +217,51 @@ describe('receipt frames', () => {
     return { ann, ben, cat, dot, conversationId: conversation.id };
   }
 
+  /** What a device was posted: `receipt` frames and every entry of `receipts` frames, as [conversation-less] pairs. */
   const receiptsTo = (connectionId: string) =>
-    poster.framesTo(connectionId).flatMap((frame) => (frame.type === 'receipt' ? [[frame.kind, frame.upToSeq]] : []));
+    poster
+      .framesTo(connectionId)
+      .flatMap((frame) => (frame.type === 'receipt' ? [frame] : frame.type === 'receipts' ? frame.receipts : []))
+      .map((receipt) => [receipt.kind, receipt.upToSeq]);
+  const framesTo = (connectionId: string) => poster.framesTo(connectionId).map((frame) => frame.type);
 
-  it("reach the covered messages' senders and the reader's other devices, and no one else", async () => {
+  /** The acknowledgements the receipts stream would carry: the history items the members' acknowledgements wrote. */
+  async function recorded(conversationId: string, userIds: readonly string[]) {
+    const items = await Promise.all(
+      userIds.map(async (userId) => {
+        const result = await db.documentClient.send(
+          new QueryCommand({
+            TableName: db.tableName('receipts'),
+            KeyConditionExpression: 'memberKey = :k',
+            ExpressionAttributeValues: { ':k': receiptKeys.member(conversationId, userId) },
+          }),
+        );
+        return result.Items ?? [];
+      }),
+    );
+    return items.flat().flatMap((item) => {
+      const acknowledgement = toRecordedAcknowledgement(item);
+      return acknowledgement ? [acknowledgement] : [];
+    });
+  }
+
+  const announcer = () =>
+    new ReceiptAnnouncer(
+      db.repositories.messages,
+      db.repositories.connections,
+      poster,
+      { sharesReads: async (userId) => !keepsReadsPrivate.has(userId) },
+      clock,
+    );
+
+  it("reach the reader's other devices at once, and the covered messages' senders from the stream, no one else", async () => {
     const { ann, ben, cat, dot, conversationId } = await scene();
 
     await receipts.acknowledge({ userId: ben, connectionId: `${ben}-laptop` }, conversationId, 'read', 3);
+    expect(receiptsTo(`${ben}-phone`)).toEqual([['read', 3]]);
+    expect(receiptsTo(`${ann}-phone`)).toEqual([]);
+
+    await announcer().announce(await recorded(conversationId, [ben]));
 
     expect(receiptsTo(`${ann}-phone`)).toEqual([['read', 3]]);
     expect(receiptsTo(`${cat}-phone`)).toEqual([['read', 3]]);
@@ -229,11 +270,34 @@ describe('receipt frames', () => {
     expect(receiptsTo(`${dot}-phone`)).toEqual([]);
   });
 
+  it("tell each sender device of a batch's acknowledgements in one frame, each member's furthest", async () => {
+    const { ann, ben, cat, dot, conversationId } = await scene();
+
+    await receipts.acknowledge({ userId: ben, connectionId: `${ben}-laptop` }, conversationId, 'delivered', 2);
+    await receipts.acknowledge({ userId: ben, connectionId: `${ben}-laptop` }, conversationId, 'read', 3);
+    await receipts.acknowledge({ userId: dot, connectionId: `${dot}-phone` }, conversationId, 'read', 3);
+    await announcer().announce(await recorded(conversationId, [ben, dot]));
+
+    // ann sent seq 2 and cat seq 3: ben's delivery up to 2 concerns ann alone.
+    expect(framesTo(`${ann}-phone`)).toEqual(['receipts']);
+    expect(receiptsTo(`${ann}-phone`).sort()).toEqual([
+      ['delivered', 2],
+      ['read', 3],
+      ['read', 3],
+    ]);
+    expect(framesTo(`${cat}-phone`)).toEqual(['receipts']);
+    expect(receiptsTo(`${cat}-phone`)).toEqual([
+      ['read', 3],
+      ['read', 3],
+    ]);
+  });
+
   it('tell senders only of the delivery when the reader does not share reads', async () => {
     const { ann, ben, conversationId } = await scene();
 
     keepsReadsPrivate.add(ben);
     await receipts.acknowledge({ userId: ben, connectionId: `${ben}-laptop` }, conversationId, 'read', 3);
+    await announcer().announce(await recorded(conversationId, [ben]));
 
     expect(receiptsTo(`${ann}-phone`)).toEqual([['delivered', 3]]);
     expect(receiptsTo(`${ben}-phone`)).toEqual([['read', 3]]);
@@ -243,6 +307,8 @@ describe('receipt frames', () => {
     const { ann, ben, conversationId } = await scene();
 
     await receipts.acknowledge({ userId: ben, connectionId: `${ben}-laptop` }, conversationId, 'delivered', 2);
+    expect(receiptsTo(`${ben}-phone`)).toEqual([]);
+    await announcer().announce(await recorded(conversationId, [ben]));
 
     expect(receiptsTo(`${ann}-phone`)).toEqual([['delivered', 2]]);
     expect(receiptsTo(`${ben}-phone`)).toEqual([]);

@@ -3,6 +3,13 @@ import WebSocket from 'ws';
 
 export type Frame = Record<string, unknown> & { type?: string };
 
+/** The receipts a frame carries: a `receipt` frame's one, or each of a `receipts` frame's (a sender's batch). */
+export function receiptsIn(frame: Frame): Frame[] {
+  if (frame.type === 'receipt') return [frame];
+  if (frame.type !== 'receipts' || !Array.isArray(frame.receipts)) return [];
+  return (frame.receipts as Frame[]).map((receipt) => ({ type: 'receipt', ...receipt }));
+}
+
 export interface MessageFrame {
   type: 'message';
   message: { id: string; conversationId: string; seq: number; senderId: string; text: string; createdAt: string };

@@ -293,6 +293,29 @@ describe('ParleyClient ordering', () => {
     ]);
   });
 
+  it("emits each receipt of a sender's batch (a `receipts` frame) as a receipt event, and skips a malformed one", async () => {
+    const h = harness();
+    const connected = h.client.connect();
+    const socket = await h.connect(0);
+    await connected;
+    const at = '2026-01-01T00:00:00.000Z';
+
+    socket.push({
+      type: 'receipts',
+      receipts: [
+        { conversationId, userId: other, kind: 'delivered', upToSeq: 3, at },
+        { conversationId, userId: 'u-third', kind: 'read', upToSeq: 2, at },
+        { conversationId, userId: other, kind: 'seen', upToSeq: 3, at },
+      ],
+    });
+
+    expect(h.receipts).toEqual([
+      { conversationId, userId: other, kind: 'delivered', upToSeq: 3, at },
+      { conversationId, userId: 'u-third', kind: 'read', upToSeq: 2, at },
+    ]);
+    expect(h.errors).toEqual([]);
+  });
+
   it('pages older history below the oldest cached message and caches it without emitting it', async () => {
     const all = Array.from({ length: 12 }, (_, i) => message(i + 1));
     const h = harness({
