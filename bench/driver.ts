@@ -512,28 +512,29 @@ async function inboxReturnSync(): Promise<InboxReturnResult> {
   let replayed = 0;
   let syncs = 0;
   let acks = 0;
-  await Promise.all(
-    returning.map(async (device) => {
-      let cursor: unknown;
-      do {
-        const synced = await device.request(
-          { action: 'sync', pages: true, ...(cursor === undefined ? {} : { cursor }) },
-          'syncComplete',
-        );
-        if (synced.type === 'error') throw new Error(`sync: ${JSON.stringify(synced)}`);
-        syncs += 1;
-        replayed += Number(synced.delivered);
-        cursor = synced.cursor;
-      } while (cursor !== undefined);
-      for (const [conversationId, upToSeq] of device.lastSeq) {
-        device.send({ action: 'ack', conversationId, upToSeq });
-        acks += 1;
-      }
-      // Acks are answered only when refused: a ping behind them flushes the socket.
-      const answer = await device.request({ action: 'ping' }, 'pong');
-      if (answer.type === 'error') throw new Error(`ack: ${JSON.stringify(answer)}`);
-    }),
-  );
+  // One device at a time, each device's receipts through the streams before the next comes back:
+  // offline devices return hours apart, so their acks' receipts never share a batch.
+  for (const device of returning) {
+    let cursor: unknown;
+    do {
+      const synced = await device.request(
+        { action: 'sync', pages: true, ...(cursor === undefined ? {} : { cursor }) },
+        'syncComplete',
+      );
+      if (synced.type === 'error') throw new Error(`sync: ${JSON.stringify(synced)}`);
+      syncs += 1;
+      replayed += Number(synced.delivered);
+      cursor = synced.cursor;
+    } while (cursor !== undefined);
+    for (const [conversationId, upToSeq] of device.lastSeq) {
+      device.send({ action: 'ack', conversationId, upToSeq });
+      acks += 1;
+    }
+    // Acks are answered only when refused: a ping behind them flushes the socket.
+    const answer = await device.request({ action: 'ping' }, 'pong');
+    if (answer.type === 'error') throw new Error(`ack: ${JSON.stringify(answer)}`);
+    await stackSettled();
+  }
   const groupPlans = connectPlan.filter((plan) => plan.conversation.workload === 'group');
   const offlineDevices = groupPlans.reduce((sum, plan) => sum + plan.offline.length, 0);
   return {

@@ -152,8 +152,10 @@ export async function measureDeviceHour(context: PhaseContext) {
 /**
  * What a parked copy costs when its device comes back: offline devices of the groups connect (not
  * counted: a device reconnects whatever waits for it), then sync in pages and ack each conversation
- * as the SDK does, counted per message replayed: the inbox read, the page frames, the deletes the
- * acks make, and the receipts they send. A ping per device flushes the unanswered acks (counted too).
+ * as the SDK does, one device at a time with the streams settled in between (devices come back
+ * hours apart, so their receipts never share a batch), counted per message replayed: the inbox
+ * read, the page frames, the deletes the acks make, and the receipts they send. A ping per device
+ * flushes the unanswered acks (counted too).
  */
 export async function measureInboxReturn(context: PhaseContext) {
   const { rig, settings, log } = context;

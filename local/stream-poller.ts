@@ -216,7 +216,8 @@ class TriggerPoller {
         }
         // After records, the next poll comes at once (Lambda "resumes polling until it receives more records").
         if (!didWork) {
-          this.settleWaitersUpTo(round);
+          // Records held for the batching window are not delivered yet: that round is not idle.
+          if (!this.holdsRecords()) this.settleWaitersUpTo(round);
           await this.pause(this.idleSleepMs(), 'idle');
         }
       } catch (error) {
@@ -230,6 +231,10 @@ class TriggerPoller {
 
   private parallelization(): number {
     return Math.max(1, Math.floor(this.binding.trigger.parallelizationFactor));
+  }
+
+  private holdsRecords(): boolean {
+    return [...this.shards.values()].some((shard) => shard.lanes.some((lane) => lane.pending.length > 0));
   }
 
   private busyLanes(): Promise<void>[] {

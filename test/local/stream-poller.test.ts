@@ -131,6 +131,27 @@ describe('stream poller', () => {
     await expect.poll(() => delivered, pollTimeout).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
+  it('holds records for the batching window in one batch, and is not settled until it delivered them', async () => {
+    const tables = await freshTables();
+    const delivered: number[][] = [];
+    const { poller } = await poll(
+      tables.messages.streamArn,
+      { batchSize: 100, maxBatchingWindowSeconds: 1 },
+      async (event) => {
+        delivered.push(event.Records.map(seqOf));
+      },
+    );
+    await poller.settled();
+
+    await putMessages(tables, 3);
+    // A poll or two later the records are read and held for the window's second: settled() waits it
+    // out, where the next empty poll would have called the stream settled with them undelivered.
+    await sleep(300);
+    await poller.settled();
+
+    expect(delivered).toEqual([[1, 2, 3]]);
+  });
+
   it('delivers only records that match a filter (Lambda filter criteria)', async () => {
     const tables = await freshTables();
     const table = tables.messages.tableName;
