@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import type { ConnectionPoster } from '../aws/connection-poster';
 import { type Clock, epochSeconds } from '../clock';
 import { limits } from '../config/limits';
@@ -22,6 +23,8 @@ export interface AnnouncedReceipts {
  * loads the conversation.
  */
 export class ReceiptAnnouncer {
+  private readonly postLimit = pLimit(limits.postConcurrency);
+
   constructor(
     private readonly messages: Pick<MessageReader, 'textSendersBySeq'>,
     private readonly connections: ConnectionRepository,
@@ -37,7 +40,7 @@ export class ReceiptAnnouncer {
     const posts = [...bySender].flatMap(([senderId, receipts]) =>
       chunks(receipts, limits.receiptsPerFrame).flatMap((chunk) =>
         (reaches.get(senderId)?.connections ?? []).map((connection) =>
-          this.poster.post(connection.connectionId, { type: 'receipts', receipts: chunk }),
+          this.postLimit(() => this.poster.post(connection.connectionId, { type: 'receipts', receipts: chunk })),
         ),
       ),
     );
@@ -56,7 +59,9 @@ export class ReceiptAnnouncer {
     );
     const byConversation = new Map<string, RecordedAcknowledgement[]>();
     for (const ack of acknowledgements) {
-      byConversation.set(ack.conversationId, [...(byConversation.get(ack.conversationId) ?? []), ack]);
+      const acks = byConversation.get(ack.conversationId) ?? [];
+      byConversation.set(ack.conversationId, acks);
+      acks.push(ack);
     }
     const furthest = new Map<string, Map<string, ReceiptEntry>>();
     await Promise.all(
