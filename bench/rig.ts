@@ -130,8 +130,7 @@ export async function waitForQuiet(rig: BenchRig, maxMs = 15_000): Promise<void>
       stableSince = performance.now();
     } else if (performance.now() - stableSince >= 300) {
       // A trigger holding records for its batching window (the receipts stream's second) looks quiet.
-      // Held streams (aloneOnDynamoDb) never settle: their records wait in the stream by design.
-      if (!streamsHeld.has(rig)) await stack.streamsSettled();
+      await stack.streamsSettled();
       if (signature() === last) return;
       last = signature();
       stableSince = performance.now();
@@ -139,18 +138,13 @@ export async function waitForQuiet(rig: BenchRig, maxMs = 15_000): Promise<void>
   }
 }
 
-/** Rigs whose stream pollers `aloneOnDynamoDb` holds. */
-const streamsHeld = new WeakSet<BenchRig>();
-
 /** Runs `work` with the stack quiet and its stream pollers held (records wait in the stream), then resumes them. */
 export async function aloneOnDynamoDb<T>(rig: BenchRig, work: () => Promise<T>): Promise<T> {
   await waitForQuiet(rig);
   await rig.stack.pauseStreams();
-  streamsHeld.add(rig);
   try {
     return await work();
   } finally {
-    streamsHeld.delete(rig);
     rig.stack.resumeStreams();
   }
 }

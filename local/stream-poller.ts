@@ -97,6 +97,8 @@ export interface StreamPoller {
    * Resolves once every trigger has finished a poll, begun after this call, that found nothing to read
    * or deliver: everything written before the call has been through its function. For tests that must
    * know fan-out is done (parking included), now that a marker's direct delivery no longer implies it.
+   * A paused trigger counts as settled once its loop waits in the pause: it delivers nothing more
+   * until `resume`.
    */
   settled(): Promise<void>;
   stop(): Promise<void>;
@@ -182,6 +184,8 @@ class TriggerPoller {
   /** Rounds of the loop begun, and waiters for an idle round numbered above a given one. */
   private round = 0;
   private readonly idleWaiters: { readonly after: number; readonly resolve: () => void }[] = [];
+  /** The loop waits in a pause: nothing is delivered until it is released. */
+  private paused = false;
 
   constructor(
     private readonly binding: StreamTriggerBinding,
@@ -195,8 +199,13 @@ class TriggerPoller {
   async run(): Promise<void> {
     while (!this.stopSignal.aborted) {
       // A pause holds the loop once no batch is in flight.
-      if (this.hold.requested) await Promise.all(this.busyLanes());
+      if (this.hold.requested) {
+        await Promise.all(this.busyLanes());
+        this.paused = true;
+        this.settleWaitersUpTo(Number.POSITIVE_INFINITY);
+      }
       await this.hold.wait();
+      this.paused = false;
       if (this.stopSignal.aborted) break;
       try {
         const round = ++this.round;
@@ -286,8 +295,9 @@ class TriggerPoller {
     });
   }
 
-  /** Resolves after a round that starts later than now finds nothing to do. */
+  /** Resolves after a round that starts later than now finds nothing to do, or at once while paused. */
   idleRoundAfterNow(): Promise<void> {
+    if (this.paused) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push({ after: this.round, resolve }));
   }
 

@@ -8,12 +8,6 @@ import type { MessageReader } from '../repositories/message-repository';
 import type { RecordedAcknowledgement } from '../repositories/receipt-repository';
 import type { ReadPrivacy } from './receipt-service';
 
-export interface AnnouncedReceipts {
-  /** Frames posted (one per sender device, or more for a batch past a frame's size). */
-  readonly frames: number;
-  readonly receipts: number;
-}
-
 /**
  * Tells senders that their messages were delivered and read, a batch of acknowledgements at a time:
  * each sender device gets one `receipts` frame with every receipt of the batch that concerns it,
@@ -33,9 +27,9 @@ export class ReceiptAnnouncer {
     private readonly clock: Clock,
   ) {}
 
-  async announce(acknowledgements: readonly RecordedAcknowledgement[]): Promise<AnnouncedReceipts> {
+  async announce(acknowledgements: readonly RecordedAcknowledgement[]): Promise<void> {
     const bySender = await this.receiptsBySender(acknowledgements);
-    if (bySender.size === 0) return { frames: 0, receipts: 0 };
+    if (bySender.size === 0) return;
     const reaches = await this.connections.readLiveReach([...bySender.keys()], epochSeconds(this.clock.now()));
     const posts = [...bySender].flatMap(([senderId, receipts]) =>
       chunks(receipts, limits.receiptsPerFrame).flatMap((chunk) =>
@@ -46,7 +40,6 @@ export class ReceiptAnnouncer {
     );
     // A gone or failing connection loses only receipts, which the marks still hold.
     await Promise.allSettled(posts);
-    return { frames: posts.length, receipts: [...bySender.values()].reduce((sum, list) => sum + list.length, 0) };
   }
 
   /** Per sender, the receipts of their messages: the furthest per conversation, member and kind. */

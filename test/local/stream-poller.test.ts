@@ -126,6 +126,9 @@ describe('stream poller', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(delivered).toEqual([1, 2, 3]);
     expect(poller.stats.batches).toBe(readsWhenPaused);
+    // Paused, it delivers nothing more until resumed: settled, though records wait.
+    await poller.settled();
+    expect(delivered).toEqual([1, 2, 3]);
 
     poller.resume();
     await expect.poll(() => delivered, pollTimeout).toEqual([1, 2, 3, 4, 5, 6]);
