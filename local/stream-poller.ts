@@ -220,7 +220,13 @@ class TriggerPoller {
         const busy = this.busyLanes();
         if (!didWork && busy.length > 0) {
           // Batches in flight: read again when one ends, or at the idle pace for the other lanes.
-          await Promise.race([...busy, this.wait(this.idleSleepMs())]);
+          const idle = this.timer(this.idleSleepMs());
+          try {
+            await Promise.race([...busy, idle.elapsed]);
+          } finally {
+            // A batch that ended first leaves no timer or stop listener behind for the next round to pile on.
+            idle.cancel();
+          }
           continue;
         }
         // After records, the next poll comes at once (Lambda "resumes polling until it receives more records").
@@ -280,10 +286,11 @@ class TriggerPoller {
     return lanes[hashOf(key) % lanes.length] as Lane;
   }
 
-  /** A real timer (not the test's `sleep`): the wait between rounds while batches are in flight. */
-  private wait(ms: number): Promise<void> {
+  /** A real timer (not the test's `sleep`): the wait between rounds while batches are in flight; ends early on stop or cancel. */
+  private timer(ms: number): { readonly elapsed: Promise<void>; cancel(): void } {
     const signal = this.stopSignal;
-    return new Promise((resolve) => {
+    let cancel = (): void => undefined;
+    const elapsed = new Promise<void>((resolve) => {
       if (signal.aborted) return resolve();
       const done = (): void => {
         clearTimeout(timer);
@@ -292,7 +299,9 @@ class TriggerPoller {
       };
       const timer = setTimeout(done, ms);
       signal.addEventListener('abort', done, { once: true });
+      cancel = done;
     });
+    return { elapsed, cancel: () => cancel() };
   }
 
   /** Resolves after a round that starts later than now finds nothing to do, or at once while paused. */

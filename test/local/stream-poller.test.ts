@@ -399,6 +399,36 @@ describe('stream poller under the AWS timing profile', () => {
     expect(pauses.every((pause) => pause.reason === 'idle' && pause.ms === 20)).toBe(true);
   });
 
+  it('leaves no wait behind when a batch ends before the idle pace: short batches under a long pace pile up no stop listeners', async () => {
+    const tables = await freshTables();
+    const conversations = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6'];
+    for (const conversationId of conversations) await putMessages(tables, 5, conversationId);
+    const warnings: string[] = [];
+    const onWarning = (warning: Error): void => {
+      warnings.push(warning.name);
+    };
+    process.on('warning', onWarning);
+    let delivered = 0;
+    try {
+      // Each round with batches in flight waits for the first of them or the (long) idle pace.
+      await poll(
+        tables.messages.streamArn,
+        { batchSize: 1, parallelizationFactor: 3 },
+        async (event) => {
+          await sleep(2);
+          delivered += event.Records.length;
+        },
+        { idleSleepMs: 10_000 },
+      );
+      await expect.poll(() => delivered, pollTimeout).toBe(30);
+      // Node reports an EventTarget with more than 10 listeners of one event on the next tick.
+      await sleep(20);
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings).not.toContain('MaxListenersExceededWarning');
+  });
+
   it('delivers batches of one shard concurrently, up to its ParallelizationFactor, in order per partition key', async () => {
     const tables = await freshTables();
     const conversations = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7', 'c8'];
