@@ -438,10 +438,15 @@ export async function measureHotFramedBurst(
 
 export type HotScene = Awaited<ReturnType<typeof hotConversationScene>>;
 
-/** A fresh direct conversation whose two members send from `senders` devices, alternately (not measured). */
+/**
+ * A fresh conversation and its senders (not measured): a group of `senders` distinct members with
+ * one device each, as a busy group is (each sender's member row is its own item in a run), or, for
+ * one sender, a direct conversation (a device flushing its outbox to a peer).
+ */
 export async function hotConversationScene(services: Services, label: string, senders: number) {
-  const [a, b] = [`${label}-a`, `${label}-b`];
-  const senderOf = (i: number) => ({ senderId: i % 2 === 0 ? a : b, senderDeviceId: `d${i}` });
+  const users =
+    senders === 1 ? [`${label}-a`, `${label}-b`] : Array.from({ length: senders }, (_, i) => `${label}-u${i}`);
+  const senderOf = (i: number) => ({ senderId: users[i % users.length] as string, senderDeviceId: `d${i}` });
   await Promise.all(
     Array.from({ length: senders }, (_, i) =>
       services.connectionService.connect({
@@ -451,7 +456,12 @@ export async function hotConversationScene(services: Services, label: string, se
       }),
     ),
   );
-  const { conversation } = await services.conversationService.create({ creatorId: a, type: 'direct', memberIds: [b] });
+  const [creatorId, ...memberIds] = users as [string, ...string[]];
+  const { conversation } = await services.conversationService.create({
+    creatorId,
+    type: senders === 1 ? 'direct' : 'group',
+    memberIds,
+  });
   return { conversationId: conversation.id, senderOf };
 }
 
