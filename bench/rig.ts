@@ -131,8 +131,9 @@ export async function waitForQuiet(rig: BenchRig, maxMs = 15_000): Promise<void>
     } else if (performance.now() - stableSince >= 300) {
       // A trigger holding records for its batching window (the receipts stream's second) looks quiet.
       await stack.streamsSettled();
-      if (signature() === last) return;
-      last = signature();
+      const settled = signature();
+      if (settled === last) return;
+      last = settled;
       stableSince = performance.now();
     }
   }

@@ -286,7 +286,7 @@ class TriggerPoller {
     return lanes[hashOf(key) % lanes.length] as Lane;
   }
 
-  /** A real timer (not the test's `sleep`): the wait between rounds while batches are in flight; ends early on stop or cancel. */
+  /** A real timer (not the test's `sleep`), for the pauses and the waits between rounds; ends early on stop or cancel. */
   private timer(ms: number): { readonly elapsed: Promise<void>; cancel(): void } {
     const signal = this.stopSignal;
     let cancel = (): void => undefined;
@@ -608,17 +608,7 @@ class TriggerPoller {
   /** Sleeps, but wakes at once when the poller stops. */
   private pause(ms: number, reason: PollerPauseReason): Promise<void> {
     if (this.options.sleep !== undefined) return this.options.sleep(ms, reason);
-    const signal = this.stopSignal;
-    return new Promise((resolve) => {
-      if (signal.aborted) return resolve();
-      const done = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener('abort', done, { once: true });
-    });
+    return this.timer(ms).elapsed;
   }
 }
 
