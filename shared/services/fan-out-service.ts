@@ -82,8 +82,10 @@ export class FanOutService {
    * conversation (the caller reports it and the stream retries from there).
    */
   async deliver(messages: readonly StoredMessage[]): Promise<FanOutResult> {
-    const batch = new BatchState(this.connections, await this.readDirectRecords(messages), () =>
-      epochSeconds(this.clock.now()),
+    const batch = new BatchState(
+      this.connections,
+      (conversationId) => this.conversations.listMembers(conversationId),
+      () => epochSeconds(this.clock.now()),
     );
     const byConversation = new Map<string, { index: number; message: StoredMessage }[]>();
     messages.forEach((message, index) => {
@@ -94,6 +96,10 @@ export class FanOutService {
     // A run of queued sends commits in one transaction, whose records DynamoDB Streams orders per item
     // only: each conversation goes out in seq order.
     for (const entries of byConversation.values()) entries.sort((a, b) => a.message.seq - b.message.seq);
+    // The members' Query and the direct records' read do not wait on each other: one round trip, not two.
+    for (const conversationId of byConversation.keys()) void batch.membersOf(conversationId);
+    for (const [messageId, devices] of await this.readDirectRecords(messages))
+      batch.addDirectRecord(messageId, devices);
 
     const failedIndexes: number[] = [];
     await Promise.all(
@@ -112,7 +118,7 @@ export class FanOutService {
           try {
             // Member rows (past ones included) are read once per conversation per batch, not once per
             // message; each row's membership periods decide which of the batch's messages it gets.
-            const members = await batch.membersOf(conversationId, () => this.conversations.listMembers(conversationId));
+            const members = await batch.membersOf(conversationId);
             await this.deliverOne(message, members, batch, index);
           } catch (error) {
             this.logger.warn('fan-out failed', {
@@ -413,9 +419,12 @@ class BatchState {
   private readonly members = new Map<string, Promise<Member[]>>();
   private readonly reaches = new Map<string, Promise<Reach>>();
 
+  /** Per message, the devices (`userId#deviceId`) the writer's record says it reached directly. */
+  private readonly direct = new Map<string, ReadonlySet<string>>();
+
   constructor(
     private readonly connections: ConnectionRepository,
-    private readonly direct: Map<string, ReadonlySet<string>>,
+    private readonly loadMembers: (conversationId: string) => Promise<Member[]>,
     private readonly nowEpochSeconds: () => number,
   ) {}
 
@@ -464,8 +473,9 @@ class BatchState {
     return this.parkedMessages;
   }
 
-  membersOf(conversationId: string, load: () => Promise<Member[]>): Promise<Member[]> {
-    return memoize(this.members, conversationId, load);
+  /** A conversation's member rows, past ones included, read once per batch (a failed read is tried again). */
+  membersOf(conversationId: string): Promise<Member[]> {
+    return memoize(this.members, conversationId, () => this.loadMembers(conversationId));
   }
 
   /** A recipient's reach, read once per batch (see {@link reachesOf}). */

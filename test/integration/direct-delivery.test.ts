@@ -130,6 +130,42 @@ describe('direct delivery (the fast path)', () => {
     expect(parked.messages.map((m) => m.id)).toEqual([message.id]);
   });
 
+  it("asks for the conversation's members before the direct records' read answers: one round trip, not two", async () => {
+    const { alice, bob, conversation } = await scene('overlap');
+    const { message } = await db.services.messagingWithDirectDelivery(new RecordingPoster()).send({
+      senderId: alice,
+      senderDeviceId: 'laptop',
+      conversationId: conversation.id,
+      clientMessageId: 'm1',
+      text: 'hi',
+    });
+    const steps: string[] = [];
+    const listMembers = vi.spyOn(db.repositories.conversations, 'listMembers');
+    listMembers.mockImplementation(async (conversationId) => {
+      steps.push('members asked');
+      return ConversationRepository.prototype.listMembers.call(db.repositories.conversations, conversationId);
+    });
+    const records = new (class extends DirectDeliveryRepository {
+      override async reached(messageIds: readonly string[]) {
+        const answer = await super.reached(messageIds);
+        steps.push('records answered');
+        return answer;
+      }
+    })(db.documentClient, db.tableName('directDeliveries'));
+    const fanOutPoster = new RecordingPoster();
+
+    const result = await db.services
+      .fanOut(fanOutPoster, fixedClock, { records, recordWaitMs: directRecordWaitMs })
+      .deliver([await stored(conversation.id, message.seq)]);
+    listMembers.mockRestore();
+
+    expect(steps).toEqual(['members asked', 'records answered']);
+    expect(fanOutPoster.postedTo()).toEqual([]);
+    expect(result).toMatchObject({ posted: 0, directlyReached: 2, parked: 1 });
+    const parked = await db.repositories.inbox.readPage({ userId: bob, deviceId: 'tablet' }, 10);
+    expect(parked.messages.map((m) => m.id)).toEqual([message.id]);
+  });
+
   it('leaves a failed or timed-out post and a gone connection to fan-out', async () => {
     const { alice, conversation } = await scene('miss');
     await connections.connect({ userId: alice, deviceId: 'watch', connectionId: 'miss-a-watch' });
