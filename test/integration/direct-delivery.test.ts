@@ -32,6 +32,15 @@ async function scene(tag: string) {
   return { alice, bob, conversation };
 }
 
+/** What alice's laptop sends in most of these scenes. */
+const hiFromLaptop = (senderId: string, conversationId: string) => ({
+  senderId,
+  senderDeviceId: 'laptop',
+  conversationId,
+  clientMessageId: 'm1',
+  text: 'hi',
+});
+
 const stored = async (conversationId: string, seq: number) =>
   (await db.repositories.messages.get(conversationId, seq, true)) as StoredMessage;
 
@@ -65,13 +74,9 @@ describe('direct delivery (the fast path)', () => {
     const { alice, bob, conversation } = await scene('live');
     const poster = new RecordingPoster();
 
-    const { message, direct } = await db.services.messagingWithDirectDelivery(poster).send({
-      senderId: alice,
-      senderDeviceId: 'laptop',
-      conversationId: conversation.id,
-      clientMessageId: 'm1',
-      text: 'hi',
-    });
+    const { message, direct } = await db.services
+      .messagingWithDirectDelivery(poster)
+      .send(hiFromLaptop(alice, conversation.id));
 
     expect(poster.postedTo().sort()).toEqual(['live-a-phone', 'live-b-laptop']);
     expect(direct).toEqual({ reached: 2, missed: 0, recorded: true });
@@ -113,13 +118,9 @@ describe('direct delivery (the fast path)', () => {
 
   it('leaves fan-out exactly the devices it did not reach: the offline one is parked, nothing is posted twice', async () => {
     const { alice, bob, conversation } = await scene('skip');
-    const { message } = await db.services.messagingWithDirectDelivery(new RecordingPoster()).send({
-      senderId: alice,
-      senderDeviceId: 'laptop',
-      conversationId: conversation.id,
-      clientMessageId: 'm1',
-      text: 'hi',
-    });
+    const { message } = await db.services
+      .messagingWithDirectDelivery(new RecordingPoster())
+      .send(hiFromLaptop(alice, conversation.id));
     const fanOutPoster = new RecordingPoster();
 
     const result = await fanOutReading(fanOutPoster).deliver([await stored(conversation.id, message.seq)]);
@@ -132,13 +133,9 @@ describe('direct delivery (the fast path)', () => {
 
   it("asks for the conversation's members before the direct records' read answers: one round trip, not two", async () => {
     const { alice, bob, conversation } = await scene('overlap');
-    const { message } = await db.services.messagingWithDirectDelivery(new RecordingPoster()).send({
-      senderId: alice,
-      senderDeviceId: 'laptop',
-      conversationId: conversation.id,
-      clientMessageId: 'm1',
-      text: 'hi',
-    });
+    const { message } = await db.services
+      .messagingWithDirectDelivery(new RecordingPoster())
+      .send(hiFromLaptop(alice, conversation.id));
     const steps: string[] = [];
     const listMembers = vi.spyOn(db.repositories.conversations, 'listMembers');
     listMembers.mockImplementation(async (conversationId) => {
@@ -171,13 +168,9 @@ describe('direct delivery (the fast path)', () => {
     await connections.connect({ userId: alice, deviceId: 'watch', connectionId: 'miss-a-watch' });
     const poster = new RecordingPoster({ failFor: ['miss-b-laptop'], gone: ['miss-a-watch'] });
 
-    const { message, direct } = await db.services.messagingWithDirectDelivery(poster).send({
-      senderId: alice,
-      senderDeviceId: 'laptop',
-      conversationId: conversation.id,
-      clientMessageId: 'm1',
-      text: 'hi',
-    });
+    const { message, direct } = await db.services
+      .messagingWithDirectDelivery(poster)
+      .send(hiFromLaptop(alice, conversation.id));
     const fanOutPoster = new RecordingPoster();
     await fanOutReading(fanOutPoster).deliver([await stored(conversation.id, message.seq)]);
 
@@ -190,13 +183,7 @@ describe('direct delivery (the fast path)', () => {
     const poster = new RecordingPoster();
     const messaging = db.services.messagingWithDirectDelivery(poster, {}, new StagedRecords(true));
 
-    const { message, direct } = await messaging.send({
-      senderId: alice,
-      senderDeviceId: 'laptop',
-      conversationId: conversation.id,
-      clientMessageId: 'm1',
-      text: 'hi',
-    });
+    const { message, direct } = await messaging.send(hiFromLaptop(alice, conversation.id));
     const fanOutPoster = new RecordingPoster();
     const result = await fanOutReading(fanOutPoster, 50).deliver([await stored(conversation.id, message.seq)]);
 
@@ -210,13 +197,9 @@ describe('direct delivery (the fast path)', () => {
     const { alice, conversation } = await scene('late');
     const records = new StagedRecords();
     const poster = new RecordingPoster();
-    const sending = db.services.messagingWithDirectDelivery(poster, {}, records).send({
-      senderId: alice,
-      senderDeviceId: 'laptop',
-      conversationId: conversation.id,
-      clientMessageId: 'm1',
-      text: 'hi',
-    });
+    const sending = db.services
+      .messagingWithDirectDelivery(poster, {}, records)
+      .send(hiFromLaptop(alice, conversation.id));
     await expect.poll(() => poster.posts.length).toBe(2);
     const seq = (await db.repositories.messages.committedSeq(conversation.id)) ?? 0;
     const fanOutPoster = new RecordingPoster();
