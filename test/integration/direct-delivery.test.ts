@@ -151,10 +151,10 @@ describe('direct delivery (the fast path)', () => {
     })(db.documentClient, db.tableName('directDeliveries'));
     const fanOutPoster = new RecordingPoster();
 
-    const result = await db.services
+    const delivering = db.services
       .fanOut(fanOutPoster, fixedClock, { records, recordWaitMs: directRecordWaitMs })
       .deliver([await stored(conversation.id, message.seq)]);
-    listMembers.mockRestore();
+    const result = await delivering.finally(() => listMembers.mockRestore());
 
     expect(steps).toEqual(['members asked', 'records answered']);
     expect(fanOutPoster.postedTo()).toEqual([]);
